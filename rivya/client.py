@@ -1,0 +1,323 @@
+"""``RivyaClient``: one method per endpoint of Rivya Public API v1, plus ``wait()``."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import mimetypes
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+
+from . import constants
+from .catalog import MODELS, validate
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidInputError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    WaitTimeoutError,
+    error_from_response,
+)
+from .polling import PollSchedule
+from .resources import Credits, Generation, ModelInfo, UploadedFile
+from .version import __version__
+
+log = logging.getLogger("rivya")
+
+_MAGIC_MIME = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds, from either of its forms (seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _guess_mime(data: bytes, filename: str) -> str:
+    for magic, mime in _MAGIC_MIME:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+class RivyaClient:
+    """A thin, typed client. The key stays on this object and in request headers only.
+
+    Usable as a context manager; one ``requests.Session`` per client.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | tuple[float, float] | None = None,
+        max_retries: int = constants.DEFAULT_MAX_RETRIES,
+        poll_schedule: PollSchedule | None = None,
+    ) -> None:
+        self._api_key = api_key if api_key is not None else os.environ.get("RIVYA_API_KEY") or None
+        self.base_url = (base_url or os.environ.get("RIVYA_BASE_URL") or constants.DEFAULT_BASE_URL).rstrip("/")
+        if isinstance(timeout, (int, float)):
+            timeout = (min(float(timeout), constants.CONNECT_TIMEOUT), float(timeout))
+        self.timeout: tuple[float, float] = timeout or (constants.CONNECT_TIMEOUT, constants.READ_TIMEOUT)
+        self.max_retries = max(0, int(max_retries))
+        self.poll_schedule = poll_schedule or PollSchedule()
+        self.session = requests.Session()
+        # The key is added per request, never to the session, so fetching result media
+        # from another host can never carry it.
+        self.session.headers["User-Agent"] = f"imagine-studio-rivya/{__version__} python-requests/{requests.__version__}"
+
+    def __repr__(self) -> str:
+        return f"RivyaClient(base_url={self.base_url!r}, api_key={'<set>' if self._api_key else '<unset>'})"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self._api_key)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> RivyaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def list_models(self) -> list[ModelInfo]:
+        """``GET /api/v1/models`` (public, no key needed)."""
+        body = self._request("GET", "/models", auth=False)
+        data = body.get("data") if isinstance(body, dict) else None
+        return [ModelInfo.from_json(m) for m in data or [] if isinstance(m, dict)]
+
+    def create_generation(
+        self,
+        model: str,
+        prompt: str,
+        params: dict[str, Any] | None = None,
+        *,
+        client_request_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Generation:
+        """``POST /api/v1/generations``. Catalog models are validated before sending.
+
+        Raises ``InvalidInputError`` (nothing sent), or ``APIStatusError`` subclasses. One
+        ``Idempotency-Key`` per call, made here when not given, is reused on every retry
+        together with the byte-identical body, so a retry can never make a second task.
+        """
+        if model in MODELS:
+            problems = validate(model, prompt, params)
+            if problems:
+                raise InvalidInputError(problems)
+        body: dict[str, Any] = {"model": model, "prompt": prompt}
+        if params:
+            body["params"] = params
+        if client_request_id:
+            body["client_request_id"] = client_request_id
+        key = idempotency_key or f"rivya-{uuid.uuid4().hex}"
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        reply = self._request(
+            "POST",
+            "/generations",
+            data=payload,
+            headers={"Content-Type": "application/json", "Idempotency-Key": key},
+        )
+        return Generation.from_json(reply, model=model)
+
+    def get_generation(self, task_id: str) -> Generation:
+        """``GET /api/v1/generations/{taskId}``; ``NotFoundError`` for another account's task."""
+        return Generation.from_json(self._request("GET", f"/generations/{_path_id(task_id)}"))
+
+    def upload_file(
+        self,
+        file: str | Path | bytes | IO[bytes],
+        *,
+        kind: str = "image",
+        model: str | None = None,
+        filename: str | None = None,
+        mime_type: str | None = None,
+        client_request_id: str | None = None,
+    ) -> UploadedFile:
+        """``POST /api/v1/files`` (multipart). The whole file is read once and resent on retry."""
+        if isinstance(file, (str, Path)):
+            path = Path(file)
+            data = path.read_bytes()
+            filename = filename or path.name
+        elif isinstance(file, (bytes, bytearray, memoryview)):
+            data = bytes(file)
+        else:
+            data = file.read()
+            filename = filename or Path(getattr(file, "name", "") or "upload").name
+        filename = filename or "upload"
+        mime_type = mime_type or _guess_mime(data, filename)
+        if client_request_id and len(client_request_id) > constants.MAX_CLIENT_REQUEST_ID:
+            raise InvalidInputError([f"client_request_id may be at most {constants.MAX_CLIENT_REQUEST_ID} characters."])
+        form = {"kind": kind}
+        if model:
+            form["model"] = model
+        if client_request_id:
+            form["client_request_id"] = client_request_id
+        reply = self._request(
+            "POST",
+            "/files",
+            files={"file": (filename, data, mime_type)},
+            form=form,
+            timeout=(self.timeout[0], constants.UPLOAD_READ_TIMEOUT),
+        )
+        return UploadedFile.from_json(reply, kind=kind, name=filename, mime_type=mime_type, size=len(data))
+
+    def get_file(self, file_id: str) -> UploadedFile:
+        """``GET /api/v1/files/{fileId}``: metadata of a file this account uploaded."""
+        return UploadedFile.from_json(self._request("GET", f"/files/{_path_id(file_id)}"))
+
+    def get_credits(self) -> Credits:
+        """``GET /api/v1/credits``: the wallet shared with Rivya Studio."""
+        return Credits.from_json(self._request("GET", "/credits"))
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def wait(
+        self,
+        task_id: str,
+        *,
+        timeout: float = constants.DEFAULT_WAIT_TIMEOUT,
+        on_update: Callable[[Generation], None] | None = None,
+    ) -> Generation:
+        """Poll until ``succeeded`` or ``failed`` and return the final task (failed included).
+
+        Follows the documented cadence; rate limits, 5xx and dropped connections only slow
+        it down. ``WaitTimeoutError`` after ``timeout`` seconds; the task is not cancelled.
+        """
+        deadline = time.monotonic() + timeout
+        last: Generation | None = None
+        polls = 0
+        category: str | None = None
+        while True:
+            delay = self.poll_schedule.delay(polls, category=category)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeoutError(task_id, last.status if last else None, timeout)
+            time.sleep(min(delay, remaining))
+            polls += 1
+            try:
+                current = self.get_generation(task_id)
+            except (RateLimitedError, ServiceUnavailableError, APIConnectionError) as exc:
+                pause = getattr(exc, "retry_after", None)
+                log.info("rivya: polling %s paused after %s", task_id, type(exc).__name__)
+                if pause:
+                    time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                continue
+            if current.model in MODELS:
+                category = MODELS[current.model].category
+            if on_update and (last is None or current.status != last.status):
+                on_update(current)
+            last = current
+            if current.is_done:
+                return current
+
+    # -- transport ----------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        data: bytes | None = None,
+        files: dict[str, Any] | None = None,
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
+    ) -> Any:
+        """Send one logical request with retries; return the decoded JSON body."""
+        url = f"{self.base_url}{constants.API_PREFIX}{path}"
+        request_headers = {"Accept": "application/json", **(headers or {})}
+        if auth and self._api_key:
+            request_headers["Authorization"] = f"Bearer {self._api_key}"
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    data=form if files else data,
+                    files=files,
+                    headers=request_headers,
+                    timeout=timeout or self.timeout,
+                )
+            except requests.Timeout:
+                error: Exception = APITimeoutError(f"{method} {path}: no answer from {self.base_url} in time")
+            except requests.RequestException as exc:
+                error = APIConnectionError(f"{method} {path}: could not reach {self.base_url} ({type(exc).__name__})")
+            else:
+                log.debug("rivya: %s %s -> %s (attempt %d)", method, path, response.status_code, attempt + 1)
+                if response.status_code < 300:
+                    return _decode(response)
+                error = error_from_response(
+                    response.status_code,
+                    _decode(response, strict=False),
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                )
+            wait_for = self._retry_delay(error, attempt)
+            if wait_for is None:
+                raise error
+            log.info("rivya: %s %s failed (%s); retry %d in %.1fs", method, path, type(error).__name__, attempt + 1, wait_for)
+            time.sleep(wait_for)
+            attempt += 1
+
+    def _retry_delay(self, error: Exception, attempt: int) -> float | None:
+        """Seconds before the next try, or ``None`` when this error must not be retried."""
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(error, APIStatusError):
+            retryable = isinstance(error, RateLimitedError) or error.status_code >= 500
+            if not retryable:
+                return None
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:
+                return retry_after if retry_after <= constants.RETRY_AFTER_CAP else None
+        backoff = min(constants.RETRY_MAX_DELAY, constants.RETRY_BASE_DELAY * 2**attempt)
+        return backoff * (0.5 + random.random() / 2)
+
+
+def _path_id(value: str) -> str:
+    """Refuse ids that would change the path; the service's ids never hold these."""
+    if not value or any(c in value for c in "/?#%\\ ") or value in (".", ".."):
+        raise InvalidInputError([f"{value!r} is not a valid id."])
+    return value
+
+
+def _decode(response: requests.Response, *, strict: bool = True) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        if strict:
+            raise APIStatusError(
+                "the service sent a reply that is not JSON",
+                status_code=response.status_code,
+                body=response.text[:500],
+            ) from None
+        return {"error": {"message": response.text[:200] or response.reason}}

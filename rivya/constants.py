@@ -1,0 +1,35 @@
+"""Every tunable of the client, the follower and the sandbox, in one place."""
+
+from __future__ import annotations
+
+DEFAULT_BASE_URL = "https://rivya.ai"
+API_PREFIX = "/api/v1"
+
+# Timeouts in seconds: (connect, read). Uploads get a longer read timeout because the
+# server reads and sniffs up to 10 MB before answering.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+UPLOAD_READ_TIMEOUT = 120.0
+
+DEFAULT_MAX_RETRIES = 2
+RETRY_BASE_DELAY = 0.5
+RETRY_MAX_DELAY = 8.0
+# A server may ask for a long pause; an interactive app should not hang longer than this
+# on one call, so longer Retry-After values surface as RateLimitedError instead.
+RETRY_AFTER_CAP = 30.0
+
+# Polling guidance from the reference (section 4): first look 2-3 s after submit, then
+# every 5-10 s, more slowly for long video jobs.
+FIRST_POLL_DELAY = 2.5
+POLL_INTERVAL_IMAGE = 5.0
+POLL_INTERVAL_VIDEO = 10.0
+POLL_INTERVAL_MAX_IMAGE = 10.0
+POLL_INTERVAL_MAX_VIDEO = 20.0
+POLL_BACKOFF = 1.25
+DEFAULT_WAIT_TIMEOUT = 600.0
+
+# Result media are fetched server-side with these limits.
+MEDIA_MAX_BYTES = 200 * 1024 * 1024
+MEDIA_TIMEOUT = (5.0, 60.0)
+
+MAX_CLIENT_REQUEST_ID = 128

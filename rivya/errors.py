@@ -1,0 +1,156 @@
+"""The exception hierarchy: one base, mapped from ``error.code`` first, HTTP status second."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "IdempotencyConflictError",
+    "InsufficientCreditsError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "RivyaError",
+    "ServiceUnavailableError",
+    "ValidationError",
+    "WaitTimeoutError",
+    "error_from_response",
+]
+
+
+class RivyaError(Exception):
+    """Base of every error this package raises."""
+
+
+class InvalidInputError(RivyaError, ValueError):
+    """Input refused locally, before any request was sent. ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class APIConnectionError(RivyaError):
+    """The service could not be reached, or the connection dropped before a reply."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The service did not answer in time."""
+
+
+class APIStatusError(RivyaError):
+    """The service answered with an error status and body ``{"error": {...}}``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.body = body
+        suffix = f" (request {request_id})" if request_id else ""
+        super().__init__(f"{status_code} {code or 'error'}: {message}{suffix}")
+
+
+class AuthenticationError(APIStatusError):
+    """``api_key_missing``, ``api_key_invalid``, ``api_key_revoked``, ``api_key_expired``."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """``api_scope_denied``: the key lacks a scope."""
+
+
+class ValidationError(APIStatusError):
+    """``validation_failed``: fix the request; retrying it unchanged cannot help."""
+
+
+class InsufficientCreditsError(APIStatusError):
+    """``insufficient_credits``: the wallet is short."""
+
+
+class IdempotencyConflictError(APIStatusError):
+    """``idempotency_conflict``: a key was reused with a different body. Stop and inspect."""
+
+
+class RateLimitedError(APIStatusError):
+    """``rate_limited``; ``retry_after`` is the server's requested pause in seconds, if sent."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class NotFoundError(APIStatusError):
+    """``not_found``: no such task or file for this account."""
+
+
+class ServiceUnavailableError(APIStatusError):
+    """``public_api_disabled`` or any 5xx: try again later."""
+
+
+class WaitTimeoutError(RivyaError):
+    """``wait()`` ran out of time. The task still exists and can be waited on again."""
+
+    def __init__(self, task_id: str, last_status: str | None, timeout: float) -> None:
+        self.task_id = task_id
+        self.last_status = last_status
+        self.timeout = timeout
+        super().__init__(f"task {task_id} still {last_status or 'unknown'} after {timeout:g} s; it was not cancelled")
+
+
+_BY_CODE: dict[str, type[APIStatusError]] = {
+    "api_key_missing": AuthenticationError,
+    "api_key_invalid": AuthenticationError,
+    "api_key_revoked": AuthenticationError,
+    "api_key_expired": AuthenticationError,
+    "api_scope_denied": PermissionDeniedError,
+    "validation_failed": ValidationError,
+    "insufficient_credits": InsufficientCreditsError,
+    "idempotency_conflict": IdempotencyConflictError,
+    "rate_limited": RateLimitedError,
+    "not_found": NotFoundError,
+    "public_api_disabled": ServiceUnavailableError,
+}
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    402: InsufficientCreditsError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: IdempotencyConflictError,
+    429: RateLimitedError,
+}
+
+
+def error_from_response(status_code: int, body: Any, *, retry_after: float | None = None) -> APIStatusError:
+    """Build the typed error for an HTTP error reply; the code is the contract, the status a fallback."""
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code") if isinstance(error.get("code"), str) else None
+    message = error.get("message") if isinstance(error.get("message"), str) else None
+    request_id = error.get("requestId") or error.get("request_id")
+    cls = _BY_CODE.get(code or "")
+    if cls is None:
+        cls = ServiceUnavailableError if status_code >= 500 else _BY_STATUS.get(status_code, APIStatusError)
+    kwargs: dict[str, Any] = {
+        "status_code": status_code,
+        "code": code,
+        "request_id": request_id if isinstance(request_id, str) else None,
+        "body": body,
+    }
+    if cls is RateLimitedError:
+        kwargs["retry_after"] = retry_after
+    return cls(message or f"HTTP {status_code}", **kwargs)

@@ -1,0 +1,70 @@
+"""When to look at a task again, and how many status requests a server may spend.
+
+The reference (section 4) asks for a first poll 2-3 s after submit, then every 5-10 s,
+more slowly for long video jobs, and no tight loops. ``wait()`` and the app's background
+follower both use this one schedule.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from . import constants
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """Delays between status requests: a first look, then intervals growing to a cap."""
+
+    first_delay: float = constants.FIRST_POLL_DELAY
+    image_interval: float = constants.POLL_INTERVAL_IMAGE
+    video_interval: float = constants.POLL_INTERVAL_VIDEO
+    image_max: float = constants.POLL_INTERVAL_MAX_IMAGE
+    video_max: float = constants.POLL_INTERVAL_MAX_VIDEO
+    backoff: float = constants.POLL_BACKOFF
+
+    def delay(self, polls_done: int, *, category: str | None = None) -> float:
+        """Seconds to wait before poll number ``polls_done + 1``."""
+        if polls_done <= 0:
+            return self.first_delay
+        video = category == "video"
+        base = self.video_interval if video else self.image_interval
+        cap = self.video_max if video else self.image_max
+        return min(base * self.backoff ** (polls_done - 1), cap)
+
+
+class RequestBudget:
+    """A token bucket shared by every poller of one server process.
+
+    Many browser sessions follow jobs through one follower; this keeps their combined
+    status traffic under ``rate`` requests a second, and lets a 429's ``Retry-After``
+    pause all of them at once.
+    """
+
+    def __init__(self, rate: float = 2.0, burst: int = 5) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """Spend nothing for ``seconds`` (a 429's Retry-After)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def try_acquire(self) -> bool:
+        """Take one request's token if one is free now."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._paused_until:
+                return False
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False

@@ -1,0 +1,174 @@
+"""Typed, frozen views of API replies. Each keeps the whole reply in ``raw``.
+
+Replies are read tolerantly (reference section 13): unknown fields are ignored, the
+undocumented field-name variants are accepted, and absent fields fall back to what we sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed"})
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """ISO-8601 (``...Z`` included) to an aware datetime; anything else to ``None``."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _first(data: dict[str, Any], *names: str, default: Any = None) -> Any:
+    for name in names:
+        value = data.get(name)
+        if value is not None:
+            return value
+    return default
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A task from ``POST /generations`` or ``GET /generations/{id}``."""
+
+    id: str
+    status: str
+    model: str | None
+    reserved_credits: int | None
+    final_credits: int | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    primary_url: str | None
+    urls: tuple[str, ...]
+    error_code: str | None
+    error_message: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def is_done(self) -> bool:
+        """True once the task is ``succeeded`` or ``failed``; unknown statuses are not done."""
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, model: str | None = None) -> Generation:
+        result = data.get("result") if isinstance(data.get("result"), dict) else {}
+        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        urls = result.get("urls") if isinstance(result.get("urls"), list) else []
+        urls = tuple(u for u in urls if isinstance(u, str) and u)
+        primary = _first(result, "primary_url", "primaryUrl") or (urls[0] if urls else None)
+        if primary and primary not in urls:
+            urls = (primary, *urls)
+        return cls(
+            id=str(_first(data, "id", "task_id", "taskId", default="")),
+            status=str(data.get("status") or "unknown"),
+            model=data.get("model") or model,
+            reserved_credits=_int_or_none(_first(data, "reserved_credits", "reservedCredits")),
+            final_credits=_int_or_none(_first(data, "final_credits", "finalCredits")),
+            created_at=parse_timestamp(_first(data, "created_at", "createdAt")),
+            updated_at=parse_timestamp(_first(data, "updated_at", "updatedAt")),
+            primary_url=primary,
+            urls=urls,
+            error_code=error.get("code") if isinstance(error.get("code"), str) else None,
+            error_message=error.get("message") if isinstance(error.get("message"), str) else None,
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A reference file from ``POST /files`` (the undocumented ``PublicApiFile``)."""
+
+    id: str | None
+    url: str
+    kind: str
+    name: str | None
+    mime_type: str | None
+    size: int | None
+    duration_token: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def as_reference_item(self) -> dict[str, Any]:
+        """The ``params.referenceMediaItems`` entry for this file (camelCase, as documented)."""
+        item: dict[str, Any] = {"url": self.url, "kind": self.kind}
+        if self.name:
+            item["name"] = self.name
+        if self.mime_type:
+            item["mimeType"] = self.mime_type
+        if self.duration_token:
+            item["durationToken"] = self.duration_token
+        return item
+
+    @classmethod
+    def from_json(
+        cls,
+        data: dict[str, Any],
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        mime_type: str | None = None,
+        size: int | None = None,
+    ) -> UploadedFile:
+        inner = data.get("file") if isinstance(data.get("file"), dict) else data
+        return cls(
+            id=_first(inner, "id", "file_id", "fileId"),
+            url=str(_first(inner, "url", "file_url", "fileUrl", default="")),
+            kind=str(_first(inner, "kind", default=kind or "image")),
+            name=_first(inner, "name", "filename", "file_name", "original_name", default=name),
+            mime_type=_first(inner, "mime_type", "mimeType", "content_type", "contentType", default=mime_type),
+            size=_int_or_none(_first(inner, "size", "size_bytes", "sizeBytes", "bytes", default=size)),
+            duration_token=_first(inner, "duration_token", "durationToken"),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class Credits:
+    """The wallet from ``GET /credits``."""
+
+    current_credits: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Credits:
+        value = _int_or_none(_first(data, "current_credits", "currentCredits", "credits"))
+        return cls(current_credits=value if value is not None else 0, raw=data)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One entry of the public catalog from ``GET /models``."""
+
+    id: str
+    display_name: str
+    category: str | None
+    base_credits: int | None
+    max_prompt_length: int | None
+    api_status: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelInfo:
+        model_id = str(data.get("id", ""))
+        return cls(
+            id=model_id,
+            display_name=str(data.get("display_name") or model_id),
+            category=data.get("category"),
+            base_credits=_int_or_none(data.get("base_credits")),
+            max_prompt_length=_int_or_none(data.get("max_prompt_length")),
+            api_status=data.get("api_status"),
+            raw=data,
+        )

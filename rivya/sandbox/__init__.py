@@ -1,0 +1,6 @@
+"""A local server that speaks Rivya Public API v1, for demos and tests without a key."""
+
+from .server import DEFAULT_SANDBOX_KEY, Faults, Sandbox
+from .state import FAIL_MARKER, JournalEntry, KeyRecord, Timing
+
+__all__ = ["DEFAULT_SANDBOX_KEY", "FAIL_MARKER", "Faults", "JournalEntry", "KeyRecord", "Sandbox", "Timing"]

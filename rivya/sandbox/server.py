@@ -1,0 +1,417 @@
+"""The sandbox's HTTP face: Rivya Public API v1 on a local port, with fault knobs."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ..catalog import MODELS
+from ..constants import API_PREFIX, MAX_CLIENT_REQUEST_ID
+from ..media import sniff_mime
+from .render import render_mp4, render_png
+from .state import ApiError, JournalEntry, KeyRecord, SandboxState, Timing, iso_now
+
+DEFAULT_SANDBOX_KEY = "rvya_sk_sandbox_local"
+KIND_LIMITS = {
+    "image": (10 * 1024 * 1024, ("image/jpeg", "image/png", "image/webp")),
+    "video": (50 * 1024 * 1024, ("video/mp4", "video/quicktime", "video/webm")),
+    "audio": (10 * 1024 * 1024, ("audio/mpeg", "audio/mp4", "audio/wav", "audio/x-wav", "audio/aac", "audio/ogg")),
+}
+MAX_BODY = 52 * 1024 * 1024
+
+
+@dataclass
+class Faults:
+    """Knobs for fault drills. Rates are probabilities per request; ``next_*`` are counts."""
+
+    latency: float = 0.0
+    error_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    retry_after: float = 1.0
+    lost_create_rate: float = 0.0
+    public_api_disabled: bool = False
+    next_errors: int = 0
+    next_rate_limits: int = 0
+    next_lost_creates: int = 0
+
+
+class _LoseResponse(Exception):
+    """Close the connection without answering (the task was already created)."""
+
+
+_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (method, re.compile(pattern), name)
+    for method, pattern, name in (
+        ("GET", rf"{API_PREFIX}/models", "models"),
+        ("POST", rf"{API_PREFIX}/generations", "create_generation"),
+        ("GET", rf"{API_PREFIX}/generations/(?P<id>[^/]+)", "get_generation"),
+        ("POST", rf"{API_PREFIX}/files", "upload_file"),
+        ("GET", rf"{API_PREFIX}/files/(?P<id>[^/]+)", "get_file"),
+        ("GET", rf"{API_PREFIX}/credits", "credits"),
+        ("GET", r"/files/content/(?P<id>[^/]+)", "file_content"),
+        ("GET", r"/media/(?P<id>task_[0-9a-f]+)\.(?:png|mp4)", "media"),
+    )
+)
+
+
+def _route(method: str, path: str) -> tuple[str, re.Match[str]]:
+    for route_method, pattern, name in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match and route_method == method:
+            return name, match
+    raise ApiError(404, "not_found", f"No route for {method} {path}.")
+
+
+def _models_body() -> dict[str, Any]:
+    """``GET /models`` in the documented shape, built from the catalog."""
+    data = []
+    for spec in MODELS.values():
+        data.append(
+            {
+                "id": spec.id,
+                "display_name": spec.display_name,
+                "category": spec.category,
+                "runtime": "async_task",
+                "base_credits": spec.base_credits,
+                "billing_type": spec.billing_type,
+                "supported_modes": [f"text-to-{spec.category}", f"image-to-{spec.category}"],
+                "max_prompt_length": spec.max_prompt_length,
+                "reference_media": {
+                    "max_files": spec.reference.max_files,
+                    "kinds": list(spec.reference.kinds),
+                    "max_bytes": spec.reference.max_bytes,
+                    "mime_types": list(spec.reference.mime_types),
+                },
+                "params": [
+                    {k: v for k, v in vars(p).items() if k in ("key", "kind", "default", "options", "minimum", "maximum", "step")}
+                    | {"options": list(p.options)}
+                    for p in spec.params
+                ],
+                "api_status": "available",
+                "api_input_status": "partial_requires_files",
+                "supported_api_inputs": ["text", "file"],
+                "requires_files_api": False,
+                "requires_upload_for_modes": [f"image-to-{spec.category}"],
+                "url_input_supported": False,
+                "file_kinds": list(spec.reference.kinds),
+                "chat_capabilities": None,
+                "notices": [],
+            }
+        )
+    return {"object": "list", "data": data}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "RivyaSandbox/1"
+    sandbox: Sandbox
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the journal is the record; stderr noise would bury test output."""
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        path = self.path.split("?", 1)[0]
+        sandbox = self.sandbox
+        entry: dict[str, Any] = {"method": method, "path": path, "idempotency_key": self.headers.get("Idempotency-Key")}
+        try:
+            # Read the whole body first: on a kept-alive connection, an error reply sent
+            # before the body is read would leave it to be parsed as the next request.
+            self._body = self._drain()
+            name, match = _route(method, path)
+            if path.startswith(API_PREFIX):
+                sandbox.apply_request_faults(name)
+            status, body, content_type, extra = getattr(self, f"_{name}")(match, entry)
+        except _LoseResponse:
+            entry["status"] = 0
+            self.close_connection = True
+            sandbox.state.record(JournalEntry(at=time.monotonic(), **entry))
+            return
+        except ApiError as err:
+            status, content_type, extra = err.status, "application/json", err.headers
+            body = json.dumps(
+                {"error": {"code": err.code, "message": err.message, "requestId": f"req_{secrets.token_hex(8)}"}}
+            ).encode()
+        entry["status"] = status
+        sandbox.state.record(JournalEntry(at=time.monotonic(), **entry))
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for header, value in extra.items():
+            self.send_header(header, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _drain(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            raise ApiError(400, "validation_failed", "The request body is too large.")
+        return self.rfile.read(length) if length else b""
+
+    def _auth(self, scope: str, entry: dict[str, Any]) -> str:
+        key = self.sandbox.state.authorize(self.headers.get("Authorization"), scope)
+        entry["authorized"] = True
+        return key
+
+    @property
+    def _media_base(self) -> str:
+        return f"http://{self.headers.get('Host') or self.sandbox.host_port}"
+
+    @staticmethod
+    def _json(status: int, body: Any) -> tuple[int, bytes, str, dict[str, str]]:
+        return status, json.dumps(body).encode(), "application/json", {}
+
+    # -- routes ---------------------------------------------------------------------------
+
+    def _models(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        return self._json(200, _models_body())
+
+    def _create_generation(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        raw = self._body
+        key = self._auth("generations:create", entry)
+        if not (self.headers.get("Content-Type") or "").startswith("application/json"):
+            raise ApiError(400, "validation_failed", "Content-Type must be application/json.")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "validation_failed", "The request body is not valid JSON.") from None
+        task, replay = self.sandbox.state.create_task(body, self.headers.get("Idempotency-Key"), key)
+        entry["task_id"] = task.id
+        if not replay and self.sandbox.should_lose_create():
+            raise _LoseResponse
+        return self._json(200 if replay else 201, task.body(self._media_base))
+
+    def _get_generation(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        self._auth("generations:read", entry)
+        entry["task_id"] = match["id"]
+        return self._json(200, self.sandbox.state.get_task(match["id"]).body(self._media_base))
+
+    def _credits(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        self._auth("credits:read", entry)
+        return self._json(200, {"current_credits": self.sandbox.state.balance()})
+
+    def _upload_file(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        raw = self._body
+        self._auth("files:create", entry)
+        fields, upload = _parse_multipart(self.headers.get("Content-Type") or "", raw)
+        if upload is None:
+            raise ApiError(400, "validation_failed", "Send the file as the multipart part named 'file'.")
+        filename, data = upload
+        kind = fields.get("kind")
+        if kind not in KIND_LIMITS:
+            raise ApiError(400, "validation_failed", "kind must be one of image, video, audio.")
+        crid = fields.get("client_request_id")
+        if crid and len(crid) > MAX_CLIENT_REQUEST_ID:
+            raise ApiError(400, "validation_failed", f"client_request_id may be at most {MAX_CLIENT_REQUEST_ID} characters.")
+        max_bytes, mime_types = KIND_LIMITS[kind]
+        model = fields.get("model")
+        if model:
+            spec = MODELS.get(model)
+            if spec is None:
+                raise ApiError(400, "validation_failed", f"Unknown model {model!r}.")
+            if kind not in spec.reference.kinds:
+                raise ApiError(
+                    400, "validation_failed", f"{model} accepts only {', '.join(spec.reference.kinds)} references, not {kind}."
+                )
+            max_bytes, mime_types = spec.reference.max_bytes, spec.reference.mime_types
+        if not data:
+            raise ApiError(400, "validation_failed", "The file is empty.")
+        if len(data) > max_bytes:
+            raise ApiError(400, "validation_failed", f"The file is {len(data)} bytes; the limit is {max_bytes} bytes.")
+        detected = sniff_mime(data)
+        if detected not in mime_types:
+            raise ApiError(
+                400,
+                "validation_failed",
+                f"The file's content is {detected or 'not a recognised format'}; accepted: {', '.join(mime_types)}.",
+            )
+        stored = self.sandbox.state.add_file(kind, filename, detected, data)
+        return self._json(201, self._file_body(stored))
+
+    def _file_body(self, stored: Any) -> dict[str, Any]:
+        return {
+            "id": stored.id,
+            "object": "file",
+            "kind": stored.kind,
+            "name": stored.name,
+            "mime_type": stored.mime_type,
+            "size": len(stored.data),
+            "url": f"{self._media_base}/files/content/{stored.id}",
+            "created_at": stored.created_at,
+        }
+
+    def _get_file(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        self._auth("files:read", entry)
+        stored = self.sandbox.state.files.get(match["id"])
+        if stored is None:
+            raise ApiError(404, "not_found", "No file with this ID exists for this account.")
+        return self._json(200, self._file_body(stored))
+
+    def _file_content(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        stored = self.sandbox.state.files.get(match["id"])
+        if stored is None:
+            raise ApiError(404, "not_found", "No such file.")
+        return 200, stored.data, stored.mime_type, {}
+
+    def _media(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        task = self.sandbox.state.tasks.get(match["id"])
+        if task is None or self.sandbox.state.get_task(task.id).status != "succeeded":
+            raise ApiError(404, "not_found", "No result for this task.")
+        params = {**MODELS[task.model].defaults(), **task.params}
+        if MODELS[task.model].category == "video":
+            data = render_mp4(task.prompt, params["aspect_ratio"], params["resolution"], int(params["duration"]))
+            return 200, data, "video/mp4", {}
+        return 200, render_png(task.prompt, params["aspect_ratio"], params.get("enable_pro") == "true"), "image/png", {}
+
+
+def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], tuple[str, bytes] | None]:
+    """Form fields and the ``file`` part of a multipart/form-data body."""
+    if not content_type.startswith("multipart/form-data"):
+        raise ApiError(400, "validation_failed", "Content-Type must be multipart/form-data.")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    fields: dict[str, str] = {}
+    upload: tuple[str, bytes] | None = None
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if name == "file":
+            upload = (part.get_filename() or "upload", payload)
+        elif isinstance(name, str):
+            fields[name] = payload.decode("utf-8", "replace")
+    return fields, upload
+
+
+class Sandbox:
+    """A local Rivya API. ``Sandbox(port=0).start()`` in tests; ``python -m rivya.sandbox`` alone."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str = DEFAULT_SANDBOX_KEY,
+        credits: int = 1000,
+        timing: Timing | None = None,
+        faults: Faults | None = None,
+        task_failure_rate: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.faults = faults or Faults()
+        self.state = SandboxState(api_key=api_key, credits=credits, timing=timing, task_failure_rate=task_failure_rate, seed=seed)
+        handler = type("SandboxHandler", (_Handler,), {"sandbox": self})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host_port(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The base URL to give ``RivyaClient`` (no ``/api/v1``)."""
+        return f"http://{self.host_port}"
+
+    @property
+    def journal(self) -> list[JournalEntry]:
+        with self.state.lock:
+            return list(self.state.journal)
+
+    def start(self) -> Sandbox:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="rivya-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- knobs ----------------------------------------------------------------------------
+
+    def add_key(self, key: str, *, status: str = "active", scopes: frozenset[str] | None = None) -> None:
+        """Teach the sandbox another key, e.g. a revoked one or one lacking a scope."""
+        record = KeyRecord(status=status) if scopes is None else KeyRecord(status=status, scopes=scopes)
+        with self.state.lock:
+            self.state.keys[key] = record
+
+    def set_credits(self, credits: int) -> None:
+        self.state.set_credits(credits)
+
+    def fail_next(self, count: int = 1) -> None:
+        """The next ``count`` API requests get a 500."""
+        with self.state.lock:
+            self.faults.next_errors += count
+
+    def rate_limit_next(self, count: int = 1, *, retry_after: float = 1.0) -> None:
+        """The next ``count`` API requests get 429 ``rate_limited`` with ``Retry-After``."""
+        with self.state.lock:
+            self.faults.next_rate_limits += count
+            self.faults.retry_after = retry_after
+
+    def lose_next_creates(self, count: int = 1) -> None:
+        """The next ``count`` creates make the task, then drop the connection unanswered."""
+        with self.state.lock:
+            self.faults.next_lost_creates += count
+
+    def apply_request_faults(self, route: str) -> None:
+        """Latency, a disabled API, 429s and 5xx, decided before the request is handled."""
+        faults = self.faults
+        if faults.latency:
+            time.sleep(faults.latency)
+        with self.state.lock:
+            rng = self.state.random
+            if faults.public_api_disabled and route != "models":
+                raise ApiError(503, "public_api_disabled", "The Public API is temporarily switched off.")
+            if faults.next_rate_limits > 0 or (faults.rate_limit_rate and rng.random() < faults.rate_limit_rate):
+                faults.next_rate_limits = max(0, faults.next_rate_limits - 1)
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    "Too many requests in the current window.",
+                    {"Retry-After": f"{faults.retry_after:g}"},
+                )
+            if faults.next_errors > 0 or (faults.error_rate and rng.random() < faults.error_rate):
+                faults.next_errors = max(0, faults.next_errors - 1)
+                raise ApiError(500, "internal_error", "The sandbox failed on purpose (fault drill).")
+
+    def should_lose_create(self) -> bool:
+        with self.state.lock:
+            if self.faults.next_lost_creates > 0:
+                self.faults.next_lost_creates -= 1
+                return True
+            return bool(self.faults.lost_create_rate) and self.state.random.random() < self.faults.lost_create_rate
+
+
+__all__ = ["DEFAULT_SANDBOX_KEY", "Faults", "Sandbox", "Timing", "iso_now"]

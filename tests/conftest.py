@@ -1,0 +1,35 @@
+"""Shared fixtures: a real sandbox on 127.0.0.1 (port 0) and clients pointed at it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from rivya import RivyaClient
+from rivya.polling import PollSchedule
+from rivya.sandbox import Sandbox, Timing
+
+FAST_TIMING = Timing(image_queued=0.1, image_processing=0.2, video_queued=0.1, video_processing=0.3)
+FAST_POLLS = PollSchedule(first_delay=0.05, image_interval=0.05, video_interval=0.05, image_max=0.1, video_max=0.1)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(timing=FAST_TIMING, seed=7) as server:
+        yield server
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[RivyaClient]:
+    with RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS, max_retries=2) as c:
+        yield c
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), color: str = "teal") -> bytes:
+    """A small real image in ``fmt``."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt)
+    return buffer.getvalue()
