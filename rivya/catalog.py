@@ -88,7 +88,7 @@ MODELS: dict[str, ModelSpec] = {
                 ),
                 Param(
                     key="enable_pro",
-                    label="Quality",
+                    label="Quality mode",
                     kind="select",
                     # Sent as the strings "false"/"true", as the reference's example does.
                     default="false",

@@ -1,0 +1,62 @@
+"""Imagine Studio: navigation, and the home page (backend, balance, links, recent results)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rivya.errors import RivyaError
+from rivya.messages import explain
+from ui.jobs_view import show_media
+from ui.services import demo_banner, get_studio
+from ui.text import md_escape
+
+
+def home() -> None:
+    studio = get_studio()
+    st.title("Imagine Studio", anchor=False)
+    st.caption("Make images and videos with Grok Imagine. Type a prompt, press Generate, and watch it finish.")
+    demo_banner(studio)
+    backend, balance, jobs = st.columns(3)
+    backend.metric("Connected to", "Sandbox" if studio.sandbox else "Rivya API")
+    backend.caption(md_escape(studio.backend_label))
+    try:
+        balance.metric("Credit balance", f"{studio.balance():,}")
+    except RivyaError as exc:
+        words = explain(exc)
+        balance.metric("Credit balance", "—")
+        balance.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
+    jobs.metric("Jobs in the log", f"{studio.log.count():,}")
+    st.subheader("Start", anchor=False)
+    a, b, c = st.columns(3)
+    with a.container(border=True):
+        st.page_link("pages/image.py", label="Make an image", icon=":material/image:")
+        st.caption("Grok Imagine · 4 credits")
+    with b.container(border=True):
+        st.page_link("pages/video.py", label="Make a video", icon=":material/movie:")
+        st.caption("Grok Imagine Video · 10 credits · 6–30 s")
+    with c.container(border=True):
+        st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
+        st.caption("Every job and what it cost")
+    recent = [j for j in studio.log.recent(limit=30) if j.status == "succeeded"][:3]
+    if recent:
+        st.subheader("Recent results", anchor=False)
+        for column, job in zip(st.columns(3), recent, strict=False):
+            with column:
+                show_media(job, key_prefix="home")
+                st.caption(md_escape(job.prompt[:120]))
+
+
+def main() -> None:
+    st.set_page_config(page_title="Imagine Studio", page_icon=":material/auto_awesome:", layout="wide")
+    page = st.navigation(
+        [
+            st.Page(home, title="Home", icon=":material/home:", default=True),
+            st.Page("pages/image.py", title="Image", icon=":material/image:"),
+            st.Page("pages/video.py", title="Video", icon=":material/movie:"),
+            st.Page("pages/history.py", title="History & credits", icon=":material/receipt_long:"),
+        ]
+    )
+    page.run()
+
+
+main()

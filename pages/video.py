@@ -1,0 +1,5 @@
+"""Video page: everything on it comes from the catalog entry for grok-imagine-video."""
+
+from ui.generate import generate_page
+
+generate_page("grok-imagine-video")

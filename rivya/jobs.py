@@ -1,0 +1,246 @@
+"""Submitting jobs exactly once, and following every pending job to its end on the server.
+
+``JobService.submit`` writes the log row (with its idempotency key) before the create
+request goes out. The follower thread polls every unfinished row of its backend on the
+documented cadence, re-sends rows still ``submitting`` with their original key, and saves
+result media the moment a job succeeds, whether or not any browser tab is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .catalog import MODELS, REFERENCE_ITEMS_KEY, validate
+from .client import RivyaClient
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+    RivyaError,
+    ServiceUnavailableError,
+)
+from .media import download_media
+from .polling import PollSchedule, RequestBudget
+from .resources import Generation, UploadedFile
+from .tasklog import REJECTED, SUBMITTING, Job, TaskLog
+
+log = logging.getLogger("rivya.jobs")
+
+# Errors after which we cannot know whether the service made the task: the row stays
+# ``submitting`` and is re-sent later with the same key, which can never charge twice.
+AMBIGUOUS = (APIConnectionError, ServiceUnavailableError, RateLimitedError)
+FOLLOW_TICK = 0.5
+RETRY_SUBMIT_AFTER = 5.0
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference image checked locally, copied under the data dir, and uploaded."""
+
+    local_path: str
+    uploaded: UploadedFile
+
+
+class JobService:
+    """Submit and follow jobs for one backend; one instance (and thread) per server process."""
+
+    def __init__(
+        self,
+        client: RivyaClient,
+        tasklog: TaskLog,
+        media_dir: Path,
+        *,
+        backend: str,
+        schedule: PollSchedule | None = None,
+        budget: RequestBudget | None = None,
+    ) -> None:
+        self.client = client
+        self.log = tasklog
+        self.media_dir = Path(media_dir)
+        self.backend = backend
+        self.schedule = schedule or client.poll_schedule
+        self.budget = budget or RequestBudget()
+        self._in_flight: set[str] = set()
+        self._due: dict[int, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- submitting -----------------------------------------------------------------------
+
+    def submit(
+        self,
+        model: str,
+        prompt: str,
+        params: dict[str, Any],
+        *,
+        idempotency_key: str,
+        reference: Reference | None = None,
+        page: str | None = None,
+        session_id: str | None = None,
+    ) -> Job:
+        """Log, then create. The same key always yields the same row and the same task.
+
+        Raises ``InvalidInputError`` (nothing logged or sent) and, when the service refuses
+        outright, the ``APIStatusError`` (the row is kept as ``rejected``, nothing charged).
+        Transient trouble returns the row still ``submitting``; the follower finishes it.
+        """
+        params = {k: v for k, v in params.items() if k != REFERENCE_ITEMS_KEY}
+        if reference is not None:
+            params[REFERENCE_ITEMS_KEY] = [reference.uploaded.as_reference_item()]
+        problems = validate(model, prompt, params)
+        if problems:
+            raise InvalidInputError(problems)
+        job = self.log.add(
+            idempotency_key=idempotency_key,
+            backend=self.backend,
+            model=model,
+            category=MODELS[model].category,
+            prompt=prompt,
+            params=params,
+            reference_path=reference.local_path if reference else None,
+            reference_url=reference.uploaded.url if reference else None,
+            page=page,
+            session_id=session_id,
+        )
+        if job.status != SUBMITTING:
+            return job  # a rerun or double click of a job already sent
+        return self._send(job, raise_refusal=True)
+
+    def _send(self, job: Job, *, raise_refusal: bool) -> Job:
+        with self._lock:
+            if job.idempotency_key in self._in_flight:
+                return job
+            self._in_flight.add(job.idempotency_key)
+        try:
+            generation = self.client.create_generation(
+                job.model,
+                job.prompt,
+                job.params or None,
+                idempotency_key=job.idempotency_key,
+                client_request_id=f"studio-{job.id}",
+            )
+        except AMBIGUOUS as exc:
+            log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
+            return self.log.update(job.id, error_code=getattr(exc, "code", None) or "network", error_message=str(exc)[:300])
+        except APIStatusError as exc:
+            job = self.log.update(job.id, status=REJECTED, error_code=exc.code, error_message=exc.message[:1000])
+            if raise_refusal:
+                raise
+            return job
+        finally:
+            with self._lock:
+                self._in_flight.discard(job.idempotency_key)
+        return self._apply(job, generation)
+
+    # -- following ------------------------------------------------------------------------
+
+    def _apply(self, job: Job, generation: Generation, **extra: Any) -> Job:
+        """Write what the service said about a task; save media when it has succeeded."""
+        fields: dict[str, Any] = {
+            **extra,
+            "task_id": generation.id or job.task_id,
+            "status": generation.status,
+            "error_code": generation.error_code,
+            "error_message": generation.error_message,
+            "result_urls": list(generation.urls),
+        }
+        if generation.reserved_credits is not None:
+            fields["reserved_credits"] = generation.reserved_credits
+        if generation.final_credits is not None:
+            fields["final_credits"] = generation.final_credits
+        if generation.status == "succeeded":
+            fields["media_paths"], problem = self._save_media(job, generation)
+            if problem:
+                fields["error_message"] = problem
+        job = self.log.update(job.id, **fields)
+        if job.is_done:
+            self._due.pop(job.id, None)
+        return job
+
+    def _save_media(self, job: Job, generation: Generation) -> tuple[list[str], str | None]:
+        paths: list[str] = []
+        for n, url in enumerate(generation.urls):
+            try:
+                path = download_media(
+                    self.client.session, url, self.media_dir / f"{job.id}-{generation.id}-{n}", expected=job.category
+                )
+            except Exception as exc:  # noqa: BLE001 - a failed copy must not lose the result
+                log.warning("job %s: could not save %s (%s)", job.id, url[:80], type(exc).__name__)
+                return paths, "The result could not be saved locally; it is shown from Rivya's link while that works."
+            paths.append(str(path))
+        return paths, None
+
+    def _next_due(self, job: Job) -> tuple[float, int]:
+        if job.id not in self._due:
+            submitted = datetime.fromisoformat(job.submitted_at).timestamp()
+            self._due[job.id] = (submitted + self.schedule.delay(0), 0)
+        return self._due[job.id]
+
+    def follow_once(self) -> int:
+        """One pass over unfinished jobs; returns how many requests it sent."""
+        sent = 0
+        now = time.time()
+        for job in self.log.pending(self.backend):
+            if job.status == SUBMITTING:
+                age = now - datetime.fromisoformat(job.updated_at).timestamp()
+                if job.idempotency_key in self._in_flight or (job.error_code is None and age < RETRY_SUBMIT_AFTER):
+                    continue
+                if not self.budget.try_acquire():
+                    break
+                sent += 1
+                self._send(job, raise_refusal=False)
+                continue
+            due, polls = self._next_due(job)
+            if now < due or not job.task_id:
+                continue
+            if not self.budget.try_acquire():
+                break
+            sent += 1
+            polls += 1
+            category = job.category
+            try:
+                generation = self.client.get_generation(job.task_id)
+            except RateLimitedError as exc:
+                self.budget.pause(exc.retry_after or self.schedule.delay(polls, category=category))
+                self._due[job.id] = (now + (exc.retry_after or 0) + self.schedule.delay(polls, category=category), polls)
+                break
+            except NotFoundError as exc:
+                self.log.update(job.id, status="failed", error_code="not_found", error_message=exc.message[:500])
+                self._due.pop(job.id, None)
+                continue
+            except RivyaError as exc:
+                log.info("job %s: status check failed (%s); will try again", job.id, type(exc).__name__)
+                self._due[job.id] = (now + self.schedule.delay(polls, category=category), polls)
+                continue
+            self._due[job.id] = (now + self.schedule.delay(polls, category=category), polls)
+            self._apply(job, generation, polls=job.polls + 1)
+        return sent
+
+    def start(self) -> JobService:
+        """Run the follower in a daemon thread until ``stop()``."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="rivya-follower", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(FOLLOW_TICK):
+            try:
+                self.follow_once()
+            except Exception:  # noqa: BLE001 - the follower must outlive any one bad pass
+                log.exception("follower pass failed")

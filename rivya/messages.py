@@ -1,0 +1,92 @@
+"""Plain-language words for every error a teammate can meet, and what to do about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import APIConnectionError, APIStatusError, APITimeoutError, InvalidInputError, RateLimitedError
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A headline and the next step; shown as text, never as markdown or HTML."""
+
+    title: str
+    action: str
+
+
+_BY_CODE: dict[str, Explanation] = {
+    "api_key_missing": Explanation(
+        "No API key was sent.", "Ask whoever runs this app to set RIVYA_API_KEY, or paste your own key in the sidebar."
+    ),
+    "api_key_invalid": Explanation(
+        "The API key was not accepted.", "Check the key for typos, or create a new one in Rivya under Settings → API Keys."
+    ),
+    "api_key_revoked": Explanation(
+        "This API key has been revoked.", "Create a new key in Rivya under Settings → API Keys and update the app's secret."
+    ),
+    "api_key_expired": Explanation(
+        "This API key has expired.", "Create a new key in Rivya under Settings → API Keys and update the app's secret."
+    ),
+    "api_scope_denied": Explanation(
+        "This API key is not allowed to do that.",
+        "Older keys can lack newer permissions: create a new key (new keys have every scope).",
+    ),
+    "rate_limited": Explanation(
+        "Rivya is receiving too many requests right now.", "Nothing was charged. Wait a few seconds and try again."
+    ),
+    "validation_failed": Explanation(
+        "Rivya could not accept these settings.", "Nothing was charged. Check the prompt and settings, then try again."
+    ),
+    "insufficient_credits": Explanation(
+        "There are not enough credits for this job.", "Nothing was charged. Top up the Rivya wallet, then try again."
+    ),
+    "idempotency_conflict": Explanation(
+        "This request clashed with an earlier one.", "Nothing new was charged. Press Generate again to start a fresh job."
+    ),
+    "not_found": Explanation(
+        "Rivya does not know this job.",
+        "It may belong to another account's key, or (in demo mode) the sandbox was restarted.",
+    ),
+    "public_api_disabled": Explanation(
+        "Rivya's API is switched off for the moment.", "Nothing was charged. Try again later; Rivya Studio still works."
+    ),
+    "generation_failed": Explanation(
+        "The generation failed.", "Its credits were returned. Try again, perhaps with a different prompt."
+    ),
+    "lost": Explanation(
+        "This job could not be followed to its end.",
+        "Open the History page to see what is known; its credits are shown there.",
+    ),
+}
+
+_SERVER_TROUBLE = Explanation(
+    "Rivya had a problem answering.", "Nothing was lost: the app keeps checking and will show the result when it can."
+)
+_NETWORK = Explanation(
+    "Rivya cannot be reached right now.",
+    "Check the network connection. Submitted jobs are kept and followed as soon as Rivya answers again.",
+)
+
+
+def explain_code(code: str | None) -> Explanation:
+    """Words for a service error code; unknown codes get a careful generic message."""
+    return _BY_CODE.get(code or "", Explanation("Something went wrong.", "Try again in a moment."))
+
+
+def explain(error: BaseException) -> Explanation:
+    """Words for any error this package raises."""
+    if isinstance(error, InvalidInputError):
+        return Explanation("Please fix these first: " + " ".join(error.problems), "Nothing was sent or charged.")
+    if isinstance(error, RateLimitedError) and error.retry_after:
+        base = _BY_CODE["rate_limited"]
+        return Explanation(base.title, f"Nothing was charged. Try again in {error.retry_after:.0f} seconds.")
+    if isinstance(error, APIStatusError):
+        if error.code in _BY_CODE:
+            return _BY_CODE[error.code]
+        if error.status_code >= 500:
+            return _SERVER_TROUBLE
+        return explain_code(error.code)
+    if isinstance(error, APITimeoutError | APIConnectionError):
+        return _NETWORK
+    return Explanation("Something unexpected went wrong.", "Try again; if it keeps happening, tell whoever runs this app.")

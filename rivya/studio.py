@@ -1,0 +1,94 @@
+"""The app's server-side parts assembled once per process: backend, client, log, follower."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .catalog import get_model
+from .client import RivyaClient
+from .config import Settings
+from .jobs import JobService, Reference
+from .media import inspect_image
+from .sandbox import Sandbox
+from .tasklog import TaskLog
+
+SANDBOX_BACKEND = "sandbox"
+BALANCE_TTL = 10.0
+
+
+@dataclass
+class Studio:
+    """Everything a page needs. Shared by every session of the server, so it holds no per-user state."""
+
+    settings: Settings
+    client: RivyaClient
+    log: TaskLog
+    jobs: JobService
+    sandbox: Sandbox | None = None
+    _balance: tuple[float, int] | None = field(default=None, repr=False)
+    _references: dict[tuple[str, str], Reference] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, follow: bool = True) -> Studio:
+        """Start the sandbox when no key is set, open the log, start the follower."""
+        sandbox = None
+        if settings.uses_sandbox:
+            sandbox = Sandbox(host="127.0.0.1", port=0).start()
+            client = RivyaClient(sandbox.api_key, sandbox.url)
+            backend = SANDBOX_BACKEND
+        else:
+            client = RivyaClient(settings.api_key, settings.base_url)
+            backend = settings.base_url
+        tasklog = TaskLog(settings.data_dir / "tasklog.sqlite3")
+        jobs = JobService(client, tasklog, settings.data_dir / "media", backend=backend)
+        if follow:
+            jobs.start()
+        return cls(settings=settings, client=client, log=tasklog, jobs=jobs, sandbox=sandbox)
+
+    @property
+    def backend_label(self) -> str:
+        return "Local sandbox (demo)" if self.sandbox else self.settings.base_url
+
+    def balance(self, *, fresh: bool = False) -> int:
+        """The wallet, cached for a few seconds: every rerun of every page shows it."""
+        now = time.monotonic()
+        if not fresh and self._balance and now - self._balance[0] < BALANCE_TTL:
+            return self._balance[1]
+        credits = self.client.get_credits().current_credits
+        self._balance = (now, credits)
+        return credits
+
+    def forget_balance(self) -> None:
+        self._balance = None
+
+    def prepare_reference(self, data: bytes, name: str, model: str) -> Reference:
+        """Check by content, keep a local copy, upload once per (content, model)."""
+        rule = get_model(model).reference
+        info = inspect_image(data, rule, name=name)
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            cached = self._references.get((digest, model))
+        if cached:
+            return cached
+        local = self.settings.data_dir / "references" / f"{digest[:32]}{info.extension}"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        if not local.exists():
+            local.write_bytes(data)
+        uploaded = self.client.upload_file(
+            data, kind="image", model=model, filename=name, mime_type=info.mime_type, client_request_id=f"ref-{digest[:24]}"
+        )
+        reference = Reference(local_path=str(local), uploaded=uploaded)
+        with self._lock:
+            self._references[(digest, model)] = reference
+        return reference
+
+    def close(self) -> None:
+        self.jobs.stop()
+        self.client.close()
+        self.log.close()
+        if self.sandbox:
+            self.sandbox.stop()

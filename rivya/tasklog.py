@@ -1,0 +1,269 @@
+"""The task log: one SQLite row per job, the single record of everything submitted.
+
+A row is written before the create request is sent, so a job survives a crash between
+sending and the reply. WAL mode and one connection per thread let the follower and many
+browser sessions read and write at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# Statuses the app adds to the service's queued/processing/succeeded/failed:
+SUBMITTING = "submitting"  # row written, create not yet acknowledged
+REJECTED = "rejected"  # the service refused the create: no task, no charge
+TERMINAL = ("succeeded", "failed", REJECTED)
+
+# Each entry moves the schema one version up; never edit a shipped entry, append one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        backend TEXT NOT NULL,
+        submitted_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT,
+        model TEXT NOT NULL,
+        category TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        params TEXT NOT NULL,
+        reference_path TEXT,
+        reference_url TEXT,
+        task_id TEXT,
+        status TEXT NOT NULL,
+        reserved_credits INTEGER,
+        final_credits INTEGER,
+        result_urls TEXT NOT NULL DEFAULT '[]',
+        media_paths TEXT NOT NULL DEFAULT '[]',
+        error_code TEXT,
+        error_message TEXT,
+        page TEXT,
+        session_id TEXT,
+        polls INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_submitted_at ON jobs (submitted_at);
+    CREATE INDEX jobs_status ON jobs (status);
+    CREATE UNIQUE INDEX jobs_task_id ON jobs (backend, task_id) WHERE task_id IS NOT NULL;
+    """,
+)
+
+_JSON_COLUMNS = ("params", "result_urls", "media_paths")
+_UPDATABLE = frozenset(
+    {
+        "updated_at", "finished_at", "task_id", "status", "reserved_credits", "final_credits", "result_urls",
+        "media_paths", "error_code", "error_message", "polls", "reference_url",
+    }
+)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the log."""
+
+    id: int
+    idempotency_key: str
+    backend: str
+    submitted_at: str
+    updated_at: str
+    finished_at: str | None
+    model: str
+    category: str
+    prompt: str
+    params: dict[str, Any]
+    reference_path: str | None
+    reference_url: str | None
+    task_id: str | None
+    status: str
+    reserved_credits: int | None
+    final_credits: int | None
+    result_urls: list[str]
+    media_paths: list[str]
+    error_code: str | None
+    error_message: str | None
+    page: str | None
+    session_id: str | None
+    polls: int
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """Seconds from submit to finish, or to now while the job runs."""
+        end = datetime.fromisoformat(self.finished_at) if self.finished_at else datetime.now(timezone.utc)
+        return max(0.0, (end - datetime.fromisoformat(self.submitted_at)).total_seconds())
+
+    @property
+    def credits_returned(self) -> int:
+        """Credits reserved but given back (a failed task is refunded)."""
+        if self.status != "failed" or not self.reserved_credits:
+            return 0
+        return self.reserved_credits - (self.final_credits or 0)
+
+
+class TaskLog:
+    """The SQLite job log at ``path``; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            self._migrate(db)
+
+    @property
+    def schema_version(self) -> int:
+        return self._db().execute("PRAGMA user_version").fetchone()[0]
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE so concurrent writers queue, not fail."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+
+    # -- writing --------------------------------------------------------------------------
+
+    def add(
+        self,
+        *,
+        idempotency_key: str,
+        backend: str,
+        model: str,
+        category: str,
+        prompt: str,
+        params: dict[str, Any],
+        reference_path: str | None = None,
+        reference_url: str | None = None,
+        page: str | None = None,
+        session_id: str | None = None,
+    ) -> Job:
+        """Write a ``submitting`` row; a key already logged returns that row unchanged."""
+        now = utc_now()
+        with self._connect() as db:
+            db.execute(
+                """INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt,
+                       params, reference_path, reference_url, status, page, session_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (idempotency_key) DO NOTHING""",
+                (idempotency_key, backend, now, now, model, category, prompt, json.dumps(params),
+                 reference_path, reference_url, SUBMITTING, page, session_id),
+            )
+            row = db.execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        return _job(row)
+
+    def update(self, job_id: int, **fields: Any) -> Job:
+        """Change some columns of one row; ``updated_at`` is set here."""
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        fields["updated_at"] = utc_now()
+        if fields.get("status") in TERMINAL and "finished_at" not in fields:
+            fields["finished_at"] = fields["updated_at"]
+        values = [json.dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()]
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self._connect() as db:
+            row = db.execute(f"UPDATE jobs SET {assignments} WHERE id = ? RETURNING *", (*values, job_id)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return _job(row)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        row = self._db().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def by_key(self, idempotency_key: str) -> Job | None:
+        row = self._db().execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        return _job(row) if row else None
+
+    def many(self, ids: Iterable[int]) -> list[Job]:
+        ids = list(ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._db().execute(f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id DESC", ids).fetchall()
+        return [_job(r) for r in rows]
+
+    def pending(self, backend: str | None = None) -> list[Job]:
+        """Jobs not yet finished (oldest first), optionally of one backend only."""
+        marks = ",".join("?" * len(TERMINAL))
+        sql = f"SELECT * FROM jobs WHERE status NOT IN ({marks})"
+        args: list[Any] = list(TERMINAL)
+        if backend is not None:
+            sql += " AND backend = ?"
+            args.append(backend)
+        return [_job(r) for r in self._db().execute(sql + " ORDER BY id", args).fetchall()]
+
+    def recent(self, *, model: str | None = None, limit: int = 20) -> list[Job]:
+        """The newest jobs, optionally of one model."""
+        sql, args = "SELECT * FROM jobs", []
+        if model:
+            sql += " WHERE model = ?"
+            args.append(model)
+        rows = self._db().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_job(r) for r in rows]
+
+    def count(self) -> int:
+        return self._db().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+
+    def frame(self) -> pd.DataFrame:
+        """Every row as a DataFrame, newest first, with times parsed (for the History page)."""
+        df = pd.read_sql_query("SELECT * FROM jobs ORDER BY id DESC", self._db())
+        for column in ("submitted_at", "updated_at", "finished_at"):
+            df[column] = pd.to_datetime(df[column], utc=True, format="ISO8601")
+        return df
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def _job(row: sqlite3.Row) -> Job:
+    data = dict(row)
+    for column in _JSON_COLUMNS:
+        data[column] = json.loads(data[column]) if data[column] else ([] if column != "params" else {})
+    return Job(**data)

@@ -1,0 +1,158 @@
+"""The Image and Video pages, drawn from one model's catalog entry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+
+import streamlit as st
+
+from rivya.catalog import ModelSpec, credits_for, get_model, validate
+from rivya.errors import InvalidInputError, RivyaError
+from rivya.jobs import Reference
+from rivya.messages import explain
+from ui.form import param_widgets, widget_key
+from ui.jobs_view import follow_redirect, jobs_panel
+from ui.services import demo_banner, get_studio, session_id
+from ui.text import md_escape
+
+# Two clicks of one form state this close together are one intent (a double click).
+DOUBLE_CLICK_SECONDS = 2.0
+ICONS = {"image": ":material/image:", "video": ":material/movie:"}
+
+
+def _form_fingerprint(model: str) -> str:
+    """What the form would send: prompt, reference file and every catalog parameter."""
+    names = ["prompt", "reference", *(p.key for p in get_model(model).params)]
+    state = {n: repr(getattr(v, "file_id", v)) for n in names if (v := st.session_state.get(widget_key(model, n))) is not None}
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+def _register_click(model: str) -> None:
+    """Generate's callback: one new intent per click, except the second half of a double click."""
+    fingerprint = _form_fingerprint(model)
+    last = st.session_state.get(widget_key(model, "click"))
+    if last and last["fingerprint"] == fingerprint and time.monotonic() - last["at"] < DOUBLE_CLICK_SECONDS:
+        return
+    st.session_state[widget_key(model, "click")] = {
+        "key": f"studio-{uuid.uuid4().hex}",
+        "fingerprint": fingerprint,
+        "at": time.monotonic(),
+        "handled": False,
+    }
+
+
+def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
+    """The optional reference image: checked by content, previewed, uploaded once."""
+    rule = spec.reference
+    upload = st.file_uploader(
+        "Reference image (optional)",
+        type=["png", "jpg", "jpeg", "webp"],
+        key=widget_key(spec.id, "reference"),
+        help=f"One JPEG, PNG or WebP image up to {rule.max_bytes // (1024 * 1024)} MB. It guides the result.",
+    )
+    if upload is None:
+        return None, None
+    state_key = widget_key(spec.id, "ref-state")
+    cached = st.session_state.get(state_key)
+    if not cached or cached[0] != upload.file_id:
+        try:
+            cached = (upload.file_id, get_studio().prepare_reference(upload.getvalue(), upload.name, spec.id), None)
+        except RivyaError as exc:
+            words = explain(exc)
+            problem = " ".join(exc.problems) if isinstance(exc, InvalidInputError) else f"{words.title} {words.action}"
+            cached = (upload.file_id, None, problem)
+        st.session_state[state_key] = cached
+    _, reference, problem = cached
+    if problem:
+        st.error(md_escape(problem), icon=":material/broken_image:")
+    else:
+        st.image(upload.getvalue(), width=160)
+        st.caption(f"Attached: {md_escape(upload.name)}")
+    return reference, problem
+
+
+def _balance() -> int | None:
+    try:
+        return get_studio().balance()
+    except RivyaError as exc:
+        words = explain(exc)
+        st.warning(f"{md_escape(words.title)} {md_escape(words.action)}", icon=":material/cloud_off:")
+        return None
+
+
+def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Reference | None, problem: str | None) -> None:
+    """Act on a registered click exactly once; the intent's key makes any repeat a no-op."""
+    click = st.session_state.get(widget_key(spec.id, "click"))
+    if not click or click["handled"]:
+        return
+    studio = get_studio()
+    full = dict(params)
+    if reference:
+        full["referenceMediaItems"] = [reference.uploaded.as_reference_item()]
+    problems = validate(spec.id, prompt, full)
+    if problem:
+        problems.append("Remove or replace the reference image: " + problem)
+    cost = credits_for(spec.id, params)
+    if not problems:
+        try:
+            balance = studio.balance(fresh=True)
+        except RivyaError:
+            balance = None
+        if balance is not None and balance < cost:
+            problems.append(f"This job costs {cost} credits but the wallet holds {balance}. Top up, then try again.")
+    if problems:
+        click["handled"] = True
+        st.error("Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in problems), icon=":material/edit:")
+        return
+    try:
+        job = studio.jobs.submit(
+            spec.id, prompt, params, idempotency_key=click["key"], reference=reference, page=spec.category,
+            session_id=session_id(),
+        )
+    except RivyaError as exc:
+        words = explain(exc)
+        st.error(f"**{md_escape(words.title)}** {md_escape(words.action)}", icon=":material/error:")
+    else:
+        followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
+        if job.id not in followed:
+            followed.insert(0, job.id)
+        studio.forget_balance()
+    finally:
+        click["handled"] = True
+
+
+def generate_page(model: str) -> None:
+    """The whole page for one model: form on the left, jobs and results on the right."""
+    follow_redirect()
+    spec = get_model(model)
+    studio = get_studio()
+    st.title(f"{spec.display_name}", anchor=False)
+    demo_banner(studio)
+    form, results = st.columns([5, 6], gap="large")
+    with form:
+        prompt_key = widget_key(model, "prompt")
+        st.session_state.setdefault(prompt_key, "")
+        prompt = st.text_area(
+            "Prompt",
+            key=prompt_key,
+            max_chars=spec.max_prompt_length,
+            height=140,
+            placeholder=f"Describe the {spec.category} you want, e.g. a lighthouse on a cliff at dawn, soft mist",
+        )
+        st.caption(f"{len(prompt)} / {spec.max_prompt_length} characters")
+        reference, problem = _reference_input(spec)
+        params = param_widgets(spec, has_reference=reference is not None or problem is not None)
+        cost = credits_for(model, params)
+        button, price = st.columns([1, 2], vertical_alignment="center")
+        button.button(
+            "Generate", type="primary", key=widget_key(model, "generate"), on_click=_register_click, args=(model,),
+            icon=ICONS.get(spec.category), width="stretch",
+        )
+        balance = _balance()
+        price.markdown(f"**{cost} credits** · balance {balance if balance is not None else '—'}")
+        _handle_click(spec, prompt, params, reference, problem)
+    with results:
+        jobs_panel(model, st.session_state.get(widget_key(model, "followed"), []))
