@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ _UPDATABLE = frozenset(
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Job:
     @property
     def elapsed_seconds(self) -> float:
         """Seconds from submit to finish, or to now while the job runs."""
-        end = datetime.fromisoformat(self.finished_at) if self.finished_at else datetime.now(timezone.utc)
+        end = datetime.fromisoformat(self.finished_at) if self.finished_at else datetime.now(UTC)
         return max(0.0, (end - datetime.fromisoformat(self.submitted_at)).total_seconds())
 
     @property
@@ -124,8 +124,9 @@ class TaskLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        # WAL must be switched on outside a transaction, where SQLite would ignore it.
+        self._db().execute("PRAGMA journal_mode=WAL")
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
             self._migrate(db)
 
     @property

@@ -17,7 +17,7 @@ def _secrets() -> dict[str, Any]:
     """``st.secrets`` as a dict; an absent secrets file simply means no secrets."""
     try:
         return dict(st.secrets)
-    except Exception:  # noqa: BLE001 - Streamlit raises several types for a missing/invalid file
+    except Exception:
         return {}
 
 

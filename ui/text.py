@@ -15,5 +15,5 @@ def md_escape(text: str) -> str:
 
 def seconds(value: float) -> str:
     """12 s, 1 min 05 s."""
-    value = int(round(value))
+    value = round(value)
     return f"{value} s" if value < 60 else f"{value // 60} min {value % 60:02d} s"
