@@ -1,0 +1,159 @@
+"""Streamlit AppTest of each page against a real sandbox, a real log and the real follower."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rivya.catalog import MODELS
+from rivya.config import load_settings
+from rivya.sandbox import Sandbox
+
+from .conftest import FAST_TIMING
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def app_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox the app reaches through RIVYA_BASE_URL, as it would the real service."""
+    from ui import services
+
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        monkeypatch.setenv("RIVYA_BASE_URL", sandbox.url)
+        monkeypatch.setenv("RIVYA_API_KEY", sandbox.api_key)
+        monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
+        yield sandbox
+        services._open_studio(load_settings()).close()
+        services._open_studio.clear()
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def creates(sandbox: Sandbox) -> int:
+    return sum(1 for e in sandbox.journal if e.method == "POST" and e.path == "/api/v1/generations")
+
+
+def wait_for(at: AppTest, predicate, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        if predicate(at):
+            return
+        time.sleep(0.3)
+    raise AssertionError("condition not met; markdown: " + " | ".join(m.value for m in at.markdown))
+
+
+@pytest.mark.parametrize(("page", "model"), [("pages/image.py", "grok-imagine"), ("pages/video.py", "grok-imagine-video")])
+def test_form_is_built_from_the_catalog(app_sandbox: Sandbox, page: str, model: str) -> None:
+    at = open_page(page)
+    spec = MODELS[model]
+    assert at.title[0].value == spec.display_name
+    assert at.text_area(key=f"{model}:prompt").max_chars == spec.max_prompt_length
+    for param in spec.params:
+        key = f"{model}:{param.key}"
+        if param.kind == "number":
+            slider = at.slider(key=key)
+            assert (slider.min, slider.max, slider.value) == (param.minimum, param.maximum, param.default)
+        elif set(param.options) == {"false", "true"}:
+            assert at.toggle(key=key).value is (param.default == "true")
+        else:
+            radio = at.radio(key=key)
+            assert list(radio.options) == [param.label_for(o) for o in param.options]
+            assert radio.value == param.default
+    assert any(f"**{spec.base_credits} credits** · balance 1000" in m.value for m in at.markdown)
+
+
+def test_invalid_input_shows_messages_and_sends_nothing(app_sandbox: Sandbox) -> None:
+    at = open_page("pages/video.py")
+    at.text_area(key="grok-imagine-video:prompt").input("   ").run()
+    at.button(key="grok-imagine-video:generate").click().run()
+    assert "A prompt is required" in at.error[0].value and "Nothing was sent" in at.error[0].value
+    # Over-long prompts cannot be typed: the text area stops at the catalog's limit.
+    assert at.text_area(key="grok-imagine-video:prompt").max_chars == 5000
+    assert creates(app_sandbox) == 0 and not at.exception
+
+
+def test_short_balance_is_refused_before_sending(app_sandbox: Sandbox) -> None:
+    app_sandbox.set_credits(3)
+    at = open_page("pages/image.py")
+    at.text_area(key="grok-imagine:prompt").input("a fox").run()
+    at.button(key="grok-imagine:generate").click().run()
+    assert "costs 4 credits but the wallet holds 3" in at.error[0].value
+    assert creates(app_sandbox) == 0
+
+
+def test_one_click_one_task_even_with_reruns_and_a_double_click(app_sandbox: Sandbox) -> None:
+    at = open_page("pages/image.py")
+    at.text_area(key="grok-imagine:prompt").input("one fox only").run()
+    at.button(key="grok-imagine:generate").click().run()
+    at.button(key="grok-imagine:generate").click().run()  # the second half of a double click
+    at.run()
+    at.run()
+    assert len(app_sandbox.state.tasks) == 1 and creates(app_sandbox) == 1
+    wait_for(at, lambda a: any("**Done**" in m.value for m in a.markdown))
+    assert app_sandbox.state.balance() == 996
+    assert len(at.get("image")) == 1 and len(at.get("download_button")) == 1 and not at.exception
+    time.sleep(2.1)  # a deliberate second click later is a new job
+    at.button(key="grok-imagine:generate").click().run()
+    assert len(app_sandbox.state.tasks) == 2
+
+
+def test_failed_job_shows_its_message_and_refund(app_sandbox: Sandbox) -> None:
+    at = open_page("pages/video.py")
+    at.text_area(key="grok-imagine-video:prompt").input("this will #fail").run()
+    at.button(key="grok-imagine-video:generate").click().run()
+    wait_for(at, lambda a: len(a.error) > 0)
+    assert "The generation failed" in at.error[0].value and "Rivya said" in at.error[0].value
+    assert any("10 credits were returned" in c.value for c in at.caption)
+    assert not at.exception
+
+
+def test_use_these_settings_refills_the_form(app_sandbox: Sandbox) -> None:
+    at = open_page("pages/video.py")
+    at.text_area(key="grok-imagine-video:prompt").input("waves at night").run()
+    at.slider(key="grok-imagine-video:duration").set_value(9).run()
+    at.radio(key="grok-imagine-video:aspect_ratio").set_value("16:9").run()
+    at.button(key="grok-imagine-video:generate").click().run()
+    wait_for(at, lambda a: any("**Done**" in m.value for m in a.markdown))
+    at.text_area(key="grok-imagine-video:prompt").input("something else").run()
+    at.slider(key="grok-imagine-video:duration").set_value(20).run()
+    reuse = next(b for b in at.button if b.label == "Use these settings")
+    reuse.click().run()
+    assert at.text_area(key="grok-imagine-video:prompt").value == "waves at night"
+    assert at.slider(key="grok-imagine-video:duration").value == 9
+    assert at.radio(key="grok-imagine-video:aspect_ratio").value == "16:9"
+    assert len(app_sandbox.state.tasks) == 1  # refilling never submits
+
+
+def test_home_shows_backend_balance_and_recent_results(app_sandbox: Sandbox) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Connected to"] == "Rivya API" and metrics["Credit balance"] == "1,000"
+    assert not at.info  # no demo banner with a key
+
+
+def test_a_bad_key_gets_plain_words_not_a_traceback(app_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui import services
+
+    monkeypatch.setenv("RIVYA_API_KEY", "rvya_sk_not_a_real_key")
+    try:
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.run()
+        assert not at.exception
+        assert any("The API key was not accepted." in c.value for c in at.caption)
+        shown = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "metric") for e in at.get(kind)]
+        assert shown and all("rvya_sk_not_a_real_key" not in str(v) for v in shown)
+    finally:
+        services._open_studio(load_settings()).close()
