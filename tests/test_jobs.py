@@ -89,7 +89,9 @@ def test_restart_between_send_and_reply_recovers_the_same_task(sandbox: Sandbox,
         idempotency_key="crash", backend="sandbox", model="grok-imagine", category="image", prompt="a crash", params={}
     )
     # The request reached the service, then the process died before writing the reply.
-    before.client.create_generation("grok-imagine", "a crash", None, idempotency_key="crash", client_request_id=f"studio-{row.id}")
+    before.client.create_generation(
+        "grok-imagine", "a crash", None, idempotency_key="crash", client_request_id=f"studio-{row.id}"
+    )
     assert len(sandbox.state.tasks) == 1
     after = service(sandbox, tmp_path)  # a new process: same log file, nothing in memory
     after.log.update(row.id, error_code="network")  # as if it had been waiting a while

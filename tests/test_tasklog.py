@@ -60,7 +60,7 @@ def test_eight_threads_append_without_losing_a_row(tmp_path: Path) -> None:
             for i in range(50):
                 job = add(log, f"{n}-{i}")
                 log.update(job.id, status="queued", task_id=f"task_{n}_{i}")
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]

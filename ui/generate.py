@@ -15,7 +15,7 @@ from rivya.jobs import Reference
 from rivya.messages import explain
 from ui.form import param_widgets, widget_key
 from ui.jobs_view import follow_redirect, jobs_panel
-from ui.services import demo_banner, get_studio, session_id
+from ui.services import demo_banner, ensure_navigation, get_studio, session_id
 from ui.text import md_escape
 
 # Two clicks of one form state this close together are one intent (a double click).
@@ -126,12 +126,13 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
 
 def generate_page(model: str) -> None:
     """The whole page for one model: form on the left, jobs and results on the right."""
+    ensure_navigation()
     follow_redirect()
     spec = get_model(model)
     studio = get_studio()
     st.title(f"{spec.display_name}", anchor=False)
     demo_banner(studio)
-    form, results = st.columns([5, 6], gap="large")
+    form, panel = st.columns([5, 6], gap="large")
     with form:
         prompt_key = widget_key(model, "prompt")
         st.session_state.setdefault(prompt_key, "")
@@ -154,5 +155,5 @@ def generate_page(model: str) -> None:
         balance = _balance()
         price.markdown(f"**{cost} credits** · balance {balance if balance is not None else '—'}")
         _handle_click(spec, prompt, params, reference, problem)
-    with results:
+    with panel.container(key="results"):
         jobs_panel(model, st.session_state.get(widget_key(model, "followed"), []))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.services import demo_banner, get_studio
+from ui.services import demo_banner, ensure_navigation, get_studio
 
 
 def history_page() -> None:
+    ensure_navigation()
     studio = get_studio()
     st.title("History & credits", anchor=False)
     demo_banner(studio)

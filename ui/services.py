@@ -46,3 +46,20 @@ def demo_banner(studio: Studio) -> None:
             "`RIVYA_API_KEY` in the environment or in `.streamlit/secrets.toml` and restart the app.",
             icon=":material/science:",
         )
+
+
+def ensure_navigation() -> None:
+    """Make a deep link opened right after server start show the app's frame and navigation.
+
+    Until some session has run ``st.navigation``, Streamlit serves a folder named ``pages/``
+    in its legacy mode: the page script runs alone, the sidebar lists file names. Leaving
+    that mode and rerunning once routes the same URL through ``app.py``. The flag is not a
+    public API, so if it moves the page simply renders in legacy mode as before.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -1,0 +1,171 @@
+"""The real Streamlit server in headless Chromium, on the sandbox: what only a browser shows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from rivya.sandbox import Sandbox, Timing
+
+from .browser_support import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, chromium_path
+from .conftest import image_bytes
+
+pytestmark = pytest.mark.browser
+TIMING = Timing(image_queued=0.5, image_processing=2.0, video_queued=0.5, video_processing=3.0)
+RESULT_TIMEOUT = 40_000
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(timing=TIMING) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key,
+           "RIVYA_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
+    server = StreamlitServer(env)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+    context.close()
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator("h1").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def type_prompt(page: Page, text: str) -> None:
+    box = page.get_by_label("Prompt")
+    box.fill(text)
+    box.press("Control+Enter")  # commit the value, as leaving the box would
+    expect(page.get_by_text(f"{len(text)} / 5000 characters")).to_be_visible()
+
+
+def tasks_with(sandbox: Sandbox, prompt: str) -> list:
+    return [t for t in sandbox.state.tasks.values() if t.prompt == prompt]
+
+
+def result_image(page: Page) -> dict:
+    img = page.locator(".st-key-results").get_by_test_id("stImage").locator("img").first
+    expect(img).to_be_visible(timeout=RESULT_TIMEOUT)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(), timeout=10_000)
+    return img.evaluate("img => ({w: img.naturalWidth, h: img.naturalHeight})")
+
+
+def test_make_an_image_and_see_it(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/image")
+    type_prompt(page, "A lighthouse on a cliff at dawn")
+    page.get_by_text("16:9", exact=True).click()
+    page.get_by_role("button", name="Generate").click()
+    assert result_image(page) == {"w": 1024, "h": 576}
+    expect(page.get_by_text("Done", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Download")).to_be_visible()
+    assert len(tasks_with(sandbox, "A lighthouse on a cliff at dawn")) == 1
+
+
+def test_make_a_video_with_the_requested_duration(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/video")
+    type_prompt(page, "Waves rolling onto a beach")
+    page.get_by_text("16:9", exact=True).click()
+    page.get_by_role("button", name="Generate").click()
+    video = page.locator("video").first
+    expect(video).to_be_attached(timeout=RESULT_TIMEOUT)
+    page.wait_for_function("v => v.readyState >= 1", arg=video.element_handle(), timeout=20_000)
+    meta = video.evaluate("v => ({d: v.duration, w: v.videoWidth, h: v.videoHeight})")
+    assert meta["d"] == pytest.approx(6, abs=0.1) and (meta["w"], meta["h"]) == (854, 480)
+
+
+def test_refresh_while_a_job_runs_and_see_it_finish(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/image")
+    type_prompt(page, "A paper boat in the rain")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_text(re.compile("^(Queued|Generating|Sending)…"))).to_be_visible(timeout=10_000)
+    page.reload()
+    expect(page.locator("h1").first).to_be_visible(timeout=30_000)
+    assert result_image(page)["w"] == 1024
+    assert len(tasks_with(sandbox, "A paper boat in the rain")) == 1
+
+
+def test_double_click_makes_one_task(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/image")
+    type_prompt(page, "Two clicks, one cat")
+    page.get_by_role("button", name="Generate").dblclick()
+    result_image(page)
+    page.wait_for_timeout(1500)
+    assert len(tasks_with(sandbox, "Two clicks, one cat")) == 1
+
+
+def test_reference_image_reaches_the_sandbox(page: Page, app: StreamlitServer, sandbox: Sandbox, tmp_path: Path) -> None:
+    ref = tmp_path / "my-sketch.png"
+    ref.write_bytes(image_bytes("PNG", (200, 120), "orange"))
+    open_page(page, f"{app.url}/image")
+    type_prompt(page, "Make this into a painting")
+    page.locator("input[type=file]").set_input_files(str(ref))
+    expect(page.get_by_text("Attached: my-sketch.png")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("switch", name="Quality mode")).to_be_disabled()
+    page.get_by_role("button", name="Generate").click()
+    result_image(page)
+    files = [f for f in sandbox.state.files.values() if f.name == "my-sketch.png"]
+    assert len(files) == 1 and files[0].data == ref.read_bytes()
+    (task,) = tasks_with(sandbox, "Make this into a painting")
+    assert task.params["referenceMediaItems"][0]["url"].endswith(files[0].id)
+    assert "enable_pro" not in task.params
+
+
+def test_a_renamed_gif_is_refused_with_a_message(page: Page, app: StreamlitServer, sandbox: Sandbox, tmp_path: Path) -> None:
+    fake = tmp_path / "holiday.png"
+    fake.write_bytes(image_bytes("GIF"))
+    open_page(page, f"{app.url}/image")
+    page.locator("input[type=file]").set_input_files(str(fake))
+    expect(page.get_by_text(re.compile("holiday.png is a GIF"))).to_be_visible(timeout=15_000)
+    assert not [f for f in sandbox.state.files.values() if f.name == "holiday.png"]
+
+
+@pytest.mark.parametrize("path", ["", "image", "video", "history"])
+def test_every_page_renders_without_errors(page: Page, app: StreamlitServer, path: str) -> None:
+    open_page(page, f"{app.url}/{path}")
+    page.wait_for_timeout(1000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.screenshot(path=ARTIFACTS / f"page-{path or 'home'}.png", full_page=True)
+
+
+def test_demo_mode_without_a_key(browser: Browser, tmp_path: Path) -> None:
+    server = StreamlitServer({"RIVYA_DATA_DIR": str(tmp_path)})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    try:
+        open_page(pg, f"{server.url}/image")
+        expect(pg.get_by_text("Demo mode.")).to_be_visible()
+        # The first visit of a fresh server was a deep link: it still gets the app's navigation.
+        expect(pg.get_by_test_id("stSidebarNav").get_by_text("History & credits")).to_be_visible()
+        type_prompt(pg, "A demo fox")
+        pg.get_by_role("button", name="Generate").click()
+        assert result_image(pg)["w"] == 1024
+        pg.screenshot(path=ARTIFACTS / "demo-mode-image.png", full_page=True)
+    finally:
+        context.close()
+        server.stop()
