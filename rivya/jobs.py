@@ -27,7 +27,7 @@ from .errors import (
     RivyaError,
     ServiceUnavailableError,
 )
-from .media import download_media
+from .media import download_media, thumbnail
 from .polling import PollSchedule, RequestBudget
 from .resources import Generation, UploadedFile
 from .tasklog import REJECTED, SUBMITTING, Job, TaskLog
@@ -176,6 +176,7 @@ class JobService:
             except Exception as exc:
                 log.warning("job %s: could not save %s (%s)", job.id, url[:80], type(exc).__name__)
                 return paths, "The result could not be saved locally; it is shown from Rivya's link while that works."
+            thumbnail(path)
             paths.append(str(path))
         return paths, None
 
@@ -224,6 +225,13 @@ class JobService:
             self._due[job.id] = (now + self.schedule.delay(polls, category=category), polls)
             self._apply(job, generation, polls=job.polls + 1)
         return sent
+
+    def recheck(self) -> int:
+        """Poll every unfinished job at the next pass, whatever its schedule; returns how many."""
+        pending = self.log.pending(self.backend)
+        for job in pending:
+            self._due.pop(job.id, None)
+        return len(pending)
 
     def start(self) -> JobService:
         """Run the follower in a daemon thread until ``stop()``."""

@@ -193,3 +193,34 @@ def sniff_mime(data: bytes) -> str | None:
         if data[offset : offset + len(magic)] == magic:
             return mime
     return None
+
+
+THUMBNAIL_SIZE = (160, 160)
+
+
+def thumbnail(path: Path) -> Path | None:
+    """A small JPEG beside a saved result (first frame for a video), made once; None if unreadable."""
+    thumb = path.with_name(path.name + ".thumb.jpg")
+    if thumb.exists():
+        return thumb
+    try:
+        if path.suffix.lower() in (".mp4", ".webm", ".mov"):
+            import av
+
+            with av.open(str(path)) as container:
+                image = next(container.decode(video=0)).to_image()
+        else:
+            image = Image.open(path)
+        image = image.convert("RGB")
+        image.thumbnail(THUMBNAIL_SIZE)
+        image.save(thumb, "JPEG", quality=80)
+    except Exception:
+        return None
+    return thumb
+
+
+def data_uri(path: Path, mime_type: str = "image/jpeg") -> str:
+    """Inline a small file for a table cell (thumbnails only: a few KB each)."""
+    import base64
+
+    return f"data:{mime_type};base64,{base64.b64encode(path.read_bytes()).decode()}"

@@ -178,9 +178,10 @@ class TaskLog:
         reference_url: str | None = None,
         page: str | None = None,
         session_id: str | None = None,
+        submitted_at: str | None = None,
     ) -> Job:
         """Write a ``submitting`` row; a key already logged returns that row unchanged."""
-        now = utc_now()
+        now = submitted_at or utc_now()
         with self._connect() as db:
             db.execute(
                 """INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt,
@@ -245,6 +246,11 @@ class TaskLog:
             args.append(model)
         rows = self._db().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_job(r) for r in rows]
+
+    def signature(self) -> tuple[int, int, str]:
+        """Changes whenever a row is added or updated: a cheap cache key for readers."""
+        row = self._db().execute("SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(updated_at), '') FROM jobs").fetchone()
+        return tuple(row)
 
     def count(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]

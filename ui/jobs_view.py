@@ -68,9 +68,10 @@ def show_media(job: Job, *, key_prefix: str) -> None:
         )
 
 
-def job_card(job: Job, *, typical: float, key_prefix: str, large: bool = True) -> None:
+def job_card(job: Job, *, key_prefix: str, typical: float | None = None, large: bool = True) -> None:
     """One job: status, time, progress, then its result or its failure in plain words."""
     label, icon = STATUS_LABELS.get(job.status, (job.status.title(), ":material/help:"))
+    typical = typical or TYPICAL_SECONDS.get(job.category, 20.0)
     with st.container(border=True):
         head, when = st.columns([3, 2])
         head.markdown(f"{icon} **{label}** · {md_escape(MODELS[job.model].display_name if job.model in MODELS else job.model)}")

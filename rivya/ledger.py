@@ -1,0 +1,113 @@
+"""The team's ledger from the task log: figures, filters, daily series and CSV, in pandas.
+
+Credits are counted the way the wallet moves: a running job holds its reservation, a
+finished job costs its ``final_credits`` (a failed one is refunded to 0 or what the
+service kept), and a job that never started costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+
+from .tasklog import REJECTED, SUBMITTING
+
+CSV_COLUMNS = [
+    "id", "submitted_at", "finished_at", "model", "status", "prompt", "params", "reserved_credits", "final_credits",
+    "charged_credits", "seconds_to_result", "task_id", "result_urls", "media_paths", "error_code", "error_message",
+]
+
+
+def enrich(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the derived columns every view uses: charge, refund, time to result, day."""
+    df = frame.copy()
+    reserved = df["reserved_credits"].fillna(0).astype("int64")
+    final = df["final_credits"].fillna(0).astype("int64")
+    finished = df["status"].isin(["succeeded", "failed"])
+    unsent = df["status"].isin([SUBMITTING, REJECTED])
+    df["charged_credits"] = final.where(finished, reserved).where(~unsent, 0).astype("int64")
+    df["returned_credits"] = (reserved - final).where(df["status"] == "failed", 0).clip(lower=0).astype("int64")
+    seconds = (df["finished_at"] - df["submitted_at"]).dt.total_seconds()
+    df["seconds_to_result"] = seconds.where(df["status"] == "succeeded")
+    df["day"] = df["submitted_at"].dt.tz_convert("UTC").dt.date
+    return df
+
+
+@dataclass(frozen=True)
+class Figures:
+    spent_today: int
+    spent_7_days: int
+    spent_all_time: int
+    returned_on_failures: int
+    jobs_by_status: dict[str, int]
+    success_rate: float | None
+    median_seconds_by_model: dict[str, float]
+
+
+def figures(df: pd.DataFrame, *, now: datetime | None = None) -> Figures:
+    """The page's headline numbers (UTC days)."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    week_start = today - timedelta(days=6)
+    finished = df["status"].isin(["succeeded", "failed"])
+    succeeded = int((df["status"] == "succeeded").sum())
+    medians = df.dropna(subset=["seconds_to_result"]).groupby("model")["seconds_to_result"].median()
+    return Figures(
+        spent_today=int(df.loc[df["day"] == today, "charged_credits"].sum()),
+        spent_7_days=int(df.loc[df["day"] >= week_start, "charged_credits"].sum()),
+        spent_all_time=int(df["charged_credits"].sum()),
+        returned_on_failures=int(df["returned_credits"].sum()),
+        jobs_by_status={str(k): int(v) for k, v in df["status"].value_counts().items()},
+        success_rate=succeeded / int(finished.sum()) if finished.any() else None,
+        median_seconds_by_model={str(k): float(v) for k, v in medians.items()},
+    )
+
+
+def filter_jobs(
+    df: pd.DataFrame,
+    *,
+    models: list[str] | None = None,
+    statuses: list[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    text: str = "",
+) -> pd.DataFrame:
+    """Rows matching every given filter; ``text`` is a case-insensitive literal search in prompts."""
+    mask = pd.Series(True, index=df.index)
+    if models:
+        mask &= df["model"].isin(models)
+    if statuses:
+        mask &= df["status"].isin(statuses)
+    if start:
+        mask &= df["day"] >= start
+    if end:
+        mask &= df["day"] <= end
+    if text.strip():
+        mask &= df["prompt"].str.contains(text.strip(), case=False, regex=False, na=False)
+    return df[mask]
+
+
+def credits_per_day(df: pd.DataFrame) -> pd.DataFrame:
+    """Credits charged per day and model, one column per model (for a stacked bar chart)."""
+    return df.pivot_table(index="day", columns="model", values="charged_credits", aggfunc="sum", fill_value=0)
+
+
+def jobs_per_day(df: pd.DataFrame) -> pd.DataFrame:
+    """Job counts per day and status, one column per status."""
+    return df.pivot_table(index="day", columns="status", values="id", aggfunc="count", fill_value=0)
+
+
+def time_to_result(df: pd.DataFrame) -> pd.DataFrame:
+    """Median and 90th-percentile seconds to a result, per model."""
+    done = df.dropna(subset=["seconds_to_result"])
+    grouped = done.groupby("model")["seconds_to_result"]
+    return pd.DataFrame({"median": grouped.median(), "p90": grouped.quantile(0.9)})
+
+
+def to_csv(df: pd.DataFrame) -> bytes:
+    """Exactly these rows, with stable columns, as UTF-8 CSV."""
+    out = df[CSV_COLUMNS].copy()
+    for column in ("submitted_at", "finished_at"):
+        out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.replace(r"\d{3}Z$", "Z", regex=True)
+    return out.to_csv(index=False).encode("utf-8")

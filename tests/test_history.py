@@ -1,0 +1,182 @@
+"""The History & credits page and the ledger behind it, on a seeded log and a live sandbox."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rivya import InsufficientCreditsError, RivyaClient, ledger
+from rivya.config import load_settings
+from rivya.jobs import JobService
+from rivya.sandbox import Sandbox
+from rivya.tasklog import TaskLog
+
+from .conftest import FAST_POLLS, FAST_TIMING
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+NOW = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+
+# (model, status, days ago, reserved, final, seconds to finish, prompt)
+SEED = [
+    ("grok-imagine", "succeeded", 0, 4, 4, 8, "a red fox at dawn"),
+    ("grok-imagine-video", "failed", 0, 10, 0, 30, "waves #fail"),
+    ("grok-imagine-video", "succeeded", 3, 10, 10, 20, "a fox running through snow"),
+    ("grok-imagine", "succeeded", 10, 4, 4, 12, "an old lighthouse"),
+    ("grok-imagine", "rejected", 0, None, None, 0, "too poor"),
+    ("grok-imagine", "queued", 0, 4, 0, None, "still cooking"),
+]
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def seed(log: TaskLog) -> None:
+    for n, (model, status, days, reserved, final, secs, prompt) in enumerate(SEED):
+        submitted = NOW - timedelta(days=days, minutes=n)
+        job = log.add(
+            idempotency_key=f"seed-{n}", backend="seeded", model=model,
+            category="video" if "video" in model else "image", prompt=prompt, params={"aspect_ratio": "1:1"},
+            submitted_at=iso(submitted),
+        )
+        fields = {"status": status, "reserved_credits": reserved, "final_credits": final, "task_id": f"task_{n}"}
+        if secs is not None and status != "queued":
+            fields["finished_at"] = iso(submitted + timedelta(seconds=secs))
+        log.update(job.id, **fields)
+
+
+@pytest.fixture
+def seeded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+    from ui import services
+
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        monkeypatch.setenv("RIVYA_BASE_URL", sandbox.url)
+        monkeypatch.setenv("RIVYA_API_KEY", sandbox.api_key)
+        monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
+        seed(TaskLog(tmp_path / "tasklog.sqlite3"))
+        yield sandbox
+        services._open_studio(load_settings()).close()
+        services._open_studio.clear()
+
+
+def open_history() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+STORAGES: list = []
+
+
+@pytest.fixture(autouse=True)
+def keep_media_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest drops its in-memory media store after each run; keep a handle to read downloads."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
+
+    class Kept(MemoryMediaFileStorage):
+        def __init__(self, endpoint: str) -> None:
+            super().__init__(endpoint)
+            STORAGES.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Kept)
+
+
+def download_bytes(at: AppTest, key: str) -> bytes:
+    """The exact bytes the browser would download from a download button."""
+    button = next(b for b in at.get("download_button") if b.proto.id.endswith(key))
+    return STORAGES[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+
+
+def test_figures_from_the_seeded_log(seeded: Sandbox) -> None:
+    at = open_history()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Credit balance"] == "1,000"
+    assert metrics["Spent today (UTC)"] == "8"  # 4 done + 4 still reserved
+    assert metrics["Spent, last 7 days"] == "18"
+    assert metrics["Spent, all time"] == "22"
+    assert metrics["Returned on failures"] == "10"
+    assert metrics["Success rate"] == "75%"
+    captions = " ".join(c.value for c in at.caption)
+    assert "succeeded: 3" in captions and "failed: 1" in captions and "rejected: 1" in captions
+    assert "Grok Imagine: 10 s" in captions and "Grok Imagine Video: 20 s" in captions
+
+
+def test_filters_and_exact_csv(seeded: Sandbox) -> None:
+    at = open_history()
+    assert any("6 of 6 jobs" in c.value for c in at.caption)
+    at.multiselect(key="history:models").set_value(["grok-imagine-video"]).run()
+    assert any("2 of 6 jobs" in c.value for c in at.caption)
+    at.text_input(key="history:text").input("FOX").run()
+    assert any("1 of 6 jobs" in c.value for c in at.caption)
+    csv = pd.read_csv(io.BytesIO(download_bytes(at, "history:csv")))
+    assert list(csv["prompt"]) == ["a fox running through snow"]
+    assert list(csv.columns) == ledger.CSV_COLUMNS
+    assert csv.loc[0, "charged_credits"] == 10 and csv.loc[0, "seconds_to_result"] == 20
+    at.multiselect(key="history:models").set_value([]).run()
+    at.text_input(key="history:text").input("").run()
+    at.multiselect(key="history:statuses").set_value(["succeeded"]).run()
+    three_days = (NOW - timedelta(days=3)).date()
+    at.date_input(key="history:dates").set_value((three_days, NOW.date())).run()
+    csv = pd.read_csv(io.BytesIO(download_bytes(at, "history:csv")))
+    assert sorted(csv["prompt"]) == ["a fox running through snow", "a red fox at dawn"]
+    assert csv["submitted_at"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z").all()
+
+
+def test_running_jobs_are_announced(seeded: Sandbox) -> None:
+    at = open_history()
+    assert any("1 job(s) still running" in i.value for i in at.info)
+    at.button(key="history:recheck").click().run()
+    assert not at.exception
+
+
+def test_empty_log_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ui import services
+
+    with Sandbox() as sandbox:
+        monkeypatch.setenv("RIVYA_BASE_URL", sandbox.url)
+        monkeypatch.setenv("RIVYA_API_KEY", sandbox.api_key)
+        monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
+        try:
+            at = open_history()
+            assert any("No jobs yet" in c.value for c in at.caption)
+        finally:
+            services._open_studio(load_settings()).close()
+
+
+def test_mixed_workload_ledger_adds_up(tmp_path: Path) -> None:
+    """Successes, refunds, refusals, replays and a lost reply: the log matches the wallet."""
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS, max_retries=0)
+        jobs = JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox")
+        sandbox.set_credits(3)  # a drained wallet refuses the first job, which costs nothing
+        with pytest.raises(InsufficientCreditsError):
+            jobs.submit("grok-imagine", "too expensive", {}, idempotency_key="e")
+        sandbox.set_credits(60)
+        start = sandbox.state.balance()
+        jobs.submit("grok-imagine", "ok 1", {}, idempotency_key="a")
+        jobs.submit("grok-imagine-video", "ok 2", {"duration": 8}, idempotency_key="b")
+        jobs.submit("grok-imagine-video", "bad #fail", {}, idempotency_key="c")
+        jobs.submit("grok-imagine", "ok 1", {}, idempotency_key="a")  # replay
+        sandbox.lose_next_creates(1)
+        jobs.submit("grok-imagine", "lost reply", {}, idempotency_key="d")
+        deadline = time.monotonic() + 20
+        while jobs.log.pending("sandbox") and time.monotonic() < deadline:
+            jobs.follow_once()
+            time.sleep(0.05)
+        df = ledger.enrich(jobs.log.frame())
+        spent = int(df["charged_credits"].sum())
+        assert spent == start - sandbox.state.balance() == 4 + 10 + 4
+        logged = df.dropna(subset=["task_id"])["task_id"]
+        assert sorted(logged) == sorted(sandbox.state.tasks) and logged.is_unique
+        assert set(df["status"]) == {"succeeded", "failed", "rejected"}
+        assert int(df["returned_credits"].sum()) == 10
