@@ -11,6 +11,7 @@ from .catalog import get_model
 from .client import RivyaClient
 from .config import Settings
 from .jobs import JobService, Reference
+from .ledger import LedgerView
 from .media import inspect_image
 from .sandbox import Sandbox
 from .tasklog import TaskLog
@@ -27,6 +28,7 @@ class Studio:
     client: RivyaClient
     log: TaskLog
     jobs: JobService
+    ledger: LedgerView
     sandbox: Sandbox | None = None
     _balance: tuple[float, int] | None = field(default=None, repr=False)
     _references: dict[tuple[str, str], Reference] = field(default_factory=dict, repr=False)
@@ -45,9 +47,12 @@ class Studio:
             backend = settings.base_url
         tasklog = TaskLog(settings.data_dir / "tasklog.sqlite3")
         jobs = JobService(client, tasklog, settings.data_dir / "media", backend=backend)
+        ledger = LedgerView(tasklog)
         if follow:
             jobs.start()
-        return cls(settings=settings, client=client, log=tasklog, jobs=jobs, sandbox=sandbox)
+            # Reading a big log takes a moment; do it now so the History page never waits.
+            threading.Thread(target=ledger.frame, name="rivya-ledger-warmup", daemon=True).start()
+        return cls(settings=settings, client=client, log=tasklog, jobs=jobs, ledger=ledger, sandbox=sandbox)
 
     @property
     def backend_label(self) -> str:

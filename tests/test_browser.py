@@ -27,9 +27,10 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
-    env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key,
-           "RIVYA_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
+    data_dir = tmp_path_factory.mktemp("data")
+    env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data_dir)}
     server = StreamlitServer(env)
+    server.data_dir = data_dir
     yield server
     server.stop()
 
@@ -143,6 +144,34 @@ def test_a_renamed_gif_is_refused_with_a_message(page: Page, app: StreamlitServe
     page.locator("input[type=file]").set_input_files(str(fake))
     expect(page.get_by_text(re.compile("holiday.png is a GIF"))).to_be_visible(timeout=15_000)
     assert not [f for f in sandbox.state.files.values() if f.name == "holiday.png"]
+
+
+def test_history_table_charts_row_and_csv(page: Page, app: StreamlitServer, tmp_path: Path) -> None:
+    from rivya.tasklog import TaskLog
+
+    log = TaskLog(app.data_dir / "tasklog.sqlite3")
+    result = app.data_dir / "media" / "seeded-result.png"
+    result.parent.mkdir(exist_ok=True)
+    result.write_bytes(image_bytes("PNG", (320, 200), "purple"))
+    job = log.add(idempotency_key="seeded-hist", backend="elsewhere", model="grok-imagine", category="image",
+                  prompt="The newest seeded orchid", params={"aspect_ratio": "16:9"})
+    log.update(job.id, status="succeeded", reserved_credits=4, final_credits=4, media_paths=[str(result)], task_id="task_seeded")
+    open_page(page, f"{app.url}/history")
+    grid = page.get_by_test_id("stDataFrame")
+    expect(grid).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    csv = Path(download.value.path()).read_text()
+    assert "The newest seeded orchid" in csv and csv.splitlines()[0].startswith("id,submitted_at")
+    # Select the first (newest) row: the grid is a canvas, so click where its checkbox is drawn.
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 28)
+    expect(page.get_by_role("heading", name="Selected job")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("task_seeded")).to_be_visible()
+    selected = page.get_by_test_id("stImage").locator("img").last
+    page.wait_for_function("img => img.complete && img.naturalWidth == 320", arg=selected.element_handle())
+    page.get_by_role("tab", name="Charts").click()
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(3, timeout=10_000)
 
 
 @pytest.mark.parametrize("path", ["", "image", "video", "history"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +21,7 @@ from rivya.tasklog import TaskLog
 from .conftest import FAST_POLLS, FAST_TIMING
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-NOW = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 # (model, status, days ago, reserved, final, seconds to finish, prompt)
 SEED = [
@@ -74,27 +74,29 @@ def open_history() -> AppTest:
     return at
 
 
-STORAGES: list = []
+MANAGERS: list = []
 
 
 @pytest.fixture(autouse=True)
-def keep_media_storage(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AppTest drops its in-memory media store after each run; keep a handle to read downloads."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+def keep_media_manager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest drops its media manager after each run; keep a handle to read downloads."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.testing.v1 import app_test
 
-    class Kept(MemoryMediaFileStorage):
-        def __init__(self, endpoint: str) -> None:
-            super().__init__(endpoint)
-            STORAGES.append(self)
+    class Kept(MediaFileManager):
+        def __init__(self, storage) -> None:
+            super().__init__(storage)
+            MANAGERS.append(self)
 
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Kept)
+    monkeypatch.setattr(app_test, "MediaFileManager", Kept)
 
 
 def download_bytes(at: AppTest, key: str) -> bytes:
-    """The exact bytes the browser would download from a download button."""
+    """The exact bytes the browser would get when clicking a (deferred) download button."""
     button = next(b for b in at.get("download_button") if b.proto.id.endswith(key))
-    return STORAGES[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+    manager = MANAGERS[-1]
+    url = manager.execute_deferred(button.proto.deferred_file_id) if button.proto.deferred_file_id else button.proto.url
+    return manager._storage.get_file(url.rsplit("/", 1)[-1]).content
 
 
 def test_figures_from_the_seeded_log(seeded: Sandbox) -> None:

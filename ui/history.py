@@ -24,12 +24,6 @@ PAGE_SIZE = 100
 STUCK_AFTER_SECONDS = 300
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
-def _ledger_frame(log_path: str, signature: tuple) -> pd.DataFrame:
-    """The enriched log, recomputed only when the log changed (``signature``)."""
-    return ledger.enrich(get_studio().log.frame())
-
-
 def _balance_row(studio: Studio) -> None:
     balance, when, refresh = st.columns([2, 2, 1], vertical_alignment="bottom")
     if refresh.button("Refresh", icon=":material/refresh:", key="history:refresh"):
@@ -60,17 +54,24 @@ def _figures(df: pd.DataFrame) -> None:
         st.caption(f"Median time to result — {medians}")
 
 
+def _by_day(table: pd.DataFrame) -> pd.DataFrame:
+    """Days as labels, so even a single day draws a proper bar."""
+    return table.set_axis([f"{d:%b %d}" for d in table.index])
+
+
 def _charts(df: pd.DataFrame) -> None:
     left, middle, right = st.columns(3)
     with left:
         st.markdown("**Credits per day, by model**")
-        st.bar_chart(ledger.credits_per_day(df), stack=True, height=260, x_label="day", y_label="credits")
+        st.bar_chart(_by_day(ledger.credits_per_day(df)), stack=True, height=260, x_label="day", y_label="credits")
     with middle:
         st.markdown("**Jobs per day, by status**")
-        st.bar_chart(ledger.jobs_per_day(df), stack=True, height=260, x_label="day", y_label="jobs")
+        st.bar_chart(_by_day(ledger.jobs_per_day(df)), stack=True, height=260, x_label="day", y_label="jobs")
     with right:
         st.markdown("**Seconds to result, per model**")
-        st.bar_chart(ledger.time_to_result(df), stack=False, height=260, y_label="seconds")
+        times = ledger.time_to_result(df)
+        times.index = [MODELS[m].display_name if m in MODELS else m for m in times.index]
+        st.bar_chart(times, stack=False, height=260, y_label="seconds")
 
 
 def _filters(df: pd.DataFrame) -> pd.DataFrame:
@@ -168,7 +169,7 @@ def history_page() -> None:
     st.title("History & credits", anchor=False)
     demo_banner(studio)
     _balance_row(studio)
-    df = _ledger_frame(str(studio.log.path), studio.log.signature())
+    df = studio.ledger.frame()
     if df.empty:
         st.caption("No jobs yet. Make an image or a video and it will show up here.")
         return
@@ -182,7 +183,7 @@ def history_page() -> None:
         count, download = st.columns([3, 1], vertical_alignment="center")
         count.caption(f"{len(filtered):,} of {len(df):,} jobs, newest first")
         download.download_button(
-            "Download CSV", ledger.to_csv(filtered), file_name="imagine-studio-jobs.csv", mime="text/csv",
+            "Download CSV", lambda: ledger.to_csv(filtered), file_name="imagine-studio-jobs.csv", mime="text/csv",
             icon=":material/download:", on_click="ignore", key="history:csv",
         )
         selected = _table(filtered)
@@ -190,4 +191,4 @@ def history_page() -> None:
             job = studio.log.get(selected)
             if job:
                 st.subheader("Selected job", anchor=False)
-                job_card(job, key_prefix="history")
+                job_card(job, key_prefix="history", details=True)

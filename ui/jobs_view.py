@@ -68,7 +68,9 @@ def show_media(job: Job, *, key_prefix: str) -> None:
         )
 
 
-def job_card(job: Job, *, key_prefix: str, typical: float | None = None, large: bool = True) -> None:
+def job_card(
+    job: Job, *, key_prefix: str, typical: float | None = None, large: bool = True, details: bool = False
+) -> None:
     """One job: status, time, progress, then its result or its failure in plain words."""
     label, icon = STATUS_LABELS.get(job.status, (job.status.title(), ":material/help:"))
     typical = typical or TYPICAL_SECONDS.get(job.category, 20.0)
@@ -96,7 +98,7 @@ def job_card(job: Job, *, key_prefix: str, typical: float | None = None, large: 
                 st.caption(f"{job.credits_returned} credits were returned to the wallet.")
             elif job.status == REJECTED:
                 st.caption("No credits were charged.")
-        with st.expander("Prompt and settings"):
+        with st.expander("Prompt and settings", expanded=details):
             st.text(job.prompt)
             st.json({k: v for k, v in job.params.items()}, expanded=True)
             cost = job.final_credits if job.status == "succeeded" else job.reserved_credits
