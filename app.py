@@ -6,6 +6,7 @@ import streamlit as st
 
 from rivya.errors import RivyaError
 from rivya.messages import explain
+from ui.access import key_owner, key_sidebar, password_gate
 from ui.jobs_view import show_media
 from ui.services import demo_banner, get_studio
 from ui.text import md_escape
@@ -20,7 +21,7 @@ def home() -> None:
     backend.metric("Connected to", "Sandbox" if studio.sandbox else "Rivya API")
     backend.caption(md_escape(studio.backend_label))
     try:
-        balance.metric("Credit balance", f"{studio.balance():,}")
+        balance.metric("Credit balance", f"{studio.balance(key_owner()):,}")
     except RivyaError as exc:
         words = explain(exc)
         balance.metric("Credit balance", "—")
@@ -48,6 +49,10 @@ def home() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Imagine Studio", page_icon=":material/auto_awesome:", layout="wide")
+    if not password_gate():
+        st.navigation([st.Page(home, title="Home", default=True)], position="hidden")
+        st.stop()
+    key_sidebar(get_studio())
     page = st.navigation(
         [
             st.Page(home, title="Home", icon=":material/home:", default=True),

@@ -14,6 +14,7 @@ from .errors import (
     RateLimitedError,
     RivyaError,
     ServiceUnavailableError,
+    SpendLimitError,
     ValidationError,
     WaitTimeoutError,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "RivyaClient",
     "RivyaError",
     "ServiceUnavailableError",
+    "SpendLimitError",
     "UploadedFile",
     "ValidationError",
     "WaitTimeoutError",

@@ -20,6 +20,8 @@ class Settings:
     api_key: str | None = field(repr=False)
     base_url: str
     data_dir: Path
+    daily_budget: int | None = None
+    app_password: str | None = field(default=None, repr=False)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -37,8 +39,13 @@ def load_settings(secrets: Mapping[str, Any] | None = None, environ: Mapping[str
         return str(value).strip() if value else None
 
     data_dir = Path(pick("RIVYA_DATA_DIR") or APP_ROOT / "data")
+    budget = pick("DAILY_CREDIT_BUDGET")
+    if budget is not None and not budget.isdigit():
+        raise ValueError("DAILY_CREDIT_BUDGET must be a whole number of credits")
     return Settings(
         api_key=pick("RIVYA_API_KEY"),
         base_url=(pick("RIVYA_BASE_URL") or constants.DEFAULT_BASE_URL).rstrip("/"),
         data_dir=data_dir,
+        daily_budget=int(budget) if budget is not None else None,
+        app_password=pick("APP_PASSWORD"),
     )

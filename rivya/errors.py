@@ -35,6 +35,14 @@ class InvalidInputError(RivyaError, ValueError):
         super().__init__("; ".join(self.problems))
 
 
+class SpendLimitError(RivyaError):
+    """The app's daily credit budget would be passed; refused before any request."""
+
+    def __init__(self, budget: int, used: int, cost: int) -> None:
+        self.budget, self.used, self.cost = budget, used, cost
+        super().__init__(f"daily budget {budget} credits: {used} used today, this job needs {cost}")
+
+
 class APIConnectionError(RivyaError):
     """The service could not be reached, or the connection dropped before a reply."""
 

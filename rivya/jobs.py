@@ -8,15 +8,16 @@ result media the moment a job succeeds, whether or not any browser tab is open.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .catalog import MODELS, REFERENCE_ITEMS_KEY, validate
+from .catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, validate
 from .client import RivyaClient
 from .errors import (
     APIConnectionError,
@@ -26,11 +27,12 @@ from .errors import (
     RateLimitedError,
     RivyaError,
     ServiceUnavailableError,
+    SpendLimitError,
 )
 from .media import download_media, thumbnail
 from .polling import PollSchedule, RequestBudget
 from .resources import Generation, UploadedFile
-from .tasklog import REJECTED, SUBMITTING, Job, TaskLog
+from .tasklog import REJECTED, SHARED_OWNER, SUBMITTING, Job, TaskLog
 
 log = logging.getLogger("rivya.jobs")
 
@@ -63,6 +65,11 @@ class JobService:
         budget: RequestBudget | None = None,
     ) -> None:
         self.client = client
+        # Clients by key owner: the shared key, plus personal keys pasted by people for their
+        # own session. Personal keys live only here, in memory, never in the log.
+        self._clients: dict[str, RivyaClient] = {SHARED_OWNER: client}
+        self._released: set[str] = set()
+        self._submit_lock = threading.Lock()
         self.log = tasklog
         self.media_dir = Path(media_dir)
         self.backend = backend
@@ -73,6 +80,46 @@ class JobService:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def register_key(self, api_key: str) -> str:
+        """Keep a client for a personal key; returns its owner id (a fingerprint, not the key)."""
+        owner = "personal-" + hashlib.sha256(f"imagine-studio:{api_key}".encode()).hexdigest()[:16]
+        with self._lock:
+            self._released.discard(owner)
+            if owner not in self._clients:
+                base = self.client
+                self._clients[owner] = RivyaClient(
+                    api_key, base.base_url, timeout=base.timeout, max_retries=base.max_retries,
+                    poll_schedule=base.poll_schedule,
+                )
+        return owner
+
+    def release_key(self, owner: str) -> None:
+        """Forget a personal key once its running jobs have finished."""
+        if owner != SHARED_OWNER:
+            with self._lock:
+                self._released.add(owner)
+            self._drop_released()
+
+    def client_for(self, owner: str) -> RivyaClient:
+        with self._lock:
+            client = self._clients.get(owner)
+        if client is None:
+            raise KeyError("that personal key is no longer held by this server; paste it again")
+        return client
+
+    def _drop_released(self) -> None:
+        with self._lock:
+            released = set(self._released)
+        if not released:
+            return
+        busy = {job.key_owner for job in self.log.pending(self.backend)}
+        with self._lock:
+            for owner in released - busy:
+                self._clients.pop(owner, None)
+                self._released.discard(owner)
 
     # -- submitting -----------------------------------------------------------------------
 
@@ -86,12 +133,15 @@ class JobService:
         reference: Reference | None = None,
         page: str | None = None,
         session_id: str | None = None,
+        owner: str = SHARED_OWNER,
+        daily_budget: int | None = None,
     ) -> Job:
         """Log, then create. The same key always yields the same row and the same task.
 
         Raises ``InvalidInputError`` (nothing logged or sent) and, when the service refuses
         outright, the ``APIStatusError`` (the row is kept as ``rejected``, nothing charged).
         Transient trouble returns the row still ``submitting``; the follower finishes it.
+        ``SpendLimitError`` when ``daily_budget`` would be passed (nothing logged or sent).
         """
         params = {k: v for k, v in params.items() if k != REFERENCE_ITEMS_KEY}
         if reference is not None:
@@ -99,18 +149,32 @@ class JobService:
         problems = validate(model, prompt, params)
         if problems:
             raise InvalidInputError(problems)
-        job = self.log.add(
-            idempotency_key=idempotency_key,
-            backend=self.backend,
-            model=model,
-            category=MODELS[model].category,
-            prompt=prompt,
-            params=params,
-            reference_path=reference.local_path if reference else None,
-            reference_url=reference.uploaded.url if reference else None,
-            page=page,
-            session_id=session_id,
-        )
+        self.client_for(owner)
+        cost = credits_for(model, params)
+        # Checking the budget and writing the row is one step, so two sessions cannot both
+        # slip under the limit; a key already logged is a replay and is never re-checked.
+        with self._submit_lock:
+            job = self.log.by_key(idempotency_key)
+            if job is None and daily_budget is not None:
+                midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+                used = self.log.committed_credits_since(midnight.isoformat(timespec="milliseconds"))
+                if used + cost > daily_budget:
+                    raise SpendLimitError(daily_budget, used, cost)
+            if job is None:
+                job = self.log.add(
+                    idempotency_key=idempotency_key,
+                    backend=self.backend,
+                    model=model,
+                    category=MODELS[model].category,
+                    prompt=prompt,
+                    params=params,
+                    reference_path=reference.local_path if reference else None,
+                    reference_url=reference.uploaded.url if reference else None,
+                    page=page,
+                    session_id=session_id,
+                    key_owner=owner,
+                    expected_credits=cost,
+                )
         if job.status != SUBMITTING:
             return job  # a rerun or double click of a job already sent
         return self._send(job, raise_refusal=True)
@@ -121,7 +185,7 @@ class JobService:
                 return job
             self._in_flight.add(job.idempotency_key)
         try:
-            generation = self.client.create_generation(
+            generation = self.client_for(job.key_owner).create_generation(
                 job.model,
                 job.prompt,
                 job.params or None,
@@ -191,6 +255,9 @@ class JobService:
         sent = 0
         now = time.time()
         for job in self.log.pending(self.backend):
+            client = self._clients.get(job.key_owner)
+            if client is None:
+                continue  # a personal key this process no longer holds: wait until it is pasted again
             if job.status == SUBMITTING:
                 age = now - datetime.fromisoformat(job.updated_at).timestamp()
                 if job.idempotency_key in self._in_flight or (job.error_code is None and age < RETRY_SUBMIT_AFTER):
@@ -209,7 +276,7 @@ class JobService:
             polls += 1
             category = job.category
             try:
-                generation = self.client.get_generation(job.task_id)
+                generation = client.get_generation(job.task_id)
             except RateLimitedError as exc:
                 self.budget.pause(exc.retry_after or self.schedule.delay(polls, category=category))
                 self._due[job.id] = (now + (exc.retry_after or 0) + self.schedule.delay(polls, category=category), polls)
@@ -224,6 +291,7 @@ class JobService:
                 continue
             self._due[job.id] = (now + self.schedule.delay(polls, category=category), polls)
             self._apply(job, generation, polls=job.polls + 1)
+        self._drop_released()
         return sent
 
     def recheck(self) -> int:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import APIConnectionError, APIStatusError, APITimeoutError, InvalidInputError, RateLimitedError
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidInputError,
+    RateLimitedError,
+    SpendLimitError,
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,13 @@ def explain(error: BaseException) -> Explanation:
     """Words for any error this package raises."""
     if isinstance(error, InvalidInputError):
         return Explanation("Please fix these first: " + " ".join(error.problems), "Nothing was sent or charged.")
+    if isinstance(error, SpendLimitError):
+        left = max(0, error.budget - error.used)
+        return Explanation(
+            f"This would pass today's team budget of {error.budget:,} credits ({error.used:,} used, {left:,} left; "
+            f"this job needs {error.cost:,}).",
+            "Nothing was sent or charged. The budget resets at midnight UTC; whoever runs the app can raise it.",
+        )
     if isinstance(error, RateLimitedError) and error.retry_after:
         base = _BY_CODE["rate_limited"]
         return Explanation(base.title, f"Nothing was charged. Try again in {error.retry_after:.0f} seconds.")

@@ -6,6 +6,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from .catalog import get_model
 from .client import RivyaClient
@@ -14,7 +15,7 @@ from .jobs import JobService, Reference
 from .ledger import LedgerView
 from .media import inspect_image
 from .sandbox import Sandbox
-from .tasklog import TaskLog
+from .tasklog import SHARED_OWNER, TaskLog
 
 SANDBOX_BACKEND = "sandbox"
 BALANCE_TTL = 10.0
@@ -30,8 +31,8 @@ class Studio:
     jobs: JobService
     ledger: LedgerView
     sandbox: Sandbox | None = None
-    _balance: tuple[float, int] | None = field(default=None, repr=False)
-    _references: dict[tuple[str, str], Reference] = field(default_factory=dict, repr=False)
+    _balances: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
+    _references: dict[tuple[str, str, str], Reference] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -58,37 +59,43 @@ class Studio:
     def backend_label(self) -> str:
         return "Local sandbox (demo)" if self.sandbox else self.settings.base_url
 
-    def balance(self, *, fresh: bool = False) -> int:
-        """The wallet, cached for a few seconds: every rerun of every page shows it."""
+    def balance(self, owner: str = SHARED_OWNER, *, fresh: bool = False) -> int:
+        """The wallet of a key, cached for a few seconds: every rerun of every page shows it."""
         now = time.monotonic()
-        if not fresh and self._balance and now - self._balance[0] < BALANCE_TTL:
-            return self._balance[1]
-        credits = self.client.get_credits().current_credits
-        self._balance = (now, credits)
+        cached = self._balances.get(owner)
+        if not fresh and cached and now - cached[0] < BALANCE_TTL:
+            return cached[1]
+        credits = self.jobs.client_for(owner).get_credits().current_credits
+        self._balances[owner] = (now, credits)
         return credits
 
-    def forget_balance(self) -> None:
-        self._balance = None
+    def forget_balance(self, owner: str = SHARED_OWNER) -> None:
+        self._balances.pop(owner, None)
 
-    def prepare_reference(self, data: bytes, name: str, model: str) -> Reference:
-        """Check by content, keep a local copy, upload once per (content, model)."""
+    def used_today(self) -> int:
+        """Credits the whole app spent or holds today (UTC), as the spend guard counts them."""
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.log.committed_credits_since(midnight.isoformat(timespec="milliseconds"))
+
+    def prepare_reference(self, data: bytes, name: str, model: str, owner: str = SHARED_OWNER) -> Reference:
+        """Check by content, keep a local copy, upload once per (content, model, key owner)."""
         rule = get_model(model).reference
         info = inspect_image(data, rule, name=name)
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
-            cached = self._references.get((digest, model))
+            cached = self._references.get((digest, model, owner))
         if cached:
             return cached
         local = self.settings.data_dir / "references" / f"{digest[:32]}{info.extension}"
         local.parent.mkdir(parents=True, exist_ok=True)
         if not local.exists():
             local.write_bytes(data)
-        uploaded = self.client.upload_file(
+        uploaded = self.jobs.client_for(owner).upload_file(
             data, kind="image", model=model, filename=name, mime_type=info.mime_type, client_request_id=f"ref-{digest[:24]}"
         )
         reference = Reference(local_path=str(local), uploaded=uploaded)
         with self._lock:
-            self._references[(digest, model)] = reference
+            self._references[(digest, model, owner)] = reference
         return reference
 
     def close(self) -> None:

@@ -56,7 +56,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_status ON jobs (status);
     CREATE UNIQUE INDEX jobs_task_id ON jobs (backend, task_id) WHERE task_id IS NOT NULL;
     """,
+    # v2: whose key sent the job (a fingerprint, never the key) and what it was expected to cost.
+    """
+    ALTER TABLE jobs ADD COLUMN key_owner TEXT NOT NULL DEFAULT 'shared';
+    ALTER TABLE jobs ADD COLUMN expected_credits INTEGER;
+    """,
 )
+SHARED_OWNER = "shared"
 
 _JSON_COLUMNS = ("params", "result_urls", "media_paths")
 _UPDATABLE = frozenset(
@@ -98,6 +104,8 @@ class Job:
     page: str | None
     session_id: str | None
     polls: int
+    key_owner: str
+    expected_credits: int | None
 
     @property
     def is_done(self) -> bool:
@@ -179,17 +187,19 @@ class TaskLog:
         page: str | None = None,
         session_id: str | None = None,
         submitted_at: str | None = None,
+        key_owner: str = SHARED_OWNER,
+        expected_credits: int | None = None,
     ) -> Job:
         """Write a ``submitting`` row; a key already logged returns that row unchanged."""
         now = submitted_at or utc_now()
         with self._connect() as db:
             db.execute(
                 """INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt,
-                       params, reference_path, reference_url, status, page, session_id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       params, reference_path, reference_url, status, page, session_id, key_owner, expected_credits)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (idempotency_key) DO NOTHING""",
                 (idempotency_key, backend, now, now, model, category, prompt, json.dumps(params),
-                 reference_path, reference_url, SUBMITTING, page, session_id),
+                 reference_path, reference_url, SUBMITTING, page, session_id, key_owner, expected_credits),
             )
             row = db.execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
         return _job(row)
@@ -251,6 +261,22 @@ class TaskLog:
         """Changes whenever a row is added or updated: a cheap cache key for readers."""
         row = self._db().execute("SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(updated_at), '') FROM jobs").fetchone()
         return tuple(row)
+
+    def committed_credits_since(self, since: str) -> int:
+        """Credits spent or held by jobs submitted since ``since`` (ISO UTC): the spend guard's measure.
+
+        Finished jobs count their final credits, refused ones nothing, and anything still
+        running its reservation (or, before the service answered, its expected price).
+        """
+        row = self._db().execute(
+            """SELECT COALESCE(SUM(CASE
+                   WHEN status IN ('succeeded', 'failed') THEN COALESCE(final_credits, 0)
+                   WHEN status = ? THEN 0
+                   ELSE COALESCE(reserved_credits, expected_credits, 0) END), 0)
+               FROM jobs WHERE submitted_at >= ?""",
+            (REJECTED, since),
+        ).fetchone()
+        return int(row[0])
 
     def count(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]

@@ -13,6 +13,7 @@ from rivya.catalog import ModelSpec, credits_for, get_model, validate
 from rivya.errors import InvalidInputError, RivyaError
 from rivya.jobs import Reference
 from rivya.messages import explain
+from ui.access import key_owner
 from ui.form import param_widgets, widget_key
 from ui.jobs_view import follow_redirect, jobs_panel
 from ui.services import demo_banner, ensure_navigation, get_studio, session_id
@@ -59,7 +60,8 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
     cached = st.session_state.get(state_key)
     if not cached or cached[0] != upload.file_id:
         try:
-            cached = (upload.file_id, get_studio().prepare_reference(upload.getvalue(), upload.name, spec.id), None)
+            reference = get_studio().prepare_reference(upload.getvalue(), upload.name, spec.id, key_owner())
+            cached = (upload.file_id, reference, None)
         except RivyaError as exc:
             words = explain(exc)
             problem = " ".join(exc.problems) if isinstance(exc, InvalidInputError) else f"{words.title} {words.action}"
@@ -76,7 +78,7 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
 
 def _balance() -> int | None:
     try:
-        return get_studio().balance()
+        return get_studio().balance(key_owner())
     except RivyaError as exc:
         words = explain(exc)
         st.warning(f"{md_escape(words.title)} {md_escape(words.action)}", icon=":material/cloud_off:")
@@ -98,7 +100,7 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
     cost = credits_for(spec.id, params)
     if not problems:
         try:
-            balance = studio.balance(fresh=True)
+            balance = studio.balance(key_owner(), fresh=True)
         except RivyaError:
             balance = None
         if balance is not None and balance < cost:
@@ -110,7 +112,7 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
     try:
         job = studio.jobs.submit(
             spec.id, prompt, params, idempotency_key=click["key"], reference=reference, page=spec.category,
-            session_id=session_id(),
+            session_id=session_id(), owner=key_owner(), daily_budget=studio.settings.daily_budget,
         )
     except RivyaError as exc:
         words = explain(exc)
@@ -119,7 +121,7 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
         followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
         if job.id not in followed:
             followed.insert(0, job.id)
-        studio.forget_balance()
+        studio.forget_balance(key_owner())
     finally:
         click["handled"] = True
 
@@ -154,6 +156,9 @@ def generate_page(model: str) -> None:
         )
         balance = _balance()
         price.markdown(f"**{cost} credits** · balance {balance if balance is not None else '—'}")
+        budget = studio.settings.daily_budget
+        if budget is not None:
+            st.caption(f"Team budget today: {studio.used_today():,} of {budget:,} credits used (resets at midnight UTC).")
         _handle_click(spec, prompt, params, reference, problem)
     with panel.container(key="results"):
         jobs_panel(model, st.session_state.get(widget_key(model, "followed"), []))

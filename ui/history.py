@@ -16,6 +16,7 @@ from rivya.errors import RivyaError
 from rivya.media import data_uri, thumbnail
 from rivya.messages import explain
 from rivya.studio import Studio
+from ui.access import key_owner
 from ui.jobs_view import follow_redirect, job_card
 from ui.services import demo_banner, ensure_navigation, get_studio
 from ui.text import md_escape, seconds
@@ -25,11 +26,13 @@ STUCK_AFTER_SECONDS = 300
 
 
 def _balance_row(studio: Studio) -> None:
-    balance, when, refresh = st.columns([2, 2, 1], vertical_alignment="bottom")
+    balance, when, refresh, budget = st.columns([2, 2, 1, 2], vertical_alignment="bottom")
     if refresh.button("Refresh", icon=":material/refresh:", key="history:refresh"):
-        studio.forget_balance()
+        studio.forget_balance(key_owner())
+    if studio.settings.daily_budget is not None:
+        budget.metric("Team budget used today", f"{studio.used_today():,} / {studio.settings.daily_budget:,}")
     try:
-        balance.metric("Credit balance", f"{studio.balance():,}")
+        balance.metric("Credit balance", f"{studio.balance(key_owner()):,}")
         when.caption(f"Read from Rivya at {datetime.now(UTC):%H:%M:%S} UTC (kept for up to 10 s)")
     except RivyaError as exc:
         words = explain(exc)
