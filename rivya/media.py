@@ -68,8 +68,9 @@ def inspect_image(data: bytes, rule: ReferenceRule, *, name: str = "the file") -
     if not data:
         raise InvalidInputError([f"{name} is empty (0 bytes)."])
     if len(data) > rule.max_bytes:
+        # Binary megabytes, as the limit itself (10 MB = 10 x 1024 x 1024 bytes) and Streamlit count them.
         raise InvalidInputError(
-            [f"{name} is {len(data) / 1e6:.1f} MB; reference images may be at most {rule.max_bytes / 1e6:g} MB."]
+            [f"{name} is {len(data) / 2**20:.1f} MB; reference images may be at most {rule.max_bytes / 2**20:g} MB."]
         )
     allowed = ", ".join(m.split("/")[1].upper() for m in rule.mime_types)
     try:
@@ -83,6 +84,8 @@ def inspect_image(data: bytes, rule: ReferenceRule, *, name: str = "the file") -
                         [f"{name} is {width}×{height} pixels; the limit is {MAX_REFERENCE_PIXELS // 1_000_000} megapixels."]
                     )
                 img.load()
+    except InvalidInputError:
+        raise
     except (UnidentifiedImageError, KeyError):
         raise InvalidInputError(
             [f"{name} is {describe_content(data)}, not a {allowed} image (checked by content, not by name)."]
