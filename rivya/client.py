@@ -138,7 +138,10 @@ class RivyaClient:
         if client_request_id:
             body["client_request_id"] = client_request_id
         key = idempotency_key or f"rivya-{uuid.uuid4().hex}"
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError([f"The request cannot be sent as JSON: {exc}."]) from None
         reply = self._request(
             "POST",
             "/generations",

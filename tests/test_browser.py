@@ -15,13 +15,14 @@ from .browser_support import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, chromium
 from .conftest import image_bytes
 
 pytestmark = pytest.mark.browser
+SECRET_KEY = "rvya_sk_browser_must_never_see_this_8c2f"
 TIMING = Timing(image_queued=0.5, image_processing=2.0, video_queued=0.5, video_processing=3.0)
 RESULT_TIMEOUT = 40_000
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(timing=TIMING) as server:
+    with Sandbox(timing=TIMING, api_key=SECRET_KEY) as server:
         yield server
 
 
@@ -174,12 +175,42 @@ def test_history_table_charts_row_and_csv(page: Page, app: StreamlitServer, tmp_
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(3, timeout=10_000)
 
 
+def test_the_configured_key_never_reaches_the_browser(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    frames: list[bytes] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))
+    html = []
+    for path in ("", "image", "video", "history"):
+        open_page(page, f"{app.url}/{path}")
+        if path == "image":
+            type_prompt(page, "Key check")
+            page.get_by_role("button", name="Generate").click()
+            result_image(page)
+        page.wait_for_timeout(500)
+        html.append(page.content())
+    assert frames and html
+    secret = SECRET_KEY.encode()
+    assert not [f for f in frames if secret in f or secret[8:] in f]
+    assert all(SECRET_KEY not in h and SECRET_KEY[8:] not in h for h in html)
+
+
 @pytest.mark.parametrize("path", ["", "image", "video", "history"])
 def test_every_page_renders_without_errors(page: Page, app: StreamlitServer, path: str) -> None:
     open_page(page, f"{app.url}/{path}")
     page.wait_for_timeout(1000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=ARTIFACTS / f"page-{path or 'home'}.png", full_page=True)
+
+
+def test_markup_in_a_prompt_shows_as_text(page: Page, app: StreamlitServer) -> None:
+    nasty = "<img src=x onerror=window.pwned=1> **bold** [link](http://evil.example)"
+    open_page(page, f"{app.url}/image")
+    type_prompt(page, nasty)
+    page.get_by_role("button", name="Generate").click()
+    result_image(page)
+    page.locator(".st-key-results").get_by_text("Prompt and settings").first.click()
+    expect(page.locator(".st-key-results").get_by_text(nasty, exact=True).first).to_be_visible()
+    assert page.locator("img[src=x]").count() == 0 and page.evaluate("window.pwned") is None
+    assert page.locator(".st-key-results a[href='http://evil.example']").count() == 0
 
 
 def test_demo_mode_without_a_key(browser: Browser, tmp_path: Path) -> None:

@@ -1,0 +1,165 @@
+"""Fault drills on the sandbox: each ends with no lost job, no duplicate, no double charge."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rivya import RivyaClient
+from rivya.config import load_settings
+from rivya.jobs import JobService
+from rivya.polling import RequestBudget
+from rivya.sandbox import Faults, Sandbox
+from rivya.tasklog import TaskLog
+
+from .browser_support import free_port
+from .conftest import FAST_POLLS, FAST_TIMING
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PROMPTS = [f"drill job {n}" for n in range(5)]
+
+
+def service(sandbox_url: str, key: str, tmp_path: Path, *, timeout: float | None = None) -> JobService:
+    client = RivyaClient(key, sandbox_url, poll_schedule=FAST_POLLS, max_retries=2, timeout=timeout)
+    return JobService(client, TaskLog(tmp_path / "drill.sqlite3"), tmp_path / "media", backend="drill",
+                      budget=RequestBudget(rate=50, burst=20))
+
+
+def submit_all(jobs: JobService) -> list[int]:
+    ids = []
+    for n, prompt in enumerate(PROMPTS):
+        try:
+            ids.append(jobs.submit("grok-imagine", prompt, {}, idempotency_key=f"drill-{n}").id)
+        except Exception as exc:
+            pytest.fail(f"submit {n} raised {exc!r}")
+    return ids
+
+
+def drain(jobs: JobService, timeout: float = 40) -> None:
+    deadline = time.monotonic() + timeout
+    while jobs.log.pending("drill") and time.monotonic() < deadline:
+        jobs.follow_once()
+        time.sleep(0.05)
+
+
+def assert_exactly_once(jobs: JobService, sandbox: Sandbox, ids: list[int]) -> None:
+    rows = [jobs.log.get(i) for i in ids]
+    assert [r.status for r in rows] == ["succeeded"] * len(PROMPTS), [(r.status, r.error_code) for r in rows]
+    assert all(r.media_paths and Path(r.media_paths[0]).exists() for r in rows)
+    with sandbox.state.lock:
+        tasks = list(sandbox.state.tasks.values())
+        balance = sandbox.state.credits
+    assert sorted(t.prompt for t in tasks) == sorted(PROMPTS)  # no duplicate, none lost
+    assert sorted(r.task_id for r in rows) == sorted(t.id for t in tasks)
+    assert balance == 1000 - 4 * len(PROMPTS)  # no double charge
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(timing=FAST_TIMING, seed=3) as server:
+        yield server
+
+
+def test_storm_of_429s(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.faults.rate_limit_rate, sandbox.faults.retry_after = 0.6, 0.1
+    jobs = service(sandbox.url, sandbox.api_key, tmp_path)
+    ids = submit_all(jobs)
+    drain(jobs)
+    sandbox.faults.rate_limit_rate = 0
+    drain(jobs)
+    assert_exactly_once(jobs, sandbox, ids)
+    assert any(e.status == 429 for e in sandbox.journal)
+
+
+def test_bursts_of_5xx(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.faults.error_rate = 0.5
+    jobs = service(sandbox.url, sandbox.api_key, tmp_path)
+    ids = submit_all(jobs)
+    drain(jobs, timeout=10)
+    sandbox.faults.error_rate = 0
+    drain(jobs)
+    assert_exactly_once(jobs, sandbox, ids)
+    assert sum(e.status == 500 for e in sandbox.journal) >= 3
+
+
+def test_timeouts(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.faults.latency = 0.6  # longer than the client waits: every create times out...
+    jobs = service(sandbox.url, sandbox.api_key, tmp_path, timeout=0.3)
+    ids = submit_all(jobs)
+    assert {jobs.log.get(i).status for i in ids} == {"submitting"}
+    time.sleep(0.8)
+    sandbox.faults.latency = 0  # ...but the service made them; the same keys recover them
+    drain(jobs)
+    assert_exactly_once(jobs, sandbox, ids)
+
+
+def test_lost_create_responses(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.faults.lost_create_rate = 1.0
+    jobs = service(sandbox.url, sandbox.api_key, tmp_path)
+    ids = submit_all(jobs)
+    sandbox.faults.lost_create_rate = 0
+    drain(jobs)
+    assert_exactly_once(jobs, sandbox, ids)
+
+
+def test_restart_with_jobs_in_flight(sandbox: Sandbox, tmp_path: Path) -> None:
+    first = service(sandbox.url, sandbox.api_key, tmp_path).start()
+    ids = submit_all(first)
+    first.stop()  # the process dies with every job still queued
+    assert all(not first.log.get(i).is_done for i in ids)
+    second = service(sandbox.url, sandbox.api_key, tmp_path).start()  # a fresh process, same data dir
+    try:
+        deadline = time.monotonic() + 30
+        while second.log.pending("drill") and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        second.stop()
+    assert_exactly_once(second, sandbox, ids)
+
+
+@pytest.fixture
+def app_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    from ui import services
+
+    port = free_port()
+    monkeypatch.setenv("RIVYA_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("RIVYA_API_KEY", "rvya_sk_sandbox_local")
+    monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
+    yield port, tmp_path
+    services._open_studio(load_settings()).close()
+    services._open_studio.clear()
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("caption", "warning", "error", "markdown") for e in at.get(kind))
+
+
+def test_service_down_at_start_then_back(app_at: tuple[int, Path]) -> None:
+    port, _ = app_at
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert "Rivya cannot be reached right now." in texts(at) and not at.exception
+    at.switch_page("pages/image.py").run()
+    at.text_area(key="grok-imagine:prompt").input("made while Rivya was down").run()
+    at.button(key="grok-imagine:generate").click().run()
+    assert "Sending" in texts(at) and "never charged twice" in texts(at) and not at.exception
+    with Sandbox(port=port, timing=FAST_TIMING) as back:
+        deadline = time.monotonic() + 30
+        while "**Done**" not in texts(at) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            at.run()
+        assert "**Done**" in texts(at)
+        assert [t.prompt for t in back.state.tasks.values()] == ["made while Rivya was down"]
+        assert back.state.balance() == 996
+
+
+def test_clear_message_while_rate_limited(app_at: tuple[int, Path]) -> None:
+    port, _ = app_at
+    with Sandbox(port=port, faults=Faults(rate_limit_rate=1.0, retry_after=0.05)):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        assert "Rivya is receiving too many requests right now." in texts(at) and not at.exception
