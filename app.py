@@ -38,10 +38,10 @@ def home() -> None:
     with c.container(border=True):
         st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
         st.caption("Every job and what it cost")
-    recent = [j for j in studio.log.recent(limit=30) if j.status == "succeeded"][:3]
+    recent = [j for j in studio.log.recent(limit=30) if j.status == "succeeded"][:4]
     if recent:
         st.subheader("Recent results", anchor=False)
-        for column, job in zip(st.columns(3), recent, strict=False):
+        for column, job in zip(st.columns(4), recent, strict=False):
             with column:
                 show_media(job, key_prefix="home")
                 st.caption(md_escape(job.prompt[:120]))

@@ -196,7 +196,9 @@ def test_the_configured_key_never_reaches_the_browser(page: Page, app: Streamlit
 @pytest.mark.parametrize("path", ["", "image", "video", "history"])
 def test_every_page_renders_without_errors(page: Page, app: StreamlitServer, path: str) -> None:
     open_page(page, f"{app.url}/{path}")
-    page.wait_for_timeout(1000)
+    if path == "history":
+        expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=15_000)
+    page.wait_for_timeout(2000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=ARTIFACTS / f"page-{path or 'home'}.png", full_page=True)
 

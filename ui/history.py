@@ -26,18 +26,18 @@ STUCK_AFTER_SECONDS = 300
 
 
 def _balance_row(studio: Studio) -> None:
-    balance, when, refresh, budget = st.columns([2, 2, 1, 2], vertical_alignment="bottom")
-    if refresh.button("Refresh", icon=":material/refresh:", key="history:refresh"):
+    balance, budget, refresh = st.columns([2, 2, 3], vertical_alignment="bottom")
+    if refresh.button("Refresh balance", icon=":material/refresh:", key="history:refresh"):
         studio.forget_balance(key_owner())
-    if studio.settings.daily_budget is not None:
-        budget.metric("Team budget used today", f"{studio.used_today():,} / {studio.settings.daily_budget:,}")
     try:
         balance.metric("Credit balance", f"{studio.balance(key_owner()):,}")
-        when.caption(f"Read from Rivya at {datetime.now(UTC):%H:%M:%S} UTC (kept for up to 10 s)")
+        refresh.caption(f"Read from Rivya at {datetime.now(UTC):%H:%M:%S} UTC")
     except RivyaError as exc:
         words = explain(exc)
         balance.metric("Credit balance", "—")
-        when.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
+        refresh.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
+    if studio.settings.daily_budget is not None:
+        budget.metric("Team budget used today", f"{studio.used_today():,} / {studio.settings.daily_budget:,}")
 
 
 def _figures(df: pd.DataFrame) -> None:
