@@ -149,7 +149,7 @@ class JobService:
         problems = validate(model, prompt, params)
         if problems:
             raise InvalidInputError(problems)
-        self.client_for(owner)
+        self.client_for(owner)  # fails early when a personal key is no longer held here
         cost = credits_for(model, params)
         # Checking the budget and writing the row is one step, so two sessions cannot both
         # slip under the limit; a key already logged is a replay and is never re-checked.
@@ -244,12 +244,6 @@ class JobService:
             paths.append(str(path))
         return paths, None
 
-    def _next_due(self, job: Job) -> tuple[float, int]:
-        if job.id not in self._due:
-            submitted = datetime.fromisoformat(job.submitted_at).timestamp()
-            self._due[job.id] = (submitted + self.schedule.delay(0), 0)
-        return self._due[job.id]
-
     def follow_once(self) -> int:
         """One pass over unfinished jobs; returns how many requests it sent."""
         sent = 0
@@ -258,41 +252,58 @@ class JobService:
             client = self._clients.get(job.key_owner)
             if client is None:
                 continue  # a personal key this process no longer holds: wait until it is pasted again
-            if job.status == SUBMITTING:
-                age = now - datetime.fromisoformat(job.updated_at).timestamp()
-                if job.idempotency_key in self._in_flight or (job.error_code is None and age < RETRY_SUBMIT_AFTER):
-                    continue
-                if not self.budget.try_acquire():
-                    break
-                sent += 1
-                self._send(job, raise_refusal=False)
+            due, attempts = self._next_due(job)
+            if now < due or not self.budget.try_acquire():
                 continue
-            due, polls = self._next_due(job)
-            if now < due or not job.task_id:
-                continue
-            if not self.budget.try_acquire():
-                break
             sent += 1
-            polls += 1
-            category = job.category
-            try:
-                generation = client.get_generation(job.task_id)
-            except RateLimitedError as exc:
-                self.budget.pause(exc.retry_after or self.schedule.delay(polls, category=category))
-                self._due[job.id] = (now + (exc.retry_after or 0) + self.schedule.delay(polls, category=category), polls)
+            if job.status == SUBMITTING:
+                self._resend(job, now, attempts)
+            elif job.task_id and not self._poll(job, client, now, attempts + 1):
                 break
-            except NotFoundError as exc:
-                self.log.update(job.id, status="failed", error_code="not_found", error_message=exc.message[:500])
-                self._due.pop(job.id, None)
-                continue
-            except RivyaError as exc:
-                log.info("job %s: status check failed (%s); will try again", job.id, type(exc).__name__)
-                self._due[job.id] = (now + self.schedule.delay(polls, category=category), polls)
-                continue
-            self._due[job.id] = (now + self.schedule.delay(polls, category=category), polls)
-            self._apply(job, generation, polls=job.polls + 1)
         self._drop_released()
         return sent
+
+    def _next_due(self, job: Job) -> tuple[float, int]:
+        """When to act on a job next, and how often we already did (kept in memory only)."""
+        if job.id not in self._due:
+            if job.status == SUBMITTING:
+                # A row still being sent by a live page waits; one left by a failure or a
+                # restart is re-sent at once.
+                start = datetime.fromisoformat(job.updated_at).timestamp()
+                first = 0.0 if job.error_code else RETRY_SUBMIT_AFTER
+            else:
+                start = datetime.fromisoformat(job.submitted_at).timestamp()
+                first = self.schedule.delay(0)
+            self._due[job.id] = (start + first, 0)
+        return self._due[job.id]
+
+    def _resend(self, job: Job, now: float, attempts: int) -> None:
+        """Send a row's create again with its original key; back off 2, 4 … 60 s while it fails."""
+        if job.idempotency_key in self._in_flight:
+            return
+        self._due[job.id] = (now + min(60.0, 2.0 ** (attempts + 1)), attempts + 1)
+        self._send(job, raise_refusal=False)
+
+    def _poll(self, job: Job, client: RivyaClient, now: float, polls: int) -> bool:
+        """Check one task and record it; False when the service asked everyone to slow down."""
+        delay = self.schedule.delay(polls, category=job.category)
+        try:
+            generation = client.get_generation(job.task_id or "")
+        except RateLimitedError as exc:
+            self.budget.pause(exc.retry_after or delay)
+            self._due[job.id] = (now + (exc.retry_after or 0) + delay, polls)
+            return False
+        except NotFoundError as exc:
+            self.log.update(job.id, status="failed", error_code="not_found", error_message=exc.message[:500])
+            self._due.pop(job.id, None)
+            return True
+        except RivyaError as exc:
+            log.info("job %s: status check failed (%s); will try again", job.id, type(exc).__name__)
+            self._due[job.id] = (now + delay, polls)
+            return True
+        self._due[job.id] = (now + delay, polls)
+        self._apply(job, generation, polls=job.polls + 1)
+        return True
 
     def recheck(self) -> int:
         """Poll every unfinished job at the next pass, whatever its schedule; returns how many."""

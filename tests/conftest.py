@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -33,3 +34,24 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), color: str =
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, fmt)
     return buffer.getvalue()
+
+
+@pytest.fixture
+def point_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Point the app (as AppTest runs it) at a backend URL and key; returns its data dir.
+
+    The app's shared Studio for that configuration is closed afterwards, so no follower
+    thread outlives the test.
+    """
+    from rivya.config import load_settings
+    from ui import services
+
+    def point(url: str, key: str) -> Path:
+        monkeypatch.setenv("RIVYA_BASE_URL", url)
+        monkeypatch.setenv("RIVYA_API_KEY", key)
+        monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
+        return tmp_path
+
+    yield point
+    services._open_studio(load_settings()).close()
+    services._open_studio.clear()

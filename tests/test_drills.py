@@ -10,7 +10,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rivya import RivyaClient
-from rivya.config import load_settings
 from rivya.jobs import JobService
 from rivya.polling import RequestBudget
 from rivya.sandbox import Faults, Sandbox
@@ -122,24 +121,19 @@ def test_restart_with_jobs_in_flight(sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def app_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    from ui import services
-
+def app_at(point_app) -> int:
+    """A port where the app expects Rivya, with nothing listening there yet."""
     port = free_port()
-    monkeypatch.setenv("RIVYA_BASE_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("RIVYA_API_KEY", "rvya_sk_sandbox_local")
-    monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
-    yield port, tmp_path
-    services._open_studio(load_settings()).close()
-    services._open_studio.clear()
+    point_app(f"http://127.0.0.1:{port}", "rvya_sk_sandbox_local")
+    return port
 
 
 def texts(at: AppTest) -> str:
     return " ".join(str(e.value) for kind in ("caption", "warning", "error", "markdown") for e in at.get(kind))
 
 
-def test_service_down_at_start_then_back(app_at: tuple[int, Path]) -> None:
-    port, _ = app_at
+def test_service_down_at_start_then_back(app_at: int) -> None:
+    port = app_at
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert "Rivya cannot be reached right now." in texts(at) and not at.exception
@@ -157,9 +151,27 @@ def test_service_down_at_start_then_back(app_at: tuple[int, Path]) -> None:
         assert back.state.balance() == 996
 
 
-def test_clear_message_while_rate_limited(app_at: tuple[int, Path]) -> None:
-    port, _ = app_at
+def test_clear_message_while_rate_limited(app_at: int) -> None:
+    port = app_at
     with Sandbox(port=port, faults=Faults(rate_limit_rate=1.0, retry_after=0.05)):
         at = AppTest.from_file(APP, default_timeout=60)
         at.run()
         assert "Rivya is receiving too many requests right now." in texts(at) and not at.exception
+
+
+def test_resends_back_off_while_the_service_is_off(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.faults.public_api_disabled = True
+    client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS, max_retries=0)
+    jobs = JobService(client, TaskLog(tmp_path / "off.sqlite3"), tmp_path / "media", backend="drill")
+    job = jobs.submit("grok-imagine", "patient", {}, idempotency_key="off")
+    assert job.status == "submitting" and job.error_code == "public_api_disabled"
+    started = time.monotonic()
+    while time.monotonic() - started < 3.5:
+        jobs.follow_once()
+        time.sleep(0.05)
+    creates = [e for e in sandbox.journal if e.path == "/api/v1/generations"]
+    assert 2 <= len(creates) <= 4 and all(e.status == 503 for e in creates)  # not one per pass
+    sandbox.faults.public_api_disabled = False
+    jobs.recheck()
+    drain(jobs)
+    assert jobs.log.get(job.id).status == "succeeded" and len(sandbox.state.tasks) == 1

@@ -13,7 +13,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rivya import InsufficientCreditsError, RivyaClient, ledger
-from rivya.config import load_settings
 from rivya.jobs import JobService
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
@@ -53,17 +52,10 @@ def seed(log: TaskLog) -> None:
 
 
 @pytest.fixture
-def seeded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
-    from ui import services
-
+def seeded(point_app) -> Iterator[Sandbox]:
     with Sandbox(timing=FAST_TIMING) as sandbox:
-        monkeypatch.setenv("RIVYA_BASE_URL", sandbox.url)
-        monkeypatch.setenv("RIVYA_API_KEY", sandbox.api_key)
-        monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
-        seed(TaskLog(tmp_path / "tasklog.sqlite3"))
+        seed(TaskLog(point_app(sandbox.url, sandbox.api_key) / "tasklog.sqlite3"))
         yield sandbox
-        services._open_studio(load_settings()).close()
-        services._open_studio.clear()
 
 
 def open_history() -> AppTest:
@@ -141,18 +133,11 @@ def test_running_jobs_are_announced(seeded: Sandbox) -> None:
     assert not at.exception
 
 
-def test_empty_log_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from ui import services
-
+def test_empty_log_says_so(point_app) -> None:
     with Sandbox() as sandbox:
-        monkeypatch.setenv("RIVYA_BASE_URL", sandbox.url)
-        monkeypatch.setenv("RIVYA_API_KEY", sandbox.api_key)
-        monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
-        try:
-            at = open_history()
-            assert any("No jobs yet" in c.value for c in at.caption)
-        finally:
-            services._open_studio(load_settings()).close()
+        point_app(sandbox.url, sandbox.api_key)
+        at = open_history()
+        assert any("No jobs yet" in c.value for c in at.caption)
 
 
 def test_mixed_workload_ledger_adds_up(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rivya.catalog import MODELS
-from rivya.config import load_settings
 from rivya.sandbox import Sandbox
 
 from .conftest import FAST_TIMING
@@ -19,17 +18,11 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture
-def app_sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+def app_sandbox(point_app) -> Iterator[Sandbox]:
     """A sandbox the app reaches through RIVYA_BASE_URL, as it would the real service."""
-    from ui import services
-
     with Sandbox(timing=FAST_TIMING) as sandbox:
-        monkeypatch.setenv("RIVYA_BASE_URL", sandbox.url)
-        monkeypatch.setenv("RIVYA_API_KEY", sandbox.api_key)
-        monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
+        point_app(sandbox.url, sandbox.api_key)
         yield sandbox
-        services._open_studio(load_settings()).close()
-        services._open_studio.clear()
 
 
 def open_page(page: str) -> AppTest:
@@ -144,16 +137,12 @@ def test_home_shows_backend_balance_and_recent_results(app_sandbox: Sandbox) -> 
     assert not at.info  # no demo banner with a key
 
 
-def test_a_bad_key_gets_plain_words_not_a_traceback(app_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ui import services
-
-    monkeypatch.setenv("RIVYA_API_KEY", "rvya_sk_not_a_real_key")
-    try:
+def test_a_bad_key_gets_plain_words_not_a_traceback(point_app) -> None:
+    with Sandbox() as sandbox:
+        point_app(sandbox.url, "rvya_sk_not_a_real_key")
         at = AppTest.from_file(APP, default_timeout=30)
         at.run()
         assert not at.exception
         assert any("The API key was not accepted." in c.value for c in at.caption)
         shown = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "metric") for e in at.get(kind)]
         assert shown and all("rvya_sk_not_a_real_key" not in str(v) for v in shown)
-    finally:
-        services._open_studio(load_settings()).close()

@@ -28,17 +28,11 @@ PERSONAL_KEY = "rvya_sk_personal_key_93be55"
 
 
 @pytest.fixture
-def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
-    from ui import services
-
+def app_env(point_app) -> Iterator[Sandbox]:
     with Sandbox(timing=FAST_TIMING, api_key=SHARED_KEY) as sandbox:
         sandbox.add_key(PERSONAL_KEY)
-        monkeypatch.setenv("RIVYA_BASE_URL", sandbox.url)
-        monkeypatch.setenv("RIVYA_API_KEY", SHARED_KEY)
-        monkeypatch.setenv("RIVYA_DATA_DIR", str(tmp_path))
+        point_app(sandbox.url, SHARED_KEY)
         yield sandbox
-        services._open_studio(load_settings()).close()
-        services._open_studio.clear()
 
 
 def shown_text(at: AppTest) -> str:
