@@ -64,7 +64,7 @@ def test_form_is_built_from_the_catalog(app_sandbox: Sandbox, page: str, model: 
             radio = at.radio(key=key)
             assert list(radio.options) == [param.label_for(o) for o in param.options]
             assert radio.value == param.default
-    assert any(f"**{spec.base_credits} credits** · balance 1000" in m.value for m in at.markdown)
+    assert any(f"**{spec.base_credits} credits** · balance 1,000" in m.value for m in at.markdown)
 
 
 def test_invalid_input_shows_messages_and_sends_nothing(app_sandbox: Sandbox) -> None:
@@ -90,6 +90,7 @@ def test_one_click_one_task_even_with_reruns_and_a_double_click(app_sandbox: San
     at = open_page("pages/image.py")
     at.text_area(key="grok-imagine:prompt").input("one fox only").run()
     at.button(key="grok-imagine:generate").click().run()
+    assert any("balance 996" in m.value for m in at.markdown)  # the new job's reservation shows at once
     at.button(key="grok-imagine:generate").click().run()  # the second half of a double click
     at.run()
     at.run()
@@ -107,8 +108,16 @@ def test_failed_job_shows_its_message_and_refund(app_sandbox: Sandbox) -> None:
     at.text_area(key="grok-imagine-video:prompt").input("this will #fail").run()
     at.button(key="grok-imagine-video:generate").click().run()
     wait_for(at, lambda a: len(a.error) > 0)
-    assert "The generation failed" in at.error[0].value and "Rivya said" in at.error[0].value
+    assert at.error[0].value.count("The generation failed") == 1  # the service's identical words are not repeated
     assert any("10 credits were returned" in c.value for c in at.caption)
+    # A different message from the service is shown too, as text.
+    from ui.services import get_studio
+
+    with_log = get_studio().log
+    job = with_log.recent(limit=1)[0]
+    with_log.update(job.id, error_message="Flagged by **policy** <b>check</b>")
+    at.run()
+    assert "Rivya said: Flagged by \\*\\*policy\\*\\* \\<b\\>check\\</b\\>" in at.error[0].value
     assert not at.exception
 
 

@@ -154,11 +154,13 @@ def generate_page(model: str) -> None:
             "Generate", type="primary", key=widget_key(model, "generate"), on_click=_register_click, args=(model,),
             icon=ICONS.get(spec.category), width="stretch",
         )
+        notices = st.container()
+        with notices:  # handled before the balance is read, so the balance already shows this job
+            _handle_click(spec, prompt, params, reference, problem)
         balance = _balance()
-        price.markdown(f"**{cost} credits** · balance {balance if balance is not None else '—'}")
+        price.markdown(f"**{cost} credits** · balance {f'{balance:,}' if balance is not None else '—'}")
         budget = studio.settings.daily_budget
         if budget is not None:
             st.caption(f"Team budget today: {studio.used_today():,} of {budget:,} credits used (resets at midnight UTC).")
-        _handle_click(spec, prompt, params, reference, problem)
     with panel.container(key="results"):
         jobs_panel(model, st.session_state.get(widget_key(model, "followed"), []))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
 
@@ -38,6 +39,13 @@ def follow_redirect() -> None:
     target = st.session_state.pop("goto_page", None)
     if target:
         st.switch_page(target)
+
+
+def _when(iso: str) -> str:
+    """``14:05 UTC`` today, ``Nov 21, 14:05 UTC`` before."""
+    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    today = datetime.now(UTC).date()
+    return f"{moment:%H:%M} UTC" if moment.date() == today else f"{moment:%b %d, %H:%M} UTC"
 
 
 def _typical_seconds(jobs: list[Job], category: str) -> float:
@@ -77,7 +85,8 @@ def job_card(
     with st.container(border=True):
         head, when = st.columns([3, 2])
         head.markdown(f"{icon} **{label}** · {md_escape(MODELS[job.model].display_name if job.model in MODELS else job.model)}")
-        when.caption(f"{seconds(job.elapsed_seconds)} · {job.submitted_at[11:19]} UTC")
+        took = f"took {seconds(job.elapsed_seconds)}" if job.is_done else f"running {seconds(job.elapsed_seconds)}"
+        when.caption(f"{took} · sent {_when(job.submitted_at)}")
         if not job.is_done:
             fraction = min(0.95, job.elapsed_seconds / typical) if job.status != SUBMITTING else 0.02
             st.progress(fraction, text=f"{label}… usually about {seconds(typical)}")
@@ -91,8 +100,9 @@ def job_card(
         else:
             words = explain_code(job.error_code)
             message = f"**{md_escape(words.title)}** {md_escape(words.action)}"
-            if job.error_message:
-                message += f"\n\nRivya said: {md_escape(job.error_message)}"
+            said = (job.error_message or "").strip()
+            if said and said.rstrip(".").lower() != words.title.rstrip(".").lower():
+                message += f"\n\nRivya said: {md_escape(said)}"
             st.error(message, icon=":material/error:")
             if job.credits_returned:
                 st.caption(f"{job.credits_returned} credits were returned to the wallet.")
