@@ -173,6 +173,11 @@ def test_history_table_charts_row_and_csv(page: Page, app: StreamlitServer, tmp_
     page.wait_for_function("img => img.complete && img.naturalWidth == 320", arg=selected.element_handle())
     page.get_by_role("tab", name="Charts").click()
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(3, timeout=10_000)
+    page.get_by_role("tab", name="Jobs").click()
+    page.get_by_role("button", name="Use these settings").click()
+    expect(page).to_have_url(re.compile(r"/image$"), timeout=10_000)
+    expect(page.get_by_label("Prompt")).to_have_value("The newest seeded orchid")
+    expect(page.get_by_role("radio", name="16:9")).to_be_checked()
 
 
 def test_the_configured_key_never_reaches_the_browser(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:

@@ -138,6 +138,17 @@ def test_use_these_settings_refills_the_form(app_sandbox: Sandbox) -> None:
     assert len(app_sandbox.state.tasks) == 1  # refilling never submits
 
 
+def test_the_form_survives_visiting_another_page(app_sandbox: Sandbox) -> None:
+    at = open_page("pages/video.py")
+    at.text_area(key="grok-imagine-video:prompt").input("kept while I look around").run()
+    at.slider(key="grok-imagine-video:duration").set_value(17).run()
+    at.switch_page("pages/history.py").run()
+    at.switch_page("pages/video.py").run()
+    assert at.text_area(key="grok-imagine-video:prompt").value == "kept while I look around"
+    assert at.slider(key="grok-imagine-video:duration").value == 17
+    assert not at.exception
+
+
 def test_home_shows_backend_balance_and_recent_results(app_sandbox: Sandbox) -> None:
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()

@@ -35,6 +35,17 @@ def to_api(param: Param, value: Any) -> Any:
     return value
 
 
+def remembered(key: str, default: Any) -> None:
+    """Give a widget its last value back: Streamlit forgets widget values when their page is left."""
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(f"_keep:{key}", default)
+
+
+def remember(key: str) -> None:
+    """Keep a copy of a widget's value that survives visiting another page."""
+    st.session_state[f"_keep:{key}"] = st.session_state[key]
+
+
 def prefill(spec: ModelSpec, prompt: str, params: dict[str, Any]) -> None:
     """Put a job's settings into the form's widgets (before they are drawn)."""
     st.session_state[widget_key(spec.id, "prompt")] = prompt
@@ -48,7 +59,7 @@ def param_widgets(spec: ModelSpec, *, has_reference: bool) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for param in spec.params:
         key = widget_key(spec.id, param.key)
-        st.session_state.setdefault(key, to_widget(param, param.default))
+        remembered(key, to_widget(param, param.default))
         disabled = param.text_only and has_reference
         if _is_switch(param):
             st.toggle(param.label, key=key, help=param.help, disabled=disabled)
@@ -61,6 +72,7 @@ def param_widgets(spec: ModelSpec, *, has_reference: bool) -> dict[str, Any]:
                 param.label, param.minimum, param.maximum, step=param.step, key=key, help=param.help,
                 format=f"%d {param.unit}".strip(),
             )
+        remember(key)
         if not disabled:
             params[param.key] = to_api(param, st.session_state[key])
     return params

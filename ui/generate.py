@@ -14,7 +14,7 @@ from rivya.errors import InvalidInputError, RivyaError
 from rivya.jobs import Reference
 from rivya.messages import explain
 from ui.access import key_owner
-from ui.form import param_widgets, widget_key
+from ui.form import param_widgets, remember, remembered, widget_key
 from ui.jobs_view import follow_redirect, jobs_panel
 from ui.services import demo_banner, ensure_navigation, get_studio, session_id
 from ui.text import md_escape
@@ -137,7 +137,7 @@ def generate_page(model: str) -> None:
     form, panel = st.columns([5, 6], gap="large")
     with form:
         prompt_key = widget_key(model, "prompt")
-        st.session_state.setdefault(prompt_key, "")
+        remembered(prompt_key, "")
         prompt = st.text_area(
             "Prompt",
             key=prompt_key,
@@ -145,6 +145,7 @@ def generate_page(model: str) -> None:
             height=140,
             placeholder=f"Describe the {spec.category} you want, e.g. a lighthouse on a cliff at dawn, soft mist",
         )
+        remember(prompt_key)
         st.caption(f"{len(prompt)} / {spec.max_prompt_length} characters")
         reference, problem = _reference_input(spec)
         params = param_widgets(spec, has_reference=reference is not None or problem is not None)
