@@ -49,10 +49,19 @@ def home() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Imagine Studio", page_icon=":material/auto_awesome:", layout="wide")
+    try:
+        studio = get_studio()
+    except (ValueError, OSError) as exc:
+        st.error(
+            f"Imagine Studio cannot start: {md_escape(str(exc))}. Check the settings in "
+            "`.streamlit/secrets.toml` or the environment, then restart the app.",
+            icon=":material/settings:",
+        )
+        st.stop()
     if not password_gate():
         st.navigation([st.Page(home, title="Home", default=True)], position="hidden")
         st.stop()
-    key_sidebar(get_studio())
+    key_sidebar(studio)
     page = st.navigation(
         [
             st.Page(home, title="Home", icon=":material/home:", default=True),

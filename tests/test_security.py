@@ -51,6 +51,14 @@ def test_settings_prefer_secrets_and_hide_the_key() -> None:
         load_settings({"DAILY_CREDIT_BUDGET": "lots"}, {})
 
 
+def test_a_bad_setting_is_a_message_not_a_crash(app_env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DAILY_CREDIT_BUDGET", "lots")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    assert not at.exception and "DAILY\\_CREDIT\\_BUDGET must be a whole number" in at.error[0].value
+    monkeypatch.setenv("DAILY_CREDIT_BUDGET", "100")  # so the fixture can close the app's backend
+
+
 def test_keys_never_reach_the_task_log_or_the_data_dir(app_env: Sandbox, tmp_path: Path) -> None:
     client = RivyaClient(SHARED_KEY, app_env.url, poll_schedule=FAST_POLLS)
     jobs = JobService(client, TaskLog(tmp_path / "keys.sqlite3"), tmp_path / "media", backend="sandbox")
