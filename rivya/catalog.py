@@ -163,6 +163,24 @@ def credits_for(model_id: str, params: dict[str, Any] | None = None) -> int:
     return get_model(model_id).base_credits
 
 
+def describe_params(model_id: str, params: dict[str, Any]) -> str:
+    """Parameters in people's words, e.g. ``Aspect ratio 16:9 · Quality mode Standard · reference image``."""
+    spec = MODELS.get(model_id)
+    parts = []
+    for key, value in params.items():
+        if key == REFERENCE_ITEMS_KEY:
+            parts.append("reference image")
+            continue
+        param = spec.param(key) if spec else None
+        if param is None:
+            parts.append(f"{key} {value}")
+        elif param.kind == "select":
+            parts.append(f"{param.label} {param.label_for(str(value))}")
+        else:
+            parts.append(f"{param.label} {value}{param.unit and ' ' + param.unit}")
+    return " · ".join(parts)
+
+
 def _is_whole_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rivya.catalog import MODELS, credits_for, get_model, validate
+from rivya.catalog import MODELS, credits_for, describe_params, get_model, validate
 
 VIDEO = "grok-imagine-video"
 IMAGE = "grok-imagine"
@@ -98,3 +98,11 @@ def test_unknown_model() -> None:
     assert "Unknown model" in validate("dall-e", "p", {})[0]
     with pytest.raises(KeyError, match="known: grok-imagine"):
         get_model("dall-e")
+
+
+def test_parameters_in_peoples_words() -> None:
+    assert describe_params(IMAGE, {"aspect_ratio": "16:9", "enable_pro": "true"}) == "Aspect ratio 16:9 · Quality mode Quality"
+    assert describe_params(VIDEO, {"duration": 8, "mode": "fun", "referenceMediaItems": [{}]}) == (
+        "Duration 8 s · Mode Fun · reference image"
+    )
+    assert describe_params("other-model", {"seed": 3}) == "seed 3"

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from rivya import ledger
-from rivya.catalog import MODELS
+from rivya.catalog import MODELS, describe_params
 from rivya.errors import RivyaError
 from rivya.media import data_uri, thumbnail
 from rivya.messages import explain
@@ -22,6 +22,10 @@ from ui.services import demo_banner, ensure_navigation, get_studio
 from ui.text import md_escape, seconds
 
 PAGE_SIZE = 100
+# A transparent pixel: rows without a saved result show an empty cell rather than "None".
+NO_THUMBNAIL = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 STUCK_AFTER_SECONDS = 300
 
 
@@ -93,21 +97,19 @@ def _filters(df: pd.DataFrame) -> pd.DataFrame:
 
 def _table_rows(page: pd.DataFrame) -> pd.DataFrame:
     """The visible page of rows, with thumbnails inlined (a few KB each, only for this page)."""
-    def thumb(paths: str) -> str | None:
+    def thumb(paths: str) -> str:
         saved = json.loads(paths) if isinstance(paths, str) else []
-        if not saved or not Path(saved[0]).exists():
-            return None
-        small = thumbnail(Path(saved[0]))
-        return data_uri(small) if small else None
+        small = thumbnail(Path(saved[0])) if saved and Path(saved[0]).exists() else None
+        return data_uri(small) if small else NO_THUMBNAIL
 
     urls = page["result_urls"].map(lambda u: (json.loads(u) or [None])[0] if isinstance(u, str) else None)
     return pd.DataFrame(
         {
             "result": page["media_paths"].map(thumb),
             "prompt": page["prompt"],
-            "model": page["model"],
+            "model": page["model"].map(lambda m: MODELS[m].display_name if m in MODELS else m),
             "status": page["status"],
-            "params": page["params"],
+            "params": [describe_params(m, json.loads(p)) for m, p in zip(page["model"], page["params"], strict=True)],
             "reserved": page["reserved_credits"],
             "final": page["final_credits"],
             "submitted": page["submitted_at"],
