@@ -50,6 +50,9 @@ def test_error_body_shape_on_every_path(sandbox: Sandbox) -> None:
         error = reply.json()["error"]
         assert error["code"] == "api_key_missing" and error["message"] and error["requestId"].startswith("req_")
     assert api(sandbox, "GET", "/credits", key="rvya_sk_wrong").json()["error"]["code"] == "api_key_invalid"
+    assert sandbox.journal and not any(e.authorized for e in sandbox.journal)
+    api(sandbox, "GET", "/credits")
+    assert sandbox.journal[-1].authorized
 
 
 def test_models_shape(sandbox: Sandbox) -> None:

@@ -17,7 +17,7 @@ from ..catalog import MODELS
 from ..constants import API_PREFIX, MAX_CLIENT_REQUEST_ID
 from ..media import sniff_mime
 from .render import render_mp4, render_png
-from .state import ApiError, JournalEntry, KeyRecord, SandboxState, Timing, iso_now
+from .state import ApiError, JournalEntry, KeyRecord, SandboxState, Timing
 
 DEFAULT_SANDBOX_KEY = "rvya_sk_sandbox_local"
 KIND_LIMITS = {
@@ -414,4 +414,4 @@ class Sandbox:
             return bool(self.faults.lost_create_rate) and self.state.random.random() < self.faults.lost_create_rate
 
 
-__all__ = ["DEFAULT_SANDBOX_KEY", "Faults", "Sandbox", "Timing", "iso_now"]
+__all__ = ["DEFAULT_SANDBOX_KEY", "Faults", "Sandbox", "Timing"]
