@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rivya.catalog import MODELS
 from rivya.errors import RivyaError
 from rivya.messages import explain
 from ui.access import key_owner, key_sidebar, password_gate
+from ui.generate import ICONS
 from ui.jobs_view import show_media
-from ui.services import demo_banner, get_studio
+from ui.services import PAGE_FOR_CATEGORY, demo_banner, get_studio
 from ui.text import md_escape
 
 
@@ -28,14 +30,13 @@ def home() -> None:
         balance.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
     jobs.metric("Jobs in the log", f"{studio.log.count():,}")
     st.subheader("Start", anchor=False)
-    a, b, c = st.columns(3)
-    with a.container(border=True):
-        st.page_link("pages/image.py", label="Make an image", icon=":material/image:")
-        st.caption("Grok Imagine · 4 credits")
-    with b.container(border=True):
-        st.page_link("pages/video.py", label="Make a video", icon=":material/movie:")
-        st.caption("Grok Imagine Video · 10 credits · 6–30 s")
-    with c.container(border=True):
+    columns = st.columns(len(MODELS) + 1)
+    for column, spec in zip(columns, MODELS.values(), strict=False):
+        with column.container(border=True):
+            st.page_link(PAGE_FOR_CATEGORY[spec.category], label=f"Make {'an' if spec.category[0] in 'aeiou' else 'a'} "
+                         f"{spec.category}", icon=ICONS.get(spec.category))
+            st.caption(f"{spec.display_name} · {spec.base_credits} credits")
+    with columns[-1].container(border=True):
         st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
         st.caption("Every job and what it cost")
     recent = [j for j in studio.log.recent(limit=30) if j.status == "succeeded"][:4]

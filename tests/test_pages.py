@@ -154,6 +154,10 @@ def test_home_shows_backend_balance_and_recent_results(app_sandbox: Sandbox) -> 
     at.run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Connected to"] == "Rivya API" and metrics["Credit balance"] == "1,000"
+    links = [link.proto.label for link in at.get("page_link")]
+    assert links[:2] == ["Make an image", "Make a video"]
+    captions = [c.value for c in at.caption]
+    assert "Grok Imagine · 4 credits" in captions and "Grok Imagine Video · 10 credits" in captions
     assert not at.info  # no demo banner with a key
 
 
