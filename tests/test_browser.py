@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from rivya.sandbox import Sandbox, Timing
@@ -85,8 +86,12 @@ def test_make_an_image_and_see_it(page: Page, app: StreamlitServer, sandbox: San
     page.get_by_role("button", name="Generate").click()
     assert result_image(page) == {"w": 1024, "h": 576}
     expect(page.get_by_text("Done", exact=True)).to_be_visible()
-    expect(page.get_by_role("button", name="Download")).to_be_visible()
-    assert len(tasks_with(sandbox, "A lighthouse on a cliff at dawn")) == 1
+    (task,) = tasks_with(sandbox, "A lighthouse on a cliff at dawn")
+    with page.expect_download() as download:
+        page.locator(".st-key-results").get_by_role("button", name="Download").first.click()
+    saved = Path(download.value.path()).read_bytes()
+    original = requests.get(f"{sandbox.url}/media/{task.id}.png", timeout=10).content
+    assert saved == original and download.value.suggested_filename.endswith(".png")
 
 
 def test_make_a_video_with_the_requested_duration(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:

@@ -95,12 +95,19 @@ def _filters(df: pd.DataFrame) -> pd.DataFrame:
     return ledger.filter_jobs(df, models=chosen_models, statuses=chosen_statuses, start=start, end=end, text=query)
 
 
+@st.cache_data(max_entries=5000, show_spinner=False)
+def _thumbnail_uri(media_path: str) -> str:
+    """A saved result's thumbnail, inlined once per file and then served from memory."""
+    path = Path(media_path)
+    small = thumbnail(path) if path.exists() else None
+    return data_uri(small) if small else NO_THUMBNAIL
+
+
 def _table_rows(page: pd.DataFrame) -> pd.DataFrame:
     """The visible page of rows, with thumbnails inlined (a few KB each, only for this page)."""
     def thumb(paths: str) -> str:
         saved = json.loads(paths) if isinstance(paths, str) else []
-        small = thumbnail(Path(saved[0])) if saved and Path(saved[0]).exists() else None
-        return data_uri(small) if small else NO_THUMBNAIL
+        return _thumbnail_uri(saved[0]) if saved else NO_THUMBNAIL
 
     urls = page["result_urls"].map(lambda u: (json.loads(u) or [None])[0] if isinstance(u, str) else None)
     return pd.DataFrame(

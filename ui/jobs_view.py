@@ -67,7 +67,7 @@ def show_media(job: Job, *, key_prefix: str) -> None:
     if path and path.exists():
         st.download_button(
             "Download",
-            data=path.read_bytes(),
+            data=path.read_bytes,  # read on click, not on every rerun of the panel
             file_name=f"imagine-{job.id}{path.suffix}",
             mime=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
             key=f"{key_prefix}:download:{job.id}",
