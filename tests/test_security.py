@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -177,11 +177,8 @@ def test_budget_holds_under_concurrent_submits(app_env: Sandbox, tmp_path: Path)
         except SpendLimitError:
             refused.append(n)
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(submit, range(16)))
     assert len(app_env.state.tasks) == 10 and len(refused) == 6
     assert app_env.state.balance() == 1000 - 40
 

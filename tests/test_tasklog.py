@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rivya.tasklog import MIGRATIONS, SUBMITTING, TaskLog
@@ -53,20 +53,12 @@ def test_frame_has_typed_columns(tmp_path: Path) -> None:
 
 def test_eight_threads_append_without_losing_a_row(tmp_path: Path) -> None:
     log = TaskLog(tmp_path / "log.sqlite3")
-    errors: list[BaseException] = []
 
     def writer(n: int) -> None:
-        try:
-            for i in range(50):
-                job = add(log, f"{n}-{i}")
-                log.update(job.id, status="queued", task_id=f"task_{n}_{i}")
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(50):
+            job = add(log, f"{n}-{i}")
+            log.update(job.id, status="queued", task_id=f"task_{n}_{i}")
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(writer, range(8)))  # list() re-raises any writer's error here
     assert log.count() == 400 and len(log.pending()) == 400
