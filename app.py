@@ -1,77 +1,37 @@
-"""Imagine Studio: navigation, and the home page (backend, balance, links, recent results)."""
+"""Imagine Studio's server entry: ``streamlit run app.py``.
+
+Streamlit finds ``app`` below and serves ``studio_app.py`` (password, navigation, pages)
+through it. The lifespan opens the backend when the server starts, so jobs left running
+before a restart are followed again before anyone opens a page; it closes it at shutdown.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import streamlit as st
 
-from rivya.catalog import MODELS
-from rivya.errors import RivyaError
-from rivya.messages import explain
-from ui.access import key_owner, key_sidebar, password_gate
-from ui.generate import ICONS
-from ui.jobs_view import show_media
-from ui.services import PAGE_FOR_CATEGORY, demo_banner, get_studio
-from ui.text import md_escape
+from rivya.studio import close_shared, open_shared
+from ui.services import MAIN_SCRIPT, current_settings
+
+log = logging.getLogger("imagine_studio")
 
 
-def home() -> None:
-    studio = get_studio()
-    st.title("Imagine Studio", anchor=False)
-    st.caption("Make images and videos with Grok Imagine. Type a prompt, press Generate, and watch it finish.")
-    demo_banner(studio)
-    backend, balance, jobs = st.columns(3)
-    backend.metric("Connected to", "Sandbox" if studio.sandbox else "Rivya API")
-    backend.caption(md_escape(studio.backend_label))
+@asynccontextmanager
+async def lifespan(_app: st.App) -> AsyncIterator[None]:
+    """Open the process's backend (log, follower, sandbox, password gate) with the server."""
     try:
-        balance.metric("Credit balance", f"{studio.balance(key_owner()):,}")
-    except RivyaError as exc:
-        words = explain(exc)
-        balance.metric("Credit balance", "—")
-        balance.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
-    jobs.metric("Jobs in the log", f"{studio.log.count():,}")
-    st.subheader("Start", anchor=False)
-    columns = st.columns(len(MODELS) + 1)
-    for column, spec in zip(columns, MODELS.values(), strict=False):
-        with column.container(border=True):
-            st.page_link(PAGE_FOR_CATEGORY[spec.category], label=f"Make {'an' if spec.category[0] in 'aeiou' else 'a'} "
-                         f"{spec.category}", icon=ICONS.get(spec.category))
-            st.caption(f"{spec.display_name} · {spec.base_credits} credits")
-    with columns[-1].container(border=True):
-        st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
-        st.caption("Every job and what it cost")
-    recent = [j for j in studio.log.recent(limit=30) if j.status == "succeeded"][:4]
-    if recent:
-        st.subheader("Recent results", anchor=False)
-        for column, job in zip(st.columns(4), recent, strict=False):
-            with column:
-                show_media(job, key_prefix="home")
-                st.caption(md_escape(job.prompt[:120]))
-
-
-def main() -> None:
-    st.set_page_config(page_title="Imagine Studio", page_icon=":material/auto_awesome:", layout="wide")
-    try:
-        studio = get_studio()
+        await asyncio.to_thread(lambda: open_shared(current_settings()))
     except (ValueError, OSError) as exc:
-        st.error(
-            f"Imagine Studio cannot start: {md_escape(str(exc))}. Check the settings in "
-            "`.streamlit/secrets.toml` or the environment, then restart the app.",
-            icon=":material/settings:",
-        )
-        st.stop()
-    if not password_gate():
-        st.navigation([st.Page(home, title="Home", default=True)], position="hidden")
-        st.stop()
-    key_sidebar(studio)
-    page = st.navigation(
-        [
-            st.Page(home, title="Home", icon=":material/home:", default=True),
-            st.Page("pages/image.py", title="Image", icon=":material/image:"),
-            st.Page("pages/video.py", title="Video", icon=":material/movie:"),
-            st.Page("pages/history.py", title="History & credits", icon=":material/receipt_long:"),
-        ]
-    )
-    page.run()
+        # The pages show the same words; the server still starts so a browser can see them.
+        log.error("Imagine Studio cannot start: %s", exc)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(close_shared)
 
 
-main()
+app = st.App(MAIN_SCRIPT, lifespan=lifespan)

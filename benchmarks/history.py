@@ -20,7 +20,6 @@ from rivya import ledger
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
 
-ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("fox", "lighthouse", "ramen", "orchid", "neon", "city", "river", "storm", "kite", "paper", "boat", "dawn",
          "snow", "cliff")
 
@@ -67,16 +66,17 @@ def size_rows(rows: int) -> list[str]:
     from streamlit.testing.v1 import AppTest
 
     from rivya.config import load_settings
-    from ui.services import _open_studio
+    from rivya.studio import close_shared, open_shared
+    from ui.services import MAIN_SCRIPT
 
     with tempfile.TemporaryDirectory() as data, Sandbox() as sandbox:
         path = Path(data) / "tasklog.sqlite3"
         seed(path, rows)
         os.environ.update(RIVYA_BASE_URL=sandbox.url, RIVYA_API_KEY=sandbox.api_key, RIVYA_DATA_DIR=data)
         warmup = time_it(lambda: ledger.LedgerView(TaskLog(path)).frame(), 1)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at = AppTest.from_file(str(MAIN_SCRIPT), default_timeout=120)
         at.run()
-        studio = _open_studio(load_settings())
+        studio = open_shared(load_settings())
         studio.ledger.frame()  # the server warms the ledger at start; wait for it as a user would not
         at.switch_page("pages/history.py")
         render = time_it(at.run, 1)
@@ -95,8 +95,7 @@ def size_rows(rows: int) -> list[str]:
                 df, models=["grok-imagine"], statuses=["succeeded"], start=df["day"].min() + timedelta(days=30), text="fox"
             )
         )
-        studio.close()
-        _open_studio.clear()
+        close_shared()
     return [
         f"{rows:,}", f"{warmup * 1000:.0f} ms", f"{render * 1000:.0f} ms", f"{rerun * 1000:.0f} ms",
         f"{text * 1000:.1f} ms", f"{combined * 1000:.1f} ms",

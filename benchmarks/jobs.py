@@ -18,8 +18,6 @@ from rivya.polling import PollSchedule, RequestBudget
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -65,10 +63,12 @@ def polling_rows() -> list[tuple[str, str]]:
 def page_rows() -> list[tuple[str, str]]:
     from streamlit.testing.v1 import AppTest
 
+    from ui.services import MAIN_SCRIPT
+
     rows = []
     with Sandbox(timing=Timing(image_queued=600, image_processing=600)) as slow, tempfile.TemporaryDirectory() as data:
         os.environ.update(RIVYA_BASE_URL=slow.url, RIVYA_API_KEY=slow.api_key, RIVYA_DATA_DIR=data)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at = AppTest.from_file(str(MAIN_SCRIPT), default_timeout=60)
         at.run()
         at.switch_page("pages/image.py").run()
         client = RivyaClient(slow.api_key, slow.url)
@@ -84,7 +84,7 @@ def page_rows() -> list[tuple[str, str]]:
 
     with Sandbox(timing=Timing(image_queued=1, image_processing=4)) as sandbox, tempfile.TemporaryDirectory() as data:
         os.environ.update(RIVYA_BASE_URL=sandbox.url, RIVYA_API_KEY=sandbox.api_key, RIVYA_DATA_DIR=data)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at = AppTest.from_file(str(MAIN_SCRIPT), default_timeout=60)
         at.run()
         at.switch_page("pages/image.py").run()
         at.text_area(key="grok-imagine:prompt").input("how long until I see it").run()

@@ -1,5 +1,7 @@
 """Video page: everything on it comes from the catalog entry for grok-imagine-video."""
 
+from ui.access import page_access
 from ui.generate import generate_page
 
+page_access()  # first, whatever started this script: nothing is drawn before the password
 generate_page("grok-imagine-video")

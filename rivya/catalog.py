@@ -65,6 +65,10 @@ class ModelSpec:
     def defaults(self) -> dict[str, Any]:
         return {p.key: p.default for p in self.params}
 
+    def known_keys(self) -> tuple[str, ...]:
+        """Every ``params`` key this catalog checks; others pass through unchecked."""
+        return (*(p.key for p in self.params), REFERENCE_ITEMS_KEY)
+
 
 _ASPECT_RATIO_HELP = "Shape of the result, width:height."
 
@@ -227,7 +231,11 @@ def _check_references(rule: ReferenceRule, items: Any) -> list[str]:
 
 
 def validate(model_id: str, prompt: Any, params: dict[str, Any] | None = None) -> list[str]:
-    """Every problem with a request, in plain words; an empty list means it may be sent."""
+    """Every problem with a request, in plain words; an empty list means it may be sent.
+
+    Keys the catalog does not know are not problems: the reference's versioning rule lets v1
+    add optional parameters, so only the service can refuse them.
+    """
     spec = MODELS.get(model_id) if isinstance(model_id, str) else None
     if spec is None:
         return [f"Unknown model {model_id!r}. Available: {', '.join(MODELS)}."]
@@ -253,9 +261,7 @@ def validate(model_id: str, prompt: Any, params: dict[str, Any] | None = None) -
             continue
         param = spec.param(key)
         if param is None:
-            known = ", ".join(p.key for p in spec.params)
-            problems.append(f"{spec.display_name} has no parameter {key!r}. Known: {known}.")
-            continue
+            continue  # v1 may add optional params; the client passes unknown ones through with a warning
         problem = _check_param(param, value)
         if problem:
             problems.append(problem)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import mimetypes
 import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,13 +26,14 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
+    MalformedResponseError,
     RateLimitedError,
     ServiceUnavailableError,
     WaitTimeoutError,
     error_from_response,
 )
 from .polling import PollSchedule
-from .resources import Credits, Generation, ModelInfo, UploadedFile
+from .resources import Credits, Generation, ModelInfo, UploadedFile, is_web_url
 from .version import __version__
 
 log = logging.getLogger("rivya")
@@ -38,19 +42,27 @@ _MAGIC_MIME = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/pn
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds, from either of its forms (seconds or an HTTP date)."""
+    """``Retry-After`` in seconds, from either of its forms (seconds or an HTTP date).
+
+    Clamped to ``0 .. RETRY_AFTER_MAX``: ``inf``, ``nan``, negative numbers and dates in the
+    past can never freeze polling or turn into a tight loop.
+    """
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # an HTTP date is GMT even when the zone is missing
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - time.time()
+    if math.isnan(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, seconds), constants.RETRY_AFTER_MAX)
 
 
 def _guess_mime(data: bytes, filename: str) -> str:
@@ -65,7 +77,8 @@ def _guess_mime(data: bytes, filename: str) -> str:
 class RivyaClient:
     """A thin, typed client. The key stays on this object and in request headers only.
 
-    Usable as a context manager; one ``requests.Session`` per client.
+    Usable as a context manager. ``requests.Session`` is not documented thread-safe, so each
+    thread gets its own session (the follower polls from several threads at once).
     """
 
     def __init__(
@@ -84,10 +97,9 @@ class RivyaClient:
         self.timeout: tuple[float, float] = timeout or (constants.CONNECT_TIMEOUT, constants.READ_TIMEOUT)
         self.max_retries = max(0, int(max_retries))
         self.poll_schedule = poll_schedule or PollSchedule()
-        self.session = requests.Session()
-        # The key is added per request, never to the session, so fetching result media
-        # from another host can never carry it.
-        self.session.headers["User-Agent"] = f"imagine-studio-rivya/{__version__} python-requests/{requests.__version__}"
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"RivyaClient(base_url={self.base_url!r}, api_key={'<set>' if self._api_key else '<unset>'})"
@@ -96,8 +108,35 @@ class RivyaClient:
     def has_key(self) -> bool:
         return bool(self._api_key)
 
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session for API calls. The key is added per request, never to the session."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = f"imagine-studio-rivya/{__version__} python-requests/{requests.__version__}"
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def with_options(
+        self, *, max_retries: int | None = None, timeout: float | tuple[float, float] | None = None
+    ) -> RivyaClient:
+        """A copy with other retry or timeout settings, for the same key and host."""
+        return RivyaClient(
+            self._api_key,
+            self.base_url,
+            timeout=timeout or self.timeout,
+            max_retries=self.max_retries if max_retries is None else max_retries,
+            poll_schedule=self.poll_schedule,
+        )
+
     def close(self) -> None:
-        self.session.close()
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def __enter__(self) -> RivyaClient:
         return self
@@ -127,11 +166,16 @@ class RivyaClient:
         Raises ``InvalidInputError`` (nothing sent), or ``APIStatusError`` subclasses. One
         ``Idempotency-Key`` per call, made here when not given, is reused on every retry
         together with the byte-identical body, so a retry can never make a second task.
+        ``MalformedResponseError`` for a 2xx without a task id: the task may exist.
         """
         if model in MODELS:
             problems = validate(model, prompt, params)
             if problems:
                 raise InvalidInputError(problems)
+            unknown = sorted(set(params or {}) - set(MODELS[model].known_keys()))
+            if unknown:
+                # v1 may add optional params; pass them through and let the service decide.
+                log.warning("rivya: %s: sending parameter(s) the catalog does not know: %s", model, ", ".join(unknown))
         body: dict[str, Any] = {"model": model, "prompt": prompt}
         if params:
             body["params"] = params
@@ -148,11 +192,18 @@ class RivyaClient:
             data=payload,
             headers={"Content-Type": "application/json", "Idempotency-Key": key},
         )
-        return Generation.from_json(reply, model=model)
+        generation = Generation.from_json(reply, model=model) if isinstance(reply, dict) else None
+        if generation is None or not generation.id:
+            raise MalformedResponseError("the service accepted the job but its reply names no task id", status_code=200,
+                                         body=str(reply)[:300])
+        return generation
 
     def get_generation(self, task_id: str) -> Generation:
         """``GET /api/v1/generations/{taskId}``; ``NotFoundError`` for another account's task."""
-        return Generation.from_json(self._request("GET", f"/generations/{_path_id(task_id)}"))
+        reply = self._request("GET", f"/generations/{_path_id(task_id)}")
+        if not isinstance(reply, dict):
+            raise MalformedResponseError("the task's status reply is not an object", status_code=200, body=str(reply)[:300])
+        return Generation.from_json(reply)
 
     def upload_file(
         self,
@@ -190,15 +241,23 @@ class RivyaClient:
             form=form,
             timeout=(self.timeout[0], constants.UPLOAD_READ_TIMEOUT),
         )
-        return UploadedFile.from_json(reply, kind=kind, name=filename, mime_type=mime_type, size=len(data))
+        uploaded = UploadedFile.from_json(reply, kind=kind, name=filename, mime_type=mime_type, size=len(data)) \
+            if isinstance(reply, dict) else None
+        if uploaded is None or not is_web_url(uploaded.url):
+            raise MalformedResponseError(
+                "the service stored the file but its reply has no usable file URL to reference it by",
+                status_code=200, body=str(reply)[:300],
+            )
+        return uploaded
 
     def get_file(self, file_id: str) -> UploadedFile:
         """``GET /api/v1/files/{fileId}``: metadata of a file this account uploaded."""
         return UploadedFile.from_json(self._request("GET", f"/files/{_path_id(file_id)}"))
 
     def get_credits(self) -> Credits:
-        """``GET /api/v1/credits``: the wallet shared with Rivya Studio."""
-        return Credits.from_json(self._request("GET", "/credits"))
+        """``GET /api/v1/credits``: the wallet shared with Rivya Studio (balance None when not sent)."""
+        reply = self._request("GET", "/credits")
+        return Credits.from_json(reply if isinstance(reply, dict) else {})
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -284,6 +343,7 @@ class RivyaClient:
                     _decode(response, strict=False),
                     retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 )
+                error.retries = attempt
             wait_for = self._retry_delay(error, attempt)
             if wait_for is None:
                 raise error
@@ -318,9 +378,10 @@ def _decode(response: requests.Response, *, strict: bool = True) -> Any:
         return response.json()
     except ValueError:
         if strict:
-            raise APIStatusError(
+            raise MalformedResponseError(
                 "the service sent a reply that is not JSON",
                 status_code=response.status_code,
                 body=response.text[:500],
             ) from None
-        return {"error": {"message": response.text[:200] or response.reason}}
+        # An HTML page from a proxy or load balancer: say where it came from, never show its markup.
+        return {"error": {"message": f"HTTP {response.status_code} {response.reason or ''} (not a Rivya API reply)".strip()}}

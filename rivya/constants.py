@@ -17,6 +17,8 @@ RETRY_MAX_DELAY = 8.0
 # A server may ask for a long pause; an interactive app should not hang longer than this
 # on one call, so longer Retry-After values surface as RateLimitedError instead.
 RETRY_AFTER_CAP = 30.0
+# No Retry-After value, however odd (inf, a date far ahead), pauses anything longer than this.
+RETRY_AFTER_MAX = 300.0
 
 # Polling guidance from the reference (section 4): first look 2-3 s after submit, then
 # every 5-10 s, more slowly for long video jobs.
@@ -27,9 +29,13 @@ POLL_INTERVAL_MAX_IMAGE = 10.0
 POLL_INTERVAL_MAX_VIDEO = 20.0
 POLL_BACKOFF = 1.25
 DEFAULT_WAIT_TIMEOUT = 600.0
+# The request budget one process shares between its pages and its follower (a 429 pauses it).
+REQUEST_RATE = 5.0
+REQUEST_BURST = 20
 
 # Result media are fetched server-side with these limits.
 MEDIA_MAX_BYTES = 200 * 1024 * 1024
-MEDIA_TIMEOUT = (5.0, 60.0)
+# The whole download of one result, however slowly the server sends it.
+MEDIA_DEADLINE_SECONDS = 60.0
 
 MAX_CLIENT_REQUEST_ID = 128

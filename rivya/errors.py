@@ -12,11 +12,13 @@ __all__ = [
     "IdempotencyConflictError",
     "InsufficientCreditsError",
     "InvalidInputError",
+    "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
     "RivyaError",
     "ServiceUnavailableError",
+    "StorageError",
     "ValidationError",
     "WaitTimeoutError",
     "error_from_response",
@@ -28,11 +30,29 @@ class RivyaError(Exception):
 
 
 class InvalidInputError(RivyaError, ValueError):
-    """Input refused locally, before any request was sent. ``problems`` lists each one."""
+    """Input refused locally, before any request was sent. ``problems`` lists each one.
+
+    ``code`` is the service's own code for the same refusal, so callers branch on
+    ``error.code`` alike whether the request was refused here or by the service.
+    """
+
+    code = "validation_failed"
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+
+class StorageError(RivyaError):
+    """The app could not write its task log (disk full, read-only, locked).
+
+    ``after_send`` is True when the create may already have reached the service: the job
+    may exist and be charged, so the person must not press again.
+    """
+
+    def __init__(self, message: str, *, after_send: bool = False) -> None:
+        self.after_send = after_send
+        super().__init__(message)
 
 
 class SpendLimitError(RivyaError):
@@ -68,6 +88,8 @@ class APIStatusError(RivyaError):
         self.message = message
         self.request_id = request_id
         self.body = body
+        # How many times the request had already been sent before this reply (0: the first try).
+        self.retries = 0
         suffix = f" (request {request_id})" if request_id else ""
         super().__init__(f"{status_code} {code or 'error'}: {message}{suffix}")
 
@@ -89,7 +111,11 @@ class InsufficientCreditsError(APIStatusError):
 
 
 class IdempotencyConflictError(APIStatusError):
-    """``idempotency_conflict``: a key was reused with a different body. Stop and inspect."""
+    """``idempotency_conflict``: the key was used with another body, or its first request is still in flight.
+
+    The reference does not say which; only the caller knows whether this exact request was
+    sent before, so ``jobs`` decides between "refused" and "outcome unknown".
+    """
 
 
 class RateLimitedError(APIStatusError):
@@ -106,6 +132,13 @@ class NotFoundError(APIStatusError):
 
 class ServiceUnavailableError(APIStatusError):
     """``public_api_disabled`` or any 5xx: try again later."""
+
+
+class MalformedResponseError(APIStatusError):
+    """A 2xx reply that is not JSON, or lacks what the call needs (a task ``id``, a file ``url``).
+
+    For a create this means "outcome unknown": the service may have made the task.
+    """
 
 
 class WaitTimeoutError(RivyaError):

@@ -1,17 +1,23 @@
 """Submitting jobs exactly once, and following every pending job to its end on the server.
 
 ``JobService.submit`` writes the log row (with its idempotency key) before the create
-request goes out. The follower thread polls every unfinished row of its backend on the
-documented cadence, re-sends rows still ``submitting`` with their original key, and saves
-result media the moment a job succeeds, whether or not any browser tab is open.
+request goes out. The follower polls every unfinished row of its backend on the
+documented cadence from a small pool of threads (one slow request holds up only its own
+job), re-sends rows still ``submitting`` with their original key and body, and saves result
+media on another pool, whether or not any browser tab is open.
+
+Neither pages nor the follower retry inside a call: a page returns at once and the
+follower tries again on its own schedule, so no thread ever sleeps through a retry storm.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,25 +28,48 @@ from .client import RivyaClient
 from .errors import (
     APIConnectionError,
     APIStatusError,
+    IdempotencyConflictError,
     InvalidInputError,
+    MalformedResponseError,
     NotFoundError,
     RateLimitedError,
     RivyaError,
     ServiceUnavailableError,
     SpendLimitError,
+    StorageError,
 )
-from .media import download_media, thumbnail
+from .media import MediaRefused, download_media, is_private_url, shown_url, thumbnail
 from .polling import PollSchedule, RequestBudget
 from .resources import Generation, UploadedFile
-from .tasklog import REJECTED, SHARED_OWNER, SUBMITTING, Job, TaskLog
+from .status import JobStatus, is_known
+from .tasklog import SHARED_OWNER, Job, TaskLog
 
 log = logging.getLogger("rivya.jobs")
 
 # Errors after which we cannot know whether the service made the task: the row stays
-# ``submitting`` and is re-sent later with the same key, which can never charge twice.
-AMBIGUOUS = (APIConnectionError, ServiceUnavailableError, RateLimitedError)
-FOLLOW_TICK = 0.5
-RETRY_SUBMIT_AFTER = 5.0
+# ``submitting`` and is re-sent later with the same key and body, which can never charge twice.
+AMBIGUOUS = (APIConnectionError, ServiceUnavailableError, RateLimitedError, MalformedResponseError)
+# Statuses a proxy may send without a Rivya error body that still leave the outcome open.
+AMBIGUOUS_HTTP = frozenset({408, 409, 425})
+# Codes with which the service itself refuses a create: certain that no task was made.
+REFUSAL_CODES = frozenset({
+    "validation_failed", "insufficient_credits", "api_key_missing", "api_key_invalid", "api_key_revoked",
+    "api_key_expired", "api_scope_denied", "idempotency_conflict", "not_found",
+})
+# An error_code of ours: a 4xx that did not come from Rivya (no error body); most likely nothing was charged.
+UNCONFIRMED_REFUSAL = "unconfirmed_refusal"
+
+FOLLOW_TICK = 0.25
+POLL_WORKERS = 8
+MEDIA_WORKERS = 2
+MEDIA_ATTEMPTS = 3
+# A row being sent by a live page is left alone this long before the follower sends it itself.
+RESEND_GRACE = 2.0
+RESEND_MAX_DELAY = 60.0
+# A status the reference does not list: look again slowly, and stop after an hour (History's
+# "Check now" looks again); it is never treated as finished.
+UNKNOWN_STATUS_INTERVAL = 60.0
+UNKNOWN_STATUS_MAX_POLLS = 60
 
 
 @dataclass(frozen=True)
@@ -52,7 +81,7 @@ class Reference:
 
 
 class JobService:
-    """Submit and follow jobs for one backend; one instance (and thread) per server process."""
+    """Submit and follow jobs for one backend; one instance (and follower) per data folder."""
 
     def __init__(
         self,
@@ -64,10 +93,11 @@ class JobService:
         schedule: PollSchedule | None = None,
         budget: RequestBudget | None = None,
     ) -> None:
-        self.client = client
+        # Calls from pages and from the follower never retry inside the call (see the module doc).
+        self.client = client.with_options(max_retries=0)
         # Clients by key owner: the shared key, plus personal keys pasted by people for their
         # own session. Personal keys live only here, in memory, never in the log.
-        self._clients: dict[str, RivyaClient] = {SHARED_OWNER: client}
+        self._clients: dict[str, RivyaClient] = {SHARED_OWNER: self.client}
         self._released: set[str] = set()
         self._submit_lock = threading.Lock()
         self.log = tasklog
@@ -75,9 +105,18 @@ class JobService:
         self.backend = backend
         self.schedule = schedule or client.poll_schedule
         self.budget = budget or RequestBudget()
+        # Result links may point at the API's own host only when that host is itself local.
+        self._allow_private_media = is_private_url(client.base_url)
+        self._lock = threading.Lock()  # guards every dict and set below
         self._in_flight: set[str] = set()
+        self._busy: set[int] = set()
         self._due: dict[int, tuple[float, int]] = {}
-        self._lock = threading.Lock()
+        self._odd_polls: dict[int, int] = {}
+        self._saving: set[int] = set()
+        self._media_futures: set[Future[None]] = set()
+        self._recovered = False
+        self._pool = ThreadPoolExecutor(POLL_WORKERS, thread_name_prefix="rivya-poll")
+        self._media_pool = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="rivya-media")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,8 +130,7 @@ class JobService:
             if owner not in self._clients:
                 base = self.client
                 self._clients[owner] = RivyaClient(
-                    api_key, base.base_url, timeout=base.timeout, max_retries=base.max_retries,
-                    poll_schedule=base.poll_schedule,
+                    api_key, base.base_url, timeout=base.timeout, max_retries=0, poll_schedule=base.poll_schedule
                 )
         return owner
 
@@ -138,10 +176,12 @@ class JobService:
     ) -> Job:
         """Log, then create. The same key always yields the same row and the same task.
 
-        Raises ``InvalidInputError`` (nothing logged or sent) and, when the service refuses
-        outright, the ``APIStatusError`` (the row is kept as ``rejected``, nothing charged).
-        Transient trouble returns the row still ``submitting``; the follower finishes it.
-        ``SpendLimitError`` when ``daily_budget`` would be passed (nothing logged or sent).
+        Raises ``InvalidInputError`` or ``SpendLimitError`` (nothing logged or sent),
+        ``StorageError`` (the log could not be written; ``after_send`` says whether the create
+        may have gone out) and, when the service refuses outright, the ``APIStatusError`` (the
+        row is kept as ``rejected``, nothing charged). When the outcome is unknown, or the
+        shared request budget has no room right now, the row is returned still ``submitting``
+        and the follower finishes it with the same key.
         """
         params = {k: v for k, v in params.items() if k != REFERENCE_ITEMS_KEY}
         if reference is not None:
@@ -155,12 +195,13 @@ class JobService:
         # slip under the limit; a key already logged is a replay and is never re-checked.
         with self._submit_lock:
             job = self.log.by_key(idempotency_key)
-            if job is None and daily_budget is not None:
+            first = job is None
+            if first and daily_budget is not None:
                 midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
                 used = self.log.committed_credits_since(midnight.isoformat(timespec="milliseconds"))
                 if used + cost > daily_budget:
                     raise SpendLimitError(daily_budget, used, cost)
-            if job is None:
+            if first:
                 job = self.log.add(
                     idempotency_key=idempotency_key,
                     backend=self.backend,
@@ -175,40 +216,52 @@ class JobService:
                     key_owner=owner,
                     expected_credits=cost,
                 )
-        if job.status != SUBMITTING:
-            return job  # a rerun or double click of a job already sent
-        return self._send(job, raise_refusal=True)
+        assert job is not None
+        if job.status != JobStatus.SUBMITTING or not self.budget.try_acquire():
+            return job  # a rerun or double click of a job already sent, or the follower sends it shortly
+        return self._send(job, first=first, raise_refusal=True)
 
-    def _send(self, job: Job, *, raise_refusal: bool) -> Job:
+    def _send(self, job: Job, *, first: bool, raise_refusal: bool) -> Job:
+        """One create for a logged row. ``first``: this key has certainly never been sent before."""
         with self._lock:
             if job.idempotency_key in self._in_flight:
                 return job
             self._in_flight.add(job.idempotency_key)
         try:
-            generation = self.client_for(job.key_owner).create_generation(
-                job.model,
-                job.prompt,
-                job.params or None,
-                idempotency_key=job.idempotency_key,
-                client_request_id=f"studio-{job.id}",
-            )
-        except AMBIGUOUS as exc:
-            log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
-            return self.log.update(job.id, error_code=getattr(exc, "code", None) or "network", error_message=str(exc)[:300])
-        except APIStatusError as exc:
-            job = self.log.update(job.id, status=REJECTED, error_code=exc.code, error_message=exc.message[:1000])
-            if raise_refusal:
-                raise
-            return job
+            try:
+                generation = self.client_for(job.key_owner).create_generation(
+                    job.model,
+                    job.prompt,
+                    job.params or None,
+                    idempotency_key=job.idempotency_key,
+                    client_request_id=f"studio-{job.id}",
+                )
+            except APIStatusError as exc:
+                if _outcome_unknown(exc, first=first):
+                    log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
+                    return self.log.update(job.id, error_code=exc.code or "unconfirmed", error_message=exc.message[:300])
+                code = exc.code if exc.code in REFUSAL_CODES else UNCONFIRMED_REFUSAL
+                job = self.log.update(job.id, status=JobStatus.REJECTED, error_code=code, error_message=exc.message[:1000])
+                if raise_refusal:
+                    raise
+                return job
+            except APIConnectionError as exc:
+                log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
+                return self.log.update(job.id, error_code="network", error_message=str(exc)[:300])
+            with self._lock:
+                # The task exists: its first look follows the documented delay from now.
+                self._due[job.id] = (time.time() + self.schedule.delay(0), 0)
+            return self._apply(job, generation)
+        except StorageError as exc:
+            raise StorageError(str(exc), after_send=True) from None
         finally:
             with self._lock:
                 self._in_flight.discard(job.idempotency_key)
-        return self._apply(job, generation)
 
     # -- following ------------------------------------------------------------------------
 
     def _apply(self, job: Job, generation: Generation, **extra: Any) -> Job:
-        """Write what the service said about a task; save media when it has succeeded."""
+        """Write what the service said about a task; queue its media for saving once it succeeded."""
         fields: dict[str, Any] = {
             **extra,
             "task_id": generation.id or job.task_id,
@@ -221,95 +274,178 @@ class JobService:
             fields["reserved_credits"] = generation.reserved_credits
         if generation.final_credits is not None:
             fields["final_credits"] = generation.final_credits
-        if generation.status == "succeeded":
-            fields["media_paths"], problem = self._save_media(job, generation)
-            if problem:
-                fields["error_message"] = problem
         job = self.log.update(job.id, **fields)
         if job.is_done:
-            self._due.pop(job.id, None)
+            with self._lock:
+                self._due.pop(job.id, None)
+                self._odd_polls.pop(job.id, None)
+        if job.awaits_media:
+            self._save_later(job)
         return job
 
-    def _save_media(self, job: Job, generation: Generation) -> tuple[list[str], str | None]:
-        paths: list[str] = []
-        for n, url in enumerate(generation.urls):
-            try:
-                path = download_media(
-                    self.client.session, url, self.media_dir / f"{job.id}-{generation.id}-{n}", expected=job.category
-                )
-            except Exception as exc:
-                log.warning("job %s: could not save %s (%s)", job.id, url[:80], type(exc).__name__)
-                return paths, "The result could not be saved locally; it is shown from Rivya's link while that works."
-            thumbnail(path)
-            paths.append(str(path))
-        return paths, None
+    def _save_later(self, job: Job) -> None:
+        with self._lock:
+            if job.id in self._saving:
+                return
+            self._saving.add(job.id)
+            future = self._media_pool.submit(self._save_media, job)
+            self._media_futures.add(future)
+        future.add_done_callback(self._media_done)
 
-    def follow_once(self) -> int:
-        """One pass over unfinished jobs; returns how many requests it sent."""
-        sent = 0
-        now = time.time()
-        for job in self.log.pending(self.backend):
-            client = self._clients.get(job.key_owner)
-            if client is None:
-                continue  # a personal key this process no longer holds: wait until it is pasted again
-            due, attempts = self._next_due(job)
-            if now < due or not self.budget.try_acquire():
-                continue
-            sent += 1
-            if job.status == SUBMITTING:
-                self._resend(job, now, attempts)
-            elif job.task_id and not self._poll(job, client, now, attempts + 1):
-                break
+    def _media_done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._media_futures.discard(future)
+
+    def _save_media(self, job: Job) -> None:
+        """Save every result of a job under the media folder; record why if it cannot be done."""
+        try:
+            paths: list[str] = []
+            problem: str | None = None
+            for n, url in enumerate(job.result_urls):
+                for attempt in range(MEDIA_ATTEMPTS):
+                    try:
+                        path = download_media(
+                            url, self.media_dir / f"{job.id}-{n}", expected=job.category, allow_private=self._allow_private_media
+                        )
+                    except RivyaError as exc:
+                        problem = str(exc)
+                        log.warning("job %s: %s not saved, try %d (%s)", job.id, shown_url(url), attempt + 1, type(exc).__name__)
+                        if isinstance(exc, MediaRefused) or attempt + 1 == MEDIA_ATTEMPTS:
+                            break  # a refusal breaks a rule: trying again cannot help
+                        time.sleep(2.0 * (attempt + 1))
+                        continue
+                    problem = None
+                    thumbnail(path)
+                    paths.append(str(path))
+                    break
+                if problem:
+                    break
+            if problem:
+                self.log.update(job.id, media_paths=paths, media_error=problem[:500])
+            else:
+                self.log.update(job.id, media_paths=paths)
+        except Exception:
+            log.exception("job %s: saving its result failed", job.id)
+        finally:
+            with self._lock:
+                self._saving.discard(job.id)
+
+    def follow_once(self, *, wait_for_results: bool = True) -> int:
+        """One pass: send every due job's request on the pool; returns how many requests it sent.
+
+        With ``wait_for_results`` (tests, scripts) it returns once those requests and any
+        result downloads they started have finished; the follower thread does not wait.
+        """
+        if not self._recovered:
+            self._recovered = True
+            for job in self.log.unsaved(self.backend):
+                self._save_later(job)
+        futures = [self._pool.submit(self._act, job) for job in self._take_due(time.time())]
         self._drop_released()
-        return sent
+        if wait_for_results:
+            wait(futures)
+            while True:
+                with self._lock:
+                    saving = list(self._media_futures)
+                if not saving:
+                    break
+                wait(saving)
+        return len(futures)
+
+    def _take_due(self, now: float) -> list[Job]:
+        """Due jobs, soonest due first, each marked busy; stops where the request budget runs out."""
+        due: list[tuple[float, Job]] = []
+        for job in self.log.pending(self.backend):
+            with self._lock:
+                if job.id in self._busy or job.key_owner not in self._clients:
+                    continue  # being polled now, or a personal key no longer held: wait until it is pasted again
+                when = self._next_due(job)[0]
+            if when <= now:
+                due.append((when, job))
+        taken: list[Job] = []
+        for _, job in sorted(due, key=lambda pair: pair[0]):
+            if not self.budget.try_acquire():
+                break
+            with self._lock:
+                self._busy.add(job.id)
+            taken.append(job)
+        return taken
 
     def _next_due(self, job: Job) -> tuple[float, int]:
-        """When to act on a job next, and how often we already did (kept in memory only)."""
+        """When to act on a job next, and how often we already did (kept in memory; call under the lock)."""
         if job.id not in self._due:
-            if job.status == SUBMITTING:
-                # A row still being sent by a live page waits; one left by a failure or a
-                # restart is re-sent at once.
+            if job.status == JobStatus.SUBMITTING:
+                # A row a live page is sending waits a moment; one left by a failure or a restart goes at once.
                 start = datetime.fromisoformat(job.updated_at).timestamp()
-                first = 0.0 if job.error_code else RETRY_SUBMIT_AFTER
+                first = 0.0 if job.error_code else RESEND_GRACE
             else:
                 start = datetime.fromisoformat(job.submitted_at).timestamp()
                 first = self.schedule.delay(0)
             self._due[job.id] = (start + first, 0)
         return self._due[job.id]
 
-    def _resend(self, job: Job, now: float, attempts: int) -> None:
-        """Send a row's create again with its original key; back off 2, 4 … 60 s while it fails."""
-        if job.idempotency_key in self._in_flight:
-            return
-        self._due[job.id] = (now + min(60.0, 2.0 ** (attempts + 1)), attempts + 1)
-        self._send(job, raise_refusal=False)
+    def _act(self, job: Job) -> None:
+        try:
+            client = self.client_for(job.key_owner)
+            with self._lock:
+                attempts = self._due.get(job.id, (0.0, 0))[1]
+            if job.status == JobStatus.SUBMITTING:
+                self._resend(job, attempts)
+            elif job.task_id:
+                self._poll(job, client, attempts + 1)
+        except Exception:
+            log.exception("job %s: follower step failed", job.id)
+        finally:
+            with self._lock:
+                self._busy.discard(job.id)
 
-    def _poll(self, job: Job, client: RivyaClient, now: float, polls: int) -> bool:
-        """Check one task and record it; False when the service asked everyone to slow down."""
+    def _resend(self, job: Job, attempts: int) -> None:
+        """Send a row's create again with its original key; back off 2, 4 … 60 s while it is not confirmed."""
+        with self._lock:
+            self._due[job.id] = (time.time() + min(RESEND_MAX_DELAY, 2.0 ** (attempts + 1)), attempts + 1)
+        try:
+            self._send(job, first=False, raise_refusal=False)
+        except StorageError as exc:
+            log.warning("job %s: %s", job.id, exc)
+
+    def _poll(self, job: Job, client: RivyaClient, polls: int) -> None:
+        """Check one task and record it; a 429 pauses every poll of this process."""
         delay = self.schedule.delay(polls, category=job.category)
         try:
             generation = client.get_generation(job.task_id or "")
         except RateLimitedError as exc:
             self.budget.pause(exc.retry_after or delay)
-            self._due[job.id] = (now + (exc.retry_after or 0) + delay, polls)
-            return False
+            self._set_due(job.id, time.time() + (exc.retry_after or 0) + delay, polls)
+            return
         except NotFoundError as exc:
-            self.log.update(job.id, status="failed", error_code="not_found", error_message=exc.message[:500])
-            self._due.pop(job.id, None)
-            return True
+            self.log.update(job.id, status=JobStatus.FAILED, error_code="not_found", error_message=exc.message[:500])
+            with self._lock:
+                self._due.pop(job.id, None)
+            return
         except RivyaError as exc:
             log.info("job %s: status check failed (%s); will try again", job.id, type(exc).__name__)
-            self._due[job.id] = (now + delay, polls)
-            return True
-        self._due[job.id] = (now + delay, polls)
+            self._set_due(job.id, time.time() + delay, polls)
+            return
+        if not is_known(generation.status):
+            with self._lock:
+                odd = self._odd_polls[job.id] = self._odd_polls.get(job.id, 0) + 1
+            delay = math.inf if odd >= UNKNOWN_STATUS_MAX_POLLS else UNKNOWN_STATUS_INTERVAL
+            log.warning("job %s: the service reports status %r, which the app does not know", job.id, generation.status[:40])
+        # The next look is counted from when this poll ran, not from the start of the pass.
+        self._set_due(job.id, time.time() + delay, polls)
         self._apply(job, generation, polls=job.polls + 1)
-        return True
+
+    def _set_due(self, job_id: int, when: float, polls: int) -> None:
+        with self._lock:
+            self._due[job_id] = (when, polls)
 
     def recheck(self) -> int:
         """Poll every unfinished job at the next pass, whatever its schedule; returns how many."""
         pending = self.log.pending(self.backend)
-        for job in pending:
-            self._due.pop(job.id, None)
+        with self._lock:
+            for job in pending:
+                self._due.pop(job.id, None)
+                self._odd_polls.pop(job.id, None)
         return len(pending)
 
     def start(self) -> JobService:
@@ -324,10 +460,27 @@ class JobService:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._media_pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stop.wait(FOLLOW_TICK):
             try:
-                self.follow_once()
+                self.follow_once(wait_for_results=False)
             except Exception:
                 log.exception("follower pass failed")
+
+
+def _outcome_unknown(exc: APIStatusError, *, first: bool) -> bool:
+    """Whether a create's error leaves open that the service made (and charged) the task.
+
+    A 409 ``idempotency_conflict`` is a refusal only on the very first send of a new key
+    (the key was used with another body); on any re-send of our own byte-identical request
+    it means "the first one is still being processed" (reference section 9 is silent, so we
+    take the least convenient reading). A 4xx without a Rivya error body came from a proxy.
+    """
+    if isinstance(exc, AMBIGUOUS):
+        return True
+    if isinstance(exc, IdempotencyConflictError) and exc.code is not None:
+        return not first or exc.retries > 0
+    return exc.code is None and exc.status_code in AMBIGUOUS_HTTP

@@ -1,8 +1,7 @@
 """The team's ledger from the task log: figures, filters, daily series and CSV, in pandas.
 
-Credits are counted the way the wallet moves: a running job holds its reservation, a
-finished job costs its ``final_credits`` (a failed one is refunded to 0 or what the
-service kept), and a job that never started costs nothing.
+Credits charged come from ``rivya.money`` (computed by the log's SQL as ``charged_credits``),
+the same rule the spend guard and the job cards use.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
-from .tasklog import REJECTED, SUBMITTING, TaskLog
+from .status import JobStatus
+from .tasklog import TaskLog
 
 CSV_COLUMNS = [
     "id", "submitted_at", "finished_at", "model", "status", "prompt", "params", "reserved_credits", "final_credits",
@@ -25,13 +25,10 @@ def enrich(frame: pd.DataFrame) -> pd.DataFrame:
     """Add the derived columns every view uses: charge, refund, time to result, day."""
     df = frame.copy()
     reserved = df["reserved_credits"].fillna(0).astype("int64")
-    final = df["final_credits"].fillna(0).astype("int64")
-    finished = df["status"].isin(["succeeded", "failed"])
-    unsent = df["status"].isin([SUBMITTING, REJECTED])
-    df["charged_credits"] = final.where(finished, reserved).where(~unsent, 0).astype("int64")
-    df["returned_credits"] = (reserved - final).where(df["status"] == "failed", 0).clip(lower=0).astype("int64")
+    refunded = (df["status"] == JobStatus.FAILED) & df["final_credits"].notna()
+    df["returned_credits"] = (reserved - df["final_credits"].fillna(0).astype("int64")).where(refunded, 0).clip(lower=0)
     seconds = (df["finished_at"] - df["submitted_at"]).dt.total_seconds()
-    df["seconds_to_result"] = seconds.where(df["status"] == "succeeded")
+    df["seconds_to_result"] = seconds.where(df["status"] == JobStatus.SUCCEEDED)
     df["day"] = df["submitted_at"].dt.tz_convert("UTC").dt.date
     return df
 
@@ -82,8 +79,8 @@ def figures(df: pd.DataFrame, *, now: datetime | None = None) -> Figures:
     """The page's headline numbers (UTC days)."""
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
     week_start = today - timedelta(days=6)
-    finished = df["status"].isin(["succeeded", "failed"])
-    succeeded = int((df["status"] == "succeeded").sum())
+    finished = df["status"].isin([JobStatus.SUCCEEDED, JobStatus.FAILED])
+    succeeded = int((df["status"] == JobStatus.SUCCEEDED).sum())
     medians = df.dropna(subset=["seconds_to_result"]).groupby("model")["seconds_to_result"].median()
     return Figures(
         spent_today=int(df.loc[df["day"] == today, "charged_credits"].sum()),

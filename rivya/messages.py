@@ -9,8 +9,10 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
+    MalformedResponseError,
     RateLimitedError,
     SpendLimitError,
+    StorageError,
 )
 
 
@@ -61,6 +63,10 @@ _BY_CODE: dict[str, Explanation] = {
     "generation_failed": Explanation(
         "The generation failed.", "Its credits were returned. Try again, perhaps with a different prompt."
     ),
+    "unconfirmed_refusal": Explanation(
+        "The request was turned away before Rivya answered (not a Rivya reply).",
+        "Most likely nothing was charged. Check the balance on the History page before trying again.",
+    ),
     "lost": Explanation(
         "This job could not be followed to its end.",
         "Open the History page to see what is known; its credits are shown there.",
@@ -81,8 +87,27 @@ def explain_code(code: str | None) -> Explanation:
     return _BY_CODE.get(code or "", Explanation("Something went wrong.", "Try again in a moment."))
 
 
+_UNREADABLE = Explanation(
+    "Rivya's reply could not be read.",
+    "Nothing is lost: the app asks again with the same request, so nothing is charged twice. Don't press again.",
+)
+
+
 def explain(error: BaseException) -> Explanation:
     """Words for any error this package raises."""
+    if isinstance(error, StorageError):
+        if error.after_send:
+            return Explanation(
+                "Rivya may already have this job, but the app could not write it down (its disk is full or read-only).",
+                "Don't press Generate again: the job keeps its place and shows up once the app can write again. "
+                "Tell whoever runs the app.",
+            )
+        return Explanation(
+            "The app could not record the job: its disk is full or read-only.",
+            "Nothing was sent or charged. Tell whoever runs the app.",
+        )
+    if isinstance(error, MalformedResponseError):
+        return _UNREADABLE
     if isinstance(error, InvalidInputError):
         return Explanation("Please fix these first: " + " ".join(error.problems), "Nothing was sent or charged.")
     if isinstance(error, SpendLimitError):

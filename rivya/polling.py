@@ -43,7 +43,7 @@ class RequestBudget:
     pause all of them at once.
     """
 
-    def __init__(self, rate: float = 2.0, burst: int = 5) -> None:
+    def __init__(self, rate: float = constants.REQUEST_RATE, burst: int = constants.REQUEST_BURST) -> None:
         self.rate = rate
         self.burst = burst
         self._tokens = float(burst)

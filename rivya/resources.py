@@ -6,11 +6,15 @@ undocumented field-name variants are accepted, and absent fields fall back to wh
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-TERMINAL_STATUSES = frozenset({"succeeded", "failed"})
+from .status import JobStatus, normalize_status
+
+log = logging.getLogger("rivya")
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -29,6 +33,26 @@ def _first(data: dict[str, Any], *names: str, default: Any = None) -> Any:
         if value is not None:
             return value
     return default
+
+
+def is_web_url(value: Any) -> bool:
+    """An absolute http(s) URL with a host. Anything else a reply calls a URL (a path, ``file:``, ``data:``) is refused."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value.strip())
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def _web_urls(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list | tuple):
+        return ()
+    kept = tuple(u for u in values if is_web_url(u))
+    if len(kept) < len(values):
+        log.warning("rivya: ignored %d result link(s) that are not http(s)", len(values) - len(kept))
+    return kept
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -61,20 +85,23 @@ class Generation:
     @property
     def is_done(self) -> bool:
         """True once the task is ``succeeded`` or ``failed``; unknown statuses are not done."""
-        return self.status in TERMINAL_STATUSES
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, model: str | None = None) -> Generation:
         result = data.get("result") if isinstance(data.get("result"), dict) else {}
         error = data.get("error") if isinstance(data.get("error"), dict) else {}
-        urls = result.get("urls") if isinstance(result.get("urls"), list) else []
-        urls = tuple(u for u in urls if isinstance(u, str) and u)
-        primary = _first(result, "primary_url", "primaryUrl") or (urls[0] if urls else None)
+        # Result links are strings the service sends; only absolute http(s) URLs are kept, so a
+        # reply can never make the app open or serve a local path.
+        urls = _web_urls(result.get("urls"))
+        primary = _first(result, "primary_url", "primaryUrl")
+        primary = primary if is_web_url(primary) else (urls[0] if urls else None)
         if primary and primary not in urls:
             urls = (primary, *urls)
+        task_id = _first(data, "id", "task_id", "taskId", default="")
         return cls(
-            id=str(_first(data, "id", "task_id", "taskId", default="")),
-            status=str(data.get("status") or "unknown"),
+            id=str(task_id) if isinstance(task_id, str | int) and not isinstance(task_id, bool) else "",
+            status=normalize_status(data.get("status")),
             model=data.get("model") or model,
             reserved_credits=_int_or_none(_first(data, "reserved_credits", "reservedCredits")),
             final_credits=_int_or_none(_first(data, "final_credits", "finalCredits")),
@@ -122,10 +149,12 @@ class UploadedFile:
         mime_type: str | None = None,
         size: int | None = None,
     ) -> UploadedFile:
-        inner = data.get("file") if isinstance(data.get("file"), dict) else data
+        # The PublicApiFile shape is not documented: accept a bare object or one wrapped in
+        # ``file`` or ``data``, and the URL under any of its likely names.
+        inner = next((data[k] for k in ("file", "data") if isinstance(data.get(k), dict)), data)
         return cls(
             id=_first(inner, "id", "file_id", "fileId"),
-            url=str(_first(inner, "url", "file_url", "fileUrl", default="")),
+            url=str(_first(inner, "url", "file_url", "fileUrl", "public_url", "publicUrl", default="")),
             kind=str(_first(inner, "kind", default=kind or "image")),
             name=_first(inner, "name", "filename", "file_name", "original_name", default=name),
             mime_type=_first(inner, "mime_type", "mimeType", "content_type", "contentType", default=mime_type),
@@ -137,15 +166,19 @@ class UploadedFile:
 
 @dataclass(frozen=True)
 class Credits:
-    """The wallet from ``GET /credits``."""
+    """The wallet from ``GET /credits``. ``current_credits`` is None when the reply did not say.
 
-    current_credits: int
+    An unknown balance is never read as 0: that would refuse every job for no reason; the
+    service itself refuses a job the wallet cannot pay for.
+    """
+
+    current_credits: int | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Credits:
-        value = _int_or_none(_first(data, "current_credits", "currentCredits", "credits"))
-        return cls(current_credits=value if value is not None else 0, raw=data)
+        inner = data.get("data") if isinstance(data.get("data"), dict) else data
+        return cls(current_credits=_int_or_none(_first(inner, "current_credits", "currentCredits", "credits")), raw=data)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,24 @@
-"""The app's server-side parts assembled once per process: backend, client, log, follower."""
+"""The app's server-side parts assembled once per process: backend, client, log, follower.
+
+``open_shared`` keeps one ``Studio`` per configuration for the whole process, in a plain
+module-level registry: not in a Streamlit cache, which any browser can clear (a clear would
+reset the password back-off and start a second follower beside the first). Across processes,
+a lock file in the data folder lets only one of them run the follower.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
 
+from .access import PasswordGate
 from .catalog import get_model
 from .client import RivyaClient
 from .config import Settings
@@ -19,6 +30,41 @@ from .tasklog import SHARED_OWNER, TaskLog
 
 SANDBOX_BACKEND = "sandbox"
 BALANCE_TTL = 10.0
+FOLLOWER_LOCK = "follower.lock"
+STANDBY_RETRY = 5.0
+
+log = logging.getLogger("rivya.studio")
+
+
+class FollowerLock:
+    """An exclusive ``flock`` on ``data_dir/follower.lock``: one follower per data folder.
+
+    The kernel drops the lock when its holder exits, even on a crash, so a stale file never
+    blocks a later process. Two opens in one process conflict too, so this also holds when a
+    second ``Studio`` is opened on the same folder in the same process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock if no one holds it; never waits."""
+        if self._file is not None:
+            return True
+        file = open(self.path, "a")  # noqa: SIM115 - held open for as long as the lock is held
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            return False
+        self._file = file
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor releases the lock
+            self._file = None
 
 
 @dataclass
@@ -30,14 +76,19 @@ class Studio:
     log: TaskLog
     jobs: JobService
     ledger: LedgerView
+    gate: PasswordGate
     sandbox: Sandbox | None = None
     _balances: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
     _references: dict[tuple[str, str, str], Reference] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _follower_lock: FollowerLock | None = field(default=None, repr=False)
+    _standby: threading.Thread | None = field(default=None, repr=False)
+    _closing: threading.Event = field(default_factory=threading.Event, repr=False)
+    following: bool = field(default=False, init=False)  # this process runs the follower for the data folder
 
     @classmethod
     def open(cls, settings: Settings, *, follow: bool = True) -> Studio:
-        """Start the sandbox when no key is set, open the log, start the follower."""
+        """Start the sandbox when no key is set, open the log, start the follower if no one else runs it."""
         sandbox = None
         if settings.uses_sandbox:
             sandbox = Sandbox(host="127.0.0.1", port=0).start()
@@ -48,23 +99,54 @@ class Studio:
             backend = settings.base_url
         tasklog = TaskLog(settings.data_dir / "tasklog.sqlite3")
         jobs = JobService(client, tasklog, settings.data_dir / "media", backend=backend)
-        ledger = LedgerView(tasklog)
+        studio = cls(
+            settings=settings, client=client, log=tasklog, jobs=jobs, ledger=LedgerView(tasklog),
+            gate=PasswordGate(settings.app_password or ""), sandbox=sandbox,
+        )
         if follow:
-            jobs.start()
+            studio._follow()
             # Reading a big log takes a moment; do it now so the History page never waits.
-            threading.Thread(target=ledger.frame, name="rivya-ledger-warmup", daemon=True).start()
-        return cls(settings=settings, client=client, log=tasklog, jobs=jobs, ledger=ledger, sandbox=sandbox)
+            threading.Thread(target=studio.ledger.frame, name="rivya-ledger-warmup", daemon=True).start()
+        return studio
+
+    def _follow(self) -> None:
+        """Run the follower, or stand by while another process holds the data folder's lock."""
+        self._follower_lock = FollowerLock(self.settings.data_dir / FOLLOWER_LOCK)
+        if self._follower_lock.acquire():
+            self.jobs.start()
+            self.following = True
+            return
+        log.warning(
+            "Another process already follows the jobs in %s; this one serves pages only "
+            "and takes over the follower if that process stops.", self.settings.data_dir,
+        )
+        self._standby = threading.Thread(target=self._stand_by, name="rivya-standby", daemon=True)
+        self._standby.start()
+
+    def _stand_by(self) -> None:
+        while not self._closing.wait(STANDBY_RETRY):
+            if self._follower_lock is not None and self._follower_lock.acquire():
+                log.warning("The process following %s stopped; this one follows its jobs now.", self.settings.data_dir)
+                self.jobs.start()
+                self.following = True
+                return
 
     @property
     def backend_label(self) -> str:
         return "Local sandbox (demo)" if self.sandbox else self.settings.base_url
 
-    def balance(self, owner: str = SHARED_OWNER, *, fresh: bool = False) -> int:
-        """The wallet of a key, cached for a few seconds: every rerun of every page shows it."""
+    def balance(self, owner: str = SHARED_OWNER, *, fresh: bool = False) -> int | None:
+        """The wallet of a key, cached for a few seconds: every rerun of every page shows it.
+
+        None means unknown (the reply did not say, or the shared request budget has no room
+        right now); callers show "—" and let the service decide at submit.
+        """
         now = time.monotonic()
         cached = self._balances.get(owner)
         if not fresh and cached and now - cached[0] < BALANCE_TTL:
             return cached[1]
+        if not self.jobs.budget.try_acquire():
+            return cached[1] if cached else None
         credits = self.jobs.client_for(owner).get_credits().current_credits
         self._balances[owner] = (now, credits)
         return credits
@@ -99,8 +181,39 @@ class Studio:
         return reference
 
     def close(self) -> None:
+        self._closing.set()
+        if self._standby is not None:
+            self._standby.join(timeout=STANDBY_RETRY + 1)
         self.jobs.stop()
+        self.following = False
+        if self._follower_lock is not None:
+            self._follower_lock.release()
         self.client.close()
         self.log.close()
         if self.sandbox:
             self.sandbox.stop()
+
+
+_shared: dict[Settings, Studio] = {}
+_shared_lock = threading.Lock()
+
+
+def open_shared(settings: Settings) -> Studio:
+    """The process's one ``Studio`` for ``settings``, opened (and its follower started) on first use."""
+    with _shared_lock:
+        studio = _shared.get(settings)
+        if studio is None:
+            studio = _shared[settings] = Studio.open(settings)
+        return studio
+
+
+def close_shared(settings: Settings | None = None) -> None:
+    """Close the shared ``Studio`` of ``settings``, or every one (at server shutdown)."""
+    with _shared_lock:
+        if settings is None:
+            studios = list(_shared.values())
+            _shared.clear()
+        else:
+            studios = [_shared.pop(settings)] if settings in _shared else []
+    for studio in studios:
+        studio.close()

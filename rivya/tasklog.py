@@ -19,10 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-# Statuses the app adds to the service's queued/processing/succeeded/failed:
-SUBMITTING = "submitting"  # row written, create not yet acknowledged
-REJECTED = "rejected"  # the service refused the create: no task, no charge
-TERMINAL = ("succeeded", "failed", REJECTED)
+from .errors import StorageError
+from .money import CHARGED_SQL, charged_credits, returned_credits
+from .status import TERMINAL, JobStatus
 
 # Each entry moves the schema one version up; never edit a shipped entry, append one.
 MIGRATIONS: tuple[str, ...] = (
@@ -61,6 +60,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN key_owner TEXT NOT NULL DEFAULT 'shared';
     ALTER TABLE jobs ADD COLUMN expected_credits INTEGER;
     """,
+    # v3: why a succeeded job's result could not be saved here (NULL: saved, or not tried yet).
+    """
+    ALTER TABLE jobs ADD COLUMN media_error TEXT;
+    """,
 )
 SHARED_OWNER = "shared"
 
@@ -68,9 +71,10 @@ _JSON_COLUMNS = ("params", "result_urls", "media_paths")
 _UPDATABLE = frozenset(
     {
         "updated_at", "finished_at", "task_id", "status", "reserved_credits", "final_credits", "result_urls",
-        "media_paths", "error_code", "error_message", "polls", "reference_url",
+        "media_paths", "error_code", "error_message", "polls", "reference_url", "media_error",
     }
 )
+_TERMINAL_VALUES = tuple(sorted(s.value for s in TERMINAL))
 
 
 def utc_now() -> str:
@@ -106,10 +110,21 @@ class Job:
     polls: int
     key_owner: str
     expected_credits: int | None
+    media_error: str | None = None
 
     @property
     def is_done(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def awaits_media(self) -> bool:
+        """Succeeded with result links, but no copy saved here yet and no failure recorded."""
+        return self.status == JobStatus.SUCCEEDED and bool(self.result_urls) and not self.media_paths and not self.media_error
+
+    @property
+    def charged_credits(self) -> int:
+        """What this job cost or holds (``rivya.money``'s one definition)."""
+        return charged_credits(self.status, self.reserved_credits, self.final_credits, self.expected_credits)
 
     @property
     def elapsed_seconds(self) -> float:
@@ -120,9 +135,7 @@ class Job:
     @property
     def credits_returned(self) -> int:
         """Credits reserved but given back (a failed task is refunded)."""
-        if self.status != "failed" or not self.reserved_credits:
-            return 0
-        return self.reserved_credits - (self.final_credits or 0)
+        return returned_credits(self.status, self.reserved_credits, self.final_credits)
 
 
 class TaskLog:
@@ -147,21 +160,31 @@ class TaskLog:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA synchronous=NORMAL")
+            # "Logged before sent" must survive a power cut, not only a crash: one fsync per commit.
+            db.execute("PRAGMA synchronous=FULL")
             self._local.db = db
         return db
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; BEGIN IMMEDIATE so concurrent writers queue, not fail."""
+        """One write transaction; BEGIN IMMEDIATE so concurrent writers queue, not fail.
+
+        A disk that is full, read-only or gone surfaces as ``StorageError`` in plain words.
+        """
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StorageError(f"the job log at {self.path.name} could not be written ({exc})") from None
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -199,7 +222,7 @@ class TaskLog:
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (idempotency_key) DO NOTHING""",
                 (idempotency_key, backend, now, now, model, category, prompt, json.dumps(params),
-                 reference_path, reference_url, SUBMITTING, page, session_id, key_owner, expected_credits),
+                 reference_path, reference_url, JobStatus.SUBMITTING.value, page, session_id, key_owner, expected_credits),
             )
             row = db.execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
         return _job(row)
@@ -240,13 +263,22 @@ class TaskLog:
 
     def pending(self, backend: str | None = None) -> list[Job]:
         """Jobs not yet finished (oldest first), optionally of one backend only."""
-        marks = ",".join("?" * len(TERMINAL))
+        marks = ",".join("?" * len(_TERMINAL_VALUES))
         sql = f"SELECT * FROM jobs WHERE status NOT IN ({marks})"
-        args: list[Any] = list(TERMINAL)
+        args: list[Any] = list(_TERMINAL_VALUES)
         if backend is not None:
             sql += " AND backend = ?"
             args.append(backend)
         return [_job(r) for r in self._db().execute(sql + " ORDER BY id", args).fetchall()]
+
+    def unsaved(self, backend: str) -> list[Job]:
+        """Succeeded jobs whose result is not saved here yet (e.g. the app stopped mid-download)."""
+        rows = self._db().execute(
+            """SELECT * FROM jobs WHERE status = ? AND backend = ? AND media_error IS NULL
+                   AND media_paths = '[]' AND result_urls != '[]' ORDER BY id""",
+            (JobStatus.SUCCEEDED.value, backend),
+        ).fetchall()
+        return [_job(r) for r in rows]
 
     def recent(self, *, model: str | None = None, limit: int = 20) -> list[Job]:
         """The newest jobs, optionally of one model."""
@@ -263,19 +295,8 @@ class TaskLog:
         return tuple(row)
 
     def committed_credits_since(self, since: str) -> int:
-        """Credits spent or held by jobs submitted since ``since`` (ISO UTC): the spend guard's measure.
-
-        Finished jobs count their final credits, refused ones nothing, and anything still
-        running its reservation (or, before the service answered, its expected price).
-        """
-        row = self._db().execute(
-            """SELECT COALESCE(SUM(CASE
-                   WHEN status IN ('succeeded', 'failed') THEN COALESCE(final_credits, 0)
-                   WHEN status = ? THEN 0
-                   ELSE COALESCE(reserved_credits, expected_credits, 0) END), 0)
-               FROM jobs WHERE submitted_at >= ?""",
-            (REJECTED, since),
-        ).fetchone()
+        """Credits charged or held by jobs submitted since ``since`` (ISO UTC), by ``rivya.money``'s rule."""
+        row = self._db().execute(f"SELECT COALESCE(SUM({CHARGED_SQL}), 0) FROM jobs WHERE submitted_at >= ?", (since,)).fetchone()
         return int(row[0])
 
     def count(self) -> int:
@@ -283,7 +304,7 @@ class TaskLog:
 
     def frame(self, *, updated_since: str | None = None) -> pd.DataFrame:
         """Rows as a DataFrame, newest first, times parsed; only those updated since a time if given."""
-        sql, args = "SELECT * FROM jobs", ()
+        sql, args = f"SELECT *, {CHARGED_SQL} AS charged_credits FROM jobs", ()
         if updated_since:
             sql, args = sql + " WHERE updated_at >= ?", (updated_since,)
         cursor = self._db().execute(sql + " ORDER BY id DESC", args)
@@ -291,8 +312,9 @@ class TaskLog:
         df = pd.DataFrame.from_records(cursor.fetchall(), columns=[c[0] for c in cursor.description])
         for column in ("submitted_at", "updated_at", "finished_at"):
             df[column] = pd.to_datetime(df[column], utc=True, format="ISO8601")
-        for column in ("reserved_credits", "final_credits"):
+        for column in ("reserved_credits", "final_credits", "expected_credits"):
             df[column] = df[column].astype("Int64")
+        df["charged_credits"] = df["charged_credits"].astype("int64")
         return df
 
     def close(self) -> None:

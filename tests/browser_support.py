@@ -32,18 +32,24 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """``streamlit run app.py`` in a subprocess with the given environment."""
+    """``streamlit run app.py`` (the README's command) in a subprocess with the given environment.
 
-    def __init__(self, env: dict[str, str]) -> None:
+    Secrets are read from ``secrets`` only (default: no file), never from a developer's own
+    ``.streamlit/secrets.toml``, whose real key would otherwise win over the test's settings.
+    """
+
+    def __init__(self, env: dict[str, str], *, secrets: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        base = {k: v for k, v in os.environ.items() if not k.startswith("RIVYA_")}
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("RIVYA_", "APP_PASSWORD", "DAILY_CREDIT_BUDGET"))}
         self.log_path = ARTIFACTS / f"streamlit-{self.port}.log"
         ARTIFACTS.mkdir(exist_ok=True)
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        secrets_file = secrets or ARTIFACTS / f"no-secrets-{self.port}.toml"  # never created
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--secrets.files", str(secrets_file)],
             cwd=ROOT,
             env={**base, **env},
             stdout=self._log,

@@ -8,13 +8,27 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from streamlit import config as streamlit_config
 
 from rivya import RivyaClient
 from rivya.polling import PollSchedule
 from rivya.sandbox import Sandbox, Timing
+from ui.services import MAIN_SCRIPT
 
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(MAIN_SCRIPT)  # what AppTest runs: the app's pages (``app.py`` only serves them)
+PAGE_SCRIPTS = ("pages/image.py", "pages/video.py", "pages/history.py")
 FAST_TIMING = Timing(image_queued=0.1, image_processing=0.2, video_queued=0.1, video_processing=0.3)
 FAST_POLLS = PollSchedule(first_delay=0.05, image_interval=0.05, video_interval=0.05, image_max=0.1, video_max=0.1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_developer_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """AppTest reads ``.streamlit/secrets.toml``; a developer's real key there would win over a test's settings."""
+    saved = streamlit_config.get_option("secrets.files")
+    streamlit_config.set_option("secrets.files", [str(tmp_path_factory.mktemp("secrets") / "absent.toml")])
+    yield
+    streamlit_config.set_option("secrets.files", saved)
 
 
 @pytest.fixture
@@ -43,8 +57,7 @@ def point_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calla
     The app's shared Studio for that configuration is closed afterwards, so no follower
     thread outlives the test.
     """
-    from rivya.config import load_settings
-    from ui import services
+    from rivya.studio import close_shared
 
     def point(url: str, key: str) -> Path:
         monkeypatch.setenv("RIVYA_BASE_URL", url)
@@ -53,5 +66,4 @@ def point_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calla
         return tmp_path
 
     yield point
-    services._open_studio(load_settings()).close()
-    services._open_studio.clear()
+    close_shared()

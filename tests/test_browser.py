@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from rivya import RivyaClient
 from rivya.sandbox import Sandbox, Timing
+from rivya.tasklog import TaskLog
 
 from .browser_support import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, chromium_path
 from .conftest import image_bytes
@@ -65,11 +68,17 @@ def type_prompt(page: Page, text: str) -> None:
     box = page.get_by_label("Prompt")
     box.fill(text)
     box.press("Control+Enter")  # commit the value, as leaving the box would
-    expect(page.get_by_text(f"{len(text)} / 5000 characters")).to_be_visible()
+    expect(page.get_by_text(f"{len(text):,} / 5,000 characters")).to_be_visible()
 
 
-def tasks_with(sandbox: Sandbox, prompt: str) -> list:
-    return [t for t in sandbox.state.tasks.values() if t.prompt == prompt]
+def tasks_with(sandbox: Sandbox, prompt: str, *, at_least: int = 0, timeout: float = 15) -> list:
+    """The sandbox's tasks for a prompt, once there are ``at_least`` of them (a create may wait for the request budget)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tasks = [t for t in sandbox.state.tasks.values() if t.prompt == prompt]
+        if len(tasks) >= at_least or time.monotonic() > deadline:
+            return tasks
+        time.sleep(0.1)
 
 
 def result_image(page: Page) -> dict:
@@ -138,7 +147,7 @@ def test_reference_image_reaches_the_sandbox(page: Page, app: StreamlitServer, s
     result_image(page)
     files = [f for f in sandbox.state.files.values() if f.name == "my-sketch.png"]
     assert len(files) == 1 and files[0].data == ref.read_bytes()
-    (task,) = tasks_with(sandbox, "Make this into a painting")
+    (task,) = tasks_with(sandbox, "Make this into a painting", at_least=1)
     assert task.params["referenceMediaItems"][0]["url"].endswith(files[0].id)
     assert "enable_pro" not in task.params
 
@@ -238,6 +247,50 @@ def test_demo_mode_without_a_key(browser: Browser, tmp_path: Path) -> None:
         pg.get_by_role("button", name="Generate").click()
         assert result_image(pg)["w"] == 1024
         pg.screenshot(path=ARTIFACTS / "demo-mode-image.png", full_page=True)
+    finally:
+        context.close()
+        server.stop()
+
+
+def test_the_follower_starts_with_the_server(tmp_path: Path) -> None:
+    """A job left running before a restart is followed again at once, with no page opened."""
+    with Sandbox(timing=TIMING, api_key=SECRET_KEY) as sandbox:
+        with RivyaClient(SECRET_KEY, sandbox.url) as client:
+            task = client.create_generation("grok-imagine", "left running at the restart", idempotency_key="restart-1")
+        log = TaskLog(tmp_path / "tasklog.sqlite3")
+        job = log.add(idempotency_key="restart-1", backend=sandbox.url, model="grok-imagine", category="image",
+                      prompt="left running at the restart", params={})
+        log.update(job.id, status="queued", task_id=task.id, reserved_credits=4)
+        server = StreamlitServer({"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": SECRET_KEY, "RIVYA_DATA_DIR": str(tmp_path)})
+        try:
+            deadline = time.monotonic() + 30
+            while log.get(job.id).status != "succeeded" and time.monotonic() < deadline:
+                time.sleep(0.2)
+            polls = [e for e in sandbox.journal if e.method == "GET" and e.path.endswith(f"/generations/{task.id}")]
+            assert polls and log.get(job.id).status == "succeeded"
+        finally:
+            server.stop()
+            log.close()
+
+
+def test_a_deep_link_to_a_fresh_server_shows_only_the_password_prompt(browser: Browser, tmp_path: Path) -> None:
+    """The first visit of a fresh server is where Streamlit would run a pages/ script alone."""
+    server = StreamlitServer({"RIVYA_DATA_DIR": str(tmp_path), "APP_PASSWORD": "correct horse"})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    try:
+        pg.goto(f"{server.url}/history")
+        prompt = pg.get_by_label("Team password")
+        expect(prompt).to_be_visible(timeout=30_000)
+        pg.wait_for_timeout(1000)
+        expect(pg.locator("h1")).to_have_text(["Imagine Studio"])
+        expect(pg.get_by_test_id("stDataFrame")).to_have_count(0)
+        expect(pg.get_by_test_id("stMetric")).to_have_count(0)
+        expect(pg.get_by_test_id("stSidebarNav")).to_have_count(0)
+        prompt.fill("correct horse")
+        pg.get_by_role("button", name="Enter").click()
+        expect(pg.get_by_role("heading", name="History & credits")).to_be_visible(timeout=30_000)
+        expect(pg.get_by_test_id("stSidebarNav").get_by_role("link", name="Image")).to_be_visible()
     finally:
         context.close()
         server.stop()

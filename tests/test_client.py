@@ -114,7 +114,7 @@ def test_public_api_disabled(client: RivyaClient, sandbox: Sandbox) -> None:
 
 def test_local_validation_sends_nothing(client: RivyaClient, sandbox: Sandbox) -> None:
     with pytest.raises(InvalidInputError) as info:
-        client.create_generation("grok-imagine-video", " ", {"duration": 31, "enable_pro": "true"})
+        client.create_generation("grok-imagine-video", " ", {"duration": 31, "mode": "wild"})
     assert len(info.value.problems) == 3
     assert sandbox.journal == []
 

@@ -16,9 +16,8 @@ from rivya.sandbox import Faults, Sandbox
 from rivya.tasklog import TaskLog
 
 from .browser_support import free_port
-from .conftest import FAST_POLLS, FAST_TIMING
+from .conftest import APP, FAST_POLLS, FAST_TIMING
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PROMPTS = [f"drill job {n}" for n in range(5)]
 
 
@@ -38,9 +37,14 @@ def submit_all(jobs: JobService) -> list[int]:
     return ids
 
 
+def unsettled(jobs: JobService) -> bool:
+    """Jobs still running, or finished with their result not saved yet (saving runs off the polling path)."""
+    return bool(jobs.log.pending("drill") or jobs.log.unsaved("drill"))
+
+
 def drain(jobs: JobService, timeout: float = 40) -> None:
     deadline = time.monotonic() + timeout
-    while jobs.log.pending("drill") and time.monotonic() < deadline:
+    while unsettled(jobs) and time.monotonic() < deadline:
         jobs.follow_once()
         time.sleep(0.05)
 
@@ -113,7 +117,7 @@ def test_restart_with_jobs_in_flight(sandbox: Sandbox, tmp_path: Path) -> None:
     second = service(sandbox.url, sandbox.api_key, tmp_path).start()  # a fresh process, same data dir
     try:
         deadline = time.monotonic() + 30
-        while second.log.pending("drill") and time.monotonic() < deadline:
+        while unsettled(second) and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         second.stop()
@@ -175,3 +179,26 @@ def test_resends_back_off_while_the_service_is_off(sandbox: Sandbox, tmp_path: P
     jobs.recheck()
     drain(jobs)
     assert jobs.log.get(job.id).status == "succeeded" and len(sandbox.state.tasks) == 1
+
+
+def test_a_create_in_flight_is_charged_once_and_shown_without_a_second_click(sandbox: Sandbox, point_app) -> None:
+    """The reply is lost, re-sends meet "409 still being processed", then the task replays: one job, one charge."""
+    point_app(sandbox.url, sandbox.api_key)
+    sandbox.hold_next_creates(1, seconds=1.5)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/image.py").run()
+    at.text_area(key="grok-imagine:prompt").input("a fox in flight").run()
+    at.button(key="grok-imagine:generate").click().run()
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not at.get("image"):
+        seen.append(texts(at))
+        time.sleep(0.3)
+        at.run()
+    assert at.get("image"), texts(at)  # the result is shown with no second press
+    shown = " ".join(seen)
+    assert "Not started" not in shown and "Press Generate again" not in shown and "no credits were charged" not in shown.lower()
+    assert "Don't press Generate again" in shown  # while unconfirmed, the card says to wait
+    assert [j.status for j in sandbox.journal if j.path.endswith("/generations")].count(409) >= 1  # the fault really happened
+    assert len(sandbox.state.tasks) == 1 and sandbox.state.balance() == 1000 - 4

@@ -17,9 +17,8 @@ from rivya.jobs import JobService
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
 
-from .conftest import FAST_POLLS, FAST_TIMING
+from .conftest import APP, FAST_POLLS, FAST_TIMING
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 # (model, status, days ago, reserved, final, seconds to finish, prompt)

@@ -11,7 +11,8 @@ from PIL import Image
 from rivya import InsufficientCreditsError, InvalidInputError, RivyaClient
 from rivya.jobs import JobService
 from rivya.sandbox import Sandbox
-from rivya.tasklog import REJECTED, SUBMITTING, TaskLog
+from rivya.status import JobStatus
+from rivya.tasklog import TaskLog
 
 from .conftest import FAST_POLLS, image_bytes
 
@@ -66,7 +67,7 @@ def test_refused_jobs_are_logged_as_rejected_and_cost_nothing(sandbox: Sandbox, 
     with pytest.raises(InsufficientCreditsError):
         jobs.submit("grok-imagine", "a fox", {}, idempotency_key="poor")
     row = jobs.log.by_key("poor")
-    assert row.status == REJECTED and row.error_code == "insufficient_credits" and sandbox.state.tasks == {}
+    assert row.status == JobStatus.REJECTED and row.error_code == "insufficient_credits" and sandbox.state.tasks == {}
     sent = len(sandbox.journal)
     with pytest.raises(InvalidInputError):
         jobs.submit("grok-imagine", "", {"aspect_ratio": "5:4"}, idempotency_key="bad")
@@ -77,7 +78,7 @@ def test_lost_reply_is_recovered_by_the_follower(sandbox: Sandbox, tmp_path: Pat
     jobs = service(sandbox, tmp_path, retries=0)
     sandbox.lose_next_creates(1)
     job = jobs.submit("grok-imagine", "a lost fox", {}, idempotency_key="lost")
-    assert job.status == SUBMITTING and job.error_code == "network" and len(sandbox.state.tasks) == 1
+    assert job.status == JobStatus.SUBMITTING and job.error_code == "network" and len(sandbox.state.tasks) == 1
     done = follow(jobs, job.id)
     assert done.status == "succeeded" and done.task_id == next(iter(sandbox.state.tasks))
     assert len(sandbox.state.tasks) == 1 and sandbox.state.balance() == 996
@@ -105,7 +106,8 @@ def test_follower_thread_finishes_jobs_with_no_page_open(sandbox: Sandbox, tmp_p
     try:
         ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"t{n}").id for n in range(3)]
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not all(jobs.log.get(i).is_done for i in ids):
+        # Results are saved off the polling path, just after the status says succeeded.
+        while time.monotonic() < deadline and not all(jobs.log.get(i).is_done and not jobs.log.get(i).awaits_media for i in ids):
             time.sleep(0.1)
         assert all(jobs.log.get(i).status == "succeeded" and jobs.log.get(i).media_paths for i in ids)
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,9 +11,7 @@ from streamlit.testing.v1 import AppTest
 from rivya.catalog import MODELS
 from rivya.sandbox import Sandbox
 
-from .conftest import FAST_TIMING
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+from .conftest import APP, FAST_TIMING
 
 
 @pytest.fixture
@@ -52,7 +49,8 @@ def test_form_is_built_from_the_catalog(app_sandbox: Sandbox, page: str, model: 
     at = open_page(page)
     spec = MODELS[model]
     assert at.title[0].value == spec.display_name
-    assert at.text_area(key=f"{model}:prompt").max_chars == spec.max_prompt_length
+    assert not at.text_area(key=f"{model}:prompt").max_chars  # the browser would cut a paste in UTF-16 units
+    assert f"0 / {spec.max_prompt_length:,} characters" in [c.value for c in at.caption]
     for param in spec.params:
         key = f"{model}:{param.key}"
         if param.kind == "number":
@@ -72,8 +70,10 @@ def test_invalid_input_shows_messages_and_sends_nothing(app_sandbox: Sandbox) ->
     at.text_area(key="grok-imagine-video:prompt").input("   ").run()
     at.button(key="grok-imagine-video:generate").click().run()
     assert "A prompt is required" in at.error[0].value and "Nothing was sent" in at.error[0].value
-    # Over-long prompts cannot be typed: the text area stops at the catalog's limit.
-    assert at.text_area(key="grok-imagine-video:prompt").max_chars == 5000
+    # An over-long paste stays in the box, counted as validate() counts, and is not sent.
+    at.text_area(key="grok-imagine-video:prompt").input("🦊" * 5001).run()
+    assert "5,001 / 5,000 characters: 1 too many" in at.error[0].value
+    at.button(key="grok-imagine-video:generate").click().run()
     assert creates(app_sandbox) == 0 and not at.exception
 
 
@@ -84,6 +84,12 @@ def test_short_balance_is_refused_before_sending(app_sandbox: Sandbox) -> None:
     at.button(key="grok-imagine:generate").click().run()
     assert "costs 4 credits but the wallet holds 3" in at.error[0].value
     assert creates(app_sandbox) == 0
+    at.run().run()  # refreshes (the panel's, or any other) keep the message until the person acts
+    assert "costs 4 credits but the wallet holds 3" in at.error[0].value
+    app_sandbox.set_credits(100)
+    at.text_area(key="grok-imagine:prompt").input("a fox, topped up").run()
+    at.button(key="grok-imagine:generate").click().run()  # the next press replaces it
+    assert not any("wallet holds" in e.value for e in at.error) and creates(app_sandbox) == 1
 
 
 def test_one_click_one_task_even_with_reruns_and_a_double_click(app_sandbox: Sandbox) -> None:

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import inspect
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from PIL import Image
+from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from rivya import InvalidInputError, RivyaClient, RivyaError, SpendLimitError
 from rivya.access import PasswordGate
 from rivya.catalog import ReferenceRule
-from rivya.config import load_settings
+from rivya.config import Settings, load_settings
 from rivya.jobs import JobService
 from rivya.media import download_media, inspect_image
 from rivya.sandbox import Sandbox
+from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER, TaskLog
+from ui.access import OWN_KEY_MARK
+from ui.services import get_studio, read_secrets
+from ui.text import md_escape
 
-from .conftest import FAST_POLLS, FAST_TIMING, image_bytes
+from .conftest import APP, FAST_POLLS, FAST_TIMING, PAGE_SCRIPTS, ROOT, image_bytes
 from .test_jobs import follow
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SHARED_KEY = "rvya_sk_shared_team_key_7d41c0"
 PERSONAL_KEY = "rvya_sk_personal_key_93be55"
 
@@ -38,6 +49,25 @@ def app_env(point_app) -> Iterator[Sandbox]:
 def shown_text(at: AppTest) -> str:
     kinds = ("markdown", "caption", "error", "warning", "info", "success", "metric", "text", "code", "title")
     return " ".join(str(e.value) for kind in kinds for e in at.get(kind))
+
+
+def reload(at: AppTest) -> AppTest:
+    """What a browser reload does: a new session at the same address."""
+    fresh = AppTest.from_file(APP, default_timeout=30)
+    fresh.query_params.update(at.query_params)
+    fresh.run()
+    return fresh
+
+
+@contextmanager
+def use_secrets_files(*paths: Path) -> Iterator[None]:
+    """Point ``st.secrets`` at other files (Streamlit's ``secrets.files`` option) for a while."""
+    saved = streamlit_config.get_option("secrets.files")
+    streamlit_config.set_option("secrets.files", [str(p) for p in paths])
+    try:
+        yield
+    finally:
+        streamlit_config.set_option("secrets.files", saved)
 
 
 # -- the key ---------------------------------------------------------------------------------
@@ -118,6 +148,53 @@ def test_released_personal_key_is_dropped_after_its_jobs_finish(app_env: Sandbox
         jobs.client_for(owner)
 
 
+def test_a_malformed_secrets_file_stops_the_app_and_names_the_file(app_env: Sandbox, tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('RIVYA_API_KEY = "rvya_sk_unterminated\n')
+    with use_secrets_files(tmp_path / "absent.toml"):
+        assert read_secrets() == {}  # no file at all: simply no secrets
+    with use_secrets_files(secrets):
+        with pytest.raises(ValueError, match=str(secrets)):
+            read_secrets()
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.run()
+    assert not at.exception and "Imagine Studio cannot start" in at.error[0].value
+    assert md_escape(str(secrets)) in at.error[0].value
+    assert not at.info and not at.metric  # no demo banner: the app did not fall back to the sandbox
+
+
+def test_a_reloaded_tab_that_used_its_own_key_must_choose_who_pays(app_env: Sandbox) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    assert OWN_KEY_MARK not in at.query_params
+    at.text_input(key="key:input").input(PERSONAL_KEY)
+    at.button(key="key:use").click().run()
+    assert at.query_params[OWN_KEY_MARK] == "1"  # the address remembers, not the key
+    reloaded = reload(at)
+    assert "Which key pays?" in shown_text(reloaded) and "Using your own API key" not in shown_text(reloaded)
+    reloaded.button(key="key:team").click().run()
+    assert "Which key pays?" not in shown_text(reloaded) and OWN_KEY_MARK not in reloaded.query_params
+    assert "Which key pays?" not in shown_text(reload(reloaded))  # the team key was chosen: no more asking
+    again = reload(at)
+    again.text_input(key="key:input").input(PERSONAL_KEY)
+    again.button(key="key:use").click().run()
+    assert "Using your own API key" in shown_text(again) and "Which key pays?" not in shown_text(again)
+    assert PERSONAL_KEY not in shown_text(again)
+    again.button(key="key:forget").click().run()
+    assert OWN_KEY_MARK not in again.query_params
+
+
+def test_no_job_is_sent_while_the_tab_has_not_said_who_pays(app_env: Sandbox) -> None:
+    at = AppTest.from_file(str(ROOT / "pages/image.py"), default_timeout=30)
+    at.query_params[OWN_KEY_MARK] = "1"
+    at.run()
+    assert "Which key pays?" in shown_text(at)
+    at.text_area(key="grok-imagine:prompt").input("who pays for this?").run()
+    at.button(key="grok-imagine:generate").click().run()
+    at.run()
+    assert app_env.state.tasks == {} and not at.exception
+
+
 # -- access ----------------------------------------------------------------------------------
 
 
@@ -147,6 +224,118 @@ def test_pages_render_nothing_until_the_password(app_env: Sandbox, monkeypatch: 
     assert {m.label for m in at.metric} >= {"Credit balance"}
     at.switch_page("pages/image.py").run()
     assert at.get("text_area")  # the Image page's form is there now
+
+
+def test_password_attempts_are_taken_one_at_a_time() -> None:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds / 20)  # a real wait, scaled down, so attempts overlap
+
+    gate = PasswordGate("open sesame", sleep=sleep)
+    start = threading.Barrier(4)
+
+    def guess(n: int) -> bool:
+        start.wait()
+        return gate.check(f"guess {n}")
+
+    with ThreadPoolExecutor(4) as pool:
+        assert not any(pool.map(guess, range(4)))
+    assert sorted(waits) == [1.0, 2.0, 4.0]  # in parallel they wait 1+2+4 s, not 1 s each
+    assert gate.delay() == 8.0
+
+
+@pytest.mark.parametrize("page", PAGE_SCRIPTS)
+def test_a_page_run_alone_shows_only_the_password_prompt(app_env: Sandbox, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    monkeypatch.setenv("APP_PASSWORD", "correct horse")
+    at = AppTest.from_file(str(ROOT / page), default_timeout=30)
+    at.run()
+    assert [t.value for t in at.title] == ["Imagine Studio"] and [i.key for i in at.text_input] == ["access:password"]
+    assert not at.metric and not at.text_area and not at.get("arrow_data_frame") and len(at.button) == 1
+    at.text_input(key="access:password").input("correct horse")
+    at.button[0].click().run()
+    assert not at.exception and "Imagine Studio" not in [t.value for t in at.title]
+    assert at.text_area if page != "pages/history.py" else at.metric
+
+
+def test_the_legacy_pages_flag_is_where_we_expect() -> None:
+    """``ui.services.ensure_navigation`` flips this non-public flag: a Streamlit upgrade that moves it fails here."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import script_runner
+
+    saved = PagesManager.uses_pages_directory
+    try:
+        PagesManager.uses_pages_directory = None
+        PagesManager(APP)
+        assert PagesManager.uses_pages_directory is True  # a pages/ folder beside the main script: legacy mode
+    finally:
+        PagesManager.uses_pages_directory = saved
+    assert "if PagesManager.uses_pages_directory:" in inspect.getsource(script_runner)
+
+
+# -- one backend per process, one follower per data folder -----------------------------------
+
+
+def followers() -> int:
+    return sum(t.name == "rivya-follower" for t in threading.enumerate())
+
+
+def test_clearing_streamlit_caches_keeps_one_backend_and_the_password_delay(
+    app_env: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_PASSWORD", "correct horse")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.text_input(key="access:password").input("wrong")
+    at.button[0].click().run()
+    studio, running = get_studio(), followers()
+    assert studio.following and studio.gate.delay() == 1.0
+    st.cache_data.clear()  # what any browser's "clear cache" message does, for every session
+    st.cache_resource.clear()
+    other = AppTest.from_file(APP, default_timeout=30)
+    other.run()
+    assert get_studio() is studio and followers() == running and studio.gate.delay() == 1.0
+
+
+def test_one_follower_per_data_folder_across_processes(app_env: Sandbox, tmp_path: Path) -> None:
+    settings = Settings(api_key=SHARED_KEY, base_url=app_env.url, data_dir=tmp_path)
+    first = Studio.open(settings)
+    try:
+        assert first.following
+        probe = (
+            "import sys, threading; from pathlib import Path; from rivya.config import Settings; "
+            "from rivya.studio import Studio; "
+            "s = Studio.open(Settings(api_key=sys.argv[1], base_url=sys.argv[2], data_dir=Path(sys.argv[3]))); "
+            "print(s.following, ' '.join(t.name for t in threading.enumerate())); s.close()"
+        )
+        second = subprocess.run(
+            [sys.executable, "-c", probe, SHARED_KEY, app_env.url, str(tmp_path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        )
+        following, threads = second.stdout.strip().split(" ", 1)
+        assert following == "False" and "rivya-standby" in threads.split() and "rivya-follower" not in threads.split()
+        assert "Another process already follows the jobs" in second.stderr and SHARED_KEY not in second.stderr
+    finally:
+        first.close()
+
+
+def test_a_standby_backend_takes_over_when_the_follower_stops(
+    app_env: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rivya.studio.STANDBY_RETRY", 0.1)
+    settings = Settings(api_key=SHARED_KEY, base_url=app_env.url, data_dir=tmp_path)
+    first, second = Studio.open(settings), Studio.open(settings)
+    try:
+        assert first.following and not second.following
+        first.close()
+        deadline = time.monotonic() + 5
+        while not second.following and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.following
+    finally:
+        first.close()
+        second.close()
 
 
 # -- spend guard -----------------------------------------------------------------------------
@@ -228,16 +417,20 @@ def test_bad_uploads_are_refused_by_content(data: bytes, message: str) -> None:
 
 
 def test_result_fetching_is_bounded(app_env: Sandbox, tmp_path: Path) -> None:
+    from rivya.media import MediaRefused
+
     client = RivyaClient(SHARED_KEY, app_env.url)
     uploaded = client.upload_file(image_bytes("PNG", (400, 400), "red"), model="grok-imagine")
-    with pytest.raises(RivyaError, match="not http"):
-        download_media(client.session, "file:///etc/passwd", tmp_path / "x", expected="image")
-    with pytest.raises(RivyaError, match="expected video"):
-        download_media(client.session, uploaded.url, tmp_path / "v", expected="video")
-    with pytest.raises(RivyaError, match="larger than"):
-        download_media(client.session, uploaded.url, tmp_path / "big", expected="image", max_bytes=100)
-    assert not list(tmp_path.glob("big*")) and not list(tmp_path.glob("v*"))
-    saved = download_media(client.session, uploaded.url, tmp_path / "ok", expected="image")
+    with pytest.raises(RivyaError, match="not an http"):  # MediaRefused, as every refusal below
+        download_media("file:///etc/passwd", tmp_path / "x", expected="image", allow_private=True)
+    with pytest.raises(MediaRefused, match="private or loopback"):  # the sandbox's own links only when the API is local
+        download_media(uploaded.url, tmp_path / "p", expected="image", allow_private=False)
+    with pytest.raises(MediaRefused, match="not video"):
+        download_media(uploaded.url, tmp_path / "v", expected="video", allow_private=True)
+    with pytest.raises(MediaRefused, match="larger than"):
+        download_media(uploaded.url, tmp_path / "big", expected="image", allow_private=True, max_bytes=100)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left behind
+    saved = download_media(uploaded.url, tmp_path / "ok", expected="image", allow_private=True)
     assert saved.name == "ok.png" and Image.open(saved).size == (400, 400)
 
 

@@ -6,7 +6,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rivya.tasklog import MIGRATIONS, SUBMITTING, TaskLog
+from rivya.status import JobStatus
+from rivya.tasklog import MIGRATIONS, TaskLog
 
 
 def add(log: TaskLog, key: str, **extra) -> object:
@@ -34,7 +35,7 @@ def test_a_key_is_one_row_and_updates_finish(tmp_path: Path) -> None:
     log = TaskLog(tmp_path / "log.sqlite3")
     first = add(log, "k", params={"aspect_ratio": "16:9"})
     again = add(log, "k", prompt="something else")
-    assert first.id == again.id and again.prompt == "p k" and again.status == SUBMITTING
+    assert first.id == again.id and again.prompt == "p k" and again.status == JobStatus.SUBMITTING
     done = log.update(first.id, status="succeeded", final_credits=4, media_paths=["/m/1.png"])
     assert done.finished_at and done.media_paths == ["/m/1.png"] and done.is_done
     assert log.pending() == [] and log.by_key("k").final_credits == 4

@@ -5,32 +5,52 @@ from __future__ import annotations
 import streamlit as st
 
 from rivya import RivyaClient
-from rivya.access import PasswordGate
 from rivya.errors import RivyaError
 from rivya.messages import explain
 from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER
-from ui.services import get_studio
+from ui.services import ensure_navigation, get_studio, studio_or_stop
 from ui.text import md_escape
 
+# In the page's address while this tab uses its own key. A reload starts a new session that
+# has lost the key; the mark survives it, so the new session asks which key pays before any
+# job is sent instead of quietly billing the team's wallet.
+OWN_KEY_MARK = "own_key"
 
-@st.cache_resource
-def _gate(password: str) -> PasswordGate:
-    return PasswordGate(password)
+
+def page_access() -> Studio:
+    """The first call of every page script: the backend, or the page stops here.
+
+    Whichever way the script was started (the app's navigation, Streamlit's legacy mode for
+    a ``pages/`` folder, ``AppTest`` on the page alone), nothing of the page is drawn until
+    the settings load and the password, if one is set, has been given.
+    """
+    ensure_navigation()
+    studio = studio_or_stop()
+    if not password_gate():
+        st.stop()
+    key_sidebar(studio)
+    if personal_key_choice_pending():
+        _key_choice()
+    return studio
 
 
 def _try_password() -> None:
-    gate = _gate(get_studio().settings.app_password or "")
     attempt = st.session_state.pop("access:password", "")
-    if gate.check(attempt):
+    if get_studio().gate.check(attempt):
         st.session_state["access:ok"] = True
     else:
         st.session_state["access:error"] = True
 
 
+def has_access() -> bool:
+    """True when no password is set, or this session gave it."""
+    return not get_studio().settings.app_password or bool(st.session_state.get("access:ok"))
+
+
 def password_gate() -> bool:
-    """True when the page may render: no password is set, or this session gave it."""
-    if not get_studio().settings.app_password or st.session_state.get("access:ok"):
+    """True when the page may render; else draws the password prompt."""
+    if has_access():
         return True
     st.title("Imagine Studio", anchor=False)
     with st.form("access:form", border=True, width=420):
@@ -54,6 +74,17 @@ def key_owner() -> str:
     return owner
 
 
+def personal_key_choice_pending() -> bool:
+    """True when this tab used its own key before a reload and has not yet said which key pays now.
+
+    While it is true, no job may be sent: the next one would bill the team's wallet without
+    the person knowing.
+    """
+    if OWN_KEY_MARK not in st.query_params or get_studio().sandbox is not None:
+        return False
+    return key_owner() == SHARED_OWNER
+
+
 def _use_personal_key() -> None:
     studio = get_studio()
     key = st.session_state.get("key:input", "").strip()
@@ -68,14 +99,50 @@ def _use_personal_key() -> None:
         st.session_state["key:error"] = f"{words.title} {words.action}"
         return
     st.session_state["key_owner"] = studio.jobs.register_key(key)
+    st.query_params[OWN_KEY_MARK] = "1"
     st.session_state.pop("key:error", None)
 
 
 def _forget_personal_key() -> None:
     owner = st.session_state.pop("key_owner", None)
+    st.query_params.pop(OWN_KEY_MARK, None)
     if owner:
         get_studio().jobs.release_key(owner)
         get_studio().forget_balance(owner)
+
+
+def _use_team_key() -> None:
+    st.query_params.pop(OWN_KEY_MARK, None)
+    st.session_state.pop("key:error", None)
+
+
+def _key_input() -> None:
+    st.text_input(
+        "Your Rivya API key", type="password", key="key:input", placeholder="rvya_sk_…",
+        help="Used for this browser tab only, kept in the server's memory, never saved or shown.",
+    )
+
+
+def _key_error() -> None:
+    error = st.session_state.get("key:error")
+    if error:
+        st.error(md_escape(error))
+
+
+def _key_choice() -> None:
+    """Above the page: the tab lost its own key on reload; nothing is sent until the person chooses."""
+    with st.container(border=True, key="key-choice"):
+        st.warning(
+            "**Which key pays?** This tab was using your own API key. The page was reloaded, so the "
+            "server no longer links your key to it. Nothing will be sent until you choose: paste your "
+            "key again, or use the team's key (jobs are then charged to the team's wallet).",
+            icon=":material/key:",
+        )
+        _key_input()
+        mine, team = st.columns(2)
+        mine.button("Use my key again", on_click=_use_personal_key, key="key:use", type="primary")
+        team.button("Use the team key", on_click=_use_team_key, key="key:team")
+        _key_error()
 
 
 def key_sidebar(studio: Studio) -> None:
@@ -85,15 +152,15 @@ def key_sidebar(studio: Studio) -> None:
             st.caption("Demo mode: jobs run on the local sandbox.")
             return
         if key_owner() != SHARED_OWNER:
+            if st.query_params.get(OWN_KEY_MARK) != "1":
+                st.query_params[OWN_KEY_MARK] = "1"  # moving to another page drops query parameters
             st.success("Using your own API key in this browser tab.", icon=":material/key:")
             st.button("Forget my key", on_click=_forget_personal_key, key="key:forget", icon=":material/key_off:")
+        elif personal_key_choice_pending():
+            st.caption("Choose which key pays at the top of the page.")
+            return
         else:
             with st.expander("Use my own API key"):
-                st.text_input(
-                    "Your Rivya API key", type="password", key="key:input", placeholder="rvya_sk_…",
-                    help="Used for this browser tab only, kept in the server's memory, never saved or shown.",
-                )
+                _key_input()
                 st.button("Use for this tab", on_click=_use_personal_key, key="key:use")
-        error = st.session_state.get("key:error")
-        if error:
-            st.error(md_escape(error))
+        _key_error()

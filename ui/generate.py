@@ -12,12 +12,13 @@ import streamlit as st
 from rivya.catalog import ModelSpec, credits_for, get_model, validate
 from rivya.errors import InvalidInputError, RivyaError
 from rivya.jobs import Reference
+from rivya.media import preview_jpeg
 from rivya.messages import explain
-from ui.access import key_owner
+from ui.access import key_owner, personal_key_choice_pending
 from ui.form import param_widgets, remember, remembered, widget_key
 from ui.jobs_view import follow_redirect, jobs_panel
-from ui.services import demo_banner, ensure_navigation, get_studio, session_id
-from ui.text import md_escape
+from ui.services import demo_banner, get_studio, session_id
+from ui.text import credits_text, md_escape
 
 # Two clicks of one form state this close together are one intent (a double click).
 DOUBLE_CLICK_SECONDS = 2.0
@@ -43,6 +44,24 @@ def _register_click(model: str) -> None:
         "at": time.monotonic(),
         "handled": False,
     }
+    st.session_state.pop(widget_key(model, "notice"), None)  # a new press replaces the last message
+
+
+def _notice(model: str, kind: str, text: str) -> None:
+    """Keep a message about the last press until the person presses again (panel refreshes don't clear it)."""
+    st.session_state[widget_key(model, "notice")] = (kind, text)
+
+
+def _show_notice(model: str) -> None:
+    notice = st.session_state.get(widget_key(model, "notice"))
+    if notice:
+        kind, text = notice
+        if kind == "fix":
+            st.error(text, icon=":material/edit:")
+        elif kind == "warn":
+            st.warning(text, icon=":material/hourglass_top:")
+        else:
+            st.error(text, icon=":material/error:")
 
 
 def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
@@ -56,27 +75,34 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
     )
     if upload is None:
         return None, None
+    if personal_key_choice_pending():  # an upload would go out under the team key before the person chose
+        st.info("Choose which key pays (at the top of the page), then the image is attached.", icon=":material/key:")
+        return None, None
     state_key = widget_key(spec.id, "ref-state")
     cached = st.session_state.get(state_key)
     if not cached or cached[0] != upload.file_id:
+        data = upload.getvalue()
         try:
-            reference = get_studio().prepare_reference(upload.getvalue(), upload.name, spec.id, key_owner())
-            cached = (upload.file_id, reference, None)
+            reference = get_studio().prepare_reference(data, upload.name, spec.id, key_owner())
+            # A small preview made once per upload: re-sending a 10 MB original on every rerun costs memory and CPU.
+            cached = (upload.file_id, reference, None, preview_jpeg(data))
         except RivyaError as exc:
             words = explain(exc)
             problem = " ".join(exc.problems) if isinstance(exc, InvalidInputError) else f"{words.title} {words.action}"
-            cached = (upload.file_id, None, problem)
+            cached = (upload.file_id, None, problem, None)
         st.session_state[state_key] = cached
-    _, reference, problem = cached
+    _, reference, problem, preview = cached
     if problem:
         st.error(md_escape(problem), icon=":material/broken_image:")
     else:
-        st.image(upload.getvalue(), width=160)
+        if preview:
+            st.image(preview, width=160)
         st.caption(f"Attached: {md_escape(upload.name)}")
     return reference, problem
 
 
 def _balance() -> int | None:
+    """The wallet, or None when it is unknown (shown as —; the service decides at submit)."""
     try:
         return get_studio().balance(key_owner())
     except RivyaError as exc:
@@ -97,6 +123,8 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
     problems = validate(spec.id, prompt, full)
     if problem:
         problems.append("Remove or replace the reference image: " + problem)
+    if personal_key_choice_pending():
+        problems.append("Choose which key pays for this job (at the top of the page).")
     cost = credits_for(spec.id, params)
     if not problems:
         try:
@@ -107,7 +135,7 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
             problems.append(f"This job costs {cost} credits but the wallet holds {balance}. Top up, then try again.")
     if problems:
         click["handled"] = True
-        st.error("Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in problems), icon=":material/edit:")
+        _notice(spec.id, "fix", "Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in problems))
         return
     try:
         job = studio.jobs.submit(
@@ -116,7 +144,7 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
         )
     except RivyaError as exc:
         words = explain(exc)
-        st.error(f"**{md_escape(words.title)}** {md_escape(words.action)}", icon=":material/error:")
+        _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
     else:
         followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
         if job.id not in followed:
@@ -126,9 +154,20 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
         click["handled"] = True
 
 
+def _prompt_length(spec: ModelSpec, prompt: str) -> None:
+    """Count as ``validate()`` counts (code points, not the browser's UTF-16 units) and say what is too long."""
+    over = len(prompt) - spec.max_prompt_length
+    if over > 0:
+        st.error(
+            f"{len(prompt):,} / {spec.max_prompt_length:,} characters: {over:,} too many. Shorten the prompt to generate.",
+            icon=":material/short_text:",
+        )
+    else:
+        st.caption(f"{len(prompt):,} / {spec.max_prompt_length:,} characters")
+
+
 def generate_page(model: str) -> None:
     """The whole page for one model: form on the left, jobs and results on the right."""
-    ensure_navigation()
     follow_redirect()
     spec = get_model(model)
     studio = get_studio()
@@ -138,15 +177,15 @@ def generate_page(model: str) -> None:
     with form:
         prompt_key = widget_key(model, "prompt")
         remembered(prompt_key, "")
+        # No max_chars: the browser would count UTF-16 units and silently cut an over-long paste.
         prompt = st.text_area(
             "Prompt",
             key=prompt_key,
-            max_chars=spec.max_prompt_length,
             height=140,
             placeholder=f"Describe the {spec.category} you want, e.g. a lighthouse on a cliff at dawn, soft mist",
         )
         remember(prompt_key)
-        st.caption(f"{len(prompt)} / {spec.max_prompt_length} characters")
+        _prompt_length(spec, prompt)
         reference, problem = _reference_input(spec)
         params = param_widgets(spec, has_reference=reference is not None or problem is not None)
         cost = credits_for(model, params)
@@ -155,11 +194,11 @@ def generate_page(model: str) -> None:
             "Generate", type="primary", key=widget_key(model, "generate"), on_click=_register_click, args=(model,),
             icon=ICONS.get(spec.category), width="stretch",
         )
-        notices = st.container()
-        with notices:  # handled before the balance is read, so the balance already shows this job
-            _handle_click(spec, prompt, params, reference, problem)
+        # Handled before the balance is read, so the balance already shows this job.
+        _handle_click(spec, prompt, params, reference, problem)
+        _show_notice(model)
         balance = _balance()
-        price.markdown(f"**{cost} credits** · balance {f'{balance:,}' if balance is not None else '—'}")
+        price.markdown(f"**{cost} credits** · balance {credits_text(balance)}")
         budget = studio.settings.daily_budget
         if budget is not None:
             st.caption(f"Team budget today: {studio.used_today():,} of {budget:,} credits used (resets at midnight UTC).")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -13,13 +12,15 @@ import streamlit as st
 from rivya import ledger
 from rivya.catalog import MODELS, describe_params
 from rivya.errors import RivyaError
-from rivya.media import data_uri, thumbnail
+from rivya.media import data_uri, saved_media, thumbnail
 from rivya.messages import explain
+from rivya.resources import is_web_url
+from rivya.status import TERMINAL
 from rivya.studio import Studio
 from ui.access import key_owner
 from ui.jobs_view import follow_redirect, job_card
-from ui.services import demo_banner, ensure_navigation, get_studio
-from ui.text import md_escape, seconds
+from ui.services import demo_banner, get_studio
+from ui.text import credits_text, md_escape, seconds
 
 PAGE_SIZE = 100
 # A transparent pixel: rows without a saved result show an empty cell rather than "None".
@@ -34,7 +35,7 @@ def _balance_row(studio: Studio) -> None:
     if refresh.button("Refresh balance", icon=":material/refresh:", key="history:refresh"):
         studio.forget_balance(key_owner())
     try:
-        balance.metric("Credit balance", f"{studio.balance(key_owner()):,}")
+        balance.metric("Credit balance", credits_text(studio.balance(key_owner())))
         refresh.caption(f"Read from Rivya at {datetime.now(UTC):%H:%M:%S} UTC")
     except RivyaError as exc:
         words = explain(exc)
@@ -98,8 +99,8 @@ def _filters(df: pd.DataFrame) -> pd.DataFrame:
 @st.cache_data(max_entries=5000, show_spinner=False)
 def _thumbnail_uri(media_path: str) -> str:
     """A saved result's thumbnail, inlined once per file and then served from memory."""
-    path = Path(media_path)
-    small = thumbnail(path) if path.exists() else None
+    path = saved_media(media_path, get_studio().jobs.media_dir)  # only files inside the media folder
+    small = thumbnail(path) if path else None
     return data_uri(small) if small else NO_THUMBNAIL
 
 
@@ -109,7 +110,10 @@ def _table_rows(page: pd.DataFrame) -> pd.DataFrame:
         saved = json.loads(paths) if isinstance(paths, str) else []
         return _thumbnail_uri(saved[0]) if saved else NO_THUMBNAIL
 
-    urls = page["result_urls"].map(lambda u: (json.loads(u) or [None])[0] if isinstance(u, str) else None)
+    def link(urls: str) -> str | None:
+        return next((u for u in json.loads(urls) if is_web_url(u)), None) if isinstance(urls, str) else None
+
+    urls = page["result_urls"].map(link)
     return pd.DataFrame(
         {
             "result": page["media_paths"].map(thumb),
@@ -158,7 +162,7 @@ def _table(filtered: pd.DataFrame) -> int | None:
 
 
 def _stuck(studio: Studio, df: pd.DataFrame) -> None:
-    running = df[~df["status"].isin(["succeeded", "failed", "rejected"])]
+    running = df[~df["status"].isin(list(TERMINAL))]
     now = pd.Timestamp.now(tz="UTC")
     stuck = running[(now - running["updated_at"]).dt.total_seconds() > STUCK_AFTER_SECONDS]
     if len(running):
@@ -175,7 +179,6 @@ def _stuck(studio: Studio, df: pd.DataFrame) -> None:
 
 
 def history_page() -> None:
-    ensure_navigation()
     follow_redirect()
     studio = get_studio()
     st.title("History & credits", anchor=False)

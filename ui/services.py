@@ -3,32 +3,61 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from rivya.config import Settings, load_settings
-from rivya.studio import Studio
+from rivya.studio import Studio, open_shared
+from ui.text import md_escape
 
+# The script Streamlit runs for every page view: ``app.py`` serves it, tests run it with ``AppTest``.
+MAIN_SCRIPT = Path(__file__).resolve().parent.parent / "studio_app.py"
 PAGE_FOR_CATEGORY = {"image": "pages/image.py", "video": "pages/video.py"}
 
 
-def _secrets() -> dict[str, Any]:
-    """``st.secrets`` as a dict; an absent secrets file simply means no secrets."""
+def read_secrets() -> dict[str, Any]:
+    """``st.secrets`` as a dict; no secrets file means no secrets.
+
+    A file that exists but cannot be read raises ``ValueError`` naming it: falling back to
+    "no secrets" would quietly switch the app to demo mode while people believe they are
+    generating for real.
+    """
     try:
-        return dict(st.secrets)
-    except Exception:
-        return {}
+        return st.secrets.to_dict()
+    except StreamlitSecretNotFoundError as exc:
+        if exc.error_id == "no-secrets-found":
+            return {}
+        raise ValueError(str(exc).rstrip(".")) from None
 
 
-@st.cache_resource(show_spinner="Starting Imagine Studio…")
-def _open_studio(settings: Settings) -> Studio:
-    return Studio.open(settings)
+def current_settings() -> Settings:
+    return load_settings(read_secrets())
 
 
 def get_studio() -> Studio:
-    """The shared backend, started once per process (per distinct configuration)."""
-    return _open_studio(load_settings(_secrets()))
+    """The shared backend, started once per process (per distinct configuration).
+
+    It lives in ``rivya.studio``'s registry, not in ``st.cache_resource``: Streamlit lets
+    any browser clear its caches, which would reset the password back-off and start a second
+    follower.
+    """
+    return open_shared(current_settings())
+
+
+def studio_or_stop() -> Studio:
+    """The backend, or a plain start-up error (naming what is wrong) and nothing else on the page."""
+    try:
+        return get_studio()
+    except (ValueError, OSError) as exc:
+        st.error(
+            f"Imagine Studio cannot start: {md_escape(str(exc))}. Check the settings in "
+            "`.streamlit/secrets.toml` or the environment, then restart the app.",
+            icon=":material/settings:",
+        )
+        st.stop()
 
 
 def session_id() -> str:
@@ -53,13 +82,12 @@ def ensure_navigation() -> None:
 
     Until some session has run ``st.navigation``, Streamlit serves a folder named ``pages/``
     in its legacy mode: the page script runs alone, the sidebar lists file names. Leaving
-    that mode and rerunning once routes the same URL through ``app.py``. The flag is not a
-    public API, so if it moves the page simply renders in legacy mode as before.
+    that mode and rerunning once routes the same URL through the main script. The flag is
+    not a public API: ``tests/test_security.py::test_the_legacy_pages_flag_is_where_we_expect``
+    fails if Streamlit moves it. The page's own password check does not depend on this.
     """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:
-        return
-    if getattr(PagesManager, "uses_pages_directory", False):
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()

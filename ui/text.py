@@ -17,3 +17,8 @@ def seconds(value: float) -> str:
     """12 s, 1 min 05 s."""
     value = round(value)
     return f"{value} s" if value < 60 else f"{value // 60} min {value % 60:02d} s"
+
+
+def credits_text(value: int | None) -> str:
+    """1,234, or — when the amount is unknown."""
+    return "—" if value is None else f"{value:,}"

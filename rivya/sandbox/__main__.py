@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rivya.sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8787)
-    parser.add_argument("--api-key", default=DEFAULT_SANDBOX_KEY, help="the one key the sandbox accepts")
+    parser.add_argument("--api-key", default=DEFAULT_SANDBOX_KEY, help="the default key (its account holds --credits)")
     parser.add_argument("--credits", type=int, default=1000, help="starting wallet (0 drains it)")
     parser.add_argument("--image-seconds", type=float, default=5.0, help="time an image task takes")
     parser.add_argument("--video-seconds", type=float, default=12.0, help="time a video task takes")
@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of API requests answered 429")
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds sent with 429")
     parser.add_argument("--lost-create-rate", type=float, default=0.0, help="share of creates whose reply is lost")
+    parser.add_argument(
+        "--in-flight-seconds",
+        type=float,
+        default=0.0,
+        help="after a lost create, the same Idempotency-Key gets 409 'still being processed' this long, then a replay",
+    )
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
     timing = Timing(
@@ -36,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         rate_limit_rate=args.rate_limit_rate,
         retry_after=args.retry_after,
         lost_create_rate=args.lost_create_rate,
+        in_flight_seconds=args.in_flight_seconds,
     )
     sandbox = Sandbox(
         host=args.host,

@@ -9,38 +9,41 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ..catalog import MODELS
-from ..constants import API_PREFIX, MAX_CLIENT_REQUEST_ID
-from ..media import sniff_mime
+from ..constants import API_PREFIX
+from .contract import Contract
 from .render import render_mp4, render_png
-from .state import ApiError, JournalEntry, KeyRecord, SandboxState, Timing
+from .rules import upload_problems
+from .state import ApiError, JournalEntry, KeyRecord, SandboxState, StoredFile, Timing
 
 DEFAULT_SANDBOX_KEY = "rvya_sk_sandbox_local"
-KIND_LIMITS = {
-    "image": (10 * 1024 * 1024, ("image/jpeg", "image/png", "image/webp")),
-    "video": (50 * 1024 * 1024, ("video/mp4", "video/quicktime", "video/webm")),
-    "audio": (10 * 1024 * 1024, ("audio/mpeg", "audio/mp4", "audio/wav", "audio/x-wav", "audio/aac", "audio/ogg")),
-}
 MAX_BODY = 52 * 1024 * 1024
 
 
 @dataclass
 class Faults:
-    """Knobs for fault drills. Rates are probabilities per request; ``next_*`` are counts."""
+    """Knobs for fault drills. Rates are probabilities per request; ``next_*`` are counts.
+
+    A lost create made the task and charged, but its reply never arrives. For
+    ``in_flight_seconds`` afterwards the same Idempotency-Key and body get 409
+    ``idempotency_conflict`` ("still being processed"), then a replay of the task.
+    """
 
     latency: float = 0.0
     error_rate: float = 0.0
     rate_limit_rate: float = 0.0
     retry_after: float = 1.0
     lost_create_rate: float = 0.0
+    in_flight_seconds: float = 0.0
     public_api_disabled: bool = False
     next_errors: int = 0
     next_rate_limits: int = 0
     next_lost_creates: int = 0
+    # One entry per coming create to lose: the seconds its key then stays in flight.
+    next_held_creates: list[float] = field(default_factory=list)
 
 
 class _LoseResponse(Exception):
@@ -70,10 +73,14 @@ def _route(method: str, path: str) -> tuple[str, re.Match[str]]:
     raise ApiError(404, "not_found", f"No route for {method} {path}.")
 
 
-def _models_body() -> dict[str, Any]:
-    """``GET /models`` in the documented shape, built from the catalog."""
+def _models_body(contract: Contract) -> dict[str, Any]:
+    """``GET /models`` in the documented shape, built from the contract fixture.
+
+    The docs do not give the shape of ``params[]`` or ``reference_media``; the sandbox sends
+    the fixture's own spelling of them.
+    """
     data = []
-    for spec in MODELS.values():
+    for spec in contract.models.values():
         data.append(
             {
                 "id": spec.id,
@@ -90,11 +97,7 @@ def _models_body() -> dict[str, Any]:
                     "max_bytes": spec.reference.max_bytes,
                     "mime_types": list(spec.reference.mime_types),
                 },
-                "params": [
-                    {k: v for k, v in vars(p).items() if k in ("key", "kind", "default", "options", "minimum", "maximum", "step")}
-                    | {"options": list(p.options)}
-                    for p in spec.params
-                ],
+                "params": [{k: v for k, v in vars(p).items() if v is not None and v != ()} for p in spec.params],
                 "api_status": "available",
                 "api_input_status": "partial_requires_files",
                 "supported_api_inputs": ["text", "file"],
@@ -183,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- routes ---------------------------------------------------------------------------
 
     def _models(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
-        return self._json(200, _models_body())
+        return self._json(200, _models_body(self.sandbox.state.contract))
 
     def _create_generation(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
         raw = self._body
@@ -191,63 +194,38 @@ class _Handler(BaseHTTPRequestHandler):
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
             raise ApiError(400, "validation_failed", "Content-Type must be application/json.")
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError:
             raise ApiError(400, "validation_failed", "The request body is not valid JSON.") from None
-        task, replay = self.sandbox.state.create_task(body, self.headers.get("Idempotency-Key"), key)
-        entry["task_id"] = task.id
-        if not replay and self.sandbox.should_lose_create():
+        created = self.sandbox.state.create_task(body, self.headers.get("Idempotency-Key"), key, self.sandbox.hold_for_create)
+        entry["task_id"] = created.task.id
+        if created.lose_reply:
             raise _LoseResponse
-        return self._json(200 if replay else 201, task.body(self._media_base))
+        return self._json(200 if created.replay else 201, created.task.body(self._media_base))
 
     def _get_generation(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
-        self._auth("generations:read", entry)
+        key = self._auth("generations:read", entry)
         entry["task_id"] = match["id"]
-        return self._json(200, self.sandbox.state.get_task(match["id"]).body(self._media_base))
+        return self._json(200, self.sandbox.state.get_task(match["id"], key).body(self._media_base))
 
     def _credits(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
-        self._auth("credits:read", entry)
-        return self._json(200, {"current_credits": self.sandbox.state.balance()})
+        key = self._auth("credits:read", entry)
+        return self._json(200, {"current_credits": self.sandbox.state.balance(key)})
 
     def _upload_file(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
         raw = self._body
-        self._auth("files:create", entry)
+        key = self._auth("files:create", entry)
         fields, upload = _parse_multipart(self.headers.get("Content-Type") or "", raw)
         if upload is None:
             raise ApiError(400, "validation_failed", "Send the file as the multipart part named 'file'.")
         filename, data = upload
-        kind = fields.get("kind")
-        if kind not in KIND_LIMITS:
-            raise ApiError(400, "validation_failed", "kind must be one of image, video, audio.")
-        crid = fields.get("client_request_id")
-        if crid and len(crid) > MAX_CLIENT_REQUEST_ID:
-            raise ApiError(400, "validation_failed", f"client_request_id may be at most {MAX_CLIENT_REQUEST_ID} characters.")
-        max_bytes, mime_types = KIND_LIMITS[kind]
-        model = fields.get("model")
-        if model:
-            spec = MODELS.get(model)
-            if spec is None:
-                raise ApiError(400, "validation_failed", f"Unknown model {model!r}.")
-            if kind not in spec.reference.kinds:
-                raise ApiError(
-                    400, "validation_failed", f"{model} accepts only {', '.join(spec.reference.kinds)} references, not {kind}."
-                )
-            max_bytes, mime_types = spec.reference.max_bytes, spec.reference.mime_types
-        if not data:
-            raise ApiError(400, "validation_failed", "The file is empty.")
-        if len(data) > max_bytes:
-            raise ApiError(400, "validation_failed", f"The file is {len(data)} bytes; the limit is {max_bytes} bytes.")
-        detected = sniff_mime(data)
-        if detected not in mime_types:
-            raise ApiError(
-                400,
-                "validation_failed",
-                f"The file's content is {detected or 'not a recognised format'}; accepted: {', '.join(mime_types)}.",
-            )
-        stored = self.sandbox.state.add_file(kind, filename, detected, data)
+        problems, detected = upload_problems(fields, data, self.sandbox.state.contract)
+        if problems:
+            raise ApiError(400, "validation_failed", " ".join(problems))
+        stored = self.sandbox.state.add_file(key, fields["kind"], filename, detected, data)
         return self._json(201, self._file_body(stored))
 
-    def _file_body(self, stored: Any) -> dict[str, Any]:
+    def _file_body(self, stored: StoredFile) -> dict[str, Any]:
         return {
             "id": stored.id,
             "object": "file",
@@ -260,27 +238,32 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _get_file(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
-        self._auth("files:read", entry)
-        stored = self.sandbox.state.files.get(match["id"])
-        if stored is None:
-            raise ApiError(404, "not_found", "No file with this ID exists for this account.")
-        return self._json(200, self._file_body(stored))
+        key = self._auth("files:read", entry)
+        return self._json(200, self._file_body(self.sandbox.state.get_file(match["id"], key)))
 
     def _file_content(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        # Like result URLs, an uploaded file's URL is public: the id is the secret.
         stored = self.sandbox.state.files.get(match["id"])
         if stored is None:
             raise ApiError(404, "not_found", "No such file.")
         return 200, stored.data, stored.mime_type, {}
 
     def _media(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
-        task = self.sandbox.state.tasks.get(match["id"])
-        if task is None or self.sandbox.state.get_task(task.id).status != "succeeded":
+        # Result URLs are public (reference section 4): no key, any account's task.
+        state = self.sandbox.state
+        task = state.tasks.get(match["id"])
+        if task is None or state.get_task(task.id).status != "succeeded":
             raise ApiError(404, "not_found", "No result for this task.")
-        params = {**MODELS[task.model].defaults(), **task.params}
-        if MODELS[task.model].category == "video":
+        params = {**state.contract.models[task.model].defaults(), **task.params}
+        if task.category == "video":
             data = render_mp4(task.prompt, params["aspect_ratio"], params["resolution"], int(params["duration"]))
             return 200, data, "video/mp4", {}
         return 200, render_png(task.prompt, params["aspect_ratio"], params.get("enable_pro") == "true"), "image/png", {}
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], tuple[str, bytes] | None]:
@@ -316,10 +299,15 @@ class Sandbox:
         faults: Faults | None = None,
         task_failure_rate: float = 0.0,
         seed: int | None = None,
+        contract: Contract | None = None,
     ) -> None:
+        """``api_key`` is the default key, whose account starts with ``credits``; ``contract``
+        replaces the bundled fixture (tests use it to show the sandbox follows its own)."""
         self.api_key = api_key
         self.faults = faults or Faults()
-        self.state = SandboxState(api_key=api_key, credits=credits, timing=timing, task_failure_rate=task_failure_rate, seed=seed)
+        self.state = SandboxState(
+            api_key=api_key, credits=credits, timing=timing, task_failure_rate=task_failure_rate, seed=seed, contract=contract
+        )
         handler = type("SandboxHandler", (_Handler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -360,14 +348,22 @@ class Sandbox:
 
     # -- knobs ----------------------------------------------------------------------------
 
-    def add_key(self, key: str, *, status: str = "active", scopes: frozenset[str] | None = None) -> None:
-        """Teach the sandbox another key, e.g. a revoked one or one lacking a scope."""
-        record = KeyRecord(status=status) if scopes is None else KeyRecord(status=status, scopes=scopes)
-        with self.state.lock:
-            self.state.keys[key] = record
+    def add_key(self, key: str, *, status: str = "active", scopes: frozenset[str] | None = None, credits: int = 1000) -> None:
+        """Teach the sandbox another key (e.g. revoked, or lacking a scope) with its own account.
 
-    def set_credits(self, credits: int) -> None:
-        self.state.set_credits(credits)
+        Each key is its own account: its own wallet of ``credits``, tasks, files and
+        idempotency keys; another key's task or file is ``not_found``.
+        """
+        record = KeyRecord(status=status) if scopes is None else KeyRecord(status=status, scopes=scopes)
+        self.state.add_key(key, record, credits)
+
+    def set_credits(self, credits: int, *, key: str | None = None) -> None:
+        """Fill or drain a key's wallet (the default key's when none is named)."""
+        self.state.set_credits(credits, key)
+
+    def balance(self, key: str | None = None) -> int:
+        """A key's current credits (the default key's when none is named)."""
+        return self.state.balance(key)
 
     def fail_next(self, count: int = 1) -> None:
         """The next ``count`` API requests get a 500."""
@@ -384,6 +380,13 @@ class Sandbox:
         """The next ``count`` creates make the task, then drop the connection unanswered."""
         with self.state.lock:
             self.faults.next_lost_creates += count
+
+    def hold_next_creates(self, count: int = 1, *, seconds: float) -> None:
+        """The next ``count`` creates are lost *in flight*: the task is made and charged, the
+        connection drops unanswered, and for ``seconds`` the same Idempotency-Key and body get
+        409 ``idempotency_conflict`` ("still being processed"); after that, a replay of the task."""
+        with self.state.lock:
+            self.faults.next_held_creates.extend([seconds] * count)
 
     def apply_request_faults(self, route: str) -> None:
         """Latency, a disabled API, 429s and 5xx, decided before the request is handled."""
@@ -406,12 +409,19 @@ class Sandbox:
                 faults.next_errors = max(0, faults.next_errors - 1)
                 raise ApiError(500, "internal_error", "The sandbox failed on purpose (fault drill).")
 
-    def should_lose_create(self) -> bool:
+    def hold_for_create(self) -> float | None:
+        """For a create that just made a task: None to answer it, else drop the reply and keep
+        its key in flight for this many seconds (0: a replay is answered at once)."""
+        faults = self.faults
         with self.state.lock:
-            if self.faults.next_lost_creates > 0:
-                self.faults.next_lost_creates -= 1
-                return True
-            return bool(self.faults.lost_create_rate) and self.state.random.random() < self.faults.lost_create_rate
+            if faults.next_held_creates:
+                return faults.next_held_creates.pop(0)
+            if faults.next_lost_creates > 0:
+                faults.next_lost_creates -= 1
+                return faults.in_flight_seconds
+            if faults.lost_create_rate and self.state.random.random() < faults.lost_create_rate:
+                return faults.in_flight_seconds
+            return None
 
 
 __all__ = ["DEFAULT_SANDBOX_KEY", "Faults", "Sandbox", "Timing"]

@@ -1,8 +1,9 @@
-"""The sandbox's account state: keys, wallet, tasks, files, idempotency keys, journal.
+"""The sandbox's state: keys, one account (wallet, idempotency keys) per key, tasks, files, journal.
 
 Everything lives in memory behind one lock. Task progress is computed from the clock
 when anyone looks, so no background thread is needed and the wallet settles the moment
-a finished task (or the credit balance) is observed.
+a finished task (or the credit balance) is observed. Tasks and files remember the key
+that made them: another key gets ``not_found``, as another account would.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from ..catalog import MODELS, REFERENCE_ITEMS_KEY, validate
+from .contract import Contract, load_contract
+from .rules import generation_problems
 
 ALL_SCOPES = frozenset({"models:read", "generations:create", "generations:read", "files:create", "files:read", "credits:read"})
 # A prompt containing this marker fails, so demos and tests can show a failure on purpose.
@@ -63,7 +68,9 @@ class Timing:
 @dataclass
 class Task:
     id: str
+    owner: str = field(repr=False)  # the key that made it; kept out of reprs and test output
     model: str
+    category: str
     prompt: str
     params: dict[str, Any]
     client_request_id: str | None
@@ -80,7 +87,7 @@ class Task:
     def body(self, media_base: str) -> dict[str, Any]:
         result = error = None
         if self.status == "succeeded":
-            ext = "mp4" if MODELS[self.model].category == "video" else "png"
+            ext = "mp4" if self.category == "video" else "png"
             url = f"{media_base}/media/{self.id}.{ext}"
             result = {"primary_url": url, "urls": [url]}
         elif self.status == "failed":
@@ -101,11 +108,39 @@ class Task:
 @dataclass
 class StoredFile:
     id: str
+    owner: str = field(repr=False)
     kind: str
     name: str
     mime_type: str
     data: bytes = field(repr=False)
     created_at: str = ""
+
+
+@dataclass
+class Remembered:
+    """What an ``Idempotency-Key`` stands for: the body it came with and the task it made."""
+
+    fingerprint: str
+    task_id: str
+    # Monotonic time until which the first request counts as still in flight.
+    busy_until: float = 0.0
+
+
+@dataclass
+class Account:
+    """One key's account: its own wallet and its own idempotency keys."""
+
+    credits: int
+    idempotency: dict[str, Remembered] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Created:
+    """The outcome of a create: the task, whether it was a replay, and whether to drop the reply."""
+
+    task: Task
+    replay: bool
+    lose_reply: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,8 +156,11 @@ class JournalEntry:
     authorized: bool = False
 
 
+_FILE_PATH = re.compile(r"/files/content/(?P<id>file_[0-9a-f]+)")
+
+
 class SandboxState:
-    """The whole fake account; every public method is thread-safe."""
+    """The whole fake service; every public method is thread-safe."""
 
     def __init__(
         self,
@@ -132,19 +170,27 @@ class SandboxState:
         timing: Timing | None = None,
         task_failure_rate: float = 0.0,
         seed: int | None = None,
+        contract: Contract | None = None,
     ) -> None:
+        self.default_key = api_key
         self.keys: dict[str, KeyRecord] = {api_key: KeyRecord()}
-        self.credits = credits
+        self.accounts: dict[str, Account] = {api_key: Account(credits)}
+        self.contract = contract or load_contract()
         self.timing = timing or Timing()
         self.task_failure_rate = task_failure_rate
         self.tasks: dict[str, Task] = {}
         self.files: dict[str, StoredFile] = {}
-        self.idempotency: dict[str, tuple[str, str]] = {}
         self.journal: list[JournalEntry] = []
         self.lock = threading.RLock()
         self.random = random.Random(seed)
 
-    # -- keys ---------------------------------------------------------------------------
+    # -- keys and accounts --------------------------------------------------------------
+
+    def add_key(self, key: str, record: KeyRecord, credits: int) -> None:
+        """A key with its own account; re-adding a known key changes its status only."""
+        with self.lock:
+            self.keys[key] = record
+            self.accounts.setdefault(key, Account(credits))
 
     def authorize(self, header: str | None, scope: str) -> str:
         """The key from an ``Authorization`` header, or the documented 401/403 error."""
@@ -162,10 +208,27 @@ class SandboxState:
             raise ApiError(403, "api_scope_denied", f"This API key lacks the {scope} scope.")
         return key
 
-    # -- wallet and tasks ---------------------------------------------------------------
+    @property
+    def credits(self) -> int:
+        """The default key's wallet as it stands (unsettled tasks not yet observed)."""
+        with self.lock:
+            return self.accounts[self.default_key].credits
+
+    def balance(self, key: str | None = None) -> int:
+        """A key's wallet (the default key's when none is named), with finished tasks settled."""
+        with self.lock:
+            self.advance()
+            return self.accounts[key or self.default_key].credits
+
+    def set_credits(self, credits: int, key: str | None = None) -> None:
+        """Fill or drain a wallet (a fault knob: ``set_credits(0)``)."""
+        with self.lock:
+            self.accounts[key or self.default_key].credits = credits
+
+    # -- tasks --------------------------------------------------------------------------
 
     def advance(self, now: float | None = None) -> None:
-        """Move every task along the clock; settle credits of tasks that just ended."""
+        """Move every task along the clock; refund the owner of a task that just failed."""
         now = time.monotonic() if now is None else now
         with self.lock:
             for task in self.tasks.values():
@@ -176,109 +239,100 @@ class SandboxState:
                     task.status = "failed" if task.will_fail else "succeeded"
                     task.final = 0 if task.will_fail else task.reserved
                     if task.will_fail:
-                        self.credits += task.reserved
+                        self.accounts[task.owner].credits += task.reserved
                     task.updated_at = iso_now()
                 elif age >= task.queued_for and task.status == "queued":
                     task.status = "processing"
                     task.updated_at = iso_now()
 
-    def create_task(self, body: Any, idempotency_key: str | None, api_key: str) -> tuple[Task, bool]:
-        """Validate, charge and queue; a replayed idempotency key returns the first task."""
-        if not isinstance(body, dict):
-            raise ApiError(400, "validation_failed", "The request body must be a JSON object.")
+    def create_task(self, body: Any, idempotency_key: str | None, api_key: str, hold: Callable[[], float | None]) -> Created:
+        """Validate, charge and queue; a repeated idempotency key returns the first task.
+
+        ``hold()`` runs once a new task exists: None answers normally; a number of seconds
+        drops the reply and keeps the key "still being processed" for that long.
+        """
+        # Same body = same JSON value (key order and spacing ignored); our client re-sends
+        # byte-identical bodies anyway, so a byte-comparing service would agree.
         fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         with self.lock:
-            if idempotency_key:
-                seen = self.idempotency.get(f"{api_key}:{idempotency_key}")
-                if seen:
-                    if seen[0] != fingerprint:
-                        raise ApiError(
-                            409,
-                            "idempotency_conflict",
-                            "This Idempotency-Key was already used with a different request body.",
-                        )
-                    self.advance()
-                    return self.tasks[seen[1]], True
-            model = body.get("model")
-            params = body.get("params")
-            problems = validate(model, body.get("prompt"), params if params is not None else {})
-            extra = sorted(set(body) - {"model", "prompt", "params", "client_request_id"})
-            if extra:
-                problems.append(
-                    f"Unknown top-level field(s): {', '.join(extra)}. Reference files go in params.{REFERENCE_ITEMS_KEY}."
-                )
-            crid = body.get("client_request_id")
-            if crid is not None and not isinstance(crid, str):
-                problems.append("client_request_id must be a string.")
-            problems.extend(self._check_reference_urls(params))
+            account = self.accounts[api_key]
+            now = time.monotonic()
+            seen = account.idempotency.get(idempotency_key) if idempotency_key else None
+            if seen is not None:
+                if seen.fingerprint != fingerprint:
+                    raise ApiError(
+                        409, "idempotency_conflict", "This Idempotency-Key was already used with a different request body."
+                    )
+                if now < seen.busy_until:
+                    raise ApiError(409, "idempotency_conflict", "A request with this Idempotency-Key is still being processed.")
+                # The docs do not say what a replay returns; the sandbox returns the task as it is now.
+                self.advance(now)
+                return Created(self.tasks[seen.task_id], replay=True)
+            problems = generation_problems(body, self.contract, lambda url: self._uploaded_kind(api_key, url))
             if problems:
                 raise ApiError(400, "validation_failed", " ".join(problems))
-            spec = MODELS[model]
-            cost = spec.base_credits
-            self.advance()
-            if self.credits < cost:
+            model = self.contract.models[body["model"]]
+            # Both models bill FIXED: the base price, whatever the params.
+            cost = model.base_credits
+            self.advance(now)
+            if account.credits < cost:
                 raise ApiError(
-                    402,
-                    "insufficient_credits",
-                    f"This job needs {cost} credits; the account has {self.credits}.",
+                    402, "insufficient_credits", f"{model.id} needs {cost} credits per job; this account has {account.credits}."
                 )
-            self.credits -= cost
-            queued_for, processing_for = self.timing.phases(spec.category)
-            will_fail = FAIL_MARKER in body["prompt"] or self.random.random() < self.task_failure_rate
+            account.credits -= cost
+            queued_for, processing_for = self.timing.phases(model.category)
+            prompt = body.get("prompt") or ""
+            will_fail = FAIL_MARKER in prompt or self.random.random() < self.task_failure_rate
             task = Task(
                 id=f"task_{secrets.token_hex(10)}",
-                model=model,
-                prompt=body["prompt"],
-                params=dict(params or {}),
-                client_request_id=crid,
+                owner=api_key,
+                model=model.id,
+                category=model.category,
+                prompt=prompt,
+                params=dict(body.get("params") or {}),
+                client_request_id=body.get("client_request_id"),
                 reserved=cost,
-                started=time.monotonic(),
+                started=now,
                 created_at=iso_now(),
                 queued_for=queued_for,
                 processing_for=processing_for,
                 will_fail=will_fail,
             )
             self.tasks[task.id] = task
+            held = hold()
             if idempotency_key:
-                self.idempotency[f"{api_key}:{idempotency_key}"] = (fingerprint, task.id)
-            return task, False
+                account.idempotency[idempotency_key] = Remembered(fingerprint, task.id, now + (held or 0.0))
+            return Created(task, replay=False, lose_reply=held is not None)
 
-    def _check_reference_urls(self, params: Any) -> list[str]:
-        items = params.get(REFERENCE_ITEMS_KEY) if isinstance(params, dict) else None
-        if not isinstance(items, list):
-            return []
-        known = {f"/files/content/{fid}" for fid in self.files}
-        return [
-            f"Reference {n} is not a file uploaded through the Files API by this account."
-            for n, item in enumerate(items, start=1)
-            if isinstance(item, dict)
-            and isinstance(item.get("url"), str)
-            and not any(item["url"].endswith(suffix) for suffix in known)
-        ]
-
-    def get_task(self, task_id: str) -> Task:
+    def get_task(self, task_id: str, key: str | None = None) -> Task:
+        """A task by id; for ``key``, only that key's own tasks (any owner when None)."""
         with self.lock:
             self.advance()
             task = self.tasks.get(task_id)
-            if task is None:
+            if task is None or (key is not None and task.owner != key):
                 raise ApiError(404, "not_found", "No task with this ID exists for this account.")
             return task
 
-    def balance(self) -> int:
-        with self.lock:
-            self.advance()
-            return self.credits
+    # -- files --------------------------------------------------------------------------
 
-    def set_credits(self, credits: int) -> None:
-        """Fill or drain the wallet (a fault knob: ``set_credits(0)``)."""
+    def add_file(self, owner: str, kind: str, name: str, mime_type: str, data: bytes) -> StoredFile:
         with self.lock:
-            self.credits = credits
-
-    def add_file(self, kind: str, name: str, mime_type: str, data: bytes) -> StoredFile:
-        with self.lock:
-            stored = StoredFile(f"file_{secrets.token_hex(10)}", kind, name, mime_type, data, iso_now())
+            stored = StoredFile(f"file_{secrets.token_hex(10)}", owner, kind, name, mime_type, data, iso_now())
             self.files[stored.id] = stored
             return stored
+
+    def get_file(self, file_id: str, key: str) -> StoredFile:
+        with self.lock:
+            stored = self.files.get(file_id)
+            if stored is None or stored.owner != key:
+                raise ApiError(404, "not_found", "No file with this ID exists for this account.")
+            return stored
+
+    def _uploaded_kind(self, key: str, url: str) -> str | None:
+        """The kind of ``key``'s upload that ``url`` points to (any host: the Host header varies)."""
+        match = _FILE_PATH.fullmatch(urlsplit(url).path)
+        stored = self.files.get(match["id"]) if match else None
+        return stored.kind if stored is not None and stored.owner == key else None
 
     def record(self, entry: JournalEntry) -> None:
         with self.lock:

@@ -1,0 +1,71 @@
+"""Imagine Studio's pages: the password, the navigation, and the home page (backend, balance, links, results).
+
+``app.py`` serves this script; tests run it with ``AppTest`` (``tests/conftest.py``'s ``APP``).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rivya.catalog import MODELS
+from rivya.errors import RivyaError
+from rivya.messages import explain
+from ui.access import has_access, key_owner, page_access
+from ui.generate import ICONS
+from ui.jobs_view import show_media
+from ui.services import PAGE_FOR_CATEGORY, demo_banner, studio_or_stop
+from ui.text import credits_text, md_escape
+
+
+def home() -> None:
+    studio = page_access()
+    st.title("Imagine Studio", anchor=False)
+    st.caption("Make images and videos with Grok Imagine. Type a prompt, press Generate, and watch it finish.")
+    demo_banner(studio)
+    backend, balance, jobs = st.columns(3)
+    backend.metric("Connected to", "Sandbox" if studio.sandbox else "Rivya API")
+    backend.caption(md_escape(studio.backend_label))
+    try:
+        balance.metric("Credit balance", credits_text(studio.balance(key_owner())))
+    except RivyaError as exc:
+        words = explain(exc)
+        balance.metric("Credit balance", "—")
+        balance.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
+    jobs.metric("Jobs in the log", f"{studio.log.count():,}")
+    st.subheader("Start", anchor=False)
+    columns = st.columns(len(MODELS) + 1)
+    for column, spec in zip(columns, MODELS.values(), strict=False):
+        with column.container(border=True):
+            st.page_link(PAGE_FOR_CATEGORY[spec.category], label=f"Make {'an' if spec.category[0] in 'aeiou' else 'a'} "
+                         f"{spec.category}", icon=ICONS.get(spec.category))
+            st.caption(f"{spec.display_name} · {spec.base_credits} credits")
+    with columns[-1].container(border=True):
+        st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
+        st.caption("Every job and what it cost")
+    recent = [j for j in studio.log.recent(limit=30) if j.status == "succeeded"][:4]
+    if recent:
+        st.subheader("Recent results", anchor=False)
+        for column, job in zip(st.columns(4), recent, strict=False):
+            with column:
+                show_media(job, key_prefix="home")
+                st.caption(md_escape(job.prompt[:120]))
+
+
+def main() -> None:
+    st.set_page_config(page_title="Imagine Studio", page_icon=":material/auto_awesome:", layout="wide")
+    studio_or_stop()
+    # Every page starts with page_access(), which shows only the password prompt until it is given;
+    # the pages are registered anyway, so a deep link still lands on its page after the password.
+    page = st.navigation(
+        [
+            st.Page(home, title="Home", icon=":material/home:", default=True),
+            st.Page("pages/image.py", title="Image", icon=":material/image:"),
+            st.Page("pages/video.py", title="Video", icon=":material/movie:"),
+            st.Page("pages/history.py", title="History & credits", icon=":material/receipt_long:"),
+        ],
+        position="sidebar" if has_access() else "hidden",
+    )
+    page.run()
+
+
+main()
