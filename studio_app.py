@@ -10,6 +10,7 @@ import streamlit as st
 from rivya.catalog import MODELS
 from rivya.errors import RivyaError
 from rivya.messages import explain
+from rivya.status import JobStatus
 from ui.access import has_access, key_owner, page_access
 from ui.generate import ICONS
 from ui.jobs_view import show_media
@@ -42,7 +43,7 @@ def home() -> None:
     with columns[-1].container(border=True):
         st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
         st.caption("Every job and what it cost")
-    recent = [j for j in studio.log.recent(limit=30) if j.status == "succeeded"][:4]
+    recent = [j for j in studio.log.recent(limit=30) if j.status == JobStatus.SUCCEEDED][:4]
     if recent:
         st.subheader("Recent results", anchor=False)
         for column, job in zip(st.columns(4), recent, strict=False):

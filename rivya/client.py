@@ -12,6 +12,7 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
@@ -91,6 +92,9 @@ class RivyaClient:
         poll_schedule: PollSchedule | None = None,
     ) -> None:
         self._api_key = api_key if api_key is not None else os.environ.get("RIVYA_API_KEY") or None
+        if self._api_key and not (self._api_key.isascii() and self._api_key.isprintable() and " " not in self._api_key):
+            # It goes into an HTTP header; say so plainly (without echoing it) instead of failing deep in http.client.
+            raise InvalidInputError(["An API key is plain letters, digits and underscores; this one has other characters."])
         self.base_url = (base_url or os.environ.get("RIVYA_BASE_URL") or constants.DEFAULT_BASE_URL).rstrip("/")
         if isinstance(timeout, (int, float)):
             timeout = (min(float(timeout), constants.CONNECT_TIMEOUT), float(timeout))
@@ -98,7 +102,8 @@ class RivyaClient:
         self.max_retries = max(0, int(max_retries))
         self.poll_schedule = poll_schedule or PollSchedule()
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        # Weak: a session dies with its thread (Streamlit runs each rerun in a new thread).
+        self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
         self._sessions_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -117,7 +122,7 @@ class RivyaClient:
             session.headers["User-Agent"] = f"imagine-studio-rivya/{__version__} python-requests/{requests.__version__}"
             self._local.session = session
             with self._sessions_lock:
-                self._sessions.append(session)
+                self._sessions.add(session)
         return session
 
     def with_options(
@@ -134,7 +139,8 @@ class RivyaClient:
 
     def close(self) -> None:
         with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
+            sessions = list(self._sessions)
+            self._sessions.clear()
         for session in sessions:
             session.close()
 

@@ -12,6 +12,7 @@ __all__ = [
     "IdempotencyConflictError",
     "InsufficientCreditsError",
     "InvalidInputError",
+    "KeyNotHeldError",
     "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -41,6 +42,13 @@ class InvalidInputError(RivyaError, ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+
+class KeyNotHeldError(RivyaError, KeyError):
+    """A person's own key is no longer held by this server (it restarted, or the key was forgotten)."""
+
+    def __str__(self) -> str:
+        return "that personal key is no longer held by this server; paste it again"
 
 
 class StorageError(RivyaError):

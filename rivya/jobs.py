@@ -12,6 +12,7 @@ follower tries again on its own schedule, so no thread ever sleeps through a ret
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -30,6 +31,7 @@ from .errors import (
     APIStatusError,
     IdempotencyConflictError,
     InvalidInputError,
+    KeyNotHeldError,
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
@@ -145,7 +147,7 @@ class JobService:
         with self._lock:
             client = self._clients.get(owner)
         if client is None:
-            raise KeyError("that personal key is no longer held by this server; paste it again")
+            raise KeyNotHeldError(owner)
         return client
 
     def _drop_released(self) -> None:
@@ -228,6 +230,10 @@ class JobService:
                 return job
             self._in_flight.add(job.idempotency_key)
         try:
+            current = self.log.get(job.id)
+            if current is None or current.status != JobStatus.SUBMITTING:
+                return current or job  # another thread's send finished meanwhile: never send a settled row again
+            job = current
             try:
                 generation = self.client_for(job.key_owner).create_generation(
                     job.model,
@@ -237,26 +243,33 @@ class JobService:
                     client_request_id=f"studio-{job.id}",
                 )
             except APIStatusError as exc:
-                if _outcome_unknown(exc, first=first):
-                    log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
-                    return self.log.update(job.id, error_code=exc.code or "unconfirmed", error_message=exc.message[:300])
-                code = exc.code if exc.code in REFUSAL_CODES else UNCONFIRMED_REFUSAL
-                job = self.log.update(job.id, status=JobStatus.REJECTED, error_code=code, error_message=exc.message[:1000])
-                if raise_refusal:
-                    raise
-                return job
+                return self._refused(job, exc, first=first, raise_refusal=raise_refusal)
             except APIConnectionError as exc:
                 log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
                 return self.log.update(job.id, error_code="network", error_message=str(exc)[:300])
-            with self._lock:
-                # The task exists: its first look follows the documented delay from now.
-                self._due[job.id] = (time.time() + self.schedule.delay(0), 0)
+            self._set_due(job.id, time.time() + self.schedule.delay(0), 0)  # the task exists: first look from now
             return self._apply(job, generation)
         except StorageError as exc:
             raise StorageError(str(exc), after_send=True) from None
         finally:
             with self._lock:
                 self._in_flight.discard(job.idempotency_key)
+
+    def _refused(self, job: Job, exc: APIStatusError, *, first: bool, raise_refusal: bool) -> Job:
+        """Record an error reply to a create: outcome unknown (re-send later), certain refusal, or unconfirmed."""
+        if isinstance(exc, RateLimitedError):
+            self.budget.pause(exc.retry_after or 0.0)
+        status = _create_outcome(exc, first=first)
+        if status == JobStatus.SUBMITTING:
+            log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
+            return self.log.update(job.id, error_code=exc.code or "unconfirmed", error_message=exc.message[:300])
+        code = exc.code if exc.code in REFUSAL_CODES else UNCONFIRMED_REFUSAL
+        job = self.log.update(job.id, status=status, error_code=code, error_message=exc.message[:1000])
+        with self._lock:
+            self._due.pop(job.id, None)
+        if raise_refusal and status == JobStatus.REJECTED:
+            raise exc  # the page says "nothing was charged" only for a certain refusal; the card explains the rest
+        return job
 
     # -- following ------------------------------------------------------------------------
 
@@ -287,8 +300,11 @@ class JobService:
         with self._lock:
             if job.id in self._saving:
                 return
+            try:
+                future = self._media_pool.submit(self._save_media, job)
+            except RuntimeError:  # the service is stopping; the next start finds the job unsaved
+                return
             self._saving.add(job.id)
-            future = self._media_pool.submit(self._save_media, job)
             self._media_futures.add(future)
         future.add_done_callback(self._media_done)
 
@@ -324,8 +340,10 @@ class JobService:
                 self.log.update(job.id, media_paths=paths, media_error=problem[:500])
             else:
                 self.log.update(job.id, media_paths=paths)
-        except Exception:
+        except Exception as exc:
             log.exception("job %s: saving its result failed", job.id)
+            with contextlib.suppress(Exception):  # the disk may be what failed; the job still ends as succeeded
+                self.log.update(job.id, media_error=f"The result could not be saved here ({type(exc).__name__}).")
         finally:
             with self._lock:
                 self._saving.discard(job.id)
@@ -418,6 +436,9 @@ class JobService:
             self._set_due(job.id, time.time() + (exc.retry_after or 0) + delay, polls)
             return
         except NotFoundError as exc:
+            if exc.code != "not_found":  # a 404 page from a proxy, not Rivya's word: look again later
+                self._set_due(job.id, time.time() + delay, polls)
+                return
             self.log.update(job.id, status=JobStatus.FAILED, error_code="not_found", error_message=exc.message[:500])
             with self._lock:
                 self._due.pop(job.id, None)
@@ -462,6 +483,10 @@ class JobService:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._media_pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            clients = list(self._clients.values())
+        for client in clients:
+            client.close()
 
     def _run(self) -> None:
         while not self._stop.wait(FOLLOW_TICK):
@@ -471,16 +496,25 @@ class JobService:
                 log.exception("follower pass failed")
 
 
-def _outcome_unknown(exc: APIStatusError, *, first: bool) -> bool:
-    """Whether a create's error leaves open that the service made (and charged) the task.
+def _create_outcome(exc: APIStatusError, *, first: bool) -> JobStatus:
+    """What an error reply to a create means for its row.
 
-    A 409 ``idempotency_conflict`` is a refusal only on the very first send of a new key
-    (the key was used with another body); on any re-send of our own byte-identical request
-    it means "the first one is still being processed" (reference section 9 is silent, so we
-    take the least convenient reading). A 4xx without a Rivya error body came from a proxy.
+    ``SUBMITTING`` (outcome unknown, re-send later with the same key and body): no reply from
+    Rivya itself (a 5xx, a 429, an unreadable 2xx, a proxy's 408/409/425, or on a re-send any
+    reply without a Rivya error code), or a 409 ``idempotency_conflict`` on anything but the
+    very first send of a new key: the reference (section 9) is silent, so we take it as "the
+    first request is still being processed". ``REJECTED``: certainly no task, nothing charged.
+    ``UNCONFIRMED``: a re-send refused by Rivya (e.g. the wallet or the key changed since the
+    first send, which may have made and charged the task); only a validation refusal of the
+    same bytes proves the first send was refused too.
     """
     if isinstance(exc, AMBIGUOUS):
-        return True
-    if isinstance(exc, IdempotencyConflictError) and exc.code is not None:
-        return not first or exc.retries > 0
-    return exc.code is None and exc.status_code in AMBIGUOUS_HTTP
+        return JobStatus.SUBMITTING
+    if exc.code is None:
+        unknown = not first or exc.status_code in AMBIGUOUS_HTTP
+        return JobStatus.SUBMITTING if unknown else JobStatus.REJECTED
+    if isinstance(exc, IdempotencyConflictError):
+        return JobStatus.SUBMITTING if not first or exc.retries > 0 else JobStatus.REJECTED
+    if first or exc.code == "validation_failed":
+        return JobStatus.REJECTED
+    return JobStatus.UNCONFIRMED

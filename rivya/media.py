@@ -146,21 +146,6 @@ _AV_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 )
 
 
-def sniff_mime(data: bytes) -> str | None:
-    """The MIME type the bytes really are (images by Pillow, video/audio by signature)."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            return Image.MIME.get(img.format or "")
-    except Exception:
-        pass
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "audio/wav"
-    for magic, offset, mime in _AV_SIGNATURES:
-        if data[offset : offset + len(magic)] == magic:
-            return mime
-    return None
-
-
 # -- saving results ---------------------------------------------------------------------------
 #
 # A result "URL" is whatever string the service sends, so it is treated as hostile: only

@@ -9,6 +9,7 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     InvalidInputError,
+    KeyNotHeldError,
     MalformedResponseError,
     RateLimitedError,
     SpendLimitError,
@@ -87,6 +88,10 @@ def explain_code(code: str | None) -> Explanation:
     return _BY_CODE.get(code or "", Explanation("Something went wrong.", "Try again in a moment."))
 
 
+UNCONFIRMED = Explanation(
+    "Rivya refused a re-send of this job, so the app cannot tell whether the first send made it.",
+    "It may have been charged: check the balance on the History page before trying again.",
+)
 _UNREADABLE = Explanation(
     "Rivya's reply could not be read.",
     "Nothing is lost: the app asks again with the same request, so nothing is charged twice. Don't press again.",
@@ -108,6 +113,11 @@ def explain(error: BaseException) -> Explanation:
         )
     if isinstance(error, MalformedResponseError):
         return _UNREADABLE
+    if isinstance(error, KeyNotHeldError):
+        return Explanation(
+            "This server no longer holds your own API key (it restarted, or the key was forgotten).",
+            "Nothing was sent. Paste your key again in the sidebar, or use the team key.",
+        )
     if isinstance(error, InvalidInputError):
         return Explanation("Please fix these first: " + " ".join(error.problems), "Nothing was sent or charged.")
     if isinstance(error, SpendLimitError):

@@ -14,31 +14,32 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     REJECTED = "rejected"  # the service refused the create for certain: no task, nothing charged
+    # A re-send was refused (e.g. the wallet or key changed since the first send): whether the
+    # first send made a task cannot be known, so its price counts as charged. Never re-sent.
+    UNCONFIRMED = "unconfirmed"
 
 
-# Finished for good: never polled again.
-TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.REJECTED})
-# The service's own states that mean "a task exists and is not finished".
-PENDING = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING})
+# Finished for good: never polled or re-sent again.
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.REJECTED, JobStatus.UNCONFIRMED})
 # States the service reports for a task (the reference's section 4).
 SERVICE_STATES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.SUCCEEDED, JobStatus.FAILED})
+_APP_ONLY = frozenset(JobStatus) - SERVICE_STATES
 
 
 def normalize_status(raw: object) -> str:
     """A reply's ``status`` trimmed and lower-cased; a missing or non-text one becomes ``"unknown"``.
 
     Statuses the reference does not list are kept as sent (so a card can show them) and are
-    polled on a slow, limited cadence rather than treated as finished.
+    polled on a slow, limited cadence rather than treated as finished. A reply can never
+    claim one of the app's own states (``rejected`` would end a charged job at 0 credits):
+    those are renamed ``service-…``.
     """
     if not isinstance(raw, str) or not raw.strip():
         return "unknown"
-    return raw.strip().lower()
-
-
-def is_terminal(status: str) -> bool:
-    return status in TERMINAL
+    status = raw.strip().lower()
+    return f"service-{status}" if status in _APP_ONLY else status
 
 
 def is_known(status: str) -> bool:
-    """A status this app understands; anything else came from a newer or odder service."""
-    return status in JobStatus._value2member_map_
+    """A state the service documents; anything else came from a newer or odder service."""
+    return status in SERVICE_STATES

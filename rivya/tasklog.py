@@ -165,6 +165,13 @@ class TaskLog:
             self._local.db = db
         return db
 
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Run one read; a log that cannot be read (locked, gone, damaged) is a ``StorageError``."""
+        try:
+            return self._db().execute(sql, tuple(args)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"the job log at {self.path.name} could not be read ({exc})") from None
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE so concurrent writers queue, not fail.
@@ -246,19 +253,19 @@ class TaskLog:
     # -- reading --------------------------------------------------------------------------
 
     def get(self, job_id: int) -> Job | None:
-        row = self._db().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return _job(row) if row else None
+        rows = self._query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
 
     def by_key(self, idempotency_key: str) -> Job | None:
-        row = self._db().execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
-        return _job(row) if row else None
+        rows = self._query("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,))
+        return _job(rows[0]) if rows else None
 
     def many(self, ids: Iterable[int]) -> list[Job]:
         ids = list(ids)
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self._db().execute(f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id DESC", ids).fetchall()
+        rows = self._query(f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id DESC", ids)
         return [_job(r) for r in rows]
 
     def pending(self, backend: str | None = None) -> list[Job]:
@@ -269,15 +276,15 @@ class TaskLog:
         if backend is not None:
             sql += " AND backend = ?"
             args.append(backend)
-        return [_job(r) for r in self._db().execute(sql + " ORDER BY id", args).fetchall()]
+        return [_job(r) for r in self._query(sql + " ORDER BY id", args)]
 
     def unsaved(self, backend: str) -> list[Job]:
         """Succeeded jobs whose result is not saved here yet (e.g. the app stopped mid-download)."""
-        rows = self._db().execute(
+        rows = self._query(
             """SELECT * FROM jobs WHERE status = ? AND backend = ? AND media_error IS NULL
                    AND media_paths = '[]' AND result_urls != '[]' ORDER BY id""",
             (JobStatus.SUCCEEDED.value, backend),
-        ).fetchall()
+        )
         return [_job(r) for r in rows]
 
     def recent(self, *, model: str | None = None, limit: int = 20) -> list[Job]:
@@ -286,7 +293,7 @@ class TaskLog:
         if model:
             sql += " WHERE model = ?"
             args.append(model)
-        rows = self._db().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
         return [_job(r) for r in rows]
 
     def signature(self) -> tuple[int, int, str]:
@@ -296,8 +303,8 @@ class TaskLog:
 
     def committed_credits_since(self, since: str) -> int:
         """Credits charged or held by jobs submitted since ``since`` (ISO UTC), by ``rivya.money``'s rule."""
-        row = self._db().execute(f"SELECT COALESCE(SUM({CHARGED_SQL}), 0) FROM jobs WHERE submitted_at >= ?", (since,)).fetchone()
-        return int(row[0])
+        rows = self._query(f"SELECT COALESCE(SUM({CHARGED_SQL}), 0) FROM jobs WHERE submitted_at >= ?", (since,))
+        return int(rows[0][0])
 
     def count(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]

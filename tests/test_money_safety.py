@@ -326,3 +326,99 @@ def test_an_unknown_balance_shows_a_dash_and_does_not_block_generate(outsider: O
     at.button(key="grok-imagine:generate").click().run()
     assert not at.exception and not at.error
     assert outsider.count("POST", "/api/v1/generations") == 1
+
+
+# -- re-sends, the service's own words, and the follower's housekeeping ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "charged"),
+    [
+        (json_reply(402, {"error": {"code": "insufficient_credits", "message": "Top up."}}), JobStatus.UNCONFIRMED, 4),
+        (json_reply(401, {"error": {"code": "api_key_revoked", "message": "Revoked."}}), JobStatus.UNCONFIRMED, 4),
+        ((403, {"Content-Type": "text/html"}, b"<html>WAF</html>"), JobStatus.SUBMITTING, 4),
+        (json_reply(400, {"error": {"code": "validation_failed", "message": "Bad."}}), JobStatus.REJECTED, 0),
+    ],
+    ids=["credits", "key", "proxy", "validation"],
+)
+def test_a_refused_resend_never_claims_nothing_was_charged(
+    outsider: Outsider, tmp_path: Path, reply: tuple, status: str, charged: int
+) -> None:
+    jobs = service(outsider, tmp_path)
+    outsider.creates.extend(["drop", reply])  # the first send made the task; its reply was lost
+    job = jobs.submit("grok-imagine", "a fox sent twice", {}, idempotency_key="k-resend")
+    jobs.recheck()
+    jobs.follow_once()
+    row = jobs.log.get(job.id)
+    assert row.status == status and row.charged_credits == charged, row
+    if status == JobStatus.UNCONFIRMED:  # over, but counted: the first send may have charged
+        jobs.recheck()
+        assert jobs.follow_once() == 0
+
+
+def test_a_reply_cannot_claim_the_apps_own_states(outsider: Outsider, tmp_path: Path) -> None:
+    jobs = service(outsider, tmp_path)
+    job = jobs.submit("grok-imagine", "a moderated fox", {}, idempotency_key="k-own")
+    time.sleep(0.1)
+    outsider.polls.append(json_reply(200, {"id": job.task_id, "status": " Rejected ", "reserved_credits": 4}))
+    jobs.follow_once()
+    row = jobs.log.get(job.id)
+    assert row.status == "service-rejected" and not row.is_done and row.charged_credits == 4
+
+
+def test_a_settled_row_is_never_sent_again(outsider: Outsider, tmp_path: Path) -> None:
+    jobs = service(outsider, tmp_path)
+    stale = jobs.log.add(idempotency_key="k-stale", backend="outsider", model="grok-imagine", category="image",
+                         prompt="a fox", params={}, expected_credits=4)  # the follower read it while "submitting"
+    jobs._send(stale, first=True, raise_refusal=False)  # a page's send settles it
+    assert jobs._send(stale, first=False, raise_refusal=False).status == "queued"  # the follower's stale copy
+    assert outsider.count("POST", "/api/v1/generations") == 1
+
+
+def test_a_proxy_404_while_polling_does_not_fail_a_charged_job(outsider: Outsider, tmp_path: Path) -> None:
+    jobs = service(outsider, tmp_path)
+    job = jobs.submit("grok-imagine", "a fox behind a balancer", {}, idempotency_key="k-404")
+    time.sleep(0.1)
+    outsider.polls.append((404, {"Content-Type": "text/html"}, b"<html>Not Found</html>"))
+    jobs.follow_once()
+    assert not jobs.log.get(job.id).is_done
+    assert follow(jobs, job.id).status == "succeeded"
+
+
+def test_a_result_that_cannot_be_written_records_why(outsider: Outsider, tmp_path: Path) -> None:
+    jobs = service(outsider, tmp_path)
+    jobs.media_dir.parent.mkdir(parents=True, exist_ok=True)
+    jobs.media_dir.write_text("a file where the media folder should be")  # every save fails with an OSError
+    done = follow(jobs, jobs.submit("grok-imagine", "an unsaved fox", {}, idempotency_key="k-disk").id)
+    assert done.status == "succeeded" and done.media_error and not done.awaits_media
+
+
+def test_a_rate_limited_create_pauses_everyone_for_retry_after(outsider: Outsider, tmp_path: Path) -> None:
+    jobs = service(outsider, tmp_path)
+    outsider.creates.append(json_reply(429, {"error": {"code": "rate_limited", "message": "Slow down."}}, {"Retry-After": "1"}))
+    job = jobs.submit("grok-imagine", "a hurried fox", {}, idempotency_key="k-429")
+    assert job.status == JobStatus.SUBMITTING
+    paused = time.monotonic()
+    while time.monotonic() - paused < 0.8:
+        assert jobs.follow_once() == 0
+        time.sleep(0.1)
+    assert follow(jobs, job.id).status == "succeeded"
+
+
+def test_keys_that_cannot_go_in_a_header_are_refused_plainly() -> None:
+    with pytest.raises(InvalidInputError, match="plain letters") as caught:
+        RivyaClient("rvya_sk_…pasted", "http://127.0.0.1:9")
+    assert "pasted" not in str(caught.value)
+
+
+def test_sessions_of_finished_threads_are_not_kept(outsider: Outsider) -> None:
+    import gc
+
+    client = RivyaClient(KEY, outsider.url)
+    threads = [threading.Thread(target=client.get_credits) for _ in range(30)]
+    for t in threads:
+        t.start()
+        t.join()
+    gc.collect()
+    assert len(client._sessions) <= 1
+    client.close()

@@ -12,7 +12,7 @@ import streamlit as st
 from rivya.catalog import MODELS
 from rivya.jobs import REFUSAL_CODES
 from rivya.media import saved_media
-from rivya.messages import explain_code
+from rivya.messages import UNCONFIRMED, explain_code
 from rivya.resources import is_web_url
 from rivya.status import JobStatus, is_known
 from rivya.tasklog import Job
@@ -31,6 +31,7 @@ STATUS_LABELS = {
     JobStatus.SUCCEEDED: ("Done", ":material/check_circle:"),
     JobStatus.FAILED: ("Failed", ":material/error:"),
     JobStatus.REJECTED: ("Not started", ":material/block:"),
+    JobStatus.UNCONFIRMED: ("Unconfirmed", ":material/help:"),
 }
 
 
@@ -129,7 +130,7 @@ def job_card(
                     "Rivya did not confirm yet. Don't press Generate again: the app re-sends this same request "
                     "until Rivya answers, so it is never charged twice."
                 )
-            elif not is_known(job.status):
+            elif job.status != JobStatus.SUBMITTING and not is_known(job.status):
                 st.caption("Rivya reports a status this app does not know; it keeps checking, more slowly.")
         elif job.status == JobStatus.SUCCEEDED and large:
             show_media(job, key_prefix=key_prefix)
@@ -137,7 +138,7 @@ def job_card(
             with st.expander("Show result"):
                 show_media(job, key_prefix=key_prefix)
         else:
-            words = explain_code(job.error_code)
+            words = UNCONFIRMED if job.status == JobStatus.UNCONFIRMED else explain_code(job.error_code)
             message = f"**{md_escape(words.title)}** {md_escape(words.action)}"
             said = (job.error_message or "").strip()
             if said and said.rstrip(".").lower() != words.title.rstrip(".").lower():
