@@ -13,7 +13,7 @@ from rivya.messages import explain
 from rivya.status import JobStatus
 from ui.access import has_access, key_owner, page_access
 from ui.generate import ICONS
-from ui.jobs_view import show_media
+from ui.jobs_view import show_thumbnail
 from ui.services import PAGE_FOR_CATEGORY, demo_banner, studio_or_stop
 from ui.text import credits_text, md_escape
 
@@ -48,7 +48,7 @@ def home() -> None:
         st.subheader("Recent results", anchor=False)
         for column, job in zip(st.columns(4), recent, strict=False):
             with column:
-                show_media(job, key_prefix="home")
+                show_thumbnail(job)  # a few KB each: every visit to Home would otherwise send four full results
                 st.caption(md_escape(job.prompt[:120]))
 
 

@@ -1,104 +1,197 @@
-"""History page at scale: render and filter time for 1k, 10k and 100k logged jobs; 8 writers.
+"""History as people feel it: the real server in headless Chromium at 1k, 100k and 1M logged jobs.
 
-Run: python -m benchmarks.history      (prints a markdown table)
+For each size a log is seeded the way an existing team's log is upgraded: rows written at schema v3,
+then opened once, so migration v4 builds the indexes, the prompt search index and the rollup
+(its time is printed). Then, three times, a fresh ``streamlit run app.py`` serves that folder
+(a sandbox answers the balance) and Chromium measures:
+
+- first visit: a new browser profile opens /history, until the table and its "N of M jobs"
+  caption are drawn and the script run has ended;
+- warm visit: the same browser opens /history again (a new session; static files cached);
+- filter: words typed into "Search prompts" and Enter, until the caption shows their count;
+- the server process's resident memory after that (VmRSS) and its peak since start (VmHWM),
+  read from /proc;
+- for scale, the Home page (a few metrics and links) opened in a new profile and again in the
+  same one: what any page of the app costs in this browser on this machine, whatever the log holds.
+
+Streamlit's file watcher re-reads every loaded module's path after each script run; to see a
+server without it: STREAMLIT_SERVER_FILE_WATCHER_TYPE=none python -m benchmarks.history
+
+The table shows medians of the runs. Prompts are drawn from a few hundred words with a Zipf
+spread (plus a long tail of rare made-up words), so searches match like real ones do.
+
+Run: python -m benchmarks.history                           (about 4 minutes)
+     python -m benchmarks.history --sizes 1000 --runs 1     (a quick look)
 """
 
 from __future__ import annotations
 
-import json
-import os
-import random
+import argparse
 import sqlite3
 import statistics
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
-from rivya import ledger
+import numpy as np
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from rivya.ledger import JobFilter, LedgerView
 from rivya.sandbox import Sandbox
-from rivya.tasklog import TaskLog
+from rivya.tasklog import MIGRATIONS, TaskLog
+from tests.browser_support import CHROMIUM_ARGS, StreamlitServer, chromium_path
 
-WORDS = ("fox", "lighthouse", "ramen", "orchid", "neon", "city", "river", "storm", "kite", "paper", "boat", "dawn",
-         "snow", "cliff")
+SEARCH = "misty lighthouse"
+# The words prompts are made of (space-separated), most common first within each kind.
+SUBJECTS = (
+    "fox lighthouse ramen orchid city river storm kite boat cliff cat dog owl whale dragon robot astronaut castle forest "
+    "mountain garden market train bicycle violin teapot lantern samurai knight wizard mermaid tiger butterfly jellyfish "
+    "volcano desert island village bridge tower cathedral library cafe diner spaceship portrait skyline waterfall meadow "
+    "canyon glacier harbor alley rooftop subway greenhouse"
+)
+ADJECTIVES = (
+    "red blue golden misty neon ancient tiny giant quiet stormy snowy rainy sunlit moonlit foggy cozy abandoned futuristic "
+    "vintage colorful dark bright glowing frozen floating crystal wooden paper rusty"
+)
+STYLES = (
+    "watercolor oil painting photo cinematic lighting isometric pixel art anime sketch charcoal ukiyo-e 35mm film bokeh "
+    "macro wide angle studio portrait octane render low poly pastel noir dramatic soft light golden hour long exposure"
+)
+GLUE = "a an the of in at on with under over by near and"
+TIMEOUT_MS = 120_000
 
 
-def seed(path: Path, rows: int) -> None:
-    """Write ``rows`` realistic jobs straight into a fresh log file."""
-    TaskLog(path).close()
-    rng = random.Random(rows)
-    now = datetime.now(UTC)
-    batch = []
-    for n in range(rows):
-        model = rng.choice(["grok-imagine", "grok-imagine-video"])
-        status = rng.choices(["succeeded", "failed", "rejected", "queued"], [85, 8, 5, 2])[0]
-        cost = 4 if model == "grok-imagine" else 10
-        submitted = now - timedelta(minutes=rng.randint(0, 60 * 24 * 90))
-        finished = submitted + timedelta(seconds=rng.uniform(5, 90)) if status in ("succeeded", "failed") else None
-        prompt = " ".join(rng.choices(WORDS, k=rng.randint(4, 30)))
-        stamp = (finished or submitted).isoformat(timespec="milliseconds")
-        batch.append((
-            f"seed-{n}", "bench", submitted.isoformat(timespec="milliseconds"), stamp,
-            finished.isoformat(timespec="milliseconds") if finished else None, model,
-            "video" if "video" in model else "image", prompt, json.dumps({"aspect_ratio": "1:1"}),
-            f"task_{n}", status, cost if status != "rejected" else None,
-            {"succeeded": cost, "failed": 0, "queued": 0}.get(status),
-        ))
-    with sqlite3.connect(path) as db:
-        db.executemany(
-            """INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, finished_at, model, category, prompt,
-               params, task_id, status, reserved_credits, final_credits) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            batch,
+def _zipf(n: int) -> np.ndarray:
+    weights = 1 / np.arange(1, n + 1)
+    return weights / weights.sum()
+
+
+def _rows(count: int) -> Iterator[tuple]:
+    """``count`` jobs over the last 90 days, oldest first: 85 % succeeded, 8 % failed, 5 % refused, 2 % queued."""
+    rng = np.random.default_rng(count)
+    syllables = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
+    tail = np.array(sorted({"".join(rng.choice(syllables, rng.integers(2, 5))) for _ in range(6000)}), object)
+    rng.shuffle(tail)
+
+    def pick(words: str | np.ndarray, shape: int | tuple[int, int], zipf: bool = False) -> np.ndarray:
+        vocabulary = np.asarray(words.split() if isinstance(words, str) else words, object)
+        return vocabulary[rng.choice(len(vocabulary), shape, p=_zipf(len(vocabulary)) if zipf else None)]
+
+    head = np.stack([pick(GLUE, count), pick(ADJECTIVES, count), pick(SUBJECTS, count, True), pick(GLUE, count),
+                     pick(SUBJECTS, count, True)], axis=1).tolist()
+    styles, rare = pick(STYLES, (count, 4)).tolist(), pick(tail, (count, 10), True).tolist()
+    n_styles, n_rare = rng.integers(1, 5, count).tolist(), rng.integers(0, 11, count).tolist()
+    video = (rng.random(count) < 0.3).tolist()
+    draw = rng.random(count)
+    status = np.select([draw < 0.85, draw < 0.93, draw < 0.98], ["succeeded", "failed", "rejected"], "queued").tolist()
+    now = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "ms")
+    submitted = now - (np.arange(count, 0, -1) * (90 * 86_400_000 // count)).astype("timedelta64[ms]")
+    finished = submitted + rng.integers(5_000, 90_000, count).astype("timedelta64[ms]")
+    submitted_at = np.char.add(np.datetime_as_string(submitted, unit="ms"), "+00:00").tolist()
+    finished_at = np.char.add(np.datetime_as_string(finished, unit="ms"), "+00:00").tolist()
+    for n in range(count):
+        state, cost = status[n], 10 if video[n] else 4
+        done = finished_at[n] if state in ("succeeded", "failed") else None
+        prompt = " ".join([*head[n], *styles[n][: n_styles[n]], *rare[n][: n_rare[n]]])
+        yield (
+            f"seed-{n}", "bench", submitted_at[n], done or submitted_at[n], done,
+            "grok-imagine-video" if video[n] else "grok-imagine", "video" if video[n] else "image", prompt,
+            '{"aspect_ratio": "1:1"}', f"task_{n}", state, None if state == "rejected" else cost,
+            {"succeeded": cost, "failed": 0, "queued": 0}.get(state), cost,
         )
 
 
-def time_it(fn, repeat: int = 5) -> float:
-    samples = []
-    for _ in range(repeat):
+def seed(path: Path, count: int) -> tuple[float, float]:
+    """Write ``count`` jobs at schema v3 in one transaction, then open the log (migrating it); returns both times."""
+    started = time.perf_counter()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN")
+    for number, script in enumerate(MIGRATIONS[:3], start=1):  # v1-v3 hold no triggers: ";" ends each statement
+        for statement in filter(str.strip, script.split(";")):
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {number}")
+    db.executemany(
+        """INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, finished_at, model, category, prompt,
+               params, task_id, status, reserved_credits, final_credits, expected_credits)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        _rows(count),
+    )
+    db.execute("COMMIT")
+    db.close()
+    written = time.perf_counter()
+    TaskLog(path).close()
+    return written - started, time.perf_counter() - written
+
+
+def _settled(page: Page) -> None:
+    """Wait until the script run has ended: Streamlit marks the previous run's elements stale until then."""
+    page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def _visit(page: Page, url: str, caption: str | None) -> float:
+    """Seconds from navigating to ``url`` until its title (and the table with ``caption``) are drawn and the run ended."""
+    started = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    expect(page.locator("h1").first).to_be_visible(timeout=TIMEOUT_MS)
+    if caption:
+        expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.get_by_text(caption)).to_be_visible(timeout=TIMEOUT_MS)
+    _settled(page)
+    return time.perf_counter() - started
+
+
+def _memory(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+
+
+def run_once(browser: Browser, env: dict[str, str], rows: int, matches: int) -> dict[str, float]:
+    server = StreamlitServer(env)
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        url, caption = f"{server.url}/history", f"{rows:,} of {rows:,} jobs, newest first"
+        first = _visit(page, url, caption)
+        warm = _visit(page, url, caption)
+        box = page.get_by_role("textbox", name="Search prompts")
+        box.fill(SEARCH)
         started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+        box.press("Enter")
+        expect(page.get_by_text(f"{matches:,} of {rows:,} jobs, newest first")).to_be_visible(timeout=TIMEOUT_MS)
+        _settled(page)
+        filtered = time.perf_counter() - started
+        rss, peak = _memory(server.process.pid)
+        home = _visit(page, server.url, None)
+        context.close()
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        home_first = _visit(context.new_page(), server.url, None)
+        context.close()
+    finally:
+        server.stop()
+    return {"first": first, "warm": warm, "filter": filtered, "rss": rss, "peak": peak, "home": home, "home_first": home_first}
 
 
-def size_rows(rows: int) -> list[str]:
-    from streamlit.testing.v1 import AppTest
-
-    from rivya.config import load_settings
-    from rivya.studio import close_shared, open_shared
-    from ui.services import MAIN_SCRIPT
-
+def size_row(browser: Browser, rows: int, runs: int) -> list[str]:
     with tempfile.TemporaryDirectory() as data, Sandbox() as sandbox:
         path = Path(data) / "tasklog.sqlite3"
-        seed(path, rows)
-        os.environ.update(RIVYA_BASE_URL=sandbox.url, RIVYA_API_KEY=sandbox.api_key, RIVYA_DATA_DIR=data)
-        warmup = time_it(lambda: ledger.LedgerView(TaskLog(path)).frame(), 1)
-        at = AppTest.from_file(str(MAIN_SCRIPT), default_timeout=120)
-        at.run()
-        studio = open_shared(load_settings())
-        studio.ledger.frame()  # the server warms the ledger at start; wait for it as a user would not
-        at.switch_page("pages/history.py")
-        render = time_it(at.run, 1)
-        assert not at.exception, at.exception
+        write, migrate = seed(path, rows)
         log = TaskLog(path)
-
-        def rerun_after_a_change() -> None:
-            log.update(rows // 2, status="succeeded")
-            at.run()
-
-        rerun = time_it(rerun_after_a_change, 3)
-        df = studio.ledger.frame()
-        text = time_it(lambda: ledger.filter_jobs(df, text="lighthouse dawn"))
-        combined = time_it(
-            lambda: ledger.filter_jobs(
-                df, models=["grok-imagine"], statuses=["succeeded"], start=df["day"].min() + timedelta(days=30), text="fox"
-            )
-        )
-        close_shared()
+        matches = LedgerView(log).count(JobFilter(text=SEARCH))
+        log.close()
+        env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": data}
+        samples = [run_once(browser, env, rows, matches) for _ in range(runs)]
+        size_mb = path.stat().st_size / 1e6
+    median = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
     return [
-        f"{rows:,}", f"{warmup * 1000:.0f} ms", f"{render * 1000:.0f} ms", f"{rerun * 1000:.0f} ms",
-        f"{text * 1000:.1f} ms", f"{combined * 1000:.1f} ms",
+        f"{rows:,}", f"{write:.0f} s + {migrate:.0f} s ({size_mb:,.0f} MB)", f"{median['first']:.2f} s",
+        f"{median['warm']:.2f} s", f"{median['filter']:.2f} s ({matches:,} rows)", f"{median['rss']:.0f} MB",
+        f"{median['peak']:.0f} MB", f"{median['home_first']:.2f} s / {median['home']:.2f} s",
     ]
 
 
@@ -122,11 +215,18 @@ def writers_row() -> str:
 
 
 def main() -> None:
-    print("| logged jobs | ledger warm-up at server start | page render | rerun after a job changed "
-          "| text filter | combined filter |")
-    print("|---|---|---|---|---|---|")
-    for rows in (1_000, 10_000, 100_000):
-        print("| " + " | ".join(size_rows(rows)) + " |")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,100000,1000000", help="logged jobs, comma-separated")
+    parser.add_argument("--runs", type=int, default=3, help="fresh servers per size (the table shows medians)")
+    args = parser.parse_args()
+    print(f"| logged jobs | seed + migrate (file) | first visit | warm visit | filter \"{SEARCH}\" | server RSS | RSS peak "
+          "| Home page: first / warm visit (baseline) |")
+    print("|---|---|---|---|---|---|---|---|")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        for rows in (int(s) for s in args.sizes.split(",")):
+            print("| " + " | ".join(size_row(browser, rows, args.runs)) + " |", flush=True)
+        browser.close()
     print()
     print(writers_row())
 

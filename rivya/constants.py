@@ -29,9 +29,18 @@ POLL_INTERVAL_MAX_IMAGE = 10.0
 POLL_INTERVAL_MAX_VIDEO = 20.0
 POLL_BACKOFF = 1.25
 DEFAULT_WAIT_TIMEOUT = 600.0
-# The request budget one process shares between its pages and its follower (a 429 pauses it).
-REQUEST_RATE = 5.0
-REQUEST_BURST = 20
+# Typical seconds from submit to result per category, until the log has its own medians.
+EXPECTED_SECONDS = {"image": 10.0, "video": 30.0}
+# The request budget one process shares between its pages and its follower: it starts at
+# REQUEST_RATE a second, halves on each 429 (never below the floor), and climbs back by
+# REQUEST_RATE_STEP after each quiet REQUEST_RATE_RECOVER_SECONDS.
+REQUEST_RATE = 200.0
+REQUEST_BURST = 100
+REQUEST_RATE_FLOOR = 0.5
+REQUEST_RATE_STEP = 2.0
+REQUEST_RATE_RECOVER_SECONDS = 5.0
+# Status requests in flight at once; one slow or hung request holds only its own worker.
+POLL_WORKERS = 64
 
 # Result media are fetched server-side with these limits.
 MEDIA_MAX_BYTES = 200 * 1024 * 1024

@@ -18,12 +18,14 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import constants
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, validate
 from .client import RivyaClient
 from .errors import (
@@ -62,7 +64,6 @@ REFUSAL_CODES = frozenset({
 UNCONFIRMED_REFUSAL = "unconfirmed_refusal"
 
 FOLLOW_TICK = 0.25
-POLL_WORKERS = 8
 MEDIA_WORKERS = 2
 MEDIA_ATTEMPTS = 3
 # A row being sent by a live page is left alone this long before the follower sends it itself.
@@ -115,9 +116,16 @@ class JobService:
         self._due: dict[int, tuple[float, int]] = {}
         self._odd_polls: dict[int, int] = {}
         self._saving: set[int] = set()
+        # Unfinished jobs as last read; each pass re-reads only rows whose ``updated_at`` moved.
+        self._pending: dict[int, Job] = {}
         self._media_futures: set[Future[None]] = set()
         self._recovered = False
-        self._pool = ThreadPoolExecutor(POLL_WORKERS, thread_name_prefix="rivya-poll")
+        self._pool = ThreadPoolExecutor(constants.POLL_WORKERS, thread_name_prefix="rivya-poll")
+        # How much every job's interval is stretched so that the demand fits the request budget.
+        self.stretch = 1.0
+        # Seconds each request started after its scheduled time (most recent first out): the
+        # follower's own measure of keeping the cadence, read by benchmarks and diagnostics.
+        self.lateness: deque[float] = deque(maxlen=10_000)
         self._media_pool = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="rivya-media")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -155,7 +163,7 @@ class JobService:
             released = set(self._released)
         if not released:
             return
-        busy = {job.key_owner for job in self.log.pending(self.backend)}
+        busy = {job.key_owner for job in self._pending_jobs()}
         with self._lock:
             for owner in released - busy:
                 self._clients.pop(owner, None)
@@ -371,23 +379,43 @@ class JobService:
         return len(futures)
 
     def _take_due(self, now: float) -> list[Job]:
-        """Due jobs, soonest due first, each marked busy; stops where the request budget runs out."""
+        """Due jobs, each marked busy with its scheduled time; stops where the request budget runs out.
+
+        When the budget binds, the jobs expected to finish soonest go first. The demand of all
+        pending jobs (one request per current interval each) sets ``stretch``: when it exceeds
+        the budget, every job's next interval grows by the same factor.
+        """
         due: list[tuple[float, Job]] = []
-        for job in self.log.pending(self.backend):
+        demand = 0.0
+        for job in self._pending_jobs():
             with self._lock:
                 if job.id in self._busy or job.key_owner not in self._clients:
                     continue  # being polled now, or a personal key no longer held: wait until it is pasted again
-                when = self._next_due(job)[0]
+                when, polls = self._next_due(job)
+            if job.status != JobStatus.SUBMITTING:
+                demand += 1.0 / self.schedule.delay(polls + 1, category=job.category)
             if when <= now:
-                due.append((when, job))
+                submitted = datetime.fromisoformat(job.submitted_at).timestamp()
+                due.append((submitted + constants.EXPECTED_SECONDS.get(job.category, 20.0), job))
+        self.stretch = max(1.0, demand / (0.9 * self.budget.rate))
         taken: list[Job] = []
-        for _, job in sorted(due, key=lambda pair: pair[0]):
+        for _, job in sorted(due, key=lambda item: item[0]):
             if not self.budget.try_acquire():
                 break
             with self._lock:
                 self._busy.add(job.id)
             taken.append(job)
         return taken
+
+    def _pending_jobs(self) -> list[Job]:
+        """The backend's unfinished jobs, oldest first, reading whole rows only for those that changed."""
+        stamps = self.log.pending_stamps(self.backend)
+        changed = [i for i, stamp in stamps if (known := self._pending.get(i)) is None or known.updated_at != stamp]
+        fresh = {job.id: job for job in self.log.many(changed) if not job.is_done} if changed else {}
+        stale = set(changed)
+        kept = {i: job for i, job in self._pending.items() if i not in stale}
+        self._pending = {i: fresh.get(i) or kept[i] for i, _ in stamps if i in fresh or i in kept}
+        return list(self._pending.values())
 
     def _next_due(self, job: Job) -> tuple[float, int]:
         """When to act on a job next, and how often we already did (kept in memory; call under the lock)."""
@@ -406,7 +434,8 @@ class JobService:
         try:
             client = self.client_for(job.key_owner)
             with self._lock:
-                attempts = self._due.get(job.id, (0.0, 0))[1]
+                due, attempts = self._due.get(job.id, (time.time(), 0))
+            self.lateness.append(max(0.0, time.time() - due))
             if job.status == JobStatus.SUBMITTING:
                 self._resend(job, attempts)
             elif job.task_id:
@@ -427,8 +456,8 @@ class JobService:
             log.warning("job %s: %s", job.id, exc)
 
     def _poll(self, job: Job, client: RivyaClient, polls: int) -> None:
-        """Check one task and record it; a 429 pauses every poll of this process."""
-        delay = self.schedule.delay(polls, category=job.category)
+        """Check one task and record it; a 429 pauses (and slows) every request of this process."""
+        delay = self.schedule.delay(polls, category=job.category) * self.stretch
         try:
             generation = client.get_generation(job.task_id or "")
         except RateLimitedError as exc:

@@ -1,67 +1,62 @@
-"""The team's ledger from the task log: figures, filters, daily series and CSV, in pandas.
+"""The team's ledger, read from the task log in SQL: figures, charts, filtered pages of jobs and CSV.
 
-Credits charged come from ``rivya.money`` (computed by the log's SQL as ``charged_credits``),
-the same rule the spend guard and the job cards use.
+Nothing here holds the log in memory, so a million rows cost what a thousand do:
+
+- figures, charts and the counts of model, status and date filters read ``job_days``, the
+  per-(day, model, status) totals the log's triggers keep (a few thousand rows at most);
+- a page of the table is one indexed query (newest first, ``LIMIT``/``OFFSET``), prompts are
+  searched through the FTS5 index ``jobs_fts``;
+- times to a result are exact medians and 90th percentiles, read by offset from the index
+  ``jobs_result_ms`` (two short index walks per model);
+- the CSV is written from rows read a chunk at a time.
+
+Credits charged are ``rivya.money``'s rule (``CHARGED_SQL``), the one the spend guard and the
+job cards use; the log's rollup embeds the same expression.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+import re
 import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 
+from .money import CHARGED_SQL
 from .status import JobStatus
-from .tasklog import TaskLog
+from .tasklog import PENDING_WHERE, RESULT_MS_SQL, RESULT_MS_WHERE, TaskLog
 
 CSV_COLUMNS = [
     "id", "submitted_at", "finished_at", "model", "status", "prompt", "params", "reserved_credits", "final_credits",
     "charged_credits", "seconds_to_result", "task_id", "result_urls", "media_paths", "error_code", "error_message",
 ]
+_ROW_SQL = (
+    "j.id, j.submitted_at, j.finished_at, j.model, j.status, j.prompt, j.params, j.reserved_credits, j.final_credits, "
+    f"{CHARGED_SQL} AS charged_credits, j.task_id, j.result_urls, j.media_paths, j.error_code, j.error_message"
+)
+# A word this long or longer also matches longer words it starts ("light" finds "lighthouse"); shorter words
+# ("a", "4k") match whole words only, since a one- or two-letter prefix matches most of any log.
+PREFIX_MIN_CHARS = 3
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: what the FTS5 unicode61 tokenizer keeps
+_MEMO_SIZE = 64
 
 
-def enrich(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the derived columns every view uses: charge, refund, time to result, day."""
-    df = frame.copy()
-    reserved = df["reserved_credits"].fillna(0).astype("int64")
-    refunded = (df["status"] == JobStatus.FAILED) & df["final_credits"].notna()
-    df["returned_credits"] = (reserved - df["final_credits"].fillna(0).astype("int64")).where(refunded, 0).clip(lower=0)
-    seconds = (df["finished_at"] - df["submitted_at"]).dt.total_seconds()
-    df["seconds_to_result"] = seconds.where(df["status"] == JobStatus.SUCCEEDED)
-    df["day"] = df["submitted_at"].dt.tz_convert("UTC").dt.date
-    return df
+@dataclass(frozen=True)
+class JobFilter:
+    """What the History table shows: every given condition holds (empty means any)."""
 
-
-class LedgerView:
-    """The enriched log held in memory; each read fetches only rows changed since the last.
-
-    Re-reading a 100k-row log costs about a second; a refresh after one job finished
-    costs milliseconds. Frames handed out are never modified, so they can be shared.
-    """
-
-    def __init__(self, log: TaskLog) -> None:
-        self.log = log
-        self._frame: pd.DataFrame | None = None
-        self._signature: tuple | None = None
-        self._lock = threading.Lock()
-
-    def frame(self) -> pd.DataFrame:
-        with self._lock:
-            signature = self.log.signature()
-            if self._frame is not None and signature == self._signature:
-                return self._frame
-            if self._frame is None or self._frame.empty:
-                self._frame = enrich(self.log.frame())
-            else:
-                # ">=" re-reads rows stamped in the same millisecond as the last seen change.
-                since = self._frame["updated_at"].max().isoformat(timespec="milliseconds")
-                changed = enrich(self.log.frame(updated_since=since))
-                kept = self._frame[~self._frame["id"].isin(changed["id"])]
-                merged = pd.concat([changed, kept]) if len(kept) else changed
-                self._frame = merged.sort_values("id", ascending=False, ignore_index=True)
-            self._signature = signature
-            return self._frame
+    models: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    start: date | None = None  # UTC days, inclusive
+    end: date | None = None
+    text: str = ""  # words in the prompt; see ``match_query``
 
 
 @dataclass(frozen=True)
@@ -75,68 +70,335 @@ class Figures:
     median_seconds_by_model: dict[str, float]
 
 
-def figures(df: pd.DataFrame, *, now: datetime | None = None) -> Figures:
-    """The page's headline numbers (UTC days)."""
-    today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    week_start = today - timedelta(days=6)
-    finished = df["status"].isin([JobStatus.SUCCEEDED, JobStatus.FAILED])
-    succeeded = int((df["status"] == JobStatus.SUCCEEDED).sum())
-    medians = df.dropna(subset=["seconds_to_result"]).groupby("model")["seconds_to_result"].median()
-    return Figures(
-        spent_today=int(df.loc[df["day"] == today, "charged_credits"].sum()),
-        spent_7_days=int(df.loc[df["day"] >= week_start, "charged_credits"].sum()),
-        spent_all_time=int(df["charged_credits"].sum()),
-        returned_on_failures=int(df["returned_credits"].sum()),
-        jobs_by_status={str(k): int(v) for k, v in df["status"].value_counts().items()},
-        success_rate=succeeded / int(finished.sum()) if finished.any() else None,
-        median_seconds_by_model={str(k): float(v) for k, v in medians.items()},
-    )
+@dataclass(frozen=True)
+class Choices:
+    """What the filters offer: the models and statuses in the log and its first and last UTC day."""
+
+    models: list[str]
+    statuses: list[str]
+    first_day: date | None
+    last_day: date | None
 
 
-def filter_jobs(
-    df: pd.DataFrame,
-    *,
-    models: list[str] | None = None,
-    statuses: list[str] | None = None,
-    start: date | None = None,
-    end: date | None = None,
-    text: str = "",
-) -> pd.DataFrame:
-    """Rows matching every given filter; ``text`` is a case-insensitive literal search in prompts."""
-    mask = pd.Series(True, index=df.index)
-    if models:
-        mask &= df["model"].isin(models)
-    if statuses:
-        mask &= df["status"].isin(statuses)
-    if start:
-        mask &= df["day"] >= start
-    if end:
-        mask &= df["day"] <= end
-    if text.strip():
-        mask &= df["prompt"].str.contains(text.strip(), case=False, regex=False, na=False)
-    return df[mask]
+def match_query(text: str) -> str | None:
+    """An FTS5 query for the words of ``text``, or None when it has no letters or digits.
+
+    Every whitespace-separated word must appear (any order, any case, accents ignored), as a
+    quoted phrase so no user text is ever read as FTS syntax; a word whose last run of letters
+    is ``PREFIX_MIN_CHARS`` or longer also matches as the start of a longer word.
+    """
+    phrases = []
+    for chunk in text.split():
+        words = _WORD.findall(chunk)
+        if not words:
+            continue  # only punctuation: nothing the index holds
+        star = "*" if len(words[-1]) >= PREFIX_MIN_CHARS else ""
+        phrases.append('"' + chunk.replace('"', '""') + '"' + star)
+    return " AND ".join(phrases) or None
 
 
-def credits_per_day(df: pd.DataFrame) -> pd.DataFrame:
-    """Credits charged per day and model, one column per model (for a stacked bar chart)."""
-    return df.pivot_table(index="day", columns="model", values="charged_credits", aggfunc="sum", fill_value=0)
+def _like_pattern(text: str) -> str:
+    """A literal ``LIKE`` substring pattern (escape character ``\\``)."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
-def jobs_per_day(df: pd.DataFrame) -> pd.DataFrame:
-    """Job counts per day and status, one column per status."""
-    return df.pivot_table(index="day", columns="status", values="id", aggfunc="count", fill_value=0)
+def _marks(values: tuple[str, ...]) -> str:
+    return ",".join("?" * len(values))
 
 
-def time_to_result(df: pd.DataFrame) -> pd.DataFrame:
-    """Median and 90th-percentile seconds to a result, per model."""
-    done = df.dropna(subset=["seconds_to_result"])
-    grouped = done.groupby("model")["seconds_to_result"]
-    return pd.DataFrame({"median": grouped.median(), "p90": grouped.quantile(0.9)})
+def _rollup_where(jobs: JobFilter) -> tuple[str, list[Any]]:
+    """The filter's model, status and day conditions over ``job_days`` (its text is not there)."""
+    conditions, args = ["1"], []
+    if jobs.models:
+        conditions.append(f"model IN ({_marks(jobs.models)})")
+        args += jobs.models
+    if jobs.statuses:
+        conditions.append(f"status IN ({_marks(jobs.statuses)})")
+        args += jobs.statuses
+    if jobs.start:
+        conditions.append("day >= ?")
+        args.append(jobs.start.isoformat())
+    if jobs.end:
+        conditions.append("day <= ?")
+        args.append(jobs.end.isoformat())
+    return " AND ".join(conditions), args
 
 
-def to_csv(df: pd.DataFrame) -> bytes:
-    """Exactly these rows, with stable columns, as UTF-8 CSV."""
-    out = df[CSV_COLUMNS].copy()
-    for column in ("submitted_at", "finished_at"):
-        out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.replace(r"\d{3}Z$", "Z", regex=True)
-    return out.to_csv(index=False).encode("utf-8")
+def _row_where(jobs: JobFilter) -> tuple[list[str], list[Any]]:
+    """The filter's model, status and day conditions over ``jobs j``.
+
+    Days compare as text: the log writes submit times as UTC ISO stamps, which sort as they read.
+    """
+    conditions, args = [], []
+    if jobs.models:
+        conditions.append(f"j.model IN ({_marks(jobs.models)})")
+        args += jobs.models
+    if jobs.statuses:
+        conditions.append(f"j.status IN ({_marks(jobs.statuses)})")
+        args += jobs.statuses
+    if jobs.start:
+        conditions.append("j.submitted_at >= ?")
+        args.append(jobs.start.isoformat())
+    if jobs.end:
+        conditions.append("j.submitted_at < ?")
+        args.append((jobs.end + timedelta(days=1)).isoformat())
+    return conditions, args
+
+
+def _seconds(status: str, submitted: str, finished: str | None) -> float | None:
+    """Seconds from submit to result, for succeeded jobs only."""
+    if status != JobStatus.SUCCEEDED or not finished:
+        return None
+    return (datetime.fromisoformat(finished) - datetime.fromisoformat(submitted)).total_seconds()
+
+
+def _csv_time(stamp: str | None) -> str | None:
+    """2025-01-31T12:00:00.123Z: UTC, milliseconds."""
+    if not stamp:
+        return None
+    if len(stamp) == 29 and stamp.endswith("+00:00"):  # how the log writes them: already UTC, milliseconds
+        return stamp[:23] + "Z"
+    moment = datetime.fromisoformat(stamp)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def _csv_row(row: Any) -> tuple[Any, ...]:
+    """One ``_ROW_SQL`` row as CSV_COLUMNS values."""
+    seconds = _seconds(row[4], row[1], row[2])
+    return (row[0], _csv_time(row[1]), _csv_time(row[2]), *row[3:10], seconds, *row[10:])
+
+
+class LedgerView:
+    """History's reads of one task log; shared by every session of the server.
+
+    Results that do not depend on the page shown (figures, charts, counts) are kept until the
+    log's change counter moves, so a rerun that finds nothing new costs one tiny query.
+    """
+
+    def __init__(self, log: TaskLog) -> None:
+        self.log = log
+        self._memo: OrderedDict[tuple, Any] = OrderedDict()
+        self._memo_signature: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        signature = self.log.signature()
+        with self._lock:
+            if signature != self._memo_signature:
+                self._memo.clear()
+                self._memo_signature = signature
+            elif key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            if signature == self._memo_signature:
+                self._memo[key] = value
+                while len(self._memo) > _MEMO_SIZE:
+                    self._memo.popitem(last=False)
+        return value
+
+    # -- figures and charts: from the rollup ----------------------------------------------
+
+    def total(self) -> int:
+        """Jobs in the log."""
+        return self.log.signature()[0]
+
+    def figures(self, *, now: datetime | None = None) -> Figures:
+        """The page's headline numbers (UTC days; "7 days" is today and the six before)."""
+        today = (now or datetime.now(UTC)).astimezone(UTC).date()
+        return self._cached(("figures", today), lambda: self._figures(today))
+
+    def _figures(self, today: date) -> Figures:
+        week_start = (today - timedelta(days=6)).isoformat()
+        with self.log.reading():
+            spent = self.log.read(
+                """SELECT COALESCE(SUM(CASE WHEN day = ? THEN charged END), 0),
+                       COALESCE(SUM(CASE WHEN day >= ? THEN charged END), 0),
+                       COALESCE(SUM(charged), 0), COALESCE(SUM(returned), 0) FROM job_days""",
+                (today.isoformat(), week_start),
+            )[0]
+            by_status = self.log.read(
+                "SELECT status, SUM(jobs) AS n FROM job_days GROUP BY status HAVING n > 0 ORDER BY n DESC, status"
+            )
+        statuses = {str(s): int(n) for s, n in by_status}
+        finished = statuses.get(JobStatus.SUCCEEDED, 0) + statuses.get(JobStatus.FAILED, 0)
+        return Figures(
+            spent_today=int(spent[0]),
+            spent_7_days=int(spent[1]),
+            spent_all_time=int(spent[2]),
+            returned_on_failures=int(spent[3]),
+            jobs_by_status=statuses,
+            success_rate=statuses.get(JobStatus.SUCCEEDED, 0) / finished if finished else None,
+            median_seconds_by_model={model: q[0] for model, q in self._quantiles().items()},
+        )
+
+    def _quantiles(self) -> dict[str, tuple[float, float]]:
+        """Exact median and 90th percentile (linear between neighbours, as pandas) of seconds to a result, per model.
+
+        Each is a ``LIMIT 2 OFFSET k`` walk along index ``jobs_result_ms`` from its nearer end, on one
+        snapshot so the rollup's counts and the index agree.
+        """
+        def compute() -> dict[str, tuple[float, float]]:
+            out = {}
+            with self.log.reading():
+                counts = self.log.read("SELECT model, SUM(timed) AS n FROM job_days GROUP BY model HAVING n > 0 ORDER BY model")
+                for model, n in counts:
+                    median, p90 = (self._quantile(model, n, q) for q in (0.5, 0.9))
+                    out[str(model)] = (median, p90)
+            return out
+
+        return self._cached(("quantiles",), compute)
+
+    def _quantile(self, model: str, n: int, q: float) -> float:
+        position = q * (n - 1)
+        low = math.floor(position)
+        base = f"SELECT {RESULT_MS_SQL} FROM jobs WHERE {RESULT_MS_WHERE} AND model = ? ORDER BY {RESULT_MS_SQL}"
+        if low < n // 2:
+            pair = [r[0] for r in self.log.read(f"{base} LIMIT 2 OFFSET ?", (model, low))]
+        else:  # nearer the top: walk down from the slowest
+            pair = [r[0] for r in self.log.read(f"{base} DESC LIMIT 2 OFFSET ?", (model, max(0, n - 2 - low)))][::-1]
+            pair = pair[-1:] if low >= n - 1 else pair
+        pair += pair[-1:] * (2 - len(pair))
+        return (pair[0] + (position - low) * (pair[1] - pair[0])) / 1000
+
+    def choices(self) -> Choices:
+        """The models and statuses in the log, and its first and last day."""
+        def compute() -> Choices:
+            with self.log.reading():
+                models = [r[0] for r in self.log.read("SELECT DISTINCT model FROM job_days ORDER BY model")]
+                statuses = [r[0] for r in self.log.read("SELECT DISTINCT status FROM job_days ORDER BY status")]
+                first, last = self.log.read("SELECT MIN(day), MAX(day) FROM job_days")[0]
+            return Choices(models, statuses, _day(first), _day(last))
+
+        return self._cached(("choices",), compute)
+
+    def credits_per_day(self) -> pd.DataFrame:
+        """Credits charged per UTC day and model, one column per model (for a stacked bar chart)."""
+        return self._cached(("credits_per_day",), lambda: self._per_day("model", "SUM(charged)"))
+
+    def jobs_per_day(self) -> pd.DataFrame:
+        """Job counts per UTC day and status, one column per status."""
+        return self._cached(("jobs_per_day",), lambda: self._per_day("status", "SUM(jobs)"))
+
+    def _per_day(self, column: str, value: str) -> pd.DataFrame:
+        rows = self.log.read(f"SELECT day, {column}, {value} FROM job_days GROUP BY day, {column}")
+        if not rows:
+            return pd.DataFrame()
+        frame = pd.DataFrame([(_day(d), c, int(v)) for d, c, v in rows], columns=["day", column, "value"])
+        table = frame.pivot_table(index="day", columns=column, values="value", aggfunc="sum", fill_value=0)
+        return table.rename_axis(index="day", columns=column)
+
+    def time_to_result(self) -> pd.DataFrame:
+        """Median and 90th-percentile seconds to a result, per model (exact)."""
+        return pd.DataFrame.from_dict(self._quantiles(), orient="index", columns=["median", "p90"]).rename_axis("model")
+
+    def running(self, *, stuck_after: float, now: datetime | None = None) -> tuple[int, int]:
+        """Jobs not finished yet, and how many of them have not changed for ``stuck_after`` seconds.
+
+        Counted on the follower's index of unfinished jobs; kept for up to a minute while the log is unchanged.
+        """
+        moment = (now or datetime.now(UTC)).astimezone(UTC) - timedelta(seconds=stuck_after)
+        threshold = moment.isoformat(timespec="minutes")
+        sql = f"SELECT COUNT(*), COALESCE(SUM(updated_at < ?), 0) FROM jobs INDEXED BY jobs_pending WHERE {PENDING_WHERE}"
+        return self._cached(("running", threshold), lambda: tuple(self.log.read(sql, (threshold,))[0]))
+
+    # -- filtered rows: indexes and full-text search ---------------------------------------
+
+    def count(self, jobs: JobFilter) -> int:
+        """How many jobs match ``jobs``."""
+        return self._cached(("count", jobs), lambda: self._count(jobs))
+
+    def _count(self, jobs: JobFilter) -> int:
+        if not jobs.text.strip():
+            where, args = _rollup_where(jobs)
+            return int(self.log.read(f"SELECT COALESCE(SUM(jobs), 0) FROM job_days WHERE {where}", args)[0][0])
+        conditions, args = _row_where(jobs)
+        match = match_query(jobs.text)
+        if match is not None and not conditions:
+            return int(self.log.read("SELECT COUNT(*) FROM jobs_fts WHERE jobs_fts MATCH ?", (match,))[0][0])
+        source, where, text_args = self._text_source(jobs)
+        sql = f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join([where, *conditions])}"
+        return int(self.log.read(sql, (*text_args, *args))[0][0])
+
+    @staticmethod
+    def _text_source(jobs: JobFilter) -> tuple[str, str, list[Any]]:
+        """FROM, condition and arguments of a text search: FTS5 first (newest first), or LIKE without words.
+
+        ``CROSS JOIN`` keeps the full-text index the outer loop: SQLite would otherwise probe it once
+        per row of ``jobs``, which costs a whole search each time.
+        """
+        match = match_query(jobs.text)
+        if match is None:  # punctuation or symbols only: the index holds none, so read the prompts literally
+            return "jobs AS j", "j.prompt LIKE ? ESCAPE '\\'", [_like_pattern(jobs.text.strip())]
+        return "jobs_fts CROSS JOIN jobs AS j ON j.id = jobs_fts.rowid", "jobs_fts MATCH ?", [match]
+
+    def page(self, jobs: JobFilter, *, offset: int = 0, limit: int = 100) -> pd.DataFrame:
+        """Rows ``offset`` to ``offset + limit`` of the matching jobs, newest first, with CSV_COLUMNS (times parsed)."""
+        sql, args = self._select(jobs, f"LIMIT {int(limit)} OFFSET {int(offset)}", offset + limit)
+        frame = pd.DataFrame([_csv_row(r) for r in self.log.read(sql, args)], columns=CSV_COLUMNS)
+        for column in ("submitted_at", "finished_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        for column in ("reserved_credits", "final_credits"):
+            frame[column] = frame[column].astype("Int64")
+        frame["seconds_to_result"] = frame["seconds_to_result"].astype("float64")
+        return frame
+
+    def _select(self, jobs: JobFilter, tail: str, reach: int) -> tuple[str, list[Any]]:
+        """The query for matching rows, newest first, with ``tail`` (LIMIT/OFFSET) appended.
+
+        Without text, the plan is chosen from the rollup's counts: when matches are common, walking
+        the table newest first finds ``reach`` of them soonest; when rare, the index of the most
+        selective condition does (SQLite alone has no statistics to tell the two apart).
+        """
+        conditions, args = _row_where(jobs)
+        if jobs.text.strip():
+            source, where, text_args = self._text_source(jobs)
+            order = "jobs_fts.rowid" if source.startswith("jobs_fts") else "j.id"
+            sql = f"SELECT {_ROW_SQL} FROM {source} WHERE {' AND '.join([where, *conditions])} ORDER BY {order} DESC {tail}"
+            return sql, [*text_args, *args]
+        hint = self._index_hint(jobs, reach)
+        where = " AND ".join(conditions) or "1"
+        return f"SELECT {_ROW_SQL} FROM jobs AS j {hint} WHERE {where} ORDER BY j.id DESC {tail}", args
+
+    def _index_hint(self, jobs: JobFilter, reach: int) -> str:
+        # Walking newest first reads about reach * total / matching rows; an index reads (and sorts) the matches.
+        matching = self.count(jobs)
+        if matching * matching >= reach * max(1, self.total()):
+            return "NOT INDEXED"
+        narrowest = {
+            "jobs_model": JobFilter(models=jobs.models) if jobs.models else None,
+            "jobs_status": JobFilter(statuses=jobs.statuses) if jobs.statuses else None,
+            "jobs_submitted_at": JobFilter(start=jobs.start, end=jobs.end) if jobs.start or jobs.end else None,
+        }
+        sizes = {index: self.count(part) for index, part in narrowest.items() if part is not None}
+        return f"INDEXED BY {min(sizes, key=sizes.__getitem__)}" if sizes else "NOT INDEXED"
+
+    def csv_chunks(self, jobs: JobFilter, *, chunk_rows: int = 2000) -> Iterator[bytes]:
+        """Every matching job as UTF-8 CSV (header first), newest first, a chunk of rows at a time."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        sql, args = self._select(jobs, "", self.total())
+        for rows in self.log.read_chunks(sql, args, chunk_rows):
+            writer.writerows(_csv_row(r) for r in rows)
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue().encode("utf-8")
+
+    def to_csv(self, jobs: JobFilter) -> bytes:
+        """Every matching job as one UTF-8 CSV (what the download button serves, which holds it whole).
+
+        Chunks go into one growing buffer, whose ``getvalue()`` hands over its bytes without a copy.
+        """
+        buffer = io.BytesIO()
+        for chunk in self.csv_chunks(jobs):
+            buffer.write(chunk)
+        return buffer.getvalue()
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None

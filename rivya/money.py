@@ -43,3 +43,7 @@ CHARGED_SQL = f"""(CASE
     WHEN status IN ('{_FINISHED[0]}', '{_FINISHED[1]}') THEN COALESCE(final_credits, reserved_credits, expected_credits, 0)
     WHEN COALESCE(reserved_credits, 0) > COALESCE(expected_credits, 0) THEN COALESCE(reserved_credits, 0)
     ELSE COALESCE(expected_credits, 0) END)"""
+
+# ``returned_credits`` for SQL aggregates (``tests/test_ledger.py`` checks the two agree).
+RETURNED_SQL = """(CASE WHEN status = 'failed' AND reserved_credits <> 0 AND final_credits IS NOT NULL
+    AND reserved_credits > final_credits THEN reserved_credits - final_credits ELSE 0 END)"""

@@ -36,25 +36,43 @@ class PollSchedule:
 
 
 class RequestBudget:
-    """A token bucket shared by every poller of one server process.
+    """A token bucket shared by every caller of one server process: the follower and the pages.
 
-    Many browser sessions follow jobs through one follower; this keeps their combined
-    status traffic under ``rate`` requests a second, and lets a 429's ``Retry-After``
-    pause all of them at once.
+    Adaptive: it starts generous (``rate``), halves on every 429 and pauses for its
+    ``Retry-After``, then recovers slowly (``step`` requests a second more after each quiet
+    ``recover_after`` seconds) back up to ``rate``. Tests and scripts may fix it with
+    ``step=0``.
     """
 
-    def __init__(self, rate: float = constants.REQUEST_RATE, burst: int = constants.REQUEST_BURST) -> None:
+    def __init__(
+        self,
+        rate: float = constants.REQUEST_RATE,
+        burst: int = constants.REQUEST_BURST,
+        *,
+        floor: float = constants.REQUEST_RATE_FLOOR,
+        step: float = constants.REQUEST_RATE_STEP,
+        recover_after: float = constants.REQUEST_RATE_RECOVER_SECONDS,
+    ) -> None:
+        self.ceiling = rate
         self.rate = rate
         self.burst = burst
+        self.floor = min(floor, rate)
+        self.step = step
+        self.recover_after = recover_after
         self._tokens = float(burst)
         self._stamp = time.monotonic()
         self._paused_until = 0.0
+        self._calm_since = self._stamp
         self._lock = threading.Lock()
 
     def pause(self, seconds: float) -> None:
-        """Spend nothing for ``seconds`` (a 429's Retry-After)."""
+        """Spend nothing for ``seconds`` (a 429's Retry-After) and halve the rate."""
         with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+            now = time.monotonic()
+            self._paused_until = max(self._paused_until, now + seconds)
+            self.rate = max(self.floor, self.rate / 2)
+            self._calm_since = now
+            self._tokens = min(self._tokens, 1.0)
 
     def try_acquire(self) -> bool:
         """Take one request's token if one is free now."""
@@ -62,6 +80,9 @@ class RequestBudget:
             now = time.monotonic()
             if now < self._paused_until:
                 return False
+            if self.rate < self.ceiling and now - self._calm_since >= self.recover_after:
+                self.rate = min(self.ceiling, self.rate + self.step)
+                self._calm_since = now
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
             if self._tokens >= 1:

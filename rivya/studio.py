@@ -105,8 +105,6 @@ class Studio:
         )
         if follow:
             studio._follow()
-            # Reading a big log takes a moment; do it now so the History page never waits.
-            threading.Thread(target=studio.ledger.frame, name="rivya-ledger-warmup", daemon=True).start()
         return studio
 
     def _follow(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import StorageError
-from .money import CHARGED_SQL, charged_credits, returned_credits
+from .money import CHARGED_SQL, RETURNED_SQL, charged_credits, returned_credits
 from .status import TERMINAL, JobStatus
 
 # Each entry moves the schema one version up; never edit a shipped entry, append one.
@@ -64,8 +64,97 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN media_error TEXT;
     """,
+    # v4: History in SQL. The follower's pending query reads a partial index; model filters and times to
+    # a result (exact medians by offset) have indexes; prompts get full-text search (an external-content
+    # FTS5 table kept by triggers, back-filled here); a one-row counter tells readers that anything changed.
+    """
+    CREATE INDEX jobs_pending ON jobs (backend, id) WHERE status NOT IN ('succeeded','failed','rejected','unconfirmed');
+    CREATE INDEX jobs_model ON jobs (model);
+    CREATE INDEX jobs_result_ms
+        ON jobs (model, CAST(ROUND((julianday(finished_at) - julianday(submitted_at)) * 86400000) AS INTEGER))
+        WHERE status = 'succeeded' AND finished_at IS NOT NULL;
+    CREATE VIRTUAL TABLE jobs_fts USING fts5 (
+        prompt, content = 'jobs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER jobs_fts_insert AFTER INSERT ON jobs BEGIN
+        INSERT INTO jobs_fts (rowid, prompt) VALUES (new.id, new.prompt);
+    END;
+    CREATE TRIGGER jobs_fts_delete AFTER DELETE ON jobs BEGIN
+        INSERT INTO jobs_fts (jobs_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+    END;
+    CREATE TRIGGER jobs_fts_update AFTER UPDATE OF prompt ON jobs BEGIN
+        INSERT INTO jobs_fts (jobs_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+        INSERT INTO jobs_fts (rowid, prompt) VALUES (new.id, new.prompt);
+    END;
+    INSERT INTO jobs_fts (jobs_fts) VALUES ('rebuild');
+    CREATE TABLE log_changes (one INTEGER PRIMARY KEY CHECK (one = 1), rows INTEGER NOT NULL, changes INTEGER NOT NULL);
+    INSERT INTO log_changes (one, rows, changes) SELECT 1, COUNT(*), 0 FROM jobs;
+    CREATE TRIGGER log_changes_insert AFTER INSERT ON jobs BEGIN
+        UPDATE log_changes SET rows = rows + 1, changes = changes + 1;
+    END;
+    CREATE TRIGGER log_changes_update AFTER UPDATE ON jobs BEGIN
+        UPDATE log_changes SET changes = changes + 1;
+    END;
+    CREATE TRIGGER log_changes_delete AFTER DELETE ON jobs BEGIN
+        UPDATE log_changes SET rows = rows - 1, changes = changes + 1;
+    END;
+    """,
 )
 SHARED_OWNER = "shared"
+
+# The follower's question, written exactly as index ``jobs_pending``'s WHERE (v4) so SQLite can use that index;
+# tests check it names every TERMINAL status (a new one needs a migration that re-creates the index).
+PENDING_WHERE = "status NOT IN ('succeeded','failed','rejected','unconfirmed')"
+# Milliseconds from submit to result, exactly as index ``jobs_result_ms`` (v4) is built: exact medians by offset.
+RESULT_MS_SQL = "CAST(ROUND((julianday(finished_at) - julianday(submitted_at)) * 86400000) AS INTEGER)"
+RESULT_MS_WHERE = "status = 'succeeded' AND finished_at IS NOT NULL"
+# The UTC day of a submit time (the log writes UTC ISO stamps; date() also normalises any other offset).
+DAY_SQL = "COALESCE(date(submitted_at), substr(submitted_at, 1, 10))"
+
+_ROLLUP_COLUMNS = ("submitted_at", "finished_at", "model", "status", "reserved_credits", "final_credits", "expected_credits")
+
+
+def _rollup_row(row: str) -> str:
+    """One job's contribution to ``job_days``; ``row`` is ``new`` or ``old`` inside a trigger."""
+    values = ", ".join(f"{row}.{c} AS {c}" for c in _ROLLUP_COLUMNS)
+    return (f"SELECT {DAY_SQL} AS day, model, status, {CHARGED_SQL} AS charged, {RETURNED_SQL} AS returned, "
+            f"({RESULT_MS_WHERE}) AS timed FROM (SELECT {values})")
+
+
+def _rollup_add(row: str, sign: str) -> str:
+    return (f"INSERT INTO job_days (day, model, status, jobs, charged, returned, timed) "
+            f"SELECT day, model, status, {sign}1, {sign}charged, {sign}returned, {sign}timed "
+            f"FROM ({_rollup_row(row)}) WHERE true "
+            "ON CONFLICT (day, model, status) DO UPDATE SET jobs = jobs + excluded.jobs, "
+            "charged = charged + excluded.charged, returned = returned + excluded.returned, timed = timed + excluded.timed;")
+
+
+def _rollup_drop_empty(row: str) -> str:
+    return (f"DELETE FROM job_days WHERE jobs = 0 AND (day, model, status) = "
+            f"(SELECT day, model, status FROM ({_rollup_row(row)}));")
+
+
+_ROLLUP_CHANGED = " OR ".join(f"old.{c} IS NOT new.{c}" for c in _ROLLUP_COLUMNS)
+# Jobs, credits charged and returned and timed results per (UTC day, model, status), kept by triggers: every
+# figure, chart and filter count of History reads this small table, never the whole log. It embeds
+# ``rivya.money``'s rule, so it is not a migration: opening a log re-creates and refills it whenever this
+# definition differs from the stored one (e.g. after the money rule changed).
+ROLLUP: dict[str, str] = {
+    "job_days": """CREATE TABLE job_days (
+    day TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL, jobs INTEGER NOT NULL, charged INTEGER NOT NULL,
+    returned INTEGER NOT NULL, timed INTEGER NOT NULL, PRIMARY KEY (day, model, status)
+) WITHOUT ROWID""",
+    "job_days_insert": f"CREATE TRIGGER job_days_insert AFTER INSERT ON jobs BEGIN\n{_rollup_add('new', '')}\nEND",
+    "job_days_update": (
+        f"CREATE TRIGGER job_days_update AFTER UPDATE OF {', '.join(_ROLLUP_COLUMNS)} ON jobs WHEN {_ROLLUP_CHANGED} BEGIN\n"
+        f"{_rollup_add('old', '-')}\n{_rollup_add('new', '')}\n{_rollup_drop_empty('old')}\nEND"
+    ),
+    "job_days_delete": f"CREATE TRIGGER job_days_delete AFTER DELETE ON jobs BEGIN\n{_rollup_add('old', '-')}\n"
+                       f"{_rollup_drop_empty('old')}\nEND",
+}
+_ROLLUP_FILL = f"""INSERT INTO job_days (day, model, status, jobs, charged, returned, timed)
+    SELECT {DAY_SQL}, model, status, COUNT(*), SUM({CHARGED_SQL}), SUM({RETURNED_SQL}), SUM({RESULT_MS_WHERE})
+    FROM jobs GROUP BY 1, 2, 3"""
 
 _JSON_COLUMNS = ("params", "result_urls", "media_paths")
 _UPDATABLE = frozenset(
@@ -74,7 +163,6 @@ _UPDATABLE = frozenset(
         "media_paths", "error_code", "error_message", "polls", "reference_url", "media_error",
     }
 )
-_TERMINAL_VALUES = tuple(sorted(s.value for s in TERMINAL))
 
 
 def utc_now() -> str:
@@ -149,6 +237,7 @@ class TaskLog:
         self._db().execute("PRAGMA journal_mode=WAL")
         with self._connect() as db:
             self._migrate(db)
+            self._sync_rollup(db)
 
     @property
     def schema_version(self) -> int:
@@ -197,9 +286,24 @@ class TaskLog:
     def _migrate(db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in filter(str.strip, script.split(";")):
+            for statement in _statements(script):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
+
+    @staticmethod
+    def _sync_rollup(db: sqlite3.Connection) -> None:
+        """Re-create and refill ``job_days`` if its stored definition is not ``ROLLUP`` (new file, or a new rule)."""
+        marks = ",".join("?" * len(ROLLUP))
+        stored = dict(db.execute(f"SELECT name, sql FROM sqlite_master WHERE name IN ({marks})", tuple(ROLLUP)).fetchall())
+        if stored == ROLLUP:
+            return
+        for name in ROLLUP:
+            if name.startswith("job_days_"):
+                db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        db.execute("DROP TABLE IF EXISTS job_days")
+        for sql in ROLLUP.values():
+            db.execute(sql)
+        db.execute(_ROLLUP_FILL)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -269,14 +373,18 @@ class TaskLog:
         return [_job(r) for r in rows]
 
     def pending(self, backend: str | None = None) -> list[Job]:
-        """Jobs not yet finished (oldest first), optionally of one backend only."""
-        marks = ",".join("?" * len(_TERMINAL_VALUES))
-        sql = f"SELECT * FROM jobs WHERE status NOT IN ({marks})"
-        args: list[Any] = list(_TERMINAL_VALUES)
+        """Jobs not yet finished (oldest first), optionally of one backend only: read from index ``jobs_pending``."""
+        # INDEXED BY: without statistics SQLite would rather walk the whole table in id order; with it, a WHERE
+        # that ever drifted from the index's would fail loudly ("no query solution") instead of scanning.
+        sql, args = f"SELECT * FROM jobs INDEXED BY jobs_pending WHERE {PENDING_WHERE}", []
         if backend is not None:
-            sql += " AND backend = ?"
-            args.append(backend)
+            sql, args = sql + " AND backend = ?", [backend]
         return [_job(r) for r in self._query(sql + " ORDER BY id", args)]
+
+    def pending_stamps(self, backend: str) -> list[tuple[int, str]]:
+        """``(id, updated_at)`` of every unfinished job of a backend: the follower's cheap check for changes."""
+        sql = f"SELECT id, updated_at FROM jobs INDEXED BY jobs_pending WHERE {PENDING_WHERE} AND backend = ? ORDER BY id"
+        return [(r[0], r[1]) for r in self._query(sql, (backend,))]
 
     def unsaved(self, backend: str) -> list[Job]:
         """Succeeded jobs whose result is not saved here yet (e.g. the app stopped mid-download)."""
@@ -296,10 +404,40 @@ class TaskLog:
         rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
         return [_job(r) for r in rows]
 
-    def signature(self) -> tuple[int, int, str]:
-        """Changes whenever a row is added or updated: a cheap cache key for readers."""
-        row = self._db().execute("SELECT COUNT(*), COALESCE(MAX(id), 0), COALESCE(MAX(updated_at), '') FROM jobs").fetchone()
-        return tuple(row)
+    def signature(self) -> tuple[int, int, int]:
+        """(rows, newest id, changes so far): differs whenever a row is added, updated or removed.
+
+        Read from the one-row counter the log's triggers keep, so it costs the same at any size.
+        """
+        rows = self._query("SELECT rows, (SELECT COALESCE(MAX(id), 0) FROM jobs), changes FROM log_changes")
+        return tuple(rows[0])
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Several reads on one snapshot of the log (a deferred transaction: in WAL mode writers go on)."""
+        db = self._db()
+        if db.in_transaction:  # already inside one
+            yield
+            return
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if db.in_transaction:
+                db.execute("COMMIT")
+
+    def read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """The rows of one read-only query over the log's tables (History's SQL lives in ``rivya.ledger``)."""
+        return self._query(sql, args)
+
+    def read_chunks(self, sql: str, args: Iterable[Any] = (), size: int = 2000) -> Iterator[list[sqlite3.Row]]:
+        """The rows of one read-only query, ``size`` at a time, so a caller never holds them all."""
+        try:
+            cursor = self._db().execute(sql, tuple(args))
+            while chunk := cursor.fetchmany(size):
+                yield chunk
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"the job log at {self.path.name} could not be read ({exc})") from None
 
     def committed_credits_since(self, since: str) -> int:
         """Credits charged or held by jobs submitted since ``since`` (ISO UTC), by ``rivya.money``'s rule."""
@@ -329,6 +467,19 @@ class TaskLog:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration, each whole (a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
 
 
 def _job(row: sqlite3.Row) -> Job:

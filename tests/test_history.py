@@ -159,10 +159,18 @@ def test_mixed_workload_ledger_adds_up(tmp_path: Path) -> None:
         while jobs.log.pending("sandbox") and time.monotonic() < deadline:
             jobs.follow_once()
             time.sleep(0.05)
-        df = ledger.enrich(jobs.log.frame())
-        spent = int(df["charged_credits"].sum())
-        assert spent == start - sandbox.state.balance() == 4 + 10 + 4
-        logged = df.dropna(subset=["task_id"])["task_id"]
-        assert sorted(logged) == sorted(sandbox.state.tasks) and logged.is_unique
-        assert set(df["status"]) == {"succeeded", "failed", "rejected"}
-        assert int(df["returned_credits"].sum()) == 10
+        figures = ledger.LedgerView(jobs.log).figures()
+        assert figures.spent_all_time == start - sandbox.state.balance() == 4 + 10 + 4
+        logged = [r[0] for r in jobs.log.read("SELECT task_id FROM jobs WHERE task_id IS NOT NULL")]
+        assert sorted(logged) == sorted(sandbox.state.tasks) and len(set(logged)) == len(logged)
+        assert set(figures.jobs_by_status) == {"succeeded", "failed", "rejected"}
+        assert figures.returned_on_failures == 10
+
+
+def test_charts_are_built_only_while_their_tab_is_open(seeded: Sandbox) -> None:
+    at = open_history()
+    assert not at.get("vega_lite_chart")  # the Jobs tab is open: no chart is built
+    at.session_state["history:tab"] = "Charts"
+    at.run()
+    assert len(at.get("vega_lite_chart")) == 3
+    assert any("6 of 6 jobs" in c.value for c in at.caption)  # the jobs tab still runs (its filters keep their values)

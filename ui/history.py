@@ -15,7 +15,6 @@ from rivya.errors import RivyaError
 from rivya.media import data_uri, saved_media, thumbnail
 from rivya.messages import explain
 from rivya.resources import is_web_url
-from rivya.status import TERMINAL
 from rivya.studio import Studio
 from ui.access import key_owner
 from ui.jobs_view import follow_redirect, job_card
@@ -28,6 +27,8 @@ NO_THUMBNAIL = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
 STUCK_AFTER_SECONDS = 300
+CHART_HEIGHT = 320
+_LEGEND = {"orient": "bottom", "columns": 2, "labelLimit": 0}
 
 
 def _balance_row(studio: Studio) -> None:
@@ -45,8 +46,8 @@ def _balance_row(studio: Studio) -> None:
         budget.metric("Team budget used today", f"{studio.used_today():,} / {studio.settings.daily_budget:,}")
 
 
-def _figures(df: pd.DataFrame) -> None:
-    fig = ledger.figures(df)
+def _figures(studio: Studio) -> None:
+    fig = studio.ledger.figures()
     a, b, c, d, e = st.columns(5)
     a.metric("Spent today (UTC)", f"{fig.spent_today:,}")
     b.metric("Spent, last 7 days", f"{fig.spent_7_days:,}")
@@ -54,46 +55,76 @@ def _figures(df: pd.DataFrame) -> None:
     d.metric("Returned on failures", f"{fig.returned_on_failures:,}")
     e.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}")
     by_status = " · ".join(f"{status}: {count:,}" for status, count in fig.jobs_by_status.items())
-    medians = " · ".join(
-        f"{MODELS[m].display_name if m in MODELS else m}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items()
-    )
+    medians = " · ".join(f"{_model_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
     st.caption(f"Jobs by status — {by_status}")
     if medians:
         st.caption(f"Median time to result — {medians}")
 
 
-def _by_day(table: pd.DataFrame) -> pd.DataFrame:
-    """Days as labels, so even a single day draws a proper bar."""
-    return table.set_axis([f"{d:%b %d}" for d in table.index])
+def _model_name(model: str) -> str:
+    return MODELS[model].display_name if model in MODELS else model
 
 
-def _charts(df: pd.DataFrame) -> None:
+def _stacked_by_day(table: pd.DataFrame, series: str, value: str) -> None:
+    """A stacked bar per day, one colour per column of ``table`` (days as labels, so one day draws a proper bar).
+
+    A Vega-Lite spec written out: ``st.bar_chart`` builds it through Altair, which costs about 0.1 s a chart
+    on every rerun (and 0.7 s to import).
+    """
+    days = list(table.index)
+    long_span = len(days) > 1 and (days[-1] - days[0]).days > 360  # labels without a year would merge
+    data = table.rename(index=lambda d: f"{d:%Y-%m-%d}" if long_span else f"{d:%b %d}").stack().rename(value)
+    data = data.rename_axis(["day", series]).reset_index()
+    if series == "model":
+        data[series] = data[series].map(_model_name)
+    spec = {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "day", "type": "ordinal", "sort": None, "title": "day"},
+            "y": {"field": value, "type": "quantitative", "title": value},
+            "color": {"field": series, "type": "nominal", "title": None, "legend": _LEGEND},
+        },
+    }
+    st.vega_lite_chart(data, spec, width="stretch", height=CHART_HEIGHT)
+
+
+def _charts(studio: Studio) -> None:
     left, middle, right = st.columns(3)
     with left:
         st.markdown("**Credits per day, by model**")
-        st.bar_chart(_by_day(ledger.credits_per_day(df)), stack=True, height=260, x_label="day", y_label="credits")
+        _stacked_by_day(studio.ledger.credits_per_day(), "model", "credits")
     with middle:
         st.markdown("**Jobs per day, by status**")
-        st.bar_chart(_by_day(ledger.jobs_per_day(df)), stack=True, height=260, x_label="day", y_label="jobs")
+        _stacked_by_day(studio.ledger.jobs_per_day(), "status", "jobs")
     with right:
         st.markdown("**Seconds to result, per model**")
-        times = ledger.time_to_result(df)
-        times.index = [MODELS[m].display_name if m in MODELS else m for m in times.index]
-        st.bar_chart(times, stack=False, height=260, y_label="seconds")
+        times = studio.ledger.time_to_result().rename_axis("model").reset_index()
+        data = times.melt(id_vars="model", var_name="measure", value_name="seconds")
+        data["model"] = data["model"].map(_model_name)
+        spec = {
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": {"field": "model", "type": "nominal", "title": None, "axis": {"labelAngle": 0}},
+                "xOffset": {"field": "measure"},
+                "y": {"field": "seconds", "type": "quantitative", "title": "seconds"},
+                "color": {"field": "measure", "type": "nominal", "title": None, "legend": _LEGEND},
+            },
+        }
+        st.vega_lite_chart(data, spec, width="stretch", height=CHART_HEIGHT)
 
 
-def _filters(df: pd.DataFrame) -> pd.DataFrame:
+def _filters(studio: Studio) -> ledger.JobFilter:
+    choices = studio.ledger.choices()
     models, statuses, dates, text = st.columns([2, 2, 3, 3])
-    chosen_models = models.multiselect(
-        "Model", sorted(df["model"].unique()), key="history:models",
-        format_func=lambda m: MODELS[m].display_name if m in MODELS else m,
-    )
-    chosen_statuses = statuses.multiselect("Status", sorted(df["status"].unique()), key="history:statuses")
-    first, last = df["day"].min(), df["day"].max()
-    span = dates.date_input("Submitted between", (first, last), key="history:dates")
+    chosen_models = models.multiselect("Model", choices.models, key="history:models", format_func=_model_name)
+    chosen_statuses = statuses.multiselect("Status", choices.statuses, key="history:statuses")
+    span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key="history:dates")
     start, end = (span if isinstance(span, tuple | list) and len(span) == 2 else (None, None))
-    query = text.text_input("Search prompts", key="history:text", placeholder="words in the prompt")
-    return ledger.filter_jobs(df, models=chosen_models, statuses=chosen_statuses, start=start, end=end, text=query)
+    query = text.text_input(
+        "Search prompts", key="history:text", placeholder="words in the prompt",
+        help="Finds prompts with every word, in any order; a word of three letters or more also finds words it starts.",
+    )
+    return ledger.JobFilter(tuple(chosen_models), tuple(chosen_statuses), start, end, query.strip())
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
@@ -118,7 +149,7 @@ def _table_rows(page: pd.DataFrame) -> pd.DataFrame:
         {
             "result": page["media_paths"].map(thumb),
             "prompt": page["prompt"],
-            "model": page["model"].map(lambda m: MODELS[m].display_name if m in MODELS else m),
+            "model": page["model"].map(_model_name),
             "status": page["status"],
             "params": [describe_params(m, json.loads(p)) for m, p in zip(page["model"], page["params"], strict=True)],
             "reserved": page["reserved_credits"],
@@ -130,13 +161,13 @@ def _table_rows(page: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _table(filtered: pd.DataFrame) -> int | None:
+def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> int | None:
     """The paged table; returns the id of the row the user selected, if any."""
-    pages = max(1, math.ceil(len(filtered) / PAGE_SIZE))
+    pages = max(1, math.ceil(matching / PAGE_SIZE))
     number = 1
     if pages > 1:
         number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="history:page", width=160)
-    page = filtered.iloc[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     event = st.dataframe(
         _table_rows(page),
         hide_index=True,
@@ -161,15 +192,13 @@ def _table(filtered: pd.DataFrame) -> int | None:
     return int(page.iloc[rows[0]]["id"]) if rows else None
 
 
-def _stuck(studio: Studio, df: pd.DataFrame) -> None:
-    running = df[~df["status"].isin(list(TERMINAL))]
-    now = pd.Timestamp.now(tz="UTC")
-    stuck = running[(now - running["updated_at"]).dt.total_seconds() > STUCK_AFTER_SECONDS]
-    if len(running):
+def _stuck(studio: Studio) -> None:
+    running, stuck = studio.ledger.running(stuck_after=STUCK_AFTER_SECONDS)
+    if running:
         note, button = st.columns([4, 1], vertical_alignment="center")
         note.info(
-            f"{len(running)} job(s) still running"
-            + (f", {len(stuck)} of them for over {STUCK_AFTER_SECONDS // 60} minutes" if len(stuck) else "")
+            f"{running:,} job(s) still running"
+            + (f", {stuck:,} of them for over {STUCK_AFTER_SECONDS // 60} minutes" if stuck else "")
             + ". The app keeps checking them, even with no page open.",
             icon=":material/hourglass_top:",
         )
@@ -184,24 +213,28 @@ def history_page() -> None:
     st.title("History & credits", anchor=False)
     demo_banner(studio)
     _balance_row(studio)
-    df = studio.ledger.frame()
-    if df.empty:
+    total = studio.ledger.total()
+    if not total:
         st.caption("No jobs yet. Make an image or a video and it will show up here.")
         return
-    _figures(df)
-    _stuck(studio, df)
-    jobs_tab, charts_tab = st.tabs(["Jobs", "Charts"])
-    with charts_tab:
-        _charts(df)
+    _figures(studio)
+    _stuck(studio)
+    # The charts are drawn only while their tab is open: building them costs more than the rest of the page.
+    # The jobs tab always runs, so its filters keep their values while the charts are shown.
+    jobs_tab, charts_tab = st.tabs(["Jobs", "Charts"], key="history:tab", on_change="rerun")
+    if charts_tab.open:
+        with charts_tab:
+            _charts(studio)
     with jobs_tab:
-        filtered = _filters(df)
+        jobs = _filters(studio)
+        matching = studio.ledger.count(jobs)
         count, download = st.columns([3, 1], vertical_alignment="center")
-        count.caption(f"{len(filtered):,} of {len(df):,} jobs, newest first")
+        count.caption(f"{matching:,} of {total:,} jobs, newest first")
         download.download_button(
-            "Download CSV", lambda: ledger.to_csv(filtered), file_name="imagine-studio-jobs.csv", mime="text/csv",
+            "Download CSV", lambda: studio.ledger.to_csv(jobs), file_name="imagine-studio-jobs.csv", mime="text/csv",
             icon=":material/download:", on_click="ignore", key="history:csv",
         )
-        selected = _table(filtered)
+        selected = _table(studio, jobs, matching)
         if selected is not None:
             job = studio.log.get(selected)
             if job:

@@ -1,0 +1,67 @@
+"""The follower keeps the cadence for many jobs: an adaptive shared budget, even stretching, sensible order."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rivya import RivyaClient
+from rivya.jobs import JobService
+from rivya.polling import PollSchedule, RequestBudget
+from rivya.sandbox import Sandbox, Timing
+from rivya.tasklog import TaskLog
+
+from .conftest import FAST_POLLS
+
+
+def test_the_budget_halves_on_a_429_and_recovers_slowly() -> None:
+    budget = RequestBudget(rate=40, burst=4, floor=1, step=10, recover_after=0.2)
+    budget.pause(0.05)
+    assert budget.rate == 20 and not budget.try_acquire()  # paused for Retry-After
+    budget.pause(0.05)
+    assert budget.rate == 10
+    time.sleep(0.25)
+    budget.try_acquire()
+    assert budget.rate == 20  # one step back after a quiet spell, not straight to the top
+    time.sleep(0.25)
+    budget.try_acquire()
+    time.sleep(0.25)
+    budget.try_acquire()
+    assert budget.rate == 40  # and never above where it started
+    for _ in range(20):
+        budget.pause(0)
+    assert budget.rate == 1  # nor below its floor
+
+
+def service(sandbox: Sandbox, tmp_path: Path, budget: RequestBudget, schedule: PollSchedule = FAST_POLLS) -> JobService:
+    client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=schedule)
+    return JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox", budget=budget)
+
+
+def test_when_the_budget_binds_the_job_expected_to_finish_first_goes_first(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=50))
+    video = jobs.submit("grok-imagine-video", "a long clip", {}, idempotency_key="v")  # expected in ~30 s
+    image = jobs.submit("grok-imagine", "a quick still", {}, idempotency_key="i")  # expected in ~10 s
+    time.sleep(0.1)
+    jobs.budget = RequestBudget(rate=0.01, burst=1, step=0)  # room for exactly one request now
+    polled_before = {e.task_id for e in sandbox.journal if e.method == "GET"}
+    assert jobs.follow_once() == 1
+    polled = {e.task_id for e in sandbox.journal if e.method == "GET"} - polled_before
+    assert polled == {image.task_id}, (video.task_id, image.task_id)  # not simply the oldest
+
+
+def test_demand_over_the_budget_stretches_every_interval_evenly(tmp_path: Path) -> None:
+    with Sandbox(timing=Timing(image_queued=5, image_processing=30)) as sandbox:
+        _stretch(sandbox, tmp_path)
+
+
+def _stretch(sandbox: Sandbox, tmp_path: Path) -> None:
+    schedule = PollSchedule(first_delay=0.05, image_interval=0.5, image_max=0.5, video_interval=0.5, video_max=0.5)
+    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=100, step=0), schedule)
+    ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"s{n}").id for n in range(10)]
+    jobs.budget = RequestBudget(rate=5, burst=10, step=0)  # the 10 jobs want 20 requests a second
+    time.sleep(0.1)
+    jobs.follow_once()
+    assert 4.0 < jobs.stretch < 5.0  # 20 / (0.9 × 5)
+    due = [jobs._due[i][0] for i in ids]
+    assert max(due) - min(due) < 1.0 and min(due) - time.time() > 1.5  # all pushed back by the same factor
