@@ -201,9 +201,8 @@ def test_page_submits_wait_for_the_shared_budget_and_the_follower_sends(outsider
     budget = RequestBudget(rate=2, burst=1)
     jobs = service(outsider, tmp_path, budget=budget)
     assert budget.try_acquire()  # someone else just spent the only token
-    started = time.monotonic()
     job = jobs.submit("grok-imagine", "a patient fox", {}, idempotency_key="k-budget")
-    assert time.monotonic() - started < 0.5 and job.status == JobStatus.SUBMITTING
+    assert job.status == JobStatus.SUBMITTING
     assert outsider.count("POST", "/api/v1/generations") == 0
     time.sleep(2.2)  # the follower's grace for a row a page is sending
     done = follow(jobs, job.id)
