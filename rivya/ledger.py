@@ -106,15 +106,21 @@ def _marks(values: tuple[str, ...]) -> str:
     return ",".join("?" * len(values))
 
 
+def _choices_where(jobs: JobFilter, prefix: str) -> tuple[list[str], list[Any]]:
+    """The filter's model and status conditions, on columns named with ``prefix``."""
+    conditions: list[str] = []
+    args: list[Any] = []
+    for column, values in (("model", jobs.models), ("status", jobs.statuses)):
+        if values:
+            conditions.append(f"{prefix}{column} IN ({_marks(values)})")
+            args += values
+    return conditions, args
+
+
 def _rollup_where(jobs: JobFilter) -> tuple[str, list[Any]]:
     """The filter's model, status and day conditions over ``job_days`` (its text is not there)."""
-    conditions, args = ["1"], []
-    if jobs.models:
-        conditions.append(f"model IN ({_marks(jobs.models)})")
-        args += jobs.models
-    if jobs.statuses:
-        conditions.append(f"status IN ({_marks(jobs.statuses)})")
-        args += jobs.statuses
+    conditions, args = _choices_where(jobs, "")
+    conditions.insert(0, "1")
     if jobs.start:
         conditions.append("day >= ?")
         args.append(jobs.start.isoformat())
@@ -129,13 +135,7 @@ def _row_where(jobs: JobFilter) -> tuple[list[str], list[Any]]:
 
     Days compare as text: the log writes submit times as UTC ISO stamps, which sort as they read.
     """
-    conditions, args = [], []
-    if jobs.models:
-        conditions.append(f"j.model IN ({_marks(jobs.models)})")
-        args += jobs.models
-    if jobs.statuses:
-        conditions.append(f"j.status IN ({_marks(jobs.statuses)})")
-        args += jobs.statuses
+    conditions, args = _choices_where(jobs, "j.")
     if jobs.start:
         conditions.append("j.submitted_at >= ?")
         args.append(jobs.start.isoformat())

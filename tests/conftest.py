@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from streamlit import config as streamlit_config
+from streamlit.testing.v1 import AppTest
 
 from rivya import RivyaClient
 from rivya.polling import PollSchedule
@@ -67,3 +68,12 @@ def point_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calla
 
     yield point
     close_shared()
+
+
+def open_page(page: str) -> AppTest:
+    """The app run as AppTest, switched to one page script, with no exception on the way."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at

@@ -17,7 +17,7 @@ from rivya.jobs import JobService
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
 
-from .conftest import APP, FAST_POLLS, FAST_TIMING
+from .conftest import FAST_POLLS, FAST_TIMING, open_page
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -57,14 +57,6 @@ def seeded(point_app) -> Iterator[Sandbox]:
         yield sandbox
 
 
-def open_history() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.switch_page("pages/history.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
 MANAGERS: list = []
 
 
@@ -91,7 +83,7 @@ def download_bytes(at: AppTest, key: str) -> bytes:
 
 
 def test_figures_from_the_seeded_log(seeded: Sandbox) -> None:
-    at = open_history()
+    at = open_page("pages/history.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Credit balance"] == "1,000"
     assert metrics["Spent today (UTC)"] == "8"  # 4 done + 4 still reserved
@@ -105,7 +97,7 @@ def test_figures_from_the_seeded_log(seeded: Sandbox) -> None:
 
 
 def test_filters_and_exact_csv(seeded: Sandbox) -> None:
-    at = open_history()
+    at = open_page("pages/history.py")
     assert any("6 of 6 jobs" in c.value for c in at.caption)
     at.multiselect(key="history:models").set_value(["grok-imagine-video"]).run()
     assert any("2 of 6 jobs" in c.value for c in at.caption)
@@ -126,7 +118,7 @@ def test_filters_and_exact_csv(seeded: Sandbox) -> None:
 
 
 def test_running_jobs_are_announced(seeded: Sandbox) -> None:
-    at = open_history()
+    at = open_page("pages/history.py")
     assert any("1 job(s) still running" in i.value for i in at.info)
     at.button(key="history:recheck").click().run()
     assert not at.exception
@@ -135,7 +127,7 @@ def test_running_jobs_are_announced(seeded: Sandbox) -> None:
 def test_empty_log_says_so(point_app) -> None:
     with Sandbox() as sandbox:
         point_app(sandbox.url, sandbox.api_key)
-        at = open_history()
+        at = open_page("pages/history.py")
         assert any("No jobs yet" in c.value for c in at.caption)
 
 
@@ -168,7 +160,7 @@ def test_mixed_workload_ledger_adds_up(tmp_path: Path) -> None:
 
 
 def test_charts_are_built_only_while_their_tab_is_open(seeded: Sandbox) -> None:
-    at = open_history()
+    at = open_page("pages/history.py")
     assert not at.get("vega_lite_chart")  # the Jobs tab is open: no chart is built
     at.session_state["history:tab"] = "Charts"
     at.run()

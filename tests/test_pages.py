@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from rivya.catalog import MODELS
 from rivya.sandbox import Sandbox
 
-from .conftest import APP, FAST_TIMING
+from .conftest import APP, FAST_TIMING, open_page
 
 
 @pytest.fixture
@@ -20,14 +20,6 @@ def app_sandbox(point_app) -> Iterator[Sandbox]:
     with Sandbox(timing=FAST_TIMING) as sandbox:
         point_app(sandbox.url, sandbox.api_key)
         yield sandbox
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def creates(sandbox: Sandbox) -> int:

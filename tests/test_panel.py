@@ -23,7 +23,7 @@ from ui.jobs_view import (
     refresh_interval,
 )
 
-from .conftest import APP, FAST_TIMING, ROOT
+from .conftest import APP, FAST_TIMING, ROOT, open_page
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 TYPICAL = 10.0
@@ -117,18 +117,10 @@ def inlined_jpeg(url: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
 
 
-def open_image_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.switch_page("pages/image.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
 def test_the_newest_result_is_full_size_and_older_ones_are_thumbnails(app_sandbox: Sandbox) -> None:
-    open_image_page()
+    open_page("pages/image.py")
     oldest, *_ = finished_jobs(["red", "green", "blue"])
-    at = open_image_page()
+    at = open_page("pages/image.py")
     urls = [u for image in at.get("image") for u in image.value]
     full = [u for u in urls if not u.startswith("data:")]
     assert len(full) == 1  # only the newest result is read and sent whole
@@ -144,18 +136,18 @@ def test_the_newest_result_is_full_size_and_older_ones_are_thumbnails(app_sandbo
 
 
 def test_a_thumbnail_outside_the_media_folder_is_never_read(app_sandbox: Sandbox, tmp_path: Path) -> None:
-    open_image_page()
+    open_page("pages/image.py")
     older, _ = finished_jobs(["red", "green"])
     outside = tmp_path / "elsewhere.jpg"
     Image.new("RGB", (8, 8), "white").save(outside)
     Path(older.media_paths[0] + ".thumb.jpg").symlink_to(outside)  # planted where the thumbnail would be
-    at = open_image_page()
+    at = open_page("pages/image.py")
     assert not [u for image in at.get("image") for u in image.value if u.startswith("data:")]
     assert "No preview of this result." in [c.value for c in at.caption] and not at.exception
 
 
 def test_home_shows_recent_results_as_thumbnails(app_sandbox: Sandbox) -> None:
-    open_image_page()
+    open_page("pages/image.py")
     finished_jobs(["red", "green", "blue"])
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
