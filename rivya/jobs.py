@@ -163,7 +163,7 @@ class JobService:
             released = set(self._released)
         if not released:
             return
-        busy = {job.key_owner for job in self._pending_jobs()}
+        busy = {job.key_owner for job in self.log.pending(self.backend)}  # only read while a key awaits release
         with self._lock:
             for owner in released - busy:
                 self._clients.pop(owner, None)
