@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import constants
 
@@ -22,6 +23,14 @@ class Settings:
     data_dir: Path
     daily_budget: int | None = None
     app_password: str | None = field(default=None, repr=False)
+    # Each signed-in person's own daily limit, beside the team's; both reset at midnight in ``budget_timezone``.
+    person_daily_budget: int | None = None
+    budget_timezone: str = "UTC"
+    # People (emails or OpenID subjects, lower case) who see everyone's jobs and the spend per person.
+    admins: frozenset[str] = frozenset()
+    # A Slack-compatible incoming webhook told when a job of at least ``notify_min_seconds`` ends.
+    notify_webhook_url: str | None = field(default=None, repr=False)
+    notify_min_seconds: float = 60.0
 
     @property
     def uses_sandbox(self) -> bool:
@@ -38,14 +47,35 @@ def load_settings(secrets: Mapping[str, Any] | None = None, environ: Mapping[str
         value = secrets.get(name) or environ.get(name)
         return str(value).strip() if value else None
 
+    def credits(name: str) -> int | None:
+        value = pick(name)
+        if value is not None and not value.isdigit():
+            raise ValueError(f"{name} must be a whole number of credits")
+        return int(value) if value is not None else None
+
     data_dir = Path(pick("RIVYA_DATA_DIR") or APP_ROOT / "data")
-    budget = pick("DAILY_CREDIT_BUDGET")
-    if budget is not None and not budget.isdigit():
-        raise ValueError("DAILY_CREDIT_BUDGET must be a whole number of credits")
+    timezone = pick("BUDGET_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"BUDGET_TIMEZONE {timezone!r} is not a time zone name such as UTC or Europe/Berlin") from None
+    admins = secrets.get("ADMINS") or environ.get("ADMINS") or ()
+    if isinstance(admins, str):
+        admins = admins.split(",")
+    min_seconds = pick("NOTIFY_MIN_SECONDS") or "60"
+    try:
+        notify_min_seconds = float(min_seconds)
+    except ValueError:
+        raise ValueError("NOTIFY_MIN_SECONDS must be a number of seconds") from None
     return Settings(
         api_key=pick("RIVYA_API_KEY"),
         base_url=(pick("RIVYA_BASE_URL") or constants.DEFAULT_BASE_URL).rstrip("/"),
         data_dir=data_dir,
-        daily_budget=int(budget) if budget is not None else None,
+        daily_budget=credits("DAILY_CREDIT_BUDGET"),
         app_password=pick("APP_PASSWORD"),
+        person_daily_budget=credits("PERSON_DAILY_BUDGET"),
+        budget_timezone=timezone,
+        admins=frozenset(str(a).strip().lower() for a in admins if str(a).strip()),
+        notify_webhook_url=pick("NOTIFY_WEBHOOK_URL"),
+        notify_min_seconds=notify_min_seconds,
     )

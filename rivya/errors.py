@@ -64,11 +64,14 @@ class StorageError(RivyaError):
 
 
 class SpendLimitError(RivyaError):
-    """The app's daily credit budget would be passed; refused before any request."""
+    """A daily credit budget (the team's, or one person's) would be passed; refused before any request.
 
-    def __init__(self, budget: int, used: int, cost: int) -> None:
-        self.budget, self.used, self.cost = budget, used, cost
-        super().__init__(f"daily budget {budget} credits: {used} used today, this job needs {cost}")
+    ``whose`` is ``"team"`` or the person's display name; ``cost`` is the whole press (a batch is all or none).
+    """
+
+    def __init__(self, budget: int, used: int, cost: int, *, whose: str = "team") -> None:
+        self.budget, self.used, self.cost, self.whose = budget, used, cost, whose
+        super().__init__(f"{whose} daily budget {budget} credits: {used} used today, this needs {cost}")
 
 
 class APIConnectionError(RivyaError):

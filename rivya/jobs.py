@@ -19,13 +19,15 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from . import constants
+from .budgets import day_start
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, validate
 from .client import RivyaClient
 from .errors import (
@@ -43,6 +45,7 @@ from .errors import (
     StorageError,
 )
 from .media import MediaRefused, download_media, is_private_url, shown_url, thumbnail
+from .people import Person
 from .polling import PollSchedule, RequestBudget
 from .resources import Generation, UploadedFile
 from .status import JobStatus, is_known
@@ -171,28 +174,44 @@ class JobService:
 
     # -- submitting -----------------------------------------------------------------------
 
-    def submit(
+    def submit(self, model: str, prompt: str, params: dict[str, Any], *, idempotency_key: str, **options: Any) -> Job:
+        """One job: ``submit_batch`` with one key (same options, same guarantees)."""
+        return self.submit_batch(model, prompt, params, keys=[idempotency_key], **options)[0]
+
+    def submit_batch(
         self,
         model: str,
         prompt: str,
         params: dict[str, Any],
         *,
-        idempotency_key: str,
+        keys: Sequence[str],
         reference: Reference | None = None,
         page: str | None = None,
         session_id: str | None = None,
         owner: str = SHARED_OWNER,
         daily_budget: int | None = None,
-    ) -> Job:
-        """Log, then create. The same key always yields the same row and the same task.
+        person: Person | None = None,
+        person_budget: int | None = None,
+        budget_timezone: str = "UTC",
+        batch_id: str | None = None,
+        parent_id: int | None = None,
+        preset_id: int | None = None,
+    ) -> list[Job]:
+        """Log, then create: one job per key, all of the same prompt and settings, written all or none.
 
-        Raises ``InvalidInputError`` or ``SpendLimitError`` (nothing logged or sent),
-        ``StorageError`` (the log could not be written; ``after_send`` says whether the create
-        may have gone out) and, when the service refuses outright, the ``APIStatusError`` (the
-        row is kept as ``rejected``, nothing charged). When the outcome is unknown, or the
-        shared request budget has no room right now, the row is returned still ``submitting``
-        and the follower finishes it with the same key.
+        The same keys always yield the same rows and the same tasks, so a rerun or double click
+        of one press is never a second batch. The whole batch's cost is checked against the team's
+        and the person's daily budget in one step (``SpendLimitError``: nothing logged or sent).
+
+        Raises ``InvalidInputError`` (nothing logged or sent), ``StorageError`` (the log could not
+        be written; ``after_send`` says whether a create may have gone out) and, when the service
+        refuses the first create outright, the ``APIStatusError`` (that row is kept as
+        ``rejected``, nothing charged; the rest of the batch is left to the follower). When an
+        outcome is unknown, or the shared request budget has no room right now, a row is
+        returned still ``submitting`` and the follower finishes it with the same key.
         """
+        if not keys or len(set(keys)) != len(keys):
+            raise ValueError("a batch needs distinct idempotency keys")
         params = {k: v for k, v in params.items() if k != REFERENCE_ITEMS_KEY}
         if reference is not None:
             params[REFERENCE_ITEMS_KEY] = [reference.uploaded.as_reference_item()]
@@ -201,35 +220,62 @@ class JobService:
             raise InvalidInputError(problems)
         self.client_for(owner)  # fails early when a personal key is no longer held here
         cost = credits_for(model, params)
-        # Checking the budget and writing the row is one step, so two sessions cannot both
-        # slip under the limit; a key already logged is a replay and is never re-checked.
+        if len(keys) > 1 and batch_id is None:
+            batch_id = keys[0]
+        # Checking the budgets and writing the rows is one step, so two sessions cannot both slip
+        # under a limit; keys already logged are a replay and are never re-checked.
         with self._submit_lock:
-            job = self.log.by_key(idempotency_key)
-            first = job is None
-            if first and daily_budget is not None:
-                midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-                used = self.log.committed_credits_since(midnight.isoformat(timespec="milliseconds"))
-                if used + cost > daily_budget:
-                    raise SpendLimitError(daily_budget, used, cost)
+            logged = [self.log.by_key(key) for key in keys]
+            first = not any(logged)
             if first:
-                job = self.log.add(
-                    idempotency_key=idempotency_key,
-                    backend=self.backend,
-                    model=model,
-                    category=MODELS[model].category,
-                    prompt=prompt,
-                    params=params,
-                    reference_path=reference.local_path if reference else None,
-                    reference_url=reference.uploaded.url if reference else None,
-                    page=page,
-                    session_id=session_id,
-                    key_owner=owner,
-                    expected_credits=cost,
-                )
-        assert job is not None
-        if job.status != JobStatus.SUBMITTING or not self.budget.try_acquire():
-            return job  # a rerun or double click of a job already sent, or the follower sends it shortly
-        return self._send(job, first=first, raise_refusal=True)
+                self._check_budgets(len(keys) * cost, daily_budget, person, person_budget, budget_timezone)
+                with self.log.writing() as db:
+                    logged = [
+                        self.log.add_in(
+                            db, idempotency_key=key, params=params, backend=self.backend, model=model,
+                            category=MODELS[model].category, prompt=prompt,
+                            reference_path=reference.local_path if reference else None,
+                            reference_url=reference.uploaded.url if reference else None, page=page,
+                            session_id=session_id, key_owner=owner, expected_credits=cost,
+                            person=person.id if person else None, person_name=person.name if person else None,
+                            batch_id=batch_id, parent_id=parent_id, preset_id=preset_id,
+                        )
+                        for key in keys
+                    ]
+        jobs = [job for job in logged if job is not None]
+        sent: list[Job] = []
+        for n, job in enumerate(jobs):
+            if job.status != JobStatus.SUBMITTING or not self.budget.try_acquire():
+                sent.append(job)  # a rerun of a job already sent, or the follower sends it shortly
+                continue
+            try:
+                sent.append(self._send(job, first=first, raise_refusal=n == 0))
+            except APIStatusError:
+                # The first create was refused outright (e.g. the key or the input): the same request
+                # would be refused again, so the rest of the batch is refused with it, unsent.
+                # Only a first send can be refused outright (``_create_outcome``), so none of the rest was sent.
+                reason = self.log.get(job.id)
+                for rest in jobs[1:]:
+                    self.log.update(rest.id, status=JobStatus.REJECTED, error_code=reason.error_code if reason else None,
+                                    error_message=reason.error_message if reason else None)
+                    with self._lock:
+                        self._due.pop(rest.id, None)
+                raise
+        return sent
+
+    def _check_budgets(
+        self, cost: int, team_budget: int | None, person: Person | None, person_budget: int | None, timezone: str
+    ) -> None:
+        """Refuse (``SpendLimitError``) when ``cost`` would pass the team's or this person's budget today."""
+        since = day_start(timezone)
+        if team_budget is not None:
+            used = self.log.committed_credits_since(since)
+            if used + cost > team_budget:
+                raise SpendLimitError(team_budget, used, cost)
+        if person is not None and person_budget is not None:
+            used = self.log.committed_credits_since(since, person=person.id)
+            if used + cost > person_budget:
+                raise SpendLimitError(person_budget, used, cost, whose=person.name)
 
     def _send(self, job: Job, *, first: bool, raise_refusal: bool) -> Job:
         """One create for a logged row. ``first``: this key has certainly never been sent before."""

@@ -99,6 +99,45 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE log_changes SET rows = rows - 1, changes = changes + 1;
     END;
     """,
+    # v5: a studio for a team. Who made a job (an email or OpenID subject, and a display name; NULL before sign-in
+    # existed or without it), the batch a job belongs to (one press of Generate with "How many"), the job whose
+    # result it started from (Animate), and the preset it was made from. Stars are per result and per person
+    # ('' when nobody is signed in); presets are shared by the whole team; tags label results.
+    """
+    ALTER TABLE jobs ADD COLUMN person TEXT;
+    ALTER TABLE jobs ADD COLUMN person_name TEXT;
+    ALTER TABLE jobs ADD COLUMN batch_id TEXT;
+    ALTER TABLE jobs ADD COLUMN parent_id INTEGER REFERENCES jobs (id);
+    ALTER TABLE jobs ADD COLUMN preset_id INTEGER;
+    CREATE INDEX jobs_person ON jobs (person, submitted_at) WHERE person IS NOT NULL;
+    CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+    CREATE INDEX jobs_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
+    CREATE INDEX jobs_results ON jobs (id) WHERE status = 'succeeded';
+    CREATE TABLE stars (
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        person TEXT NOT NULL DEFAULT '',
+        starred_at TEXT NOT NULL,
+        PRIMARY KEY (job_id, person)
+    ) WITHOUT ROWID;
+    CREATE INDEX stars_person ON stars (person, job_id);
+    CREATE TABLE tags (
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        tag TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (job_id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_tag ON tags (tag, job_id);
+    CREATE TABLE presets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        model TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        builtin INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 SHARED_OWNER = "shared"
 
@@ -157,6 +196,13 @@ _ROLLUP_FILL = f"""INSERT INTO job_days (day, model, status, jobs, charged, retu
     FROM jobs GROUP BY 1, 2, 3"""
 
 _JSON_COLUMNS = ("params", "result_urls", "media_paths")
+_INSERTABLE = frozenset(
+    {
+        "idempotency_key", "backend", "submitted_at", "updated_at", "model", "category", "prompt", "params",
+        "reference_path", "reference_url", "status", "page", "session_id", "key_owner", "expected_credits", "person",
+        "person_name", "batch_id", "parent_id", "preset_id",
+    }
+)
 _UPDATABLE = frozenset(
     {
         "updated_at", "finished_at", "task_id", "status", "reserved_credits", "final_credits", "result_urls",
@@ -199,6 +245,11 @@ class Job:
     key_owner: str
     expected_credits: int | None
     media_error: str | None = None
+    person: str | None = None
+    person_name: str | None = None
+    batch_id: str | None = None
+    parent_id: int | None = None
+    preset_id: int | None = None
 
     @property
     def is_done(self) -> bool:
@@ -323,20 +374,41 @@ class TaskLog:
         submitted_at: str | None = None,
         key_owner: str = SHARED_OWNER,
         expected_credits: int | None = None,
+        person: str | None = None,
+        person_name: str | None = None,
+        batch_id: str | None = None,
+        parent_id: int | None = None,
+        preset_id: int | None = None,
     ) -> Job:
         """Write a ``submitting`` row; a key already logged returns that row unchanged."""
-        now = submitted_at or utc_now()
         with self._connect() as db:
-            db.execute(
-                """INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt,
-                       params, reference_path, reference_url, status, page, session_id, key_owner, expected_credits)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (idempotency_key) DO NOTHING""",
-                (idempotency_key, backend, now, now, model, category, prompt, json.dumps(params),
-                 reference_path, reference_url, JobStatus.SUBMITTING.value, page, session_id, key_owner, expected_credits),
+            return self.add_in(
+                db, idempotency_key=idempotency_key, backend=backend, model=model, category=category, prompt=prompt,
+                params=params, reference_path=reference_path, reference_url=reference_url, page=page,
+                session_id=session_id, submitted_at=submitted_at, key_owner=key_owner, expected_credits=expected_credits,
+                person=person, person_name=person_name, batch_id=batch_id, parent_id=parent_id, preset_id=preset_id,
             )
-            row = db.execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
-        return _job(row)
+
+    @staticmethod
+    def add_in(db: sqlite3.Connection, *, idempotency_key: str, params: dict[str, Any], submitted_at: str | None = None,
+               **columns: Any) -> Job:
+        """``add`` inside a write transaction the caller holds (a batch's rows are written all or none)."""
+        now = submitted_at or utc_now()
+        values = {"idempotency_key": idempotency_key, "submitted_at": now, "updated_at": now, "params": json.dumps(params),
+                  "status": JobStatus.SUBMITTING.value, **columns}
+        unknown = set(values) - _INSERTABLE
+        if unknown:
+            raise ValueError(f"not a column: {sorted(unknown)}")
+        names = ", ".join(values)
+        db.execute(f"INSERT INTO jobs ({names}) VALUES ({','.join('?' * len(values))}) ON CONFLICT (idempotency_key) DO NOTHING",
+                   tuple(values.values()))
+        return _job(db.execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone())
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction for a caller that writes several rows at once (all or none)."""
+        with self._connect() as db:
+            yield db
 
     def update(self, job_id: int, **fields: Any) -> Job:
         """Change some columns of one row; ``updated_at`` is set here."""
@@ -439,10 +511,15 @@ class TaskLog:
         except sqlite3.OperationalError as exc:
             raise StorageError(f"the job log at {self.path.name} could not be read ({exc})") from None
 
-    def committed_credits_since(self, since: str) -> int:
-        """Credits charged or held by jobs submitted since ``since`` (ISO UTC), by ``rivya.money``'s rule."""
-        rows = self._query(f"SELECT COALESCE(SUM({CHARGED_SQL}), 0) FROM jobs WHERE submitted_at >= ?", (since,))
-        return int(rows[0][0])
+    def committed_credits_since(self, since: str, *, person: str | None = None) -> int:
+        """Credits charged or held by jobs submitted since ``since`` (ISO UTC), by ``rivya.money``'s rule.
+
+        With ``person``, only that person's jobs (read through index ``jobs_person``).
+        """
+        sql, args = f"SELECT COALESCE(SUM({CHARGED_SQL}), 0) FROM jobs WHERE submitted_at >= ?", [since]
+        if person is not None:
+            sql, args = sql + " AND person = ?", [*args, person]
+        return int(self._query(sql, args)[0][0])
 
     def count(self) -> int:
         return self._db().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]

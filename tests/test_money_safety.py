@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -289,10 +291,11 @@ class _DiskFullAfterAdd(TaskLog):
             raise StorageError("the job log at log.sqlite3 could not be written (database or disk is full)")
         return super().update(job_id, **fields)
 
-    def add(self, **fields: object):  # type: ignore[override]
-        job = super().add(**fields)
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        with super().writing() as db:
+            yield db
         self.full = True
-        return job
 
 
 def test_a_disk_that_fills_after_sending_says_dont_press_again(outsider: Outsider, tmp_path: Path) -> None:
