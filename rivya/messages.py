@@ -122,10 +122,11 @@ def explain(error: BaseException) -> Explanation:
         return Explanation("Please fix these first: " + " ".join(error.problems), "Nothing was sent or charged.")
     if isinstance(error, SpendLimitError):
         left = max(0, error.budget - error.used)
+        whose = "the team's" if error.whose == "team" else f"{error.whose}'s"
         return Explanation(
-            f"This would pass today's team budget of {error.budget:,} credits ({error.used:,} used, {left:,} left; "
-            f"this job needs {error.cost:,}).",
-            "Nothing was sent or charged. The budget resets at midnight UTC; whoever runs the app can raise it.",
+            f"This would pass {whose} daily budget of {error.budget:,} credits ({error.used:,} used today, {left:,} left; "
+            f"this needs {error.cost:,}).",
+            "Nothing was sent or charged. The budget resets at midnight; whoever runs the app can raise it.",
         )
     if isinstance(error, RateLimitedError) and error.retry_after:
         base = _BY_CODE["rate_limited"]

@@ -444,6 +444,10 @@ class TaskLog:
         rows = self._query(f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id DESC", ids)
         return [_job(r) for r in rows]
 
+    def where(self, condition: str, args: Iterable[Any] = (), *, limit: int = 500) -> list[Job]:
+        """Jobs matching one SQL condition over ``jobs``' columns, newest first (for callers in ``rivya``)."""
+        return [_job(r) for r in self._query(f"SELECT * FROM jobs WHERE {condition} ORDER BY id DESC LIMIT ?", (*args, limit))]
+
     def pending(self, backend: str | None = None) -> list[Job]:
         """Jobs not yet finished (oldest first), optionally of one backend only: read from index ``jobs_pending``."""
         # INDEXED BY: without statistics SQLite would rather walk the whole table in id order; with it, a WHERE

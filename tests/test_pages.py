@@ -93,7 +93,7 @@ def test_one_click_one_task_even_with_reruns_and_a_double_click(app_sandbox: San
     at.run()
     at.run()
     assert len(app_sandbox.state.tasks) == 1 and creates(app_sandbox) == 1
-    wait_for(at, lambda a: any("**Done**" in m.value for m in a.markdown))
+    wait_for(at, lambda a: any("**Done**" in m.value for m in a.markdown) and len(a.get("image")) == 1)  # result saved
     assert app_sandbox.state.balance() == 996
     assert len(at.get("image")) == 1 and len(at.get("download_button")) == 1 and not at.exception
     time.sleep(2.1)  # a deliberate second click later is a new job

@@ -380,7 +380,7 @@ def test_budget_message_on_the_page_and_history(app_env: Sandbox, monkeypatch: p
     assert "Team budget today: 0 of 3 credits used" in shown_text(at)
     at.text_area(key="grok-imagine:prompt").input("over budget").run()
     at.button(key="grok-imagine:generate").click().run()
-    assert "today's team budget of 3 credits" in at.error[0].value and app_env.state.tasks == {}
+    assert "the team's daily budget of 3 credits" in at.error[0].value and app_env.state.tasks == {}
     at.switch_page("pages/history.py").run()
     assert {m.label: m.value for m in at.metric}.get("Team budget used today") in (None, "0 / 3")
 

@@ -7,9 +7,10 @@ import streamlit as st
 from rivya import RivyaClient
 from rivya.errors import RivyaError
 from rivya.messages import explain
+from rivya.people import Person
 from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER
-from ui.services import ensure_navigation, get_studio, studio_or_stop
+from ui.services import GOTO_PAGE, ensure_navigation, get_studio, studio_or_stop
 from ui.text import md_escape
 
 # In the page's address while this tab uses its own key. A reload starts a new session that
@@ -32,6 +33,9 @@ def page_access() -> Studio:
     key_sidebar(studio)
     if personal_key_choice_pending():
         _key_choice()
+    target = st.session_state.pop(GOTO_PAGE, None)
+    if target:  # a button (Use these settings, Animate) asked for another page in its callback
+        st.switch_page(target)
     return studio
 
 
@@ -41,6 +45,20 @@ def _try_password() -> None:
         st.session_state["access:ok"] = True
     else:
         st.session_state["access:error"] = True
+
+
+def auth_configured() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section: people sign in with ``st.login``."""
+    from ui.services import read_secrets
+
+    return bool(read_secrets().get("auth"))
+
+
+def current_person() -> Person | None:
+    """The signed-in person (``st.user``), or None when sign-in is not configured or nobody signed in."""
+    if not auth_configured() or not st.user.is_logged_in:
+        return None
+    return Person.from_claims(st.user.to_dict())
 
 
 def has_access() -> bool:

@@ -16,7 +16,7 @@ from rivya.media import preview_jpeg
 from rivya.messages import explain
 from ui.access import key_owner, personal_key_choice_pending
 from ui.form import param_widgets, remember, remembered, widget_key
-from ui.jobs_view import follow_redirect, jobs_panel
+from ui.jobs_view import jobs_panel
 from ui.services import demo_banner, get_studio, session_id
 from ui.text import credits_text, md_escape
 
@@ -168,7 +168,6 @@ def _prompt_length(spec: ModelSpec, prompt: str) -> None:
 
 def generate_page(model: str) -> None:
     """The whole page for one model: form on the left, jobs and results on the right."""
-    follow_redirect()
     spec = get_model(model)
     studio = get_studio()
     st.title(f"{spec.display_name}", anchor=False)

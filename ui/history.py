@@ -17,7 +17,7 @@ from rivya.messages import explain
 from rivya.resources import is_web_url
 from rivya.studio import Studio
 from ui.access import key_owner
-from ui.jobs_view import follow_redirect, job_card
+from ui.jobs_view import job_card
 from ui.services import demo_banner, get_studio
 from ui.text import credits_text, md_escape, seconds
 
@@ -208,7 +208,6 @@ def _stuck(studio: Studio) -> None:
 
 
 def history_page() -> None:
-    follow_redirect()
     studio = get_studio()
     st.title("History & credits", anchor=False)
     demo_banner(studio)

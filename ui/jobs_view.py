@@ -24,7 +24,7 @@ from rivya.resources import is_web_url
 from rivya.status import JobStatus, is_known
 from rivya.tasklog import Job, TaskLog
 from ui.form import prefill
-from ui.services import PAGE_FOR_CATEGORY, get_studio
+from ui.services import GOTO_PAGE, PAGE_FOR_CATEGORY, get_studio
 from ui.text import md_escape, seconds
 
 log = logging.getLogger("ui.jobs_view")
@@ -50,14 +50,7 @@ STATUS_LABELS = {
 def _use_settings(job: Job) -> None:
     """Button callback: refill the right page's form and go there (no job is created)."""
     prefill(MODELS[job.model], job.prompt, job.params)
-    st.session_state["goto_page"] = PAGE_FOR_CATEGORY[MODELS[job.model].category]
-
-
-def follow_redirect() -> None:
-    """Switch page if a "Use these settings" button asked for it in the last run."""
-    target = st.session_state.pop("goto_page", None)
-    if target:
-        st.switch_page(target)
+    st.session_state[GOTO_PAGE] = PAGE_FOR_CATEGORY[MODELS[job.model].category]
 
 
 def _when(iso: str) -> str:
@@ -287,7 +280,7 @@ def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
 
     @st.fragment(run_every=interval)
     def live() -> None:
-        if st.session_state.get("goto_page"):
+        if st.session_state.get(GOTO_PAGE):
             st.rerun()  # "Use these settings" on a live card: the page run switches page
         current = _load(get_studio().log, model, followed, limit)
         if needs_page_run(current, settled_ids, interval, typical):

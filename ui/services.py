@@ -16,6 +16,8 @@ from ui.text import md_escape
 # The script Streamlit runs for every page view: ``app.py`` serves it, tests run it with ``AppTest``.
 MAIN_SCRIPT = Path(__file__).resolve().parent.parent / "studio_app.py"
 PAGE_FOR_CATEGORY = {"image": "pages/image.py", "video": "pages/video.py"}
+# session_state key: a button's callback names the page to open; ``page_access`` opens it on the next run.
+GOTO_PAGE = "goto_page"
 
 
 def read_secrets() -> dict[str, Any]:
