@@ -1,0 +1,128 @@
+"""Batches and budgets at the service: one press of N takes is N jobs or none, for the team and per person."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rivya import RivyaClient
+from rivya.budgets import day_start
+from rivya.config import load_settings
+from rivya.errors import SpendLimitError
+from rivya.jobs import JobService
+from rivya.lineage import lineage
+from rivya.messages import explain
+from rivya.people import Person, star_owner
+from rivya.sandbox import Sandbox
+from rivya.stars import set_star, star_counts, starred
+from rivya.tasklog import TaskLog
+
+from .conftest import FAST_POLLS
+
+ANN = Person("ann@example.com", "Ann")
+BOB = Person("bob@example.com", "Bob")
+
+
+def service(sandbox: Sandbox, tmp_path: Path) -> JobService:
+    client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS)
+    return JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox")
+
+
+def creates(sandbox: Sandbox) -> int:
+    return sum(1 for e in sandbox.journal if e.method == "POST" and e.path.endswith("/generations"))
+
+
+def test_a_batch_is_n_jobs_with_their_own_keys_and_one_batch_id(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path)
+    made = jobs.submit_batch("grok-imagine", "three foxes", {}, keys=["p-0", "p-1", "p-2"], person=ANN)
+    assert [j.idempotency_key for j in made] == ["p-0", "p-1", "p-2"] and creates(sandbox) == 3
+    assert len({j.batch_id for j in made}) == 1 and made[0].batch_id is not None
+    assert {j.person for j in made} == {ANN.id} and {j.person_name for j in made} == {"Ann"}
+    again = jobs.submit_batch("grok-imagine", "three foxes", {}, keys=["p-0", "p-1", "p-2"], person=ANN)
+    assert [j.id for j in again] == [j.id for j in made] and creates(sandbox) == 3  # a rerun is never a second batch
+
+
+def test_a_batch_over_the_team_budget_is_refused_whole(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path)
+    with pytest.raises(SpendLimitError) as refused:
+        jobs.submit_batch("grok-imagine", "three foxes", {}, keys=["b-0", "b-1", "b-2"], daily_budget=8)
+    assert (refused.value.cost, refused.value.used, refused.value.whose) == (12, 0, "team")
+    assert jobs.log.count() == 0 and creates(sandbox) == 0
+    assert len(jobs.submit_batch("grok-imagine", "two foxes", {}, keys=["c-0", "c-1"], daily_budget=8)) == 2
+
+
+def test_each_person_has_their_own_budget_beside_the_team(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path)
+    rules = {"daily_budget": 100, "person_budget": 8}
+    jobs.submit_batch("grok-imagine", "ann's", {}, keys=["a-0", "a-1"], person=ANN, **rules)
+    with pytest.raises(SpendLimitError) as refused:
+        jobs.submit("grok-imagine", "ann's third", {}, idempotency_key="a-2", person=ANN, **rules)
+    assert refused.value.whose == "Ann" and (refused.value.used, refused.value.budget) == (8, 8)
+    assert "Ann's daily budget of 8 credits (8 used today, 0 left" in explain(refused.value).title
+    assert jobs.submit("grok-imagine", "bob's", {}, idempotency_key="b-0", person=BOB, **rules).person == BOB.id
+
+
+def test_two_people_racing_never_pass_their_budgets(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path)
+    refused: dict[str, int] = {ANN.id: 0, BOB.id: 0}
+
+    def press(n: int) -> None:
+        person = (ANN, BOB)[n % 2]
+        try:
+            jobs.submit_batch("grok-imagine", f"race {n}", {}, keys=[f"r{n}-0", f"r{n}-1"], person=person,
+                              person_budget=16, daily_budget=1000)
+        except SpendLimitError:
+            refused[person.id] += 1
+
+    with ThreadPoolExecutor(12) as pool:
+        list(pool.map(press, range(12)))
+    since = day_start("UTC")
+    assert jobs.log.committed_credits_since(since, person=ANN.id) == 16
+    assert jobs.log.committed_credits_since(since, person=BOB.id) == 16
+    assert refused == {ANN.id: 4, BOB.id: 4} and len(sandbox.state.tasks) == 8
+
+
+def test_budget_days_start_at_midnight_of_the_budget_zone() -> None:
+    now = datetime(2026, 3, 10, 2, 30, tzinfo=UTC)
+    assert day_start("UTC", now) == "2026-03-10T00:00:00.000+00:00"
+    assert day_start("America/New_York", now) == "2026-03-09T04:00:00.000+00:00"  # still the 9th there, on summer time
+    assert day_start("Asia/Tokyo", now) == "2026-03-09T15:00:00.000+00:00"
+
+
+def test_team_settings_are_read_and_bad_ones_named() -> None:
+    settings = load_settings({"ADMINS": ["Ann@Example.com", " "], "BUDGET_TIMEZONE": "Europe/Berlin",
+                              "PERSON_DAILY_BUDGET": "40"}, environ={})
+    assert settings.admins == {"ann@example.com"} and settings.budget_timezone == "Europe/Berlin"
+    assert settings.person_daily_budget == 40 and settings.notify_webhook_url is None
+    assert load_settings({}, environ={"ADMINS": "a@x.org,b@x.org"}).admins == {"a@x.org", "b@x.org"}
+    with pytest.raises(ValueError, match="BUDGET_TIMEZONE 'Mars/Base'"):
+        load_settings({"BUDGET_TIMEZONE": "Mars/Base"}, environ={})
+    with pytest.raises(ValueError, match="PERSON_DAILY_BUDGET must be a whole number"):
+        load_settings({"PERSON_DAILY_BUDGET": "lots"}, environ={})
+    assert "hooks.example" not in repr(load_settings({"NOTIFY_WEBHOOK_URL": "https://hooks.example/T0/B0/x"}, environ={}))
+
+
+def test_people_from_tokens() -> None:
+    assert Person.from_claims({"email": "Ann@Example.com", "name": "Ann", "sub": "1"}) == ANN
+    assert Person.from_claims({"sub": "abc"}) == Person("abc", "abc")
+    assert Person.from_claims({"name": "nobody"}) is None
+    assert star_owner(None) == "" and star_owner(ANN) == ANN.id
+
+
+def test_stars_are_per_person_and_lineage_goes_both_ways(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path)
+    image = jobs.submit("grok-imagine", "a still", {}, idempotency_key="img")
+    video = jobs.submit("grok-imagine-video", "it moves", {}, idempotency_key="vid", parent_id=image.id)
+    set_star(jobs.log, image.id, ANN.id, True)
+    set_star(jobs.log, image.id, ANN.id, True)  # twice is once
+    set_star(jobs.log, image.id, BOB.id, True)
+    set_star(jobs.log, image.id, BOB.id, False)
+    assert starred(jobs.log, [image.id, video.id], ANN.id) == {image.id} and starred(jobs.log, [image.id], BOB.id) == set()
+    assert star_counts(jobs.log, [image.id, video.id]) == {image.id: 1}
+    down, up = lineage(jobs.log, image), lineage(jobs.log, video)
+    assert [j.id for j in down.children] == [video.id] and down.ancestors == []
+    assert [j.id for j in up.ancestors] == [image.id] and up.children == []
+    assert up.total_credits == down.total_credits == image.charged_credits + video.charged_credits > 0
