@@ -17,13 +17,13 @@ from contextlib import asynccontextmanager
 import streamlit as st
 
 from rivya.studio import close_shared, open_shared
-from ui.services import MAIN_SCRIPT, current_settings
+from ui.services import MAIN_SCRIPT, current_settings, leave_legacy_pages_mode
 
 log = logging.getLogger("imagine_studio")
 
 # What the pages import on their first run (the page scripts themselves are not modules), and
 # pyarrow, which Streamlit imports on the first table. Loaded with the server so they are frozen below.
-PAGE_MODULES = ("ui.generate", "ui.history", "pyarrow")
+PAGE_MODULES = ("ui.generate", "ui.history", "ui.notices", "pyarrow")
 
 
 def freeze_long_lived() -> None:
@@ -50,6 +50,7 @@ def freeze_long_lived() -> None:
 @asynccontextmanager
 async def lifespan(_app: st.App) -> AsyncIterator[None]:
     """Open the process's backend (log, follower, sandbox, password gate) with the server."""
+    leave_legacy_pages_mode()  # before any session exists: a deep link opened first runs its page once
     try:
         await asyncio.to_thread(lambda: open_shared(current_settings()))
     except (ValueError, OSError) as exc:

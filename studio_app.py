@@ -1,4 +1,4 @@
-"""Imagine Studio's pages: the password, the navigation, and the home page (backend, balance, links, results).
+"""Imagine Studio's pages: sign-in or password, the navigation, and the home page (backend, balance, links, results).
 
 ``app.py`` serves this script; tests run it with ``AppTest`` (``tests/conftest.py``'s ``APP``).
 """
@@ -11,9 +11,11 @@ from rivya.catalog import MODELS
 from rivya.errors import RivyaError
 from rivya.messages import explain
 from rivya.status import JobStatus
-from ui.access import has_access, key_owner, page_access
+from ui.access import has_access, key_owner, page_access, person_sidebar
 from ui.generate import ICONS
 from ui.jobs_view import show_thumbnail
+from ui.large_view import open_from_link
+from ui.notices import TITLE, watch
 from ui.services import PAGE_FOR_CATEGORY, demo_banner, studio_or_stop
 from ui.text import credits_text, md_escape
 
@@ -53,10 +55,10 @@ def home() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Imagine Studio", page_icon=":material/auto_awesome:", layout="wide")
+    st.set_page_config(page_title=TITLE, page_icon=":material/auto_awesome:", layout="wide")
     studio_or_stop()
-    # Every page starts with page_access(), which shows only the password prompt until it is given;
-    # the pages are registered anyway, so a deep link still lands on its page after the password.
+    # Every page starts with page_access(), which shows only the sign-in or password prompt until access is
+    # granted; the pages are registered anyway, so a deep link still lands on its page afterwards.
     page = st.navigation(
         [
             st.Page(home, title="Home", icon=":material/home:", default=True),
@@ -67,6 +69,10 @@ def main() -> None:
         ],
         position="sidebar" if has_access() else "hidden",
     )
+    if has_access():
+        person_sidebar()  # who is signed in, and Sign out
+        watch(page.url_path)  # on every page: toasts and the tab's count when this person's jobs end
+        open_from_link()  # a ?job=<id> link opens that result's large view on any page
     page.run()
 
 

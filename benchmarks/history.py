@@ -1,14 +1,16 @@
 """History as people feel it: the real server in headless Chromium at 1k, 100k and 1M logged jobs.
 
 For each size a log is seeded the way an existing team's log is upgraded: rows written at schema v3,
-then opened once, so migration v4 builds the indexes, the prompt search index and the rollup
-(its time is printed). Then, three times, a fresh ``streamlit run app.py`` serves that folder
+then opened once, so migrations v4-v5 build the indexes, the prompt search index and the rollup
+(its time is printed); then 90 % of the jobs are given to 20 people and 2 % of the results are
+starred by the team. Then, three times, a fresh ``streamlit run app.py`` serves that folder
 (a sandbox answers the balance) and Chromium measures:
 
 - first visit: a new browser profile opens /history, until the table and its "N of M jobs"
   caption are drawn and the script run has ended;
 - warm visit: the same browser opens /history again (a new session; static files cached);
 - filter: words typed into "Search prompts" and Enter, until the caption shows their count;
+- favourites: the search cleared, then "Favourites" pressed, until the caption shows their count;
 - the server process's resident memory after that (VmRSS) and its peak since start (VmHWM),
   read from /proc;
 - for scale, the Home page (a few metrics and links) opened in a new profile and again in the
@@ -16,6 +18,9 @@ then opened once, so migration v4 builds the indexes, the prompt search index an
 
 Streamlit's file watcher re-reads every loaded module's path after each script run; to see a
 server without it: STREAMLIT_SERVER_FILE_WATCHER_TYPE=none python -m benchmarks.history
+
+"Mine" needs a signed-in browser, so it is timed below the page, in SQL (count and first page of one
+person's jobs, then of their failed ones, on a fresh ``LedgerView`` each time: what a first filter costs).
 
 The table shows medians of the runs. Prompts are drawn from a few hundred words with a Zipf
 spread (plus a long tail of rare made-up words), so searches match like real ones do.
@@ -40,11 +45,14 @@ import numpy as np
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from rivya.ledger import JobFilter, LedgerView
+from rivya.people import TEAM
 from rivya.sandbox import Sandbox
 from rivya.tasklog import MIGRATIONS, TaskLog
 from tests.browser_support import CHROMIUM_ARGS, StreamlitServer, chromium_path
 
 SEARCH = "misty lighthouse"
+PEOPLE = 20
+MINE = "person3@example.com"
 # The words prompts are made of (space-separated), most common first within each kind.
 SUBJECTS = (
     "fox lighthouse ramen orchid city river storm kite boat cliff cat dog owl whale dragon robot astronaut castle forest "
@@ -124,7 +132,13 @@ def seed(path: Path, count: int) -> tuple[float, float]:
     db.close()
     written = time.perf_counter()
     TaskLog(path).close()
-    return written - started, time.perf_counter() - written
+    migrated = time.perf_counter()
+    with sqlite3.connect(path) as db:
+        db.execute(f"UPDATE jobs SET person = 'person' || (id % {PEOPLE}) || '@example.com', "
+                   f"person_name = 'Person ' || (id % {PEOPLE}) WHERE id % 10 <> 0")
+        db.execute("INSERT INTO stars (job_id, person, starred_at) SELECT id, ?, submitted_at FROM jobs "
+                   "WHERE status = 'succeeded' AND id % 50 = 0", (TEAM,))
+    return written - started + time.perf_counter() - migrated, migrated - written
 
 
 def _settled(page: Page) -> None:
@@ -151,7 +165,7 @@ def _memory(pid: int) -> tuple[float, float]:
     return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
 
 
-def run_once(browser: Browser, env: dict[str, str], rows: int, matches: int) -> dict[str, float]:
+def run_once(browser: Browser, env: dict[str, str], rows: int, matches: int, favourites: int) -> dict[str, float]:
     server = StreamlitServer(env)
     try:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -166,6 +180,15 @@ def run_once(browser: Browser, env: dict[str, str], rows: int, matches: int) -> 
         expect(page.get_by_text(f"{matches:,} of {rows:,} jobs, newest first")).to_be_visible(timeout=TIMEOUT_MS)
         _settled(page)
         filtered = time.perf_counter() - started
+        box.fill("")
+        box.press("Enter")
+        expect(page.get_by_text(caption)).to_be_visible(timeout=TIMEOUT_MS)
+        _settled(page)
+        started = time.perf_counter()
+        page.get_by_role("button", name="Favourites").click()
+        expect(page.get_by_text(f"{favourites:,} of {rows:,} jobs, newest first")).to_be_visible(timeout=TIMEOUT_MS)
+        _settled(page)
+        starred = time.perf_counter() - started
         rss, peak = _memory(server.process.pid)
         home = _visit(page, server.url, None)
         context.close()
@@ -174,7 +197,19 @@ def run_once(browser: Browser, env: dict[str, str], rows: int, matches: int) -> 
         context.close()
     finally:
         server.stop()
-    return {"first": first, "warm": warm, "filter": filtered, "rss": rss, "peak": peak, "home": home, "home_first": home_first}
+    return {"first": first, "warm": warm, "filter": filtered, "favourites": starred, "rss": rss, "peak": peak, "home": home,
+            "home_first": home_first}
+
+
+def mine_seconds(log: TaskLog) -> tuple[float, float]:
+    """Seconds for the count and first page of one person's jobs, then of their failed ones (fresh view each)."""
+    times = []
+    for jobs in (JobFilter(person=MINE), JobFilter(person=MINE, statuses=("failed",))):
+        view = LedgerView(log)
+        started = time.perf_counter()
+        view.page(jobs, limit=100 if view.count(jobs) else 0)
+        times.append(time.perf_counter() - started)
+    return times[0], times[1]
 
 
 def size_row(browser: Browser, rows: int, runs: int) -> list[str]:
@@ -183,14 +218,19 @@ def size_row(browser: Browser, rows: int, runs: int) -> list[str]:
         write, migrate = seed(path, rows)
         log = TaskLog(path)
         matches = LedgerView(log).count(JobFilter(text=SEARCH))
+        favourites = LedgerView(log).count(JobFilter(starred_by=TEAM))
+        mine = [mine_seconds(log) for _ in range(runs)]
         log.close()
         env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": data}
-        samples = [run_once(browser, env, rows, matches) for _ in range(runs)]
+        samples = [run_once(browser, env, rows, matches, favourites) for _ in range(runs)]
         size_mb = path.stat().st_size / 1e6
     median = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
     return [
         f"{rows:,}", f"{write:.0f} s + {migrate:.0f} s ({size_mb:,.0f} MB)", f"{median['first']:.2f} s",
-        f"{median['warm']:.2f} s", f"{median['filter']:.2f} s ({matches:,} rows)", f"{median['rss']:.0f} MB",
+        f"{median['warm']:.2f} s", f"{median['filter']:.2f} s ({matches:,} rows)",
+        f"{median['favourites']:.2f} s ({favourites:,} rows)",
+        f"{statistics.median(m[0] for m in mine) * 1000:.0f} ms / {statistics.median(m[1] for m in mine) * 1000:.0f} ms",
+        f"{median['rss']:.0f} MB",
         f"{median['peak']:.0f} MB", f"{median['home_first']:.2f} s / {median['home']:.2f} s",
     ]
 
@@ -219,9 +259,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,100000,1000000", help="logged jobs, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="fresh servers per size (the table shows medians)")
     args = parser.parse_args()
-    print(f"| logged jobs | seed + migrate (file) | first visit | warm visit | filter \"{SEARCH}\" | server RSS | RSS peak "
-          "| Home page: first / warm visit (baseline) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| logged jobs | seed + migrate (file) | first visit | warm visit | filter \"{SEARCH}\" | Favourites "
+          "| Mine / Mine + failed (SQL) | server RSS | RSS peak | Home page: first / warm visit (baseline) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         for rows in (int(s) for s in args.sizes.split(",")):

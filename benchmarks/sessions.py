@@ -53,10 +53,12 @@ class Session:
     refresh: bool = True  # False: never rerun fragments (a refresh without widget states could swallow a click)
     fragment_runs: int = 0
     full_runs: int = 0
+    full_starts: int = 0  # full script runs begun, including one cut short by a rerun
     page_hash: str = ""
     widget_ids: dict[str, str] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)  # auto-rerun interval the server asked for, by fragment
     last_refresh: list[str] = field(default_factory=list)  # element (and "block:") kinds the last refresh sent
+    refreshed: dict[str, list[str]] = field(default_factory=dict)  # the same, for the last refresh of each fragment
     _refresh: list[str] | None = None
     _ws: ClientConnection | None = None
     _reader: asyncio.Task | None = None
@@ -134,6 +136,7 @@ class Session:
             if kind == "new_session" and msg.metadata.run.fragment_ids:
                 self._refresh = []
             elif kind == "new_session":
+                self.full_starts += 1
                 self._refresh = None
                 for _, task in self._timers.values():  # a full run re-registers its fragments
                     task.cancel()
@@ -166,6 +169,8 @@ class Session:
                 if msg.metadata.run.fragment_ids and msg.script_finished in (FRAGMENT_DONE, EARLY_FOR_RERUN):
                     self.fragment_runs += 1
                     self.last_refresh = self._refresh or []
+                    for fragment_id in msg.metadata.run.fragment_ids:
+                        self.refreshed[fragment_id] = self.last_refresh
                 elif msg.script_finished == FULL_DONE:
                     self.full_runs += 1
                     self._full_done.set()

@@ -1,5 +1,142 @@
-"""Gallery page: every result, newest first."""
+"""Gallery page: every result, newest first, with filters, favourites, a large view and Compare."""
 
-from ui.access import page_access
+from __future__ import annotations
 
-page_access()  # first, whatever started this script: nothing is drawn before the password
+from datetime import date
+
+import streamlit as st
+
+from rivya import gallery, stars, tags
+from rivya.compare import MAX_COMPARED, MIN_COMPARED
+from rivya.gallery import GalleryFilter
+from rivya.media import saved_media
+from rivya.people import star_owner
+from rivya.tasklog import Job
+from ui.access import current_person, page_access
+from ui.actions import star_button
+from ui.compare import open_compare
+from ui.downloads import zip_download
+from ui.large_view import model_name, open_link
+from ui.text import local_time, md_escape
+
+studio = page_access()  # first, whatever started this script: nothing is drawn before the password
+
+COLUMNS = 3  # tiles per row: wide enough for a tile's three controls on one line
+PAGES = "gallery:pages"  # how many pages "Load more" has shown
+PICKED = "gallery:picked"  # ids picked for Compare, in the order they were picked
+COMPARING = "gallery:comparing"  # set by the Compare button: the ids the next page run shows side by side
+
+
+def _reset_pages() -> None:
+    """A filter changed: start again from the newest results."""
+    st.session_state[PAGES] = 1
+
+
+def _more() -> None:
+    st.session_state[PAGES] = st.session_state.get(PAGES, 1) + 1
+
+
+def _pick(job_id: int) -> None:
+    picked = st.session_state.setdefault(PICKED, [])
+    if st.session_state[f"gallery:pick:{job_id}"]:
+        picked.append(job_id)
+    elif job_id in picked:
+        picked.remove(job_id)
+
+
+def _clear_picks() -> None:
+    for job_id in st.session_state.pop(PICKED, []):
+        st.session_state[f"gallery:pick:{job_id}"] = False
+
+
+def _filters(person: str) -> GalleryFilter:
+    log = studio.log
+    with st.container(border=True):
+        search, kinds = st.columns([3, 2], vertical_alignment="bottom")
+        text = search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
+                                 placeholder="e.g. lighthouse, or a tag")
+        models = kinds.pills("Model", gallery.result_models(log), selection_mode="multi", format_func=model_name,
+                             key="gallery:models", on_change=_reset_pages)
+        favourites = st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
+                               help="Results you starred" if person else "Results the team starred")
+        # The rarer filters fold away: on a phone the results would otherwise start a whole screen down.
+        more = ("gallery:dates", "gallery:people", "gallery:tag")
+        with st.expander("More filters: dates, people, tags", expanded=any(st.session_state.get(k) for k in more)):
+            first, last = gallery.result_days(log)
+            picked_days = st.date_input("Made between", value=(), min_value=first, max_value=last, key="gallery:dates",
+                                        on_change=_reset_pages, format="YYYY-MM-DD")
+            people = gallery.makers(log)
+            if person in people:  # "Mine": the signed-in viewer first, named as such
+                people = {person: f"Me ({people[person]})"} | {k: v for k, v in people.items() if k != person}
+            makers = st.multiselect("Made by", list(people), format_func=people.get, key="gallery:people",
+                                    on_change=_reset_pages, placeholder="Anyone") if people else []
+            popular = [t for t, _ in tags.popular_tags(log, limit=12)]
+            tag = st.pills("Tag", popular, key="gallery:tag", on_change=_reset_pages) if popular else None
+    days = tuple(picked_days) if isinstance(picked_days, (tuple, list)) else (picked_days,)
+    start: date | None = days[0] if days else None
+    end: date | None = days[1] if len(days) > 1 else start
+    return GalleryFilter(models=tuple(models or ()), favourites_of=person if favourites else None, text=text or "",
+                         tag=tag or "", people=tuple(makers), start=start, end=end)
+
+
+def _tile(job: Job, starred: bool) -> None:
+    media_dir = studio.jobs.media_dir
+    with st.container(border=True):
+        path = gallery.result_file(job, media_dir)
+        made = gallery.gallery_thumbnail(path, media_dir) if path else None
+        thumb = saved_media(str(made) if made else None, media_dir)
+        if thumb is not None:  # served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again
+            st.image(str(thumb), width="stretch")
+        else:
+            st.caption("No preview of this result.")
+        kind = ":material/movie: Video" if path is not None and gallery.is_video(path) else ":material/image: Image"
+        st.caption(f"{kind} · {md_escape(model_name(job.model))} · {local_time(job.submitted_at)}")
+        st.markdown(md_escape(job.prompt[:90] + ("…" if len(job.prompt) > 90 else "")))
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            st.button("Open", key=f"gallery:open:{job.id}", on_click=open_link, args=(job.id,), icon=":material/open_in_full:")
+            star_button(job.id, starred, key=f"gallery:star:{job.id}")
+            st.checkbox("Pick", key=f"gallery:pick:{job.id}", on_change=_pick, args=(job.id,))  # the bar above explains
+
+
+def _compare_bar(count: str) -> None:
+    picked = st.session_state.get(PICKED, [])
+    ready = MIN_COMPARED <= len(picked) <= MAX_COMPARED
+    bar = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    if picked:
+        hint = f"{len(picked)} picked for Compare" + ("" if ready else f" (pick {MIN_COMPARED} to {MAX_COMPARED})")
+    else:
+        hint = f"tick **Pick** on {MIN_COMPARED} to {MAX_COMPARED} results to compare them, or on any to download a ZIP"
+    bar.caption(f"{count} · {hint}", width="stretch")
+    bar.button("Compare", key="gallery:compare", icon=":material/compare:", disabled=not ready, type="primary",
+                   on_click=st.session_state.__setitem__, args=(COMPARING, list(picked)))
+    if picked:
+        with bar:
+            zip_download(studio.log.many(picked), key="gallery:zip")
+    bar.button("Clear picks", key="gallery:clear", on_click=_clear_picks, disabled=not picked)
+
+
+def gallery_page() -> None:
+    st.title("Gallery", anchor=False)
+    person = star_owner(current_person())
+    jobs_filter = _filters(person)
+    pages = st.session_state.setdefault(PAGES, 1)
+    shown = gallery.results_pages(studio.log, jobs_filter, pages)
+    total = gallery.count_results(studio.log, jobs_filter)
+    if not shown.jobs:
+        st.info("No results match these filters." if jobs_filter != GalleryFilter() else
+                "Nothing here yet: results appear once an image or video is made.", icon=":material/photo_library:")
+        return
+    _compare_bar(f"{len(shown.jobs):,} of {total:,} results, newest first")
+    comparing = st.session_state.pop(COMPARING, None)
+    if comparing:
+        open_compare(comparing)
+    starred = stars.starred(studio.log, (j.id for j in shown.jobs), person)
+    for row in range(0, len(shown.jobs), COLUMNS):
+        for column, job in zip(st.columns(COLUMNS), shown.jobs[row : row + COLUMNS], strict=False):
+            with column:
+                _tile(job, job.id in starred)
+    if shown.next_before is not None:
+        st.button("Load more", key="gallery:more", on_click=_more, icon=":material/expand_more:")
+
+
+gallery_page()

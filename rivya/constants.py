@@ -23,6 +23,9 @@ RETRY_AFTER_MAX = 300.0
 # Polling guidance from the reference (section 4): first look 2-3 s after submit, then
 # every 5-10 s, more slowly for long video jobs.
 FIRST_POLL_DELAY = 2.5
+# First looks are spread ±20 % around FIRST_POLL_DELAY (2-3 s), so jobs submitted together
+# (a batch, a busy minute) do not all ask at the same instant and then stay bunched.
+FIRST_POLL_SPREAD = 0.2
 POLL_INTERVAL_IMAGE = 5.0
 POLL_INTERVAL_VIDEO = 10.0
 POLL_INTERVAL_MAX_IMAGE = 10.0
@@ -39,8 +42,11 @@ REQUEST_BURST = 100
 REQUEST_RATE_FLOOR = 0.5
 REQUEST_RATE_STEP = 2.0
 REQUEST_RATE_RECOVER_SECONDS = 5.0
-# Status requests in flight at once; one slow or hung request holds only its own worker.
-POLL_WORKERS = 64
+# Most status requests in flight at once; one slow or hung request holds only its own worker.
+# Threads start only as demand needs them (about rate × latency: 100 polls/s at 300 ms keep
+# ~30 busy). The bound lets the whole REQUEST_RATE through up to ~600 ms of latency, so the
+# budget, not the pool, is what binds.
+POLL_WORKERS = 128
 
 # Result media are fetched server-side with these limits.
 MEDIA_MAX_BYTES = 200 * 1024 * 1024

@@ -45,6 +45,7 @@ from .errors import (
     StorageError,
 )
 from .media import MediaRefused, download_media, is_private_url, shown_url, thumbnail
+from .notify import Notifier
 from .people import Person
 from .polling import PollSchedule, RequestBudget
 from .resources import Generation, UploadedFile
@@ -327,8 +328,12 @@ class JobService:
 
     # -- following ------------------------------------------------------------------------
 
+    # Told (on its own thread, never on the polling path) when the follower sees a job end; set by ``Studio``.
+    notifier: Notifier | None = None
+
     def _apply(self, job: Job, generation: Generation, **extra: Any) -> Job:
         """Write what the service said about a task; queue its media for saving once it succeeded."""
+        was_done = job.is_done
         fields: dict[str, Any] = {
             **extra,
             "task_id": generation.id or job.task_id,
@@ -343,12 +348,22 @@ class JobService:
             fields["final_credits"] = generation.final_credits
         job = self.log.update(job.id, **fields)
         if job.is_done:
-            with self._lock:
-                self._due.pop(job.id, None)
-                self._odd_polls.pop(job.id, None)
+            self._ended(job, told=was_done)
         if job.awaits_media:
             self._save_later(job)
         return job
+
+    def _ended(self, job: Job, *, told: bool = False) -> None:
+        """Never act on a finished job again, and tell the notifier (unless ``told``: it had ended before).
+
+        Its due time becomes a tombstone (never) rather than disappearing: a pass that read the
+        job as pending just before it ended must not give it a fresh schedule and poll it again.
+        """
+        with self._lock:
+            self._due[job.id] = (math.inf, self._due.get(job.id, (0.0, 0))[1])
+            self._odd_polls.pop(job.id, None)
+        if not told and self.notifier is not None:
+            self.notifier.job_ended(job)
 
     def _save_later(self, job: Job) -> None:
         with self._lock:
@@ -412,6 +427,7 @@ class JobService:
             self._recovered = True
             for job in self.log.unsaved(self.backend):
                 self._save_later(job)
+        # Submitted in due order: when every worker is busy, the pool's queue runs them in that order.
         futures = [self._pool.submit(self._act, job) for job in self._take_due(time.time())]
         self._drop_released()
         if wait_for_results:
@@ -425,15 +441,20 @@ class JobService:
         return len(futures)
 
     def _take_due(self, now: float) -> list[Job]:
-        """Due jobs, each marked busy with its scheduled time; stops where the request budget runs out.
+        """Due jobs in the order they fell due, each marked busy; as many as the request budget allows.
 
-        When the budget binds, the jobs expected to finish soonest go first. The demand of all
-        pending jobs (one request per current interval each) sets ``stretch``: when it exceeds
-        the budget, every job's next interval grows by the same factor.
+        When the budget binds, the jobs expected to finish soonest are the ones taken. The demand
+        of all pending jobs (one request per current interval each) sets ``stretch``: when it
+        exceeds the budget, every job's next interval grows by the same factor.
         """
-        due: list[tuple[float, Job]] = []
+        due: list[tuple[float, float, Job]] = []
         demand = 0.0
-        for job in self._pending_jobs():
+        pending = self._pending_jobs()
+        with self._lock:
+            # Tombstones of jobs that ended are kept until no pass can still hold them as pending.
+            for i in [i for i, (when, _) in self._due.items() if when == math.inf and i not in self._pending]:
+                del self._due[i]
+        for job in pending:
             with self._lock:
                 if job.id in self._busy or job.key_owner not in self._clients:
                     continue  # being polled now, or a personal key no longer held: wait until it is pasted again
@@ -442,15 +463,14 @@ class JobService:
                 demand += 1.0 / self.schedule.delay(polls + 1, category=job.category)
             if when <= now:
                 submitted = datetime.fromisoformat(job.submitted_at).timestamp()
-                due.append((submitted + constants.EXPECTED_SECONDS.get(job.category, 20.0), job))
+                due.append((when, submitted + constants.EXPECTED_SECONDS.get(job.category, 20.0), job))
         self.stretch = max(1.0, demand / (0.9 * self.budget.rate))
-        taken: list[Job] = []
-        for _, job in sorted(due, key=lambda item: item[0]):
-            if not self.budget.try_acquire():
-                break
-            with self._lock:
-                self._busy.add(job.id)
-            taken.append(job)
+        granted = self.budget.acquire_up_to(len(due)) if due else 0
+        if granted < len(due):
+            due = sorted(due, key=lambda item: item[1])[:granted]  # closest to their expected finish first
+        taken = [job for _, _, job in sorted(due, key=lambda item: item[0])]
+        with self._lock:
+            self._busy.update(job.id for job in taken)
         return taken
 
     def _pending_jobs(self) -> list[Job]:
@@ -472,7 +492,7 @@ class JobService:
                 first = 0.0 if job.error_code else RESEND_GRACE
             else:
                 start = datetime.fromisoformat(job.submitted_at).timestamp()
-                first = self.schedule.delay(0)
+                first = self.schedule.first_look(job.id)
             self._due[job.id] = (start + first, 0)
         return self._due[job.id]
 
@@ -514,9 +534,7 @@ class JobService:
             if exc.code != "not_found":  # a 404 page from a proxy, not Rivya's word: look again later
                 self._set_due(job.id, time.time() + delay, polls)
                 return
-            self.log.update(job.id, status=JobStatus.FAILED, error_code="not_found", error_message=exc.message[:500])
-            with self._lock:
-                self._due.pop(job.id, None)
+            self._ended(self.log.update(job.id, status=JobStatus.FAILED, error_code="not_found", error_message=exc.message[:500]))
             return
         except RivyaError as exc:
             log.info("job %s: status check failed (%s); will try again", job.id, type(exc).__name__)
@@ -532,6 +550,10 @@ class JobService:
         self._apply(job, generation, polls=job.polls + 1)
 
     def _set_due(self, job_id: int, when: float, polls: int) -> None:
+        """Schedule a job's next request. A first look (``polls == 0``, asked for at the middle of
+        its window) moves to the job's own point of the 2-3 s window (``PollSchedule.first_look``)."""
+        if polls == 0:
+            when += self.schedule.first_look(job_id) - self.schedule.delay(0)
         with self._lock:
             self._due[job_id] = (when, polls)
 
@@ -558,6 +580,8 @@ class JobService:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._media_pool.shutdown(wait=False, cancel_futures=True)
+        if self.notifier is not None:
+            self.notifier.close()
         with self._lock:
             clients = list(self._clients.values())
         for client in clients:

@@ -8,7 +8,9 @@ Nothing here holds the log in memory, so a million rows cost what a thousand do:
   searched through the FTS5 index ``jobs_fts``;
 - times to a result are exact medians and 90th percentiles, read by offset from the index
   ``jobs_result_ms`` (two short index walks per model);
-- the CSV is written from rows read a chunk at a time.
+- the CSV is written from rows read a chunk at a time;
+- "Mine" reads index ``jobs_person``, "Favourites" walks index ``stars_person`` newest first;
+- spend per person counts from the budgets' own day boundary (``rivya.budgets.day_start``).
 
 Credits charged are ``rivya.money``'s rule (``CHARGED_SQL``), the one the spend guard and the
 job cards use; the log's rollup embeds the same expression.
@@ -24,11 +26,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from .budgets import day_start
 from .money import CHARGED_SQL
 from .status import JobStatus
 from .tasklog import PENDING_WHERE, RESULT_MS_SQL, RESULT_MS_WHERE, TaskLog
@@ -46,6 +51,8 @@ _ROW_SQL = (
 PREFIX_MIN_CHARS = 3
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: what the FTS5 unicode61 tokenizer keeps
 _MEMO_SIZE = 64
+# Spend on jobs submitted over a week ago hardly changes; its totals (a read of most of the log) are kept this long.
+OLDER_SPEND_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,13 @@ class JobFilter:
     start: date | None = None  # UTC days, inclusive
     end: date | None = None
     text: str = ""  # words in the prompt; see ``match_query``
+    person: str | None = None  # "Mine": only jobs this person made (``Person.id``)
+    starred_by: str | None = None  # "Favourites": only results this viewer starred (``rivya.people.star_owner``)
+
+    @property
+    def by_row(self) -> bool:
+        """True when a condition is not in the per-day rollup, so counts read the rows."""
+        return bool(self.text.strip()) or self.person is not None or self.starred_by is not None
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,25 @@ class Figures:
     jobs_by_status: dict[str, int]
     success_rate: float | None
     median_seconds_by_model: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Spend:
+    """Credits charged (``rivya.money``'s rule) today, in the last 7 days and ever; days as the budgets count them."""
+
+    today: int
+    last_7_days: int
+    all_time: int
+
+
+@dataclass(frozen=True)
+class PersonSpend:
+    """One person's jobs and spend; ``person`` None is every job made while nobody was signed in."""
+
+    person: str | None
+    name: str
+    jobs: int
+    spend: Spend
 
 
 @dataclass(frozen=True)
@@ -130,10 +163,11 @@ def _rollup_where(jobs: JobFilter) -> tuple[str, list[Any]]:
     return " AND ".join(conditions), args
 
 
-def _row_where(jobs: JobFilter) -> tuple[list[str], list[Any]]:
-    """The filter's model, status and day conditions over ``jobs j``.
+def _row_where(jobs: JobFilter, *, stars: bool = True) -> tuple[list[str], list[Any]]:
+    """The filter's conditions over ``jobs j`` (without its text); ``stars=False`` leaves out "Favourites".
 
     Days compare as text: the log writes submit times as UTC ISO stamps, which sort as they read.
+    A favourite is one lookup of the ``stars`` primary key (job, person) per row.
     """
     conditions, args = _choices_where(jobs, "j.")
     if jobs.start:
@@ -142,7 +176,24 @@ def _row_where(jobs: JobFilter) -> tuple[list[str], list[Any]]:
     if jobs.end:
         conditions.append("j.submitted_at < ?")
         args.append((jobs.end + timedelta(days=1)).isoformat())
+    if jobs.person is not None:
+        conditions.append("j.person = ?")
+        args.append(jobs.person)
+    if stars and jobs.starred_by is not None:
+        conditions.append("EXISTS (SELECT 1 FROM stars AS s WHERE s.job_id = j.id AND s.person = ?)")
+        args.append(jobs.starred_by)
     return conditions, args
+
+
+def local_midnight(timezone: str, now: datetime | None = None, *, days_back: int = 0) -> str:
+    """Midnight ``days_back`` local days before today in ``timezone``, as the log's UTC stamp.
+
+    Counted in calendar days of that zone (a day across a daylight-saving change is 23 or 25 hours),
+    through ``rivya.budgets.day_start``, the boundary the spend guards use.
+    """
+    zone = ZoneInfo(timezone)
+    day = (now or datetime.now(UTC)).astimezone(zone).date() - timedelta(days=days_back)
+    return day_start(timezone, datetime.combine(day, time(12), zone))
 
 
 def _seconds(status: str, submitted: str, finished: str | None) -> float | None:
@@ -181,6 +232,7 @@ class LedgerView:
         self._memo: OrderedDict[tuple, Any] = OrderedDict()
         self._memo_signature: tuple | None = None
         self._lock = threading.Lock()
+        self._older: dict[tuple, tuple[float, Any]] = {}
 
     def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
         signature = self.log.signature()
@@ -304,6 +356,62 @@ class LedgerView:
         sql = f"SELECT COUNT(*), COALESCE(SUM(updated_at < ?), 0) FROM jobs INDEXED BY jobs_pending WHERE {PENDING_WHERE}"
         return self._cached(("running", threshold), lambda: tuple(self.log.read(sql, (threshold,))[0]))
 
+    # -- spend per person: the budgets' day boundary ------------------------------------------
+
+    def _kept(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept for OLDER_SPEND_SECONDS whatever the log does: for totals of jobs over a week old,
+        which a full read would otherwise redo whenever any running job changes."""
+        now = monotonic()
+        with self._lock:
+            kept = self._older.get(key)
+            if kept and now - kept[0] < OLDER_SPEND_SECONDS:
+                return kept[1]
+        value = compute()
+        with self._lock:
+            self._older = {k: v for k, v in self._older.items() if now - v[0] < OLDER_SPEND_SECONDS}
+            self._older[key] = (now, value)
+        return value
+
+    def person_spend(self, person: str, *, timezone: str = "UTC", now: datetime | None = None) -> Spend:
+        """What ``person`` spent today, in the last 7 days (today and the six days before) and ever.
+
+        Days start at midnight in ``timezone`` (``settings.budget_timezone``), as the per-person budget
+        counts them. Read through index ``jobs_person``: the last 7 days fresh, the jobs before them kept
+        for up to OLDER_SPEND_SECONDS.
+        """
+        today, week = local_midnight(timezone, now), local_midnight(timezone, now, days_back=6)
+        recent = f"""SELECT COALESCE(SUM(CASE WHEN submitted_at >= ? THEN charged END), 0), COALESCE(SUM(charged), 0)
+                     FROM (SELECT submitted_at, {CHARGED_SQL} AS charged FROM jobs INDEXED BY jobs_person
+                           WHERE person = ? AND submitted_at >= ?)"""
+        older = f"SELECT COALESCE(SUM({CHARGED_SQL}), 0) FROM jobs INDEXED BY jobs_person WHERE person = ? AND submitted_at < ?"
+        day, seven = self._cached(("person_spend", person, today, week), lambda: self.log.read(recent, (today, person, week))[0])
+        before = self._kept(("person_spend", person, week), lambda: self.log.read(older, (person, week))[0][0])
+        return Spend(int(day), int(seven), int(seven) + int(before))
+
+    def spend_by_person(self, *, timezone: str = "UTC", now: datetime | None = None) -> list[PersonSpend]:
+        """Everyone's jobs and spend (the admins' table), largest spend first.
+
+        The last 7 days are read fresh through index ``jobs_submitted_at``; the jobs before them (a read
+        of most of the log) are kept for up to OLDER_SPEND_SECONDS.
+        """
+        today, week = local_midnight(timezone, now), local_midnight(timezone, now, days_back=6)
+        recent = f"""SELECT person, MAX(person_name), COUNT(*),
+                            COALESCE(SUM(CASE WHEN submitted_at >= ? THEN charged END), 0), COALESCE(SUM(charged), 0)
+                     FROM (SELECT person, person_name, submitted_at, {CHARGED_SQL} AS charged
+                           FROM jobs INDEXED BY jobs_submitted_at WHERE submitted_at >= ?)
+                     GROUP BY person"""
+        older = f"""SELECT person, MAX(person_name), COUNT(*), COALESCE(SUM({CHARGED_SQL}), 0)
+                    FROM jobs WHERE submitted_at < ? GROUP BY person"""
+        fresh = self._cached(("spend_by_person", today, week), lambda: self.log.read(recent, (today, week)))
+        before = self._kept(("spend_by_person", week), lambda: self.log.read(older, (week,)))
+        people: dict[str | None, list] = {p: [n, int(c), 0, 0, int(s)] for p, n, c, s in before}
+        for person, name, jobs, day, seven in fresh:
+            row = people.setdefault(person, [name, 0, 0, 0, 0])
+            row[0] = row[0] or name
+            row[1:] = [row[1] + int(jobs), int(day), int(seven), row[4] + int(seven)]
+        table = [PersonSpend(p, n or p or "", c, Spend(d, w, e)) for p, (n, c, d, w, e) in people.items()]
+        return sorted(table, key=lambda r: (-r.spend.all_time, r.person or ""))
+
     # -- filtered rows: indexes and full-text search ---------------------------------------
 
     def count(self, jobs: JobFilter) -> int:
@@ -311,16 +419,39 @@ class LedgerView:
         return self._cached(("count", jobs), lambda: self._count(jobs))
 
     def _count(self, jobs: JobFilter) -> int:
-        if not jobs.text.strip():
+        sql, args = self._count_sql(jobs)
+        return int(self.log.read(sql, args)[0][0])
+
+    def _count_sql(self, jobs: JobFilter) -> tuple[str, list[Any]]:
+        """The cheapest query counting ``jobs``: the rollup, the viewer's stars or person index, or the text index."""
+        if not jobs.by_row:
             where, args = _rollup_where(jobs)
-            return int(self.log.read(f"SELECT COALESCE(SUM(jobs), 0) FROM job_days WHERE {where}", args)[0][0])
+            return f"SELECT COALESCE(SUM(jobs), 0) FROM job_days WHERE {where}", args
+        if not jobs.text.strip():
+            source, where, source_args, _ = self._row_source(jobs)
+            conditions, args = _row_where(jobs, stars=False)
+            if jobs.starred_by is not None and not conditions:  # a star's job always exists (ON DELETE CASCADE)
+                return "SELECT COUNT(*) FROM stars WHERE person = ?", [jobs.starred_by]
+            return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join([where, *conditions])}", [*source_args, *args]
         conditions, args = _row_where(jobs)
         match = match_query(jobs.text)
         if match is not None and not conditions:
-            return int(self.log.read("SELECT COUNT(*) FROM jobs_fts WHERE jobs_fts MATCH ?", (match,))[0][0])
+            return "SELECT COUNT(*) FROM jobs_fts WHERE jobs_fts MATCH ?", [match]
         source, where, text_args = self._text_source(jobs)
-        sql = f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join([where, *conditions])}"
-        return int(self.log.read(sql, (*text_args, *args))[0][0])
+        return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join([where, *conditions])}", [*text_args, *args]
+
+    @staticmethod
+    def _row_source(jobs: JobFilter) -> tuple[str, str, list[Any], str]:
+        """FROM, condition, arguments and newest-first order for "Favourites" or "Mine" without text.
+
+        Favourites walk this viewer's stars newest first (index ``stars_person``: person, job id) and
+        look each job up by id, so the page needs no sort however large the log. "Mine" alone counts
+        on index ``jobs_person`` (person, submitted_at), whatever other columns the filter names.
+        """
+        if jobs.starred_by is not None:
+            source = "stars AS s INDEXED BY stars_person CROSS JOIN jobs AS j ON j.id = s.job_id"
+            return source, "s.person = ?", [jobs.starred_by], "s.job_id"
+        return "jobs AS j INDEXED BY jobs_person", "1", [], "j.id"
 
     @staticmethod
     def _text_source(jobs: JobFilter) -> tuple[str, str, list[Any]]:
@@ -358,9 +489,19 @@ class LedgerView:
             order = "jobs_fts.rowid" if source.startswith("jobs_fts") else "j.id"
             sql = f"SELECT {_ROW_SQL} FROM {source} WHERE {' AND '.join([where, *conditions])} ORDER BY {order} DESC {tail}"
             return sql, [*text_args, *args]
+        if jobs.starred_by is not None:
+            source, where, source_args, order = self._row_source(jobs)
+            conditions, args = _row_where(jobs, stars=False)
+            sql = f"SELECT {_ROW_SQL} FROM {source} WHERE {' AND '.join([where, *conditions])} ORDER BY {order} DESC {tail}"
+            return sql, [*source_args, *args]
         hint = self._index_hint(jobs, reach)
         where = " AND ".join(conditions) or "1"
-        return f"SELECT {_ROW_SQL} FROM jobs AS j {hint} WHERE {where} ORDER BY j.id DESC {tail}", args
+        if hint == "NOT INDEXED":
+            return f"SELECT {_ROW_SQL} FROM jobs AS j {hint} WHERE {where} ORDER BY j.id DESC {tail}", args
+        # Through an index the matches come in index order and need a sort: sort their ids only (the index holds
+        # them), then read the page's rows by id, instead of carrying every matching row's prompt through the sort.
+        ids = f"SELECT j.id FROM jobs AS j {hint} WHERE {where} ORDER BY j.id DESC {tail}"
+        return f"SELECT {_ROW_SQL} FROM jobs AS j WHERE j.id IN ({ids}) ORDER BY j.id DESC", args
 
     def _index_hint(self, jobs: JobFilter, reach: int) -> str:
         # Walking newest first reads about reach * total / matching rows; an index reads (and sorts) the matches.
@@ -371,6 +512,7 @@ class LedgerView:
             "jobs_model": JobFilter(models=jobs.models) if jobs.models else None,
             "jobs_status": JobFilter(statuses=jobs.statuses) if jobs.statuses else None,
             "jobs_submitted_at": JobFilter(start=jobs.start, end=jobs.end) if jobs.start or jobs.end else None,
+            "jobs_person": JobFilter(person=jobs.person) if jobs.person is not None else None,
         }
         sizes = {index: self.count(part) for index, part in narrowest.items() if part is not None}
         return f"INDEXED BY {min(sizes, key=sizes.__getitem__)}" if sizes else "NOT INDEXED"

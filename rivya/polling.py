@@ -24,15 +24,25 @@ class PollSchedule:
     image_max: float = constants.POLL_INTERVAL_MAX_IMAGE
     video_max: float = constants.POLL_INTERVAL_MAX_VIDEO
     backoff: float = constants.POLL_BACKOFF
+    first_spread: float = constants.FIRST_POLL_SPREAD
 
     def delay(self, polls_done: int, *, category: str | None = None) -> float:
-        """Seconds to wait before poll number ``polls_done + 1``."""
+        """Seconds to wait before poll number ``polls_done + 1`` (the first: the middle of its window)."""
         if polls_done <= 0:
             return self.first_delay
         video = category == "video"
         base = self.video_interval if video else self.image_interval
         cap = self.video_max if video else self.image_max
         return min(base * self.backoff ** (polls_done - 1), cap)
+
+    def first_look(self, slot: int) -> float:
+        """Seconds from submit to the first look of the job numbered ``slot``, inside the 2-3 s window.
+
+        Consecutive numbers land far apart (golden-ratio steps), so jobs submitted together get
+        first looks spread evenly over the whole window instead of all at its middle.
+        """
+        point = (slot * 0.6180339887498949) % 1.0
+        return self.first_delay * (1.0 + self.first_spread * (2.0 * point - 1.0))
 
 
 class RequestBudget:
@@ -76,16 +86,19 @@ class RequestBudget:
 
     def try_acquire(self) -> bool:
         """Take one request's token if one is free now."""
+        return self.acquire_up_to(1) == 1
+
+    def acquire_up_to(self, wanted: int) -> int:
+        """Take as many of ``wanted`` tokens as are free now; returns how many (0 while paused)."""
         with self._lock:
             now = time.monotonic()
             if now < self._paused_until:
-                return False
+                return 0
             if self.rate < self.ceiling and now - self._calm_since >= self.recover_after:
                 self.rate = min(self.ceiling, self.rate + self.step)
                 self._calm_since = now
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return True
-            return False
+            taken = max(0, min(wanted, int(self._tokens)))
+            self._tokens -= taken
+            return taken

@@ -14,17 +14,18 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from .access import PasswordGate
+from .budgets import day_start
 from .catalog import get_model
 from .client import RivyaClient
 from .config import Settings
 from .jobs import JobService, Reference
 from .ledger import LedgerView
 from .media import inspect_image
+from .notify import Notifier
 from .sandbox import Sandbox
 from .tasklog import SHARED_OWNER, TaskLog
 
@@ -99,6 +100,8 @@ class Studio:
             backend = settings.base_url
         tasklog = TaskLog(settings.data_dir / "tasklog.sqlite3")
         jobs = JobService(client, tasklog, settings.data_dir / "media", backend=backend)
+        if settings.notify_webhook_url:
+            jobs.notifier = Notifier(settings.notify_webhook_url, settings.notify_min_seconds)
         studio = cls(
             settings=settings, client=client, log=tasklog, jobs=jobs, ledger=LedgerView(tasklog),
             gate=PasswordGate(settings.app_password or ""), sandbox=sandbox,
@@ -152,10 +155,9 @@ class Studio:
     def forget_balance(self, owner: str = SHARED_OWNER) -> None:
         self._balances.pop(owner, None)
 
-    def used_today(self) -> int:
-        """Credits the whole app spent or holds today (UTC), as the spend guard counts them."""
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        return self.log.committed_credits_since(midnight.isoformat(timespec="milliseconds"))
+    def used_today(self, person: str | None = None) -> int:
+        """Credits the whole app (or one person) spent or holds today, counted as the spend guards count them."""
+        return self.log.committed_credits_since(day_start(self.settings.budget_timezone), person=person)
 
     def prepare_reference(self, data: bytes, name: str, model: str, owner: str = SHARED_OWNER) -> Reference:
         """Check by content, keep a local copy, upload once per (content, model, key owner)."""

@@ -137,6 +137,9 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL,
         builtin INTEGER NOT NULL DEFAULT 0
     );
+    -- What has been seeded into this database (e.g. the shipped presets), by marker name. A marker is never
+    -- removed, so a shipped preset the team deleted stays deleted.
+    CREATE TABLE seeded (name TEXT PRIMARY KEY, seeded_at TEXT NOT NULL);
     """,
 )
 SHARED_OWNER = "shared"

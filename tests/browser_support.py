@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -38,8 +39,8 @@ class StreamlitServer:
     ``.streamlit/secrets.toml``, whose real key would otherwise win over the test's settings.
     """
 
-    def __init__(self, env: dict[str, str], *, secrets: Path | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], *, secrets: Path | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()  # given when the secrets must name the address first (sign-in's redirect_uri)
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith(("RIVYA_", "APP_PASSWORD", "DAILY_CREDIT_BUDGET"))}
         self.log_path = ARTIFACTS / f"streamlit-{self.port}.log"
@@ -64,6 +65,55 @@ class StreamlitServer:
                 time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"streamlit did not start; see {self.log_path}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
+
+
+class OidcProvider:
+    """A local OpenID Connect provider (PyPI ``oidc-provider-mock``) in a subprocess on 127.0.0.1.
+
+    Any client id and secret are accepted; ``people`` are offered as one-click accounts on its
+    authorize page (the claims of each must include ``sub``).
+    """
+
+    def __init__(self, people: list[dict[str, str]]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.metadata_url = f"{self.url}/.well-known/openid-configuration"
+        self.log_path = ARTIFACTS / f"oidc-{self.port}.log"
+        ARTIFACTS.mkdir(exist_ok=True)
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        claims = [arg for person in people for arg in ("--user-claims", json.dumps(person))]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(self.port), *claims],
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.metadata_url, timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the OpenID Connect provider did not start; see {self.log_path}")
+
+    def auth_secrets(self, app_port: int) -> str:
+        """The ``[auth]`` section of a secrets.toml for an app served on ``app_port``."""
+        return (
+            "[auth]\n"
+            f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'
+            'cookie_secret = "a-test-cookie-secret-0123456789abcdef"\n'
+            'client_id = "imagine-studio-test"\n'
+            'client_secret = "imagine-studio-test-secret"\n'
+            f'server_metadata_url = "{self.metadata_url}"\n'
+        )
 
     def stop(self) -> None:
         self.process.terminate()

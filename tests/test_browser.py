@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -9,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from rivya import RivyaClient
+from rivya.recipes import read_recipe
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
@@ -65,9 +68,9 @@ def open_page(page: Page, url: str) -> None:
 
 
 def type_prompt(page: Page, text: str) -> None:
-    box = page.get_by_label("Prompt")
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
     box.fill(text)
-    box.press("Control+Enter")  # commit the value, as leaving the box would
+    box.press("Tab")  # commit the value, as leaving the box would (Ctrl+Enter would also press Generate)
     expect(page.get_by_text(f"{len(text):,} / 5,000 characters")).to_be_visible()
 
 
@@ -100,7 +103,10 @@ def test_make_an_image_and_see_it(page: Page, app: StreamlitServer, sandbox: San
         page.locator(".st-key-results").get_by_role("button", name="Download").first.click()
     saved = Path(download.value.path()).read_bytes()
     original = requests.get(f"{sandbox.url}/media/{task.id}.png", timeout=10).content
-    assert saved == original and download.value.suggested_filename.endswith(".png")
+    assert download.value.suggested_filename.endswith(".png")
+    # The same picture, now carrying how it was made.
+    assert Image.open(io.BytesIO(saved)).tobytes() == Image.open(io.BytesIO(original)).tobytes()
+    assert read_recipe(saved)["prompt"] == "A lighthouse on a cliff at dawn" and read_recipe(saved)["task_id"] == task.id
 
 
 def test_make_a_video_with_the_requested_duration(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
@@ -190,7 +196,7 @@ def test_history_table_charts_row_and_csv(page: Page, app: StreamlitServer, tmp_
     page.get_by_role("tab", name="Jobs").click()
     page.get_by_role("button", name="Use these settings").click()
     expect(page).to_have_url(re.compile(r"/image$"), timeout=10_000)
-    expect(page.get_by_label("Prompt")).to_have_value("The newest seeded orchid")
+    expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("The newest seeded orchid")
     expect(page.get_by_role("radio", name="16:9")).to_be_checked()
 
 

@@ -65,3 +65,44 @@ def _stretch(sandbox: Sandbox, tmp_path: Path) -> None:
     assert 4.0 < jobs.stretch < 5.0  # 20 / (0.9 × 5)
     due = [jobs._due[i][0] for i in ids]
     assert max(due) - min(due) < 1.0 and min(due) - time.time() > 1.5  # all pushed back by the same factor
+
+
+def test_first_looks_of_jobs_submitted_together_spread_over_the_2_to_3_second_window(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=100, step=0), PollSchedule())  # the documented cadence
+    offsets: list[tuple[float, float]] = []  # (earliest, latest) seconds from submit each first look can be
+    for n in range(20):
+        before = time.time()
+        job = jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"w{n}")
+        after = time.time()
+        due = jobs._due[job.id][0]
+        offsets.append((due - after, due - before))
+    assert all(latest >= 2.0 and earliest <= 3.0 for earliest, latest in offsets)  # inside the window
+    assert max(e for e, _ in offsets) - min(latest for _, latest in offsets) > 0.6  # not all at its middle
+
+
+def test_due_jobs_are_taken_in_the_order_they_fell_due(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=100, step=0))
+    ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"o{n}").id for n in range(4)]
+    now = time.time()
+    for n, job_id in enumerate(ids):  # the newest fell due first (e.g. the oldest were polled a moment ago)
+        jobs._set_due(job_id, now - n, 1)
+    assert [job.id for job in jobs._take_due(now)] == ids[::-1]  # not oldest first
+
+
+def test_a_job_that_ended_while_a_pass_read_it_is_not_polled_again(sandbox: Sandbox, tmp_path: Path) -> None:
+    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=100, step=0))
+    job = jobs.submit("grok-imagine", "a fox", {}, idempotency_key="e")
+    read_by_the_pass = jobs._pending_jobs()  # a pass reads the job as pending...
+    deadline = time.monotonic() + 15
+    while not jobs.log.get(job.id).is_done and time.monotonic() < deadline:
+        jobs.follow_once()  # ...while a worker sees it end
+        time.sleep(0.05)
+    assert jobs.log.get(job.id).status == "succeeded"
+    jobs._pending_jobs = lambda: read_by_the_pass  # the pass goes on with what it read
+    assert jobs._take_due(time.time() + 60) == []  # no fresh schedule for a job that ended
+
+
+def test_the_budget_hands_out_what_it_has_at_once() -> None:
+    budget = RequestBudget(rate=0.01, burst=3, step=0)
+    assert budget.acquire_up_to(5) == 3  # all it holds, in one step
+    assert budget.acquire_up_to(5) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 from collections.abc import Iterator
@@ -10,14 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from rivya import InsufficientCreditsError, RivyaClient, ledger
 from rivya.jobs import JobService
+from rivya.media import thumbnail
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
 
-from .conftest import FAST_POLLS, FAST_TIMING, open_page
+from .conftest import FAST_POLLS, FAST_TIMING, image_bytes, open_page
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -166,3 +169,21 @@ def test_charts_are_built_only_while_their_tab_is_open(seeded: Sandbox) -> None:
     at.run()
     assert len(at.get("vega_lite_chart")) == 3
     assert any("6 of 6 jobs" in c.value for c in at.caption)  # the jobs tab still runs (its filters keep their values)
+
+
+def test_table_cells_carry_small_pictures(point_app) -> None:
+    """Each rerun sends every cell again: a result's cell holds a 96 px picture, not the 160 px saved thumbnail."""
+    with Sandbox() as sandbox:
+        data = point_app(sandbox.url, sandbox.api_key)
+        result = data / "media" / "result.png"
+        result.parent.mkdir()
+        result.write_bytes(image_bytes("PNG", (640, 400), "purple"))
+        log = TaskLog(data / "tasklog.sqlite3")
+        job = log.add(idempotency_key="pic", backend="seeded", model="grok-imagine", category="image", prompt="p", params={})
+        log.update(job.id, status="succeeded", reserved_credits=4, final_credits=4, media_paths=[str(result)])
+        at = open_page("pages/history.py")
+        cell = at.dataframe[0].value["result"].iloc[0]
+        assert cell.startswith("data:image/jpeg;base64,")
+        picture = base64.b64decode(cell.split(",", 1)[1])
+        assert max(Image.open(io.BytesIO(picture)).size) == 96
+        assert len(picture) < thumbnail(result).stat().st_size

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rivya.ledger import CSV_COLUMNS, JobFilter, LedgerView, match_query
+from rivya.ledger import CSV_COLUMNS, JobFilter, LedgerView, Spend, local_midnight, match_query
 from rivya.money import charged_credits, returned_credits
+from rivya.stars import set_star
 from rivya.tasklog import Job, TaskLog
 
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -150,18 +151,29 @@ MODELS = ["grok-imagine", "grok-imagine-video", "flux"]
 STATUSES = ["succeeded", "succeeded", "succeeded", "failed", "queued"]
 
 
+PEOPLE = ["ana@example.com", "bo@example.com", None, "ana@example.com", "cy@example.com"]  # None: nobody signed in
+
+
 def seed_many(log: TaskLog, count: int = 260) -> list[dict]:
-    """``count`` jobs over ten days; returns them as plain dicts, oldest first."""
+    """``count`` jobs over ten days, made by PEOPLE in turn, some starred; returns them as plain dicts, oldest first.
+
+    Every 5th job is starred by the team (''), every 4th by ana, every 9th by bo.
+    """
     rows = []
     for n in range(count):
         words = [WORDS[n % 7], WORDS[n // 7 % 7], WORDS[n // 49 % 7]][: 1 + n % 3]
         prompt = " ".join(words) + (" !!" if n % 17 == 0 else "") + (" 100%" if n % 23 == 0 else "")
         model, status = MODELS[n % 3], STATUSES[(n // 3) % 5] if n % 50 else "rejected"
         submitted = NOW - timedelta(days=(count - n) % 10, minutes=count - n)
+        person = PEOPLE[n % len(PEOPLE)]
         job = log.add(idempotency_key=f"many-{n}", backend="b", model=model, category="image", prompt=prompt, params={},
-                      submitted_at=iso(submitted), expected_credits=4)
+                      submitted_at=iso(submitted), expected_credits=4, person=person, person_name=person)
         log.update(job.id, status=status, reserved_credits=4)
-        rows.append({"id": job.id, "model": model, "status": status, "day": submitted.date(), "prompt": prompt})
+        stars = {owner for owner, every in (("", 5), ("ana@example.com", 4), ("bo@example.com", 9)) if n % every == 0}
+        for owner in stars:
+            set_star(log, job.id, owner, True)
+        rows.append({"id": job.id, "model": model, "status": status, "day": submitted.date(), "prompt": prompt,
+                     "person": person, "stars": stars})
     return rows
 
 
@@ -184,6 +196,7 @@ def python_filter(rows: list[dict], jobs: JobFilter) -> list[int]:
         r["id"] for r in reversed(rows)
         if (not jobs.models or r["model"] in jobs.models) and (not jobs.statuses or r["status"] in jobs.statuses)
         and (not jobs.start or r["day"] >= jobs.start) and (not jobs.end or r["day"] <= jobs.end) and text_ok(r["prompt"])
+        and (jobs.person is None or r["person"] == jobs.person) and (jobs.starred_by is None or jobs.starred_by in r["stars"])
     ]
 
 
@@ -204,6 +217,13 @@ FILTERS = [
     JobFilter(text="!!"),  # no letters: a literal search
     JobFilter(text="%"),  # LIKE's wildcard, taken literally
     JobFilter(text="river", start=TODAY - timedelta(days=3)),
+    JobFilter(person="ana@example.com"),  # Mine
+    JobFilter(person="cy@example.com", models=("flux",), start=TODAY - timedelta(days=6)),
+    JobFilter(person="bo@example.com", text="fox"),
+    JobFilter(starred_by=""),  # Favourites while nobody is signed in: the team's stars
+    JobFilter(starred_by="ana@example.com", statuses=("succeeded",)),
+    JobFilter(starred_by="bo@example.com", text="river"),
+    JobFilter(starred_by="ana@example.com", person="ana@example.com"),  # my favourites among my own jobs
 ]
 
 
@@ -232,7 +252,7 @@ def test_the_table_query_reads_the_narrowest_index_or_walks_the_table(tmp_path: 
         return " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql, args))
 
     assert plan(JobFilter(models=("grok-imagine", "flux"))) == "SCAN j"  # two thirds of the log: newest first, 100 soonest
-    assert plan(JobFilter(models=("flux",))).startswith("SEARCH j USING INDEX jobs_model")  # a third
+    assert "USING COVERING INDEX jobs_model" in plan(JobFilter(models=("flux",)))  # a third: ids from the index
     assert "INDEX jobs_status" in plan(JobFilter(statuses=("rejected",), models=("flux",)))  # of six rejected jobs
     assert "jobs_fts VIRTUAL TABLE" in plan(JobFilter(text="fox", models=("flux",))).split(" SEARCH j")[0]
 
@@ -314,3 +334,75 @@ def test_times_to_a_result_walk_their_index(tmp_path: Path) -> None:
     for sql in walks:
         plan = " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql))
         assert plan == "SEARCH jobs USING INDEX jobs_result_ms (model=?)", plan  # no table scan, no sort
+
+
+def test_mine_and_favourites_read_their_indexes(tmp_path: Path) -> None:
+    log = TaskLog(tmp_path / "log.sqlite3")
+    seed_many(log)
+    view = LedgerView(log)
+
+    def plan(jobs: JobFilter) -> str:
+        sql, args = view._select(jobs, "LIMIT 100", 100)
+        return " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql, args))
+
+    def count_plan(jobs: JobFilter) -> str:
+        sql, args = view._count_sql(jobs)
+        return " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql, args))
+
+    favourites = plan(JobFilter(starred_by="ana@example.com", models=("flux",)))
+    assert favourites.startswith("SEARCH s USING COVERING INDEX stars_person") and "TEMP B-TREE" not in favourites
+    assert "SEARCH j USING INDEX jobs_person" in plan(JobFilter(person="cy@example.com", models=("flux",)))
+    assert "INDEX jobs_person" in count_plan(JobFilter(person="cy@example.com", models=("flux",)))
+    assert count_plan(JobFilter(starred_by="")).startswith("SEARCH stars USING COVERING INDEX stars_person")
+    assert count_plan(JobFilter(starred_by="", models=("flux",))).startswith("SEARCH s USING COVERING INDEX stars_person")
+
+
+def test_local_midnight_counts_calendar_days_of_the_zone() -> None:
+    # 2026-04-02 00:30 in Berlin (summer time since March 29): six local days back is March 27, still winter time.
+    now = datetime(2026, 4, 1, 22, 30, tzinfo=UTC)
+    assert local_midnight("Europe/Berlin", now) == "2026-04-01T22:00:00.000+00:00"
+    assert local_midnight("Europe/Berlin", now, days_back=6) == "2026-03-26T23:00:00.000+00:00"
+    assert local_midnight("UTC", now, days_back=6) == "2026-03-26T00:00:00.000+00:00"
+
+
+def test_spend_per_person_counts_days_where_the_budgets_reset(tmp_path: Path) -> None:
+    """Los Angeles (UTC-8 in November): "today" and "7 days" start at local midnight, not UTC's."""
+    now = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)  # 21:00 on the 24th in Los Angeles
+    log = TaskLog(tmp_path / "log.sqlite3")
+    # (person, submitted (UTC), fields)
+    made = [
+        ("ana@example.com", datetime(2026, 11, 25, 4, 0), dict(status="succeeded", reserved_credits=4, final_credits=4)),
+        ("ana@example.com", datetime(2026, 11, 24, 9, 0), dict(status="failed", reserved_credits=10, final_credits=0)),
+        ("ana@example.com", datetime(2026, 11, 24, 8, 30), dict(status="processing", reserved_credits=10)),  # LA today
+        ("ana@example.com", datetime(2026, 11, 24, 7, 30), dict(status="succeeded", reserved_credits=4, final_credits=3)),
+        ("ana@example.com", datetime(2026, 11, 18, 8, 30), dict(status="succeeded", reserved_credits=10, final_credits=10)),
+        ("ana@example.com", datetime(2026, 11, 18, 7, 30), dict(status="succeeded", reserved_credits=4, final_credits=4)),
+        ("ana@example.com", datetime(2026, 11, 24, 10, 0), dict(status="rejected")),
+        ("bo@example.com", datetime(2026, 11, 24, 12, 0), dict(status="succeeded", reserved_credits=4, final_credits=4)),
+        (None, datetime(2026, 11, 20, 12, 0), dict(status="succeeded", reserved_credits=10, final_credits=10)),
+    ]
+    for n, (person, submitted, fields) in enumerate(made):
+        job = log.add(idempotency_key=f"p{n}", backend="b", model="grok-imagine", category="image", prompt="p", params={},
+                      submitted_at=iso(submitted.replace(tzinfo=UTC)), expected_credits=4, person=person,
+                      person_name={"ana@example.com": "Ana", "bo@example.com": "Bo"}.get(person or ""))
+        log.update(job.id, **fields)
+    view = LedgerView(log)
+    # today in LA: 4 + 0 + 10 (held by the running job) + 0 (refused); 7 days adds 3 (the 23rd) and 10 (the 18th)
+    assert view.person_spend("ana@example.com", timezone="America/Los_Angeles", now=now) == Spend(14, 27, 31)
+    # the same jobs by UTC days: only the 25th is today; the 18th is outside the week
+    assert view.person_spend("ana@example.com", timezone="UTC", now=now) == Spend(4, 17, 31)
+    assert view.person_spend("nobody@example.com", timezone="UTC", now=now) == Spend(0, 0, 0)
+    table = view.spend_by_person(timezone="America/Los_Angeles", now=now)
+    assert [(p.person, p.name, p.jobs, p.spend) for p in table] == [
+        ("ana@example.com", "Ana", 7, Spend(14, 27, 31)),
+        (None, "", 1, Spend(0, 10, 10)),
+        ("bo@example.com", "Bo", 1, Spend(4, 4, 4)),
+    ]
+    # what the per-person budget guard counts for today is the same figure
+    assert log.committed_credits_since(local_midnight("America/Los_Angeles", now), person="ana@example.com") == 14
+    # a new job shows at once (only the totals of jobs over a week old are kept a while)
+    job = log.add(idempotency_key="new", backend="b", model="grok-imagine", category="image", prompt="p", params={},
+                  submitted_at=iso(datetime(2026, 11, 25, 4, 30, tzinfo=UTC)), expected_credits=4, person="ana@example.com")
+    assert view.person_spend("ana@example.com", timezone="America/Los_Angeles", now=now) == Spend(18, 31, 35)
+    assert view.spend_by_person(timezone="America/Los_Angeles", now=now)[0].spend == Spend(18, 31, 35)
+    assert job.status == "submitting"  # still being sent: it holds its expected price

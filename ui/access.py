@@ -1,7 +1,10 @@
-"""Who may use the app: the optional shared password, and a person's own API key."""
+"""Who may use the app: sign-in (Streamlit's ``st.login``) or the shared password, and a person's own API key."""
 
 from __future__ import annotations
 
+import logging
+
+import requests
 import streamlit as st
 
 from rivya import RivyaClient
@@ -12,6 +15,8 @@ from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER
 from ui.services import GOTO_PAGE, ensure_navigation, get_studio, studio_or_stop
 from ui.text import md_escape
+
+log = logging.getLogger("imagine_studio")
 
 # In the page's address while this tab uses its own key. A reload starts a new session that
 # has lost the key; the mark survives it, so the new session asks which key pays before any
@@ -28,7 +33,7 @@ def page_access() -> Studio:
     """
     ensure_navigation()
     studio = studio_or_stop()
-    if not password_gate():
+    if not sign_in_gate() or not password_gate():
         st.stop()
     key_sidebar(studio)
     if personal_key_choice_pending():
@@ -55,20 +60,96 @@ def auth_configured() -> bool:
 
 
 def current_person() -> Person | None:
-    """The signed-in person (``st.user``), or None when sign-in is not configured or nobody signed in."""
-    if not auth_configured() or not st.user.is_logged_in:
+    """The signed-in person (``st.user``), or None when sign-in is not configured or nobody signed in.
+
+    Fail-closed: a ``st.user`` without its ``is_logged_in`` flag counts as nobody signed in.
+    """
+    if not auth_configured() or not st.user.get("is_logged_in"):
         return None
     return Person.from_claims(st.user.to_dict())
 
 
+def is_admin() -> bool:
+    """True when the signed-in person is one of ``ADMINS`` (nobody is an admin without sign-in)."""
+    person = current_person()
+    return person is not None and person.id in get_studio().settings.admins
+
+
+def signed_in() -> bool:
+    """True when sign-in is not configured, or a person the provider named has signed in."""
+    return not auth_configured() or current_person() is not None
+
+
 def has_access() -> bool:
+    """True when this session may see pages: signed in (if configured) and past the password (if set)."""
+    return signed_in() and password_given()
+
+
+def password_given() -> bool:
     """True when no password is set, or this session gave it."""
     return not get_studio().settings.app_password or bool(st.session_state.get("access:ok"))
 
 
+def _provider_answers() -> bool:
+    """True when the identity provider's metadata can be read now.
+
+    Streamlit's own login route answers a provider that is down with a bare "Authentication
+    error" page; asking first lets the sign-in prompt say what is wrong in plain words.
+    """
+    from ui.services import read_secrets
+
+    url = str(read_secrets().get("auth", {}).get("server_metadata_url") or "")
+    try:
+        response = requests.get(url, timeout=5)
+        response.raise_for_status()
+        response.json()
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("sign-in provider did not answer (%s)", type(exc).__name__)
+        return False
+    return True
+
+
+def _sign_in() -> None:
+    if _provider_answers():
+        st.login()
+    else:
+        st.session_state["access:provider_down"] = True
+
+
+def sign_in_gate() -> bool:
+    """True when the page may render; else draws only the sign-in prompt.
+
+    Fail-closed: while nobody is signed in (or the provider named nobody), nothing else of the
+    app is drawn, and a provider that does not answer gets a plain message, never the page.
+    """
+    if signed_in():
+        return True
+    st.title("Imagine Studio", anchor=False)
+    with st.container(border=True, width=420):
+        if st.user.get("is_logged_in"):  # signed in, but the provider's answer names no email or subject
+            st.error("Your sign-in did not say who you are. Sign out and try another account.")
+            st.button("Sign out", on_click=st.logout, key="access:signout-unnamed")
+            return False
+        st.write("Sign in with your team account to use Imagine Studio.")
+        st.button("Sign in", type="primary", on_click=_sign_in, key="access:signin", icon=":material/login:")
+    if st.session_state.pop("access:provider_down", False):
+        st.error("The sign-in service is not answering. Try again in a minute; if it goes on, tell whoever runs the app.")
+    return False
+
+
+def person_sidebar() -> None:
+    """The signed-in person's name and a Sign out button; the main script draws it at the top of the sidebar."""
+    person = current_person()
+    if person is None:
+        return
+    with st.sidebar.container(key="access-person"):
+        st.caption(f"Signed in as **{md_escape(person.name)}**" + (" · admin" if is_admin() else ""))
+        st.button("Sign out", on_click=st.logout, key="access:signout", icon=":material/logout:")
+
+
 def password_gate() -> bool:
     """True when the page may render; else draws the password prompt."""
-    if has_access():
+    if password_given():
         return True
     st.title("Imagine Studio", anchor=False)
     with st.form("access:form", border=True, width=420):

@@ -54,6 +54,13 @@ def prefill(spec: ModelSpec, prompt: str, params: dict[str, Any]) -> None:
             st.session_state[widget_key(spec.id, param.key)] = to_widget(param, params[param.key])
 
 
+def form_values(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
+    """The prompt and every setting the form holds now, as the API expects them (for a button's callback)."""
+    prompt = st.session_state.get(widget_key(spec.id, "prompt"), "")
+    params = {p.key: to_api(p, st.session_state.get(widget_key(spec.id, p.key), to_widget(p, p.default))) for p in spec.params}
+    return prompt, params
+
+
 def param_widgets(spec: ModelSpec, *, has_reference: bool) -> dict[str, Any]:
     """Draw one widget per parameter, with the documented default; return the API params."""
     params: dict[str, Any] = {}

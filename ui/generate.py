@@ -1,4 +1,8 @@
-"""The Image and Video pages, drawn from one model's catalog entry."""
+"""The Image and Video pages, drawn from one model's catalog entry.
+
+Beside the form: several takes per press (one batch, all or none), the image handed over by
+Animate (Video page), the prompt library (recent prompts, the team's presets) and Ctrl+Enter.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,19 @@ import uuid
 
 import streamlit as st
 
-from rivya.catalog import ModelSpec, credits_for, get_model, validate
+from rivya.budgets import day_start
+from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, get_model, validate
 from rivya.errors import InvalidInputError, RivyaError
 from rivya.jobs import Reference
-from rivya.media import preview_jpeg
+from rivya.media import preview_jpeg, saved_media
 from rivya.messages import explain
-from ui.access import key_owner, personal_key_choice_pending
-from ui.form import param_widgets, remember, remembered, widget_key
+from rivya.people import Person
+from rivya.presets import PresetError, delete_preset, get_preset, list_presets, rename_preset, save_preset, seed_starters
+from rivya.prompts import recent_prompts
+from rivya.studio import Studio
+from ui.access import current_person, key_owner, personal_key_choice_pending
+from ui.actions import ANIMATE_FROM
+from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import jobs_panel
 from ui.services import demo_banner, get_studio, session_id
 from ui.text import credits_text, md_escape
@@ -23,12 +33,26 @@ from ui.text import credits_text, md_escape
 # Two clicks of one form state this close together are one intent (a double click).
 DOUBLE_CLICK_SECONDS = 2.0
 ICONS = {"image": ":material/image:", "video": ":material/movie:"}
+HOW_MANY = (1, 2, 3, 4)
+# Streamlit's own button shortcut: shown on the button (⌘ on a Mac), and it works while typing in the prompt box,
+# where Streamlit commits the typed text first; the prompt keeps the focus.
+SHORTCUT = "Ctrl+Enter"
+SHORTCUT_HELP = "Ctrl+Enter (⌘+Enter on a Mac) generates, also while typing the prompt."
+RECENT_SHOWN = 8
+_seeded: set[str] = set()  # task logs that already hold the shipped presets (seeding is idempotent; this saves a write)
+
+
+def _count(model: str) -> int:
+    """How many takes one press makes (the segmented control may be cleared: that is one)."""
+    return st.session_state.get(widget_key(model, "count")) or 1
 
 
 def _form_fingerprint(model: str) -> str:
-    """What the form would send: prompt, reference file and every catalog parameter."""
-    names = ["prompt", "reference", *(p.key for p in get_model(model).params)]
+    """What the form would send: prompt, reference (uploaded or animated), how many, and every catalog parameter."""
+    names = ["prompt", "reference", "count", *(p.key for p in get_model(model).params)]
     state = {n: repr(getattr(v, "file_id", v)) for n in names if (v := st.session_state.get(widget_key(model, n))) is not None}
+    animate = st.session_state.get(widget_key(model, "animate"))
+    state["animate"] = repr(animate["job_id"] if animate else None)
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
@@ -47,6 +71,11 @@ def _register_click(model: str) -> None:
     st.session_state.pop(widget_key(model, "notice"), None)  # a new press replaces the last message
 
 
+def intent_keys(intent: str, count: int) -> list[str]:
+    """The idempotency keys of one press: the intent's own for one take, ``<intent>-1`` … ``<intent>-N`` for N."""
+    return [intent] if count == 1 else [f"{intent}-{n}" for n in range(1, count + 1)]
+
+
 def _notice(model: str, kind: str, text: str) -> None:
     """Keep a message about the last press until the person presses again (panel refreshes don't clear it)."""
     st.session_state[widget_key(model, "notice")] = (kind, text)
@@ -62,6 +91,11 @@ def _show_notice(model: str) -> None:
             st.warning(text, icon=":material/hourglass_top:")
         else:
             st.error(text, icon=":material/error:")
+
+
+def _reference_problem(exc: RivyaError) -> str:
+    words = explain(exc)
+    return " ".join(exc.problems) if isinstance(exc, InvalidInputError) else f"{words.title} {words.action}"
 
 
 def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
@@ -87,9 +121,7 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
             # A small preview made once per upload: re-sending a 10 MB original on every rerun costs memory and CPU.
             cached = (upload.file_id, reference, None, preview_jpeg(data))
         except RivyaError as exc:
-            words = explain(exc)
-            problem = " ".join(exc.problems) if isinstance(exc, InvalidInputError) else f"{words.title} {words.action}"
-            cached = (upload.file_id, None, problem, None)
+            cached = (upload.file_id, None, _reference_problem(exc), None)
         st.session_state[state_key] = cached
     _, reference, problem, preview = cached
     if problem:
@@ -99,6 +131,209 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
             st.image(preview, width=160)
         st.caption(f"Attached: {md_escape(upload.name)}")
     return reference, problem
+
+
+# -- Animate: an image result handed over from a card, the Gallery or History -------------------------------
+
+
+def _receive_animate(spec: ModelSpec) -> None:
+    """Take the image ``animate_button`` handed over (once): prefill its prompt and keep it attached across reruns."""
+    job_id = st.session_state.pop(ANIMATE_FROM, None)
+    if job_id is None:
+        return
+    job = get_studio().log.get(job_id)
+    if job is None or job.category != "image" or not job.media_paths:
+        _notice(spec.id, "error", "That image's saved result is not here any more, so it cannot be animated.")
+        return
+    st.session_state[widget_key(spec.id, "prompt")] = job.prompt
+    st.session_state[widget_key(spec.id, "animate")] = {
+        "job_id": job.id, "owner": None, "reference": None, "problem": None, "preview": None,
+    }
+    st.session_state.pop(widget_key(spec.id, "notice"), None)
+
+
+def _drop_animate(model: str) -> None:
+    st.session_state.pop(widget_key(model, "animate"), None)
+
+
+def _upload_animated(spec: ModelSpec, state: dict, owner: str) -> None:
+    """Upload the image's saved copy as this model's reference (``prepare_reference`` uploads a content once)."""
+    studio = get_studio()
+    job = studio.log.get(state["job_id"])
+    path = saved_media(job.media_paths[0] if job and job.media_paths else None, studio.jobs.media_dir)
+    state.update(owner=owner, reference=None, problem=None)
+    if path is None:
+        state["problem"] = "The image's saved copy is not here any more. Remove it and attach another image."
+        return
+    data = path.read_bytes()
+    try:
+        state["reference"] = studio.prepare_reference(data, path.name, spec.id, owner)
+    except RivyaError as exc:
+        state["problem"] = _reference_problem(exc)
+    state["preview"] = state["preview"] or preview_jpeg(data)
+
+
+def _animate_reference(spec: ModelSpec) -> tuple[Reference | None, str | None, int] | None:
+    """The image being animated (reference, problem, its job id), shown with a way to remove it; None if none.
+
+    While it is attached it replaces the file uploader's reference.
+    """
+    state = st.session_state.get(widget_key(spec.id, "animate"))
+    if not state:
+        return None
+    owner = key_owner()
+    waiting = personal_key_choice_pending()
+    if not waiting and state["owner"] != owner:  # not yet uploaded for this key (a failure is not retried each rerun)
+        _upload_animated(spec, state, owner)
+    with st.container(border=True, key="animate-from", horizontal=True, vertical_alignment="center"):
+        st.markdown("**Animating:**", width="content")
+        if state["preview"]:
+            st.image(state["preview"], width=72)
+        st.markdown(f"from job #{state['job_id']}", width="content")
+        st.button("Remove", key=widget_key(spec.id, "animate-remove"), on_click=_drop_animate, args=(spec.id,),
+                  icon=":material/close:", type="tertiary",
+                  help="Stop animating this image; a reference image can be attached again.")
+    if waiting:
+        st.info("Choose which key pays (at the top of the page), then the image is attached.", icon=":material/key:")
+    elif state["problem"]:
+        st.error(md_escape(state["problem"]), icon=":material/broken_image:")
+    return state["reference"], state["problem"], state["job_id"]
+
+
+# -- prompt library: recent prompts and the team's presets ----------------------------------------------------
+
+
+def _library_message(model: str, kind: str, text: str) -> None:
+    st.session_state[widget_key(model, "library-msg")] = (kind, text)
+
+
+def _use_prompt(model: str, prompt: str) -> None:
+    st.session_state[widget_key(model, "prompt")] = prompt
+    _library_message(model, "ok", "The prompt was filled in.")
+
+
+def _apply_preset(model: str, preset_id: int) -> None:
+    """Fill the form from a preset; a job made before anything is changed records it."""
+    preset = get_preset(get_studio().log, preset_id)
+    if preset is None:
+        _library_message(model, "error", "That preset no longer exists (someone may have deleted it).")
+        return
+    prefill(MODELS[model], preset.prompt, preset.params)
+    st.session_state[widget_key(model, "preset")] = preset.id
+    _library_message(model, "ok", f"Applied “{preset.name}”.")
+
+
+def _save_preset(model: str) -> None:
+    name = st.session_state.get(widget_key(model, "preset-name"), "")
+    prompt, params = form_values(MODELS[model])
+    try:
+        preset = save_preset(get_studio().log, name, model, prompt, params, current_person())
+    except PresetError as exc:
+        _library_message(model, "error", str(exc))
+        return
+    st.session_state[widget_key(model, "preset")] = preset.id
+    st.session_state[widget_key(model, "preset-pick")] = preset.id
+    st.session_state[widget_key(model, "preset-name")] = ""
+    _library_message(model, "ok", f"Saved “{preset.name}” for the whole team.")
+
+
+def _rename_preset(model: str, preset_id: int) -> None:
+    try:
+        preset = rename_preset(get_studio().log, preset_id, st.session_state.get(widget_key(model, "preset-rename"), ""))
+    except PresetError as exc:
+        _library_message(model, "error", str(exc))
+        return
+    _library_message(model, "ok", f"Renamed to “{preset.name}”.")
+
+
+def _delete_preset(model: str, preset_id: int, name: str) -> None:
+    delete_preset(get_studio().log, preset_id)
+    st.session_state.pop(widget_key(model, "preset-pick"), None)
+    _library_message(model, "ok", f"Deleted “{name}”.")
+
+
+def _short(text: str, length: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _recent_prompts(studio: Studio, model: str) -> None:
+    text = st.text_input("Search the team's recent ones", key=widget_key(model, "recent-search"), placeholder="Words to find",
+                         icon=":material/search:")
+    found = recent_prompts(studio.log, text=text, limit=RECENT_SHOWN)
+    if not found:
+        st.caption("No prompt has all these words." if text.strip() else "The team's prompts will appear here.")
+    for item in found:
+        words, use = st.columns([5, 1], vertical_alignment="center")
+        words.text(_short(item.prompt), help=f"{MODELS[item.model].display_name if item.model in MODELS else item.model}, "
+                                             f"job #{item.job_id}")
+        use.button("Use", key=widget_key(model, f"recent-{item.job_id}"), on_click=_use_prompt, args=(model, item.prompt),
+                   help="Put this prompt in the box (settings stay as they are).")
+
+
+def _presets(studio: Studio, spec: ModelSpec) -> None:
+    model = spec.id
+    presets = {p.id: p for p in list_presets(studio.log, model)}
+    if presets:
+        pick_key = widget_key(model, "preset-pick")
+        if st.session_state.get(pick_key) not in presets:
+            st.session_state.pop(pick_key, None)
+
+        def label(preset_id: int) -> str:
+            preset = presets[preset_id]
+            stars = f"  ★ {preset.stars}" if preset.stars else ""
+            return f"{preset.name}{stars}" + ("  · starter" if preset.builtin else "")
+
+        chosen = presets[st.selectbox("Preset (most starred results first)", list(presets), format_func=label, key=pick_key)]
+        st.text(_short(chosen.prompt, 160))
+        st.caption(md_escape(describe_params(model, chosen.params)))
+        with st.container(horizontal=True, key=widget_key(model, "preset-actions")):  # wraps on a phone
+            st.button("Apply", key=widget_key(model, "preset-apply"), on_click=_apply_preset, args=(model, chosen.id),
+                      type="primary", icon=":material/input:")
+            with st.popover("Rename", icon=":material/edit:"):
+                st.text_input("New name", key=widget_key(model, "preset-rename"), value=None, placeholder=chosen.name)
+                st.button("Rename", key=widget_key(model, "preset-rename-go"), on_click=_rename_preset, args=(model, chosen.id))
+            with st.popover("Delete", icon=":material/delete:"):
+                st.markdown(f"Delete “{md_escape(chosen.name)}” for the whole team?")
+                st.button("Delete preset", key=widget_key(model, "preset-delete"), on_click=_delete_preset,
+                          args=(model, chosen.id, chosen.name), type="primary")
+    else:
+        st.caption("No presets for this model yet.")
+    name, save = st.columns([3, 1], vertical_alignment="bottom")
+    name.text_input("Save what the form holds as a preset", key=widget_key(model, "preset-name"),
+                    placeholder="Preset name", max_chars=60)
+    save.button("Save", key=widget_key(model, "preset-save"), on_click=_save_preset, args=(model,), width="stretch",
+                icon=":material/bookmark_add:")
+
+
+def _library(studio: Studio, spec: ModelSpec) -> None:
+    """Recent prompts and presets, folded away until wanted."""
+    path = str(studio.log.path)
+    if path not in _seeded:
+        seed_starters(studio.log)
+        _seeded.add(path)
+    message = st.session_state.pop(widget_key(spec.id, "library-msg"), None)
+    with st.expander("Prompt library", icon=":material/bookmarks:", expanded=message is not None):
+        if message:
+            kind, text = message
+            (st.success if kind == "ok" else st.error)(md_escape(text))
+        recent, presets = st.tabs(["Recent", "Presets"])  # no other label says "Prompt": the box is found by it
+        with recent:
+            _recent_prompts(studio, spec.id)
+        with presets:
+            _presets(studio, spec)
+
+
+def _preset_in_use(studio: Studio, spec: ModelSpec, prompt: str, params: dict) -> int | None:
+    """The applied preset's id while the form still holds its prompt and settings, else None."""
+    preset_id = st.session_state.get(widget_key(spec.id, "preset"))
+    if preset_id is None:
+        return None
+    preset = get_preset(studio.log, preset_id)
+    return preset.id if preset is not None and preset.matches(spec.id, prompt, params) else None
+
+
+# -- Generate -------------------------------------------------------------------------------------------------
 
 
 def _balance() -> int | None:
@@ -111,8 +346,11 @@ def _balance() -> int | None:
         return None
 
 
-def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Reference | None, problem: str | None) -> None:
-    """Act on a registered click exactly once; the intent's key makes any repeat a no-op."""
+def _handle_click(
+    spec: ModelSpec, prompt: str, params: dict, reference: Reference | None, problem: str | None, *,
+    count: int, parent_id: int | None,
+) -> None:
+    """Act on a registered click exactly once: ``count`` jobs, all or none; the intent's keys make any repeat a no-op."""
     click = st.session_state.get(widget_key(spec.id, "click"))
     if not click or click["handled"]:
         return
@@ -125,30 +363,36 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
         problems.append("Remove or replace the reference image: " + problem)
     if personal_key_choice_pending():
         problems.append("Choose which key pays for this job (at the top of the page).")
-    cost = credits_for(spec.id, params)
+    cost = credits_for(spec.id, params) * count
     if not problems:
         try:
             balance = studio.balance(key_owner(), fresh=True)
         except RivyaError:
             balance = None
         if balance is not None and balance < cost:
-            problems.append(f"This job costs {cost} credits but the wallet holds {balance}. Top up, then try again.")
+            what = "This job costs" if count == 1 else f"These {count} jobs cost"
+            problems.append(f"{what} {cost} credits but the wallet holds {balance}. Top up, then try again.")
     if problems:
         click["handled"] = True
         _notice(spec.id, "fix", "Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in problems))
         return
+    settings = studio.settings
     try:
-        job = studio.jobs.submit(
-            spec.id, prompt, params, idempotency_key=click["key"], reference=reference, page=spec.category,
-            session_id=session_id(), owner=key_owner(), daily_budget=studio.settings.daily_budget,
+        jobs = studio.jobs.submit_batch(
+            spec.id, prompt, params, keys=intent_keys(click["key"], count), reference=reference, page=spec.category,
+            session_id=session_id(), owner=key_owner(), daily_budget=settings.daily_budget, person=current_person(),
+            person_budget=settings.person_daily_budget, budget_timezone=settings.budget_timezone,
+            batch_id=click["key"] if count > 1 else None, parent_id=parent_id,
+            preset_id=_preset_in_use(studio, spec, prompt, params),
         )
     except RivyaError as exc:
         words = explain(exc)
         _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
     else:
         followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
-        if job.id not in followed:
-            followed.insert(0, job.id)
+        for job in reversed(jobs):
+            if job.id not in followed:
+                followed.insert(0, job.id)
         studio.forget_balance(key_owner())
     finally:
         click["handled"] = True
@@ -166,14 +410,34 @@ def _prompt_length(spec: ModelSpec, prompt: str) -> None:
         st.caption(f"{len(prompt):,} / {spec.max_prompt_length:,} characters")
 
 
+def budget_caption(studio: Studio, person: Person | None) -> str | None:
+    """The team's budget and, for a signed-in person with one set, theirs: used today and when they reset."""
+    settings = studio.settings
+    since = day_start(settings.budget_timezone)
+    parts = []
+    if settings.daily_budget is not None:
+        used = studio.log.committed_credits_since(since)
+        parts.append(f"Team budget today: {used:,} of {settings.daily_budget:,} credits used")
+    if person is not None and settings.person_daily_budget is not None:
+        mine = studio.log.committed_credits_since(since, person=person.id)
+        parts.append(f"your budget today: {mine:,} of {settings.person_daily_budget:,} used")
+    if not parts:
+        return None
+    text = " · ".join(parts)
+    return f"{text[0].upper()}{text[1:]} (resets at midnight {settings.budget_timezone})."
+
+
 def generate_page(model: str) -> None:
     """The whole page for one model: form on the left, jobs and results on the right."""
     spec = get_model(model)
     studio = get_studio()
+    if spec.category == "video":
+        _receive_animate(spec)
     st.title(f"{spec.display_name}", anchor=False)
     demo_banner(studio)
     form, panel = st.columns([5, 6], gap="large")
     with form:
+        _library(studio, spec)
         prompt_key = widget_key(model, "prompt")
         remembered(prompt_key, "")
         # No max_chars: the browser would count UTF-16 units and silently cut an over-long paste.
@@ -185,21 +449,32 @@ def generate_page(model: str) -> None:
         )
         remember(prompt_key)
         _prompt_length(spec, prompt)
-        reference, problem = _reference_input(spec)
+        animated = _animate_reference(spec) if spec.category == "video" else None
+        if animated is not None:
+            reference, problem, parent_id = animated
+        else:
+            (reference, problem), parent_id = _reference_input(spec), None
         params = param_widgets(spec, has_reference=reference is not None or problem is not None)
+        count_key = widget_key(model, "count")
+        remembered(count_key, 1)
+        st.segmented_control("How many", HOW_MANY, key=count_key, help="Several takes of the same prompt and settings.")
+        remember(count_key)
+        count = _count(model)
         cost = credits_for(model, params)
-        button, price = st.columns([1, 2], vertical_alignment="center")
-        button.button(
-            "Generate", type="primary", key=widget_key(model, "generate"), on_click=_register_click, args=(model,),
-            icon=ICONS.get(spec.category), width="stretch",
+        row = st.container(horizontal=True, vertical_alignment="center", key="generate-row")  # wraps on a phone
+        row.button(
+            "Generate", type="primary", key=widget_key(model, "generate"), shortcut=SHORTCUT, on_click=_register_click,
+            args=(model,), icon=ICONS.get(spec.category), help=SHORTCUT_HELP,
         )
-        # Handled before the balance is read, so the balance already shows this job.
-        _handle_click(spec, prompt, params, reference, problem)
+        price = row.empty()
+        # Handled before the balance is read, so the balance already shows these jobs.
+        _handle_click(spec, prompt, params, reference, problem, count=count, parent_id=parent_id)
         _show_notice(model)
         balance = _balance()
-        price.markdown(f"**{cost} credits** · balance {credits_text(balance)}")
-        budget = studio.settings.daily_budget
-        if budget is not None:
-            st.caption(f"Team budget today: {studio.used_today():,} of {budget:,} credits used (resets at midnight UTC).")
+        total = f"{count} × {cost} = {count * cost} credits" if count > 1 else f"{cost} credits"
+        price.markdown(f"**{total}** · balance {credits_text(balance)}")
+        caption = budget_caption(studio, current_person())
+        if caption:
+            st.caption(caption)
     with panel.container(key="results"):
         jobs_panel(model, st.session_state.get(widget_key(model, "followed"), []))

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
 from rivya import ledger
+from rivya.budgets import day_start
 from rivya.catalog import MODELS, describe_params
 from rivya.errors import RivyaError
-from rivya.media import data_uri, saved_media, thumbnail
+from rivya.media import saved_media, thumbnail
 from rivya.messages import explain
+from rivya.people import Person, star_owner
 from rivya.resources import is_web_url
+from rivya.status import JobStatus
 from rivya.studio import Studio
-from ui.access import key_owner
+from rivya.tasklog import Job
+from ui.access import current_person, key_owner
+from ui.actions import animate_button
+from ui.compare import open_compare
+from ui.downloads import zip_download
 from ui.jobs_view import job_card
 from ui.services import demo_banner, get_studio
 from ui.text import credits_text, md_escape, seconds
@@ -26,13 +37,33 @@ PAGE_SIZE = 100
 NO_THUMBNAIL = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
+# Cells are 56 px tall: a 96 px picture is sharp on a high-density screen and a third of the saved 160 px
+# thumbnail's bytes, which every rerun of the page sends again for each of its 100 rows.
+CELL_PICTURE_PX = 96
 STUCK_AFTER_SECONDS = 300
 CHART_HEIGHT = 320
 _LEGEND = {"orient": "bottom", "columns": 2, "labelLimit": 0}
+FAVOURITES, MINE = "Favourites", "Mine"
+COMPARE_MIN, COMPARE_MAX = 2, 4
 
 
-def _balance_row(studio: Studio) -> None:
-    balance, budget, refresh = st.columns([2, 2, 3], vertical_alignment="bottom")
+def viewer_timezone() -> str:
+    """The browser's time zone (``st.context.timezone``), or UTC when it sent none or one this server does not know."""
+    zone = st.context.timezone
+    try:
+        return ZoneInfo(zone).key if zone else "UTC"
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+
+
+def _is_admin(studio: Studio, person: Person | None) -> bool:
+    return person is not None and person.id.lower() in studio.settings.admins  # ADMINS are kept in lower case
+
+
+def _balance_row(studio: Studio, person: Person | None) -> None:
+    """Balance and today's budgets; budgets count from midnight in ``BUDGET_TIMEZONE``, as the spend guard does."""
+    settings = studio.settings
+    balance, budget, mine, refresh = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
     if refresh.button("Refresh balance", icon=":material/refresh:", key="history:refresh"):
         studio.forget_balance(key_owner())
     try:
@@ -42,8 +73,54 @@ def _balance_row(studio: Studio) -> None:
         words = explain(exc)
         balance.metric("Credit balance", "—")
         refresh.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
-    if studio.settings.daily_budget is not None:
-        budget.metric("Team budget used today", f"{studio.used_today():,} / {studio.settings.daily_budget:,}")
+    since = day_start(settings.budget_timezone)
+    if settings.daily_budget is not None:
+        used = studio.log.committed_credits_since(since)
+        budget.metric("Team budget used today", f"{used:,} / {settings.daily_budget:,}")
+        budget.caption(f"Resets at midnight, {settings.budget_timezone} time")
+    if person is not None and settings.person_daily_budget is not None:
+        used = studio.log.committed_credits_since(since, person=person.id)
+        mine.metric("Your budget used today", f"{used:,} / {settings.person_daily_budget:,}")
+        mine.caption(f"Resets at midnight, {settings.budget_timezone} time")
+
+
+def _my_spend(studio: Studio, person: Person) -> None:
+    """The signed-in person's own spend, in the budgets' days."""
+    zone = studio.settings.budget_timezone
+    spend = studio.ledger.person_spend(person.id, timezone=zone)
+    today, week, ever = st.columns(3)
+    today.metric("Your spend today", f"{spend.today:,}")
+    week.metric("Your spend, last 7 days", f"{spend.last_7_days:,}")
+    ever.metric("Your spend, all time", f"{spend.all_time:,}")
+    st.caption(f"Your jobs only; days start at midnight, {zone} time.")
+
+
+def _spend_by_person(studio: Studio) -> None:
+    """The admins' view: every person's jobs and spend, largest first."""
+    zone = studio.settings.budget_timezone
+    rows = studio.ledger.spend_by_person(timezone=zone)
+    table = pd.DataFrame(
+        {
+            "person": [r.name if r.person else "Nobody signed in" for r in rows],
+            "id": [r.person or "" for r in rows],
+            "jobs": [r.jobs for r in rows],
+            "today": [r.spend.today for r in rows],
+            "week": [r.spend.last_7_days for r in rows],
+            "ever": [r.spend.all_time for r in rows],
+        }
+    )
+    st.dataframe(
+        table, hide_index=True, key="history:people",
+        column_config={
+            "person": st.column_config.TextColumn("Person"),
+            "id": st.column_config.TextColumn("Signed in as"),
+            "jobs": st.column_config.NumberColumn("Jobs", format="%d"),
+            "today": st.column_config.NumberColumn("Spent today", format="%d"),
+            "week": st.column_config.NumberColumn("Last 7 days", format="%d"),
+            "ever": st.column_config.NumberColumn("All time", format="%d"),
+        },
+    )
+    st.caption(f"Credits charged per person; days start at midnight, {zone} time.")
 
 
 def _figures(studio: Studio) -> None:
@@ -113,9 +190,16 @@ def _charts(studio: Studio) -> None:
         st.vega_lite_chart(data, spec, width="stretch", height=CHART_HEIGHT)
 
 
-def _filters(studio: Studio) -> ledger.JobFilter:
+def _filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     choices = studio.ledger.choices()
-    models, statuses, dates, text = st.columns([2, 2, 3, 3])
+    # Status and dates sit in a popover: the browser then builds (and rebuilds on every rerun) two fewer widgets,
+    # which made the page's first draw and each filter noticeably quicker in Chromium (benchmarks/history.py).
+    only, models, text, more = st.columns([2, 3, 4, 2], vertical_alignment="bottom")
+    statuses = dates = more.popover("More filters", icon=":material/filter_list:")
+    shown = [FAVOURITES, MINE] if person is not None else [FAVOURITES]
+    picked = only.pills("Show only", shown, selection_mode="multi", key="history:only",
+                        help="Favourites: results you starred. Mine: jobs you made." if person is not None
+                        else "Favourites: results starred in this app.")
     chosen_models = models.multiselect("Model", choices.models, key="history:models", format_func=_model_name)
     chosen_statuses = statuses.multiselect("Status", choices.statuses, key="history:statuses")
     span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key="history:dates")
@@ -124,19 +208,32 @@ def _filters(studio: Studio) -> ledger.JobFilter:
         "Search prompts", key="history:text", placeholder="words in the prompt",
         help="Finds prompts with every word, in any order; a word of three letters or more also finds words it starts.",
     )
-    return ledger.JobFilter(tuple(chosen_models), tuple(chosen_statuses), start, end, query.strip())
+    return ledger.JobFilter(
+        tuple(chosen_models), tuple(chosen_statuses), start, end, query.strip(),
+        person=person.id if person is not None and MINE in picked else None,
+        starred_by=star_owner(person) if FAVOURITES in picked else None,
+    )
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
 def _thumbnail_uri(media_path: str) -> str:
-    """A saved result's thumbnail, inlined once per file and then served from memory."""
+    """A saved result's picture for a table cell (CELL_PICTURE_PX), inlined once per file and then served from memory."""
     path = saved_media(media_path, get_studio().jobs.media_dir)  # only files inside the media folder
     small = thumbnail(path) if path else None
-    return data_uri(small) if small else NO_THUMBNAIL
+    if small is None:
+        return NO_THUMBNAIL
+    try:
+        with Image.open(small) as image:
+            image.thumbnail((CELL_PICTURE_PX, CELL_PICTURE_PX))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "JPEG", quality=75)
+    except OSError:
+        return NO_THUMBNAIL
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _table_rows(page: pd.DataFrame) -> pd.DataFrame:
-    """The visible page of rows, with thumbnails inlined (a few KB each, only for this page)."""
+def _table_rows(page: pd.DataFrame, zone: str) -> pd.DataFrame:
+    """The visible page of rows, times in ``zone``, with thumbnails inlined (a few KB each, only for this page)."""
     def thumb(paths: str) -> str:
         saved = json.loads(paths) if isinstance(paths, str) else []
         return _thumbnail_uri(saved[0]) if saved else NO_THUMBNAIL
@@ -154,25 +251,26 @@ def _table_rows(page: pd.DataFrame) -> pd.DataFrame:
             "params": [describe_params(m, json.loads(p)) for m, p in zip(page["model"], page["params"], strict=True)],
             "reserved": page["reserved_credits"],
             "final": page["final_credits"],
-            "submitted": page["submitted_at"],
+            "submitted": page["submitted_at"].dt.tz_convert(zone).dt.tz_localize(None),
             "seconds": page["seconds_to_result"],
             "link": urls,
         }
     )
 
 
-def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> int | None:
-    """The paged table; returns the id of the row the user selected, if any."""
+def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
+    """The paged table; returns the ids of the rows the user selected, in the order shown."""
     pages = max(1, math.ceil(matching / PAGE_SIZE))
     number = 1
     if pages > 1:
         number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="history:page", width=160)
     page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    zone = viewer_timezone()
     event = st.dataframe(
-        _table_rows(page),
+        _table_rows(page, zone),
         hide_index=True,
         on_select="rerun",
-        selection_mode="single-row",
+        selection_mode="multi-row",
         key="history:table",
         row_height=56,
         column_config={
@@ -183,13 +281,30 @@ def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> int | None:
             "params": st.column_config.TextColumn("Parameters"),
             "reserved": st.column_config.NumberColumn("Reserved", format="%d"),
             "final": st.column_config.NumberColumn("Final", format="%d"),
-            "submitted": st.column_config.DatetimeColumn("Submitted (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "submitted": st.column_config.DatetimeColumn(f"Submitted ({zone})", format="YYYY-MM-DD HH:mm:ss"),
             "seconds": st.column_config.NumberColumn("Time to result", format="%.1f s"),
             "link": st.column_config.LinkColumn("Rivya link", display_text="open"),
         },
     )
     rows = event.selection.rows if event else []
-    return int(page.iloc[rows[0]]["id"]) if rows else None
+    return [int(page.iloc[r]["id"]) for r in sorted(rows) if r < len(page)]
+
+
+def _actions(jobs: list[Job]) -> None:
+    """What can be done with the selected rows: Compare 2-4 results, Animate one image, download them as a ZIP."""
+    results = [j for j in jobs if j.status == JobStatus.SUCCEEDED and j.media_paths]
+    compare, animate, download, note = st.columns([1, 1, 1, 3], vertical_alignment="center")
+    comparable = COMPARE_MIN <= len(jobs) <= COMPARE_MAX and len(results) == len(jobs)
+    if compare.button("Compare", key="history:compare", icon=":material/compare:", disabled=not comparable,
+                      help=f"Select {COMPARE_MIN} to {COMPARE_MAX} finished results to see them side by side."):
+        open_compare([j.id for j in jobs])
+    if len(jobs) == 1:
+        with animate:
+            animate_button(jobs[0], key="history:animate")
+    with download:
+        zip_download(results, key="history:zip")
+    skipped = len(jobs) - len(results)
+    note.caption(f"{len(jobs):,} selected" + (f"; {skipped:,} without a saved result" if skipped else ""))
 
 
 def _stuck(studio: Studio) -> None:
@@ -209,23 +324,37 @@ def _stuck(studio: Studio) -> None:
 
 def history_page() -> None:
     studio = get_studio()
+    person = current_person()
     st.title("History & credits", anchor=False)
     demo_banner(studio)
-    _balance_row(studio)
+    top = st.container()
+    _history(studio, person)
+    with top:  # filled last: the balance may wait for Rivya's answer, and the table need not wait with it
+        _balance_row(studio, person)
+
+
+def _history(studio: Studio, person: Person | None) -> None:
     total = studio.ledger.total()
     if not total:
         st.caption("No jobs yet. Make an image or a video and it will show up here.")
         return
     _figures(studio)
+    if person is not None:
+        _my_spend(studio, person)
     _stuck(studio)
-    # The charts are drawn only while their tab is open: building them costs more than the rest of the page.
-    # The jobs tab always runs, so its filters keep their values while the charts are shown.
-    jobs_tab, charts_tab = st.tabs(["Jobs", "Charts"], key="history:tab", on_change="rerun")
+    # Charts and the spend table are built only while their tab is open: they cost more than the rest of the page.
+    # The jobs tab always runs, so its filters keep their values while another tab is shown.
+    admin = _is_admin(studio, person)
+    tabs = st.tabs(["Jobs", "Charts", *(["Spend per person"] if admin else [])], key="history:tab", on_change="rerun")
+    jobs_tab, charts_tab = tabs[:2]
     if charts_tab.open:
         with charts_tab:
             _charts(studio)
+    if admin and tabs[2].open:
+        with tabs[2]:
+            _spend_by_person(studio)
     with jobs_tab:
-        jobs = _filters(studio)
+        jobs = _filters(studio, person)
         matching = studio.ledger.count(jobs)
         count, download = st.columns([3, 1], vertical_alignment="center")
         count.caption(f"{matching:,} of {total:,} jobs, newest first")
@@ -234,8 +363,9 @@ def history_page() -> None:
             icon=":material/download:", on_click="ignore", key="history:csv",
         )
         selected = _table(studio, jobs, matching)
-        if selected is not None:
-            job = studio.log.get(selected)
-            if job:
-                st.subheader("Selected job", anchor=False)
-                job_card(job, key_prefix="history", details=True)
+        chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
+        if chosen:
+            _actions(chosen)
+        if len(chosen) == 1:
+            st.subheader("Selected job", anchor=False)
+            job_card(chosen[0], key_prefix="history", details=True)

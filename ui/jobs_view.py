@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Iterable
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from statistics import median
+from types import ModuleType
 
 import streamlit as st
 
-from rivya.catalog import MODELS
-from rivya.jobs import REFUSAL_CODES
+from rivya.catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for
+from rivya.errors import RivyaError
+from rivya.jobs import REFUSAL_CODES, Reference
+from rivya.lineage import lineage
 from rivya.media import data_uri, saved_media, thumbnail
-from rivya.messages import UNCONFIRMED, explain_code
+from rivya.messages import UNCONFIRMED, explain, explain_code
+from rivya.people import star_owner
 from rivya.resources import is_web_url
+from rivya.stars import starred
 from rivya.status import JobStatus, is_known
 from rivya.tasklog import Job, TaskLog
-from ui.form import prefill
-from ui.services import GOTO_PAGE, PAGE_FOR_CATEGORY, get_studio
-from ui.text import md_escape, seconds
+from ui.access import current_person, key_owner, personal_key_choice_pending
+from ui.actions import animate_button, star_button, use_settings_button
+from ui.downloads import download_button
+from ui.form import widget_key
+from ui.services import GOTO_PAGE, get_studio, session_id
+from ui.text import local_time, md_escape, seconds
 
 log = logging.getLogger("ui.jobs_view")
 
@@ -47,17 +59,201 @@ STATUS_LABELS = {
 }
 
 
-def _use_settings(job: Job) -> None:
-    """Button callback: refill the right page's form and go there (no job is created)."""
-    prefill(MODELS[job.model], job.prompt, job.params)
-    st.session_state[GOTO_PAGE] = PAGE_FOR_CATEGORY[MODELS[job.model].category]
+# Two presses of one card's Try again this close together are one intent (a double click), as Generate's.
+DOUBLE_CLICK_SECONDS = 2.0
+# A batch's results side by side (Streamlit stacks them on narrow screens). The panel is under half the page:
+# four cells there are ~100 px wide and their buttons unreadable (seen at 1400 px), so a batch of 4 is 2 x 2.
+GRID_COLUMNS = 3
+# Failed or refused jobs that Try again may send anew; a job refused for credits would only be refused again.
+RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.REJECTED})
+NO_CREDITS = "insufficient_credits"
 
 
-def _when(iso: str) -> str:
-    """``14:05 UTC`` today, ``Nov 21, 14:05 UTC`` before."""
-    moment = datetime.fromisoformat(iso).astimezone(UTC)
-    today = datetime.now(UTC).date()
-    return f"{moment:%H:%M} UTC" if moment.date() == today else f"{moment:%b %d, %H:%M} UTC"
+@dataclass(frozen=True)
+class CardFacts:
+    """What the finished cards of one page run show beyond their own row, read in a few queries for all of them."""
+
+    starred: frozenset[int] = frozenset()
+    parents: dict[int, Job] = field(default_factory=dict)
+    children: dict[int, list[Job]] = field(default_factory=dict)
+    chain_credits: dict[int, int] = field(default_factory=dict)
+
+
+def batch_groups(jobs: list[Job]) -> list[list[Job]]:
+    """Jobs of one batch together (in the order given), each other job alone; groups in order of first appearance."""
+    groups: dict[str | int, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(job.batch_id or job.id, []).append(job)
+    return list(groups.values())
+
+
+def batch_header(members: list[Job]) -> str:
+    """``3 takes · 12 credits``: what one press of Generate with "How many" made, and what it cost or holds."""
+    return f"**{len(members)} takes** · {sum(j.charged_credits for j in members):,} credits"
+
+
+def can_retry(job: Job) -> bool:
+    """Try again is offered: the job failed or was refused, not for lack of credits, and its model still exists."""
+    return job.status in RETRYABLE and job.error_code != NO_CREDITS and job.model in MODELS
+
+
+def retry_params(job: Job) -> dict:
+    """The failed job's settings without its reference item (the reference is attached anew, with a fresh link)."""
+    return {k: v for k, v in job.params.items() if k != REFERENCE_ITEMS_KEY}
+
+
+def read_facts(log: TaskLog, jobs: list[Job], person: str) -> CardFacts:
+    """Stars, sources and what was made from each of ``jobs``: one query each for all cards, plus the chain
+    (``rivya.lineage``) of the few that have one."""
+    ids = [j.id for j in jobs]
+    if not ids:
+        return CardFacts()
+    marks = ",".join("?" * len(ids))
+    children: dict[int, list[Job]] = {}
+    for child in log.where(f"parent_id IN ({marks})", ids):
+        children.setdefault(child.parent_id, []).append(child)
+    parents = {p.id: p for p in log.many({j.parent_id for j in jobs if j.parent_id is not None})}
+    chained = [j for j in jobs if j.parent_id is not None or j.id in children]
+    return CardFacts(
+        starred=frozenset(starred(log, ids, person)),
+        parents={j.id: parents[j.parent_id] for j in jobs if j.parent_id in parents},
+        children=children,
+        chain_credits={j.id: lineage(log, j).total_credits for j in chained},
+    )
+
+
+def _retry_state(key_prefix: str) -> str:
+    return f"{key_prefix}:retry"
+
+
+def _register_retry(key_prefix: str, job_id: int) -> None:
+    """Try again's callback: one new intent (with its own idempotency key) per press, except a double click's second half."""
+    last = st.session_state.get(_retry_state(key_prefix))
+    if last and last["job"] == job_id and time.monotonic() - last["at"] < DOUBLE_CLICK_SECONDS:
+        return
+    st.session_state[_retry_state(key_prefix)] = {
+        "job": job_id, "key": f"studio-{uuid.uuid4().hex}", "at": time.monotonic(), "handled": False,
+    }
+    st.session_state.pop(f"{key_prefix}:retry-said:{job_id}", None)  # a new press replaces the last message
+
+
+def _reference_again(job: Job) -> Reference | None:
+    """The failed job's reference image, attached anew from its local copy (its upload link may have expired)."""
+    if REFERENCE_ITEMS_KEY not in job.params and not job.reference_path:
+        return None
+    studio = get_studio()
+    path = Path(job.reference_path).resolve() if job.reference_path else None
+    if path is None or not path.is_relative_to(studio.settings.data_dir.resolve()) or not path.is_file():
+        raise LookupError("The reference image of this job is no longer kept here. "
+                          "Use its settings, attach the image again, then generate.")
+    return studio.prepare_reference(path.read_bytes(), path.name, job.model, key_owner())
+
+
+def _handle_retry(key_prefix: str) -> None:
+    """Act on a registered Try again exactly once: a new job, same model, prompt, settings and reference.
+
+    The intent's key makes a repeat of the same press a no-op, so reruns never send a second job.
+    """
+    click = st.session_state.get(_retry_state(key_prefix))
+    if not click or click["handled"]:
+        return
+    said = f"{key_prefix}:retry-said:{click['job']}"
+    studio = get_studio()
+    try:
+        job = studio.log.get(click["job"])
+        if job is None or not can_retry(job):
+            return
+        if personal_key_choice_pending():
+            st.session_state[said] = ("error", "Choose which key pays for this job (at the top of the page), then try again.")
+            return
+        params = retry_params(job)
+        cost = credits_for(job.model, params)
+        try:
+            balance = studio.balance(key_owner(), fresh=True)
+        except RivyaError:
+            balance = None
+        if balance is not None and balance < cost:
+            st.session_state[said] = ("error", f"This job costs {cost} credits but the wallet holds {balance}. "
+                                               "Top up, then try again.")
+            return
+        made = studio.jobs.submit(
+            job.model, job.prompt, params, idempotency_key=click["key"], reference=_reference_again(job),
+            page=job.page, session_id=session_id(), owner=key_owner(), daily_budget=studio.settings.daily_budget,
+            person=current_person(), person_budget=studio.settings.person_daily_budget,
+            budget_timezone=studio.settings.budget_timezone, parent_id=job.parent_id, preset_id=job.preset_id,
+        )
+    except LookupError as exc:
+        st.session_state[said] = ("error", str(exc))
+    except RivyaError as exc:
+        words = explain(exc)
+        st.session_state[said] = ("error", f"{words.title} {words.action}")
+    else:
+        followed = st.session_state.setdefault(widget_key(job.model, "followed"), [])
+        if made.id not in followed:
+            followed.insert(0, made.id)
+        studio.forget_balance(key_owner())
+        st.session_state[said] = ("sent", made.id)
+    finally:
+        click["handled"] = True
+
+
+def _retry_block(job: Job, key_prefix: str) -> None:
+    """Under a failure: Try again with its cost (none for lack of credits: the failure says so), and what the last
+    press did."""
+    _handle_retry(key_prefix)  # a card outside the job panel (History) acts on its own press
+    if can_retry(job):  # a job refused for credits says so above and offers nothing to press
+        cost = credits_for(job.model, retry_params(job))
+        st.button(
+            f"Try again · {cost} credits", key=f"{key_prefix}:retry:{job.id}", on_click=_register_retry,
+            args=(key_prefix, job.id), icon=":material/refresh:", help="Send the same prompt and settings as a new job.",
+        )
+    said = st.session_state.get(f"{key_prefix}:retry-said:{job.id}")
+    if said and said[0] == "sent":
+        st.caption(f"Sent again as job #{said[1]}.")
+    elif said:
+        st.error(md_escape(said[1]), icon=":material/error:")
+
+
+def _large_view() -> ModuleType | None:
+    """``ui.large_view`` (the result's dialog and its ``?job=`` links) when it is there, else None."""
+    try:
+        import ui.large_view as large
+    except ImportError:
+        return None
+    return large
+
+
+def _open_button(job_id: int, label: str, key: str) -> None:
+    """A button opening result ``job_id`` in the large view (through its ``?job=`` link), or just its words."""
+    large = _large_view()
+    if large is None:
+        st.caption(label)
+        return
+    st.button(label, key=key, type="tertiary", icon=":material/open_in_full:", on_click=large.open_link, args=(job_id,))
+
+
+def _result_extras(job: Job, key_prefix: str, facts: CardFacts, person: str) -> None:
+    """Under a finished result: star, Animate, who made it, and where it came from or what was made from it."""
+    is_starred = job.id in facts.starred
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        star_button(job.id, is_starred, key=f"{key_prefix}:star:{job.id}")
+        animate_button(job, key=f"{key_prefix}:animate:{job.id}")
+    _lineage_lines(job, key_prefix, facts)
+
+
+def _lineage_lines(job: Job, key_prefix: str, facts: CardFacts) -> None:
+    """Who made it, the result it was made from (opens in the large view), what was made from it, the chain's cost."""
+    if job.person_name:
+        st.caption(f"Made by {md_escape(job.person_name)}")
+    parent = facts.parents.get(job.id)
+    if parent is not None:
+        _open_button(parent.id, f"From {parent.category} #{parent.id}", f"{key_prefix}:parent:{job.id}")
+    made = facts.children.get(job.id, [])
+    if made:
+        kinds = "videos" if all(c.category == "video" for c in made) else "results"
+        st.caption(f"Its {kinds}: " + ", ".join(f"#{c.id}" for c in made))
+    if job.id in facts.chain_credits:
+        st.caption(f"Whole chain: {facts.chain_credits[job.id]:,} credits")
 
 
 def _typical_seconds(jobs: list[Job], category: str) -> float:
@@ -122,15 +318,7 @@ def _show_media(job: Job, *, key_prefix: str) -> None:
         st.video(path.read_bytes(), format=mime)
     else:
         st.image(path.read_bytes(), width="stretch")
-    st.download_button(
-        "Download",
-        data=path.read_bytes,  # read on click, not on every rerun of the panel
-        file_name=f"imagine-{job.id}{path.suffix}",
-        mime=mime,
-        key=f"{key_prefix}:download:{job.id}",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    download_button(job, key=f"{key_prefix}:download:{job.id}")  # the file carries its recipe; made on click
 
 
 def _media_placeholder(job: Job) -> None:
@@ -171,6 +359,11 @@ def show_thumbnail(job: Job) -> None:
         st.warning("This result cannot be shown here.", icon=":material/broken_image:")
 
 
+def _model_name(model: str) -> str:
+    """The model's display name, escaped for markdown."""
+    return md_escape(MODELS[model].display_name if model in MODELS else model)
+
+
 def job_card(
     job: Job,
     *,
@@ -179,26 +372,35 @@ def job_card(
     large: bool = True,
     details: bool = False,
     live: bool = False,
+    compact: bool = False,
+    facts: CardFacts | None = None,
+    person: str | None = None,
 ) -> None:
     """One job: status, time, progress, then its result or its failure in plain words.
 
     ``large`` shows a finished result at full size; otherwise its thumbnail, and the full result
     only once the person opens "Full size" (its content is not even built while closed).
     ``live`` is for a card redrawn by every refresh: as few elements as possible (status and time
-    in one line), and a running job's prompt and settings built only while opened.
+    in one line), and a running job's prompt and settings built only while opened. ``compact``
+    (a cell of a batch's grid) shows status and time taken only: the batch's header names the
+    model and when it was sent. A finished card carries its
+    star (for ``person``, a ``rivya.people.star_owner`` value), lineage and Try again; ``facts`` holds
+    what the page run read for all cards at once.
     """
     # A status the service sent that the app does not know is shown as sent, never hidden.
     label, icon = STATUS_LABELS.get(job.status, (job.status.replace("_", " ").capitalize(), ":material/help:"))
     typical = typical or TYPICAL_SECONDS.get(job.category, 20.0)
-    name = md_escape(MODELS[job.model].display_name if job.model in MODELS else job.model)
+    name = _model_name(job.model)
     took = f"took {seconds(job.elapsed_seconds)}" if job.is_done else f"running {seconds(job.elapsed_seconds)}"
     with st.container(border=True):
-        if live:
-            st.markdown(f"{icon} **{label}** · {name}  \n:small[:gray[{took} · sent {_when(job.submitted_at)}]]")
+        if compact:  # the batch's header names the model and the time
+            st.markdown(f"{icon} **{label}**  \n:small[:gray[{took}]]")
+        elif live:
+            st.markdown(f"{icon} **{label}** · {name}  \n:small[:gray[{took} · sent {local_time(job.submitted_at)}]]")
         else:
             head, when = st.columns([3, 2])
             head.markdown(f"{icon} **{label}** · {name}")
-            when.caption(f"{took} · sent {_when(job.submitted_at)}")
+            when.caption(f"{took} · sent {local_time(job.submitted_at)}")
         if not job.is_done:
             fraction = min(0.95, job.elapsed_seconds / typical) if job.status != JobStatus.SUBMITTING else 0.02
             st.progress(fraction, text=f"{label}… usually about {seconds(typical)}")
@@ -213,7 +415,8 @@ def job_card(
             show_media(job, key_prefix=key_prefix)
         elif job.status == JobStatus.SUCCEEDED:
             show_thumbnail(job)
-            full = st.expander("Full size and download", key=f"{key_prefix}:full:{job.id}", on_change="rerun")
+            full = st.expander("Full size" if compact else "Full size and download", key=f"{key_prefix}:full:{job.id}",
+                               on_change="rerun")
             if full.open:
                 with full:
                     show_media(job, key_prefix=key_prefix)
@@ -228,13 +431,24 @@ def job_card(
                 st.caption(f"{job.credits_returned} credits were returned to the wallet.")
             elif job.status == JobStatus.REJECTED and job.error_code in REFUSAL_CODES:
                 st.caption("Rivya refused it, so no credits were charged.")
+            if not live:
+                _retry_block(job, key_prefix)
+        if job.is_done and not live:
+            person = star_owner(current_person()) if person is None else person
+            if facts is None:  # a card on its own (History) reads its own
+                facts = read_facts(get_studio().log, [job], person)
+            if job.status == JobStatus.SUCCEEDED:
+                _result_extras(job, key_prefix, facts, person)
+            else:
+                _lineage_lines(job, key_prefix, facts)
         if live and not job.is_done:  # a result being saved is live for a moment only: its card is drawn whole
-            box = st.expander("Prompt and settings", key=f"{key_prefix}:details:{job.id}", on_change="rerun")
+            box = st.expander("Details" if compact else "Prompt and settings", key=f"{key_prefix}:details:{job.id}",
+                              on_change="rerun")
             if box.open:
                 with box:
                     _details(job, key_prefix)
         else:
-            with st.expander("Prompt and settings", expanded=details):
+            with st.expander("Details" if compact else "Prompt and settings", expanded=details):
                 _details(job, key_prefix)
 
 
@@ -245,51 +459,113 @@ def _details(job: Job, key_prefix: str) -> None:
     st.caption(f"Credits: {job.charged_credits}{held} · polls: {job.polls}")
     if job.task_id:
         st.code(job.task_id, language=None)
-    st.button(
-        "Use these settings",
-        key=f"{key_prefix}:reuse:{job.id}",
-        on_click=_use_settings,
-        args=(job,),
-        icon=":material/replay:",
-    )
+    if job.status == JobStatus.SUCCEEDED:
+        st.caption("Link to this result")
+        st.code(result_link(job.id), language=None)
+    use_settings_button(job, key=f"{key_prefix}:reuse:{job.id}")
 
 
-def _load(log: TaskLog, model: str, followed: list[int], limit: int) -> list[Job]:
+def result_link(job_id: int) -> str:
+    """The address that opens this result's large view (``ui.large_view.link_to``), or ``?job=12`` without one."""
+    large = _large_view()
+    return large.link_to(job_id) if large is not None else f"?job={job_id}"
+
+
+def _load(log: TaskLog, model: str, followed: Iterable[int], limit: int) -> list[Job]:
     """The model's newest jobs and this session's own, newest first: two small reads of the log."""
     recent = {j.id: j for j in log.recent(model=model, limit=limit)}
     recent.update({j.id: j for j in log.many(i for i in followed if i not in recent)})
     return sorted(recent.values(), key=lambda j: j.id, reverse=True)
 
 
+def _whole_batches(log: TaskLog, jobs: list[Job]) -> list[Job]:
+    """``jobs`` plus the members of their batches that the recent window cut off (one read, only when batches show)."""
+    batches = sorted({j.batch_id for j in jobs if j.batch_id})
+    if not batches:
+        return jobs
+    marks = ",".join("?" * len(batches))
+    have = {j.id for j in jobs}
+    more = [j for j in log.where(f"batch_id IN ({marks})", batches) if j.id not in have]
+    return sorted([*jobs, *more], key=lambda j: j.id, reverse=True) if more else jobs
+
+
+def _grid(jobs: list[Job], draw: Callable[[Job], None], size: int) -> None:
+    """``draw(job)`` for each job in rows as wide as a batch of ``size`` needs, so its finished and running takes
+    line up: one row up to ``GRID_COLUMNS``, 2 x 2 for four."""
+    width = 2 if size == 4 else min(GRID_COLUMNS, size)
+    for row in range(0, len(jobs), width):
+        for column, job in zip(st.columns(width), jobs[row : row + width], strict=False):
+            with column:
+                draw(job)
+
+
 def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
-    """Jobs in progress (refreshing themselves), then finished results, newest first.
+    """Jobs in progress (refreshing themselves), then finished results, newest first; a batch as one group.
 
     This session's jobs and the model's recent ones. The live part refreshes only while some job
     is in progress, at the pace ``refresh_interval`` picks; a job that settles brings one page run,
-    which moves it into the finished list (and stops the refreshes when none is left).
+    which moves it into the finished list (and stops the refreshes when none is left). A batch's
+    finished takes fill its grid that way, one page run each, while its running takes stay live.
     """
     key_prefix = f"{model}:panel"
-    jobs = _load(get_studio().log, model, followed, limit)
+    _handle_retry(key_prefix)  # before reading the log, so a new job shows in this very run
+    studio = get_studio()
+    jobs = _whole_batches(studio.log, _load(studio.log, model, followed, limit))
     if not jobs:
         st.caption("Your results will appear here.")
         return
     typical = _typical_seconds(jobs, MODELS[model].category)
     settled = [j for j in jobs if is_settled(j)]
     settled_ids = frozenset(j.id for j in settled)
+    running = [j for j in jobs if not is_settled(j)]
+    watched = [*followed, *(j.id for j in running)]  # with running takes of batches the recent window cut off
     interval = refresh_interval(jobs, typical)
+    members = {g[0].batch_id: g for g in batch_groups(jobs) if len(g) > 1}  # a batch of one is an ordinary job
+    # One live part, drawn where it belongs: above the finished results while a job of its own runs (it draws
+    # those), else inside the newest running batch, whose grid fills in. Running takes of any other batch are
+    # drawn by the page run in their own group (settling, they bring a page run all the same).
+    singles = any(j.batch_id not in members for j in running)
+    host = None if singles or not running else running[0].batch_id
+
+    def drawn_live(job: Job) -> bool:
+        return job.batch_id == host if host else job.batch_id not in members
 
     @st.fragment(run_every=interval)
     def live() -> None:
         if st.session_state.get(GOTO_PAGE):
             st.rerun()  # "Use these settings" on a live card: the page run switches page
-        current = _load(get_studio().log, model, followed, limit)
+        current = _load(get_studio().log, model, watched, limit)
         if needs_page_run(current, settled_ids, interval, typical):
             st.rerun()
-        for job in current:
-            if not is_settled(job):
+        shown = [j for j in current if not is_settled(j) and drawn_live(j)]  # newest first
+        if host:
+            _grid(shown[::-1], lambda j: job_card(j, typical=typical, key_prefix=key_prefix, live=True, compact=True),
+                  len(members[host]))
+        else:
+            for job in shown:
                 job_card(job, typical=typical, key_prefix=key_prefix, live=True)
 
-    if interval is not None:
+    if interval is not None and host is None:
         live()
-    for index, job in enumerate(settled):
-        job_card(job, typical=typical, key_prefix=key_prefix, large=index == 0)
+    person = star_owner(current_person())
+    facts = read_facts(studio.log, settled, person)
+    newest = settled[0].id if settled else None  # the newest finished result is drawn full size, unless in a batch
+    for group in batch_groups(jobs):
+        batch = group[0].batch_id
+        done = [j for j in group if is_settled(j)]
+        if batch not in members:
+            if done:
+                job_card(done[0], typical=typical, key_prefix=key_prefix, large=done[0].id == newest, facts=facts,
+                         person=person)
+            continue
+        with st.container(border=True, key=f"{key_prefix}:batch:{group[-1].id}"):
+            first, on_way = group[-1], len(group) - len(done)
+            st.markdown(f"{batch_header(group)} · {_model_name(first.model)}  \n"
+                        f":small[:gray[sent {local_time(first.submitted_at)}{f' · {on_way} on their way' if on_way else ''}]]")
+            st.caption(md_escape(first.prompt[:200]))
+            static = sorted((j for j in group if is_settled(j) or batch != host), key=lambda j: j.id)  # take 1 first
+            if static:
+                _grid(static, lambda j: job_card(j, typical=typical, key_prefix=key_prefix, large=False, compact=True,
+                                                 facts=facts, person=person), len(group))
+            if batch == host and interval is not None:
+                live()

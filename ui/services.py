@@ -79,17 +79,28 @@ def demo_banner(studio: Studio) -> None:
         )
 
 
-def ensure_navigation() -> None:
-    """Make a deep link opened right after server start show the app's frame and navigation.
+def leave_legacy_pages_mode() -> bool:
+    """Take Streamlit out of its legacy mode for a folder named ``pages/``; True if it was in it.
 
-    Until some session has run ``st.navigation``, Streamlit serves a folder named ``pages/``
-    in its legacy mode: the page script runs alone, the sidebar lists file names. Leaving
-    that mode and rerunning once routes the same URL through the main script. The flag is
-    not a public API: ``tests/test_security.py::test_the_legacy_pages_flag_is_where_we_expect``
-    fails if Streamlit moves it. The page's own password check does not depend on this.
+    Until some session has run ``st.navigation``, Streamlit serves ``pages/`` in that mode: a deep
+    link runs the page script alone and the sidebar lists file names. Called once at server start
+    (``app.py``), before any session exists, the first visitor's page runs once through the main
+    script instead of twice. The flag is not a public API:
+    ``tests/test_security.py::test_the_legacy_pages_flag_is_where_we_expect`` fails if Streamlit moves it.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    was_on = bool(PagesManager.uses_pages_directory)
+    PagesManager.uses_pages_directory = False
+    return was_on
+
+
+def ensure_navigation() -> None:
+    """Make a deep link opened right after server start show the app's frame and navigation.
+
+    If the server did not leave the legacy mode at start (``leave_legacy_pages_mode``), leave it now
+    and rerun once, which routes the same URL through the main script. The page's own password
+    check does not depend on this.
+    """
+    if leave_legacy_pages_mode():
         st.rerun()

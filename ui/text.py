@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import streamlit as st
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~$:=])")
 
@@ -22,3 +26,29 @@ def seconds(value: float) -> str:
 def credits_text(value: int | None) -> str:
     """1,234, or — when the amount is unknown."""
     return "—" if value is None else f"{value:,}"
+
+
+def viewer_timezone() -> ZoneInfo:
+    """The timezone the viewer's browser reports; UTC when it reports none or a name this server does not know."""
+    try:
+        name = st.context.timezone
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # ValueError: a path such as "../etc"
+        return ZoneInfo("UTC")
+
+
+def local_time(iso: str, *, now: datetime | None = None, tz: ZoneInfo | None = None) -> str:
+    """``14:05 CET`` today, ``Nov 21, 14:05 CET`` earlier this year, ``Nov 21 2025, 14:05 CET`` before that.
+
+    ``tz`` defaults to the viewer's timezone; "today" is the viewer's day, not the server's.
+    A stored time without an offset is UTC (the task log writes UTC).
+    """
+    zone = tz or viewer_timezone()
+    when = datetime.fromisoformat(iso)
+    when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(zone)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    clock = f"{when:%H:%M} {when.tzname()}"
+    if when.date() == today:
+        return clock
+    day = f"{when:%b} {when.day}" if when.year == today.year else f"{when:%b} {when.day} {when.year}"
+    return f"{day}, {clock}"

@@ -222,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
         problems, detected = upload_problems(fields, data, self.sandbox.state.contract)
         if problems:
             raise ApiError(400, "validation_failed", " ".join(problems))
-        stored = self.sandbox.state.add_file(key, fields["kind"], filename, detected, data)
+        stored = self.sandbox.state.add_file(key, fields["kind"], filename, detected, data, fields.get("model"))
         return self._json(201, self._file_body(stored))
 
     def _file_body(self, stored: StoredFile) -> dict[str, Any]:

@@ -114,6 +114,7 @@ class StoredFile:
     mime_type: str
     data: bytes = field(repr=False)
     created_at: str = ""
+    model: str | None = None  # the form's optional ``model`` field, kept so tests can see what a client sent
 
 
 @dataclass
@@ -315,9 +316,9 @@ class SandboxState:
 
     # -- files --------------------------------------------------------------------------
 
-    def add_file(self, owner: str, kind: str, name: str, mime_type: str, data: bytes) -> StoredFile:
+    def add_file(self, owner: str, kind: str, name: str, mime_type: str, data: bytes, model: str | None = None) -> StoredFile:
         with self.lock:
-            stored = StoredFile(f"file_{secrets.token_hex(10)}", owner, kind, name, mime_type, data, iso_now())
+            stored = StoredFile(f"file_{secrets.token_hex(10)}", owner, kind, name, mime_type, data, iso_now(), model)
             self.files[stored.id] = stored
             return stored
 

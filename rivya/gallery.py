@@ -1,0 +1,178 @@
+"""The Gallery's questions to the log: pages of results newest first, the filters' choices, thumbnails.
+
+A result is a succeeded job with a saved file. Pages are read by keyset (``id < cursor``) through the
+partial index ``jobs_results``, so the first screen and the hundredth cost the same at any log size,
+and results arriving meanwhile never shift the pages already shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from .ledger import match_query
+from .media import saved_media
+from .tasklog import Job, TaskLog
+
+PAGE_SIZE = 12  # four rows of three tiles: a first screen and a bit; every tile drawn costs the browser
+THUMBS_DIR = "thumbs"  # under the media folder, so ``saved_media`` accepts a thumbnail as it does a result
+# Every tile's picture is this one 4:3 box (the whole result, letterboxed), so a grid's rows line up whatever
+# the results' shapes; a tile is about 250 CSS pixels wide on a desktop and a whole row on a phone.
+THUMB_SIZE = (384, 288)
+THUMB_BACKGROUND = (240, 242, 246)  # Streamlit's light secondary background
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mov")
+# Holds index ``jobs_results``'s WHERE (schema v5: status = 'succeeded'), so SQLite can read that index.
+RESULTS_WHERE = "status = 'succeeded' AND media_paths != '[]'"
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """Which results to show: every given condition holds (empty means any)."""
+
+    models: tuple[str, ...] = ()
+    favourites_of: str | None = None  # a ``stars.person`` value: only results this viewer starred
+    text: str = ""  # words in the prompt (FTS5), or a tag equal to the whole text
+    tag: str = ""  # one tag, exactly (any case)
+    people: tuple[str, ...] = ()  # ``jobs.person`` values
+    start: date | None = None  # UTC days, inclusive
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    """Results newest first, and the cursor for the next page (``None``: this was the last)."""
+
+    jobs: list[Job]
+    next_before: int | None
+
+
+def _where(f: GalleryFilter) -> tuple[str, list[Any]]:
+    """The filter as a condition over ``jobs``. A unary ``+`` keeps SQLite off the model, person and date indexes:
+    read through them, every match would be sorted before the first page; walked newest first, one page stops early.
+    """
+    conditions, args = [RESULTS_WHERE], []
+    if f.models:
+        conditions.append(f"+model IN ({','.join('?' * len(f.models))})")
+        args += f.models
+    if f.favourites_of is not None:
+        conditions.append("id IN (SELECT job_id FROM stars WHERE person = ?)")
+        args.append(f.favourites_of)
+    text = " ".join(f.text.split())
+    if text:
+        query = match_query(text)
+        words = "id IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ?) OR " if query else ""
+        conditions.append(f"({words}id IN (SELECT job_id FROM tags WHERE tag = ?))")
+        args += [query, text] if query else [text]
+    if f.tag:
+        conditions.append("id IN (SELECT job_id FROM tags WHERE tag = ?)")
+        args.append(f.tag)
+    if f.people:
+        conditions.append(f"+person IN ({','.join('?' * len(f.people))})")
+        args += f.people
+    if f.start:
+        conditions.append("+submitted_at >= ?")
+        args.append(f.start.isoformat())
+    if f.end:
+        conditions.append("+submitted_at < ?")
+        args.append((f.end + timedelta(days=1)).isoformat())
+    return " AND ".join(conditions), args
+
+
+def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, limit: int = PAGE_SIZE) -> GalleryPage:
+    """One page of results matching ``f`` with ids below ``before`` (``None``: from the newest)."""
+    where, args = _where(f)
+    if before is not None:
+        where, args = f"{where} AND id < ?", [*args, before]
+    found = log.where(where, args, limit=limit + 1)
+    jobs = found[:limit]
+    return GalleryPage(jobs, jobs[-1].id if len(found) > limit else None)
+
+
+def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = PAGE_SIZE) -> GalleryPage:
+    """The first ``pages`` pages as one: what the Gallery shows after "Load more" was pressed ``pages - 1`` times."""
+    shown: list[Job] = []
+    cursor: int | None = None
+    for _ in range(max(1, pages)):
+        page = results_page(log, f, before=cursor, limit=limit)
+        shown += page.jobs
+        cursor = page.next_before
+        if cursor is None:
+            break
+    return GalleryPage(shown, cursor)
+
+
+def count_results(log: TaskLog, f: GalleryFilter) -> int:
+    """How many results match ``f`` (one indexed count)."""
+    where, args = _where(f)
+    return int(log.read(f"SELECT COUNT(*) FROM jobs WHERE {where}", args)[0][0])
+
+
+def result_models(log: TaskLog) -> list[str]:
+    """The models that have results, read from the small per-day rollup."""
+    return [r[0] for r in log.read("SELECT DISTINCT model FROM job_days WHERE status = 'succeeded' ORDER BY model")]
+
+
+def result_days(log: TaskLog) -> tuple[date | None, date | None]:
+    """The first and last UTC day with a result (rollup), for the date filter's bounds."""
+    first, last = log.read("SELECT MIN(day), MAX(day) FROM job_days WHERE status = 'succeeded'")[0]
+    return (date.fromisoformat(first) if first else None, date.fromisoformat(last) if last else None)
+
+
+def makers(log: TaskLog) -> dict[str, str]:
+    """Who has made jobs: ``{person id: display name}`` (empty before anyone signed in; index ``jobs_person``)."""
+    rows = log.read("SELECT person, MAX(person_name) FROM jobs WHERE person IS NOT NULL GROUP BY person ORDER BY 2")
+    return {r[0]: r[1] or r[0] for r in rows}
+
+
+def result_file(job: Job, media_dir: Path) -> Path | None:
+    """The saved result of ``job`` (only a file inside ``media_dir``), or None."""
+    return saved_media(job.media_paths[0] if job.media_paths else None, media_dir)
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def gallery_thumbnail(path: Path, media_dir: Path) -> Path | None:
+    """A tile-sized JPEG of a saved result (a video's first frame) in a 4:3 box, made once under ``media/thumbs/``.
+
+    Later calls only find the file. It is written under a temporary name and renamed, so two sessions
+    making the same one at once never show a half-written file. None if the result cannot be read.
+    """
+    folder = Path(media_dir) / THUMBS_DIR
+    thumb = folder / f"{path.name}.jpg"
+    if thumb.is_file():
+        return thumb
+    try:
+        if is_video(path):
+            import av
+
+            with av.open(str(path)) as container:
+                image = next(container.decode(video=0)).to_image()
+        else:
+            image = Image.open(path)
+            image.draft("RGB", THUMB_SIZE)  # a JPEG decodes at a reduced scale: far cheaper
+        image = image.convert("RGB")
+        image.thumbnail(THUMB_SIZE)
+        box = Image.new("RGB", THUMB_SIZE, THUMB_BACKGROUND)
+        box.paste(image, ((THUMB_SIZE[0] - image.width) // 2, (THUMB_SIZE[1] - image.height) // 2))
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=folder, prefix=f"{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                box.save(fh, "JPEG", quality=82)
+            os.replace(part, thumb)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(part)
+            raise
+    except Exception:
+        return None
+    return thumb

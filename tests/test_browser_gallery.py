@@ -1,0 +1,158 @@
+"""The Gallery in headless Chromium on the real server: tiles, the large view, a ``?job=`` link, Compare.
+
+Results are seeded as the follower leaves them (a log row and a saved file); their Rivya links point at an
+address that answers nothing, as an expired link does, so everything shown is served from the saved copy.
+Screenshots of the Gallery and Compare (desktop and phone) are saved under test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from rivya.sandbox import Sandbox
+from rivya.tasklog import Job, TaskLog
+
+from .browser_support import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, chromium_path
+from .test_gallery import add_result
+
+pytestmark = pytest.mark.browser
+DESKTOP = {"width": 1400, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+SEED = [  # (prompt, model, aspect ratio, days ago)
+    ("a lighthouse on a cliff at dawn, watercolor", "grok-imagine", "1:1", 6),
+    ("waves rolling onto a quiet beach", "grok-imagine-video", "16:9", 5),
+    ("a red fox in fresh snow, photo", "grok-imagine", "1:1", 4),
+    ("a tiny robot watering a plant", "grok-imagine", "3:4", 3),
+    ("neon city street in the rain at night", "grok-imagine", "16:9", 2),
+    ("an owl reading a book by candlelight", "grok-imagine", "1:1", 1),
+    ("a misty lighthouse on a cliff at dusk, watercolor", "grok-imagine", "16:9", 0),
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Job]]:
+    data = tmp_path_factory.mktemp("data")
+    log = TaskLog(data / "tasklog.sqlite3")
+    made = [add_result(log, data / "media", prompt, model=model, params={"aspect_ratio": ratio}, days_ago=days, real=True,
+                       credits=10 if "video" in model else 4, person="ann@example.org", person_name="Ann Lee")
+            for prompt, model, ratio, days in SEED]
+    log.close()
+    return data, made
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as server:
+        yield server
+
+
+def start(sandbox: Sandbox, data: Path) -> StreamlitServer:
+    return StreamlitServer({"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data)})
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def settled(page: Page) -> None:
+    page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=30_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def loaded_images(scope) -> None:
+    """Every image in ``scope`` has arrived and decoded (served from the saved copies)."""
+    for img in scope.locator("img").all():
+        expect(img).to_be_visible(timeout=20_000)
+        img.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(), timeout=20_000)
+
+
+def open_gallery(page: Page, url: str) -> None:
+    page.goto(f"{url}/gallery")
+    expect(page.get_by_role("heading", name="Gallery")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"{len(SEED)} of {len(SEED)} results, newest first")).to_be_visible(timeout=30_000)
+    settled(page)
+    expect(page.get_by_role("button", name="Open", exact=True).first).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_visible()
+
+
+def test_gallery_large_view_link_and_compare(browser: Browser, sandbox: Sandbox, seeded: tuple[Path, list[Job]]) -> None:
+    data, made = seeded
+    newest = made[-1]
+    server = start(sandbox, data)
+    try:
+        context = browser.new_context(viewport=DESKTOP)
+        page = context.new_page()
+        open_gallery(page, server.url)
+        loaded_images(page.get_by_test_id("stMain"))
+        page.screenshot(path=ARTIFACTS / "gallery-desktop.png", full_page=True)
+        page.locator(f".st-key-gallery-open-{newest.id}").get_by_role("button", name="Open").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
+        expect(dialog.get_by_text("4 credits")).to_be_visible()
+        expect(dialog.get_by_text("made by Ann Lee")).to_be_visible()
+        loaded_images(dialog)
+        dialog.screenshot(path=ARTIFACTS / "large-view-desktop.png")
+        assert page.url.endswith(f"/gallery?job={newest.id}")
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(page).not_to_have_url(f"{server.url}/gallery?job={newest.id}")
+        for tile in (-1, 0):  # the newest and the oldest lighthouse
+            page.locator(f".st-key-gallery-pick-{made[tile].id}").get_by_text("Pick").click()
+            settled(page)
+        page.get_by_role("button", name="Compare", exact=True).click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text("Different: aspect ratio")).to_be_visible(timeout=20_000)
+        loaded_images(dialog)
+        expect(dialog.locator("del")).to_have_count(2)  # "misty" and "dusk," of the first are not in the second
+        dialog.screenshot(path=ARTIFACTS / "compare-desktop.png")
+        context.close()
+        phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+        page = phone.new_page()
+        open_gallery(page, server.url)
+        loaded_images(page.get_by_test_id("stMain").locator(".stElementContainer").filter(has=page.locator("img")).first)
+        page.screenshot(path=ARTIFACTS / "gallery-phone.png")
+        for tile in (-1, -2):
+            page.locator(f".st-key-gallery-pick-{made[tile].id}").get_by_text("Pick").click()
+            settled(page)
+        page.get_by_role("button", name="Compare", exact=True).click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text("Different: aspect ratio")).to_be_visible(timeout=20_000)
+        loaded_images(dialog)
+        page.screenshot(path=ARTIFACTS / "compare-phone.png", full_page=True)
+        phone.close()
+    finally:
+        server.stop()
+
+
+def test_a_result_link_opens_after_a_restart_in_a_fresh_browser(
+    browser: Browser, sandbox: Sandbox, seeded: tuple[Path, list[Job]],
+) -> None:
+    data, made = seeded
+    video = made[1]
+    server = start(sandbox, data)  # a new server process on the same data folder: a restart
+    try:
+        context = browser.new_context(viewport=DESKTOP)
+        page = context.new_page()
+        page.goto(f"{server.url}/gallery?job={video.id}")
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text(video.prompt, exact=True)).to_be_visible(timeout=30_000)
+        expect(dialog.get_by_text("10 credits")).to_be_visible()
+        player = dialog.locator("video")
+        expect(player).to_be_attached()
+        page.wait_for_function("v => v.readyState >= 1 && v.videoWidth > 0", arg=player.element_handle(), timeout=20_000)
+        context.close()
+        context = browser.new_context(viewport=DESKTOP)
+        page = context.new_page()
+        page.goto(f"{server.url}/gallery?job=987654")
+        expect(page.get_by_role("dialog").get_by_text("There is no result #987654")).to_be_visible(timeout=30_000)
+        context.close()
+    finally:
+        server.stop()

@@ -1,0 +1,169 @@
+"""The generate pages in headless Chromium on the real server: Ctrl+Enter, a batch of three, Animate end to end."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from rivya.sandbox import Sandbox, Timing
+from rivya.tasklog import TaskLog
+
+from .browser_support import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, chromium_path
+
+pytestmark = pytest.mark.browser
+TIMING = Timing(image_queued=0.3, image_processing=1.0, video_queued=0.3, video_processing=1.5)
+RESULT_TIMEOUT = 40_000
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(timing=TIMING) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    data_dir = tmp_path_factory.mktemp("data")
+    env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data_dir),
+           "DAILY_CREDIT_BUDGET": "5000"}
+    server = StreamlitServer(env)
+    server.data_dir = data_dir
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+    context.close()
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator("h1").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def fill_prompt(page: Page, text: str) -> None:
+    """Type a prompt and commit it by leaving the box (Ctrl+Enter would generate)."""
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    box.fill(text)
+    box.press("Tab")
+    expect(page.get_by_text(f"{len(text):,} / 5,000 characters")).to_be_visible()
+
+
+def tasks_with(sandbox: Sandbox, prompt: str, *, at_least: int = 0, timeout: float = 15) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        tasks = [t for t in sandbox.state.tasks.values() if t.prompt == prompt]
+        if len(tasks) >= at_least or time.monotonic() > deadline:
+            return tasks
+        time.sleep(0.1)
+
+
+def results(page: Page) -> object:
+    return page.locator(".st-key-results").get_by_test_id("stImage").locator("img")
+
+
+def test_ctrl_enter_generates_and_the_prompt_keeps_focus(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/image")
+    expect(page.get_by_role("button", name=re.compile("Generate"))).to_contain_text(re.compile(r"Ctrl\s*\+\s*Enter"))
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    box.fill("A keyboard shortcut fox")
+    box.press("Control+Enter")
+    (task,) = tasks_with(sandbox, "A keyboard shortcut fox", at_least=1)
+    assert task.prompt == "A keyboard shortcut fox"  # the typed text, committed before the press reached Generate
+    expect(results(page).first).to_be_visible(timeout=RESULT_TIMEOUT)
+    expect(box).to_be_focused()
+    box.press("End")
+    box.type(", in snow")  # typed on in the box that kept the focus, never left
+    box.press("Control+Enter")
+    assert len(tasks_with(sandbox, "A keyboard shortcut fox, in snow", at_least=1)) == 1
+    expect(box).to_be_focused()
+    page.wait_for_timeout(1500)
+    assert len(tasks_with(sandbox, "A keyboard shortcut fox")) == 1
+
+
+def test_a_batch_of_three_from_the_browser(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/image")
+    fill_prompt(page, "Three takes of a heron")
+    page.get_by_role("radiogroup", name="How many").get_by_role("radio", name="3", exact=True).click()
+    expect(page.get_by_text("3 × 4 = 12 credits")).to_be_visible()  # shown before anything is sent
+    assert not tasks_with(sandbox, "Three takes of a heron", timeout=0)
+    page.get_by_role("button", name=re.compile("Generate")).dblclick()
+    tasks = tasks_with(sandbox, "Three takes of a heron", at_least=3)
+    keys = [e.idempotency_key for e in sandbox.journal if e.method == "POST" and e.path == "/api/v1/generations"
+            and e.task_id in {t.id for t in tasks}]
+    assert len(tasks) == 3 and len(set(keys)) == 3
+    log = TaskLog(app.data_dir / "tasklog.sqlite3")
+    jobs = log.where("prompt = ?", ("Three takes of a heron",))
+    assert len(jobs) == 3 and len({j.batch_id for j in jobs}) == 1 and jobs[0].batch_id
+    page.wait_for_function("() => document.querySelectorAll('.st-key-results [data-testid=stImage] img').length >= 3",
+                           timeout=RESULT_TIMEOUT)
+    page.wait_for_timeout(1500)
+    assert len(tasks_with(sandbox, "Three takes of a heron")) == 3
+
+
+def test_animate_end_to_end(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/image")
+    fill_prompt(page, "A red kite over a hill")
+    page.get_by_role("button", name=re.compile("Generate")).click()
+    expect(results(page).first).to_be_visible(timeout=RESULT_TIMEOUT)
+    (image_task,) = tasks_with(sandbox, "A red kite over a hill", at_least=1)
+    log = TaskLog(app.data_dir / "tasklog.sqlite3")
+    (image_job,) = log.where("prompt = ?", ("A red kite over a hill",))
+    animate = page.locator(f".st-key-grok-imagine-panel-animate-{image_job.id}").get_by_role("button", name="Animate")
+    expect(animate).to_be_visible(timeout=RESULT_TIMEOUT)
+    animate.click()
+    expect(page).to_have_url(re.compile(r"/video$"), timeout=15_000)
+    expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("A red kite over a hill")
+    expect(page.get_by_text(f"from job #{image_job.id}")).to_be_visible(timeout=15_000)
+    fill_prompt(page, "The kite dances in the wind")
+    page.get_by_role("button", name=re.compile("Generate")).click()
+    (video_task,) = tasks_with(sandbox, "The kite dances in the wind", at_least=1)
+    file_id = video_task.params["referenceMediaItems"][0]["url"].rsplit("/", 1)[-1]
+    uploaded = sandbox.state.files[file_id].data
+    saved = Path(log.get(image_job.id).media_paths[0])
+    assert uploaded == saved.read_bytes()  # the image result's saved bytes, uploaded as the reference
+    assert uploaded == requests.get(f"{sandbox.url}/media/{image_task.id}.png", timeout=10).content
+    (video_job,) = log.where("prompt = ?", ("The kite dances in the wind",))
+    assert video_job.parent_id == image_job.id
+
+
+@pytest.mark.parametrize(("width", "height"), [(1400, 1000), (390, 844)])
+@pytest.mark.parametrize("path", ["image", "video"])
+def test_generate_pages_screenshots(browser: Browser, app: StreamlitServer, path: str, width: int, height: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=width < 500)
+    page = context.new_page()
+    try:
+        open_page(page, f"{app.url}/{path}")
+        page.get_by_text("Prompt library").click()
+        page.get_by_role("tab", name="Presets").click()
+        expect(page.get_by_role("button", name="Apply")).to_be_visible()
+        page.wait_for_timeout(1000)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        page.screenshot(path=ARTIFACTS / f"generate-{path}-{width}-library.png", full_page=True)
+        page.get_by_text("Prompt library").click()  # folded again: the form as people first see it
+        page.get_by_role("button", name=re.compile("Generate")).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=ARTIFACTS / f"generate-{path}-{width}-form.png")
+    finally:
+        context.close()

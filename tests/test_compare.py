@@ -1,0 +1,77 @@
+"""Compare: settings and prompt differences (pure), and the Compare dialog from the Gallery under AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rivya.compare import prompt_diff, same_scale_widths, settings_diff
+from rivya.tasklog import TaskLog
+
+from .conftest import open_page
+from .test_gallery import add_result, seeded_app  # noqa: F401 - the fixture is used by name
+
+
+def test_prompt_diff_word_by_word() -> None:
+    assert prompt_diff("a red fox at dawn", "a red fox at dawn") == [("equal", "a red fox at dawn")]
+    assert prompt_diff("a red fox at dawn", "a blue fox at dusk, misty") == [
+        ("equal", "a"), ("delete", "red"), ("insert", "blue"), ("equal", "fox at"), ("delete", "dawn"),
+        ("insert", "dusk, misty"),
+    ]
+    assert prompt_diff("", "new words") == [("insert", "new words")]
+    assert prompt_diff("old words", "") == [("delete", "old words")]
+    assert prompt_diff("Fox", "fox") == [("delete", "Fox"), ("insert", "fox")]  # exact words
+
+
+@pytest.mark.parametrize("a, b", [
+    ("a cat on a mat", "the cat sat on the mat today"),
+    ("one two three four", "four three two one"),
+    ("  spaced   out\twords ", "spaced words out"),
+])
+def test_prompt_diff_rebuilds_both_prompts(a: str, b: str) -> None:
+    runs = prompt_diff(a, b)
+    assert " ".join(w for op, w in runs if op != "insert").split() == a.split()
+    assert " ".join(w for op, w in runs if op != "delete").split() == b.split()
+
+
+def test_settings_diff_marks_what_differs(tmp_path: Path) -> None:
+    log = TaskLog(tmp_path / "log.sqlite3")
+    a = add_result(log, tmp_path / "m", "a", params={"aspect_ratio": "16:9", "enable_pro": "false"})
+    b = add_result(log, tmp_path / "m", "b", params={"aspect_ratio": "1:1", "enable_pro": "false"})
+    c = add_result(log, tmp_path / "m", "c", model="grok-imagine-video", params={"aspect_ratio": "16:9", "duration": 6})
+    rows = {r.name: r for r in settings_diff([a, b])}
+    assert list(rows) == ["model", "aspect_ratio", "enable_pro"]
+    assert rows["aspect_ratio"].values == ("16:9", "1:1") and rows["aspect_ratio"].differs
+    assert not rows["enable_pro"].differs and not rows["model"].differs
+    rows = {r.name: r for r in settings_diff([a, c])}
+    assert rows["model"].differs and rows["model"].values == ("Grok Imagine", "Grok Imagine Video")
+    assert rows["duration"].values == (None, "6") and rows["duration"].differs  # set on one only
+    assert not rows["aspect_ratio"].differs
+    log.close()
+
+
+def test_same_scale_widths() -> None:
+    assert same_scale_widths([(1536, 1536), (1024, 1024)], 300) == [300, 200]
+    assert same_scale_widths([(1024, 576), (576, 1024)], 400) == [400, 225]
+    assert same_scale_widths([(0, 0), (0, 0)], 250) == [250, 250]
+
+
+def test_compare_from_the_gallery(seeded_app) -> None:  # noqa: F811 - the fixture
+    _, made = seeded_app
+    at = open_page("pages/gallery.py")
+    compare = at.button(key="gallery:compare")
+    assert compare.disabled
+    at.checkbox(key=f"gallery:pick:{made[-1].id}").check().run()
+    assert at.button(key="gallery:compare").disabled  # one is not enough
+    at.checkbox(key=f"gallery:pick:{made[-2].id}").check().run()
+    at.button(key="gallery:compare").click().run()
+    assert not at.exception
+    texts = [m.value for m in at.markdown]
+    assert "picture number 29" in texts  # the first as written
+    assert "picture number :red[~~29~~] :green-background[28]" in texts  # the second, diffed against it
+    for n in (-3, -4, -5):
+        at.checkbox(key=f"gallery:pick:{made[n].id}").check().run()
+    assert at.button(key="gallery:compare").disabled  # five is too many
+    at.button(key="gallery:clear").click().run()
+    assert not at.checkbox(key=f"gallery:pick:{made[-1].id}").value

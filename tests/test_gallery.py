@@ -1,0 +1,325 @@
+"""The Gallery: its queries on a real SQLite log, thumbnails on disk, tags, and the page under AppTest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from rivya import gallery, stars, tags
+from rivya.errors import InvalidInputError
+from rivya.gallery import GalleryFilter
+from rivya.sandbox import Sandbox
+from rivya.sandbox.render import render_mp4, render_png
+from rivya.tasklog import Job, TaskLog
+
+from .conftest import FAST_TIMING, image_bytes, open_page
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def add_result(
+    log: TaskLog, media_dir: Path, prompt: str, *, model: str = "grok-imagine", status: str = "succeeded",
+    saved: bool = True, days_ago: float = 0, person: str | None = None, person_name: str | None = None,
+    params: dict | None = None, parent_id: int | None = None, real: bool = False, credits: int = 4,
+) -> Job:
+    """One job in the log; a succeeded one with its result file saved under ``media_dir`` as the follower does.
+
+    ``real`` renders the sandbox's own picture or clip of the prompt (for screenshots); otherwise a small PNG.
+    """
+    video = "video" in model
+    job = log.add(
+        idempotency_key=f"{prompt}-{log.count()}", backend="seeded", model=model, category="video" if video else "image",
+        prompt=prompt, params=params or {"aspect_ratio": "1:1"}, person=person, person_name=person_name,
+        parent_id=parent_id, submitted_at=(NOW - timedelta(days=days_ago)).isoformat(timespec="milliseconds"),
+    )
+    fields: dict = {"status": status, "reserved_credits": credits, "final_credits": credits}
+    if status == "succeeded":
+        fields["result_urls"] = [f"https://media.example/{job.id}"]
+        if saved:
+            media_dir.mkdir(parents=True, exist_ok=True)
+            ratio = (params or {}).get("aspect_ratio", "1:1")
+            if video:
+                path, data = media_dir / f"{job.id}-0.mp4", render_mp4(prompt, ratio, "480p", 1)
+            else:
+                path, data = media_dir / f"{job.id}-0.png", render_png(prompt, ratio, False) if real else image_bytes()
+            path.write_bytes(data)
+            fields["media_paths"] = [str(path)]
+    return log.update(job.id, **fields)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[TaskLog]:
+    opened = TaskLog(tmp_path / "tasklog.sqlite3")
+    yield opened
+    opened.close()
+
+
+def ids(page: gallery.GalleryPage) -> list[int]:
+    return [j.id for j in page.jobs]
+
+
+# -- queries ------------------------------------------------------------------------------------
+
+
+def test_only_saved_results_newest_first(log: TaskLog, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    old = add_result(log, media, "old fox")
+    add_result(log, media, "failed fox", status="failed")
+    add_result(log, media, "unsaved fox", saved=False)
+    add_result(log, media, "queued fox", status="queued")
+    new = add_result(log, media, "new fox", model="grok-imagine-video")
+    page = gallery.results_page(log, GalleryFilter())
+    assert ids(page) == [new.id, old.id] and page.next_before is None
+    assert gallery.count_results(log, GalleryFilter()) == 2
+
+
+def test_pages_by_keyset_do_not_shift_when_results_arrive(log: TaskLog, tmp_path: Path) -> None:
+    made = [add_result(log, tmp_path / "media", f"result {n}").id for n in range(30)]
+    first = gallery.results_page(log, GalleryFilter(), limit=12)
+    assert ids(first) == made[::-1][:12] and first.next_before == made[-12]
+    arrived = add_result(log, tmp_path / "media", "arrived meanwhile")
+    second = gallery.results_page(log, GalleryFilter(), before=first.next_before, limit=12)
+    third = gallery.results_page(log, GalleryFilter(), before=second.next_before, limit=12)
+    assert ids(second) == made[::-1][12:24]
+    assert ids(third) == made[::-1][24:] and third.next_before is None
+    both = gallery.results_pages(log, GalleryFilter(), 2, limit=12)
+    assert ids(both) == [arrived.id, *made[::-1][:23]] and both.next_before == made[-23]
+
+
+@pytest.mark.parametrize("f", [
+    GalleryFilter(), GalleryFilter(models=("grok-imagine",)), GalleryFilter(people=("ann@x.org",)),
+    GalleryFilter(start=date(2026, 1, 1), end=date(2026, 2, 1), favourites_of=""),
+])
+def test_a_page_is_read_newest_first_without_sorting_every_match(log: TaskLog, f: GalleryFilter) -> None:
+    where, args = gallery._where(f)
+    sql = f"EXPLAIN QUERY PLAN SELECT * FROM jobs WHERE {where} ORDER BY id DESC LIMIT 25"
+    plan = " ".join(r[3] for r in log.read(sql, args))
+    assert "TEMP B-TREE" not in plan and ("jobs_results" in plan or "jobs_status" in plan), plan
+
+
+def test_filters(log: TaskLog, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    fox = add_result(log, media, "a red fox in the snow", person="ann@x.org", person_name="Ann", days_ago=10)
+    lighthouse = add_result(log, media, "an old lighthouse at dusk", model="grok-imagine-video", person="bo@x.org",
+                            person_name="Bo", days_ago=3)
+    cat = add_result(log, media, "a sleepy cat", days_ago=0)
+    tags.add_tag(log, cat.id, "Hero shot")
+    stars.set_star(log, fox.id, "ann@x.org", True)
+    stars.set_star(log, cat.id, "", True)
+
+    def found(**kwargs) -> list[int]:
+        return ids(gallery.results_page(log, GalleryFilter(**kwargs)))
+
+    assert found(models=("grok-imagine-video",)) == [lighthouse.id]
+    assert found(favourites_of="ann@x.org") == [fox.id]
+    assert found(favourites_of="") == [cat.id]
+    assert found(text="LIGHT") == [lighthouse.id]  # any case, and a word's start
+    assert found(text="fox snow") == [fox.id]
+    assert found(text="hero shot") == [cat.id]  # a tag, by its whole text
+    assert found(text="fox dusk") == []
+    assert found(text="!!!") == []  # punctuation only: no prompt word, and no such tag
+    assert found(tag="hero SHOT") == [cat.id]
+    assert found(people=("bo@x.org",)) == [lighthouse.id]
+    today = NOW.date()
+    assert found(start=today - timedelta(days=4), end=today - timedelta(days=1)) == [lighthouse.id]
+    assert found(start=today) == [cat.id]
+    assert found(models=("grok-imagine",), start=today - timedelta(days=30)) == [cat.id, fox.id]
+    assert gallery.count_results(log, GalleryFilter(models=("grok-imagine",))) == 2
+
+
+def test_filter_choices(log: TaskLog, tmp_path: Path) -> None:
+    assert gallery.makers(log) == {} and gallery.result_models(log) == [] and gallery.result_days(log) == (None, None)
+    add_result(log, tmp_path / "m", "one", days_ago=2)
+    add_result(log, tmp_path / "m", "two", model="grok-imagine-video", person="bo@x.org", person_name="Bo")
+    add_result(log, tmp_path / "m", "three", model="grok-imagine-video", status="failed", person="cy@x.org")
+    assert gallery.makers(log) == {"bo@x.org": "Bo", "cy@x.org": "cy@x.org"}
+    assert gallery.result_models(log) == ["grok-imagine", "grok-imagine-video"]
+    assert gallery.result_days(log) == ((NOW - timedelta(days=2)).date(), NOW.date())
+
+
+# -- thumbnails -----------------------------------------------------------------------------------
+
+
+def test_thumbnail_is_made_once_and_kept(log: TaskLog, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    job = add_result(log, media, "a tall tower", params={"aspect_ratio": "9:16"}, real=True)
+    original = gallery.result_file(job, media)
+    thumb = gallery.gallery_thumbnail(original, media)
+    assert thumb == media / "thumbs" / f"{original.name}.jpg"
+    with Image.open(thumb) as image:  # the whole tall picture, letterboxed in the tile's box
+        assert image.format == "JPEG" and image.size == gallery.THUMB_SIZE
+        assert image.getpixel((2, 144)) == pytest.approx(gallery.THUMB_BACKGROUND, abs=3)
+        assert image.getpixel((192, 144)) != pytest.approx(gallery.THUMB_BACKGROUND, abs=3)
+    os.utime(thumb, (1_000_000, 1_000_000))
+    original.write_bytes(b"not an image any more")  # a second making would fail: the kept file is returned
+    assert gallery.gallery_thumbnail(original, media) == thumb and thumb.stat().st_mtime == 1_000_000
+    assert not list((media / "thumbs").glob("*.part"))
+
+
+def test_video_poster_is_its_first_frame(log: TaskLog, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    job = add_result(log, media, "waves", model="grok-imagine-video", params={"aspect_ratio": "16:9"})
+    poster = gallery.gallery_thumbnail(gallery.result_file(job, media), media)
+    with Image.open(poster) as image:  # 384 x 216 of picture, centred in the box
+        assert image.format == "JPEG" and image.size == gallery.THUMB_SIZE
+        assert image.getpixel((192, 10)) == pytest.approx(gallery.THUMB_BACKGROUND, abs=3)
+        assert image.getpixel((192, 144)) != pytest.approx(gallery.THUMB_BACKGROUND, abs=3)
+
+
+def test_unreadable_result_has_no_thumbnail(tmp_path: Path) -> None:
+    broken = tmp_path / "media" / "1-0.png"
+    broken.parent.mkdir()
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    assert gallery.gallery_thumbnail(broken, tmp_path / "media") is None
+    assert not list((tmp_path / "media").rglob("*.jpg")) and not list((tmp_path / "media").rglob("*.part"))
+
+
+# -- tags -----------------------------------------------------------------------------------------
+
+
+def test_tags_add_remove_and_list(log: TaskLog, tmp_path: Path) -> None:
+    a = add_result(log, tmp_path / "m", "a")
+    b = add_result(log, tmp_path / "m", "b")
+    assert tags.add_tag(log, a.id, "  client   A ") == "client A"
+    tags.add_tag(log, a.id, "CLIENT a")  # the same tag in another case is kept once
+    tags.add_tag(log, a.id, "best")
+    tags.add_tag(log, b.id, "best")
+    assert tags.tags_of(log, [a.id, b.id]) == {a.id: ["best", "client A"], b.id: ["best"]}
+    assert tags.popular_tags(log) == [("best", 2), ("client A", 1)]
+    tags.remove_tag(log, a.id, "Client A")
+    tags.remove_tag(log, a.id, "never there")
+    assert tags.tags_of(log, [a.id]) == {a.id: ["best"]} and tags.tags_of(log, []) == {}
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 41])
+def test_bad_tags_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInputError):
+        tags.clean_tag(text)
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seeded_app(point_app) -> Iterator[tuple[TaskLog, list[Job]]]:
+    """The app pointed at a sandbox, its log holding 2 video results made 5 days ago, then 30 image results today."""
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        data = point_app(sandbox.url, sandbox.api_key)
+        seeded_log = TaskLog(data / "tasklog.sqlite3")
+        made = [add_result(seeded_log, data / "media", f"lighthouse clip {n}", model="grok-imagine-video", days_ago=5)
+                for n in range(2)]
+        made += [add_result(seeded_log, data / "media", f"picture number {n}") for n in range(30)]
+        yield seeded_log, made
+        seeded_log.close()
+
+
+def tiles(at) -> list[int]:
+    return [int(b.key.rsplit(":", 1)[1]) for b in at.button if b.key and b.key.startswith("gallery:open:")]
+
+
+def test_page_shows_newest_and_loads_more(seeded_app) -> None:
+    _, made = seeded_app
+    at = open_page("pages/gallery.py")
+    assert tiles(at) == [j.id for j in made[::-1][: gallery.PAGE_SIZE]]
+    assert any(f"{gallery.PAGE_SIZE} of 32 results" in c.value for c in at.caption)
+    while [b for b in at.button if b.key == "gallery:more"]:  # until nothing is left to load
+        shown = len(tiles(at))
+        at.button(key="gallery:more").click().run()
+        assert len(tiles(at)) == min(shown + gallery.PAGE_SIZE, len(made))
+    assert tiles(at) == [j.id for j in made[::-1]]
+
+
+def test_page_filters_by_prompt_words(seeded_app) -> None:
+    _, made = seeded_app
+    at = open_page("pages/gallery.py")
+    at.text_input(key="gallery:text").set_value("lighthouse").run()
+    assert tiles(at) == [made[1].id, made[0].id]
+    at.text_input(key="gallery:text").set_value("no such words").run()
+    assert not tiles(at) and "No results match" in at.info[0].value
+
+
+def test_star_from_a_tile_is_kept_in_the_log(seeded_app) -> None:
+    log, made = seeded_app
+    newest = made[-1].id
+    at = open_page("pages/gallery.py")
+    at.button(key=f"gallery:star:{newest}").click().run()
+    assert stars.starred(log, [newest], "") == {newest}
+    assert at.button(key=f"gallery:star:{newest}").label == "Starred"
+    at.toggle(key="gallery:favourites").set_value(True).run()
+    assert tiles(at) == [newest]
+    at.button(key=f"gallery:star:{newest}").click().run()
+    assert stars.starred(log, [newest], "") == set()
+
+
+def test_page_filters_by_model_and_dates(seeded_app) -> None:
+    _, made = seeded_app
+    at = open_page("pages/gallery.py")
+    at.button_group(key="gallery:models").set_value(["grok-imagine-video"]).run()
+    assert tiles(at) == [made[1].id, made[0].id]
+    at.button_group(key="gallery:models").set_value([]).run()
+    days_ago_5 = (NOW - timedelta(days=5)).date()
+    at.date_input(key="gallery:dates").set_value((days_ago_5, days_ago_5 + timedelta(days=1))).run()
+    assert tiles(at) == [made[1].id, made[0].id]
+    at.date_input(key="gallery:dates").set_value((NOW.date(), NOW.date())).run()
+    assert len(tiles(at)) == gallery.PAGE_SIZE and made[0].id not in tiles(at)
+
+
+def test_open_shows_the_large_view_and_puts_the_result_in_the_address(seeded_app) -> None:
+    _, made = seeded_app
+    newest = made[-1]
+    at = open_page("pages/gallery.py")
+    at.button(key=f"gallery:open:{newest.id}").click().run()
+    assert at.query_params["job"] == str(newest.id)
+    assert any(c.value == newest.prompt for c in at.code)
+    assert any("**4 credits**" in m.value for m in at.markdown)
+    assert any(c.value == f"/gallery?job={newest.id}" for c in at.code)  # Copy link
+
+
+def test_a_link_opens_its_result_and_an_unknown_one_says_so(seeded_app) -> None:
+    _, made = seeded_app
+    at = open_page("pages/gallery.py")
+    at.query_params["job"] = str(made[3].id)
+    at.run()
+    assert any(c.value == made[3].prompt for c in at.code)
+    fresh = open_page("pages/gallery.py")
+    fresh.query_params["job"] = "9999"
+    fresh.run()
+    assert any("There is no result #9999" in w.value for w in fresh.warning)
+
+
+def test_large_view_tags_and_lineage(seeded_app) -> None:
+    log, made = seeded_app
+    image = made[-1]
+    clip = add_result(log, log.path.parent / "media", "the picture, moving", model="grok-imagine-video",
+                      parent_id=image.id, credits=10)
+    at = open_page("pages/gallery.py")
+    at.query_params["job"] = str(image.id)
+    at.run()
+    assert any("whole chain cost **14 credits**" in m.value for m in at.markdown)
+    assert any(b.label.startswith(f"Made from this: #{clip.id}") for b in at.button)
+    at.multiselect(key=f"large:tags:{image.id}").select("Hero shot").run()
+    assert tags.tags_of(log, [image.id]) == {image.id: ["Hero shot"]}
+    at.multiselect(key=f"large:tags:{image.id}").unselect("Hero shot").run()
+    assert tags.tags_of(log, [image.id]) == {}
+
+
+def test_made_by_is_offered_only_once_people_exist(point_app) -> None:
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        data = point_app(sandbox.url, sandbox.api_key)
+        log = TaskLog(data / "tasklog.sqlite3")
+        add_result(log, data / "media", "nobody's")
+        at = open_page("pages/gallery.py")
+        assert not [m for m in at.multiselect if m.key == "gallery:people"]
+        ann = add_result(log, data / "media", "ann's", person="ann@x.org", person_name="Ann")
+        add_result(log, data / "media", "bo's", person="bo@x.org", person_name="Bo")
+        at.run()
+        made_by = at.multiselect(key="gallery:people")
+        assert made_by.options == ["Ann", "Bo"]
+        made_by.select("ann@x.org").run()
+        assert tiles(at) == [ann.id]
+        log.close()

@@ -1,0 +1,162 @@
+"""History for a team: "Mine" and "Favourites", spend per person (and the admins' table), selected-row actions, times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rivya.sandbox import Sandbox
+from rivya.stars import set_star
+from rivya.tasklog import TaskLog
+
+from .conftest import APP, FAST_TIMING, image_bytes
+
+ANA = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
+BO = {"is_logged_in": True, "email": "bo@example.com", "name": "Bo"}
+AUTH = {"auth": {"redirect_uri": "http://127.0.0.1/oauth2callback", "cookie_secret": "s" * 32, "client_id": "studio",
+                 "client_secret": "x", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
+NOW = datetime.now(UTC)
+
+# (person, name, minutes ago, model, status, credits, starred by): the newest first
+SEED = [
+    ("ana@example.com", "Ana", 1, "grok-imagine", "succeeded", 4, ["ana@example.com"]),
+    ("bo@example.com", "Bo", 2, "grok-imagine-video", "succeeded", 10, ["ana@example.com", "bo@example.com"]),
+    (None, None, 3, "grok-imagine", "succeeded", 4, [""]),
+    ("ana@example.com", "Ana", 3 * 24 * 60, "grok-imagine-video", "succeeded", 10, []),
+    ("ana@example.com", "Ana", 30 * 24 * 60, "grok-imagine", "failed", 4, []),
+]
+
+
+@pytest.fixture
+def seeded(point_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The log above (each result saved as a real PNG), budgets reset in Los Angeles, Ana an admin."""
+    monkeypatch.setenv("BUDGET_TIMEZONE", "America/Los_Angeles")
+    monkeypatch.setenv("ADMINS", "Ana@Example.com")
+    monkeypatch.setenv("PERSON_DAILY_BUDGET", "50")
+    monkeypatch.setenv("DAILY_CREDIT_BUDGET", "100")
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        data = point_app(sandbox.url, sandbox.api_key)
+        log = TaskLog(data / "tasklog.sqlite3")
+        ids = []
+        for n, (person, name, minutes, model, status, credits, stars) in reversed(list(enumerate(SEED))):
+            media = data / "media" / f"seeded-{n}.png"
+            media.parent.mkdir(exist_ok=True)
+            media.write_bytes(image_bytes("PNG", (64, 48), "purple"))
+            submitted = (NOW - timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
+            job = log.add(idempotency_key=f"seed-{n}", backend="seeded", model=model, prompt=f"seeded {n}", params={},
+                          category="video" if "video" in model else "image", submitted_at=submitted,
+                          person=person, person_name=name)
+            final = credits if status == "succeeded" else 2  # the failed job is charged 2 of its 4
+            log.update(job.id, status=status, reserved_credits=credits, final_credits=final, task_id=f"t{n}",
+                       finished_at=submitted, media_paths=[str(media)] if status == "succeeded" else [])
+            for owner in stars:
+                set_star(log, job.id, owner, True)
+            ids.append(job.id)
+        log.close()
+        yield ids[::-1]  # newest first, as SEED
+
+
+def history(user: dict | None, *, timezone: str | None = None) -> AppTest:
+    """The History page as ``user`` sees it (None: sign-in not configured), from a browser in ``timezone``."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    if user is not None:
+        at.secrets.update(AUTH)
+        at.user = user
+    if timezone:
+        at.context = {"timezone": timezone}
+    at.run()
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def shown(at: AppTest) -> str:
+    return next(c.value for c in at.caption if "jobs, newest first" in c.value)
+
+
+def table_ids(at: AppTest, seeded: list[int]) -> list[int]:
+    prompts = list(at.dataframe[0].value["prompt"])
+    return [seeded[int(p.split()[-1])] for p in prompts]
+
+
+def test_mine_and_favourites_for_a_signed_in_person(seeded: list[int]) -> None:
+    at = history(BO)
+    assert at.pills(key="history:only").options == ["Favourites", "Mine"]
+    at.pills(key="history:only").set_value(["Mine"]).run()
+    assert shown(at).startswith("1 of 5 jobs") and table_ids(at, seeded) == [seeded[1]]
+    at.pills(key="history:only").set_value(["Favourites"]).run()
+    assert table_ids(at, seeded) == [seeded[1]]  # Bo starred only his own video
+    at = history(ANA)
+    at.pills(key="history:only").set_value(["Favourites"]).run()
+    assert table_ids(at, seeded) == [seeded[0], seeded[1]]
+    at.pills(key="history:only").set_value(["Favourites", "Mine"]).run()
+    assert shown(at).startswith("1 of 5 jobs") and table_ids(at, seeded) == [seeded[0]]
+
+
+def test_without_sign_in_favourites_are_the_teams_and_there_is_no_mine(seeded: list[int]) -> None:
+    at = history(None)
+    assert at.pills(key="history:only").options == ["Favourites"]
+    at.pills(key="history:only").set_value(["Favourites"]).run()
+    assert table_ids(at, seeded) == [seeded[2]]
+    labels = {m.label for m in at.metric}
+    assert "Your spend today" not in labels and "Your budget used today" not in labels
+    assert "Spend per person" not in [t.label for t in at.tabs]
+
+
+def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
+    at = history(ANA)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Your spend today"], metrics["Your spend, last 7 days"], metrics["Your spend, all time"]) == ("4", "14", "16")
+    assert metrics["Your budget used today"] == "4 / 50" and metrics["Team budget used today"] == "18 / 100"
+    captions = [c.value for c in at.caption]
+    assert captions.count("Resets at midnight, America/Los_Angeles time") == 2
+    assert "Spend per person" in [t.label for t in at.tabs]
+    assert len(at.dataframe) == 1  # the table per person is built only while its tab is open
+    at.session_state["history:tab"] = "Spend per person"
+    at.run()
+    people = next(d.value for d in at.dataframe if "person" in d.value.columns)
+    assert people.to_dict("records") == [
+        {"person": "Ana", "id": "ana@example.com", "jobs": 3, "today": 4, "week": 14, "ever": 16},
+        {"person": "Bo", "id": "bo@example.com", "jobs": 1, "today": 10, "week": 10, "ever": 10},
+        {"person": "Nobody signed in", "id": "", "jobs": 1, "today": 4, "week": 4, "ever": 4},
+    ]
+    bo = history(BO)
+    assert "Spend per person" not in [t.label for t in bo.tabs]  # only ADMINS see everyone's spend
+    assert {m.label: m.value for m in bo.metric}["Your spend today"] == "10"
+
+
+def test_times_are_shown_in_the_viewers_time_zone(seeded: list[int]) -> None:
+    at = history(None, timezone="Asia/Kolkata")
+    newest = at.dataframe[0].value["submitted"].iloc[0]
+    expected = (NOW - timedelta(minutes=1)).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Kolkata")).replace(tzinfo=None)
+    assert abs(newest - expected) < timedelta(seconds=1)
+    assert "Submitted (Asia/Kolkata)" in str(at.dataframe[0].proto)
+    utc = history(None)
+    assert "Submitted (UTC)" in str(utc.dataframe[0].proto)
+
+
+def select(at: AppTest, rows: list[int]) -> None:
+    at.session_state["history:table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_selected_rows_offer_compare_animate_and_a_zip(seeded: list[int]) -> None:
+    at = history(None)
+    select(at, [0])
+    assert at.button(key="history:compare").disabled  # one result: nothing to compare with
+    assert at.button(key="history:animate")  # one image result
+    assert any("Selected job" in h.value for h in at.subheader)
+    select(at, [0, 1, 2])
+    assert not at.button(key="history:compare").disabled
+    assert not [b for b in at.button if b.key == "history:animate"]  # Animate takes exactly one image
+    assert [b for b in at.get("download_button") if b.proto.id.endswith("history:zip")]
+    select(at, [0, 4])  # the failed job has no result: no comparing it
+    assert at.button(key="history:compare").disabled
+    assert any("1 without a saved result" in c.value for c in at.caption)
+    select(at, [1, 2])
+    at.button(key="history:compare").click().run()
+    assert not at.exception, at.exception

@@ -1,0 +1,193 @@
+"""Told when a job finishes: the watcher's rules on a real task log, and the app's toast, sign-in prompt and
+fail-closed provider check in AppTest (signing in through a provider needs a browser: tests/test_signin.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rivya.sandbox import Sandbox
+from rivya.tasklog import TaskLog
+from ui.notices import Finished, Watch, shows, title
+
+from .browser_support import free_port
+from .conftest import APP, FAST_TIMING, ROOT
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[TaskLog]:
+    task_log = TaskLog(tmp_path / "tasklog.sqlite3")
+    yield task_log
+    task_log.close()
+
+
+def add(log: TaskLog, key: str, *, session: str = "s1", person: str | None = None, category: str = "image") -> int:
+    return log.add(idempotency_key=key, backend="sandbox", model="grok-imagine", category=category, prompt=f"prompt {key}",
+                   params={}, session_id=session, person=person).id
+
+
+def end(log: TaskLog, job_id: int, status: str = "succeeded") -> None:
+    log.update(job_id, status=status)
+
+
+def statements(log: TaskLog) -> list[str]:
+    """Every SQL statement this thread's connection to the log runs from now on."""
+    seen: list[str] = []
+    log._db().set_trace_callback(seen.append)
+    return seen
+
+
+def test_only_the_viewers_jobs_that_end_after_the_watch_began_are_news(log: TaskLog) -> None:
+    done_before = add(log, "old")
+    end(log, done_before)
+    running = add(log, "running")
+    add(log, "someone else's", session="s2")
+    watch = Watch.start(log, "session_id", "s1")
+    assert watch.check(log) == [] and watch.pending == {running}
+    end(log, running)
+    later = add(log, "later", category="video")
+    other = add(log, "other", session="s2")
+    end(log, other)
+    assert [f.id for f in watch.check(log)] == [running]
+    assert watch.pending == {later}
+    end(log, later, "failed")
+    fast = add(log, "fast")  # submitted and ended between two looks
+    end(log, fast)
+    assert watch.check(log) == [
+        Finished(later, "video", "failed", "prompt later"), Finished(fast, "image", "succeeded", "prompt fast"),
+    ]
+    end(log, add(log, "after", session="s2"))
+    assert watch.check(log) == []  # each job is news once, and others' jobs never
+
+
+def test_a_signed_in_person_is_told_about_their_jobs_from_any_session(log: TaskLog) -> None:
+    watch = Watch.start(log, "person", "ada@example.com")
+    mine = add(log, "mine", session="tab-2", person="ada@example.com")
+    add(log, "anon", session="tab-2")
+    end(log, mine)
+    assert [f.id for f in watch.check(log)] == [mine]
+
+
+def test_a_look_that_finds_nothing_new_reads_only_the_change_counter(log: TaskLog) -> None:
+    watch = Watch.start(log, "person", "ada@example.com")
+    for n in range(50):  # many jobs of this person, long finished
+        end(log, add(log, f"past-{n}", person="ada@example.com"))
+    watch.check(log)
+    ran = statements(log)
+    assert watch.check(log) == []
+    assert ran == ["SELECT rows, (SELECT COALESCE(MAX(id), 0) FROM jobs), changes FROM log_changes"]
+    end(log, add(log, "new", person="ada@example.com"))
+    assert len(watch.check(log)) == 1
+    query = ran[-1]
+    plan = " ".join(str(r[-1]) for r in sqlite3.connect(log.path).execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "INTEGER PRIMARY KEY" in plan and "jobs_person" not in plan and "SCAN jobs" not in plan, plan
+
+
+def test_the_seen_rule_and_the_title() -> None:
+    watch = Watch("session_id", "s1", (0, 0, 0), 0)
+    finished = [Finished(1, "image", "succeeded", "a"), Finished(2, "video", "succeeded", "b"),
+                Finished(3, "image", "failed", "c")]
+    watch.record(finished, page="image")  # the Image page shows the image at once; failures are no results
+    assert watch.unseen == {2: "video"} and title(len(watch.unseen)) == "(1) Imagine Studio"
+    watch.record([Finished(4, "image", "succeeded", "d")], page="history")
+    watch.seen("history", link=4)  # its large view
+    assert watch.unseen == {2: "video"}
+    watch.seen("image")
+    assert watch.unseen == {2: "video"}
+    watch.seen("gallery")
+    assert watch.unseen == {} and title(0) == "Imagine Studio"
+    assert shows("video", "video") and not shows("", "image")
+
+
+def test_watching_by_anything_else_is_refused(log: TaskLog) -> None:
+    with pytest.raises(ValueError):
+        Watch.start(log, "prompt", "x")
+
+
+# -- in the app ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_env(point_app) -> Iterator[Sandbox]:
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        point_app(sandbox.url, sandbox.api_key)
+        yield sandbox
+
+
+def test_a_job_of_this_tab_that_ends_brings_a_toast_with_its_link(app_env: Sandbox) -> None:
+    from ui.services import get_studio
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/history.py").run()
+    assert not at.exception and not at.toast
+    studio_log = get_studio().log
+    job = add(studio_log, "toastme", session=at.session_state["session_id"])
+    add(studio_log, "not-mine", session="another tab")
+    end(studio_log, job)
+    at.run()
+    (toast,) = at.toast
+    assert "Image is ready" in toast.value and "prompt toastme" in toast.value and f"?job={job}" in toast.value
+    at.run()
+    assert not at.toast  # told once
+
+
+def auth_section(metadata_url: str) -> dict[str, str]:
+    return {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789",
+            "client_id": "studio", "client_secret": "secret", "server_metadata_url": metadata_url}
+
+
+@pytest.mark.parametrize("script", [APP, str(ROOT / "pages/image.py"), str(ROOT / "pages/history.py")])
+def test_with_sign_in_configured_a_page_shows_only_the_sign_in_prompt(app_env: Sandbox, script: str) -> None:
+    at = AppTest.from_file(script, default_timeout=30)
+    at.secrets["auth"] = auth_section("http://127.0.0.1:9/.well-known/openid-configuration")
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"] and [t.value for t in at.title] == ["Imagine Studio"]
+    assert not at.metric and not at.text_area and not at.toggle and not at.sidebar.get("page_link")
+
+
+def test_a_provider_that_does_not_answer_gets_a_plain_message_never_the_page(app_env: Sandbox) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = auth_section(f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration")  # nobody there
+    at.user = {"is_logged_in": False}
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert "sign-in service is not answering" in at.error[0].value
+    assert [b.label for b in at.button] == ["Sign in"] and not at.metric and not at.text_area
+
+
+def test_a_signed_in_person_is_named_and_told_about_their_jobs_from_other_tabs(
+    app_env: Sandbox, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ui.services import get_studio
+
+    monkeypatch.setenv("ADMINS", "ada@example.com")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = auth_section("http://127.0.0.1:9/.well-known/openid-configuration")
+    at.user = {"is_logged_in": True, "email": "Ada@Example.com", "name": "Ada Lovelace", "sub": "a1"}
+    at.run()
+    assert not at.exception
+    assert "Signed in as **Ada Lovelace** · admin" in [c.value for c in at.sidebar.caption]
+    assert "Sign out" in [b.label for b in at.sidebar.button] and at.metric
+    studio_log = get_studio().log
+    job = add(studio_log, "elsewhere", session="another tab", person="ada@example.com")
+    end(studio_log, job, "failed")
+    at.run()
+    (toast,) = at.toast
+    assert "Image did not finish" in toast.value and f"?job={job}" in toast.value
+
+
+def test_a_sign_in_that_names_nobody_opens_nothing(app_env: Sandbox) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = auth_section("http://127.0.0.1:9/.well-known/openid-configuration")
+    at.user = {"is_logged_in": True, "name": ""}  # the provider's token carried neither email nor subject
+    at.run()
+    assert not at.exception and "did not say who you are" in at.error[0].value
+    assert [b.label for b in at.button] == ["Sign out"] and not at.metric and not at.sidebar.get("page_link")

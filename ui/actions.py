@@ -1,0 +1,60 @@
+"""What every result offers wherever it is shown (job card, Gallery, large view, History): Animate, Star,
+Use these settings. One definition each, so a favourite or a hand-off looks and behaves the same everywhere."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rivya.catalog import MODELS
+from rivya.people import star_owner
+from rivya.stars import set_star
+from rivya.tasklog import Job
+from ui.access import current_person
+from ui.form import prefill
+from ui.services import GOTO_PAGE, PAGE_FOR_CATEGORY, get_studio
+
+# session_state key read by the Video page: the id of the image job whose saved result becomes the reference.
+ANIMATE_FROM = "animate_from"
+
+
+def _animate(job_id: int) -> None:
+    st.session_state[ANIMATE_FROM] = job_id
+    st.session_state[GOTO_PAGE] = PAGE_FOR_CATEGORY["video"]
+
+
+def animate_button(job: Job, *, key: str) -> None:
+    """``Animate`` for a finished image whose result is saved here; nothing for anything else."""
+    if job.category != "image" or not job.media_paths:
+        return
+    st.button("Animate", key=key, icon=":material/movie:", on_click=_animate, args=(job.id,),
+              help="Open the Video page with this image attached and its prompt filled in.")
+
+
+def _toggle_star(job_id: int, person: str, starred: bool) -> None:
+    set_star(get_studio().log, job_id, person, starred)
+
+
+def star_button(job_id: int, starred: bool, *, key: str) -> None:
+    """One star that toggles (a result is a favourite or not; ``st.feedback``'s five stars would rate it)."""
+    st.button(
+        "Starred" if starred else "Star",
+        key=key,
+        icon=":material/star:" if starred else ":material/star_outline:",
+        type="primary" if starred else "secondary",
+        on_click=_toggle_star,
+        args=(job_id, star_owner(current_person()), not starred),
+        help="Remove from favourites" if starred else "Add to favourites",
+    )
+
+
+def _use_settings(job: Job) -> None:
+    """Refill the right page's form and go there (no job is created)."""
+    prefill(MODELS[job.model], job.prompt, job.params)
+    st.session_state[GOTO_PAGE] = PAGE_FOR_CATEGORY[MODELS[job.model].category]
+
+
+def use_settings_button(job: Job, *, key: str) -> None:
+    """Disabled for a model this app no longer offers (its form does not exist)."""
+    st.button("Use these settings", key=key, on_click=_use_settings, args=(job,), icon=":material/replay:",
+              disabled=job.model not in MODELS,
+              help="Fill the form with this prompt and these settings; nothing is sent until you press Generate.")

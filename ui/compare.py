@@ -1,0 +1,67 @@
+"""Compare: 2-4 finished results side by side at one scale, with what differs between them highlighted."""
+
+from __future__ import annotations
+
+import streamlit as st
+from PIL import Image
+
+from rivya.compare import MAX_COMPARED, MIN_COMPARED, prompt_diff, same_scale_widths, settings_diff
+from rivya.gallery import is_video, result_file
+from rivya.tasklog import Job
+from ui.services import get_studio
+from ui.text import md_escape
+
+# The large dialog's content is about 1,150 CSS pixels wide; the widest result fills its column.
+DIALOG_PX = 1150
+
+
+def _prompt_markdown(base: str, prompt: str) -> str:
+    """``prompt`` with the words it adds to ``base`` highlighted and the ones it drops struck through."""
+    shown = []
+    for op, words in prompt_diff(base, prompt):
+        text = md_escape(words)
+        shown.append(text if op == "equal" else f":green-background[{text}]" if op == "insert" else f":red[~~{text}~~]")
+    return " ".join(shown)
+
+
+def _size(job: Job) -> tuple[int, int]:
+    """The result's pixel size (read from the file's header), or (0, 0) when it cannot be read."""
+    path = result_file(job, get_studio().jobs.media_dir)
+    if path is None or is_video(path):
+        return (0, 0)
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except OSError:
+        return (0, 0)
+
+
+@st.dialog("Compare", width="large")
+def open_compare(job_ids: list[int]) -> None:
+    """The chosen results side by side: each at one scale, with its prompt and settings, differences marked."""
+    jobs = sorted(get_studio().log.many(job_ids), key=lambda j: job_ids.index(j.id))
+    if not MIN_COMPARED <= len(jobs) <= MAX_COMPARED:
+        st.warning(f"Pick {MIN_COMPARED} to {MAX_COMPARED} results to compare.")
+        return
+    rows = settings_diff(jobs)
+    differing = [r.name.replace("_", " ") for r in rows if r.differs]
+    st.caption(("Different: " + ", ".join(differing) if differing else "Same model and settings")
+               + " · prompt words added compared with the first are highlighted, words dropped are struck through.")
+    sizes = [_size(j) for j in jobs]
+    widths = same_scale_widths(sizes, DIALOG_PX // len(jobs))
+    media_dir = get_studio().jobs.media_dir
+    for index, (job, column, width, size) in enumerate(zip(jobs, st.columns(len(jobs)), widths, sizes, strict=True)):
+        with column:
+            path = result_file(job, media_dir)
+            if path is None:
+                st.warning("Not saved here.", icon=":material/broken_image:")
+            elif is_video(path):
+                st.video(str(path))
+            else:
+                st.image(str(path), width=width if size[0] else "stretch")
+            st.markdown(f"**#{job.id}** · {job.charged_credits:,} credits")
+            st.markdown(md_escape(job.prompt) if index == 0 else _prompt_markdown(jobs[0].prompt, job.prompt))
+            for row in rows:
+                value = md_escape(row.values[index] if row.values[index] is not None else "(not set)")
+                name = md_escape(row.name.replace("_", " "))
+                st.markdown(f":orange-background[**{name}: {value}**]" if row.differs else f":gray[{name}: {value}]")

@@ -1,0 +1,184 @@
+"""The large view of one result (a dialog), and links that open it: ``?job=<id>`` in the page's address.
+
+The address carries the open result: opening a tile sets ``?job=<id>``, closing the dialog removes it,
+and any page run that finds it (``open_from_link``) shows the dialog. So a copied link, a reload, or a
+server restart all bring the same view back, served from the saved copy, never Rivya's expired link.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from urllib.parse import urljoin
+
+import streamlit as st
+
+from rivya import stars, tags
+from rivya.catalog import MODELS, describe_params
+from rivya.errors import InvalidInputError
+from rivya.gallery import is_video, result_file
+from rivya.lineage import lineage
+from rivya.people import star_owner
+from rivya.resources import is_web_url
+from rivya.status import JobStatus
+from rivya.tasklog import Job
+from ui.access import current_person
+from ui.actions import animate_button, star_button, use_settings_button
+from ui.downloads import download_button
+from ui.services import GOTO_PAGE, get_studio
+from ui.text import local_time, md_escape
+
+LINK_PARAM = "job"
+# session_state: the result the open dialog shows (lineage links move it along the chain without closing).
+SHOWN = "large_view:shown"
+GALLERY_PATH = "gallery"
+
+
+def model_name(model: str) -> str:
+    return MODELS[model].display_name if model in MODELS else model
+
+
+def link_to(job_id: int) -> str:
+    """The address that opens this result's large view (the Gallery page, on this server)."""
+    tail = f"{GALLERY_PATH}?{LINK_PARAM}={job_id}"
+    here = st.context.url  # None outside a browser session (AppTest): then the link from the server's root
+    return urljoin(here.split("?", 1)[0], tail) if here else f"/{tail}"
+
+
+def open_link(job_id: int) -> None:
+    """Button callback: show ``job_id`` in the large view (and put it in the address, so it can be shared)."""
+    st.query_params[LINK_PARAM] = str(job_id)
+    st.session_state[SHOWN] = job_id
+
+
+def _closed() -> None:
+    """The dialog was dismissed: forget the result it showed and take it out of the address."""
+    st.query_params.pop(LINK_PARAM, None)
+    shown = st.session_state.pop(SHOWN, None)
+    st.session_state.pop(f"large:tags:{shown}", None)
+
+
+def open_from_link() -> None:
+    """Show the large view when the address names a result (``?job=<id>``); call once per page run.
+
+    ``studio_app.py`` calls it on every page, before the page runs.
+    """
+    raw = st.query_params.get(LINK_PARAM)
+    if raw is None:
+        return
+    try:
+        job_id = int(raw)
+    except ValueError:
+        job_id = 0
+    if job_id <= 0:
+        st.query_params.pop(LINK_PARAM, None)
+        st.warning(f"The link names result “{md_escape(raw[:40])}”, which is not a result number.", icon=":material/link_off:")
+        return
+    if st.session_state.get(SHOWN) is None:
+        st.session_state[SHOWN] = job_id
+    show_large(job_id)
+
+
+def _save_tags(job_id: int) -> None:
+    """Multiselect callback: add the tags newly picked or typed, remove those taken out."""
+    log = get_studio().log
+    wanted = st.session_state[f"large:tags:{job_id}"]
+    had = tags.tags_of(log, [job_id]).get(job_id, [])
+    try:
+        for tag in wanted:
+            if tag.casefold() not in {t.casefold() for t in had}:
+                tags.add_tag(log, job_id, tag)
+    except InvalidInputError as exc:
+        st.session_state["large:tag_error"] = " ".join(exc.problems)
+    for tag in had:
+        if tag.casefold() not in {t.casefold() for t in wanted}:
+            tags.remove_tag(log, job_id, tag)
+    st.session_state.pop(f"large:tags:{job_id}", None)  # redrawn from the log: the stored spelling wins
+
+
+def _show_result(job: Job) -> None:
+    path = result_file(job, get_studio().jobs.media_dir)
+    if path is not None and is_video(path):
+        st.video(str(path), format=mimetypes.guess_type(path.name)[0] or "video/mp4")
+    elif path is not None:
+        st.image(str(path), width="stretch")
+    elif job.status != JobStatus.SUCCEEDED:
+        st.info(f"This job has no result: it is {md_escape(job.status)}.", icon=":material/info:")
+    else:
+        st.warning("This result is not saved here, so it cannot be shown.", icon=":material/broken_image:")
+        link = job.result_urls[0] if job.result_urls else None
+        if is_web_url(link):
+            st.link_button("Open Rivya's link (it may have expired)", link, icon=":material/open_in_new:")
+
+
+def _chain_line(job: Job) -> str:
+    return f"#{job.id} · {model_name(job.model)} · {job.charged_credits:,} credits · {md_escape(job.prompt[:60])}"
+
+
+def _lineage(job: Job) -> None:
+    chain = lineage(get_studio().log, job)
+    if not chain.ancestors and not chain.children:
+        return
+    with st.container(border=True):
+        st.markdown(f"**Made from and into** · the whole chain cost **{chain.total_credits:,} credits**")
+        for label, jobs in (("Made from", chain.ancestors), ("Made from this", chain.children)):
+            for other in jobs:
+                st.button(f"{label}: {_chain_line(other)}", key=f"large:chain:{job.id}:{other.id}", type="tertiary",
+                          on_click=st.session_state.__setitem__, args=(SHOWN, other.id), icon=":material/link:")
+
+
+def _details(job: Job) -> None:
+    st.code(job.prompt, language=None, wrap_lines=True)
+    settings = describe_params(job.model, job.params)
+    st.markdown(f"**{md_escape(model_name(job.model))}**" + (f" · {md_escape(settings)}" if settings else ""))
+    who = md_escape(job.person_name or job.person or "") or "someone on the team"
+    st.markdown(f"**{job.charged_credits:,} credits** · made by {who} · {local_time(job.submitted_at)}")
+
+
+def _actions(job: Job) -> None:
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    with row:
+        animate_button(job, key=f"large:animate:{job.id}")
+        use_settings_button(job, key=f"large:reuse:{job.id}")
+        download_button(job, key=f"large:download:{job.id}")  # the saved file, its recipe written inside
+    with row.popover("Copy link", icon=":material/link:"):
+        st.caption("Anyone on the team can open this result with this link:")
+        st.code(link_to(job.id), language=None)
+
+
+def _tags(job: Job) -> None:
+    log = get_studio().log
+    key = f"large:tags:{job.id}"
+    current = tags.tags_of(log, [job.id]).get(job.id, [])
+    if key not in st.session_state:
+        st.session_state[key] = current
+    known = [t for t, _ in tags.popular_tags(log)]
+    st.multiselect("Tags", sorted({*known, *current}, key=str.casefold), key=key, accept_new_options=True,
+                   on_change=_save_tags, args=(job.id,), placeholder="Add a tag…")
+    error = st.session_state.pop("large:tag_error", None)
+    if error:
+        st.error(md_escape(error))
+
+
+@st.dialog("Result", width="large", on_dismiss=_closed)
+def show_large(job_id: int) -> None:
+    """The result at full size with its prompt, settings, cost, maker, lineage, star, tags and actions."""
+    if st.session_state.get(GOTO_PAGE):  # Animate or Use these settings was pressed: the page run switches page
+        st.query_params.pop(LINK_PARAM, None)
+        st.rerun()
+    job = get_studio().log.get(st.session_state.get(SHOWN) or job_id)
+    if job is None:
+        st.warning(
+            f"There is no result #{job_id} in this studio. The link may be mistyped, or it comes from another "
+            "installation of Imagine Studio.", icon=":material/search_off:")
+        return
+    st.subheader(f"#{job.id} · {model_name(job.model)}", anchor=False)
+    result, about = st.columns([3, 2])  # side by side on a desktop, one under the other on a phone
+    with result:
+        _show_result(job)
+    with about:
+        _details(job)
+        person = star_owner(current_person())
+        star_button(job.id, job.id in stars.starred(get_studio().log, [job.id], person), key=f"large:star:{job.id}")
+        _tags(job)
+        _actions(job)
+    _lineage(job)

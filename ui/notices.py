@@ -1,0 +1,236 @@
+"""Told when a job finishes, on any page: a toast with a link, the count of new results in the tab's title, and
+optionally a sound and a browser notification.
+
+Whose jobs: the signed-in person's (``jobs.person``); without sign-in, this browser session's (``jobs.session_id``).
+
+Seen rule (per browser tab): a result counts as seen once this tab shows a page where it appears: the page of its
+kind (Image, Video), the Gallery (every result), or its own large view (``?job=<id>``). A result that finishes while
+its page is open is seen at once. The tab's title reads "(N) Imagine Studio" while N results are not seen yet.
+
+Cost: the watcher runs in every open tab every few seconds, so a look that finds nothing new is one read of the
+log's one-row change counter (``TaskLog.signature``). Only when it changed does one query by primary key read
+the viewer's jobs that are new since the last look or were unfinished then.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from rivya.errors import StorageError
+from rivya.status import TERMINAL, JobStatus
+from rivya.tasklog import PENDING_WHERE, TaskLog
+from ui.access import current_person
+from ui.large_view import LINK_PARAM, link_to
+from ui.services import get_studio, session_id
+from ui.text import md_escape
+
+TITLE = "Imagine Studio"
+# Seconds between two looks of the watcher while the viewer has unfinished jobs (at the page's last full run), and
+# otherwise: a job's toast comes at most this long after the log records its end.
+REFRESH_SECONDS = 2.0
+IDLE_REFRESH_SECONDS = 10.0
+# session_state keys
+WATCH = "notices:watch"
+PAGE = "notices:page"
+ALERTS = "notices:alerts"
+ASK_PERMISSION = "notices:ask"
+# url_path of a page -> the kind of result it shows; the Gallery shows every kind.
+PAGE_SHOWS = {"image": "image", "video": "video"}
+SHOWS_EVERYTHING = "gallery"
+_COLUMNS = "id, category, status, prompt"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One of the viewer's jobs that ended since the last look."""
+
+    id: int
+    category: str
+    status: str
+    prompt: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == JobStatus.SUCCEEDED
+
+
+@dataclass
+class Watch:
+    """What one browser tab knows about its viewer's jobs; plain data, so tests drive it without Streamlit.
+
+    ``column`` is ``"person"`` or ``"session_id"`` (a constant of this module, never user input), ``viewer`` its value.
+    """
+
+    column: str
+    viewer: str
+    signature: tuple[int, int, int]
+    newest: int  # every job with a larger id is new to this watch
+    pending: set[int] = field(default_factory=set)  # the viewer's jobs that were unfinished at the last look
+    unseen: dict[int, str] = field(default_factory=dict)  # succeeded results not seen yet: id -> category
+
+    @classmethod
+    def start(cls, log: TaskLog, column: str, viewer: str) -> Watch:
+        """Begin watching: jobs that ended before now are not news; the viewer's unfinished ones are followed."""
+        if column not in ("person", "session_id"):
+            raise ValueError(f"cannot watch jobs by {column!r}")
+        signature = log.signature()
+        rows = log.read(f"SELECT id FROM jobs INDEXED BY jobs_pending WHERE {PENDING_WHERE} AND {column} = ?", (viewer,))
+        pending = {int(r[0]) for r in rows}
+        return cls(column, viewer, signature, max([signature[1], *pending]), pending)
+
+    def check(self, log: TaskLog) -> list[Finished]:
+        """The viewer's jobs that ended since the last look, oldest first; one counter read when nothing changed."""
+        signature = log.signature()
+        if signature == self.signature:
+            return []
+        # By primary key only: new rows since the last look (the unary + keeps SQLite off the person index, which
+        # would walk all of a person's jobs), and the few rows that were unfinished then.
+        sql = f"SELECT {_COLUMNS} FROM jobs WHERE id > ? AND +{self.column} = ?"
+        args: list[object] = [self.newest, self.viewer]
+        if self.pending:
+            sql += f" UNION ALL SELECT {_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(self.pending))})"
+            args += sorted(self.pending)
+        rows = log.read(sql, args)
+        self.signature = signature
+        self.newest = max([signature[1], self.newest, *(int(r[0]) for r in rows)])
+        finished = []
+        for job_id, category, status, prompt in rows:
+            if status in TERMINAL:
+                self.pending.discard(job_id)
+                finished.append(Finished(int(job_id), category, status, prompt))
+            else:
+                self.pending.add(int(job_id))
+        return sorted(finished, key=lambda f: f.id)
+
+    def record(self, finished: list[Finished], page: str) -> None:
+        """Count the new results as unseen unless the page open now shows them."""
+        for job in finished:
+            if job.succeeded and not shows(page, job.category):
+                self.unseen[job.id] = job.category
+
+    def seen(self, page: str, link: int | None = None) -> None:
+        """The tab shows ``page`` (and the large view of ``link``): the results it shows are seen."""
+        for job_id, category in list(self.unseen.items()):
+            if shows(page, category) or job_id == link:
+                del self.unseen[job_id]
+
+
+def shows(page: str, category: str) -> bool:
+    """True when the page at ``page`` (a url_path) shows results of ``category``."""
+    return page == SHOWS_EVERYTHING or PAGE_SHOWS.get(page) == category
+
+
+def title(unseen: int) -> str:
+    """The browser tab's title: "(N) Imagine Studio" while N results are not seen yet."""
+    return f"({unseen}) {TITLE}" if unseen else TITLE
+
+
+def toast_text(job: Finished) -> str:
+    """The toast's words for a finished job, with a link to its large view."""
+    kind = md_escape(job.category.capitalize())
+    prompt = job.prompt if len(job.prompt) <= 60 else job.prompt[:59] + "…"
+    what = "is ready" if job.succeeded else "did not finish"
+    return f"{kind} {what}: “{md_escape(prompt)}” [Open it]({link_to(job.id)})"
+
+
+def _viewer() -> tuple[str, str]:
+    person = current_person()
+    return ("person", person.id) if person else ("session_id", session_id())
+
+
+def _watch() -> Watch:
+    """This tab's watch, started anew when who is watching changed (signed in or out)."""
+    column, viewer = _viewer()
+    watch = st.session_state.get(WATCH)
+    if watch is None or (watch.column, watch.viewer) != (column, viewer):
+        watch = st.session_state[WATCH] = Watch.start(get_studio().log, column, viewer)
+    return watch
+
+
+def _link() -> int | None:
+    raw = st.query_params.get(LINK_PARAM)
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _ask_next_run() -> None:
+    if st.session_state.get(ALERTS):
+        st.session_state[ASK_PERMISSION] = True
+
+
+def _script(body: str) -> None:
+    """Run ``body`` in the page (the tab's title, sound and notifications need the browser)."""
+    st.html(f"<script>{body}</script>", unsafe_allow_javascript=True, width="content")
+
+
+def _js(value: str) -> str:
+    """``value`` as a JavaScript string literal that cannot end the script tag."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+def _alert(finished: list[Finished]) -> None:
+    """A short sound and, where the browser allowed it, a notification."""
+    last = finished[-1]
+    head = f"{last.category.capitalize()} {'ready' if last.succeeded else 'did not finish'} · {TITLE}"
+    more = f" (+{len(finished) - 1} more)" if len(finished) > 1 else ""
+    _script(
+        f"/* jobs {','.join(str(f.id) for f in finished)} */ (() => {{"
+        "try { const a = new AudioContext(), o = a.createOscillator(), g = a.createGain();"
+        " o.frequency.value = 880; g.gain.value = 0.08; o.connect(g).connect(a.destination);"
+        " o.start(); o.stop(a.currentTime + 0.25); } catch (e) {}"
+        f" if ('Notification' in window && Notification.permission === 'granted')"
+        f" new Notification({_js(head)}, {{body: {_js(last.prompt[:120] + more)}, tag: 'imagine-studio'}});"
+        "})();"
+    )
+
+
+def _look(state: Watch) -> list[Finished]:
+    """The viewer's jobs that ended since the last look; none while the log cannot be read (the pages say why)."""
+    try:
+        finished = state.check(get_studio().log)
+    except StorageError:
+        return []
+    state.record(finished, st.session_state.get(PAGE, ""))
+    return finished
+
+
+def _tell(finished: list[Finished]) -> None:
+    """A toast per finished job; with the toggle on, a sound and a browser notification too."""
+    for job in finished:
+        st.toast(toast_text(job), icon=":material/check_circle:" if job.succeeded else ":material/error:", duration="long")
+    if finished and st.session_state.get(ALERTS):
+        _alert(finished)
+
+
+def _watcher() -> None:
+    """The fragment's body: one counter read while nothing changed; the tab's title follows the unseen count."""
+    state = _watch()
+    before = len(state.unseen)
+    finished = _look(state)
+    if len(state.unseen) != before:
+        st.set_page_config(page_title=title(len(state.unseen)))
+    _tell(finished)
+
+
+def watch(page: str) -> None:
+    """Call once per app run from the main script, after access is granted; ``page`` is the open page's url_path.
+
+    Marks what this page shows as seen, sets the tab's title, draws the sidebar toggle for sound and
+    notifications, and starts the watcher that toasts this viewer's finished jobs on any page: every
+    ``REFRESH_SECONDS`` while the viewer has unfinished jobs, else every ``IDLE_REFRESH_SECONDS``.
+    """
+    st.session_state[PAGE] = page
+    state = _watch()
+    finished = _look(state)
+    state.seen(page, _link())
+    if state.unseen:
+        st.set_page_config(page_title=title(len(state.unseen)))
+    with st.sidebar:
+        st.toggle("Sound and notification when a job ends", key=ALERTS, on_change=_ask_next_run,
+                  help="Off by default. Your browser asks once whether this app may show notifications.")
+        if st.session_state.pop(ASK_PERMISSION, False):
+            _script("if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();")
+        _tell(finished)
+        st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)()
