@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
-def day_start(timezone: str = "UTC", now: datetime | None = None) -> str:
-    """Today's midnight in ``timezone``, as the log's UTC ISO stamp (the spend guards count from it)."""
+def day_start(timezone: str = "UTC", now: datetime | None = None, *, days_back: int = 0) -> str:
+    """Midnight ``days_back`` local days before today in ``timezone``, as the log's UTC ISO stamp.
+
+    The spend guards count from it (``days_back=0``), History's figures too (7 days: ``days_back=6``). Days are
+    calendar days of that zone: one across a daylight-saving change is 23 or 25 hours.
+    """
     zone = ZoneInfo(timezone)
-    local = (now or datetime.now(UTC)).astimezone(zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight.astimezone(UTC).isoformat(timespec="milliseconds")
+    day = (now or datetime.now(UTC)).astimezone(zone).date() - timedelta(days=days_back)
+    return datetime.combine(day, time(0), zone).astimezone(UTC).isoformat(timespec="milliseconds")

@@ -26,10 +26,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from time import monotonic
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -183,17 +182,6 @@ def _row_where(jobs: JobFilter, *, stars: bool = True) -> tuple[list[str], list[
         conditions.append("EXISTS (SELECT 1 FROM stars AS s WHERE s.job_id = j.id AND s.person = ?)")
         args.append(jobs.starred_by)
     return conditions, args
-
-
-def local_midnight(timezone: str, now: datetime | None = None, *, days_back: int = 0) -> str:
-    """Midnight ``days_back`` local days before today in ``timezone``, as the log's UTC stamp.
-
-    Counted in calendar days of that zone (a day across a daylight-saving change is 23 or 25 hours),
-    through ``rivya.budgets.day_start``, the boundary the spend guards use.
-    """
-    zone = ZoneInfo(timezone)
-    day = (now or datetime.now(UTC)).astimezone(zone).date() - timedelta(days=days_back)
-    return day_start(timezone, datetime.combine(day, time(12), zone))
 
 
 def _seconds(status: str, submitted: str, finished: str | None) -> float | None:
@@ -379,7 +367,7 @@ class LedgerView:
         counts them. Read through index ``jobs_person``: the last 7 days fresh, the jobs before them kept
         for up to OLDER_SPEND_SECONDS.
         """
-        today, week = local_midnight(timezone, now), local_midnight(timezone, now, days_back=6)
+        today, week = day_start(timezone, now), day_start(timezone, now, days_back=6)
         recent = f"""SELECT COALESCE(SUM(CASE WHEN submitted_at >= ? THEN charged END), 0), COALESCE(SUM(charged), 0)
                      FROM (SELECT submitted_at, {CHARGED_SQL} AS charged FROM jobs INDEXED BY jobs_person
                            WHERE person = ? AND submitted_at >= ?)"""
@@ -394,7 +382,7 @@ class LedgerView:
         The last 7 days are read fresh through index ``jobs_submitted_at``; the jobs before them (a read
         of most of the log) are kept for up to OLDER_SPEND_SECONDS.
         """
-        today, week = local_midnight(timezone, now), local_midnight(timezone, now, days_back=6)
+        today, week = day_start(timezone, now), day_start(timezone, now, days_back=6)
         recent = f"""SELECT person, MAX(person_name), COUNT(*),
                             COALESCE(SUM(CASE WHEN submitted_at >= ? THEN charged END), 0), COALESCE(SUM(charged), 0)
                      FROM (SELECT person, person_name, submitted_at, {CHARGED_SQL} AS charged

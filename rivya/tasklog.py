@@ -109,7 +109,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN batch_id TEXT;
     ALTER TABLE jobs ADD COLUMN parent_id INTEGER REFERENCES jobs (id);
     ALTER TABLE jobs ADD COLUMN preset_id INTEGER;
-    CREATE INDEX jobs_person ON jobs (person, submitted_at) WHERE person IS NOT NULL;
+    -- Covering for a person's spend and History's "Mine" (filters by status or model read only the index).
+    CREATE INDEX jobs_person ON jobs (person, submitted_at, status, model, reserved_credits, final_credits, expected_credits)
+        WHERE person IS NOT NULL;
     CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
     CREATE INDEX jobs_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
     CREATE INDEX jobs_results ON jobs (id) WHERE status = 'succeeded';

@@ -9,9 +9,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
+from playwright.sync_api import Browser, Page, expect
+
+from rivya.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -32,6 +38,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def new_page(browser: Browser, request: pytest.FixtureRequest, **context: object) -> Iterator[Page]:
+    """A page in a fresh browser context (1400 px wide unless told), screenshotted into ``test-artifacts/`` afterwards."""
+    ctx = browser.new_context(**{"viewport": {"width": 1400, "height": 1000}, **context})
+    page = ctx.new_page()
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
+    ctx.close()
+
+
+def open_page(page: Page, url: str) -> None:
+    """Go to ``url`` and wait for the page's heading; no exception on the page."""
+    page.goto(url)
+    expect(page.locator("h1").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def type_prompt(page: Page, text: str) -> None:
+    """Type a prompt and commit it by leaving the box (Ctrl+Enter would also press Generate)."""
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    box.fill(text)
+    box.press("Tab")
+    expect(page.get_by_text(f"{len(text):,} / 5,000 characters")).to_be_visible()
+
+
+def tasks_with(sandbox: Sandbox, prompt: str, *, at_least: int = 0, timeout: float = 15) -> list:
+    """The sandbox's tasks for a prompt, once there are ``at_least`` of them (a create may wait for the request budget)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tasks = [t for t in sandbox.state.tasks.values() if t.prompt == prompt]
+        if len(tasks) >= at_least or time.monotonic() > deadline:
+            return tasks
+        time.sleep(0.1)
+
+
 class StreamlitServer:
     """``streamlit run app.py`` (the README's command) in a subprocess with the given environment.
 
@@ -39,7 +81,10 @@ class StreamlitServer:
     ``.streamlit/secrets.toml``, whose real key would otherwise win over the test's settings.
     """
 
-    def __init__(self, env: dict[str, str], *, secrets: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], *, secrets: Path | None = None, port: int | None = None, script: Path | None = None
+    ) -> None:
+        """``script``: a page of a test's own instead of ``app.py`` (it finds the app's modules on ``PYTHONPATH``)."""
         self.port = port or free_port()  # given when the secrets must name the address first (sign-in's redirect_uri)
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith(("RIVYA_", "APP_PASSWORD", "DAILY_CREDIT_BUDGET"))}
@@ -48,11 +93,11 @@ class StreamlitServer:
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         secrets_file = secrets or ARTIFACTS / f"no-secrets-{self.port}.toml"  # never created
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+            [sys.executable, "-m", "streamlit", "run", str(script or "app.py"), "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
              "--secrets.files", str(secrets_file)],
             cwd=ROOT,
-            env={**base, **env},
+            env={**base, "PYTHONPATH": str(ROOT), **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

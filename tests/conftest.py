@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from playwright.sync_api import Browser, sync_playwright
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
@@ -68,6 +70,41 @@ def point_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calla
 
     yield point
     close_shared()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one for the whole run (each test gets its own context)."""
+    from .browser_support import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def app_sandbox(point_app: Callable[..., Path]) -> Iterator[Sandbox]:
+    """A sandbox the app reaches through RIVYA_BASE_URL, as it would the real service."""
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        point_app(sandbox.url, sandbox.api_key)
+        yield sandbox
+
+
+def creates(sandbox: Sandbox) -> list:
+    """The create requests the sandbox received."""
+    return [e for e in sandbox.journal if e.method == "POST" and e.path == "/api/v1/generations"]
+
+
+def wait_for(at: AppTest, predicate: Callable[[AppTest], bool], timeout: float = 20) -> None:
+    """Rerun the page until ``predicate`` holds (the follower works in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        if predicate(at):
+            return
+        time.sleep(0.3)
+    raise AssertionError("condition not met; markdown: " + " | ".join(m.value for m in at.markdown))
 
 
 def open_page(page: str) -> AppTest:

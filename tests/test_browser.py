@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from rivya import RivyaClient
 from rivya.recipes import read_recipe
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, chromium_path
+from .browser_support import ARTIFACTS, StreamlitServer, new_page, open_page, tasks_with, type_prompt
 from .conftest import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -43,45 +43,15 @@ def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    pg = context.new_page()
-    yield pg
-    ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
-    context.close()
+    with new_page(browser, request, accept_downloads=True) as pg:
+        yield pg
 
 
-def open_page(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("h1").first).to_be_visible(timeout=30_000)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
-def type_prompt(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Prompt", exact=True)
-    box.fill(text)
-    box.press("Tab")  # commit the value, as leaving the box would (Ctrl+Enter would also press Generate)
-    expect(page.get_by_text(f"{len(text):,} / 5,000 characters")).to_be_visible()
 
-
-def tasks_with(sandbox: Sandbox, prompt: str, *, at_least: int = 0, timeout: float = 15) -> list:
-    """The sandbox's tasks for a prompt, once there are ``at_least`` of them (a create may wait for the request budget)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        tasks = [t for t in sandbox.state.tasks.values() if t.prompt == prompt]
-        if len(tasks) >= at_least or time.monotonic() > deadline:
-            return tasks
-        time.sleep(0.1)
 
 
 def result_image(page: Page) -> dict:

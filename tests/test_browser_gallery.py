@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from rivya.sandbox import Sandbox
 from rivya.tasklog import Job, TaskLog
 
-from .browser_support import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, chromium_path
+from .browser_support import ARTIFACTS, StreamlitServer
 from .test_gallery import add_result
 
 pytestmark = pytest.mark.browser
@@ -53,13 +53,6 @@ def sandbox() -> Iterator[Sandbox]:
 def start(sandbox: Sandbox, data: Path) -> StreamlitServer:
     return StreamlitServer({"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data)})
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def settled(page: Page) -> None:

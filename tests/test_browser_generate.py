@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import ARTIFACTS, CHROMIUM_ARGS, StreamlitServer, chromium_path
+from .browser_support import ARTIFACTS, StreamlitServer, new_page, open_page, tasks_with, type_prompt
 
 pytestmark = pytest.mark.browser
 TIMING = Timing(image_queued=0.3, image_processing=1.0, video_queued=0.3, video_processing=1.5)
@@ -38,45 +37,15 @@ def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    yield pg
-    ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
-    context.close()
+    with new_page(browser, request) as pg:
+        yield pg
 
 
-def open_page(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("h1").first).to_be_visible(timeout=30_000)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
-def fill_prompt(page: Page, text: str) -> None:
-    """Type a prompt and commit it by leaving the box (Ctrl+Enter would generate)."""
-    box = page.get_by_role("textbox", name="Prompt", exact=True)
-    box.fill(text)
-    box.press("Tab")
-    expect(page.get_by_text(f"{len(text):,} / 5,000 characters")).to_be_visible()
 
-
-def tasks_with(sandbox: Sandbox, prompt: str, *, at_least: int = 0, timeout: float = 15) -> list:
-    deadline = time.monotonic() + timeout
-    while True:
-        tasks = [t for t in sandbox.state.tasks.values() if t.prompt == prompt]
-        if len(tasks) >= at_least or time.monotonic() > deadline:
-            return tasks
-        time.sleep(0.1)
 
 
 def results(page: Page) -> object:
@@ -104,7 +73,7 @@ def test_ctrl_enter_generates_and_the_prompt_keeps_focus(page: Page, app: Stream
 
 def test_a_batch_of_three_from_the_browser(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
     open_page(page, f"{app.url}/image")
-    fill_prompt(page, "Three takes of a heron")
+    type_prompt(page, "Three takes of a heron")
     page.get_by_role("radiogroup", name="How many").get_by_role("radio", name="3", exact=True).click()
     expect(page.get_by_text("3 × 4 = 12 credits")).to_be_visible()  # shown before anything is sent
     assert not tasks_with(sandbox, "Three takes of a heron", timeout=0)
@@ -124,7 +93,7 @@ def test_a_batch_of_three_from_the_browser(page: Page, app: StreamlitServer, san
 
 def test_animate_end_to_end(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
     open_page(page, f"{app.url}/image")
-    fill_prompt(page, "A red kite over a hill")
+    type_prompt(page, "A red kite over a hill")
     page.get_by_role("button", name=re.compile("Generate")).click()
     expect(results(page).first).to_be_visible(timeout=RESULT_TIMEOUT)
     (image_task,) = tasks_with(sandbox, "A red kite over a hill", at_least=1)
@@ -136,7 +105,7 @@ def test_animate_end_to_end(page: Page, app: StreamlitServer, sandbox: Sandbox) 
     expect(page).to_have_url(re.compile(r"/video$"), timeout=15_000)
     expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("A red kite over a hill")
     expect(page.get_by_text(f"from job #{image_job.id}")).to_be_visible(timeout=15_000)
-    fill_prompt(page, "The kite dances in the wind")
+    type_prompt(page, "The kite dances in the wind")
     page.get_by_role("button", name=re.compile("Generate")).click()
     (video_task,) = tasks_with(sandbox, "The kite dances in the wind", at_least=1)
     file_id = video_task.params["referenceMediaItems"][0]["url"].rsplit("/", 1)[-1]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -14,18 +12,7 @@ from rivya.stars import starred
 from rivya.tasklog import Job
 from ui.jobs_view import batch_groups, batch_header, can_retry, retry_params
 
-from .conftest import FAST_TIMING, image_bytes, open_page
-
-
-@pytest.fixture
-def app_sandbox(point_app) -> Iterator[Sandbox]:
-    with Sandbox(timing=FAST_TIMING) as sandbox:
-        point_app(sandbox.url, sandbox.api_key)
-        yield sandbox
-
-
-def creates(sandbox: Sandbox) -> int:
-    return sum(1 for e in sandbox.journal if e.method == "POST" and e.path == "/api/v1/generations")
+from .conftest import creates, image_bytes, open_page
 
 
 def logged(status: str, *, model: str = "grok-imagine", prompt: str = "a fox", saved: bool = False, **fields) -> Job:
@@ -81,19 +68,19 @@ def test_try_again_states_its_cost_and_makes_one_new_job_per_press(app_sandbox: 
     at = open_page("pages/image.py")
     key = f"grok-imagine:panel:retry:{failed.id}"
     assert at.button(key=key).label == "Try again · 4 credits"
-    assert creates(app_sandbox) == 0  # drawing the card sends nothing
+    assert len(creates(app_sandbox)) == 0  # drawing the card sends nothing
     at.button(key=key).click().run()
     at.button(key=key).click().run()  # the second half of a double click
     at.run()
     at.run()
-    assert creates(app_sandbox) == 1 and len(app_sandbox.state.tasks) == 1
+    assert len(creates(app_sandbox)) == 1 and len(app_sandbox.state.tasks) == 1
     retry = get_studio().log.recent(limit=1)[0]
     assert retry.id != failed.id and retry.idempotency_key != failed.idempotency_key
     assert (retry.model, retry.prompt, retry.params) == (failed.model, failed.prompt, failed.params)
     assert f"Sent again as job #{retry.id}." in [c.value for c in at.caption] and not at.exception
     time.sleep(2.1)  # a deliberate second press later is a new job, with its own key
     at.button(key=key).click().run()
-    assert creates(app_sandbox) == 2
+    assert len(creates(app_sandbox)) == 2
     keys = {j.idempotency_key for j in get_studio().log.recent(limit=3)}
     assert len(keys) == 3
 
@@ -127,7 +114,7 @@ def test_a_refused_job_gets_try_again_too_and_a_failed_press_says_why_on_the_car
     app_sandbox.set_credits(3)
     at.button(key=f"grok-imagine:panel:retry:{refused.id}").click().run()
     assert any("costs 4 credits but the wallet holds 3" in e.value for e in at.error)
-    assert creates(app_sandbox) == 0 and not at.exception
+    assert len(creates(app_sandbox)) == 0 and not at.exception
 
 
 def test_a_job_that_failed_for_credits_says_so_and_offers_nothing_to_press(app_sandbox: Sandbox) -> None:

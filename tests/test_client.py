@@ -25,11 +25,7 @@ from rivya import (
 from rivya.client import parse_retry_after
 from rivya.sandbox import Sandbox
 
-from .conftest import FAST_POLLS, image_bytes
-
-
-def creates(sandbox: Sandbox) -> list:
-    return [e for e in sandbox.journal if e.method == "POST" and e.path == "/api/v1/generations"]
+from .conftest import FAST_POLLS, creates, image_bytes
 
 
 def test_create_wait_download_image(client: RivyaClient, sandbox: Sandbox) -> None:

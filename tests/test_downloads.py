@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,8 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from streamlit.testing.v1 import AppTest
 
 from rivya.config import Settings
@@ -27,7 +23,7 @@ from rivya.studio import Studio, close_shared
 from rivya.tasklog import Job
 from ui.text import local_time
 
-from .browser_support import ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium_path, free_port
+from .browser_support import StreamlitServer, new_page
 from .conftest import FAST_TIMING
 
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
@@ -171,45 +167,20 @@ zip_download(jobs, key="zip")
 
 @pytest.fixture(scope="module")
 def served(results: Results, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real server on a page holding only the download buttons (the pages that use them belong to others)."""
+    """The real server on a page holding only the download buttons (Gallery, History and cards use them too)."""
     script = tmp_path_factory.mktemp("page") / "downloads_page.py"
     script.write_text(PAGE)
-    port = free_port()
     ids = [results.image.id, results.video.id, results.failed.id]
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("RIVYA_", "APP_PASSWORD", "DAILY_CREDIT_BUDGET"))}
-    env = {**base, **results.env, "PYTHONPATH": str(ROOT), "DOWNLOAD_JOB_IDS": json.dumps(ids)}
-    ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / f"streamlit-downloads-{port}.log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--secrets.files", str(script.with_name("absent.toml"))],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while not _healthy(url):
-                assert time.monotonic() < deadline and process.poll() is None, f"streamlit did not start; see {log.name}"
-                time.sleep(0.3)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(10)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/_stcore/health", timeout=1).ok
-    except requests.RequestException:
-        return False
+    server = StreamlitServer({**results.env, "DOWNLOAD_JOB_IDS": json.dumps(ids)}, script=script)
+    yield server.url
+    server.stop()
 
 
 @pytest.mark.browser
-def test_clicks_download_files_that_carry_their_recipe(served: str, results: Results) -> None:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        page = browser.new_context(accept_downloads=True).new_page()
+def test_clicks_download_files_that_carry_their_recipe(
+    served: str, results: Results, browser: Browser, request: pytest.FixtureRequest
+) -> None:
+    with new_page(browser, request, accept_downloads=True) as page:
         page.goto(served)
         expect(page.get_by_role("heading", name="Downloads")).to_be_visible(timeout=30_000)
 
@@ -227,4 +198,3 @@ def test_clicks_download_files_that_carry_their_recipe(served: str, results: Res
             listed = [r["job_id"] for r in json.loads(archive.read("recipes.json"))]
             assert listed == [results.image.id, results.video.id, results.failed.id]
             assert read_recipe(archive.read(mp4)) == recipe(results.video)
-        browser.close()

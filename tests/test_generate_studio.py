@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,35 +15,14 @@ from rivya.sandbox import Sandbox
 from rivya.studio import Studio
 from ui.generate import budget_caption, intent_keys
 
-from .conftest import FAST_TIMING, open_page
+from .conftest import creates, open_page, wait_for
 
 IMAGE = "grok-imagine"
 VIDEO = "grok-imagine-video"
 
 
-@pytest.fixture
-def app_sandbox(point_app) -> Iterator[Sandbox]:
-    with Sandbox(timing=FAST_TIMING) as sandbox:
-        point_app(sandbox.url, sandbox.api_key)
-        yield sandbox
-
-
-def creates(sandbox: Sandbox) -> list:
-    return [e for e in sandbox.journal if e.method == "POST" and e.path == "/api/v1/generations"]
-
-
 def uploads(sandbox: Sandbox) -> list:
     return [e for e in sandbox.journal if e.method == "POST" and e.path == "/api/v1/files"]
-
-
-def wait_for(at: AppTest, predicate, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        if predicate(at):
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met; markdown: " + " | ".join(m.value for m in at.markdown))
 
 
 def studio():

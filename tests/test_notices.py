@@ -15,7 +15,7 @@ from rivya.tasklog import TaskLog
 from ui.notices import Finished, Watch, shows, title
 
 from .browser_support import free_port
-from .conftest import APP, FAST_TIMING, ROOT
+from .conftest import APP, ROOT
 
 
 @pytest.fixture
@@ -111,14 +111,7 @@ def test_watching_by_anything_else_is_refused(log: TaskLog) -> None:
 # -- in the app ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def app_env(point_app) -> Iterator[Sandbox]:
-    with Sandbox(timing=FAST_TIMING) as sandbox:
-        point_app(sandbox.url, sandbox.api_key)
-        yield sandbox
-
-
-def test_a_job_of_this_tab_that_ends_brings_a_toast_with_its_link(app_env: Sandbox) -> None:
+def test_a_job_of_this_tab_that_ends_brings_a_toast_with_its_link(app_sandbox: Sandbox) -> None:
     from ui.services import get_studio
 
     at = AppTest.from_file(APP, default_timeout=30)
@@ -142,7 +135,7 @@ def auth_section(metadata_url: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("script", [APP, str(ROOT / "pages/image.py"), str(ROOT / "pages/history.py")])
-def test_with_sign_in_configured_a_page_shows_only_the_sign_in_prompt(app_env: Sandbox, script: str) -> None:
+def test_with_sign_in_configured_a_page_shows_only_the_sign_in_prompt(app_sandbox: Sandbox, script: str) -> None:
     at = AppTest.from_file(script, default_timeout=30)
     at.secrets["auth"] = auth_section("http://127.0.0.1:9/.well-known/openid-configuration")
     at.user = {"is_logged_in": False}
@@ -152,7 +145,7 @@ def test_with_sign_in_configured_a_page_shows_only_the_sign_in_prompt(app_env: S
     assert not at.metric and not at.text_area and not at.toggle and not at.sidebar.get("page_link")
 
 
-def test_a_provider_that_does_not_answer_gets_a_plain_message_never_the_page(app_env: Sandbox) -> None:
+def test_a_provider_that_does_not_answer_gets_a_plain_message_never_the_page(app_sandbox: Sandbox) -> None:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["auth"] = auth_section(f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration")  # nobody there
     at.user = {"is_logged_in": False}
@@ -164,7 +157,7 @@ def test_a_provider_that_does_not_answer_gets_a_plain_message_never_the_page(app
 
 
 def test_a_signed_in_person_is_named_and_told_about_their_jobs_from_other_tabs(
-    app_env: Sandbox, monkeypatch: pytest.MonkeyPatch,
+    app_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from ui.services import get_studio
 
@@ -184,7 +177,7 @@ def test_a_signed_in_person_is_named_and_told_about_their_jobs_from_other_tabs(
     assert "Image did not finish" in toast.value and f"?job={job}" in toast.value
 
 
-def test_a_sign_in_that_names_nobody_opens_nothing(app_env: Sandbox) -> None:
+def test_a_sign_in_that_names_nobody_opens_nothing(app_sandbox: Sandbox) -> None:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["auth"] = auth_section("http://127.0.0.1:9/.well-known/openid-configuration")
     at.user = {"is_logged_in": True, "name": ""}  # the provider's token carried neither email nor subject

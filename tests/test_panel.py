@@ -23,7 +23,7 @@ from ui.jobs_view import (
     refresh_interval,
 )
 
-from .conftest import APP, FAST_TIMING, ROOT, open_page
+from .conftest import APP, ROOT, open_page
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 TYPICAL = 10.0
@@ -78,13 +78,6 @@ def test_a_refresh_becomes_a_page_run_only_when_something_settles_or_the_pace_ch
 
 
 # -- on the page ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def app_sandbox(point_app) -> Iterator[Sandbox]:
-    with Sandbox(timing=FAST_TIMING) as sandbox:
-        point_app(sandbox.url, sandbox.api_key)
-        yield sandbox
 
 
 def saved_result(name: str, color: str) -> tuple[list[str], list[str]]:

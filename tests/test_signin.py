@@ -11,12 +11,12 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import ARTIFACTS, CHROMIUM_ARGS, OidcProvider, StreamlitServer, chromium_path, free_port
+from .browser_support import OidcProvider, StreamlitServer, free_port, new_page
 
 pytestmark = pytest.mark.browser
 ADA = {"sub": "ada-sub-1", "email": "Ada@Example.com", "name": "Ada Lovelace"}
@@ -30,6 +30,12 @@ def provider() -> Iterator[OidcProvider]:
     server = OidcProvider([ADA])
     yield server
     server.stop()
+
+
+@pytest.fixture
+def page(browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest) -> Iterator[Page]:
+    with new_page(browser, request, base_url=app.url) as pg:
+        yield pg
 
 
 @pytest.fixture(scope="module")
@@ -51,22 +57,6 @@ def app(provider: OidcProvider, sandbox: Sandbox, tmp_path_factory: pytest.TempP
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=app.url)
-    pg = context.new_page()
-    yield pg
-    ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=ARTIFACTS / f"{request.node.name}.png", full_page=True)
-    context.close()
 
 
 def sign_in(page: Page) -> None:
