@@ -14,7 +14,7 @@ from rivya.status import JobStatus
 from ui.access import has_access, key_owner, page_access, person_sidebar
 from ui.generate import ICONS
 from ui.jobs_view import show_thumbnail
-from ui.large_view import open_from_link
+from ui.large_view import open_from_link, open_link
 from ui.notices import TITLE, watch
 from ui.services import PAGE_FOR_CATEGORY, demo_banner, studio_or_stop
 from ui.text import credits_text, md_escape
@@ -27,7 +27,8 @@ def home() -> None:
     demo_banner(studio)
     backend, balance, jobs = st.columns(3)
     backend.metric("Connected to", "Sandbox" if studio.sandbox else "Rivya API")
-    backend.caption(md_escape(studio.backend_label))
+    if not studio.sandbox:  # the demo banner above already explains the sandbox
+        backend.caption(md_escape(studio.backend_label))
     try:
         balance.metric("Credit balance", credits_text(studio.balance(key_owner())))
     except RivyaError as exc:
@@ -36,12 +37,15 @@ def home() -> None:
         balance.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
     jobs.metric("Jobs in the log", f"{studio.log.count():,}")
     st.subheader("Start", anchor=False)
-    columns = st.columns(len(MODELS) + 1)
+    columns = st.columns(len(MODELS) + 2)
     for column, spec in zip(columns, MODELS.values(), strict=False):
         with column.container(border=True):
             st.page_link(PAGE_FOR_CATEGORY[spec.category], label=f"Make {'an' if spec.category[0] in 'aeiou' else 'a'} "
                          f"{spec.category}", icon=ICONS.get(spec.category))
             st.caption(f"{spec.display_name} · {spec.base_credits} credits")
+    with columns[-2].container(border=True):
+        st.page_link("pages/gallery.py", label="Gallery", icon=":material/photo_library:")
+        st.caption("Results, favourites, Compare")
     with columns[-1].container(border=True):
         st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
         st.caption("Every job and what it cost")
@@ -51,7 +55,10 @@ def home() -> None:
         for column, job in zip(st.columns(4), recent, strict=False):
             with column:
                 show_thumbnail(job)  # a few KB each: every visit to Home would otherwise send four full results
-                st.caption(md_escape(job.prompt[:120]))
+                kind = ":material/movie: Video · " if job.category == "video" else ""
+                st.caption(kind + md_escape(job.prompt[:120]))
+                st.button("Open", key=f"home:open:{job.id}", on_click=open_link, args=(job.id,),
+                          icon=":material/open_in_full:")  # the large view, as a Gallery tile opens it
 
 
 def main() -> None:

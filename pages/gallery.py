@@ -71,7 +71,7 @@ def _filters(person: str) -> GalleryFilter:
             makers = st.multiselect("Made by", list(people), format_func=people.get, key="gallery:people",
                                     on_change=_reset_pages, placeholder="Anyone") if people else []
             popular = [t for t, _ in tags.popular_tags(log, limit=12)]
-            tag = st.pills("Tag", popular, key="gallery:tag", on_change=_reset_pages) if popular else None
+            tag = st.pills("Tag", popular, key="gallery:tag", on_change=_reset_pages, format_func=md_escape) if popular else None
     days = tuple(picked_days) if isinstance(picked_days, (tuple, list)) else (picked_days,)
     start: date | None = days[0] if days else None
     end: date | None = days[1] if len(days) > 1 else start
@@ -98,8 +98,21 @@ def _tile(job: Job, starred: bool) -> None:
             st.checkbox("Pick", key=f"gallery:pick:{job.id}", on_change=_pick, args=(job.id,))  # the bar above explains
 
 
-def _compare_bar(count: str) -> None:
-    picked = st.session_state.get(PICKED, [])
+def _visible_picks(shown: list[Job]) -> list[int]:
+    """Keep only the picks among the tiles shown: a filter that hides a picked tile also unpicks it.
+
+    Otherwise the bar would count, and Compare and the ZIP would take, results the filters no longer show.
+    """
+    visible = {j.id for j in shown}
+    picked = [i for i in st.session_state.get(PICKED, []) if i in visible]
+    for job_id in st.session_state.get(PICKED, []):
+        if job_id not in visible:
+            st.session_state.pop(f"gallery:pick:{job_id}", None)  # ticked again only when it is shown again
+    st.session_state[PICKED] = picked
+    return picked
+
+
+def _compare_bar(count: str, picked: list[int]) -> None:
     ready = MIN_COMPARED <= len(picked) <= MAX_COMPARED
     bar = st.container(horizontal=True, gap="small", vertical_alignment="center")
     if picked:
@@ -115,6 +128,13 @@ def _compare_bar(count: str) -> None:
     bar.button("Clear picks", key="gallery:clear", on_click=_clear_picks, disabled=not picked)
 
 
+def results_count(shown: int, total: int) -> str:
+    """``3 of 40 results`` while more can be loaded, else ``1 result`` / ``40 results``."""
+    if shown < total:
+        return f"{shown:,} of {total:,} results"
+    return f"{total:,} result" + ("" if total == 1 else "s")
+
+
 def gallery_page() -> None:
     st.title("Gallery", anchor=False)
     person = star_owner(current_person())
@@ -126,7 +146,7 @@ def gallery_page() -> None:
         st.info("No results match these filters." if jobs_filter != GalleryFilter() else
                 "Nothing here yet: results appear once an image or video is made.", icon=":material/photo_library:")
         return
-    _compare_bar(f"{len(shown.jobs):,} of {total:,} results, newest first")
+    _compare_bar(f"{results_count(len(shown.jobs), total)}, newest first", _visible_picks(shown.jobs))
     comparing = st.session_state.pop(COMPARING, None)
     if comparing:
         open_compare(comparing)

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Literal
 
-from .catalog import MODELS
+from .catalog import MODELS, REFERENCE_ITEMS_KEY, Param
 from .tasklog import Job
 
 MIN_COMPARED, MAX_COMPARED = 2, 4
@@ -15,30 +15,81 @@ Op = Literal["equal", "delete", "insert"]
 
 @dataclass(frozen=True)
 class SettingRow:
-    """One setting across the compared results; ``values[i]`` is result i's (``None``: it has no such setting)."""
+    """One setting across the compared results, in people's words.
+
+    ``values[i]`` is result i's value as shown (``None``: its model has no such setting); ``compared[i]`` is
+    the value compared (the catalog's default when the job did not send the setting: the service used it).
+    """
 
     name: str
+    label: str
     values: tuple[str | None, ...]
+    compared: tuple[str | None, ...]
 
     @property
     def differs(self) -> bool:
-        return len(set(self.values)) > 1
+        """Two results that both have this setting hold different values; a model without it is no difference."""
+        return len({c for c in self.compared if c is not None}) > 1
 
 
-def _shown(value: object) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
+def _raw(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _shown(param: Param | None, raw: str) -> str:
+    if param is None:
+        return raw
+    if param.kind == "select":
+        return param.label_for(raw)
+    return f"{raw}{param.unit and ' ' + param.unit}"
+
+
+def _catalog_params(jobs: list[Job]) -> list[Param]:
+    """Every catalog parameter of the compared models, in the first model's order, each key once."""
+    params: dict[str, Param] = {}
+    for job in jobs:
+        spec = MODELS.get(job.model)
+        for param in spec.params if spec else ():
+            params.setdefault(param.key, param)
+    return list(params.values())
+
+
+def _param_row(key: str, label: str, jobs: list[Job]) -> SettingRow:
+    shown: list[str | None] = []
+    compared: list[str | None] = []
+    for job in jobs:
+        spec = MODELS.get(job.model)
+        param = spec.param(key) if spec else None
+        if key in job.params:
+            raw: str | None = _raw(job.params[key])
+        elif param is not None:
+            raw = _raw(param.default)
+        else:
+            raw = None  # the model has no such setting (or the catalog does not know the key and it was not sent)
+        compared.append(raw)
+        shown.append(None if raw is None else _shown(param, raw))
+    return SettingRow(key, label, tuple(shown), tuple(compared))
 
 
 def settings_diff(jobs: list[Job]) -> list[SettingRow]:
-    """Model, then every parameter any of ``jobs`` set (in first-seen order), each with its value per job.
-
-    A parameter one job lacks counts as different: the service's default may not be what the other one set.
+    """Model, each catalog setting of the compared models, a reference image (when any has one), then any
+    parameter the catalog does not know, each labelled as the forms label it, with its value per job.
     """
-    names: list[str] = []
+    models = tuple(MODELS[j.model].display_name if j.model in MODELS else j.model for j in jobs)
+    rows = [SettingRow("model", "Model", models, models)]
+    known = _catalog_params(jobs)
+    rows += [_param_row(p.key, p.label, jobs) for p in known]
+    if any(REFERENCE_ITEMS_KEY in j.params for j in jobs):
+        has = tuple("yes" if j.params.get(REFERENCE_ITEMS_KEY) else "no" for j in jobs)
+        rows.append(SettingRow(REFERENCE_ITEMS_KEY, "Reference image", has, has))
+    others: list[str] = []
     for job in jobs:
-        names += [k for k in job.params if k not in names]
-    rows = [SettingRow("model", tuple(MODELS[j.model].display_name if j.model in MODELS else j.model for j in jobs))]
-    rows += [SettingRow(n, tuple(_shown(j.params[n]) if n in j.params else None for j in jobs)) for n in names]
+        others += [k for k in job.params if k not in others and k != REFERENCE_ITEMS_KEY and k not in {p.key for p in known}]
+    rows += [_param_row(key, key.replace("_", " ").capitalize(), jobs) for key in others]
     return rows
 
 

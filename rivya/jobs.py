@@ -229,8 +229,10 @@ class JobService:
             logged = [self.log.by_key(key) for key in keys]
             first = not any(logged)
             if first:
-                self._check_budgets(len(keys) * cost, daily_budget, person, person_budget, budget_timezone)
                 with self.log.writing() as db:
+                    # Read inside the write transaction (BEGIN IMMEDIATE): another process writing the same log
+                    # waits, so the budgets hold across processes too, not only across this one's sessions.
+                    self._check_budgets(len(keys) * cost, daily_budget, person, person_budget, budget_timezone)
                     logged = [
                         self.log.add_in(
                             db, idempotency_key=key, params=params, backend=self.backend, model=model,
@@ -245,23 +247,20 @@ class JobService:
                     ]
         jobs = [job for job in logged if job is not None]
         sent: list[Job] = []
+        refusal: APIStatusError | None = None
         for n, job in enumerate(jobs):
             if job.status != JobStatus.SUBMITTING or not self.budget.try_acquire():
                 sent.append(job)  # a rerun of a job already sent, or the follower sends it shortly
                 continue
             try:
                 sent.append(self._send(job, first=first, raise_refusal=n == 0))
-            except APIStatusError:
-                # The first create was refused outright (e.g. the key or the input): the same request
-                # would be refused again, so the rest of the batch is refused with it, unsent.
-                # Only a first send can be refused outright (``_create_outcome``), so none of the rest was sent.
-                reason = self.log.get(job.id)
-                for rest in jobs[1:]:
-                    self.log.update(rest.id, status=JobStatus.REJECTED, error_code=reason.error_code if reason else None,
-                                    error_message=reason.error_message if reason else None)
-                    with self._lock:
-                        self._due.pop(rest.id, None)
-                raise
+            except APIStatusError as exc:
+                # The first take was refused outright. Every take is still sent and judged on its own reply
+                # (the follower may already have sent some, and Rivya may have made them): never by another's.
+                refusal = exc
+                sent.append(self.log.get(job.id) or job)
+        if refusal is not None:
+            raise refusal
         return sent
 
     def _check_budgets(
@@ -289,6 +288,9 @@ class JobService:
             if current is None or current.status != JobStatus.SUBMITTING:
                 return current or job  # another thread's send finished meanwhile: never send a settled row again
             job = current
+            # "Never sent before" holds only for a row with no trace of an earlier attempt (the follower may have
+            # sent it meanwhile, its outcome unknown): only then can a refusal be certain (``_create_outcome``).
+            first = first and job.task_id is None and job.error_code is None
             try:
                 generation = self.client_for(job.key_owner).create_generation(
                     job.model,

@@ -62,7 +62,7 @@ _BY_CODE: dict[str, Explanation] = {
         "Rivya's API is switched off for the moment.", "Nothing was charged. Try again later; Rivya Studio still works."
     ),
     "generation_failed": Explanation(
-        "The generation failed.", "Its credits were returned. Try again, perhaps with a different prompt."
+        "The generation failed.", "Try again, perhaps with a different prompt."
     ),
     "unconfirmed_refusal": Explanation(
         "The request was turned away before Rivya answered (not a Rivya reply).",

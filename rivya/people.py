@@ -22,13 +22,22 @@ class Person:
     @classmethod
     def from_claims(cls, claims: dict) -> Person | None:
         """The person an OpenID Connect token names, or None when it names nobody."""
-        email = str(claims.get("email") or "").strip().lower()
+        # An address the provider says it has not verified names nobody in particular: anyone could register it
+        # (with a provider that allows unverified sign-ups) and act as that person or an admin. Providers that
+        # send no ``email_verified`` at all (Microsoft Entra) vouch for their addresses themselves.
+        unverified = str(claims.get("email_verified", "")).strip().lower() == "false"
+        email = "" if unverified else str(claims.get("email") or "").strip().lower()
         subject = str(claims.get("sub") or "").strip()
         ident = email or subject
         if not ident:
             return None
         name = str(claims.get("name") or claims.get("preferred_username") or email or subject).strip()
         return cls(id=ident, name=name)
+
+
+def is_admin(person: Person | None, admins: frozenset[str]) -> bool:
+    """True when a signed-in person is one of ``ADMINS`` (kept in lower case, as ids of people with an email are)."""
+    return person is not None and person.id in admins
 
 
 def star_owner(person: Person | None) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import struct
@@ -41,7 +42,8 @@ from .version import __version__
 APP_NAME = "Imagine Studio"
 RECIPE_KEY = "imagine-studio"  # the PNG text chunk holding the recipe JSON
 # Larger selections are refused before anything is built: the ZIP ends up in the server's memory.
-MAX_ZIP_BYTES = 500 * 2**20
+log = logging.getLogger("rivya.recipes")
+MAX_ZIP_BYTES = 150 * 2**20  # Streamlit holds a built download in server memory until it is served
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _VIDEO_FORMATS = {"video/mp4": "mp4", "video/quicktime": "mov"}
 
@@ -209,19 +211,26 @@ def _head(source: Path | bytes) -> bytes:
 
 
 def with_recipe(path: Path, made: dict[str, Any]) -> bytes:
-    """The saved file's bytes with the recipe inside, for PNG, JPEG, MP4 and MOV; other types unchanged."""
+    """The saved file's bytes with the recipe inside, for PNG, JPEG, MP4 and MOV; other types unchanged.
+
+    A file the recipe cannot be written into (damaged, or a container FFmpeg refuses) is still worth having:
+    it comes back as it is, so one odd file never fails a download or a whole ZIP.
+    """
     kind = sniff_head(_head(path))
-    if kind == "image/png":
-        return png_with_recipe(path.read_bytes(), made)
-    if kind == "image/jpeg":
-        return jpeg_with_recipe(path.read_bytes(), made)
-    if kind in _VIDEO_FORMATS:
-        fd, name = tempfile.mkstemp(suffix=path.suffix)
-        os.close(fd)
-        try:
-            return mp4_with_recipe(path, Path(name), made).read_bytes()
-        finally:
-            os.unlink(name)
+    try:
+        if kind == "image/png":
+            return png_with_recipe(path.read_bytes(), made)
+        if kind == "image/jpeg":
+            return jpeg_with_recipe(path.read_bytes(), made)
+        if kind in _VIDEO_FORMATS:
+            fd, name = tempfile.mkstemp(suffix=path.suffix)
+            os.close(fd)
+            try:
+                return mp4_with_recipe(path, Path(name), made).read_bytes()
+            finally:
+                os.unlink(name)
+    except Exception as exc:
+        log.warning("job %s: recipe not embedded (%s)", made.get("job_id"), type(exc).__name__)
     return path.read_bytes()
 
 

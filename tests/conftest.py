@@ -72,9 +72,13 @@ def point_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calla
     close_shared()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, one for the whole run (each test gets its own context)."""
+    """Debian's Chromium, one per test module (each test gets its own context).
+
+    Not one per run: Playwright's sync API keeps an event loop running in this thread while it is open,
+    and tests that drive the server with ``asyncio.run`` (``tests/test_live_refresh.py``) need none.
+    """
     from .browser_support import CHROMIUM_ARGS, chromium_path
 
     with sync_playwright() as p:

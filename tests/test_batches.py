@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from rivya import RivyaClient
+from rivya import InsufficientCreditsError, RivyaClient
 from rivya.budgets import day_start
 from rivya.config import load_settings
 from rivya.errors import SpendLimitError
 from rivya.jobs import JobService
 from rivya.lineage import lineage
 from rivya.messages import explain
-from rivya.people import Person, star_owner
+from rivya.people import Person, is_admin, star_owner
 from rivya.sandbox import Sandbox
 from rivya.stars import set_star, star_counts, starred
 from rivya.tasklog import TaskLog
@@ -105,6 +105,10 @@ def test_people_from_tokens() -> None:
     assert Person.from_claims({"email": "Ann@Example.com", "name": "Ann", "sub": "1"}) == ANN
     assert Person.from_claims({"sub": "abc"}) == Person("abc", "abc")
     assert Person.from_claims({"name": "nobody"}) is None
+    # An address the provider has not verified is not who someone is (anyone could register the admin's).
+    assert Person.from_claims({"email": "boss@example.com", "email_verified": False, "sub": "x1"}) == Person("x1", "x1")
+    assert Person.from_claims({"email": "boss@example.com", "email_verified": "false", "sub": "x1"}).id == "x1"
+    assert is_admin(ANN, frozenset({ANN.id})) and not is_admin(None, frozenset({""})) and not is_admin(BOB, frozenset({ANN.id}))
     assert star_owner(None) == "" and star_owner(ANN) == ANN.id
 
 
@@ -122,3 +126,24 @@ def test_stars_are_per_person_and_lineage_goes_both_ways(sandbox: Sandbox, tmp_p
     assert [j.id for j in down.children] == [video.id] and down.ancestors == []
     assert [j.id for j in up.ancestors] == [image.id] and up.children == []
     assert up.total_credits == down.total_credits == image.charged_credits + video.charged_credits > 0
+
+
+def test_a_refused_first_take_never_marks_takes_rivya_made_as_not_started(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The first create is slow; meanwhile the follower sends the other takes (made, charged), then the wallet empties
+    and the first is refused. Each take keeps its own outcome: the made ones are followed and counted as charged."""
+    jobs = service(sandbox, tmp_path)
+    real = jobs.client.create_generation
+
+    def slow_first(model: str, prompt: str, params: dict, *, idempotency_key: str, **options: object) -> object:
+        if idempotency_key == "k-0":
+            for key in ("k-1", "k-2"):  # what the follower does with rows still sending after RESEND_GRACE
+                jobs._send(jobs.log.by_key(key), first=False, raise_refusal=False)
+            sandbox.state.set_credits(0)
+        return real(model, prompt, params, idempotency_key=idempotency_key, **options)
+
+    jobs.client.create_generation = slow_first
+    with pytest.raises(InsufficientCreditsError):
+        jobs.submit_batch("grok-imagine", "three foxes", {}, keys=["k-0", "k-1", "k-2"])
+    first, *made = (jobs.log.by_key(k) for k in ("k-0", "k-1", "k-2"))
+    assert first.status == "rejected" and first.task_id is None and first.charged_credits == 0
+    assert all(j.status == "queued" and j.task_id in sandbox.state.tasks and j.charged_credits == 4 for j in made)

@@ -60,7 +60,7 @@ def test_a_star_is_kept_in_the_log_and_shows_starred_after_a_rerun(app_sandbox: 
 # -- Try again ---------------------------------------------------------------------------------
 
 
-def test_try_again_states_its_cost_and_makes_one_new_job_per_press(app_sandbox: Sandbox) -> None:
+def test_try_again_states_its_cost_makes_one_new_job_and_then_points_to_it(app_sandbox: Sandbox) -> None:
     from ui.services import get_studio
 
     open_page("pages/image.py")
@@ -68,9 +68,9 @@ def test_try_again_states_its_cost_and_makes_one_new_job_per_press(app_sandbox: 
     at = open_page("pages/image.py")
     key = f"grok-imagine:panel:retry:{failed.id}"
     assert at.button(key=key).label == "Try again · 4 credits"
+    assert any(f"#{failed.id}]" in m.value for m in at.markdown)  # the card's header carries its job number
     assert len(creates(app_sandbox)) == 0  # drawing the card sends nothing
     at.button(key=key).click().run()
-    at.button(key=key).click().run()  # the second half of a double click
     at.run()
     at.run()
     assert len(creates(app_sandbox)) == 1 and len(app_sandbox.state.tasks) == 1
@@ -78,11 +78,18 @@ def test_try_again_states_its_cost_and_makes_one_new_job_per_press(app_sandbox: 
     assert retry.id != failed.id and retry.idempotency_key != failed.idempotency_key
     assert (retry.model, retry.prompt, retry.params) == (failed.model, failed.prompt, failed.params)
     assert f"Sent again as job #{retry.id}." in [c.value for c in at.caption] and not at.exception
-    time.sleep(2.1)  # a deliberate second press later is a new job, with its own key
-    at.button(key=key).click().run()
-    assert len(creates(app_sandbox)) == 2
-    keys = {j.idempotency_key for j in get_studio().log.recent(limit=3)}
-    assert len(keys) == 3
+    assert key not in [b.key for b in at.button]  # one press, one new job: the card offers no second one
+    assert any(f"#{retry.id}]" in m.value for m in at.markdown)  # the new job's card shows the number it names
+
+
+def test_a_refund_is_said_once_on_a_failed_card(app_sandbox: Sandbox) -> None:
+    open_page("pages/image.py")
+    logged("failed", error_code="generation_failed", error_message="The generation failed.", reserved_credits=4,
+           final_credits=0)
+    at = open_page("pages/image.py")
+    said = " ".join([e.value for e in at.error] + [c.value for c in at.caption])
+    assert "4 credits were returned to the wallet." in said
+    assert "Its credits were returned" not in said and not at.exception
 
 
 def test_try_again_sends_the_same_reference_image(app_sandbox: Sandbox) -> None:
@@ -139,6 +146,32 @@ def test_a_batch_of_two_is_one_group_with_its_summed_credits(app_sandbox: Sandbo
     headers = [m.value for m in at.markdown if "takes**" in m.value]
     assert len(headers) == 1 and headers[0].startswith("**2 takes** · 10 credits · Grok Imagine")
     assert all(at.button(key=f"grok-imagine:panel:star:{t.id}") for t in takes) and not at.exception
+
+
+def test_a_batch_cell_has_one_short_row_of_buttons(app_sandbox: Sandbox) -> None:
+    open_page("pages/image.py")
+    takes = [logged("succeeded", saved=True, final_credits=4, batch_id="batch-3") for _ in range(2)]
+    at = open_page("pages/image.py")
+    assert not [e for e in at.expander if e.label in ("Full size", "Details")]  # no stacked expanders in the cells
+    for take in takes:
+        row = parent_of(at.main, lambda node, t=take: getattr(node, "key", None) == f"grok-imagine:panel:star:{t.id}")
+        keys = [getattr(c, "key", None) for c in row.children.values()]
+        assert keys[:3] == [f"grok-imagine:panel:{name}:{take.id}" for name in ("star", "animate", "full")]
+        assert at.button(key=f"grok-imagine:panel:full:{take.id}").label == ""  # an icon only
+        assert row.type == "flex_container" and len(keys) == 4  # and Details, in the same row
+    assert not at.exception
+
+
+def parent_of(block, wanted):
+    """The block holding the element ``wanted`` picks out, as its direct child."""
+    for child in block.children.values():
+        if wanted(child):
+            return block
+        if getattr(child, "children", None):
+            found = parent_of(child, wanted)
+            if found is not None:
+                return found
+    return None
 
 
 def test_a_batch_in_flight_stays_one_group_that_fills_in(app_sandbox: Sandbox) -> None:

@@ -42,12 +42,30 @@ def test_settings_diff_marks_what_differs(tmp_path: Path) -> None:
     c = add_result(log, tmp_path / "m", "c", model="grok-imagine-video", params={"aspect_ratio": "16:9", "duration": 6})
     rows = {r.name: r for r in settings_diff([a, b])}
     assert list(rows) == ["model", "aspect_ratio", "enable_pro"]
+    assert [r.label for r in rows.values()] == ["Model", "Aspect ratio", "Quality mode"]  # the catalog's words
     assert rows["aspect_ratio"].values == ("16:9", "1:1") and rows["aspect_ratio"].differs
-    assert not rows["enable_pro"].differs and not rows["model"].differs
+    assert rows["enable_pro"].values == ("Standard", "Standard") and not rows["enable_pro"].differs
+    assert not rows["model"].differs
     rows = {r.name: r for r in settings_diff([a, c])}
     assert rows["model"].differs and rows["model"].values == ("Grok Imagine", "Grok Imagine Video")
-    assert rows["duration"].values == (None, "6") and rows["duration"].differs  # set on one only
+    # A setting one model does not have is shown as missing (None) and is no difference.
+    assert rows["duration"].values == (None, "6 s") and not rows["duration"].differs
+    assert rows["mode"].values == (None, "Normal") and not rows["mode"].differs  # not sent: the catalog's default
+    assert rows["enable_pro"].values == ("Standard", None) and not rows["enable_pro"].differs
     assert not rows["aspect_ratio"].differs
+    assert [r.name for r in settings_diff([a, c]) if r.differs] == ["model"]
+    log.close()
+
+
+def test_settings_diff_shows_a_reference_as_yes_or_no(tmp_path: Path) -> None:
+    log = TaskLog(tmp_path / "log.sqlite3")
+    ref = [{"url": "http://127.0.0.1:1/files/content/file_x", "kind": "image", "name": "a.png", "mimeType": "image/png"}]
+    plain = add_result(log, tmp_path / "m", "a", params={"aspect_ratio": "1:1"})
+    made_from = add_result(log, tmp_path / "m", "b", params={"aspect_ratio": "1:1", "referenceMediaItems": ref})
+    rows = {r.name: r for r in settings_diff([plain, made_from])}
+    assert rows["referenceMediaItems"].label == "Reference image"
+    assert rows["referenceMediaItems"].values == ("no", "yes") and rows["referenceMediaItems"].differs
+    assert "referenceMediaItems" not in {r.name for r in settings_diff([plain, plain])}
     log.close()
 
 
@@ -55,6 +73,25 @@ def test_same_scale_widths() -> None:
     assert same_scale_widths([(1536, 1536), (1024, 1024)], 300) == [300, 200]
     assert same_scale_widths([(1024, 576), (576, 1024)], 400) == [400, 225]
     assert same_scale_widths([(0, 0), (0, 0)], 250) == [250, 250]
+
+
+def test_compare_a_video_with_an_image_marks_only_the_model(seeded_app) -> None:  # noqa: F811 - the fixture
+    log, made = seeded_app
+    ref = [{"url": "http://127.0.0.1:1/files/content/file_x", "kind": "image", "name": "a.png", "mimeType": "image/png"}]
+    clip = add_result(log, log.path.parent / "media", "a clip", model="grok-imagine-video",
+                      params={"mode": "normal", "duration": 6, "resolution": "480p", "aspect_ratio": "1:1",
+                              "referenceMediaItems": ref})
+    at = open_page("pages/gallery.py")
+    at.checkbox(key=f"gallery:pick:{clip.id}").check().run()
+    at.checkbox(key=f"gallery:pick:{made[-1].id}").check().run()
+    at.button(key="gallery:compare").click().run()
+    assert not at.exception
+    texts = [m.value for m in at.markdown]
+    assert any(c.value.startswith("Different: Model, Reference image ·") for c in at.caption)
+    assert ":orange-background[**Model: Grok Imagine Video**]" in texts
+    assert ":gray[Duration: 6 s]" in texts and ":gray[Duration: —]" in texts  # the image model has no duration
+    assert ":orange-background[**Reference image: yes**]" in texts
+    assert not any("http" in t or "referenceMediaItems" in t for t in texts)  # never the reference's address
 
 
 def test_compare_from_the_gallery(seeded_app) -> None:  # noqa: F811 - the fixture
@@ -70,6 +107,7 @@ def test_compare_from_the_gallery(seeded_app) -> None:  # noqa: F811 - the fixtu
     texts = [m.value for m in at.markdown]
     assert "picture number 29" in texts  # the first as written
     assert "picture number :red[~~29~~] :green-background[28]" in texts  # the second, diffed against it
+    assert ":gray[Aspect ratio: 1\\:1]" in texts and not any("aspect_ratio" in t or "not set" in t for t in texts)
     for n in (-3, -4, -5):
         at.checkbox(key=f"gallery:pick:{made[n].id}").check().run()
     assert at.button(key="gallery:compare").disabled  # five is too many

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from rivya import gallery, stars, tags
 from rivya.errors import InvalidInputError
@@ -16,8 +17,9 @@ from rivya.gallery import GalleryFilter
 from rivya.sandbox import Sandbox
 from rivya.sandbox.render import render_mp4, render_png
 from rivya.tasklog import Job, TaskLog
+from ui import large_view
 
-from .conftest import FAST_TIMING, image_bytes, open_page
+from .conftest import APP, FAST_TIMING, image_bytes, open_page
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -290,22 +292,32 @@ def test_a_link_opens_its_result_and_an_unknown_one_says_so(seeded_app) -> None:
     fresh.query_params["job"] = "9999"
     fresh.run()
     assert any("There is no result #9999" in w.value for w in fresh.warning)
+    for odd in ("\u00b2", "99999999999999999999", "-3", "1e3"):  # a digit Python's int() reads, one past SQLite's range
+        page = open_page("pages/gallery.py")
+        page.query_params["job"] = odd
+        page.run()
+        assert not page.exception and any("not a result number" in w.value for w in page.warning), odd
 
 
 def test_large_view_tags_and_lineage(seeded_app) -> None:
     log, made = seeded_app
     image = made[-1]
     clip = add_result(log, log.path.parent / "media", "the picture, moving", model="grok-imagine-video",
-                      parent_id=image.id, credits=10)
+                      parent_id=image.id, credits=10, params={"aspect_ratio": "2:3"})
     at = open_page("pages/gallery.py")
     at.query_params["job"] = str(image.id)
     at.run()
     assert any("whole chain cost **14 credits**" in m.value for m in at.markdown)
-    assert any(b.label.startswith(f"Made from this: #{clip.id}") for b in at.button)
+    assert any(b.label.startswith(f"Animated into: #{clip.id}") for b in at.button)
+    assert not any("made by" in m.value for m in at.markdown)  # nobody signed in: no maker named
     at.multiselect(key=f"large:tags:{image.id}").select("Hero shot").run()
     assert tags.tags_of(log, [image.id]) == {image.id: ["Hero shot"]}
     at.multiselect(key=f"large:tags:{image.id}").unselect("Hero shot").run()
     assert tags.tags_of(log, [image.id]) == {}
+    at.button(key=f"large:chain:{image.id}:{clip.id}").click().run()
+    assert any(b.label.startswith(f"Source image: #{image.id}") for b in at.button)
+    # A tall clip is drawn at most MAX_MEDIA_PX high, so the controls beside and under it stay in view.
+    assert at.get("video")[0].proto.width_config.pixel_width == round(large_view.MAX_MEDIA_PX * 2 / 3)
 
 
 def test_made_by_is_offered_only_once_people_exist(point_app) -> None:
@@ -323,3 +335,33 @@ def test_made_by_is_offered_only_once_people_exist(point_app) -> None:
         made_by.select("ann@x.org").run()
         assert tiles(at) == [ann.id]
         log.close()
+
+
+def test_a_filter_that_hides_picked_results_unpicks_them(seeded_app) -> None:
+    log, made = seeded_app
+    newest = made[-1].id
+    stars.set_star(log, newest, "", True)
+    at = open_page("pages/gallery.py")
+    for job in made[-3:]:
+        at.checkbox(key=f"gallery:pick:{job.id}").check().run()
+    assert any("3 picked for Compare" in c.value for c in at.caption)
+    at.toggle(key="gallery:favourites").set_value(True).run()
+    assert tiles(at) == [newest]
+    bar = next(c.value for c in at.caption if "picked for Compare" in c.value)
+    assert bar.startswith("1 result, newest first · 1 picked for Compare")  # one result, not "1 of 1 results"
+    assert at.button(key="gallery:compare").disabled  # the two hidden picks are not compared
+    at.toggle(key="gallery:favourites").set_value(False).run()
+    assert not at.checkbox(key=f"gallery:pick:{made[-2].id}").value and at.checkbox(key=f"gallery:pick:{newest}").value
+    assert any("1 picked for Compare" in c.value for c in at.caption)
+
+
+def test_home_opens_recent_results_and_links_the_gallery(seeded_app) -> None:
+    log, _ = seeded_app
+    clip = add_result(log, log.path.parent / "media", "a moving lighthouse", model="grok-imagine-video")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert any(c.value == ":material/movie: Video · a moving lighthouse" for c in at.caption)
+    assert "gallery" in [link.proto.page for link in at.get("page_link")]
+    at.button(key=f"home:open:{clip.id}").click().run()
+    assert at.query_params["job"] == str(clip.id)
+    assert any(c.value == clip.prompt for c in at.code)  # the large view, on Home

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rivya.catalog import MODELS
 from rivya.config import Settings
 from rivya.people import Person
 from rivya.presets import list_presets
@@ -38,6 +39,21 @@ def markdown(at: AppTest) -> str:
 def test_intent_keys_are_distinct_and_one_take_keeps_the_intent() -> None:
     assert intent_keys("studio-abc", 1) == ["studio-abc"]
     assert intent_keys("studio-abc", 3) == ["studio-abc-1", "studio-abc-2", "studio-abc-3"]
+
+
+@pytest.mark.parametrize(("page", "model", "name"), [("pages/image.py", IMAGE, "Image"), ("pages/video.py", VIDEO, "Video")])
+def test_the_page_is_titled_as_the_navigation_names_it_with_its_model_below(app_sandbox: Sandbox, page: str, model: str,
+                                                                            name: str) -> None:
+    at = open_page(page)
+    assert [t.value for t in at.title] == [name]
+    assert f"Model: {MODELS[model].display_name}" in [c.value for c in at.caption]
+
+
+def test_how_many_always_holds_a_choice_and_generate_has_no_tooltip(app_sandbox: Sandbox) -> None:
+    at = open_page("pages/image.py")
+    count = at.segmented_control(key=f"{IMAGE}:count")
+    assert count.value == 1 and count.proto.required  # the browser cannot clear the selected segment
+    assert not at.button(key=f"{IMAGE}:generate").help  # its tooltip opened over How many
 
 
 def test_a_batch_of_three_is_one_press(app_sandbox: Sandbox) -> None:
@@ -133,6 +149,7 @@ def test_animate_attaches_the_image_and_records_its_parent(app_sandbox: Sandbox)
     (stored,) = app_sandbox.state.files.values()
     assert stored.data == saved.read_bytes()
     assert any(model == VIDEO for (_, model, _) in studio()._references)  # uploaded for the video model
+    assert at.radio(key=f"{VIDEO}:aspect_ratio").value == "1:1"  # the image's shape, not the video default 2:3
     at.run().run()  # reruns keep it and never upload again
     assert len(uploads(app_sandbox)) == 1 and f"job #{image_id}" in markdown(at)
     at.text_area(key=f"{VIDEO}:prompt").input("the lighthouse beam sweeps the sea").run()
@@ -141,6 +158,7 @@ def test_animate_attaches_the_image_and_records_its_parent(app_sandbox: Sandbox)
     assert video.parent_id == image_id and video.reference_url.endswith(stored.id)
     (task,) = [t for t in app_sandbox.state.tasks.values() if t.model == VIDEO]
     assert task.params["referenceMediaItems"][0]["url"].endswith(stored.id)
+    assert task.params["aspect_ratio"] == "1:1"
     # Remove: the uploader is back and the next job has no parent.
     next(b for b in at.button if b.label == "Remove").click().run()
     assert "Animating" not in markdown(at) and len(at.get("file_uploader")) == 1
@@ -181,6 +199,8 @@ def test_presets_apply_save_and_record_their_use(app_sandbox: Sandbox) -> None:
     saved = next(p for p in list_presets(log, VIDEO) if p.name == "Longer take")
     assert saved.params["duration"] == first.params["duration"] + 1 and saved.prompt == first.prompt
     assert any("Saved “Longer take”" in s.value for s in at.success)
+    assert at.session_state[f"{VIDEO}:library-tab"] == "Presets"  # the tab showing the new preset stays open
+    assert at.selectbox(key=f"{VIDEO}:preset-pick").value == saved.id
     at.text_input(key=f"{VIDEO}:preset-name").input("longer TAKE").run()
     next(b for b in at.button if b.label == "Save").click().run()
     assert any("already exists" in e.value for e in at.error) and not at.exception

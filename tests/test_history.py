@@ -95,7 +95,7 @@ def test_figures_from_the_seeded_log(seeded: Sandbox) -> None:
     assert metrics["Returned on failures"] == "10"
     assert metrics["Success rate"] == "75%"
     captions = " ".join(c.value for c in at.caption)
-    assert "succeeded: 3" in captions and "failed: 1" in captions and "rejected: 1" in captions
+    assert "Done: 3" in captions and "Failed: 1" in captions and "Not started: 1" in captions
     assert "Grok Imagine: 10 s" in captions and "Grok Imagine Video: 20 s" in captions
 
 

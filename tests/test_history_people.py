@@ -138,10 +138,69 @@ def test_times_are_shown_in_the_viewers_time_zone(seeded: list[int]) -> None:
     assert "Submitted (UTC)" in str(utc.dataframe[0].proto)
 
 
+def jobs_table(at: AppTest):
+    return next(d for d in at.dataframe if "history:table" in d.proto.id)
+
+
 def select(at: AppTest, rows: list[int]) -> None:
-    at.session_state["history:table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    """Select ``rows`` as a click would: through the table's widget key (one per filter and page)."""
+    key = "history:table" + jobs_table(at).proto.id.split("history:table", 1)[1]
+    at.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
     at.run()
     assert not at.exception, at.exception
+
+
+def parent_of(block, wanted):
+    """The block holding the element ``wanted`` picks out, as its direct child."""
+    for child in block.children.values():
+        if wanted(child):
+            return block
+        if getattr(child, "children", None):
+            found = parent_of(child, wanted)
+            if found is not None:
+                return found
+    return None
+
+
+def test_a_filter_change_clears_the_selection_rather_than_moving_it_to_another_job(seeded: list[int]) -> None:
+    at = history(None)
+    select(at, [1])
+    assert any("Selected job" in h.value for h in at.subheader)
+    at.multiselect(key="history:models").set_value(["grok-imagine"]).run()  # row 1 is now another job
+    assert not any("Selected job" in h.value for h in at.subheader)
+    assert not [b for b in at.button if b.key == "history:compare"] and not at.exception
+
+
+def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]) -> None:
+    at = history(None)
+    table = jobs_table(at).value
+    assert list(table.columns)[3:7] == ["status", "reserved", "final", "charged"] and table.columns[-1] == "params"
+    assert list(table["status"]) == ["Done", "Done", "Done", "Done", "Failed"]  # the cards' words
+    assert list(table["charged"]) == [4, 10, 4, 10, 2]
+    csv = parent_of(at.main, lambda node: getattr(node, "proto", None) is not None
+                    and str(getattr(node.proto, "id", "")).endswith("history:csv"))
+    assert any("jobs, newest first" in getattr(c, "value", "") for c in csv.children.values())  # beside the count
+    select(at, [0])
+    actions = parent_of(at.main, lambda node: getattr(node, "key", None) == "history:compare")
+    assert actions.type == "flex_container" and len(actions.children) == 4  # Compare, Animate, ZIP, note: no gaps
+    assert "Details" in [e.label for e in at.expander] and "Prompt and settings" not in [e.label for e in at.expander]
+    captions = [c.value for c in at.caption]
+    assert "Status checks with Rivya: 0" in captions and not any("polls" in c for c in captions)
+
+
+def test_figures_wrap_and_the_charts_name_their_measures(seeded: list[int]) -> None:
+    at = history(None)
+    row = parent_of(at.main, lambda node: getattr(node, "label", None) == "Spent today (UTC)")
+    # A wrapping row, not five columns (which a phone stacks one per row): the figures go two per row there.
+    assert row.type == "flex_container" and row.proto.flex_container.wrap and len(row.children) == 5
+    at.session_state["history:tab"] = "Charts"
+    at.run()
+    import json
+
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    status_colour = specs[1]["encoding"]["color"]["scale"]
+    assert dict(zip(status_colour["domain"], status_colour["range"], strict=True))["Failed"] == "#d62728"
+    assert "9 in 10 finished within" in str(at.get("vega_lite_chart")[2].proto)
 
 
 def test_selected_rows_offer_compare_animate_and_a_zip(seeded: list[int]) -> None:

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
-from ui.notices import Finished, Watch, shows, title
+from ui.large_view import link_to
+from ui.notices import Finished, Watch, shows, title, toast_text
 
 from .browser_support import free_port
 from .conftest import APP, ROOT
@@ -25,9 +26,10 @@ def log(tmp_path: Path) -> Iterator[TaskLog]:
     task_log.close()
 
 
-def add(log: TaskLog, key: str, *, session: str = "s1", person: str | None = None, category: str = "image") -> int:
+def add(log: TaskLog, key: str, *, session: str = "s1", person: str | None = None, category: str = "image",
+        batch: str | None = None) -> int:
     return log.add(idempotency_key=key, backend="sandbox", model="grok-imagine", category=category, prompt=f"prompt {key}",
-                   params={}, session_id=session, person=person).id
+                   params={}, session_id=session, person=person, batch_id=batch).id
 
 
 def end(log: TaskLog, job_id: int, status: str = "succeeded") -> None:
@@ -103,6 +105,18 @@ def test_the_seen_rule_and_the_title() -> None:
     assert shows("video", "video") and not shows("", "image")
 
 
+def test_one_look_is_one_toast_a_batch_counted_and_others_added_as_a_count() -> None:
+    one = [Finished(7, "image", "succeeded", "a fox")]
+    assert toast_text(one) == f"Image is ready: “a fox” [Open it]({link_to(7)})"
+    batch = [Finished(n, "image", "succeeded", "a fox", "b1") for n in (12, 10, 11)]
+    assert toast_text(batch) == f"3 images are ready: “a fox” [Open it]({link_to(10)})"  # the link opens the first take
+    mixed = [Finished(10, "video", "failed", "waves", "b2"), Finished(11, "video", "succeeded", "waves", "b2")]
+    assert toast_text(mixed) == f"1 video is ready, 1 did not finish: “waves” [Open it]({link_to(11)})"
+    assert toast_text([Finished(n, "video", "failed", "waves", "b3") for n in (1, 2)]).startswith("2 videos did not finish")
+    unrelated = [Finished(3, "image", "succeeded", "old"), *batch, Finished(20, "video", "failed", "new")]
+    assert toast_text(unrelated) == f"Video did not finish: “new” [Open it]({link_to(20)}) · 4 more jobs ended too"
+
+
 def test_watching_by_anything_else_is_refused(log: TaskLog) -> None:
     with pytest.raises(ValueError):
         Watch.start(log, "prompt", "x")
@@ -127,6 +141,21 @@ def test_a_job_of_this_tab_that_ends_brings_a_toast_with_its_link(app_sandbox: S
     assert "Image is ready" in toast.value and "prompt toastme" in toast.value and f"?job={job}" in toast.value
     at.run()
     assert not at.toast  # told once
+
+
+def test_a_batch_that_ends_in_one_look_is_one_toast(app_sandbox: Sandbox) -> None:
+    from ui.services import get_studio
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/history.py").run()
+    studio_log = get_studio().log
+    takes = [add(studio_log, f"take-{n}", session=at.session_state["session_id"], batch="batch-1") for n in (1, 2, 3)]
+    for job in takes:
+        end(studio_log, job)
+    at.run()
+    (toast,) = at.toast
+    assert toast.value.startswith("3 images are ready") and f"?job={takes[0]})" in toast.value
 
 
 def auth_section(metadata_url: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from .conftest import APP, creates, open_page, wait_for
 def test_form_is_built_from_the_catalog(app_sandbox: Sandbox, page: str, model: str) -> None:
     at = open_page(page)
     spec = MODELS[model]
-    assert at.title[0].value == spec.display_name
+    assert at.title[0].value == spec.category.capitalize() and f"Model: {spec.display_name}" in [c.value for c in at.caption]
     assert not at.text_area(key=f"{model}:prompt").max_chars  # the browser would cut a paste in UTF-16 units
     assert f"0 / {spec.max_prompt_length:,} characters" in [c.value for c in at.caption]
     for param in spec.params:

@@ -187,3 +187,18 @@ def test_zip_over_the_limit_is_refused_before_anything_is_built(jobs: JobService
         write_zip(chosen, jobs.media_dir, out, max_bytes=total - 1)
     assert (refused.value.total, refused.value.limit) == (total, total - 1) and out.getvalue() == b""
     assert "500 MB" in str(ZipTooLarge(600 * 2**20, 500 * 2**20)) and "600 MB" in str(ZipTooLarge(600 * 2**20, 500 * 2**20))
+
+
+def test_a_file_the_recipe_cannot_go_into_comes_back_as_it_is(tmp_path: Path) -> None:
+    damaged = tmp_path / "cut.mp4"
+    damaged.write_bytes(render_mp4("a paper boat", "16:9", "480p", 1)[:600])  # a video cut short: FFmpeg refuses it
+    assert with_recipe(damaged, {"prompt": "a paper boat"}) == damaged.read_bytes()
+    archive = io.BytesIO()
+    job = Job(id=1, idempotency_key="k", backend="b", submitted_at="2026-11-25T10:00:00+00:00", updated_at="",
+              finished_at=None, model="grok-imagine-video", category="video", prompt="a paper boat", params={},
+              reference_path=None, reference_url=None, task_id="t", status="succeeded", reserved_credits=14,
+              final_credits=14, result_urls=[], media_paths=[str(damaged)], error_code=None, error_message=None, page=None,
+              session_id=None, polls=1, key_owner="shared", expected_credits=14)
+    write_zip([job], tmp_path, archive)  # one odd file never fails the whole ZIP
+    with zipfile.ZipFile(archive) as done:
+        assert done.read(download_name(job, ".mp4")) == damaged.read_bytes()

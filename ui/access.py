@@ -7,7 +7,7 @@ import logging
 import requests
 import streamlit as st
 
-from rivya import RivyaClient
+from rivya import RivyaClient, people
 from rivya.errors import RivyaError
 from rivya.messages import explain
 from rivya.people import Person
@@ -71,8 +71,7 @@ def current_person() -> Person | None:
 
 def is_admin() -> bool:
     """True when the signed-in person is one of ``ADMINS`` (nobody is an admin without sign-in)."""
-    person = current_person()
-    return person is not None and person.id in get_studio().settings.admins
+    return people.is_admin(current_person(), get_studio().settings.admins)
 
 
 def signed_in() -> bool:

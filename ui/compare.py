@@ -13,6 +13,7 @@ from ui.text import md_escape
 
 # The large dialog's content is about 1,150 CSS pixels wide; the widest result fills its column.
 DIALOG_PX = 1150
+NOT_APPLICABLE = "—"  # shown for a setting the result's model does not have
 
 
 def _prompt_markdown(base: str, prompt: str) -> str:
@@ -44,7 +45,7 @@ def open_compare(job_ids: list[int]) -> None:
         st.warning(f"Pick {MIN_COMPARED} to {MAX_COMPARED} results to compare.")
         return
     rows = settings_diff(jobs)
-    differing = [r.name.replace("_", " ") for r in rows if r.differs]
+    differing = [r.label for r in rows if r.differs]
     st.caption(("Different: " + ", ".join(differing) if differing else "Same model and settings")
                + " · prompt words added compared with the first are highlighted, words dropped are struck through.")
     sizes = [_size(j) for j in jobs]
@@ -62,6 +63,7 @@ def open_compare(job_ids: list[int]) -> None:
             st.markdown(f"**#{job.id}** · {job.charged_credits:,} credits")
             st.markdown(md_escape(job.prompt) if index == 0 else _prompt_markdown(jobs[0].prompt, job.prompt))
             for row in rows:
-                value = md_escape(row.values[index] if row.values[index] is not None else "(not set)")
-                name = md_escape(row.name.replace("_", " "))
-                st.markdown(f":orange-background[**{name}: {value}**]" if row.differs else f":gray[{name}: {value}]")
+                value = row.values[index]
+                line = f"{md_escape(row.label)}: {NOT_APPLICABLE if value is None else md_escape(value)}"
+                # A setting this model does not have ("—") is not a difference, so it is never marked.
+                st.markdown(f":orange-background[**{line}**]" if row.differs and value is not None else f":gray[{line}]")

@@ -6,7 +6,6 @@ so neither a page run nor a rerun of the button reads a result or builds a ZIP.
 
 from __future__ import annotations
 
-import logging
 import mimetypes
 import tempfile
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from rivya.recipes import MAX_ZIP_BYTES, ZipTooLarge, check_zip, download_name, 
 from rivya.tasklog import Job
 from ui.services import get_studio
 
-log = logging.getLogger(__name__)
 _SPOOL_BYTES = 16 * 2**20  # a ZIP smaller than this is built in memory, a larger one on disk
 
 
@@ -32,11 +30,7 @@ def _file_with_recipe(job: Job, path_text: str, media_dir: Path) -> Callable[[],
         path = saved_media(path_text, media_dir)
         if path is None:
             raise FileNotFoundError("the saved result is gone")
-        try:
-            return with_recipe(path, recipe(job))
-        except Exception as exc:  # a file the recipe cannot be written into is still worth having as it is
-            log.warning("job %s: recipe not embedded (%s)", job.id, type(exc).__name__)
-            return path.read_bytes()
+        return with_recipe(path, recipe(job))
 
     return build
 

@@ -35,16 +35,19 @@ DOUBLE_CLICK_SECONDS = 2.0
 ICONS = {"image": ":material/image:", "video": ":material/movie:"}
 HOW_MANY = (1, 2, 3, 4)
 # Streamlit's own button shortcut: shown on the button (⌘ on a Mac), and it works while typing in the prompt box,
-# where Streamlit commits the typed text first; the prompt keeps the focus.
+# where Streamlit commits the typed text first; the prompt keeps the focus. The button has no help tooltip: it opened
+# over the How many control just above it.
 SHORTCUT = "Ctrl+Enter"
-SHORTCUT_HELP = "Ctrl+Enter (⌘+Enter on a Mac) generates, also while typing the prompt."
 RECENT_SHOWN = 8
+LIBRARY_TABS = ("Recent", "Presets")  # no other label says "Prompt": the box is found by it
+# The animated image's parameters the video form takes over when it offers the same value (its shape).
+ANIMATE_KEEPS = ("aspect_ratio", "resolution")
 _seeded: set[str] = set()  # task logs that already hold the shipped presets (seeding is idempotent; this saves a write)
 
 
 def _count(model: str) -> int:
-    """How many takes one press makes (the segmented control may be cleared: that is one)."""
-    return st.session_state.get(widget_key(model, "count")) or 1
+    """How many takes one press makes (the segmented control requires a choice)."""
+    return st.session_state.get(widget_key(model, "count"), 1)
 
 
 def _form_fingerprint(model: str) -> str:
@@ -137,7 +140,8 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
 
 
 def _receive_animate(spec: ModelSpec) -> None:
-    """Take the image ``animate_button`` handed over (once): prefill its prompt and keep it attached across reruns."""
+    """Take the image ``animate_button`` handed over (once): prefill its prompt and its shape (aspect ratio, resolution)
+    where this model offers the same value, and keep the image attached across reruns."""
     job_id = st.session_state.pop(ANIMATE_FROM, None)
     if job_id is None:
         return
@@ -145,7 +149,9 @@ def _receive_animate(spec: ModelSpec) -> None:
     if job is None or job.category != "image" or not job.media_paths:
         _notice(spec.id, "error", "That image's saved result is not here any more, so it cannot be animated.")
         return
-    st.session_state[widget_key(spec.id, "prompt")] = job.prompt
+    shape = {key: value for key in ANIMATE_KEEPS
+             if (param := spec.param(key)) is not None and (value := job.params.get(key)) in param.options}
+    prefill(spec, job.prompt, shape)
     st.session_state[widget_key(spec.id, "animate")] = {
         "job_id": job.id, "owner": None, "reference": None, "problem": None, "preview": None,
     }
@@ -203,8 +209,11 @@ def _animate_reference(spec: ModelSpec) -> tuple[Reference | None, str | None, i
 # -- prompt library: recent prompts and the team's presets ----------------------------------------------------
 
 
-def _library_message(model: str, kind: str, text: str) -> None:
+def _library_message(model: str, kind: str, text: str, *, tab: str | None = None) -> None:
+    """Say what a library action did; ``tab`` keeps that tab open (a rerun would otherwise show the first one)."""
     st.session_state[widget_key(model, "library-msg")] = (kind, text)
+    if tab is not None:
+        st.session_state[widget_key(model, "library-tab")] = tab
 
 
 def _use_prompt(model: str, prompt: str) -> None:
@@ -216,11 +225,11 @@ def _apply_preset(model: str, preset_id: int) -> None:
     """Fill the form from a preset; a job made before anything is changed records it."""
     preset = get_preset(get_studio().log, preset_id)
     if preset is None:
-        _library_message(model, "error", "That preset no longer exists (someone may have deleted it).")
+        _library_message(model, "error", "That preset no longer exists (someone may have deleted it).", tab="Presets")
         return
     prefill(MODELS[model], preset.prompt, preset.params)
     st.session_state[widget_key(model, "preset")] = preset.id
-    _library_message(model, "ok", f"Applied “{preset.name}”.")
+    _library_message(model, "ok", f"Applied “{preset.name}”.", tab="Presets")
 
 
 def _save_preset(model: str) -> None:
@@ -229,27 +238,27 @@ def _save_preset(model: str) -> None:
     try:
         preset = save_preset(get_studio().log, name, model, prompt, params, current_person())
     except PresetError as exc:
-        _library_message(model, "error", str(exc))
+        _library_message(model, "error", str(exc), tab="Presets")
         return
     st.session_state[widget_key(model, "preset")] = preset.id
     st.session_state[widget_key(model, "preset-pick")] = preset.id
     st.session_state[widget_key(model, "preset-name")] = ""
-    _library_message(model, "ok", f"Saved “{preset.name}” for the whole team.")
+    _library_message(model, "ok", f"Saved “{preset.name}” for the whole team.", tab="Presets")
 
 
 def _rename_preset(model: str, preset_id: int) -> None:
     try:
         preset = rename_preset(get_studio().log, preset_id, st.session_state.get(widget_key(model, "preset-rename"), ""))
     except PresetError as exc:
-        _library_message(model, "error", str(exc))
+        _library_message(model, "error", str(exc), tab="Presets")
         return
-    _library_message(model, "ok", f"Renamed to “{preset.name}”.")
+    _library_message(model, "ok", f"Renamed to “{preset.name}”.", tab="Presets")
 
 
 def _delete_preset(model: str, preset_id: int, name: str) -> None:
     delete_preset(get_studio().log, preset_id)
     st.session_state.pop(widget_key(model, "preset-pick"), None)
-    _library_message(model, "ok", f"Deleted “{name}”.")
+    _library_message(model, "ok", f"Deleted “{name}”.", tab="Presets")
 
 
 def _short(text: str, length: int = 90) -> str:
@@ -317,7 +326,8 @@ def _library(studio: Studio, spec: ModelSpec) -> None:
         if message:
             kind, text = message
             (st.success if kind == "ok" else st.error)(md_escape(text))
-        recent, presets = st.tabs(["Recent", "Presets"])  # no other label says "Prompt": the box is found by it
+        # Tracked on the server (key, on_change): a preset action reruns the page and its tab stays open.
+        recent, presets = st.tabs(LIBRARY_TABS, key=widget_key(spec.id, "library-tab"), on_change="rerun")
         with recent:
             _recent_prompts(studio, spec.id)
         with presets:
@@ -377,9 +387,10 @@ def _handle_click(
         _notice(spec.id, "fix", "Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in problems))
         return
     settings = studio.settings
+    keys = intent_keys(click["key"], count)
     try:
         jobs = studio.jobs.submit_batch(
-            spec.id, prompt, params, keys=intent_keys(click["key"], count), reference=reference, page=spec.category,
+            spec.id, prompt, params, keys=keys, reference=reference, page=spec.category,
             session_id=session_id(), owner=key_owner(), daily_budget=settings.daily_budget, person=current_person(),
             person_budget=settings.person_daily_budget, budget_timezone=settings.budget_timezone,
             batch_id=click["key"] if count > 1 else None, parent_id=parent_id,
@@ -387,15 +398,16 @@ def _handle_click(
         )
     except RivyaError as exc:
         words = explain(exc)
-        _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
-    else:
-        followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
-        for job in reversed(jobs):
-            if job.id not in followed:
-                followed.insert(0, job.id)
-        studio.forget_balance(key_owner())
+        more = " Each take's card shows what happened to it." if count > 1 else ""
+        _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}{more}")
+        jobs = [job for key in keys if (job := studio.log.by_key(key)) is not None]  # logged takes: show each one's card
     finally:
         click["handled"] = True
+    followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
+    for job in reversed(jobs):
+        if job.id not in followed:
+            followed.insert(0, job.id)
+    studio.forget_balance(key_owner())
 
 
 def _prompt_length(spec: ModelSpec, prompt: str) -> None:
@@ -433,7 +445,8 @@ def generate_page(model: str) -> None:
     studio = get_studio()
     if spec.category == "video":
         _receive_animate(spec)
-    st.title(f"{spec.display_name}", anchor=False)
+    st.title(spec.category.capitalize(), anchor=False)  # the navigation's name of this page
+    st.caption(f"Model: {md_escape(spec.display_name)}")
     demo_banner(studio)
     form, panel = st.columns([5, 6], gap="large")
     with form:
@@ -457,14 +470,15 @@ def generate_page(model: str) -> None:
         params = param_widgets(spec, has_reference=reference is not None or problem is not None)
         count_key = widget_key(model, "count")
         remembered(count_key, 1)
-        st.segmented_control("How many", HOW_MANY, key=count_key, help="Several takes of the same prompt and settings.")
+        st.segmented_control("How many", HOW_MANY, key=count_key, required=True,
+                             help="Several takes of the same prompt and settings.")
         remember(count_key)
         count = _count(model)
         cost = credits_for(model, params)
         row = st.container(horizontal=True, vertical_alignment="center", key="generate-row")  # wraps on a phone
         row.button(
             "Generate", type="primary", key=widget_key(model, "generate"), shortcut=SHORTCUT, on_click=_register_click,
-            args=(model,), icon=ICONS.get(spec.category), help=SHORTCUT_HELP,
+            args=(model,), icon=ICONS.get(spec.category),
         )
         price = row.empty()
         # Handled before the balance is read, so the balance already shows these jobs.

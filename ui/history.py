@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import math
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +19,7 @@ from rivya.catalog import MODELS, describe_params
 from rivya.errors import RivyaError
 from rivya.media import saved_media, thumbnail
 from rivya.messages import explain
-from rivya.people import Person, star_owner
+from rivya.people import Person, is_admin, star_owner
 from rivya.resources import is_web_url
 from rivya.status import JobStatus
 from rivya.studio import Studio
@@ -28,9 +28,9 @@ from ui.access import current_person, key_owner
 from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.jobs_view import job_card
+from ui.jobs_view import STATUS_LABELS, job_card
 from ui.services import demo_banner, get_studio
-from ui.text import credits_text, md_escape, seconds
+from ui.text import credits_text, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
 # A transparent pixel: rows without a saved result show an empty cell rather than "None".
@@ -43,21 +43,17 @@ CELL_PICTURE_PX = 96
 STUCK_AFTER_SECONDS = 300
 CHART_HEIGHT = 320
 _LEGEND = {"orient": "bottom", "columns": 2, "labelLimit": 0}
+FIGURE_PX = 150  # a figure's width: five in a row at 1400 px, two per row on a phone (they wrap)
+SELECTED_IMAGE_PX = 480  # the selected job's picture: whole on a laptop screen, beside nothing
+# One colour per status in the jobs chart, the same on every day: failures red, successes green.
+STATUS_COLOURS = {
+    "Done": "#2e9e4f", "Failed": "#d62728", "Not started": "#ff9f40", "Unconfirmed": "#8c564b",
+    "Generating": "#1f77b4", "Queued": "#9ecae9", "Sending": "#c7c7c7",
+}
+# What the time chart's two bars measure, in plain words rather than "median" and "p90".
+TIME_MEASURES = {"median": "half finished within", "p90": "9 in 10 finished within"}
 FAVOURITES, MINE = "Favourites", "Mine"
 COMPARE_MIN, COMPARE_MAX = 2, 4
-
-
-def viewer_timezone() -> str:
-    """The browser's time zone (``st.context.timezone``), or UTC when it sent none or one this server does not know."""
-    zone = st.context.timezone
-    try:
-        return ZoneInfo(zone).key if zone else "UTC"
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC"
-
-
-def _is_admin(studio: Studio, person: Person | None) -> bool:
-    return person is not None and person.id.lower() in studio.settings.admins  # ADMINS are kept in lower case
 
 
 def _balance_row(studio: Studio, person: Person | None) -> None:
@@ -88,10 +84,10 @@ def _my_spend(studio: Studio, person: Person) -> None:
     """The signed-in person's own spend, in the budgets' days."""
     zone = studio.settings.budget_timezone
     spend = studio.ledger.person_spend(person.id, timezone=zone)
-    today, week, ever = st.columns(3)
-    today.metric("Your spend today", f"{spend.today:,}")
-    week.metric("Your spend, last 7 days", f"{spend.last_7_days:,}")
-    ever.metric("Your spend, all time", f"{spend.all_time:,}")
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Your spend today", f"{spend.today:,}", width=FIGURE_PX)
+        st.metric("Your spend, last 7 days", f"{spend.last_7_days:,}", width=FIGURE_PX)
+        st.metric("Your spend, all time", f"{spend.all_time:,}", width=FIGURE_PX)
     st.caption(f"Your jobs only; days start at midnight, {zone} time.")
 
 
@@ -123,15 +119,22 @@ def _spend_by_person(studio: Studio) -> None:
     st.caption(f"Credits charged per person; days start at midnight, {zone} time.")
 
 
+def status_label(status: str) -> str:
+    """A status in the job cards' words ("Failed", "Done"); one the app does not know, as sent."""
+    known = STATUS_LABELS.get(status)
+    return known[0] if known else status.replace("_", " ").capitalize()
+
+
 def _figures(studio: Studio) -> None:
+    """The headline figures in a row that wraps (two per row on a phone) rather than stacking one per row."""
     fig = studio.ledger.figures()
-    a, b, c, d, e = st.columns(5)
-    a.metric("Spent today (UTC)", f"{fig.spent_today:,}")
-    b.metric("Spent, last 7 days", f"{fig.spent_7_days:,}")
-    c.metric("Spent, all time", f"{fig.spent_all_time:,}")
-    d.metric("Returned on failures", f"{fig.returned_on_failures:,}")
-    e.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}")
-    by_status = " · ".join(f"{status}: {count:,}" for status, count in fig.jobs_by_status.items())
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Spent today (UTC)", f"{fig.spent_today:,}", width=FIGURE_PX)
+        st.metric("Spent, last 7 days", f"{fig.spent_7_days:,}", width=FIGURE_PX)
+        st.metric("Spent, all time", f"{fig.spent_all_time:,}", width=FIGURE_PX)
+        st.metric("Returned on failures", f"{fig.returned_on_failures:,}", width=FIGURE_PX)
+        st.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}", width=FIGURE_PX)
+    by_status = " · ".join(f"{status_label(status)}: {count:,}" for status, count in fig.jobs_by_status.items())
     medians = " · ".join(f"{_model_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
     st.caption(f"Jobs by status — {by_status}")
     if medians:
@@ -152,14 +155,20 @@ def _stacked_by_day(table: pd.DataFrame, series: str, value: str) -> None:
     long_span = len(days) > 1 and (days[-1] - days[0]).days > 360  # labels without a year would merge
     data = table.rename(index=lambda d: f"{d:%Y-%m-%d}" if long_span else f"{d:%b %d}").stack().rename(value)
     data = data.rename_axis(["day", series]).reset_index()
+    color = {"field": series, "type": "nominal", "title": None, "legend": _LEGEND}
     if series == "model":
         data[series] = data[series].map(_model_name)
+    else:  # statuses in the cards' words, each in its own fixed colour (failures red whatever else is shown)
+        data[series] = data[series].map(status_label)
+        known = [label for label in STATUS_COLOURS if label in set(data[series])]
+        others = sorted(set(data[series]) - set(known))
+        color["scale"] = {"domain": [*known, *others], "range": [*(STATUS_COLOURS[k] for k in known), *["#7f7f7f"] * len(others)]}
     spec = {
         "mark": {"type": "bar"},
         "encoding": {
             "x": {"field": "day", "type": "ordinal", "sort": None, "title": "day"},
             "y": {"field": value, "type": "quantitative", "title": value},
-            "color": {"field": series, "type": "nominal", "title": None, "legend": _LEGEND},
+            "color": color,
         },
     }
     st.vega_lite_chart(data, spec, width="stretch", height=CHART_HEIGHT)
@@ -178,6 +187,7 @@ def _charts(studio: Studio) -> None:
         times = studio.ledger.time_to_result().rename_axis("model").reset_index()
         data = times.melt(id_vars="model", var_name="measure", value_name="seconds")
         data["model"] = data["model"].map(_model_name)
+        data["measure"] = data["measure"].map(TIME_MEASURES)
         spec = {
             "mark": {"type": "bar"},
             "encoding": {
@@ -188,6 +198,8 @@ def _charts(studio: Studio) -> None:
             },
         }
         st.vega_lite_chart(data, spec, width="stretch", height=CHART_HEIGHT)
+        st.caption("Seconds from sending to the saved result: half of the jobs finished within the first bar, "
+                   "9 in 10 within the second.")
 
 
 def _filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
@@ -247,15 +259,23 @@ def _table_rows(page: pd.DataFrame, zone: str) -> pd.DataFrame:
             "result": page["media_paths"].map(thumb),
             "prompt": page["prompt"],
             "model": page["model"].map(_model_name),
-            "status": page["status"],
-            "params": [describe_params(m, json.loads(p)) for m, p in zip(page["model"], page["params"], strict=True)],
+            "status": page["status"].map(status_label),
             "reserved": page["reserved_credits"],
             "final": page["final_credits"],
+            "charged": page["charged_credits"],
             "submitted": page["submitted_at"].dt.tz_convert(zone).dt.tz_localize(None),
             "seconds": page["seconds_to_result"],
             "link": urls,
+            "params": [describe_params(m, json.loads(p)) for m, p in zip(page["model"], page["params"], strict=True)],
         }
     )
+
+
+def table_key(jobs: ledger.JobFilter, page: int) -> str:
+    """The table's widget key, one per filter and page: a selection belongs to the rows it was made on, so any
+    change of filter or page starts with none (Streamlit keeps a selection by row position)."""
+    digest = hashlib.sha256(repr((jobs, page)).encode()).hexdigest()[:16]
+    return f"history:table:{digest}"
 
 
 def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
@@ -265,25 +285,26 @@ def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
     if pages > 1:
         number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="history:page", width=160)
     page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    zone = viewer_timezone()
+    zone = viewer_timezone().key
     event = st.dataframe(
         _table_rows(page, zone),
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
-        key="history:table",
+        key=table_key(jobs, number),
         row_height=56,
         column_config={
             "result": st.column_config.ImageColumn("Result", width="small"),
-            "prompt": st.column_config.TextColumn("Prompt", width="large"),
+            "prompt": st.column_config.TextColumn("Prompt", width="medium"),
             "model": st.column_config.TextColumn("Model"),
             "status": st.column_config.TextColumn("Status"),
-            "params": st.column_config.TextColumn("Parameters"),
             "reserved": st.column_config.NumberColumn("Reserved", format="%d"),
             "final": st.column_config.NumberColumn("Final", format="%d"),
+            "charged": st.column_config.NumberColumn("Charged", format="%d"),
             "submitted": st.column_config.DatetimeColumn(f"Submitted ({zone})", format="YYYY-MM-DD HH:mm:ss"),
             "seconds": st.column_config.NumberColumn("Time to result", format="%.1f s"),
             "link": st.column_config.LinkColumn("Rivya link", display_text="open"),
+            "params": st.column_config.TextColumn("Parameters"),
         },
     )
     rows = event.selection.rows if event else []
@@ -293,18 +314,16 @@ def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
 def _actions(jobs: list[Job]) -> None:
     """What can be done with the selected rows: Compare 2-4 results, Animate one image, download them as a ZIP."""
     results = [j for j in jobs if j.status == JobStatus.SUCCEEDED and j.media_paths]
-    compare, animate, download, note = st.columns([1, 1, 1, 3], vertical_alignment="center")
     comparable = COMPARE_MIN <= len(jobs) <= COMPARE_MAX and len(results) == len(jobs)
-    if compare.button("Compare", key="history:compare", icon=":material/compare:", disabled=not comparable,
-                      help=f"Select {COMPARE_MIN} to {COMPARE_MAX} finished results to see them side by side."):
-        open_compare([j.id for j in jobs])
-    if len(jobs) == 1:
-        with animate:
+    with st.container(horizontal=True, vertical_alignment="center"):  # no gap where a button is absent
+        if st.button("Compare", key="history:compare", icon=":material/compare:", disabled=not comparable,
+                     help=f"Select {COMPARE_MIN} to {COMPARE_MAX} finished results to see them side by side."):
+            open_compare([j.id for j in jobs])
+        if len(jobs) == 1:
             animate_button(jobs[0], key="history:animate")
-    with download:
         zip_download(results, key="history:zip")
-    skipped = len(jobs) - len(results)
-    note.caption(f"{len(jobs):,} selected" + (f"; {skipped:,} without a saved result" if skipped else ""))
+        skipped = len(jobs) - len(results)
+        st.caption(f"{len(jobs):,} selected" + (f"; {skipped:,} without a saved result" if skipped else ""))
 
 
 def _stuck(studio: Studio) -> None:
@@ -344,7 +363,7 @@ def _history(studio: Studio, person: Person | None) -> None:
     _stuck(studio)
     # Charts and the spend table are built only while their tab is open: they cost more than the rest of the page.
     # The jobs tab always runs, so its filters keep their values while another tab is shown.
-    admin = _is_admin(studio, person)
+    admin = is_admin(person, studio.settings.admins)
     tabs = st.tabs(["Jobs", "Charts", *(["Spend per person"] if admin else [])], key="history:tab", on_change="rerun")
     jobs_tab, charts_tab = tabs[:2]
     if charts_tab.open:
@@ -356,16 +375,17 @@ def _history(studio: Studio, person: Person | None) -> None:
     with jobs_tab:
         jobs = _filters(studio, person)
         matching = studio.ledger.count(jobs)
-        count, download = st.columns([3, 1], vertical_alignment="center")
-        count.caption(f"{matching:,} of {total:,} jobs, newest first")
-        download.download_button(
-            "Download CSV", lambda: studio.ledger.to_csv(jobs), file_name="imagine-studio-jobs.csv", mime="text/csv",
-            icon=":material/download:", on_click="ignore", key="history:csv",
-        )
+        # On the left, beside the count: the table's own toolbar appears top right on hover and would cover it.
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption(f"{matching:,} of {total:,} jobs, newest first", width="content")
+            st.download_button(
+                "Download CSV", lambda: studio.ledger.to_csv(jobs), file_name="imagine-studio-jobs.csv", mime="text/csv",
+                icon=":material/download:", on_click="ignore", key="history:csv", type="tertiary",
+            )
         selected = _table(studio, jobs, matching)
         chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
         if chosen:
             _actions(chosen)
         if len(chosen) == 1:
             st.subheader("Selected job", anchor=False)
-            job_card(chosen[0], key_prefix="history", details=True)
+            job_card(chosen[0], key_prefix="history", details=True, image_width=SELECTED_IMAGE_PX)

@@ -21,7 +21,7 @@ from types import ModuleType
 
 import streamlit as st
 
-from rivya.catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for
+from rivya.catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, describe_params
 from rivya.errors import RivyaError
 from rivya.jobs import REFUSAL_CODES, Reference
 from rivya.lineage import lineage
@@ -67,6 +67,7 @@ GRID_COLUMNS = 3
 # Failed or refused jobs that Try again may send anew; a job refused for credits would only be refused again.
 RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.REJECTED})
 NO_CREDITS = "insufficient_credits"
+# The generic words for a failure say its credits were returned; a card that states how many drops them (one line).
 
 
 @dataclass(frozen=True)
@@ -201,16 +202,17 @@ def _retry_block(job: Job, key_prefix: str) -> None:
     """Under a failure: Try again with its cost (none for lack of credits: the failure says so), and what the last
     press did."""
     _handle_retry(key_prefix)  # a card outside the job panel (History) acts on its own press
+    said = st.session_state.get(f"{key_prefix}:retry-said:{job.id}")
+    if said and said[0] == "sent":  # one press, one new job: the card then points to it and offers no second one
+        st.caption(f"Sent again as job #{said[1]}.")
+        return
     if can_retry(job):  # a job refused for credits says so above and offers nothing to press
         cost = credits_for(job.model, retry_params(job))
         st.button(
             f"Try again · {cost} credits", key=f"{key_prefix}:retry:{job.id}", on_click=_register_retry,
             args=(key_prefix, job.id), icon=":material/refresh:", help="Send the same prompt and settings as a new job.",
         )
-    said = st.session_state.get(f"{key_prefix}:retry-said:{job.id}")
-    if said and said[0] == "sent":
-        st.caption(f"Sent again as job #{said[1]}.")
-    elif said:
+    if said:
         st.error(md_escape(said[1]), icon=":material/error:")
 
 
@@ -232,13 +234,38 @@ def _open_button(job_id: int, label: str, key: str) -> None:
     st.button(label, key=key, type="tertiary", icon=":material/open_in_full:", on_click=large.open_link, args=(job_id,))
 
 
-def _result_extras(job: Job, key_prefix: str, facts: CardFacts, person: str) -> None:
-    """Under a finished result: star, Animate, who made it, and where it came from or what was made from it."""
+def _result_extras(job: Job, key_prefix: str, facts: CardFacts, person: str, *, compact: bool = False) -> None:
+    """Under a finished result: star, Animate, who made it, and where it came from or what was made from it.
+
+    A batch's cell (``compact``) puts Full size and Details in the same row, as icons, so its cells stay short.
+    """
     is_starred = job.id in facts.starred
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         star_button(job.id, is_starred, key=f"{key_prefix}:star:{job.id}")
         animate_button(job, key=f"{key_prefix}:animate:{job.id}")
+        if compact:
+            _full_size_button(job, key_prefix)
+            box = st.popover("", icon=":material/more_horiz:", help="Details", key=f"{key_prefix}:details:{job.id}",
+                             on_change="rerun")
+            if box.open:
+                with box:
+                    _details(job, key_prefix)
+                    _raw_details(job)
     _lineage_lines(job, key_prefix, facts)
+
+
+def _full_size_button(job: Job, key_prefix: str) -> None:
+    """An icon opening the result in the large view; where there is none, an icon-sized popover holding it."""
+    large = _large_view()
+    if large is not None:
+        st.button("", key=f"{key_prefix}:full:{job.id}", icon=":material/open_in_full:", help="Full size",
+                  on_click=large.open_link, args=(job.id,))
+        return
+    full = st.popover("", icon=":material/open_in_full:", help="Full size", key=f"{key_prefix}:full:{job.id}",
+                      on_change="rerun")
+    if full.open:
+        with full:
+            show_media(job, key_prefix=key_prefix)
 
 
 def _lineage_lines(job: Job, key_prefix: str, facts: CardFacts) -> None:
@@ -293,20 +320,21 @@ def needs_page_run(
     return newly_settled or refresh_interval(jobs, typical, now) != armed
 
 
-def show_media(job: Job, *, key_prefix: str) -> None:
-    """The result at full width with a download of the original bytes, or a placeholder.
+def show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
+    """The result (an image at most ``width`` px, or the full width) with a download of the original bytes,
+    or a placeholder.
 
     One result that cannot be shown must not raise: an exception here would empty the
     whole job panel, for every viewer of that model.
     """
     try:
-        _show_media(job, key_prefix=key_prefix)
+        _show_media(job, key_prefix=key_prefix, width=width)
     except Exception as exc:
         log.warning("job %s: result not shown (%s)", job.id, type(exc).__name__)
         st.warning("This result cannot be shown here.", icon=":material/broken_image:")
 
 
-def _show_media(job: Job, *, key_prefix: str) -> None:
+def _show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
     # Only a file saved under the media folder is ever shown: Streamlit reads a non-URL string
     # as a local path and serves it, so a service-supplied string never reaches st.image/st.video.
     path = saved_media(job.media_paths[0] if job.media_paths else None, get_studio().jobs.media_dir)
@@ -317,7 +345,7 @@ def _show_media(job: Job, *, key_prefix: str) -> None:
     if job.category == "video":
         st.video(path.read_bytes(), format=mime)
     else:
-        st.image(path.read_bytes(), width="stretch")
+        st.image(path.read_bytes(), width=width)
     download_button(job, key=f"{key_prefix}:download:{job.id}")  # the file carries its recipe; made on click
 
 
@@ -375,6 +403,7 @@ def job_card(
     compact: bool = False,
     facts: CardFacts | None = None,
     person: str | None = None,
+    image_width: int | str = "stretch",
 ) -> None:
     """One job: status, time, progress, then its result or its failure in plain words.
 
@@ -385,7 +414,8 @@ def job_card(
     (a cell of a batch's grid) shows status and time taken only: the batch's header names the
     model and when it was sent. A finished card carries its
     star (for ``person``, a ``rivya.people.star_owner`` value), lineage and Try again; ``facts`` holds
-    what the page run read for all cards at once.
+    what the page run read for all cards at once. ``details`` shows the prompt and settings open, their raw form
+    behind "Details"; ``image_width`` bounds a large image result (History's selected job).
     """
     # A status the service sent that the app does not know is shown as sent, never hidden.
     label, icon = STATUS_LABELS.get(job.status, (job.status.replace("_", " ").capitalize(), ":material/help:"))
@@ -393,13 +423,15 @@ def job_card(
     name = _model_name(job.model)
     took = f"took {seconds(job.elapsed_seconds)}" if job.is_done else f"running {seconds(job.elapsed_seconds)}"
     with st.container(border=True):
+        number = f":gray[#{job.id}]"  # the number "Sent again as job #7" and "From image #7" refer to
         if compact:  # the batch's header names the model and the time
-            st.markdown(f"{icon} **{label}**  \n:small[:gray[{took}]]")
+            st.markdown(f"{icon} **{label}** · {number}  \n:small[:gray[{took}]]")
         elif live:
-            st.markdown(f"{icon} **{label}** · {name}  \n:small[:gray[{took} · sent {local_time(job.submitted_at)}]]")
+            st.markdown(f"{icon} **{label}** · {name} · {number}  \n"
+                        f":small[:gray[{took} · sent {local_time(job.submitted_at)}]]")
         else:
             head, when = st.columns([3, 2])
-            head.markdown(f"{icon} **{label}** · {name}")
+            head.markdown(f"{icon} **{label}** · {name} · {number}")
             when.caption(f"{took} · sent {local_time(job.submitted_at)}")
         if not job.is_done:
             fraction = min(0.95, job.elapsed_seconds / typical) if job.status != JobStatus.SUBMITTING else 0.02
@@ -412,11 +444,12 @@ def job_card(
             elif job.status != JobStatus.SUBMITTING and not is_known(job.status):
                 st.caption("Rivya reports a status this app does not know; it keeps checking, more slowly.")
         elif job.status == JobStatus.SUCCEEDED and large:
-            show_media(job, key_prefix=key_prefix)
+            show_media(job, key_prefix=key_prefix, width=image_width)
+        elif job.status == JobStatus.SUCCEEDED and compact:
+            show_thumbnail(job)  # Full size is an icon in the row of buttons under it
         elif job.status == JobStatus.SUCCEEDED:
             show_thumbnail(job)
-            full = st.expander("Full size" if compact else "Full size and download", key=f"{key_prefix}:full:{job.id}",
-                               on_change="rerun")
+            full = st.expander("Full size and download", key=f"{key_prefix}:full:{job.id}", on_change="rerun")
             if full.open:
                 with full:
                     show_media(job, key_prefix=key_prefix)
@@ -438,7 +471,9 @@ def job_card(
             if facts is None:  # a card on its own (History) reads its own
                 facts = read_facts(get_studio().log, [job], person)
             if job.status == JobStatus.SUCCEEDED:
-                _result_extras(job, key_prefix, facts, person)
+                _result_extras(job, key_prefix, facts, person, compact=compact)
+                if compact:
+                    return  # its Details are in the row of buttons
             else:
                 _lineage_lines(job, key_prefix, facts)
         if live and not job.is_done:  # a result being saved is live for a moment only: its card is drawn whole
@@ -447,22 +482,38 @@ def job_card(
             if box.open:
                 with box:
                     _details(job, key_prefix)
+                    _raw_details(job)
+        elif details:  # shown open (History's selected job): the raw form behind its own "Details"
+            _details(job, key_prefix)
+            with st.expander("Details"):
+                _raw_details(job)
         else:
-            with st.expander("Details" if compact else "Prompt and settings", expanded=details):
+            with st.expander("Details" if compact else "Prompt and settings"):
                 _details(job, key_prefix)
+                _raw_details(job)
 
 
 def _details(job: Job, key_prefix: str) -> None:
+    """The prompt and settings in words, what the job holds or cost, its link and "Use these settings"."""
     st.text(job.prompt)
-    st.json({k: v for k, v in job.params.items()}, expanded=True)
+    described = describe_params(job.model, job.params)
+    if described:
+        st.caption(md_escape(described))
     held = "" if job.is_done else " (held until it finishes)"
-    st.caption(f"Credits: {job.charged_credits}{held} · polls: {job.polls}")
-    if job.task_id:
-        st.code(job.task_id, language=None)
+    st.caption(f"Credits: {job.charged_credits}{held}")
     if job.status == JobStatus.SUCCEEDED:
         st.caption("Link to this result")
         st.code(result_link(job.id), language=None)
     use_settings_button(job, key=f"{key_prefix}:reuse:{job.id}")
+
+
+def _raw_details(job: Job) -> None:
+    """What Rivya was sent and answered, for someone tracing a job: raw settings, status checks, task id."""
+    st.json(dict(job.params), expanded=True)
+    st.caption(f"Status checks with Rivya: {job.polls}")
+    if job.task_id:
+        st.caption("Rivya task id")
+        st.code(job.task_id, language=None)
 
 
 def result_link(job_id: int) -> str:

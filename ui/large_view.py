@@ -8,9 +8,13 @@ server restart all bring the same view back, served from the saved copy, never R
 from __future__ import annotations
 
 import mimetypes
+import re
+from pathlib import Path
+from typing import Literal
 from urllib.parse import urljoin
 
 import streamlit as st
+from PIL import Image
 
 from rivya import stars, tags
 from rivya.catalog import MODELS, describe_params
@@ -30,7 +34,13 @@ from ui.text import local_time, md_escape
 LINK_PARAM = "job"
 # session_state: the result the open dialog shows (lineage links move it along the chain without closing).
 SHOWN = "large_view:shown"
+# session_state: the id the address named when the dialog was last opened from it.
+LINKED = "large_view:linked"
 GALLERY_PATH = "gallery"
+# A result is drawn at most this tall (about 70% of a 800-pixel-high window), so its controls stay in view;
+# the result's column in the large dialog is about COLUMN_PX wide on a desktop.
+MAX_MEDIA_PX = 560
+COLUMN_PX = 640
 
 
 def model_name(model: str) -> str:
@@ -57,6 +67,12 @@ def _closed() -> None:
     st.session_state.pop(f"large:tags:{shown}", None)
 
 
+def linked_job_id() -> int | None:
+    """The result the address names (``?job=<id>``): ASCII digits that fit a log id, else None."""
+    raw = st.query_params.get(LINK_PARAM) or ""
+    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) and int(raw) > 0 else None
+
+
 def open_from_link() -> None:
     """Show the large view when the address names a result (``?job=<id>``); call once per page run.
 
@@ -65,16 +81,14 @@ def open_from_link() -> None:
     raw = st.query_params.get(LINK_PARAM)
     if raw is None:
         return
-    try:
-        job_id = int(raw)
-    except ValueError:
-        job_id = 0
-    if job_id <= 0:
+    job_id = linked_job_id()
+    if job_id is None:
         st.query_params.pop(LINK_PARAM, None)
         st.warning(f"The link names result “{md_escape(raw[:40])}”, which is not a result number.", icon=":material/link_off:")
         return
-    if st.session_state.get(SHOWN) is None:
-        st.session_state[SHOWN] = job_id
+    if st.session_state.get(SHOWN) is None or st.session_state.get(LINKED) != job_id:
+        st.session_state[SHOWN] = job_id  # a new link wins over a result left open earlier in this session
+    st.session_state[LINKED] = job_id
     show_large(job_id)
 
 
@@ -95,12 +109,38 @@ def _save_tags(job_id: int) -> None:
     st.session_state.pop(f"large:tags:{job_id}", None)  # redrawn from the log: the stored spelling wins
 
 
+def _shape(job: Job, path: Path) -> tuple[int, int] | None:
+    """Width and height (or their ratio) of the result: an image's header, else the video's aspect ratio."""
+    if not is_video(path):
+        try:
+            with Image.open(path) as image:
+                return image.size
+        except OSError:
+            return None
+    spec = MODELS.get(job.model)
+    default = spec.param("aspect_ratio") if spec else None
+    ratio = str(job.params.get("aspect_ratio") or (default.default if default else ""))
+    match = re.fullmatch(r"(\d{1,3}):(\d{1,3})", ratio)
+    return (int(match[1]), int(match[2])) if match and int(match[2]) else None
+
+
+def capped_width(shape: tuple[int, int] | None) -> int | Literal["stretch"]:
+    """The display width that keeps a result at most ``MAX_MEDIA_PX`` tall; "stretch" when its column already does.
+
+    A 2:3 video filling the column is over 800 pixels tall, so Star, Tags and Download fall below the fold.
+    """
+    if shape is None or shape[1] <= 0:
+        return "stretch"
+    width = round(MAX_MEDIA_PX * shape[0] / shape[1])
+    return width if width < COLUMN_PX else "stretch"
+
+
 def _show_result(job: Job) -> None:
     path = result_file(job, get_studio().jobs.media_dir)
     if path is not None and is_video(path):
-        st.video(str(path), format=mimetypes.guess_type(path.name)[0] or "video/mp4")
+        st.video(str(path), format=mimetypes.guess_type(path.name)[0] or "video/mp4", width=capped_width(_shape(job, path)))
     elif path is not None:
-        st.image(str(path), width="stretch")
+        st.image(str(path), width=capped_width(_shape(job, path)))
     elif job.status != JobStatus.SUCCEEDED:
         st.info(f"This job has no result: it is {md_escape(job.status)}.", icon=":material/info:")
     else:
@@ -119,19 +159,21 @@ def _lineage(job: Job) -> None:
     if not chain.ancestors and not chain.children:
         return
     with st.container(border=True):
-        st.markdown(f"**Made from and into** · the whole chain cost **{chain.total_credits:,} credits**")
-        for label, jobs in (("Made from", chain.ancestors), ("Made from this", chain.children)):
-            for other in jobs:
-                st.button(f"{label}: {_chain_line(other)}", key=f"large:chain:{job.id}:{other.id}", type="tertiary",
-                          on_click=st.session_state.__setitem__, args=(SHOWN, other.id), icon=":material/link:")
+        st.markdown(f"**Source and results made from it** · the whole chain cost **{chain.total_credits:,} credits**")
+        links = [(f"Source {other.category}", other) for other in chain.ancestors]
+        links += [("Animated into" if other.category == "video" else "Made into", other) for other in chain.children]
+        for label, other in links:
+            st.button(f"{label}: {_chain_line(other)}", key=f"large:chain:{job.id}:{other.id}", type="tertiary",
+                      on_click=st.session_state.__setitem__, args=(SHOWN, other.id), icon=":material/link:")
 
 
 def _details(job: Job) -> None:
     st.code(job.prompt, language=None, wrap_lines=True)
     settings = describe_params(job.model, job.params)
     st.markdown(f"**{md_escape(model_name(job.model))}**" + (f" · {md_escape(settings)}" if settings else ""))
-    who = md_escape(job.person_name or job.person or "") or "someone on the team"
-    st.markdown(f"**{job.charged_credits:,} credits** · made by {who} · {local_time(job.submitted_at)}")
+    who = md_escape(job.person_name or job.person or "")  # nobody signed in: no maker to name
+    maker = f" · made by {who}" if who else ""
+    st.markdown(f"**{job.charged_credits:,} credits**{maker} · {local_time(job.submitted_at)}")
 
 
 def _actions(job: Job) -> None:

@@ -1,5 +1,5 @@
-"""Told when a job finishes, on any page: a toast with a link, the count of new results in the tab's title, and
-optionally a sound and a browser notification.
+"""Told when a job finishes, on any page: a toast with a link (one per look: a batch's takes are one toast), the
+count of new results in the tab's title, and optionally a sound and a browser notification.
 
 Whose jobs: the signed-in person's (``jobs.person``); without sign-in, this browser session's (``jobs.session_id``).
 
@@ -23,7 +23,7 @@ from rivya.errors import StorageError
 from rivya.status import TERMINAL, JobStatus
 from rivya.tasklog import PENDING_WHERE, TaskLog
 from ui.access import current_person
-from ui.large_view import LINK_PARAM, link_to
+from ui.large_view import link_to, linked_job_id
 from ui.services import get_studio, session_id
 from ui.text import md_escape
 
@@ -40,7 +40,7 @@ ASK_PERMISSION = "notices:ask"
 # url_path of a page -> the kind of result it shows; the Gallery shows every kind.
 PAGE_SHOWS = {"image": "image", "video": "video"}
 SHOWS_EVERYTHING = "gallery"
-_COLUMNS = "id, category, status, prompt"
+_COLUMNS = "id, category, status, prompt, batch_id"
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Finished:
     category: str
     status: str
     prompt: str
+    batch_id: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -97,10 +98,10 @@ class Watch:
         self.signature = signature
         self.newest = max([signature[1], self.newest, *(int(r[0]) for r in rows)])
         finished = []
-        for job_id, category, status, prompt in rows:
+        for job_id, category, status, prompt, batch_id in rows:
             if status in TERMINAL:
                 self.pending.discard(job_id)
-                finished.append(Finished(int(job_id), category, status, prompt))
+                finished.append(Finished(int(job_id), category, status, prompt, batch_id))
             else:
                 self.pending.add(int(job_id))
         return sorted(finished, key=lambda f: f.id)
@@ -128,12 +129,39 @@ def title(unseen: int) -> str:
     return f"({unseen}) {TITLE}" if unseen else TITLE
 
 
-def toast_text(job: Finished) -> str:
-    """The toast's words for a finished job, with a link to its large view."""
-    kind = md_escape(job.category.capitalize())
-    prompt = job.prompt if len(job.prompt) <= 60 else job.prompt[:59] + "…"
-    what = "is ready" if job.succeeded else "did not finish"
-    return f"{kind} {what}: “{md_escape(prompt)}” [Open it]({link_to(job.id)})"
+def _groups(finished: list[Finished]) -> list[list[Finished]]:
+    """The jobs of one look, a batch's takes together (oldest take first); groups in the order they were sent."""
+    groups: dict[str | int, list[Finished]] = {}
+    for job in sorted(finished, key=lambda f: f.id):
+        groups.setdefault(job.batch_id or job.id, []).append(job)
+    return list(groups.values())
+
+
+def _outcome(group: list[Finished]) -> str:
+    """What happened to one job or one batch, e.g. "Image is ready", "3 images are ready", "2 images are ready, 1 did not
+    finish"."""
+    kind = md_escape(group[0].category)
+    ready = sum(job.succeeded for job in group)
+    failed = len(group) - ready
+    if len(group) == 1:
+        return f"{kind.capitalize()} {'is ready' if ready else 'did not finish'}"
+    if not failed:
+        return f"{ready} {kind}s are ready"
+    if not ready:
+        return f"{failed} {kind}s did not finish"
+    return f"{ready} {kind}{'s are' if ready > 1 else ' is'} ready, {failed} did not finish"
+
+
+def toast_text(finished: list[Finished]) -> str:
+    """One toast's words for every job that ended in one look: the newest job or batch, with a link to its (first
+    ready) result, and how many others ended too (three toasts for one batch would cover the page's header)."""
+    groups = _groups(finished)
+    group = groups[-1]
+    first = next((job for job in group if job.succeeded), group[0])
+    prompt = first.prompt if len(first.prompt) <= 60 else first.prompt[:59] + "…"
+    others = len(finished) - len(group)
+    more = f" · {others} more {'job' if others == 1 else 'jobs'} ended too" if others else ""
+    return f"{_outcome(group)}: “{md_escape(prompt)}” [Open it]({link_to(first.id)}){more}"
 
 
 def _viewer() -> tuple[str, str]:
@@ -148,11 +176,6 @@ def _watch() -> Watch:
     if watch is None or (watch.column, watch.viewer) != (column, viewer):
         watch = st.session_state[WATCH] = Watch.start(get_studio().log, column, viewer)
     return watch
-
-
-def _link() -> int | None:
-    raw = st.query_params.get(LINK_PARAM)
-    return int(raw) if raw and raw.isdigit() else None
 
 
 def _ask_next_run() -> None:
@@ -197,10 +220,12 @@ def _look(state: Watch) -> list[Finished]:
 
 
 def _tell(finished: list[Finished]) -> None:
-    """A toast per finished job; with the toggle on, a sound and a browser notification too."""
-    for job in finished:
-        st.toast(toast_text(job), icon=":material/check_circle:" if job.succeeded else ":material/error:", duration="long")
-    if finished and st.session_state.get(ALERTS):
+    """One toast for the jobs that ended in this look; with the toggle on, a sound and a browser notification too."""
+    if not finished:
+        return
+    ok = all(job.succeeded for job in finished)
+    st.toast(toast_text(finished), icon=":material/check_circle:" if ok else ":material/error:", duration="long")
+    if st.session_state.get(ALERTS):
         _alert(finished)
 
 
@@ -224,7 +249,7 @@ def watch(page: str) -> None:
     st.session_state[PAGE] = page
     state = _watch()
     finished = _look(state)
-    state.seen(page, _link())
+    state.seen(page, linked_job_id())
     if state.unseen:
         st.set_page_config(page_title=title(len(state.unseen)))
     with st.sidebar:
