@@ -74,6 +74,15 @@ def tasks_with(sandbox: Sandbox, prompt: str, *, at_least: int = 0, timeout: flo
         time.sleep(0.1)
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    """Ask a child process to end; kill it if it has not within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 class StreamlitServer:
     """``streamlit run app.py`` (the README's command) in a subprocess with the given environment.
 
@@ -112,11 +121,7 @@ class StreamlitServer:
         raise RuntimeError(f"streamlit did not start; see {self.log_path}")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self._log.close()
 
 
@@ -161,9 +166,5 @@ class OidcProvider:
         )
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self._log.close()

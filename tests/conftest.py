@@ -6,6 +6,7 @@ import io
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -109,6 +110,18 @@ def wait_for(at: AppTest, predicate: Callable[[AppTest], bool], timeout: float =
             return
         time.sleep(0.3)
     raise AssertionError("condition not met; markdown: " + " | ".join(m.value for m in at.markdown))
+
+
+def parent_of(block: Any, wanted: Callable[[Any], bool]) -> Any:
+    """The AppTest block holding the element ``wanted`` picks out, as its direct child (None if none does)."""
+    for child in block.children.values():
+        if wanted(child):
+            return block
+        if getattr(child, "children", None):
+            found = parent_of(child, wanted)
+            if found is not None:
+                return found
+    return None
 
 
 def open_page(page: str) -> AppTest:

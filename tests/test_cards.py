@@ -12,7 +12,7 @@ from rivya.stars import starred
 from rivya.tasklog import Job
 from ui.jobs_view import batch_groups, batch_header, can_retry, retry_params
 
-from .conftest import creates, image_bytes, open_page
+from .conftest import creates, image_bytes, open_page, parent_of
 
 
 def logged(status: str, *, model: str = "grok-imagine", prompt: str = "a fox", saved: bool = False, **fields) -> Job:
@@ -160,18 +160,6 @@ def test_a_batch_cell_has_one_short_row_of_buttons(app_sandbox: Sandbox) -> None
         assert at.button(key=f"grok-imagine:panel:full:{take.id}").label == ""  # an icon only
         assert row.type == "flex_container" and len(keys) == 4  # and Details, in the same row
     assert not at.exception
-
-
-def parent_of(block, wanted):
-    """The block holding the element ``wanted`` picks out, as its direct child."""
-    for child in block.children.values():
-        if wanted(child):
-            return block
-        if getattr(child, "children", None):
-            found = parent_of(child, wanted)
-            if found is not None:
-                return found
-    return None
 
 
 def test_a_batch_in_flight_stays_one_group_that_fills_in(app_sandbox: Sandbox) -> None:

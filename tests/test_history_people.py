@@ -12,7 +12,7 @@ from rivya.sandbox import Sandbox
 from rivya.stars import set_star
 from rivya.tasklog import TaskLog
 
-from .conftest import APP, FAST_TIMING, image_bytes
+from .conftest import APP, FAST_TIMING, image_bytes, parent_of
 
 ANA = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
 BO = {"is_logged_in": True, "email": "bo@example.com", "name": "Bo"}
@@ -148,18 +148,6 @@ def select(at: AppTest, rows: list[int]) -> None:
     at.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
     at.run()
     assert not at.exception, at.exception
-
-
-def parent_of(block, wanted):
-    """The block holding the element ``wanted`` picks out, as its direct child."""
-    for child in block.children.values():
-        if wanted(child):
-            return block
-        if getattr(child, "children", None):
-            found = parent_of(child, wanted)
-            if found is not None:
-                return found
-    return None
 
 
 def test_a_filter_change_clears_the_selection_rather_than_moving_it_to_another_job(seeded: list[int]) -> None:
