@@ -13,7 +13,7 @@ from rivya.media import saved_media
 from rivya.people import star_owner
 from rivya.tasklog import Job
 from ui.access import current_person, page_access
-from ui.actions import star_button
+from ui.actions import animate_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.large_view import model_name, open_link
@@ -95,6 +95,7 @@ def _tile(job: Job, starred: bool) -> None:
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             st.button("Open", key=f"gallery:open:{job.id}", on_click=open_link, args=(job.id,), icon=":material/open_in_full:")
             star_button(job.id, starred, key=f"gallery:star:{job.id}")
+            animate_button(job, key=f"gallery:animate:{job.id}", compact=True)
             st.checkbox("Pick", key=f"gallery:pick:{job.id}", on_change=_pick, args=(job.id,))  # the bar above explains
 
 

@@ -22,12 +22,15 @@ def _animate(job_id: int) -> None:
     st.session_state[GOTO_PAGE] = PAGE_FOR_CATEGORY["video"]
 
 
-def animate_button(job: Job, *, key: str) -> None:
-    """``Animate`` for a finished image whose result is saved here; nothing for anything else."""
+def animate_button(job: Job, *, key: str, compact: bool = False) -> None:
+    """``Animate`` for a finished image whose result is saved here; nothing for anything else.
+
+    ``compact``: the icon alone (its words in the tooltip), for a tile or a grid cell.
+    """
     if job.category != "image" or not job.media_paths:
         return
-    st.button("Animate", key=key, icon=":material/movie:", on_click=_animate, args=(job.id,),
-              help="Open the Video page with this image attached and its prompt filled in.")
+    st.button("" if compact else "Animate", key=key, icon=":material/movie:", on_click=_animate, args=(job.id,),
+              help="Animate: open the Video page with this image attached and its prompt filled in.")
 
 
 def _toggle_star(job_id: int, person: str, starred: bool) -> None:

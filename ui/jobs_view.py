@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
-from types import ModuleType
 
 import streamlit as st
 
@@ -36,6 +35,7 @@ from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
 from ui.form import widget_key
+from ui.large_view import link_to, open_link
 from ui.services import GOTO_PAGE, get_studio, session_id
 from ui.text import local_time, md_escape, seconds
 
@@ -216,22 +216,9 @@ def _retry_block(job: Job, key_prefix: str) -> None:
         st.error(md_escape(said[1]), icon=":material/error:")
 
 
-def _large_view() -> ModuleType | None:
-    """``ui.large_view`` (the result's dialog and its ``?job=`` links) when it is there, else None."""
-    try:
-        import ui.large_view as large
-    except ImportError:
-        return None
-    return large
-
-
 def _open_button(job_id: int, label: str, key: str) -> None:
-    """A button opening result ``job_id`` in the large view (through its ``?job=`` link), or just its words."""
-    large = _large_view()
-    if large is None:
-        st.caption(label)
-        return
-    st.button(label, key=key, type="tertiary", icon=":material/open_in_full:", on_click=large.open_link, args=(job_id,))
+    """A button opening result ``job_id`` in the large view (through its ``?job=`` link)."""
+    st.button(label, key=key, type="tertiary", icon=":material/open_in_full:", on_click=open_link, args=(job_id,))
 
 
 def _result_extras(job: Job, key_prefix: str, facts: CardFacts, person: str, *, compact: bool = False) -> None:
@@ -242,7 +229,7 @@ def _result_extras(job: Job, key_prefix: str, facts: CardFacts, person: str, *, 
     is_starred = job.id in facts.starred
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         star_button(job.id, is_starred, key=f"{key_prefix}:star:{job.id}")
-        animate_button(job, key=f"{key_prefix}:animate:{job.id}")
+        animate_button(job, key=f"{key_prefix}:animate:{job.id}", compact=compact)
         if compact:
             _full_size_button(job, key_prefix)
             box = st.popover("", icon=":material/more_horiz:", help="Details", key=f"{key_prefix}:details:{job.id}",
@@ -255,17 +242,9 @@ def _result_extras(job: Job, key_prefix: str, facts: CardFacts, person: str, *, 
 
 
 def _full_size_button(job: Job, key_prefix: str) -> None:
-    """An icon opening the result in the large view; where there is none, an icon-sized popover holding it."""
-    large = _large_view()
-    if large is not None:
-        st.button("", key=f"{key_prefix}:full:{job.id}", icon=":material/open_in_full:", help="Full size",
-                  on_click=large.open_link, args=(job.id,))
-        return
-    full = st.popover("", icon=":material/open_in_full:", help="Full size", key=f"{key_prefix}:full:{job.id}",
-                      on_change="rerun")
-    if full.open:
-        with full:
-            show_media(job, key_prefix=key_prefix)
+    """An icon opening the result in the large view."""
+    st.button("", key=f"{key_prefix}:full:{job.id}", icon=":material/open_in_full:", help="Full size",
+              on_click=open_link, args=(job.id,))
 
 
 def _lineage_lines(job: Job, key_prefix: str, facts: CardFacts) -> None:
@@ -503,7 +482,7 @@ def _details(job: Job, key_prefix: str) -> None:
     st.caption(f"Credits: {job.charged_credits}{held}")
     if job.status == JobStatus.SUCCEEDED:
         st.caption("Link to this result")
-        st.code(result_link(job.id), language=None)
+        st.code(link_to(job.id), language=None)
     use_settings_button(job, key=f"{key_prefix}:reuse:{job.id}")
 
 
@@ -514,12 +493,6 @@ def _raw_details(job: Job) -> None:
     if job.task_id:
         st.caption("Rivya task id")
         st.code(job.task_id, language=None)
-
-
-def result_link(job_id: int) -> str:
-    """The address that opens this result's large view (``ui.large_view.link_to``), or ``?job=12`` without one."""
-    large = _large_view()
-    return large.link_to(job_id) if large is not None else f"?job={job_id}"
 
 
 def _load(log: TaskLog, model: str, followed: Iterable[int], limit: int) -> list[Job]:
