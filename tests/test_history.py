@@ -22,7 +22,11 @@ from rivya.tasklog import TaskLog
 
 from .conftest import FAST_POLLS, FAST_TIMING, image_bytes, open_page
 
-NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+
+def today_noon() -> datetime:
+    """Noon of the current UTC day, read when a test seeds or filters (not at import: a run may cross midnight)."""
+    return datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+
 
 # (model, status, days ago, reserved, final, seconds to finish, prompt)
 SEED = [
@@ -40,8 +44,9 @@ def iso(moment: datetime) -> str:
 
 
 def seed(log: TaskLog) -> None:
+    noon = today_noon()
     for n, (model, status, days, reserved, final, secs, prompt) in enumerate(SEED):
-        submitted = NOW - timedelta(days=days, minutes=n)
+        submitted = noon - timedelta(days=days, minutes=n)
         job = log.add(
             idempotency_key=f"seed-{n}", backend="seeded", model=model,
             category="video" if "video" in model else "image", prompt=prompt, params={"aspect_ratio": "1:1"},
@@ -113,8 +118,8 @@ def test_filters_and_exact_csv(seeded: Sandbox) -> None:
     at.multiselect(key="history:models").set_value([]).run()
     at.text_input(key="history:text").input("").run()
     at.multiselect(key="history:statuses").set_value(["succeeded"]).run()
-    three_days = (NOW - timedelta(days=3)).date()
-    at.date_input(key="history:dates").set_value((three_days, NOW.date())).run()
+    noon = today_noon()
+    at.date_input(key="history:dates").set_value(((noon - timedelta(days=3)).date(), noon.date())).run()
     csv = pd.read_csv(io.BytesIO(download_bytes(at, "history:csv")))
     assert sorted(csv["prompt"]) == ["a fox running through snow", "a red fox at dawn"]
     assert csv["submitted_at"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z").all()

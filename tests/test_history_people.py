@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -18,7 +19,6 @@ ANA = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
 BO = {"is_logged_in": True, "email": "bo@example.com", "name": "Bo"}
 AUTH = {"auth": {"redirect_uri": "http://127.0.0.1/oauth2callback", "cookie_secret": "s" * 32, "client_id": "studio",
                  "client_secret": "x", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
-NOW = datetime.now(UTC)
 
 # (person, name, minutes ago, model, status, credits, starred by): the newest first
 SEED = [
@@ -40,12 +40,12 @@ def seeded(point_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     with Sandbox(timing=FAST_TIMING) as sandbox:
         data = point_app(sandbox.url, sandbox.api_key)
         log = TaskLog(data / "tasklog.sqlite3")
-        ids = []
+        ids, now = [], datetime.now(UTC)  # read when seeding: a run may cross the budgets' midnight
         for n, (person, name, minutes, model, status, credits, stars) in reversed(list(enumerate(SEED))):
             media = data / "media" / f"seeded-{n}.png"
             media.parent.mkdir(exist_ok=True)
             media.write_bytes(image_bytes("PNG", (64, 48), "purple"))
-            submitted = (NOW - timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
+            submitted = (now - timedelta(minutes=minutes)).isoformat(timespec="milliseconds")
             job = log.add(idempotency_key=f"seed-{n}", backend="seeded", model=model, prompt=f"seeded {n}", params={},
                           category="video" if "video" in model else "image", submitted_at=submitted,
                           person=person, person_name=name)
@@ -131,7 +131,10 @@ def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
 def test_times_are_shown_in_the_viewers_time_zone(seeded: list[int]) -> None:
     at = history(None, timezone="Asia/Kolkata")
     newest = at.dataframe[0].value["submitted"].iloc[0]
-    expected = (NOW - timedelta(minutes=1)).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Kolkata")).replace(tzinfo=None)
+    from ui.services import get_studio
+
+    logged = datetime.fromisoformat(get_studio().log.get(seeded[0]).submitted_at)
+    expected = logged.astimezone(ZoneInfo("Asia/Kolkata")).replace(tzinfo=None)
     assert abs(newest - expected) < timedelta(seconds=1)
     assert "Submitted (Asia/Kolkata)" in str(at.dataframe[0].proto)
     utc = history(None)
