@@ -11,13 +11,13 @@ import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from .ledger import match_query
+from .ledger import day_range, match_query
 from .media import saved_media
 from .tasklog import Job, TaskLog
 
@@ -76,13 +76,8 @@ def _where(f: GalleryFilter) -> tuple[str, list[Any]]:
     if f.people:
         conditions.append(f"+person IN ({','.join('?' * len(f.people))})")
         args += f.people
-    if f.start:
-        conditions.append("+submitted_at >= ?")
-        args.append(f.start.isoformat())
-    if f.end:
-        conditions.append("+submitted_at < ?")
-        args.append((f.end + timedelta(days=1)).isoformat())
-    return " AND ".join(conditions), args
+    days, bounds = day_range("+submitted_at", f.start, f.end)  # unary +: read through the id index, not this one
+    return " AND ".join(conditions + days), args + bounds
 
 
 def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, limit: int = PAGE_SIZE) -> GalleryPage:

@@ -162,19 +162,30 @@ def _rollup_where(jobs: JobFilter) -> tuple[str, list[Any]]:
     return " AND ".join(conditions), args
 
 
+def day_range(column: str, start: date | None, end: date | None) -> tuple[list[str], list[Any]]:
+    """Conditions keeping submit times from ``start`` through ``end`` (whole days, either may be open).
+
+    Days compare as text: the log writes submit times as UTC ISO stamps, which sort as they read.
+    """
+    conditions: list[str] = []
+    args: list[Any] = []
+    if start:
+        conditions.append(f"{column} >= ?")
+        args.append(start.isoformat())
+    if end:
+        conditions.append(f"{column} < ?")
+        args.append((end + timedelta(days=1)).isoformat())
+    return conditions, args
+
+
 def _row_where(jobs: JobFilter, *, stars: bool = True) -> tuple[list[str], list[Any]]:
     """The filter's conditions over ``jobs j`` (without its text); ``stars=False`` leaves out "Favourites".
 
-    Days compare as text: the log writes submit times as UTC ISO stamps, which sort as they read.
     A favourite is one lookup of the ``stars`` primary key (job, person) per row.
     """
     conditions, args = _choices_where(jobs, "j.")
-    if jobs.start:
-        conditions.append("j.submitted_at >= ?")
-        args.append(jobs.start.isoformat())
-    if jobs.end:
-        conditions.append("j.submitted_at < ?")
-        args.append((jobs.end + timedelta(days=1)).isoformat())
+    days, bounds = day_range("j.submitted_at", jobs.start, jobs.end)
+    conditions, args = conditions + days, args + bounds
     if jobs.person is not None:
         conditions.append("j.person = ?")
         args.append(jobs.person)

@@ -74,6 +74,22 @@ def tasks_with(sandbox: Sandbox, prompt: str, *, at_least: int = 0, timeout: flo
         time.sleep(0.1)
 
 
+def sandbox_env(sandbox: Sandbox, data_dir: Path, **settings: str) -> dict[str, str]:
+    """The app's environment for a sandbox and a data folder, plus any other setting."""
+    return {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data_dir), **settings}
+
+
+@contextmanager
+def served_app(sandbox: Sandbox, data_dir: Path, **settings: str) -> Iterator[StreamlitServer]:
+    """The real server on ``sandbox`` with its data in ``data_dir`` (kept as ``.data_dir``), stopped afterwards."""
+    server = StreamlitServer(sandbox_env(sandbox, data_dir, **settings))
+    server.data_dir = data_dir
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def stop_process(process: subprocess.Popen) -> None:
     """Ask a child process to end; kill it if it has not within 10 s."""
     process.terminate()

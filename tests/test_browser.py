@@ -18,7 +18,7 @@ from rivya.recipes import read_recipe
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import ARTIFACTS, StreamlitServer, new_page, open_page, tasks_with, type_prompt
+from .browser_support import ARTIFACTS, StreamlitServer, new_page, open_page, served_app, tasks_with, type_prompt
 from .conftest import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -35,12 +35,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
-    data_dir = tmp_path_factory.mktemp("data")
-    env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data_dir)}
-    server = StreamlitServer(env)
-    server.data_dir = data_dir
-    yield server
-    server.stop()
+    with served_app(sandbox, tmp_path_factory.mktemp("data")) as server:
+        yield server
 
 
 @pytest.fixture

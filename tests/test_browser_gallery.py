@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from rivya.sandbox import Sandbox
 from rivya.tasklog import Job, TaskLog
 
-from .browser_support import ARTIFACTS, StreamlitServer
+from .browser_support import ARTIFACTS, StreamlitServer, sandbox_env
 from .test_gallery import add_result
 
 pytestmark = pytest.mark.browser
@@ -51,8 +51,20 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def start(sandbox: Sandbox, data: Path) -> StreamlitServer:
-    return StreamlitServer({"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data)})
+    return StreamlitServer(sandbox_env(sandbox, data))
 
+
+
+def compare(page: Page, jobs: list[Job]) -> Locator:
+    """Pick these tiles, press Compare, and return the dialog once its results are drawn."""
+    for job in jobs:
+        page.locator(f".st-key-gallery-pick-{job.id}").get_by_text("Pick").click()
+        settled(page)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Different: aspect ratio")).to_be_visible(timeout=20_000)
+    loaded_images(dialog)
+    return dialog
 
 
 def settled(page: Page) -> None:
@@ -97,13 +109,7 @@ def test_gallery_large_view_link_and_compare(browser: Browser, sandbox: Sandbox,
         page.keyboard.press("Escape")
         expect(dialog).to_have_count(0)
         expect(page).not_to_have_url(f"{server.url}/gallery?job={newest.id}")
-        for tile in (-1, 0):  # the newest and the oldest lighthouse
-            page.locator(f".st-key-gallery-pick-{made[tile].id}").get_by_text("Pick").click()
-            settled(page)
-        page.get_by_role("button", name="Compare", exact=True).click()
-        dialog = page.get_by_role("dialog")
-        expect(dialog.get_by_text("Different: aspect ratio")).to_be_visible(timeout=20_000)
-        loaded_images(dialog)
+        dialog = compare(page, [made[-1], made[0]])  # the newest and the oldest lighthouse
         expect(dialog.locator("del")).to_have_count(2)  # "misty" and "dusk," of the first are not in the second
         dialog.screenshot(path=ARTIFACTS / "compare-desktop.png")
         context.close()
@@ -112,13 +118,7 @@ def test_gallery_large_view_link_and_compare(browser: Browser, sandbox: Sandbox,
         open_gallery(page, server.url)
         loaded_images(page.get_by_test_id("stMain").locator(".stElementContainer").filter(has=page.locator("img")).first)
         page.screenshot(path=ARTIFACTS / "gallery-phone.png")
-        for tile in (-1, -2):
-            page.locator(f".st-key-gallery-pick-{made[tile].id}").get_by_text("Pick").click()
-            settled(page)
-        page.get_by_role("button", name="Compare", exact=True).click()
-        dialog = page.get_by_role("dialog")
-        expect(dialog.get_by_text("Different: aspect ratio")).to_be_visible(timeout=20_000)
-        loaded_images(dialog)
+        compare(page, [made[-1], made[-2]])
         page.screenshot(path=ARTIFACTS / "compare-phone.png", full_page=True)
         phone.close()
     finally:

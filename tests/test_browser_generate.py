@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import ARTIFACTS, StreamlitServer, new_page, open_page, tasks_with, type_prompt
+from .browser_support import ARTIFACTS, StreamlitServer, new_page, open_page, served_app, tasks_with, type_prompt
 
 pytestmark = pytest.mark.browser
 TIMING = Timing(image_queued=0.3, image_processing=1.0, video_queued=0.3, video_processing=1.5)
@@ -28,13 +28,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
-    data_dir = tmp_path_factory.mktemp("data")
-    env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data_dir),
-           "DAILY_CREDIT_BUDGET": "5000"}
-    server = StreamlitServer(env)
-    server.data_dir = data_dir
-    yield server
-    server.stop()
+    with served_app(sandbox, tmp_path_factory.mktemp("data"), DAILY_CREDIT_BUDGET="5000") as server:
+        yield server
 
 
 @pytest.fixture

@@ -243,14 +243,18 @@ def test_counts_pages_and_csv_match_a_python_filter(tmp_path: Path, jobs: JobFil
     assert list(csv.columns) == CSV_COLUMNS and list(csv["id"]) == want
 
 
+def query_plan(log: TaskLog, sql: str, args: list) -> str:
+    """SQLite's plan for one query, its steps joined by spaces."""
+    return " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql, args))
+
+
 def test_the_table_query_reads_the_narrowest_index_or_walks_the_table(tmp_path: Path) -> None:
     log = TaskLog(tmp_path / "log.sqlite3")
     seed_many(log)
     view = LedgerView(log)
 
     def plan(jobs: JobFilter) -> str:
-        sql, args = view._select(jobs, "LIMIT 100", 100)
-        return " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql, args))
+        return query_plan(log, *view._select(jobs, "LIMIT 100", 100))
 
     assert plan(JobFilter(models=("grok-imagine", "flux"))) == "SCAN j"  # two thirds of the log: newest first, 100 soonest
     assert "USING COVERING INDEX jobs_model" in plan(JobFilter(models=("flux",)))  # a third: ids from the index
@@ -333,7 +337,7 @@ def test_times_to_a_result_walk_their_index(tmp_path: Path) -> None:
     walks = [s for s in seen if "OFFSET" in s]
     assert len(walks) == 4  # median and 90th percentile of two models
     for sql in walks:
-        plan = " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql))
+        plan = query_plan(log, sql, [])
         assert plan == "SEARCH jobs USING INDEX jobs_result_ms (model=?)", plan  # no table scan, no sort
 
 
@@ -343,12 +347,10 @@ def test_mine_and_favourites_read_their_indexes(tmp_path: Path) -> None:
     view = LedgerView(log)
 
     def plan(jobs: JobFilter) -> str:
-        sql, args = view._select(jobs, "LIMIT 100", 100)
-        return " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql, args))
+        return query_plan(log, *view._select(jobs, "LIMIT 100", 100))
 
     def count_plan(jobs: JobFilter) -> str:
-        sql, args = view._count_sql(jobs)
-        return " ".join(r[3] for r in log.read("EXPLAIN QUERY PLAN " + sql, args))
+        return query_plan(log, *view._count_sql(jobs))
 
     favourites = plan(JobFilter(starred_by="ana@example.com", models=("flux",)))
     assert favourites.startswith("SEARCH s USING COVERING INDEX stars_person") and "TEMP B-TREE" not in favourites
