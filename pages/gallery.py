@@ -7,6 +7,7 @@ from datetime import date
 import streamlit as st
 
 from rivya import gallery, stars, tags
+from rivya.catalog import display_name
 from rivya.compare import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
 from rivya.media import saved_media
@@ -16,7 +17,7 @@ from ui.access import current_person, page_access
 from ui.actions import animate_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.large_view import model_name, open_link
+from ui.large_view import open_link
 from ui.text import local_time, md_escape
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
@@ -55,7 +56,7 @@ def _filters(person: str) -> GalleryFilter:
         search, kinds = st.columns([3, 2], vertical_alignment="bottom")
         text = search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
                                  placeholder="e.g. lighthouse, or a tag")
-        models = kinds.pills("Model", gallery.result_models(log), selection_mode="multi", format_func=model_name,
+        models = kinds.pills("Model", gallery.result_models(log), selection_mode="multi", format_func=display_name,
                              key="gallery:models", on_change=_reset_pages)
         favourites = st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
                                help="Results you starred" if person else "Results the team starred")
@@ -79,7 +80,7 @@ def _filters(person: str) -> GalleryFilter:
                          tag=tag or "", people=tuple(makers), start=start, end=end)
 
 
-def _tile(job: Job, starred: bool) -> None:
+def _tile(job: Job, starred: bool, person: str) -> None:
     media_dir = studio.jobs.media_dir
     with st.container(border=True):
         path = gallery.result_file(job, media_dir)
@@ -90,11 +91,11 @@ def _tile(job: Job, starred: bool) -> None:
         else:
             st.caption("No preview of this result.")
         kind = ":material/movie: Video" if path is not None and gallery.is_video(path) else ":material/image: Image"
-        st.caption(f"{kind} · {md_escape(model_name(job.model))} · {local_time(job.submitted_at)}")
+        st.caption(f"{kind} · {md_escape(display_name(job.model))} · {local_time(job.submitted_at)}")
         st.markdown(md_escape(job.prompt[:90] + ("…" if len(job.prompt) > 90 else "")))
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             st.button("Open", key=f"gallery:open:{job.id}", on_click=open_link, args=(job.id,), icon=":material/open_in_full:")
-            star_button(job.id, starred, key=f"gallery:star:{job.id}")
+            star_button(job.id, starred, person, key=f"gallery:star:{job.id}")
             animate_button(job, key=f"gallery:animate:{job.id}", compact=True)
             st.checkbox("Pick", key=f"gallery:pick:{job.id}", on_change=_pick, args=(job.id,))  # the bar above explains
 
@@ -155,7 +156,7 @@ def gallery_page() -> None:
     for row in range(0, len(shown.jobs), COLUMNS):
         for column, job in zip(st.columns(COLUMNS), shown.jobs[row : row + COLUMNS], strict=False):
             with column:
-                _tile(job, job.id in starred)
+                _tile(job, job.id in starred, person)
     if shown.next_before is not None:
         st.button("Load more", key="gallery:more", on_click=_more, icon=":material/expand_more:")
 

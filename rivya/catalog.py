@@ -266,3 +266,8 @@ def validate(model_id: str, prompt: Any, params: dict[str, Any] | None = None) -
         if problem:
             problems.append(problem)
     return problems
+
+
+def display_name(model: str) -> str:
+    """The model's name for people; a model this catalog no longer holds keeps its id."""
+    return MODELS[model].display_name if model in MODELS else model

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Literal
 
-from .catalog import MODELS, REFERENCE_ITEMS_KEY, Param
+from .catalog import MODELS, REFERENCE_ITEMS_KEY, Param, display_name
 from .tasklog import Job
 
 MIN_COMPARED, MAX_COMPARED = 2, 4
@@ -79,7 +79,7 @@ def settings_diff(jobs: list[Job]) -> list[SettingRow]:
     """Model, each catalog setting of the compared models, a reference image (when any has one), then any
     parameter the catalog does not know, each labelled as the forms label it, with its value per job.
     """
-    models = tuple(MODELS[j.model].display_name if j.model in MODELS else j.model for j in jobs)
+    models = tuple(display_name(j.model) for j in jobs)
     rows = [SettingRow("model", "Model", models, models)]
     known = _catalog_params(jobs)
     rows += [_param_row(p.key, p.label, jobs) for p in known]

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from .catalog import MODELS
+from .catalog import display_name
 from .status import JobStatus
 from .tasklog import Job
 
@@ -165,7 +165,7 @@ def _duration(seconds: float) -> str:
 
 def payload(job: Job) -> dict[str, object]:
     """The message for one ended job: a plain ``text`` (notifications, old clients) and simple blocks."""
-    model = MODELS[job.model].display_name if job.model in MODELS else job.model
+    model = display_name(job.model)
     outcome = "finished" if job.status == JobStatus.SUCCEEDED else "failed"
     prompt = " ".join(job.prompt.split())
     if len(prompt) > PROMPT_CHARS:

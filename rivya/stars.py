@@ -25,13 +25,3 @@ def starred(log: TaskLog, job_ids: Iterable[int], person: str) -> set[int]:
     marks = ",".join("?" * len(ids))
     rows = log.read(f"SELECT job_id FROM stars WHERE person = ? AND job_id IN ({marks})", (person, *ids))
     return {r[0] for r in rows}
-
-
-def star_counts(log: TaskLog, job_ids: Iterable[int]) -> dict[int, int]:
-    """How many people starred each of ``job_ids`` (absent: nobody)."""
-    ids = list(job_ids)
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = log.read(f"SELECT job_id, COUNT(*) FROM stars WHERE job_id IN ({marks}) GROUP BY job_id", ids)
-    return {r[0]: r[1] for r in rows}

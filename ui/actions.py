@@ -6,10 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from rivya.catalog import MODELS
-from rivya.people import star_owner
 from rivya.stars import set_star
 from rivya.tasklog import Job
-from ui.access import current_person
 from ui.form import prefill
 from ui.services import GOTO_PAGE, PAGE_FOR_CATEGORY, get_studio
 
@@ -37,15 +35,16 @@ def _toggle_star(job_id: int, person: str, starred: bool) -> None:
     set_star(get_studio().log, job_id, person, starred)
 
 
-def star_button(job_id: int, starred: bool, *, key: str) -> None:
-    """One star that toggles (a result is a favourite or not; ``st.feedback``'s five stars would rate it)."""
+def star_button(job_id: int, starred: bool, person: str, *, key: str) -> None:
+    """One star that toggles, for ``person`` (a ``rivya.people.star_owner`` value); a result is a favourite or
+    not (``st.feedback``'s five stars would rate it)."""
     st.button(
         "Starred" if starred else "Star",
         key=key,
         icon=":material/star:" if starred else ":material/star_outline:",
         type="primary" if starred else "secondary",
         on_click=_toggle_star,
-        args=(job_id, star_owner(current_person()), not starred),
+        args=(job_id, person, not starred),
         help="Remove from favourites" if starred else "Add to favourites",
     )
 

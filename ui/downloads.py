@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from rivya.gallery import result_file
 from rivya.media import saved_media
 from rivya.recipes import MAX_ZIP_BYTES, ZipTooLarge, check_zip, download_name, recipe, with_recipe, write_zip
 from rivya.tasklog import Job
@@ -38,7 +39,7 @@ def _file_with_recipe(job: Job, path_text: str, media_dir: Path) -> Callable[[],
 def download_button(job: Job, *, key: str) -> None:
     """"Download" for the job's saved result, with its recipe inside and a name from its prompt; nothing if none is saved."""
     media_dir = get_studio().jobs.media_dir
-    path = saved_media(job.media_paths[0] if job.media_paths else None, media_dir)
+    path = result_file(job, media_dir)
     if path is None:
         return
     st.download_button(

@@ -13,8 +13,7 @@ import uuid
 
 import streamlit as st
 
-from rivya.budgets import day_start
-from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, get_model, validate
+from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, display_name, get_model, validate
 from rivya.errors import InvalidInputError, RivyaError
 from rivya.jobs import Reference
 from rivya.media import preview_jpeg, saved_media
@@ -274,7 +273,7 @@ def _recent_prompts(studio: Studio, model: str) -> None:
         st.caption("No prompt has all these words." if text.strip() else "The team's prompts will appear here.")
     for item in found:
         words, use = st.columns([5, 1], vertical_alignment="center")
-        words.text(_short(item.prompt), help=f"{MODELS[item.model].display_name if item.model in MODELS else item.model}, "
+        words.text(_short(item.prompt), help=f"{display_name(item.model)}, "
                                              f"job #{item.job_id}")
         use.button("Use", key=widget_key(model, f"recent-{item.job_id}"), on_click=_use_prompt, args=(model, item.prompt),
                    help="Put this prompt in the box (settings stay as they are).")
@@ -425,13 +424,12 @@ def _prompt_length(spec: ModelSpec, prompt: str) -> None:
 def budget_caption(studio: Studio, person: Person | None) -> str | None:
     """The team's budget and, for a signed-in person with one set, theirs: used today and when they reset."""
     settings = studio.settings
-    since = day_start(settings.budget_timezone)
     parts = []
     if settings.daily_budget is not None:
-        used = studio.log.committed_credits_since(since)
+        used = studio.used_today()
         parts.append(f"Team budget today: {used:,} of {settings.daily_budget:,} credits used")
     if person is not None and settings.person_daily_budget is not None:
-        mine = studio.log.committed_credits_since(since, person=person.id)
+        mine = studio.used_today(person.id)
         parts.append(f"your budget today: {mine:,} of {settings.person_daily_budget:,} used")
     if not parts:
         return None

@@ -14,17 +14,16 @@ import streamlit as st
 from PIL import Image
 
 from rivya import ledger
-from rivya.budgets import day_start
-from rivya.catalog import MODELS, describe_params
+from rivya.catalog import describe_params, display_name
 from rivya.errors import RivyaError
 from rivya.media import saved_media, thumbnail
 from rivya.messages import explain
-from rivya.people import Person, is_admin, star_owner
+from rivya.people import Person, star_owner
 from rivya.resources import is_web_url
 from rivya.status import JobStatus
 from rivya.studio import Studio
 from rivya.tasklog import Job
-from ui.access import current_person, key_owner
+from ui.access import current_person, is_admin, key_owner
 from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
@@ -69,13 +68,12 @@ def _balance_row(studio: Studio, person: Person | None) -> None:
         words = explain(exc)
         balance.metric("Credit balance", "—")
         refresh.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
-    since = day_start(settings.budget_timezone)
     if settings.daily_budget is not None:
-        used = studio.log.committed_credits_since(since)
+        used = studio.used_today()
         budget.metric("Team budget used today", f"{used:,} / {settings.daily_budget:,}")
         budget.caption(f"Resets at midnight, {settings.budget_timezone} time")
     if person is not None and settings.person_daily_budget is not None:
-        used = studio.log.committed_credits_since(since, person=person.id)
+        used = studio.used_today(person.id)
         mine.metric("Your budget used today", f"{used:,} / {settings.person_daily_budget:,}")
         mine.caption(f"Resets at midnight, {settings.budget_timezone} time")
 
@@ -135,14 +133,10 @@ def _figures(studio: Studio) -> None:
         st.metric("Returned on failures", f"{fig.returned_on_failures:,}", width=FIGURE_PX)
         st.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}", width=FIGURE_PX)
     by_status = " · ".join(f"{status_label(status)}: {count:,}" for status, count in fig.jobs_by_status.items())
-    medians = " · ".join(f"{_model_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
+    medians = " · ".join(f"{display_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
     st.caption(f"Jobs by status — {by_status}")
     if medians:
         st.caption(f"Median time to result — {medians}")
-
-
-def _model_name(model: str) -> str:
-    return MODELS[model].display_name if model in MODELS else model
 
 
 def _stacked_by_day(table: pd.DataFrame, series: str, value: str) -> None:
@@ -157,7 +151,7 @@ def _stacked_by_day(table: pd.DataFrame, series: str, value: str) -> None:
     data = data.rename_axis(["day", series]).reset_index()
     color = {"field": series, "type": "nominal", "title": None, "legend": _LEGEND}
     if series == "model":
-        data[series] = data[series].map(_model_name)
+        data[series] = data[series].map(display_name)
     else:  # statuses in the cards' words, each in its own fixed colour (failures red whatever else is shown)
         data[series] = data[series].map(status_label)
         known = [label for label in STATUS_COLOURS if label in set(data[series])]
@@ -186,7 +180,7 @@ def _charts(studio: Studio) -> None:
         st.markdown("**Seconds to result, per model**")
         times = studio.ledger.time_to_result().rename_axis("model").reset_index()
         data = times.melt(id_vars="model", var_name="measure", value_name="seconds")
-        data["model"] = data["model"].map(_model_name)
+        data["model"] = data["model"].map(display_name)
         data["measure"] = data["measure"].map(TIME_MEASURES)
         spec = {
             "mark": {"type": "bar"},
@@ -212,7 +206,7 @@ def _filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     picked = only.pills("Show only", shown, selection_mode="multi", key="history:only",
                         help="Favourites: results you starred. Mine: jobs you made." if person is not None
                         else "Favourites: results starred in this app.")
-    chosen_models = models.multiselect("Model", choices.models, key="history:models", format_func=_model_name)
+    chosen_models = models.multiselect("Model", choices.models, key="history:models", format_func=display_name)
     chosen_statuses = statuses.multiselect("Status", choices.statuses, key="history:statuses")
     span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key="history:dates")
     start, end = (span if isinstance(span, tuple | list) and len(span) == 2 else (None, None))
@@ -258,7 +252,7 @@ def _table_rows(page: pd.DataFrame, zone: str) -> pd.DataFrame:
         {
             "result": page["media_paths"].map(thumb),
             "prompt": page["prompt"],
-            "model": page["model"].map(_model_name),
+            "model": page["model"].map(display_name),
             "status": page["status"].map(status_label),
             "reserved": page["reserved_credits"],
             "final": page["final_credits"],
@@ -363,7 +357,7 @@ def _history(studio: Studio, person: Person | None) -> None:
     _stuck(studio)
     # Charts and the spend table are built only while their tab is open: they cost more than the rest of the page.
     # The jobs tab always runs, so its filters keep their values while another tab is shown.
-    admin = is_admin(person, studio.settings.admins)
+    admin = is_admin()
     tabs = st.tabs(["Jobs", "Charts", *(["Spend per person"] if admin else [])], key="history:tab", on_change="rerun")
     jobs_tab, charts_tab = tabs[:2]
     if charts_tab.open:

@@ -20,8 +20,10 @@ from statistics import median
 
 import streamlit as st
 
-from rivya.catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, describe_params
+from rivya import constants
+from rivya.catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, describe_params, display_name
 from rivya.errors import RivyaError
+from rivya.gallery import result_file
 from rivya.jobs import REFUSAL_CODES, Reference
 from rivya.lineage import lineage
 from rivya.media import data_uri, saved_media, thumbnail
@@ -47,7 +49,7 @@ FAST_REFRESH_SECONDS = 1.0
 SLOW_REFRESH_SECONDS = 4.0
 FAST_LEAD_SECONDS = 3.0
 OVERDUE_FACTOR = 3.0  # past 3x its typical time a job has no expected finish left: slow refreshes again
-TYPICAL_SECONDS = {"image": 10.0, "video": 30.0}
+TYPICAL_SECONDS = constants.EXPECTED_SECONDS
 STATUS_LABELS = {
     JobStatus.SUBMITTING: ("Sending", ":material/upload:"),
     JobStatus.QUEUED: ("Queued", ":material/hourglass_empty:"),
@@ -228,7 +230,7 @@ def _result_extras(job: Job, key_prefix: str, facts: CardFacts, person: str, *, 
     """
     is_starred = job.id in facts.starred
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        star_button(job.id, is_starred, key=f"{key_prefix}:star:{job.id}")
+        star_button(job.id, is_starred, person, key=f"{key_prefix}:star:{job.id}")
         animate_button(job, key=f"{key_prefix}:animate:{job.id}", compact=compact)
         if compact:
             _full_size_button(job, key_prefix)
@@ -316,7 +318,7 @@ def show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> No
 def _show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
     # Only a file saved under the media folder is ever shown: Streamlit reads a non-URL string
     # as a local path and serves it, so a service-supplied string never reaches st.image/st.video.
-    path = saved_media(job.media_paths[0] if job.media_paths else None, get_studio().jobs.media_dir)
+    path = result_file(job, get_studio().jobs.media_dir)
     if path is None:
         _media_placeholder(job)
         return
@@ -350,7 +352,7 @@ def show_thumbnail(job: Job) -> None:
     """
     try:
         media_dir = get_studio().jobs.media_dir
-        path = saved_media(job.media_paths[0] if job.media_paths else None, media_dir)
+        path = result_file(job, media_dir)
         if path is None:
             _media_placeholder(job)
             return
@@ -368,7 +370,7 @@ def show_thumbnail(job: Job) -> None:
 
 def _model_name(model: str) -> str:
     """The model's display name, escaped for markdown."""
-    return md_escape(MODELS[model].display_name if model in MODELS else model)
+    return md_escape(display_name(model))
 
 
 def job_card(

@@ -17,7 +17,7 @@ import streamlit as st
 from PIL import Image
 
 from rivya import stars, tags
-from rivya.catalog import MODELS, describe_params
+from rivya.catalog import MODELS, describe_params, display_name
 from rivya.errors import InvalidInputError
 from rivya.gallery import is_video, result_file
 from rivya.lineage import lineage
@@ -41,10 +41,6 @@ GALLERY_PATH = "gallery"
 # the result's column in the large dialog is about COLUMN_PX wide on a desktop.
 MAX_MEDIA_PX = 560
 COLUMN_PX = 640
-
-
-def model_name(model: str) -> str:
-    return MODELS[model].display_name if model in MODELS else model
 
 
 def link_to(job_id: int) -> str:
@@ -151,7 +147,7 @@ def _show_result(job: Job) -> None:
 
 
 def _chain_line(job: Job) -> str:
-    return f"#{job.id} · {model_name(job.model)} · {job.charged_credits:,} credits · {md_escape(job.prompt[:60])}"
+    return f"#{job.id} · {display_name(job.model)} · {job.charged_credits:,} credits · {md_escape(job.prompt[:60])}"
 
 
 def _lineage(job: Job) -> None:
@@ -170,7 +166,7 @@ def _lineage(job: Job) -> None:
 def _details(job: Job) -> None:
     st.code(job.prompt, language=None, wrap_lines=True)
     settings = describe_params(job.model, job.params)
-    st.markdown(f"**{md_escape(model_name(job.model))}**" + (f" · {md_escape(settings)}" if settings else ""))
+    st.markdown(f"**{md_escape(display_name(job.model))}**" + (f" · {md_escape(settings)}" if settings else ""))
     who = md_escape(job.person_name or job.person or "")  # nobody signed in: no maker to name
     maker = f" · made by {who}" if who else ""
     st.markdown(f"**{job.charged_credits:,} credits**{maker} · {local_time(job.submitted_at)}")
@@ -213,14 +209,14 @@ def show_large(job_id: int) -> None:
             f"There is no result #{job_id} in this studio. The link may be mistyped, or it comes from another "
             "installation of Imagine Studio.", icon=":material/search_off:")
         return
-    st.subheader(f"#{job.id} · {model_name(job.model)}", anchor=False)
+    st.subheader(f"#{job.id} · {display_name(job.model)}", anchor=False)
     result, about = st.columns([3, 2])  # side by side on a desktop, one under the other on a phone
     with result:
         _show_result(job)
     with about:
         _details(job)
         person = star_owner(current_person())
-        star_button(job.id, job.id in stars.starred(get_studio().log, [job.id], person), key=f"large:star:{job.id}")
+        star_button(job.id, job.id in stars.starred(get_studio().log, [job.id], person), person, key=f"large:star:{job.id}")
         _tags(job)
         _actions(job)
     _lineage(job)
