@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
+from rivya.errors import StorageError
 from rivya.studio import close_shared, open_shared
 from ui.services import MAIN_SCRIPT, current_settings, leave_legacy_pages_mode
 
@@ -53,7 +54,7 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
     leave_legacy_pages_mode()  # before any session exists: a deep link opened first runs its page once
     try:
         await asyncio.to_thread(lambda: open_shared(current_settings()))
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, StorageError) as exc:
         # The pages show the same words; the server still starts so a browser can see them.
         log.error("Imagine Studio cannot start: %s", exc)
     await asyncio.to_thread(freeze_long_lived)

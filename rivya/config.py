@@ -31,6 +31,20 @@ class Settings:
     # A Slack-compatible incoming webhook told when a job of at least ``notify_min_seconds`` ends.
     notify_webhook_url: str | None = field(default=None, repr=False)
     notify_min_seconds: float = 60.0
+    # Where the task log lives: None is the SQLite file in ``data_dir``; a ``postgresql://`` URL is a database shared
+    # by several app replicas. It may hold a password, so it stays out of ``repr`` too.
+    database_url: str | None = field(default=None, repr=False)
+    # Saved results, thumbnails and reference copies; with several replicas, one folder they all mount at this path.
+    media_dir: Path | None = None
+
+    @property
+    def media_folder(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
+    @property
+    def log_location(self) -> Path | str:
+        """What ``TaskLog`` opens: the database URL, or the SQLite file in the data folder."""
+        return self.database_url or self.data_dir / "tasklog.sqlite3"
 
     @property
     def uses_sandbox(self) -> bool:
@@ -67,6 +81,12 @@ def load_settings(secrets: Mapping[str, Any] | None = None, environ: Mapping[str
         notify_min_seconds = float(min_seconds)
     except ValueError:
         raise ValueError("NOTIFY_MIN_SECONDS must be a number of seconds") from None
+    database_url = _database_url(pick("DATABASE_URL"))
+    if database_url and not pick("RIVYA_API_KEY"):
+        # The built-in sandbox lives inside one process: replicas sharing a log cannot share it.
+        raise ValueError("DATABASE_URL needs RIVYA_API_KEY (and RIVYA_BASE_URL): replicas sharing one log must reach one "
+                         "API, and the built-in sandbox lives inside a single process; run `python -m rivya.sandbox` "
+                         "and point RIVYA_BASE_URL at it to try replicas without a key")
     return Settings(
         api_key=pick("RIVYA_API_KEY"),
         base_url=(pick("RIVYA_BASE_URL") or constants.DEFAULT_BASE_URL).rstrip("/"),
@@ -78,4 +98,16 @@ def load_settings(secrets: Mapping[str, Any] | None = None, environ: Mapping[str
         admins=frozenset(str(a).strip().lower() for a in admins if str(a).strip()),
         notify_webhook_url=pick("NOTIFY_WEBHOOK_URL"),
         notify_min_seconds=notify_min_seconds,
+        database_url=database_url,
+        media_dir=Path(media) if (media := pick("MEDIA_DIR")) else None,
     )
+
+
+def _database_url(value: str | None) -> str | None:
+    """``DATABASE_URL`` checked before anything opens it: a PostgreSQL URL, or absent (the SQLite file)."""
+    if value is None:
+        return None
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ValueError("DATABASE_URL must start with postgresql:// (leave it out to keep the log in the data folder)")
+    return value

@@ -47,6 +47,15 @@ REQUEST_RATE_RECOVER_SECONDS = 5.0
 # ~30 busy). The bound lets the whole REQUEST_RATE through up to ~600 ms of latency, so the
 # budget, not the pool, is what binds.
 POLL_WORKERS = 128
+# Several replicas on one PostgreSQL log: a follower holds the jobs it claimed LEASE_SECONDS and renews them
+# every LEASE_RENEW seconds, so the jobs of a replica that died go to another within about their sum.
+LEASE_SECONDS = 15.0
+LEASE_RENEW = 5.0
+# Connections one process keeps to a PostgreSQL server (pages, follower workers, media): every replica opens up to
+# DB_POOL_SIZE + DB_POOL_OVERFLOW, so three replicas stay well under the server's default of 100 connections.
+DB_POOL_SIZE = 8
+DB_POOL_OVERFLOW = 16
+DB_POOL_TIMEOUT = 30.0
 
 # Result media are fetched server-side with these limits.
 MEDIA_MAX_BYTES = 200 * 1024 * 1024

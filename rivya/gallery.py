@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from .ledger import day_range, match_query
+from .ledger import day_range
 from .media import saved_media
 from .tasklog import Job, TaskLog
 
@@ -53,36 +53,37 @@ class GalleryPage:
     next_before: int | None
 
 
-def _where(f: GalleryFilter) -> tuple[str, list[Any]]:
+def _where(log: TaskLog, f: GalleryFilter) -> tuple[str, list[Any]]:
     """The filter as a condition over ``jobs``. A unary ``+`` keeps SQLite off the model, person and date indexes:
     read through them, every match would be sorted before the first page; walked newest first, one page stops early.
     """
+    dialect = log.dialect
     conditions, args = [RESULTS_WHERE], []
     if f.models:
-        conditions.append(f"+model IN ({','.join('?' * len(f.models))})")
+        conditions.append(f"{dialect.unindexed('model')} IN ({','.join('?' * len(f.models))})")
         args += f.models
     if f.favourites_of is not None:
         conditions.append("id IN (SELECT job_id FROM stars WHERE person = ?)")
         args.append(f.favourites_of)
     text = " ".join(f.text.split())
     if text:
-        query = match_query(text)
-        words = "id IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ?) OR " if query else ""
+        query = dialect.words_query(text)
+        words = f"{dialect.words_match()} OR " if query else ""
         conditions.append(f"({words}id IN (SELECT job_id FROM tags WHERE tag = ?))")
         args += [query, text] if query else [text]
     if f.tag:
         conditions.append("id IN (SELECT job_id FROM tags WHERE tag = ?)")
         args.append(f.tag)
     if f.people:
-        conditions.append(f"+person IN ({','.join('?' * len(f.people))})")
+        conditions.append(f"{dialect.unindexed('person')} IN ({','.join('?' * len(f.people))})")
         args += f.people
-    days, bounds = day_range("+submitted_at", f.start, f.end)  # unary +: read through the id index, not this one
+    days, bounds = day_range(dialect.unindexed("submitted_at"), f.start, f.end)  # read through the id index, not this one
     return " AND ".join(conditions + days), args + bounds
 
 
 def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, limit: int = PAGE_SIZE) -> GalleryPage:
     """One page of results matching ``f`` with ids below ``before`` (``None``: from the newest)."""
-    where, args = _where(f)
+    where, args = _where(log, f)
     if before is not None:
         where, args = f"{where} AND id < ?", [*args, before]
     found = log.where(where, args, limit=limit + 1)
@@ -105,7 +106,7 @@ def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = PA
 
 def count_results(log: TaskLog, f: GalleryFilter) -> int:
     """How many results match ``f`` (one indexed count)."""
-    where, args = _where(f)
+    where, args = _where(log, f)
     return int(log.read(f"SELECT COUNT(*) FROM jobs WHERE {where}", args)[0][0])
 
 
@@ -121,9 +122,11 @@ def result_days(log: TaskLog) -> tuple[date | None, date | None]:
 
 
 def makers(log: TaskLog) -> dict[str, str]:
-    """Who has made jobs: ``{person id: display name}`` (empty before anyone signed in; index ``jobs_person``)."""
-    rows = log.read("SELECT person, MAX(person_name) FROM jobs WHERE person IS NOT NULL GROUP BY person ORDER BY 2")
-    return {r[0]: r[1] or r[0] for r in rows}
+    """Who has made jobs: ``{person id: display name}`` in the order of the names shown, any case (empty before anyone
+    signed in; index ``jobs_person``). Sorted here: engines differ on where a missing name (NULL) and on how case sorts."""
+    rows = log.read("SELECT person, MAX(person_name) FROM jobs WHERE person IS NOT NULL GROUP BY person")
+    shown = sorted(((r[1] or r[0], r[0]) for r in rows), key=lambda named: (named[0].casefold(), named[1]))
+    return {person: name for name, person in shown}
 
 
 def result_file(job: Job, media_dir: Path) -> Path | None:

@@ -16,8 +16,11 @@ import contextlib
 import hashlib
 import logging
 import math
+import os
+import socket
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -122,6 +125,11 @@ class JobService:
         self._saving: set[int] = set()
         # Unfinished jobs as last read; each pass re-reads only rows whose ``updated_at`` moved.
         self._pending: dict[int, Job] = {}
+        # This follower's name in the log's leases (several replicas may follow one PostgreSQL log), the jobs it
+        # holds, and when it last renewed them (``TaskLog.claim``).
+        self.holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._held: set[int] = set()
+        self._claimed_at = -math.inf
         self._media_futures: set[Future[None]] = set()
         self._recovered = False
         self._pool = ThreadPoolExecutor(constants.POLL_WORKERS, thread_name_prefix="rivya-poll")
@@ -245,6 +253,10 @@ class JobService:
                         )
                         for key in keys
                     ]
+                    # In the same transaction: no other replica's follower can take a job before this one holds it.
+                    held = self.log.hold([job.id for job in logged if job is not None], self.holder)
+                with self._lock:
+                    self._held.update(held)
         jobs = [job for job in logged if job is not None]
         sent: list[Job] = []
         refusal: APIStatusError | None = None
@@ -476,8 +488,28 @@ class JobService:
         return taken
 
     def _pending_jobs(self) -> list[Job]:
-        """The backend's unfinished jobs, oldest first, reading whole rows only for those that changed."""
-        stamps = self.log.pending_stamps(self.backend)
+        """The unfinished jobs this follower holds, oldest first, reading whole rows only for those that changed.
+
+        Leases are renewed (and free jobs taken) every ``constants.LEASE_RENEW`` seconds; between renewals the jobs held
+        are the ones followed, plus any this process submitted meanwhile.
+        """
+        now = time.monotonic()
+        if self.log.dialect.is_sqlite or now - self._claimed_at >= constants.LEASE_RENEW:
+            with self._lock:
+                before = set(self._held)
+            stamps = self.log.claim(self.backend, self.holder)
+            self._claimed_at = now
+            with self._lock:
+                # A job a page submitted while the claim ran is held too: its ``hold`` may have come after the claim read.
+                self._held = {i for i, _ in stamps} | (self._held - before)
+            # Results this replica holds but has not saved: its own downloads (``_save_later`` skips those), and any that
+            # a replica which died mid-download was saving; nothing else would ever save those (SQLite: none).
+            for job in self.log.claimed_unsaved(self.backend, self.holder):
+                self._save_later(job)
+        else:
+            with self._lock:
+                held = set(self._held)
+            stamps = [(i, stamp) for i, stamp in self.log.pending_stamps(self.backend) if i in held]
         changed = [i for i, stamp in stamps if (known := self._pending.get(i)) is None or known.updated_at != stamp]
         fresh = {job.id: job for job in self.log.many(changed) if not job.is_done} if changed else {}
         stale = set(changed)
@@ -492,6 +524,13 @@ class JobService:
                 # A row a live page is sending waits a moment; one left by a failure or a restart goes at once.
                 start = datetime.fromisoformat(job.updated_at).timestamp()
                 first = 0.0 if job.error_code else RESEND_GRACE
+            elif job.polls:
+                # Polled before, by this process before a restart or by a replica that stopped: the cadence goes on
+                # from that poll (the row's last change), so a job taken over is not looked at again at once.
+                start = datetime.fromisoformat(job.updated_at).timestamp()
+                first = self.schedule.delay(job.polls, category=job.category) * self.stretch
+                self._due[job.id] = (start + first, job.polls)
+                return self._due[job.id]
             else:
                 start = datetime.fromisoformat(job.submitted_at).timestamp()
                 first = self.schedule.first_look(job.id)
@@ -564,7 +603,7 @@ class JobService:
         pending = self.log.pending(self.backend)
         with self._lock:
             for job in pending:
-                self._due.pop(job.id, None)
+                self._due[job.id] = (0.0, self._due.get(job.id, (0.0, job.polls))[1])
                 self._odd_polls.pop(job.id, None)
         return len(pending)
 
@@ -582,6 +621,8 @@ class JobService:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._media_pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(StorageError):  # let another replica take this one's jobs at once
+            self.log.release(self.holder)
         if self.notifier is not None:
             self.notifier.close()
         with self._lock:

@@ -5,7 +5,7 @@ Nothing here holds the log in memory, so a million rows cost what a thousand do:
 - figures, charts and the counts of model, status and date filters read ``job_days``, the
   per-(day, model, status) totals the log's triggers keep (a few thousand rows at most);
 - a page of the table is one indexed query (newest first, ``LIMIT``/``OFFSET``), prompts are
-  searched through the FTS5 index ``jobs_fts``;
+  searched through the word index (FTS5 ``jobs_fts`` on SQLite, a GIN index on PostgreSQL: ``rivya.dialect``);
 - times to a result are exact medians and 90th percentiles, read by offset from the index
   ``jobs_result_ms`` (two short index walks per model);
 - the CSV is written from rows read a chunk at a time;
@@ -35,7 +35,7 @@ import pandas as pd
 from .budgets import day_start
 from .money import CHARGED_SQL
 from .status import JobStatus
-from .tasklog import PENDING_WHERE, RESULT_MS_SQL, RESULT_MS_WHERE, TaskLog
+from .tasklog import PENDING_WHERE, RESULT_MS_WHERE, TaskLog
 
 CSV_COLUMNS = [
     "id", "submitted_at", "finished_at", "model", "status", "prompt", "params", "reserved_credits", "final_credits",
@@ -45,10 +45,6 @@ _ROW_SQL = (
     "j.id, j.submitted_at, j.finished_at, j.model, j.status, j.prompt, j.params, j.reserved_credits, j.final_credits, "
     f"{CHARGED_SQL} AS charged_credits, j.task_id, j.result_urls, j.media_paths, j.error_code, j.error_message"
 )
-# A word this long or longer also matches longer words it starts ("light" finds "lighthouse"); shorter words
-# ("a", "4k") match whole words only, since a one- or two-letter prefix matches most of any log.
-PREFIX_MIN_CHARS = 3
-_WORD = re.compile(r"[^\W_]+")  # letters and digits: what the FTS5 unicode61 tokenizer keeps
 _MEMO_SIZE = 64
 # Spend on jobs submitted over a week ago hardly changes; its totals (a read of most of the log) are kept this long.
 OLDER_SPEND_SECONDS = 600.0
@@ -62,7 +58,7 @@ class JobFilter:
     statuses: tuple[str, ...] = ()
     start: date | None = None  # UTC days, inclusive
     end: date | None = None
-    text: str = ""  # words in the prompt; see ``match_query``
+    text: str = ""  # words in the prompt; see ``rivya.dialect.fts5_query``
     person: str | None = None  # "Mine": only jobs this person made (``Person.id``)
     starred_by: str | None = None  # "Favourites": only results this viewer starred (``rivya.people.star_owner``)
 
@@ -112,23 +108,6 @@ class Choices:
     last_day: date | None
 
 
-def match_query(text: str) -> str | None:
-    """An FTS5 query for the words of ``text``, or None when it has no letters or digits.
-
-    Every whitespace-separated word must appear (any order, any case, accents ignored), as a
-    quoted phrase so no user text is ever read as FTS syntax; a word whose last run of letters
-    is ``PREFIX_MIN_CHARS`` or longer also matches as the start of a longer word.
-    """
-    phrases = []
-    for chunk in text.split():
-        words = _WORD.findall(chunk)
-        if not words:
-            continue  # only punctuation: nothing the index holds
-        star = "*" if len(words[-1]) >= PREFIX_MIN_CHARS else ""
-        phrases.append('"' + chunk.replace('"', '""') + '"' + star)
-    return " AND ".join(phrases) or None
-
-
 def _like_pattern(text: str) -> str:
     """A literal ``LIKE`` substring pattern (escape character ``\\``)."""
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
@@ -152,7 +131,7 @@ def _choices_where(jobs: JobFilter, prefix: str) -> tuple[list[str], list[Any]]:
 def _rollup_where(jobs: JobFilter) -> tuple[str, list[Any]]:
     """The filter's model, status and day conditions over ``job_days`` (its text is not there)."""
     conditions, args = _choices_where(jobs, "")
-    conditions.insert(0, "1")
+    conditions.insert(0, "true")
     if jobs.start:
         conditions.append("day >= ?")
         args.append(jobs.start.isoformat())
@@ -271,7 +250,7 @@ class LedgerView:
                 (today.isoformat(), week_start),
             )[0]
             by_status = self.log.read(
-                "SELECT status, SUM(jobs) AS n FROM job_days GROUP BY status HAVING n > 0 ORDER BY n DESC, status"
+                "SELECT status, SUM(jobs) AS n FROM job_days GROUP BY status HAVING SUM(jobs) > 0 ORDER BY n DESC, status"
             )
         statuses = {str(s): int(n) for s, n in by_status}
         finished = statuses.get(JobStatus.SUCCEEDED, 0) + statuses.get(JobStatus.FAILED, 0)
@@ -289,12 +268,15 @@ class LedgerView:
         """Exact median and 90th percentile (linear between neighbours, as pandas) of seconds to a result, per model.
 
         Each is a ``LIMIT 2 OFFSET k`` walk along index ``jobs_result_ms`` from its nearer end, on one
-        snapshot so the rollup's counts and the index agree.
+        snapshot so the rollup's counts and the index agree. (PostgreSQL may sort a model's results instead
+        where its statistics say that costs less, e.g. near the median; the answer is the same.)
         """
         def compute() -> dict[str, tuple[float, float]]:
             out = {}
             with self.log.reading():
-                counts = self.log.read("SELECT model, SUM(timed) AS n FROM job_days GROUP BY model HAVING n > 0 ORDER BY model")
+                counts = self.log.read(
+                    "SELECT model, SUM(timed) AS n FROM job_days GROUP BY model HAVING SUM(timed) > 0 ORDER BY model"
+                )
                 for model, n in counts:
                     median, p90 = (self._quantile(model, n, q) for q in (0.5, 0.9))
                     out[str(model)] = (median, p90)
@@ -305,7 +287,8 @@ class LedgerView:
     def _quantile(self, model: str, n: int, q: float) -> float:
         position = q * (n - 1)
         low = math.floor(position)
-        base = f"SELECT {RESULT_MS_SQL} FROM jobs WHERE {RESULT_MS_WHERE} AND model = ? ORDER BY {RESULT_MS_SQL}"
+        ms = self.log.dialect.result_ms_sql
+        base = f"SELECT {ms} FROM jobs WHERE {RESULT_MS_WHERE} AND model = ? ORDER BY {ms}"
         if low < n // 2:
             pair = [r[0] for r in self.log.read(f"{base} LIMIT 2 OFFSET ?", (model, low))]
         else:  # nearer the top: walk down from the slowest
@@ -352,7 +335,8 @@ class LedgerView:
         """
         moment = (now or datetime.now(UTC)).astimezone(UTC) - timedelta(seconds=stuck_after)
         threshold = moment.isoformat(timespec="minutes")
-        sql = f"SELECT COUNT(*), COALESCE(SUM(updated_at < ?), 0) FROM jobs INDEXED BY jobs_pending WHERE {PENDING_WHERE}"
+        sql = (f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN updated_at < ? THEN 1 ELSE 0 END), 0) "
+               f"FROM jobs {self.log.dialect.indexed_by('jobs_pending')} WHERE {PENDING_WHERE}")
         return self._cached(("running", threshold), lambda: tuple(self.log.read(sql, (threshold,))[0]))
 
     # -- spend per person: the budgets' day boundary ------------------------------------------
@@ -379,10 +363,11 @@ class LedgerView:
         for up to OLDER_SPEND_SECONDS.
         """
         today, week = day_start(timezone, now), day_start(timezone, now, days_back=6)
+        by_person = self.log.dialect.indexed_by("jobs_person")
         recent = f"""SELECT COALESCE(SUM(CASE WHEN submitted_at >= ? THEN charged END), 0), COALESCE(SUM(charged), 0)
-                     FROM (SELECT submitted_at, {CHARGED_SQL} AS charged FROM jobs INDEXED BY jobs_person
-                           WHERE person = ? AND submitted_at >= ?)"""
-        older = f"SELECT COALESCE(SUM({CHARGED_SQL}), 0) FROM jobs INDEXED BY jobs_person WHERE person = ? AND submitted_at < ?"
+                     FROM (SELECT submitted_at, {CHARGED_SQL} AS charged FROM jobs {by_person}
+                           WHERE person = ? AND submitted_at >= ?) AS recent"""
+        older = f"SELECT COALESCE(SUM({CHARGED_SQL}), 0) FROM jobs {by_person} WHERE person = ? AND submitted_at < ?"
         day, seven = self._cached(("person_spend", person, today, week), lambda: self.log.read(recent, (today, person, week))[0])
         before = self._kept(("person_spend", person, week), lambda: self.log.read(older, (person, week))[0][0])
         return Spend(int(day), int(seven), int(seven) + int(before))
@@ -397,7 +382,7 @@ class LedgerView:
         recent = f"""SELECT person, MAX(person_name), COUNT(*),
                             COALESCE(SUM(CASE WHEN submitted_at >= ? THEN charged END), 0), COALESCE(SUM(charged), 0)
                      FROM (SELECT person, person_name, submitted_at, {CHARGED_SQL} AS charged
-                           FROM jobs INDEXED BY jobs_submitted_at WHERE submitted_at >= ?)
+                           FROM jobs {self.log.dialect.indexed_by("jobs_submitted_at")} WHERE submitted_at >= ?) AS recent
                      GROUP BY person"""
         older = f"""SELECT person, MAX(person_name), COUNT(*), COALESCE(SUM({CHARGED_SQL}), 0)
                     FROM jobs WHERE submitted_at < ? GROUP BY person"""
@@ -433,35 +418,37 @@ class LedgerView:
                 return "SELECT COUNT(*) FROM stars WHERE person = ?", [jobs.starred_by]
             return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join([where, *conditions])}", [*source_args, *args]
         conditions, args = _row_where(jobs)
-        match = match_query(jobs.text)
-        if match is not None and not conditions:
+        match = self.log.dialect.words_query(jobs.text)
+        if match is not None and not conditions and self.log.dialect.is_sqlite:
             return "SELECT COUNT(*) FROM jobs_fts WHERE jobs_fts MATCH ?", [match]
         source, where, text_args = self._text_source(jobs)
         return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join([where, *conditions])}", [*text_args, *args]
 
-    @staticmethod
-    def _row_source(jobs: JobFilter) -> tuple[str, str, list[Any], str]:
+    def _row_source(self, jobs: JobFilter) -> tuple[str, str, list[Any], str]:
         """FROM, condition, arguments and newest-first order for "Favourites" or "Mine" without text.
 
         Favourites walk this viewer's stars newest first (index ``stars_person``: person, job id) and
         look each job up by id, so the page needs no sort however large the log. "Mine" alone counts
         on index ``jobs_person`` (person, submitted_at), whatever other columns the filter names.
         """
+        dialect = self.log.dialect
         if jobs.starred_by is not None:
-            source = "stars AS s INDEXED BY stars_person CROSS JOIN jobs AS j ON j.id = s.job_id"
+            source = f"stars AS s {dialect.indexed_by('stars_person')} {dialect.join_in_order} jobs AS j ON j.id = s.job_id"
             return source, "s.person = ?", [jobs.starred_by], "s.job_id"
-        return "jobs AS j INDEXED BY jobs_person", "1", [], "j.id"
+        return f"jobs AS j {dialect.indexed_by('jobs_person')}", "true", [], "j.id"
 
-    @staticmethod
-    def _text_source(jobs: JobFilter) -> tuple[str, str, list[Any]]:
+    def _text_source(self, jobs: JobFilter) -> tuple[str, str, list[Any]]:
         """FROM, condition and arguments of a text search: FTS5 first (newest first), or LIKE without words.
 
         ``CROSS JOIN`` keeps the full-text index the outer loop: SQLite would otherwise probe it once
         per row of ``jobs``, which costs a whole search each time.
         """
-        match = match_query(jobs.text)
+        dialect = self.log.dialect
+        match = dialect.words_query(jobs.text)
         if match is None:  # punctuation or symbols only: the index holds none, so read the prompts literally
-            return "jobs AS j", "j.prompt LIKE ? ESCAPE '\\'", [_like_pattern(jobs.text.strip())]
+            return "jobs AS j", f"j.prompt {dialect.like} ? ESCAPE '\\'", [_like_pattern(jobs.text.strip())]
+        if not dialect.is_sqlite:
+            return "jobs AS j", dialect.words_match("j."), [match]
         return "jobs_fts CROSS JOIN jobs AS j ON j.id = jobs_fts.rowid", "jobs_fts MATCH ?", [match]
 
     def page(self, jobs: JobFilter, *, offset: int = 0, limit: int = 100) -> pd.DataFrame:
@@ -493,8 +480,10 @@ class LedgerView:
             conditions, args = _row_where(jobs, stars=False)
             sql = f"SELECT {_ROW_SQL} FROM {source} WHERE {' AND '.join([where, *conditions])} ORDER BY {order} DESC {tail}"
             return sql, [*source_args, *args]
+        where = " AND ".join(conditions) or "true"
+        if not self.log.dialect.is_sqlite:  # PostgreSQL plans from its own statistics
+            return f"SELECT {_ROW_SQL} FROM jobs AS j WHERE {where} ORDER BY j.id DESC {tail}", args
         hint = self._index_hint(jobs, reach)
-        where = " AND ".join(conditions) or "1"
         if hint == "NOT INDEXED":
             return f"SELECT {_ROW_SQL} FROM jobs AS j {hint} WHERE {where} ORDER BY j.id DESC {tail}", args
         # Through an index the matches come in index order and need a sort: sort their ids only (the index holds

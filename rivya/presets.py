@@ -8,11 +8,11 @@ inserted once, and a marker remembers it, so a preset the team deleted never com
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, validate
+from .database import IntegrityError, Row
 from .people import Person
 from .tasklog import TaskLog, utc_now
 
@@ -111,11 +111,11 @@ def _settings(model: str, prompt: str, params: dict[str, Any]) -> dict[str, Any]
     return kept
 
 
-def _preset(row: sqlite3.Row, stars: int = 0) -> Preset:
+def _preset(row: Row[Any], stars: int = 0) -> Preset:
     return Preset(
-        id=row["id"], name=row["name"], model=row["model"], prompt=row["prompt"], params=json.loads(row["params"] or "{}"),
-        created_by=row["created_by"], created_at=row["created_at"], updated_at=row["updated_at"],
-        builtin=bool(row["builtin"]), stars=stars,
+        id=row.id, name=row.name, model=row.model, prompt=row.prompt, params=json.loads(row.params or "{}"),
+        created_by=row.created_by, created_at=row.created_at, updated_at=row.updated_at,
+        builtin=bool(row.builtin), stars=stars,
     )
 
 
@@ -155,7 +155,7 @@ def list_presets(log: TaskLog, model: str | None = None) -> list[Preset]:
     if model is not None:
         sql, args = sql + " WHERE model = ?", [model]
     stars = _star_counts(log)
-    presets = [_preset(r, stars.get(r["id"], 0)) for r in log.read(sql, args)]
+    presets = [_preset(r, stars.get(r.id, 0)) for r in log.read(sql, args)]
     presets.sort(key=lambda p: p.name.casefold())
     presets.sort(key=lambda p: (p.stars, p.updated_at), reverse=True)
     return presets
@@ -178,7 +178,7 @@ def save_preset(log: TaskLog, name: str, model: str, prompt: str, params: dict[s
                    VALUES (?, ?, ?, ?, ?, ?, ?, 0) RETURNING *""",
                 (name, model, prompt, json.dumps(settings, sort_keys=True), person.id if person else None, now, now),
             ).fetchone()
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise PresetNameTaken(name) from None
     return _preset(row)
 
@@ -190,7 +190,7 @@ def rename_preset(log: TaskLog, preset_id: int, name: str) -> Preset:
         with log.writing() as db:
             row = db.execute("UPDATE presets SET name = ?, updated_at = ? WHERE id = ? RETURNING *",
                              (name, utc_now(), preset_id)).fetchone()
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise PresetNameTaken(name) from None
     if row is None:
         raise PresetNotFound(preset_id)

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .ledger import match_query
 from .tasklog import TaskLog
 
 # Rows read at most for one list: a log of many identical prompts must not be read whole to fill it.
@@ -28,15 +27,15 @@ def recent_prompts(log: TaskLog, *, text: str = "", model: str | None = None, li
     """Distinct prompts of the team's jobs, newest use first; with ``text``, only prompts holding all its words.
 
     Read newest first in chunks and stopped once ``limit`` distinct prompts are found, so the cost
-    does not grow with the log; the search goes through the ``jobs_fts`` index (``match_query``).
+    does not grow with the log; the search goes through the log's word index (``rivya.dialect``).
     """
     conditions: list[str] = []
     args: list[Any] = []
     if text.strip():
-        match = match_query(text)
+        match = log.dialect.words_query(text)
         if match is None:
             return []  # only punctuation: no prompt's words can match it
-        conditions.append("id IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ?)")
+        conditions.append(log.dialect.words_match())
         args.append(match)
     if model is not None:
         conditions.append("model = ?")
@@ -47,13 +46,13 @@ def recent_prompts(log: TaskLog, *, text: str = "", model: str | None = None, li
     found: list[RecentPrompt] = []
     for chunk in log.read_chunks(sql, (*args, SCAN_LIMIT), size=200):
         for row in chunk:
-            prompt = row["prompt"]
+            prompt = row.prompt
             key = prompt.strip()
             if not key or key in seen:
                 continue
             seen.add(key)
-            found.append(RecentPrompt(prompt=prompt, job_id=row["id"], model=row["model"],
-                                      params=json.loads(row["params"] or "{}"), submitted_at=row["submitted_at"]))
+            found.append(RecentPrompt(prompt=prompt, job_id=row.id, model=row.model,
+                                      params=json.loads(row.params or "{}"), submitted_at=row.submitted_at))
             if len(found) >= limit:
                 return found
     return found

@@ -2,8 +2,9 @@
 
 ``open_shared`` keeps one ``Studio`` per configuration for the whole process, in a plain
 module-level registry: not in a Streamlit cache, which any browser can clear (a clear would
-reset the password back-off and start a second follower beside the first). Across processes,
-a lock file in the data folder lets only one of them run the follower.
+reset the password back-off and start a second follower beside the first). Across processes
+on one SQLite log, a lock file in the data folder lets only one of them run the follower; on a
+PostgreSQL log every replica runs one, and the log's leases give each job to exactly one.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Studio:
     @classmethod
     def open(cls, settings: Settings, *, follow: bool = True) -> Studio:
         """Start the sandbox when no key is set, open the log, start the follower if no one else runs it."""
+        tasklog = TaskLog(settings.log_location)  # first: a log that cannot be opened leaves nothing running
         sandbox = None
         if settings.uses_sandbox:
             sandbox = Sandbox(host="127.0.0.1", port=0).start()
@@ -98,8 +100,7 @@ class Studio:
         else:
             client = RivyaClient(settings.api_key, settings.base_url)
             backend = settings.base_url
-        tasklog = TaskLog(settings.data_dir / "tasklog.sqlite3")
-        jobs = JobService(client, tasklog, settings.data_dir / "media", backend=backend)
+        jobs = JobService(client, tasklog, settings.media_folder, backend=backend)
         if settings.notify_webhook_url:
             jobs.notifier = Notifier(settings.notify_webhook_url, settings.notify_min_seconds)
         studio = cls(
@@ -111,7 +112,11 @@ class Studio:
         return studio
 
     def _follow(self) -> None:
-        """Run the follower, or stand by while another process holds the data folder's lock."""
+        """Run the follower, or stand by while another process holds the data folder's lock (SQLite only)."""
+        if not self.log.dialect.is_sqlite:
+            self.jobs.start()
+            self.following = True
+            return
         self._follower_lock = FollowerLock(self.settings.data_dir / FOLLOWER_LOCK)
         if self._follower_lock.acquire():
             self.jobs.start()
@@ -168,7 +173,7 @@ class Studio:
             cached = self._references.get((digest, model, owner))
         if cached:
             return cached
-        local = self.settings.data_dir / "references" / f"{digest[:32]}{info.extension}"
+        local = self.settings.media_folder / "references" / f"{digest[:32]}{info.extension}"
         local.parent.mkdir(parents=True, exist_ok=True)
         if not local.exists():
             local.write_bytes(data)

@@ -19,6 +19,8 @@ from rivya.polling import PollSchedule
 from rivya.sandbox import Sandbox, Timing
 from ui.services import MAIN_SCRIPT
 
+from .postgres_server import PostgresServer
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(MAIN_SCRIPT)  # what AppTest runs: the app's pages (``app.py`` only serves them)
 PAGE_SCRIPTS = ("pages/image.py", "pages/video.py", "pages/history.py")
@@ -39,6 +41,33 @@ def no_developer_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(timing=FAST_TIMING, seed=7) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run (fails, never skips, without Debian's postgresql)."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """SQLAlchemy URL of a fresh empty database of its own for each test."""
+    return postgres.create_database()
+
+
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=ENGINES)
+def log_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's task log lives, once per engine: a SQLite file, then a fresh PostgreSQL database.
+
+    ``TaskLog(log_location)`` opens it; opening it again reaches the same log (as a restart would).
+    """
+    if request.param == "sqlite":
+        return tmp_path / "log.sqlite3"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

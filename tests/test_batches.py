@@ -26,13 +26,16 @@ ANN = Person("ann@example.com", "Ann")
 BOB = Person("bob@example.com", "Bob")
 
 
-def service(sandbox: Sandbox, tmp_path: Path) -> JobService:
+def service(sandbox: Sandbox, tmp_path: Path, where: Path | str) -> JobService:
+    """A service on the log at ``where`` (the ``log_location`` fixture: each test runs on SQLite and PostgreSQL)."""
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS)
-    return JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox")
+    return JobService(client, TaskLog(where), tmp_path / "media", backend="sandbox")
 
 
-def test_a_batch_is_n_jobs_with_their_own_keys_and_one_batch_id(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_a_batch_is_n_jobs_with_their_own_keys_and_one_batch_id(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     made = jobs.submit_batch("grok-imagine", "three foxes", {}, keys=["p-0", "p-1", "p-2"], person=ANN)
     assert [j.idempotency_key for j in made] == ["p-0", "p-1", "p-2"] and len(creates(sandbox)) == 3
     assert len({j.batch_id for j in made}) == 1 and made[0].batch_id is not None
@@ -41,8 +44,8 @@ def test_a_batch_is_n_jobs_with_their_own_keys_and_one_batch_id(sandbox: Sandbox
     assert [j.id for j in again] == [j.id for j in made] and len(creates(sandbox)) == 3  # a rerun is never a second batch
 
 
-def test_a_batch_over_the_team_budget_is_refused_whole(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_a_batch_over_the_team_budget_is_refused_whole(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     with pytest.raises(SpendLimitError) as refused:
         jobs.submit_batch("grok-imagine", "three foxes", {}, keys=["b-0", "b-1", "b-2"], daily_budget=8)
     assert (refused.value.cost, refused.value.used, refused.value.whose) == (12, 0, "team")
@@ -50,8 +53,8 @@ def test_a_batch_over_the_team_budget_is_refused_whole(sandbox: Sandbox, tmp_pat
     assert len(jobs.submit_batch("grok-imagine", "two foxes", {}, keys=["c-0", "c-1"], daily_budget=8)) == 2
 
 
-def test_each_person_has_their_own_budget_beside_the_team(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_each_person_has_their_own_budget_beside_the_team(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     rules = {"daily_budget": 100, "person_budget": 8}
     jobs.submit_batch("grok-imagine", "ann's", {}, keys=["a-0", "a-1"], person=ANN, **rules)
     with pytest.raises(SpendLimitError) as refused:
@@ -61,8 +64,8 @@ def test_each_person_has_their_own_budget_beside_the_team(sandbox: Sandbox, tmp_
     assert jobs.submit("grok-imagine", "bob's", {}, idempotency_key="b-0", person=BOB, **rules).person == BOB.id
 
 
-def test_two_people_racing_never_pass_their_budgets(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_two_people_racing_never_pass_their_budgets(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     refused: dict[str, int] = {ANN.id: 0, BOB.id: 0}
 
     def press(n: int) -> None:
@@ -79,6 +82,26 @@ def test_two_people_racing_never_pass_their_budgets(sandbox: Sandbox, tmp_path: 
     assert jobs.log.committed_credits_since(since, person=ANN.id) == 16
     assert jobs.log.committed_credits_since(since, person=BOB.id) == 16
     assert refused == {ANN.id: 4, BOB.id: 4} and len(sandbox.state.tasks) == 8
+
+
+def test_replicas_racing_on_one_log_never_pass_the_team_budget(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    """Three services, each with its own connections and its own in-process lock, as three app replicas have: only the
+    log's exclusive write transaction (SQLite ``BEGIN IMMEDIATE``, PostgreSQL's advisory lock) keeps the budget."""
+    replicas = [service(sandbox, tmp_path, log_location) for _ in range(3)]
+    refused: list[int] = []
+
+    def press(n: int) -> None:
+        try:
+            replicas[n % 3].submit_batch("grok-imagine", f"race {n}", {}, keys=[f"x{n}-0", f"x{n}-1"], daily_budget=20)
+        except SpendLimitError:
+            refused.append(n)
+
+    with ThreadPoolExecutor(15) as pool:
+        list(pool.map(press, range(15)))
+    assert replicas[0].log.committed_credits_since(day_start("UTC")) == 16  # two batches of 8; a third would pass 20
+    assert len(refused) == 13 and len(sandbox.state.tasks) == 4
 
 
 def test_budget_days_start_at_midnight_of_the_budget_zone() -> None:
@@ -112,8 +135,8 @@ def test_people_from_tokens() -> None:
     assert star_owner(None) == "" and star_owner(ANN) == ANN.id
 
 
-def test_stars_are_per_person_and_lineage_goes_both_ways(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_stars_are_per_person_and_lineage_goes_both_ways(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     image = jobs.submit("grok-imagine", "a still", {}, idempotency_key="img")
     video = jobs.submit("grok-imagine-video", "it moves", {}, idempotency_key="vid", parent_id=image.id)
     set_star(jobs.log, image.id, ANN.id, True)
@@ -127,10 +150,12 @@ def test_stars_are_per_person_and_lineage_goes_both_ways(sandbox: Sandbox, tmp_p
     assert up.total_credits == down.total_credits == image.charged_credits + video.charged_credits > 0
 
 
-def test_a_refused_first_take_never_marks_takes_rivya_made_as_not_started(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_refused_first_take_never_marks_takes_rivya_made_as_not_started(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
     """The first create is slow; meanwhile the follower sends the other takes (made, charged), then the wallet empties
     and the first is refused. Each take keeps its own outcome: the made ones are followed and counted as charged."""
-    jobs = service(sandbox, tmp_path)
+    jobs = service(sandbox, tmp_path, log_location)
     real = jobs.client.create_generation
 
     def slow_first(model: str, prompt: str, params: dict, *, idempotency_key: str, **options: object) -> object:

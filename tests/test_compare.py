@@ -1,4 +1,5 @@
-"""Compare: settings and prompt differences (pure), and the Compare dialog from the Gallery under AppTest."""
+"""Compare: settings and prompt differences (pure, and of jobs read back from either engine's log), and the Compare
+dialog from the Gallery under AppTest."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def test_prompt_diff_rebuilds_both_prompts(a: str, b: str) -> None:
     assert " ".join(w for op, w in runs if op != "delete").split() == b.split()
 
 
-def test_settings_diff_marks_what_differs(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "log.sqlite3")
+def test_settings_diff_marks_what_differs(tmp_path: Path, log_location: Path | str) -> None:
+    log = TaskLog(log_location)
     a = add_result(log, tmp_path / "m", "a", params={"aspect_ratio": "16:9", "enable_pro": "false"})
     b = add_result(log, tmp_path / "m", "b", params={"aspect_ratio": "1:1", "enable_pro": "false"})
     c = add_result(log, tmp_path / "m", "c", model="grok-imagine-video", params={"aspect_ratio": "16:9", "duration": 6})
@@ -57,8 +58,8 @@ def test_settings_diff_marks_what_differs(tmp_path: Path) -> None:
     log.close()
 
 
-def test_settings_diff_shows_a_reference_as_yes_or_no(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "log.sqlite3")
+def test_settings_diff_shows_a_reference_as_yes_or_no(tmp_path: Path, log_location: Path | str) -> None:
+    log = TaskLog(log_location)
     ref = [{"url": "http://127.0.0.1:1/files/content/file_x", "kind": "image", "name": "a.png", "mimeType": "image/png"}]
     plain = add_result(log, tmp_path / "m", "a", params={"aspect_ratio": "1:1"})
     made_from = add_result(log, tmp_path / "m", "b", params={"aspect_ratio": "1:1", "referenceMediaItems": ref})

@@ -21,10 +21,10 @@ from .conftest import APP, FAST_POLLS, FAST_TIMING
 PROMPTS = [f"drill job {n}" for n in range(5)]
 
 
-def service(sandbox_url: str, key: str, tmp_path: Path, *, timeout: float | None = None) -> JobService:
+def service(sandbox_url: str, key: str, tmp_path: Path, where: Path | str, *, timeout: float | None = None) -> JobService:
+    """A service on the log at ``where`` (the ``log_location`` fixture: each drill runs on SQLite and PostgreSQL)."""
     client = RivyaClient(key, sandbox_url, poll_schedule=FAST_POLLS, max_retries=2, timeout=timeout)
-    return JobService(client, TaskLog(tmp_path / "drill.sqlite3"), tmp_path / "media", backend="drill",
-                      budget=RequestBudget(rate=50, burst=20))
+    return JobService(client, TaskLog(where), tmp_path / "media", backend="drill", budget=RequestBudget(rate=50, burst=20))
 
 
 def submit_all(jobs: JobService) -> list[int]:
@@ -68,8 +68,9 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def test_storm_of_429s(sandbox: Sandbox, tmp_path: Path) -> None:
+    """SQLite only: the subject is the shared request budget, the same on either engine (and ~20 s a run)."""
     sandbox.faults.rate_limit_rate, sandbox.faults.retry_after = 0.6, 0.1
-    jobs = service(sandbox.url, sandbox.api_key, tmp_path)
+    jobs = service(sandbox.url, sandbox.api_key, tmp_path, tmp_path / "drill.sqlite3")
     ids = submit_all(jobs)
     drain(jobs)
     sandbox.faults.rate_limit_rate = 0
@@ -79,8 +80,10 @@ def test_storm_of_429s(sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 def test_bursts_of_5xx(sandbox: Sandbox, tmp_path: Path) -> None:
+    """SQLite only: the subject is the client's handling of 5xx, the same on either engine (re-sends from the log
+    run on both in the timeout and lost-reply drills)."""
     sandbox.faults.error_rate = 0.5
-    jobs = service(sandbox.url, sandbox.api_key, tmp_path)
+    jobs = service(sandbox.url, sandbox.api_key, tmp_path, tmp_path / "drill.sqlite3")
     ids = submit_all(jobs)
     drain(jobs, timeout=10)
     sandbox.faults.error_rate = 0
@@ -89,9 +92,9 @@ def test_bursts_of_5xx(sandbox: Sandbox, tmp_path: Path) -> None:
     assert sum(e.status == 500 for e in sandbox.journal) >= 3
 
 
-def test_timeouts(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_timeouts(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
     sandbox.faults.latency = 0.6  # longer than the client waits: every create times out...
-    jobs = service(sandbox.url, sandbox.api_key, tmp_path, timeout=0.3)
+    jobs = service(sandbox.url, sandbox.api_key, tmp_path, log_location, timeout=0.3)
     ids = submit_all(jobs)
     assert {jobs.log.get(i).status for i in ids} == {"submitting"}
     time.sleep(0.8)
@@ -100,21 +103,21 @@ def test_timeouts(sandbox: Sandbox, tmp_path: Path) -> None:
     assert_exactly_once(jobs, sandbox, ids)
 
 
-def test_lost_create_responses(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_lost_create_responses(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
     sandbox.faults.lost_create_rate = 1.0
-    jobs = service(sandbox.url, sandbox.api_key, tmp_path)
+    jobs = service(sandbox.url, sandbox.api_key, tmp_path, log_location)
     ids = submit_all(jobs)
     sandbox.faults.lost_create_rate = 0
     drain(jobs)
     assert_exactly_once(jobs, sandbox, ids)
 
 
-def test_restart_with_jobs_in_flight(sandbox: Sandbox, tmp_path: Path) -> None:
-    first = service(sandbox.url, sandbox.api_key, tmp_path).start()
+def test_restart_with_jobs_in_flight(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    first = service(sandbox.url, sandbox.api_key, tmp_path, log_location).start()
     ids = submit_all(first)
     first.stop()  # the process dies with every job still queued
     assert all(not first.log.get(i).is_done for i in ids)
-    second = service(sandbox.url, sandbox.api_key, tmp_path).start()  # a fresh process, same data dir
+    second = service(sandbox.url, sandbox.api_key, tmp_path, log_location).start()  # a fresh process, same data dir
     try:
         deadline = time.monotonic() + 30
         while unsettled(second) and time.monotonic() < deadline:
@@ -163,10 +166,10 @@ def test_clear_message_while_rate_limited(app_at: int) -> None:
         assert "Rivya is receiving too many requests right now." in texts(at) and not at.exception
 
 
-def test_resends_back_off_while_the_service_is_off(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_resends_back_off_while_the_service_is_off(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
     sandbox.faults.public_api_disabled = True
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS, max_retries=0)
-    jobs = JobService(client, TaskLog(tmp_path / "off.sqlite3"), tmp_path / "media", backend="drill")
+    jobs = JobService(client, TaskLog(log_location), tmp_path / "media", backend="drill")
     job = jobs.submit("grok-imagine", "patient", {}, idempotency_key="off")
     assert job.status == "submitting" and job.error_code == "public_api_disabled"
     started = time.monotonic()

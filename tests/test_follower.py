@@ -33,13 +33,18 @@ def test_the_budget_halves_on_a_429_and_recovers_slowly() -> None:
     assert budget.rate == 1  # nor below its floor
 
 
-def service(sandbox: Sandbox, tmp_path: Path, budget: RequestBudget, schedule: PollSchedule = FAST_POLLS) -> JobService:
+def service(
+    sandbox: Sandbox, tmp_path: Path, where: Path | str, budget: RequestBudget, schedule: PollSchedule = FAST_POLLS
+) -> JobService:
+    """A service on the log at ``where`` (the ``log_location`` fixture: each test runs on SQLite and PostgreSQL)."""
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=schedule)
-    return JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox", budget=budget)
+    return JobService(client, TaskLog(where), tmp_path / "media", backend="sandbox", budget=budget)
 
 
-def test_when_the_budget_binds_the_job_expected_to_finish_first_goes_first(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=50))
+def test_when_the_budget_binds_the_job_expected_to_finish_first_goes_first(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=50))
     video = jobs.submit("grok-imagine-video", "a long clip", {}, idempotency_key="v")  # expected in ~30 s
     image = jobs.submit("grok-imagine", "a quick still", {}, idempotency_key="i")  # expected in ~10 s
     time.sleep(0.1)
@@ -50,14 +55,14 @@ def test_when_the_budget_binds_the_job_expected_to_finish_first_goes_first(sandb
     assert polled == {image.task_id}, (video.task_id, image.task_id)  # not simply the oldest
 
 
-def test_demand_over_the_budget_stretches_every_interval_evenly(tmp_path: Path) -> None:
+def test_demand_over_the_budget_stretches_every_interval_evenly(tmp_path: Path, log_location: Path | str) -> None:
     with Sandbox(timing=Timing(image_queued=5, image_processing=30)) as sandbox:
-        _stretch(sandbox, tmp_path)
+        _stretch(sandbox, tmp_path, log_location)
 
 
-def _stretch(sandbox: Sandbox, tmp_path: Path) -> None:
+def _stretch(sandbox: Sandbox, tmp_path: Path, where: Path | str) -> None:
     schedule = PollSchedule(first_delay=0.05, image_interval=0.5, image_max=0.5, video_interval=0.5, video_max=0.5)
-    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=100, step=0), schedule)
+    jobs = service(sandbox, tmp_path, where, RequestBudget(rate=100, burst=100, step=0), schedule)
     ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"s{n}").id for n in range(10)]
     jobs.budget = RequestBudget(rate=5, burst=10, step=0)  # the 10 jobs want 20 requests a second
     time.sleep(0.1)
@@ -67,8 +72,11 @@ def _stretch(sandbox: Sandbox, tmp_path: Path) -> None:
     assert max(due) - min(due) < 1.0 and min(due) - time.time() > 1.5  # all pushed back by the same factor
 
 
-def test_first_looks_of_jobs_submitted_together_spread_over_the_2_to_3_second_window(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=100, step=0), PollSchedule())  # the documented cadence
+def test_first_looks_of_jobs_submitted_together_spread_over_the_2_to_3_second_window(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    schedule = PollSchedule()  # the documented cadence
+    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=100, step=0), schedule)
     offsets: list[tuple[float, float]] = []  # (earliest, latest) seconds from submit each first look can be
     for n in range(20):
         before = time.time()
@@ -80,8 +88,8 @@ def test_first_looks_of_jobs_submitted_together_spread_over_the_2_to_3_second_wi
     assert max(e for e, _ in offsets) - min(latest for _, latest in offsets) > 0.6  # not all at its middle
 
 
-def test_due_jobs_are_taken_in_the_order_they_fell_due(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=100, step=0))
+def test_due_jobs_are_taken_in_the_order_they_fell_due(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=100, step=0))
     ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"o{n}").id for n in range(4)]
     now = time.time()
     for n, job_id in enumerate(ids):  # the newest fell due first (e.g. the oldest were polled a moment ago)
@@ -89,8 +97,10 @@ def test_due_jobs_are_taken_in_the_order_they_fell_due(sandbox: Sandbox, tmp_pat
     assert [job.id for job in jobs._take_due(now)] == ids[::-1]  # not oldest first
 
 
-def test_a_job_that_ended_while_a_pass_read_it_is_not_polled_again(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path, RequestBudget(rate=100, burst=100, step=0))
+def test_a_job_that_ended_while_a_pass_read_it_is_not_polled_again(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=100, step=0))
     job = jobs.submit("grok-imagine", "a fox", {}, idempotency_key="e")
     read_by_the_pass = jobs._pending_jobs()  # a pass reads the job as pending...
     deadline = time.monotonic() + 15

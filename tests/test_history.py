@@ -1,4 +1,5 @@
-"""The History & credits page and the ledger behind it, on a seeded log and a live sandbox."""
+"""The History & credits page and the ledger behind it, on a seeded log (on each engine: the app's SQLite file, or a
+PostgreSQL database named by DATABASE_URL) and a live sandbox."""
 
 from __future__ import annotations
 
@@ -58,10 +59,24 @@ def seed(log: TaskLog) -> None:
         log.update(job.id, **fields)
 
 
+# For page tests about layout and widgets, not the log's numbers: the SQLite run is enough.
+SQLITE_ONLY = pytest.mark.parametrize("log_location", ["sqlite"], indirect=True)
+
+
+def app_log(log_location: Path | str, data: Path, monkeypatch: pytest.MonkeyPatch) -> TaskLog:
+    """The log the app (as AppTest runs it) opens: its data folder's SQLite file, or the database DATABASE_URL names."""
+    if isinstance(log_location, str):
+        monkeypatch.setenv("DATABASE_URL", log_location)
+        return TaskLog(log_location)
+    return TaskLog(data / "tasklog.sqlite3")
+
+
 @pytest.fixture
-def seeded(point_app) -> Iterator[Sandbox]:
+def seeded(point_app, log_location: Path | str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     with Sandbox(timing=FAST_TIMING) as sandbox:
-        seed(TaskLog(point_app(sandbox.url, sandbox.api_key) / "tasklog.sqlite3"))
+        log = app_log(log_location, point_app(sandbox.url, sandbox.api_key), monkeypatch)
+        seed(log)
+        log.close()
         yield sandbox
 
 
@@ -139,11 +154,11 @@ def test_empty_log_says_so(point_app) -> None:
         assert any("No jobs yet" in c.value for c in at.caption)
 
 
-def test_mixed_workload_ledger_adds_up(tmp_path: Path) -> None:
+def test_mixed_workload_ledger_adds_up(tmp_path: Path, log_location: Path | str) -> None:
     """Successes, refunds, refusals, replays and a lost reply: the log matches the wallet."""
     with Sandbox(timing=FAST_TIMING) as sandbox:
         client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS, max_retries=0)
-        jobs = JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox")
+        jobs = JobService(client, TaskLog(log_location), tmp_path / "media", backend="sandbox")
         sandbox.set_credits(3)  # a drained wallet refuses the first job, which costs nothing
         with pytest.raises(InsufficientCreditsError):
             jobs.submit("grok-imagine", "too expensive", {}, idempotency_key="e")
@@ -165,8 +180,11 @@ def test_mixed_workload_ledger_adds_up(tmp_path: Path) -> None:
         assert sorted(logged) == sorted(sandbox.state.tasks) and len(set(logged)) == len(logged)
         assert set(figures.jobs_by_status) == {"succeeded", "failed", "rejected"}
         assert figures.returned_on_failures == 10
+        jobs.stop()
+        jobs.log.close()
 
 
+@SQLITE_ONLY
 def test_charts_are_built_only_while_their_tab_is_open(seeded: Sandbox) -> None:
     at = open_page("pages/history.py")
     assert not at.get("vega_lite_chart")  # the Jobs tab is open: no chart is built

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,9 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from rivya.sandbox import Sandbox
 from rivya.stars import set_star
-from rivya.tasklog import TaskLog
 
 from .conftest import APP, FAST_TIMING, image_bytes, parent_of
+from .test_history import SQLITE_ONLY, app_log
 
 ANA = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
 BO = {"is_logged_in": True, "email": "bo@example.com", "name": "Bo"}
@@ -31,15 +32,15 @@ SEED = [
 
 
 @pytest.fixture
-def seeded(point_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The log above (each result saved as a real PNG), budgets reset in Los Angeles, Ana an admin."""
+def seeded(point_app, log_location: Path | str, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The log above (each result saved as a real PNG) on each engine, budgets reset in Los Angeles, Ana an admin."""
     monkeypatch.setenv("BUDGET_TIMEZONE", "America/Los_Angeles")
     monkeypatch.setenv("ADMINS", "Ana@Example.com")
     monkeypatch.setenv("PERSON_DAILY_BUDGET", "50")
     monkeypatch.setenv("DAILY_CREDIT_BUDGET", "100")
     with Sandbox(timing=FAST_TIMING) as sandbox:
         data = point_app(sandbox.url, sandbox.api_key)
-        log = TaskLog(data / "tasklog.sqlite3")
+        log = app_log(log_location, data, monkeypatch)
         ids, now = [], datetime.now(UTC)  # read when seeding: a run may cross the budgets' midnight
         for n, (person, name, minutes, model, status, credits, stars) in reversed(list(enumerate(SEED))):
             media = data / "media" / f"seeded-{n}.png"
@@ -128,6 +129,7 @@ def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
     assert {m.label: m.value for m in bo.metric}["Your spend today"] == "10"
 
 
+@SQLITE_ONLY
 def test_times_are_shown_in_the_viewers_time_zone(seeded: list[int]) -> None:
     at = history(None, timezone="Asia/Kolkata")
     newest = at.dataframe[0].value["submitted"].iloc[0]
@@ -153,6 +155,7 @@ def select(at: AppTest, rows: list[int]) -> None:
     assert not at.exception, at.exception
 
 
+@SQLITE_ONLY
 def test_a_filter_change_clears_the_selection_rather_than_moving_it_to_another_job(seeded: list[int]) -> None:
     at = history(None)
     select(at, [1])
@@ -162,6 +165,7 @@ def test_a_filter_change_clears_the_selection_rather_than_moving_it_to_another_j
     assert not [b for b in at.button if b.key == "history:compare"] and not at.exception
 
 
+@SQLITE_ONLY
 def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]) -> None:
     at = history(None)
     table = jobs_table(at).value
@@ -179,6 +183,7 @@ def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]
     assert "Status checks with Rivya: 0" in captions and not any("polls" in c for c in captions)
 
 
+@SQLITE_ONLY
 def test_figures_wrap_and_the_charts_name_their_measures(seeded: list[int]) -> None:
     at = history(None)
     row = parent_of(at.main, lambda node: getattr(node, "label", None) == "Spent today (UTC)")
@@ -194,6 +199,7 @@ def test_figures_wrap_and_the_charts_name_their_measures(seeded: list[int]) -> N
     assert "9 in 10 finished within" in str(at.get("vega_lite_chart")[2].proto)
 
 
+@SQLITE_ONLY
 def test_selected_rows_offer_compare_animate_and_a_zip(seeded: list[int]) -> None:
     at = history(None)
     select(at, [0])

@@ -17,9 +17,10 @@ from rivya.tasklog import TaskLog
 from .conftest import FAST_POLLS, image_bytes
 
 
-def service(sandbox: Sandbox, tmp_path: Path, *, retries: int = 2) -> JobService:
+def service(sandbox: Sandbox, tmp_path: Path, where: Path | str, *, retries: int = 2) -> JobService:
+    """A service on the log at ``where`` (the ``log_location`` fixture: each test runs on SQLite and PostgreSQL)."""
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS, max_retries=retries)
-    return JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox")
+    return JobService(client, TaskLog(where), tmp_path / "media", backend="sandbox")
 
 
 def follow(jobs: JobService, job_id: int, timeout: float = 20) -> object:
@@ -33,8 +34,8 @@ def follow(jobs: JobService, job_id: int, timeout: float = 20) -> object:
     raise AssertionError(f"job {job_id} still {jobs.log.get(job_id).status}")
 
 
-def test_submit_follow_and_keep_the_image(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_submit_follow_and_keep_the_image(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     job = jobs.submit("grok-imagine", "a fox", {"aspect_ratio": "2:3"}, idempotency_key="k1", page="image", session_id="s1")
     assert job.status == "queued" and job.task_id in sandbox.state.tasks and job.reserved_credits == 4
     done = follow(jobs, job.id)
@@ -46,23 +47,23 @@ def test_submit_follow_and_keep_the_image(sandbox: Sandbox, tmp_path: Path) -> N
     assert Image.open(saved).size == (682, 1024)
 
 
-def test_a_repeated_key_never_makes_a_second_task(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_a_repeated_key_never_makes_a_second_task(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     first = jobs.submit("grok-imagine", "a fox", {}, idempotency_key="same")
     second = jobs.submit("grok-imagine", "a fox", {}, idempotency_key="same")
     assert first.id == second.id and len(sandbox.state.tasks) == 1
     assert sandbox.state.balance() == 996
 
 
-def test_failure_is_logged_with_its_refund(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_failure_is_logged_with_its_refund(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     job = follow(jobs, jobs.submit("grok-imagine-video", "please #fail", {"duration": 6}, idempotency_key="f").id)
     assert job.status == "failed" and job.error_code == "generation_failed" and job.credits_returned == 10
     assert sandbox.state.balance() == 1000
 
 
-def test_refused_jobs_are_logged_as_rejected_and_cost_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path)
+def test_refused_jobs_are_logged_as_rejected_and_cost_nothing(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
     sandbox.set_credits(2)
     with pytest.raises(InsufficientCreditsError):
         jobs.submit("grok-imagine", "a fox", {}, idempotency_key="poor")
@@ -74,8 +75,8 @@ def test_refused_jobs_are_logged_as_rejected_and_cost_nothing(sandbox: Sandbox, 
     assert jobs.log.by_key("bad") is None and len(sandbox.journal) == sent
 
 
-def test_lost_reply_is_recovered_by_the_follower(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path, retries=0)
+def test_lost_reply_is_recovered_by_the_follower(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location, retries=0)
     sandbox.lose_next_creates(1)
     job = jobs.submit("grok-imagine", "a lost fox", {}, idempotency_key="lost")
     assert job.status == JobStatus.SUBMITTING and job.error_code == "network" and len(sandbox.state.tasks) == 1
@@ -84,8 +85,10 @@ def test_lost_reply_is_recovered_by_the_follower(sandbox: Sandbox, tmp_path: Pat
     assert len(sandbox.state.tasks) == 1 and sandbox.state.balance() == 996
 
 
-def test_restart_between_send_and_reply_recovers_the_same_task(sandbox: Sandbox, tmp_path: Path) -> None:
-    before = service(sandbox, tmp_path)
+def test_restart_between_send_and_reply_recovers_the_same_task(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    before = service(sandbox, tmp_path, log_location)
     row = before.log.add(
         idempotency_key="crash", backend="sandbox", model="grok-imagine", category="image", prompt="a crash", params={}
     )
@@ -94,15 +97,15 @@ def test_restart_between_send_and_reply_recovers_the_same_task(sandbox: Sandbox,
         "grok-imagine", "a crash", None, idempotency_key="crash", client_request_id=f"studio-{row.id}"
     )
     assert len(sandbox.state.tasks) == 1
-    after = service(sandbox, tmp_path)  # a new process: same log file, nothing in memory
+    after = service(sandbox, tmp_path, log_location)  # a new process: same log file, nothing in memory
     after.log.update(row.id, error_code="network")  # as if it had been waiting a while
     done = follow(after, row.id)
     assert done.status == "succeeded" and done.task_id == next(iter(sandbox.state.tasks))
     assert len(sandbox.state.tasks) == 1 and sandbox.state.balance() == 996
 
 
-def test_follower_thread_finishes_jobs_with_no_page_open(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path).start()
+def test_follower_thread_finishes_jobs_with_no_page_open(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location).start()
     try:
         ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"t{n}").id for n in range(3)]
         deadline = time.monotonic() + 15
@@ -114,8 +117,8 @@ def test_follower_thread_finishes_jobs_with_no_page_open(sandbox: Sandbox, tmp_p
         jobs.stop()
 
 
-def test_follower_honours_retry_after(sandbox: Sandbox, tmp_path: Path) -> None:
-    jobs = service(sandbox, tmp_path, retries=0)
+def test_follower_honours_retry_after(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(sandbox, tmp_path, log_location, retries=0)
     job = jobs.submit("grok-imagine", "a patient fox", {}, idempotency_key="rl")
     time.sleep(0.4)
     sandbox.rate_limit_next(1, retry_after=1)

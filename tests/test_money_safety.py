@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -11,10 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from rivya import RivyaClient
 from rivya.client import parse_retry_after
 from rivya.constants import RETRY_AFTER_MAX
+from rivya.database import Transaction
 from rivya.errors import InvalidInputError, MalformedResponseError, StorageError
 from rivya.jobs import JobService
 from rivya.polling import RequestBudget
@@ -38,9 +39,11 @@ def outsider() -> Iterator[Outsider]:
     server.stop()
 
 
-def service(outsider: Outsider, tmp_path: Path, *, budget: RequestBudget | None = None, log: TaskLog | None = None) -> JobService:
+def service(outsider: Outsider, tmp_path: Path, where: Path | str, *, budget: RequestBudget | None = None,
+            log: TaskLog | None = None) -> JobService:
+    """A service on the log at ``where`` (the ``log_location`` fixture: each test runs on SQLite and PostgreSQL)."""
     client = RivyaClient(KEY, outsider.url, poll_schedule=FAST_POLLS, max_retries=2, timeout=5)
-    return JobService(client, log or TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="outsider",
+    return JobService(client, log or TaskLog(where), tmp_path / "media", backend="outsider",
                       budget=budget or RequestBudget(rate=100, burst=50))
 
 
@@ -58,8 +61,10 @@ def follow(jobs: JobService, job_id: int, timeout: float = 15.0) -> object:
 # -- 409 for a duplicate in flight, unreadable 2xx -------------------------------------------------
 
 
-def test_a_409_while_our_first_request_is_in_flight_is_not_a_refusal(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_409_while_our_first_request_is_in_flight_is_not_a_refusal(
+    outsider: Outsider, tmp_path: Path, log_location: Path | str
+) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     outsider.creates.extend(["drop", IN_FLIGHT, IN_FLIGHT])  # reply lost, then "still being processed" twice
     job = jobs.submit("grok-imagine", "a charged fox", {}, idempotency_key="k-409")
     assert job.status == JobStatus.SUBMITTING and outsider.charged == 4
@@ -74,8 +79,8 @@ def test_a_409_while_our_first_request_is_in_flight_is_not_a_refusal(outsider: O
     assert len(outsider.tasks) == 1 and outsider.charged == 4 and done.charged_credits == 4
 
 
-def test_a_409_on_the_very_first_send_is_a_refusal(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_409_on_the_very_first_send_is_a_refusal(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     outsider.creates.append(IN_FLIGHT)
     with pytest.raises(Exception, match="idempotency_conflict"):
         jobs.submit("grok-imagine", "a reused key", {}, idempotency_key="k-first")
@@ -92,8 +97,10 @@ def test_a_409_on_the_very_first_send_is_a_refusal(outsider: Outsider, tmp_path:
     ],
     ids=["html", "no-id", "not-an-object"],
 )
-def test_a_2xx_that_names_no_task_is_outcome_unknown(outsider: Outsider, tmp_path: Path, reply: tuple) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_2xx_that_names_no_task_is_outcome_unknown(
+    outsider: Outsider, tmp_path: Path, log_location: Path | str, reply: tuple
+) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     outsider.creates.append(reply)
     job = jobs.submit("grok-imagine", "an unreadable fox", {}, idempotency_key="k-2xx")
     assert job.status == JobStatus.SUBMITTING and job.error_code and job.charged_credits == 4
@@ -101,8 +108,10 @@ def test_a_2xx_that_names_no_task_is_outcome_unknown(outsider: Outsider, tmp_pat
     assert done.status == JobStatus.SUCCEEDED and len(outsider.tasks) == 1 and outsider.charged == 4
 
 
-def test_html_error_page_from_a_proxy_is_not_shown_as_a_certain_refusal(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_html_error_page_from_a_proxy_is_not_shown_as_a_certain_refusal(
+    outsider: Outsider, tmp_path: Path, log_location: Path | str
+) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     outsider.creates.append((403, {"Content-Type": "text/html"}, b"<html><h1>Forbidden</h1></html>"))
     with pytest.raises(Exception, match="403"):
         jobs.submit("grok-imagine", "behind a proxy", {}, idempotency_key="k-proxy")
@@ -114,17 +123,17 @@ def test_html_error_page_from_a_proxy_is_not_shown_as_a_certain_refusal(outsider
 # -- statuses -------------------------------------------------------------------------------------
 
 
-def test_statuses_are_read_trimmed_and_case_insensitively(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_statuses_are_read_trimmed_and_case_insensitively(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     job = jobs.submit("grok-imagine", "a shouting fox", {}, idempotency_key="k-case")
     done = follow(jobs, job.id)  # the outsider says " Processing" and "SUCCEEDED "
     assert done.status == "succeeded"
 
 
 def test_an_unknown_status_is_shown_and_polled_slowly_with_a_limit(
-    outsider: Outsider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    outsider: Outsider, tmp_path: Path, log_location: Path | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jobs = service(outsider, tmp_path)
+    jobs = service(outsider, tmp_path, log_location)
     outsider.done_status = "Paused_For_Review"
     outsider.task_seconds = 0
     job = jobs.submit("grok-imagine", "a paused fox", {}, idempotency_key="k-odd")
@@ -149,8 +158,8 @@ def test_an_unknown_status_is_shown_and_polled_slowly_with_a_limit(
 # -- the follower: no stacked retries, a hung request holds only its own job -----------------------
 
 
-def test_a_hung_status_request_holds_up_only_its_own_job(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_hung_status_request_holds_up_only_its_own_job(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"k-hang-{n}").id for n in range(4)]
     release = threading.Event()
 
@@ -171,8 +180,8 @@ def test_a_hung_status_request_holds_up_only_its_own_job(outsider: Outsider, tmp
         jobs.stop()
 
 
-def test_the_follower_does_not_retry_inside_a_pass(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_the_follower_does_not_retry_inside_a_pass(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     job = jobs.submit("grok-imagine", "a failing poll", {}, idempotency_key="k-500")
     time.sleep(0.1)
     outsider.polls.append(json_reply(503, {"error": {"code": "internal", "message": "busy"}}))
@@ -182,8 +191,8 @@ def test_the_follower_does_not_retry_inside_a_pass(outsider: Outsider, tmp_path:
     assert follow(jobs, job.id).status == "succeeded"
 
 
-def test_a_recovered_create_is_polled_on_the_normal_cadence(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_recovered_create_is_polled_on_the_normal_cadence(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     outsider.creates.append("drop")
     job = jobs.submit("grok-imagine", "a recovered fox", {}, idempotency_key="k-rec")
     for _ in range(3):  # three lost re-sends build up the re-send back-off (2, 4, 8 s)
@@ -199,9 +208,11 @@ def test_a_recovered_create_is_polled_on_the_normal_cadence(outsider: Outsider, 
     assert done.status == "succeeded" and first_poll - answered < 1.0  # FAST_POLLS' first look, not the 16 s back-off
 
 
-def test_page_submits_wait_for_the_shared_budget_and_the_follower_sends(outsider: Outsider, tmp_path: Path) -> None:
+def test_page_submits_wait_for_the_shared_budget_and_the_follower_sends(
+    outsider: Outsider, tmp_path: Path, log_location: Path | str
+) -> None:
     budget = RequestBudget(rate=2, burst=1)
-    jobs = service(outsider, tmp_path, budget=budget)
+    jobs = service(outsider, tmp_path, log_location, budget=budget)
     assert budget.try_acquire()  # someone else just spent the only token
     job = jobs.submit("grok-imagine", "a patient fox", {}, idempotency_key="k-budget")
     assert job.status == JobStatus.SUBMITTING
@@ -273,12 +284,26 @@ def test_each_thread_gets_its_own_session() -> None:
 # -- the disk -------------------------------------------------------------------------------------
 
 
-def test_a_read_only_log_refuses_before_anything_is_sent(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
-    jobs.log._db().execute("PRAGMA query_only = ON")  # SQLite's own read-only error, on this thread's connection
+def test_a_read_only_log_refuses_before_anything_is_sent(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
+    read_only(jobs.log)
     with pytest.raises(StorageError) as caught:
         jobs.submit("grok-imagine", "a fox", {}, idempotency_key="k-ro")
     assert not caught.value.after_send and outsider.count("POST", "/api/v1/generations") == 0
+    assert jobs.log.count() == 0 and outsider.charged == 0  # the log is still readable: nothing was written
+
+
+def read_only(log: TaskLog) -> None:
+    """Make the log refuse every write from now on, with each engine's own error (a read-only volume or server).
+
+    SQLite: ``query_only`` on every new connection; PostgreSQL: the database's default for new sessions. The pool's
+    connections are dropped so each one reopens with it.
+    """
+    if log.dialect.is_sqlite:
+        event.listen(log.db.engine, "connect", lambda connection, _record: connection.execute("PRAGMA query_only = ON"))
+    else:
+        log.db.execute(f'ALTER DATABASE "{log.db.engine.url.database}" SET default_transaction_read_only = on')
+    log.db.engine.dispose()
 
 
 class _DiskFullAfterAdd(TaskLog):
@@ -288,19 +313,21 @@ class _DiskFullAfterAdd(TaskLog):
 
     def update(self, job_id: int, **fields: object):  # type: ignore[override]
         if self.full:
-            raise StorageError("the job log at log.sqlite3 could not be written (database or disk is full)")
+            raise StorageError(f"the job log at {self.name} could not be written (database or disk is full)")
         return super().update(job_id, **fields)
 
     @contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
+    def writing(self) -> Iterator[Transaction]:
         with super().writing() as db:
             yield db
         self.full = True
 
 
-def test_a_disk_that_fills_after_sending_says_dont_press_again(outsider: Outsider, tmp_path: Path) -> None:
-    log = _DiskFullAfterAdd(tmp_path / "log.sqlite3")
-    jobs = service(outsider, tmp_path, log=log)
+def test_a_disk_that_fills_after_sending_says_dont_press_again(
+    outsider: Outsider, tmp_path: Path, log_location: Path | str
+) -> None:
+    log = _DiskFullAfterAdd(log_location)
+    jobs = service(outsider, tmp_path, log_location, log=log)
     with pytest.raises(StorageError) as caught:
         jobs.submit("grok-imagine", "a fox", {}, idempotency_key="k-full")
     assert caught.value.after_send and outsider.charged == 4
@@ -344,9 +371,9 @@ def test_an_unknown_balance_shows_a_dash_and_does_not_block_generate(outsider: O
     ids=["credits", "key", "proxy", "validation"],
 )
 def test_a_refused_resend_never_claims_nothing_was_charged(
-    outsider: Outsider, tmp_path: Path, reply: tuple, status: str, charged: int
+    outsider: Outsider, tmp_path: Path, log_location: Path | str, reply: tuple, status: str, charged: int
 ) -> None:
-    jobs = service(outsider, tmp_path)
+    jobs = service(outsider, tmp_path, log_location)
     outsider.creates.extend(["drop", reply])  # the first send made the task; its reply was lost
     job = jobs.submit("grok-imagine", "a fox sent twice", {}, idempotency_key="k-resend")
     jobs.recheck()
@@ -358,8 +385,8 @@ def test_a_refused_resend_never_claims_nothing_was_charged(
         assert jobs.follow_once() == 0
 
 
-def test_a_reply_cannot_claim_the_apps_own_states(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_reply_cannot_claim_the_apps_own_states(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     job = jobs.submit("grok-imagine", "a moderated fox", {}, idempotency_key="k-own")
     time.sleep(0.1)
     outsider.polls.append(json_reply(200, {"id": job.task_id, "status": " Rejected ", "reserved_credits": 4}))
@@ -368,8 +395,8 @@ def test_a_reply_cannot_claim_the_apps_own_states(outsider: Outsider, tmp_path: 
     assert row.status == "service-rejected" and not row.is_done and row.charged_credits == 4
 
 
-def test_a_settled_row_is_never_sent_again(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_settled_row_is_never_sent_again(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     stale = jobs.log.add(idempotency_key="k-stale", backend="outsider", model="grok-imagine", category="image",
                          prompt="a fox", params={}, expected_credits=4)  # the follower read it while "submitting"
     jobs._send(stale, first=True, raise_refusal=False)  # a page's send settles it
@@ -377,8 +404,10 @@ def test_a_settled_row_is_never_sent_again(outsider: Outsider, tmp_path: Path) -
     assert outsider.count("POST", "/api/v1/generations") == 1
 
 
-def test_a_proxy_404_while_polling_does_not_fail_a_charged_job(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_proxy_404_while_polling_does_not_fail_a_charged_job(
+    outsider: Outsider, tmp_path: Path, log_location: Path | str
+) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     job = jobs.submit("grok-imagine", "a fox behind a balancer", {}, idempotency_key="k-404")
     time.sleep(0.1)
     outsider.polls.append((404, {"Content-Type": "text/html"}, b"<html>Not Found</html>"))
@@ -387,16 +416,18 @@ def test_a_proxy_404_while_polling_does_not_fail_a_charged_job(outsider: Outside
     assert follow(jobs, job.id).status == "succeeded"
 
 
-def test_a_result_that_cannot_be_written_records_why(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_result_that_cannot_be_written_records_why(outsider: Outsider, tmp_path: Path, log_location: Path | str) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     jobs.media_dir.parent.mkdir(parents=True, exist_ok=True)
     jobs.media_dir.write_text("a file where the media folder should be")  # every save fails with an OSError
     done = follow(jobs, jobs.submit("grok-imagine", "an unsaved fox", {}, idempotency_key="k-disk").id)
     assert done.status == "succeeded" and done.media_error and not done.awaits_media
 
 
-def test_a_rate_limited_create_pauses_everyone_for_retry_after(outsider: Outsider, tmp_path: Path) -> None:
-    jobs = service(outsider, tmp_path)
+def test_a_rate_limited_create_pauses_everyone_for_retry_after(
+    outsider: Outsider, tmp_path: Path, log_location: Path | str
+) -> None:
+    jobs = service(outsider, tmp_path, log_location)
     outsider.creates.append(json_reply(429, {"error": {"code": "rate_limited", "message": "Slow down."}}, {"Retry-After": "1"}))
     job = jobs.submit("grok-imagine", "a hurried fox", {}, idempotency_key="k-429")
     assert job.status == JobStatus.SUBMITTING

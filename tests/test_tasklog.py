@@ -1,16 +1,23 @@
-"""The task log on a real SQLite file: schema, migrations, indexes, totals, concurrency, pandas."""
+"""The task log on both engines (a real SQLite file, a real PostgreSQL database): schema, migrations, indexes,
+totals, concurrency, pandas. Tests about one engine's own machinery say so in their name."""
 
 from __future__ import annotations
 
 import itertools
 import re
 import sqlite3
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import pytest
+from sqlalchemy import event
+
+from rivya.database import statement
 from rivya.money import returned_credits
 from rivya.status import TERMINAL, JobStatus
-from rivya.tasklog import MIGRATIONS, PENDING_WHERE, RETURNED_SQL, ROLLUP, TaskLog
+from rivya.tasklog import MIGRATIONS, PENDING_WHERE, POSTGRES_ROLLUP, RETURNED_SQL, ROLLUP, TaskLog
 
 
 def add(log: TaskLog, key: str, **extra) -> object:
@@ -18,24 +25,97 @@ def add(log: TaskLog, key: str, **extra) -> object:
     return log.add(**{**fields, **extra})
 
 
-def test_schema_wal_and_version(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "log.sqlite3")
+@pytest.fixture
+def log(log_location: Path | str) -> Iterator[TaskLog]:
+    """A fresh log on each engine, closed afterwards (a PostgreSQL test must not keep its connections)."""
+    opened = TaskLog(log_location)
+    yield opened
+    opened.close()
+
+
+# -- seeing what a log sends, and how the engine plans it ----------------------------------------------------------
+
+
+def statements(log: TaskLog, call: Callable[[], Any]) -> list[tuple[str, Any]]:
+    """``(sql, parameters)`` of every statement ``call()`` sends to the log's database, as the driver gets them."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_connection, _cursor, sql: str, parameters: Any, _context, _many: bool) -> None:
+        seen.append((sql, parameters))
+
+    event.listen(log.db.engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        event.remove(log.db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def selects(log: TaskLog, call: Callable[[], Any]) -> list[tuple[str, Any]]:
+    return [s for s in statements(log, call) if s[0].lstrip().upper().startswith("SELECT")]
+
+
+def explain(log: TaskLog, sql: str, parameters: Any = (), *, driver_form: bool = True) -> str:
+    """The engine's plan of one query: SQLite's steps joined by spaces, or PostgreSQL's EXPLAIN lines.
+
+    ``sql`` is as the driver got it (from ``statements``), or ``?``-style with ``driver_form=False``.
+    """
+    with log.db.engine.connect() as connection:
+        if not driver_form:
+            sql, parameters = statement(sql, parameters, connection.dialect.paramstyle)
+        if log.dialect.is_sqlite:
+            return " ".join(r[3] for r in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
+        return "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + sql, parameters))
+
+
+def bulk_finished_jobs(log: TaskLog, count: int) -> None:
+    """``count`` finished jobs in one statement, then fresh statistics: a log large enough for PostgreSQL's planner
+    to choose an index because it is cheaper, not because it was told to."""
+    log.db.execute(
+        f"""INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt, params, status)
+            SELECT 'bulk-' || n, 'bulk', '2025-01-01T00:00:00.000+00:00', '2025-01-01T00:00:00.000+00:00',
+                   'grok-imagine', 'image', 'bulk prompt number ' || n, '{{}}', 'succeeded'
+            FROM generate_series(1, {int(count)}) AS n"""
+    )
+    log.db.execute("ANALYZE")
+
+
+# -- schema and migrations -------------------------------------------------------------------------------------------
+
+
+def test_schema_version_and_a_reopened_log_keeps_its_rows(log: TaskLog, log_location: Path | str) -> None:
     assert log.schema_version == len(MIGRATIONS)
-    mode = sqlite3.connect(tmp_path / "log.sqlite3").execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
-    # Reopening an up-to-date file applies nothing and keeps the rows.
     add(log, "a")
-    assert TaskLog(tmp_path / "log.sqlite3").count() == 1
+    again = TaskLog(log_location)  # reopening an up-to-date log applies nothing and keeps the rows
+    assert again.count() == 1 and again.schema_version == len(MIGRATIONS)
+    again.close()
 
 
-def test_migration_runs_on_an_older_file(tmp_path: Path) -> None:
+def test_sqlite_log_is_in_wal_mode(tmp_path: Path) -> None:
+    TaskLog(tmp_path / "log.sqlite3").close()
+    assert sqlite3.connect(tmp_path / "log.sqlite3").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_postgresql_schema_version_is_one_row_and_migrations_run_once(postgres_url: str) -> None:
+    log = TaskLog(postgres_url)
+    assert [tuple(r) for r in log.read("SELECT version FROM schema_version")] == [(len(MIGRATIONS),)]
+    add(log, "a")
+    TaskLog(postgres_url).close()  # a second replica opening the same database finds nothing to do
+    assert [tuple(r) for r in log.read("SELECT version FROM schema_version")] == [(len(MIGRATIONS),)]
+    assert log.count() == 1
+    log.close()
+
+
+def test_sqlite_migration_runs_on_an_older_file(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     sqlite3.connect(path).execute("PRAGMA user_version = 0").close()
     assert TaskLog(path).schema_version == len(MIGRATIONS)
 
 
-def test_a_key_is_one_row_and_updates_finish(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "log.sqlite3")
+# -- rows ------------------------------------------------------------------------------------------------------------
+
+
+def test_a_key_is_one_row_and_updates_finish(log: TaskLog) -> None:
     first = add(log, "k", params={"aspect_ratio": "16:9"})
     again = add(log, "k", prompt="something else")
     assert first.id == again.id and again.prompt == "p k" and again.status == JobStatus.SUBMITTING
@@ -44,10 +124,10 @@ def test_a_key_is_one_row_and_updates_finish(tmp_path: Path) -> None:
     assert log.pending() == [] and log.by_key("k").final_credits == 4
     failed = log.update(add(log, "f").id, status="failed", reserved_credits=4, final_credits=0)
     assert failed.credits_returned == 4
+    assert type(failed.id) is int and type(failed.final_credits) is int  # plain ints on both engines, never Decimal
 
 
-def test_frame_has_typed_columns(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "log.sqlite3")
+def test_frame_has_typed_columns(log: TaskLog) -> None:
     add(log, "a")
     add(log, "b", model="grok-imagine-video", category="video")
     frame = log.frame()
@@ -55,9 +135,7 @@ def test_frame_has_typed_columns(tmp_path: Path) -> None:
     assert str(frame["submitted_at"].dtype).startswith("datetime64")
 
 
-def test_eight_threads_append_without_losing_a_row(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "log.sqlite3")
-
+def test_eight_threads_append_without_losing_a_row(log: TaskLog) -> None:
     def writer(n: int) -> None:
         for i in range(50):
             job = add(log, f"{n}-{i}")
@@ -68,20 +146,7 @@ def test_eight_threads_append_without_losing_a_row(tmp_path: Path) -> None:
     assert log.count() == 400 and len(log.pending()) == 400
 
 
-def plans(log: TaskLog, call) -> list[str]:
-    """The query plans of the SELECTs ``call()`` runs on this thread's connection of ``log``."""
-    seen: list[str] = []
-    log._db().set_trace_callback(seen.append)
-    try:
-        call()
-    finally:
-        log._db().set_trace_callback(None)
-    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    return [" ".join(r[3] for r in log._db().execute("EXPLAIN QUERY PLAN " + s)) for s in selects]
-
-
-def test_pending_reads_the_partial_index_oldest_first(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "log.sqlite3")
+def test_pending_is_every_unfinished_job_oldest_first(log: TaskLog) -> None:
     for n, status in enumerate([*JobStatus, "paused", *JobStatus]):
         job = add(log, f"{n}", backend="a" if n % 2 else "b")
         if status != JobStatus.SUBMITTING:
@@ -90,39 +155,72 @@ def test_pending_reads_the_partial_index_oldest_first(tmp_path: Path) -> None:
     assert [j.id for j in log.pending()] == sorted(j.id for j in waiting)
     assert [j.id for j in log.pending("a")] == sorted(j.id for j in waiting if j.backend == "a")
     assert {j.status for j in log.pending()} == {"submitting", "queued", "processing", "paused"}
-    for backend in (None, "a"):
-        (plan,) = plans(log, lambda b=backend: log.pending(b))
-        assert "USING INDEX jobs_pending" in plan, plan  # the partial index only, never the whole table
+    assert log.pending_stamps("a") == [(j.id, j.updated_at) for j in log.pending("a")]
     # The query's WHERE is the index's, which names every finished status.
     assert set(re.findall(r"'(\w+)'", PENDING_WHERE)) == {s.value for s in TERMINAL}
+
+
+def test_sqlite_pending_reads_the_partial_index(tmp_path: Path) -> None:
+    log = TaskLog(tmp_path / "log.sqlite3")
+    add(log, "a")
+    for backend in (None, "a"):
+        ((sql, args),) = selects(log, lambda b=backend: log.pending(b))
+        assert "USING INDEX jobs_pending" in explain(log, sql, args)  # the partial index only, never the whole table
     index = log.read("SELECT sql FROM sqlite_master WHERE name = 'jobs_pending'")[0][0]
     assert index.endswith(f"WHERE {PENDING_WHERE}")
 
 
-def test_signature_reads_a_counter_and_moves_on_every_change(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "log.sqlite3")
+def test_postgresql_pending_reads_the_partial_index(postgres_url: str) -> None:
+    log = TaskLog(postgres_url)
+    add(log, "waiting", backend="bulk")
+    bulk_finished_jobs(log, 5000)
+    for call in (log.pending, lambda: log.pending("bulk"), lambda: log.pending_stamps("bulk")):
+        ((sql, args),) = selects(log, call)
+        plan = explain(log, sql, args)
+        assert "jobs_pending" in plan and "Seq Scan" not in plan, plan
+    index = log.read("SELECT pg_get_indexdef('jobs_pending'::regclass)")[0][0]
+    assert set(re.findall(r"'(\w+)'", index)) == {s.value for s in TERMINAL}  # the same statuses as PENDING_WHERE
+    log.close()
+
+
+def test_signature_reads_a_counter_and_moves_on_every_change(log: TaskLog, log_location: Path | str) -> None:
     seen = [log.signature()]
     job = add(log, "a")
     seen.append(log.signature())
     log.update(job.id, polls=1)
     seen.append(log.signature())
-    with sqlite3.connect(log.path) as other:  # another process
-        other.execute("UPDATE jobs SET polls = 2")
+    other = TaskLog(log_location)  # another process (or replica) on the same log
+    other.db.execute("UPDATE jobs SET polls = 2")
     seen.append(log.signature())
-    with sqlite3.connect(log.path) as other:
-        other.execute("DELETE FROM jobs")
+    other.db.execute("DELETE FROM jobs")
+    other.close()
     seen.append(log.signature())
     assert len(set(seen)) == len(seen) and seen[0] == (0, 0, 0) and seen[-1][0] == 0
-    (plan,) = plans(log, log.signature)
+    assert all(type(v) is int for v in seen[-1])
+
+
+def test_sqlite_signature_reads_no_table(tmp_path: Path) -> None:
+    log = TaskLog(tmp_path / "log.sqlite3")
+    ((sql, args),) = selects(log, log.signature)
+    plan = explain(log, sql, args)
     assert "SCAN jobs" not in plan, plan  # MAX(id) is one step down the table's b-tree; the rest is one row
+
+
+def test_postgresql_signature_reads_no_table(postgres_url: str) -> None:
+    log = TaskLog(postgres_url)
+    bulk_finished_jobs(log, 5000)
+    ((sql, args),) = selects(log, log.signature)
+    plan = explain(log, sql, args)
+    assert "Seq Scan on jobs" not in plan and "jobs_pkey" in plan, plan  # MAX(id): the primary key's last entry
+    log.close()
 
 
 def v3_log(path: Path, prompts: list[str]) -> None:
     """A log as the previous release left it: schema v3, with rows."""
     db = sqlite3.connect(path)
     for number, script in enumerate(MIGRATIONS[:3], start=1):
-        for statement in filter(str.strip, script.split(";")):
-            db.execute(statement)
+        for step in filter(str.strip, script.split(";")):
+            db.execute(step)
         db.execute(f"PRAGMA user_version = {number}")
     db.executemany(
         """INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt, params, status,
@@ -134,7 +232,7 @@ def v3_log(path: Path, prompts: list[str]) -> None:
     db.close()
 
 
-def test_migration_v4_back_fills_search_totals_and_counter(tmp_path: Path) -> None:
+def test_sqlite_migration_v4_back_fills_search_totals_and_counter(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     v3_log(path, ["a red fox", "a lighthouse at dawn", "fox; and; semicolons", "snow"])
     log = TaskLog(path)
@@ -146,27 +244,57 @@ def test_migration_v4_back_fills_search_totals_and_counter(tmp_path: Path) -> No
                       ("2025-03-04", "succeeded", 1, 4)]
 
 
-def test_totals_are_rebuilt_when_their_definition_changes(tmp_path: Path) -> None:
+DOUBLED = ("SELECT day, model, status, 1, charged,", "SELECT day, model, status, 1, 2 * charged,")  # an "older" money rule
+
+
+def test_sqlite_totals_are_rebuilt_when_their_definition_changes(tmp_path: Path) -> None:
     """The rollup embeds the money rule; a file made under another rule is refilled on open."""
     path = tmp_path / "log.sqlite3"
     log = TaskLog(path)
     add(log, "a", expected_credits=4)
     with sqlite3.connect(path) as db:  # as if written under an older rule: charges doubled
         db.execute("DROP TRIGGER job_days_insert")
-        db.execute(ROLLUP["job_days_insert"].replace("SELECT day, model, status, 1, charged,", "SELECT day, model, status, 1, "
-                                                      "2 * charged,"))
+        db.execute(ROLLUP["job_days_insert"].replace(*DOUBLED))
         db.execute("INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt, params, "
                    "status, expected_credits) VALUES ('b', 'b', '2025-01-01', '2025-01-01', 'm', 'image', 'p', '{}', "
                    "'submitting', 4)")
+    assert log.read("SELECT SUM(charged) FROM job_days")[0][0] == 12  # the older rule was at work
     assert TaskLog(path).read("SELECT SUM(charged) FROM job_days")[0][0] == 8
     stored = dict(tuple(r) for r in log.read("SELECT name, sql FROM sqlite_master WHERE name LIKE 'job_days%'"))
     assert stored == ROLLUP
 
 
-def test_returned_sql_agrees_with_the_money_rule(tmp_path: Path) -> None:
-    db = TaskLog(tmp_path / "log.sqlite3")._db()
+def test_postgresql_totals_are_rebuilt_when_their_stored_definition_changes(postgres_url: str) -> None:
+    """PostgreSQL keeps the rollup's text in ``rollup_definition``; a database filled under another rule is refilled."""
+    log = TaskLog(postgres_url)
+    add(log, "a", expected_credits=4)
+    older = POSTGRES_ROLLUP["job_days_count"].replace(*DOUBLED)
+    assert older != POSTGRES_ROLLUP["job_days_count"]
+    with log.db.transaction() as db:  # as if a release with charges doubled had made this database
+        db.execute(older.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+        db.execute("UPDATE rollup_definition SET sql = ? WHERE name = 'job_days_count'", (older,))
+    log.db.execute("INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt, params, "
+                   "status, expected_credits) VALUES ('b', 'b', '2025-01-01', '2025-01-01', 'm', 'image', 'p', '{}', "
+                   "'submitting', 4)")
+    assert log.read("SELECT SUM(charged) FROM job_days")[0][0] == 12  # the older rule was at work
+    reopened = TaskLog(postgres_url)
+    assert reopened.read("SELECT SUM(charged) FROM job_days")[0][0] == 8
+    assert dict(tuple(r) for r in log.read("SELECT name, sql FROM rollup_definition")) == POSTGRES_ROLLUP
+    add(reopened, "c", expected_credits=4)  # the current rule's function is the one at work again
+    assert log.read("SELECT SUM(charged) FROM job_days")[0][0] == 12
+    reopened.close()
+    log.close()
+
+
+def test_returned_sql_agrees_with_the_money_rule(log: TaskLog) -> None:
     values = (None, -1, 0, 4, 10)
-    for status, reserved, final in itertools.product([*JobStatus, "paused"], values, values):
-        row = db.execute(f"SELECT {RETURNED_SQL} FROM (SELECT ? AS status, ? AS reserved_credits, ? AS final_credits)",
-                         (str(status), reserved, final)).fetchone()
-        assert row[0] == returned_credits(str(status), reserved, final), (status, reserved, final)
+    cases = list(itertools.product([*JobStatus, "paused"], values, values))
+    # One query for every case (typed columns: PostgreSQL does not guess a NULL parameter's type).
+    rows = " UNION ALL ".join(
+        "SELECT ? AS n, CAST(? AS TEXT) AS status, CAST(? AS INTEGER) AS reserved_credits, CAST(? AS INTEGER) AS final_credits"
+        for _ in cases
+    )
+    args = [v for n, (status, reserved, final) in enumerate(cases) for v in (n, str(status), reserved, final)]
+    got = {n: value for n, value in log.read(f"SELECT n, {RETURNED_SQL} FROM ({rows}) AS c", args)}
+    for n, (status, reserved, final) in enumerate(cases):
+        assert got[n] == returned_credits(str(status), reserved, final), (status, reserved, final)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 import uuid
+import weakref
 
 import streamlit as st
 
@@ -22,6 +23,7 @@ from rivya.people import Person
 from rivya.presets import PresetError, delete_preset, get_preset, list_presets, rename_preset, save_preset, seed_starters
 from rivya.prompts import recent_prompts
 from rivya.studio import Studio
+from rivya.tasklog import TaskLog
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
@@ -41,7 +43,8 @@ RECENT_SHOWN = 8
 LIBRARY_TABS = ("Recent", "Presets")  # no other label says "Prompt": the box is found by it
 # The animated image's parameters the video form takes over when it offers the same value (its shape).
 ANIMATE_KEEPS = ("aspect_ratio", "resolution")
-_seeded: set[str] = set()  # task logs that already hold the shipped presets (seeding is idempotent; this saves a write)
+# Task logs that already hold the shipped presets (seeding is idempotent; this saves a write per page run).
+_seeded: weakref.WeakSet[TaskLog] = weakref.WeakSet()
 
 
 def _count(model: str) -> int:
@@ -316,10 +319,9 @@ def _presets(studio: Studio, spec: ModelSpec) -> None:
 
 def _library(studio: Studio, spec: ModelSpec) -> None:
     """Recent prompts and presets, folded away until wanted."""
-    path = str(studio.log.path)
-    if path not in _seeded:
+    if studio.log not in _seeded:
         seed_starters(studio.log)
-        _seeded.add(path)
+        _seeded.add(studio.log)
     message = st.session_state.pop(widget_key(spec.id, "library-msg"), None)
     with st.expander("Prompt library", icon=":material/bookmarks:", expanded=message is not None):
         if message:

@@ -146,7 +146,8 @@ def _reference_again(job: Job) -> Reference | None:
         return None
     studio = get_studio()
     path = Path(job.reference_path).resolve() if job.reference_path else None
-    if path is None or not path.is_relative_to(studio.settings.data_dir.resolve()) or not path.is_file():
+    kept_in = (studio.settings.data_dir.resolve(), studio.settings.media_folder.resolve())
+    if path is None or not any(path.is_relative_to(folder) for folder in kept_in) or not path.is_file():
         raise LookupError("The reference image of this job is no longer kept here. "
                           "Use its settings, attach the image again, then generate.")
     return studio.prepare_reference(path.read_bytes(), path.name, job.model, key_owner())

@@ -78,7 +78,8 @@ class Watch:
         if column not in ("person", "session_id"):
             raise ValueError(f"cannot watch jobs by {column!r}")
         signature = log.signature()
-        rows = log.read(f"SELECT id FROM jobs INDEXED BY jobs_pending WHERE {PENDING_WHERE} AND {column} = ?", (viewer,))
+        rows = log.read(f"SELECT id FROM jobs {log.dialect.indexed_by('jobs_pending')} WHERE {PENDING_WHERE} AND {column} = ?",
+                        (viewer,))
         pending = {int(r[0]) for r in rows}
         return cls(column, viewer, signature, max([signature[1], *pending]), pending)
 
@@ -89,7 +90,7 @@ class Watch:
             return []
         # By primary key only: new rows since the last look (the unary + keeps SQLite off the person index, which
         # would walk all of a person's jobs), and the few rows that were unfinished then.
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE id > ? AND +{self.column} = ?"
+        sql = f"SELECT {_COLUMNS} FROM jobs WHERE id > ? AND {log.dialect.unindexed(self.column)} = ?"
         args: list[object] = [self.newest, self.viewer]
         if self.pending:
             sql += f" UNION ALL SELECT {_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(self.pending))})"

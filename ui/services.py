@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from rivya.config import Settings, load_settings
+from rivya.errors import StorageError
 from rivya.studio import Studio, open_shared
 from ui.text import md_escape
 
@@ -53,7 +54,7 @@ def studio_or_stop() -> Studio:
     """The backend, or a plain start-up error (naming what is wrong) and nothing else on the page."""
     try:
         return get_studio()
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, StorageError) as exc:
         st.error(
             f"Imagine Studio cannot start: {md_escape(str(exc))}. Check the settings in "
             "`.streamlit/secrets.toml` or the environment, then restart the app.",

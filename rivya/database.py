@@ -1,0 +1,219 @@
+"""One way to reach the task log's database, whichever engine holds it: SQLAlchemy Core over a SQLite file
+(the default) or a PostgreSQL server (``DATABASE_URL``), with the same transactions on both.
+
+SQL is written once, with ``?`` placeholders, and handed to the driver in its own placeholder style, so it
+reads the same for either engine. Transactions are explicit: connections run in autocommit, and
+``transaction()`` sends its own ``BEGIN``, which lets a writer say what it needs:
+
+- ``exclusive``: one writer at a time across every process sharing the database (SQLite ``BEGIN
+  IMMEDIATE``; PostgreSQL a transaction-scoped advisory lock), so a check-then-write such as the
+  spend guards holds across app replicas, not only across the threads of one;
+- ``snapshot``: several reads that see one state of the log (SQLite deferred ``BEGIN``, which in WAL
+  mode never blocks writers; PostgreSQL ``REPEATABLE READ READ ONLY``).
+
+Errors reach callers as ``StorageError`` in plain words; the URL's password is never in them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Row, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from .constants import DB_POOL_OVERFLOW, DB_POOL_SIZE, DB_POOL_TIMEOUT
+from .dialect import POSTGRESQL, SQLITE, Dialect
+from .errors import StorageError
+
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?")
+
+__all__ = ["Database", "IntegrityError", "Row", "database_url"]
+
+
+def database_url(value: str | Path) -> str:
+    """A SQLAlchemy URL for ``value``: a database URL as given (``postgresql://`` means psycopg 3), or a file path."""
+    if isinstance(value, Path) or "://" not in value:
+        return f"sqlite:///{Path(value)}"
+    url = make_url(value)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+@lru_cache(maxsize=1024)
+def _for_driver(sql: str, paramstyle: str) -> tuple[str, int]:
+    """``sql`` in the driver's own placeholder style, and how many placeholders it has.
+
+    SQLite takes ``?`` as written; psycopg takes ``%s``, so there each ``?`` outside quotes becomes ``%s``
+    and every literal ``%`` is doubled.
+    """
+    count = 0
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal count
+        if match.group() != "?":
+            return match.group()  # a quoted literal, left as it is
+        count += 1
+        return "?" if paramstyle == "qmark" else "%s"
+
+    if paramstyle != "qmark":
+        sql = sql.replace("%", "%%")
+    return _PLACEHOLDER.sub(swap, sql), count
+
+
+def statement(sql: str, args: Iterable[Any], paramstyle: str) -> tuple[str, tuple[Any, ...]]:
+    """``sql`` with positional ``?`` arguments, as the driver of ``paramstyle`` takes it.
+
+    Sent with ``exec_driver_sql``: SQLAlchemy's pool, transactions and errors, without compiling a
+    clause per statement (this log runs many tiny queries, where that cost would dominate).
+    """
+    text_for_driver, count = _for_driver(sql, paramstyle)
+    values = tuple(args)
+    if len(values) != count:
+        raise ValueError(f"{count} placeholders, {len(values)} arguments")
+    return text_for_driver, values
+
+
+class Transaction:
+    """The connection of one open transaction: ``execute`` runs ``?``-style SQL inside it."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, args: Iterable[Any] = ()) -> CursorResult[Any]:
+        return self.connection.exec_driver_sql(*statement(sql, args, self.connection.dialect.paramstyle))
+
+
+class Database:
+    """The engine and transactions of one database; safe to share between threads."""
+
+    def __init__(self, where: str | Path) -> None:
+        url = make_url(database_url(where))
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("DATABASE_URL must be a postgresql:// URL, or be left out for the SQLite file")
+        self.dialect: Dialect = SQLITE if backend == "sqlite" else POSTGRESQL
+        self.path = Path(url.database) if self.dialect is SQLITE and url.database else None
+        # Named in messages and logs: the file, or the server and database, never a password.
+        self.name = self.path.name if self.path else f"{url.host or 'localhost'}/{url.database or ''}"
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(
+                url, isolation_level="AUTOCOMMIT", pool_size=DB_POOL_SIZE, max_overflow=-1, pool_reset_on_return=None,
+                connect_args={"timeout": 30, "check_same_thread": False},
+            )
+            event.listen(self.engine, "connect", _sqlite_connected)
+        else:
+            # Pre-ping: a connection the server dropped (a restart, a failover) is replaced, not handed to a writer.
+            self.engine = create_engine(
+                url, isolation_level="AUTOCOMMIT", pool_size=DB_POOL_SIZE, max_overflow=DB_POOL_OVERFLOW,
+                pool_timeout=DB_POOL_TIMEOUT, pool_pre_ping=True, pool_reset_on_return=None,
+            )
+        self._local = threading.local()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect is SQLITE
+
+    # -- connections and transactions -------------------------------------------------------
+
+    @contextmanager
+    def _connection(self, doing: str) -> Iterator[Connection]:
+        """This thread's open transaction's connection, or a pooled one for one statement."""
+        with self._errors(doing):
+            current: Connection | None = getattr(self._local, "connection", None)
+            if current is not None:
+                yield current
+                return
+            with self.engine.connect() as connection:
+                yield connection
+
+    @contextmanager
+    def transaction(self, *, exclusive: bool = False, snapshot: bool = False) -> Iterator[Transaction]:
+        """One transaction on this thread: committed when the block ends, rolled back if it raises.
+
+        Nested calls join the outer transaction (which must then be the stronger kind).
+        """
+        current: Connection | None = getattr(self._local, "connection", None)
+        if current is not None:
+            yield Transaction(current)
+            return
+        with self._errors("read" if snapshot else "written"), self.engine.connect() as connection:
+            self._local.connection = connection
+            try:
+                for sql in self.dialect.begin(exclusive=exclusive, snapshot=snapshot):
+                    connection.exec_driver_sql(sql)
+                try:
+                    yield Transaction(connection)
+                    connection.exec_driver_sql("COMMIT")
+                except BaseException:
+                    _rollback(connection)
+                    raise
+            finally:
+                self._local.connection = None
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """A database that cannot be reached or used (locked, gone, full, read-only) is a ``StorageError``."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+            raise StorageError(f"the job log at {self.name} could not be {doing} ({reason})") from None
+
+    # -- statements -------------------------------------------------------------------------
+
+    def rows(self, sql: str, args: Iterable[Any] = ()) -> Sequence[Row[Any]]:
+        """Every row of one query (read-only or not), in this thread's transaction if one is open."""
+        with self._connection("read") as connection:
+            return Transaction(connection).execute(sql, args).fetchall()
+
+    def execute(self, sql: str, args: Iterable[Any] = ()) -> Sequence[Row[Any]]:
+        """One statement that writes (in autocommit, or in this thread's transaction); its ``RETURNING`` rows."""
+        with self._connection("written") as connection:
+            result = Transaction(connection).execute(sql, args)
+            return result.fetchall() if result.returns_rows else []
+
+    def chunks(self, sql: str, args: Iterable[Any] = (), size: int = 2000) -> Iterator[Sequence[Row[Any]]]:
+        """The rows of one query, ``size`` at a time, so a caller never holds them all.
+
+        On a connection of its own (a caller may run other statements between chunks); on PostgreSQL a
+        server-side cursor inside a read-only snapshot, which is where PostgreSQL allows one.
+        """
+        with self._errors("read"), self.engine.connect() as connection:
+            if not self.is_sqlite:
+                connection.exec_driver_sql(self.dialect.begin(exclusive=False, snapshot=True)[0])
+            try:
+                streaming = connection.execution_options(stream_results=True, max_row_buffer=size)
+                result = streaming.exec_driver_sql(*statement(sql, args, connection.dialect.paramstyle))
+                while chunk := result.fetchmany(size):
+                    yield chunk
+            finally:
+                if not self.is_sqlite:
+                    _rollback(connection)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+    """Settings of every SQLite connection: wait for a busy file, and fsync each commit."""
+    dbapi_connection.execute("PRAGMA busy_timeout=30000")
+    # "Logged before sent" must survive a power cut, not only a crash: one fsync per commit.
+    dbapi_connection.execute("PRAGMA synchronous=FULL")
+
+
+def _rollback(connection: Connection) -> None:
+    try:
+        connection.exec_driver_sql("ROLLBACK")
+    except SQLAlchemyError:
+        connection.invalidate()  # the connection itself failed: never hand it out again
