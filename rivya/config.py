@@ -110,4 +110,7 @@ def _database_url(value: str | None) -> str | None:
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
         raise ValueError("DATABASE_URL must start with postgresql:// (leave it out to keep the log in the data folder)")
+    if value.split("://", 1)[1].split("/", 1)[0].count("@") > 1:
+        # Read as is, the part after the first @ would be taken for the host, and shown in every error.
+        raise ValueError("DATABASE_URL holds more than one @ before the host: write an @ in the password as %40")
     return value

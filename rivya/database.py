@@ -112,9 +112,12 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connected)
         else:
             # Pre-ping: a connection the server dropped (a restart, a failover) is replaced, not handed to a writer.
+            # No server-side prepared statements: a transaction-mode pooler (PgBouncer before 1.21, several managed
+            # services) may run each statement on another server connection, where the prepared one does not exist.
             self.engine = create_engine(
                 url, isolation_level="AUTOCOMMIT", pool_size=DB_POOL_SIZE, max_overflow=DB_POOL_OVERFLOW,
                 pool_timeout=DB_POOL_TIMEOUT, pool_pre_ping=True, pool_reset_on_return=None,
+                connect_args={"prepare_threshold": None},
             )
         self._local = threading.local()
 
@@ -132,8 +135,13 @@ class Database:
             if current is not None:
                 yield current
                 return
-            with self.engine.connect() as connection:
+            with self._connect() as connection:
                 yield connection
+
+    def _connect(self) -> Connection:
+        """A pooled connection; a server that cannot be reached says so, whatever the caller meant to do."""
+        with self._errors("reached"):
+            return self.engine.connect()
 
     @contextmanager
     def transaction(self, *, exclusive: bool = False, snapshot: bool = False) -> Iterator[Transaction]:
@@ -143,10 +151,12 @@ class Database:
         """
         current: Connection | None = getattr(self._local, "connection", None)
         if current is not None:
+            if not snapshot and getattr(self._local, "snapshot", False):
+                raise RuntimeError("a write cannot join a read-only snapshot")
             yield Transaction(current)
             return
-        with self._errors("read" if snapshot else "written"), self.engine.connect() as connection:
-            self._local.connection = connection
+        with self._errors("read" if snapshot else "written"), self._connect() as connection:
+            self._local.connection, self._local.snapshot = connection, snapshot
             try:
                 for sql in self.dialect.begin(exclusive=exclusive, snapshot=snapshot):
                     connection.exec_driver_sql(sql)
@@ -189,7 +199,7 @@ class Database:
         On a connection of its own (a caller may run other statements between chunks); on PostgreSQL a
         server-side cursor inside a read-only snapshot, which is where PostgreSQL allows one.
         """
-        with self._errors("read"), self.engine.connect() as connection:
+        with self._errors("read"), self._connect() as connection:
             if not self.is_sqlite:
                 connection.exec_driver_sql(self.dialect.begin(exclusive=False, snapshot=True)[0])
             try:

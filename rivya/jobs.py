@@ -130,6 +130,7 @@ class JobService:
         self.holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._held: set[int] = set()
         self._claimed_at = -math.inf
+        self._rechecks_seen: int | None = None  # "Check now" presses on any replica, as last read
         self._media_futures: set[Future[None]] = set()
         self._recovered = False
         self._pool = ThreadPoolExecutor(constants.POLL_WORKERS, thread_name_prefix="rivya-poll")
@@ -237,26 +238,33 @@ class JobService:
             logged = [self.log.by_key(key) for key in keys]
             first = not any(logged)
             if first:
-                with self.log.writing() as db:
-                    # Read inside the write transaction (BEGIN IMMEDIATE): another process writing the same log
-                    # waits, so the budgets hold across processes too, not only across this one's sessions.
-                    self._check_budgets(len(keys) * cost, daily_budget, person, person_budget, budget_timezone)
-                    logged = [
-                        self.log.add_in(
-                            db, idempotency_key=key, params=params, backend=self.backend, model=model,
-                            category=MODELS[model].category, prompt=prompt,
-                            reference_path=reference.local_path if reference else None,
-                            reference_url=reference.uploaded.url if reference else None, page=page,
-                            session_id=session_id, key_owner=owner, expected_credits=cost,
-                            person=person.id if person else None, person_name=person.name if person else None,
-                            batch_id=batch_id, parent_id=parent_id, preset_id=preset_id,
-                        )
-                        for key in keys
-                    ]
-                    # In the same transaction: no other replica's follower can take a job before this one holds it.
-                    held = self.log.hold([job.id for job in logged if job is not None], self.holder)
+                try:
+                    with self.log.writing() as db:
+                        # Read inside the write transaction (exclusive across processes): another replica writing the
+                        # same log waits, so the budgets hold across processes too, not only across this one's sessions.
+                        self._check_budgets(len(keys) * cost, daily_budget, person, person_budget, budget_timezone)
+                        logged = [
+                            self.log.add_in(
+                                db, idempotency_key=key, params=params, backend=self.backend, model=model,
+                                category=MODELS[model].category, prompt=prompt,
+                                reference_path=reference.local_path if reference else None,
+                                reference_url=reference.uploaded.url if reference else None, page=page,
+                                session_id=session_id, key_owner=owner, expected_credits=cost,
+                                person=person.id if person else None, person_name=person.name if person else None,
+                                batch_id=batch_id, parent_id=parent_id, preset_id=preset_id,
+                            )
+                            for key in keys
+                        ]
+                        # In the same transaction: no other replica's follower can take a job before this one holds it.
+                        self.log.hold([job.id for job in logged if job is not None], self.holder)
+                except StorageError:
+                    # A database server may commit and then lose the reply: if the rows are there, they were logged
+                    # (and will be sent), and telling the person "nothing was sent" would invite a second press.
+                    logged = [self.log.by_key(key) for key in keys]
+                    if not all(logged):
+                        raise
                 with self._lock:
-                    self._held.update(held)
+                    self._held.update(job.id for job in logged if job is not None)
         jobs = [job for job in logged if job is not None]
         sent: list[Job] = []
         refusal: APIStatusError | None = None
@@ -398,6 +406,9 @@ class JobService:
     def _save_media(self, job: Job) -> None:
         """Save every result of a job under the media folder; record why if it cannot be done."""
         try:
+            current = self.log.get(job.id)
+            if current is None or not current.awaits_media:
+                return  # saved (or given up on) meanwhile, e.g. by another replica's follower
             paths: list[str] = []
             problem: str | None = None
             for n, url in enumerate(job.result_urls):
@@ -420,13 +431,14 @@ class JobService:
                 if problem:
                     break
             if problem:
-                self.log.update(job.id, media_paths=paths, media_error=problem[:500])
+                self.log.update(job.id, media_paths=paths, media_error=problem[:500], unless_saved=True)
             else:
                 self.log.update(job.id, media_paths=paths)
         except Exception as exc:
             log.exception("job %s: saving its result failed", job.id)
             with contextlib.suppress(Exception):  # the disk may be what failed; the job still ends as succeeded
-                self.log.update(job.id, media_error=f"The result could not be saved here ({type(exc).__name__}).")
+                self.log.update(job.id, media_error=f"The result could not be saved here ({type(exc).__name__}).",
+                                unless_saved=True)
         finally:
             with self._lock:
                 self._saving.discard(job.id)
@@ -439,7 +451,9 @@ class JobService:
         """
         if not self._recovered:
             self._recovered = True
-            for job in self.log.unsaved(self.backend):
+            # After a restart, results nobody saved. Several replicas on PostgreSQL each save only the ones they hold
+            # a lease on instead (``claimed_unsaved``), never one another replica is saving right now.
+            for job in self.log.unsaved(self.backend) if self.log.dialect.is_sqlite else ():
                 self._save_later(job)
         # Submitted in due order: when every worker is busy, the pool's queue runs them in that order.
         futures = [self._pool.submit(self._act, job) for job in self._take_due(time.time())]
@@ -497,7 +511,9 @@ class JobService:
         if self.log.dialect.is_sqlite or now - self._claimed_at >= constants.LEASE_RENEW:
             with self._lock:
                 before = set(self._held)
-            stamps = self.log.claim(self.backend, self.holder)
+            with self._lock:
+                owners = list(self._clients)
+            stamps = self.log.claim(self.backend, self.holder, owners=owners)
             self._claimed_at = now
             with self._lock:
                 # A job a page submitted while the claim ran is held too: its ``hold`` may have come after the claim read.
@@ -506,6 +522,10 @@ class JobService:
             # a replica which died mid-download was saving; nothing else would ever save those (SQLite: none).
             for job in self.log.claimed_unsaved(self.backend, self.holder):
                 self._save_later(job)
+            asked = self.log.rechecks_asked()
+            if self._rechecks_seen is not None and asked != self._rechecks_seen:
+                self._look_now([i for i, _ in stamps])  # "Check now" pressed on some replica
+            self._rechecks_seen = asked
         else:
             with self._lock:
                 held = set(self._held)
@@ -599,13 +619,25 @@ class JobService:
             self._due[job_id] = (when, polls)
 
     def recheck(self) -> int:
-        """Poll every unfinished job at the next pass, whatever its schedule; returns how many."""
+        """Poll every unfinished job at the next pass, whatever its schedule; returns how many.
+
+        With several replicas, each follower looks at the jobs it holds (``TaskLog.ask_recheck``).
+        """
         pending = self.log.pending(self.backend)
+        self.log.ask_recheck()
         with self._lock:
-            for job in pending:
-                self._due[job.id] = (0.0, self._due.get(job.id, (0.0, job.polls))[1])
-                self._odd_polls.pop(job.id, None)
+            mine = [job.id for job in pending if self.log.dialect.is_sqlite or job.id in self._held]
+        self._look_now(mine)
         return len(pending)
+
+    def _look_now(self, job_ids: Sequence[int]) -> None:
+        """Make these jobs due at once, whatever their schedule (a status the app did not know is asked about again);
+        a job not scheduled yet gets its first look as usual."""
+        with self._lock:
+            for job_id in job_ids:
+                if job_id in self._due:
+                    self._due[job_id] = (0.0, self._due[job_id][1])
+                self._odd_polls.pop(job_id, None)
 
     def start(self) -> JobService:
         """Run the follower in a daemon thread until ``stop()``."""
@@ -621,8 +653,11 @@ class JobService:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._media_pool.shutdown(wait=False, cancel_futures=True)
-        with contextlib.suppress(StorageError):  # let another replica take this one's jobs at once
-            self.log.release(self.holder)
+        with self._lock:
+            idle = not self._busy and not self._saving
+        if idle:  # let another replica take this one's jobs at once; with a request still out, the leases just expire
+            with contextlib.suppress(StorageError):
+                self.log.release(self.holder)
         if self.notifier is not None:
             self.notifier.close()
         with self._lock:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg
 
 from . import constants
 from .database import Database, Row, Transaction, statement
 from .dialect import PG_WORDS, POSTGRESQL, SQLITE, Dialect
+from .errors import StorageError
 from .money import CHARGED_SQL, RETURNED_SQL, charged_credits, returned_credits
 from .status import TERMINAL, JobStatus
 
@@ -258,6 +259,9 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
         until DOUBLE PRECISION NOT NULL
     );
     CREATE INDEX leases_holder ON leases (holder);
+    -- How many times someone pressed "Check now" (History): every replica's follower looks at the jobs it holds.
+    CREATE TABLE rechecks (one INTEGER PRIMARY KEY CHECK (one = 1), asked BIGINT NOT NULL);
+    INSERT INTO rechecks (one, asked) VALUES (1, 0);
     CREATE TABLE rollup_definition (name TEXT PRIMARY KEY, sql TEXT NOT NULL);
     CREATE TABLE schema_version (version INTEGER NOT NULL);
     INSERT INTO schema_version (version) VALUES (0);
@@ -547,6 +551,11 @@ class TaskLog:
         unknown = set(values) - _INSERTABLE
         if unknown:
             raise ValueError(f"not a column: {sorted(unknown)}")
+        # Looked up first (the caller's transaction is exclusive): on PostgreSQL a conflicting insert still fires the
+        # change counter's BEFORE trigger, which would count a row that was never added.
+        logged = db.execute("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        if logged is not None:
+            return _job(logged)
         names = ", ".join(values)
         db.execute(f"INSERT INTO jobs ({names}) VALUES ({','.join('?' * len(values))}) ON CONFLICT (idempotency_key) DO NOTHING",
                    tuple(values.values()))
@@ -562,8 +571,12 @@ class TaskLog:
         with self.db.transaction(exclusive=True) as db:
             yield db
 
-    def update(self, job_id: int, **fields: Any) -> Job:
-        """Change some columns of one row; ``updated_at`` is set here."""
+    def update(self, job_id: int, *, unless_saved: bool = False, **fields: Any) -> Job:
+        """Change some columns of one row; ``updated_at`` is set here.
+
+        ``unless_saved``: only while no result is recorded as saved (a failed download never overwrites a save that
+        another follower finished meanwhile); the row as it stands is returned when it already was.
+        """
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
@@ -572,25 +585,34 @@ class TaskLog:
             fields["finished_at"] = fields["updated_at"]
         values = [json.dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()]
         assignments = ", ".join(f"{k} = ?" for k in fields)
-        rows = self.db.execute(f"UPDATE jobs SET {assignments} WHERE id = ? RETURNING *", (*values, job_id))
-        if not rows:
+        guard = " AND media_paths = '[]'" if unless_saved else ""
+        rows = self.db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?{guard} RETURNING *", (*values, job_id))
+        if rows:
+            return _job(rows[0])
+        current = self.get(job_id) if unless_saved else None
+        if current is None:
             raise KeyError(job_id)
-        return _job(rows[0])
+        return current
 
     # -- the follower's leases ------------------------------------------------------------
 
-    def claim(self, backend: str, holder: str, *, now: float | None = None) -> list[tuple[int, str]]:
+    def claim(self, backend: str, holder: str, *, owners: Iterable[str] | None = None,
+              now: float | None = None) -> list[tuple[int, str]]:
         """``(id, updated_at)`` of the unfinished jobs of ``backend`` that ``holder`` may poll, oldest first.
 
         On PostgreSQL several replicas follow one log: each takes the jobs nobody holds (or whose holder's
         lease ran out) and renews its own, ``FOR UPDATE SKIP LOCKED`` so two replicas never take the same
-        row, and a lease lasts ``constants.LEASE_SECONDS`` (a replica that dies loses its jobs to another). On SQLite
+        row, and a lease lasts ``constants.LEASE_SECONDS`` (a replica that dies loses its jobs to another). With
+        ``owners``, only jobs sent with those keys are taken (a personal key is held by the replica it was pasted
+        on). Times are the database server's clock (``now`` in tests), so replicas' clocks never disagree. On SQLite
         the one process that holds the follower lock is the only claimant: every unfinished job is its own.
         """
         if self.dialect.is_sqlite:
             return self.pending_stamps(backend)
-        now = time.time() if now is None else now
+        keys = sorted(owners) if owners is not None else None
+        by_owner = f" AND j.key_owner IN ({','.join('?' * len(keys))})" if keys else (" AND false" if keys == [] else "")
         with self.db.transaction() as db:
+            now = _server_time(db) if now is None else now
             db.execute(
                 f"""INSERT INTO leases (job_id, holder, until)
                     SELECT id, '', 0 FROM jobs WHERE {CLAIMABLE_WHERE} AND backend = ? ORDER BY id ON CONFLICT DO NOTHING""",
@@ -599,9 +621,9 @@ class TaskLog:
             db.execute(
                 f"""UPDATE leases SET holder = ?, until = ? WHERE job_id IN (
                         SELECT l.job_id FROM leases AS l JOIN jobs AS j ON j.id = l.job_id
-                        WHERE j.backend = ? AND {CLAIMABLE_WHERE} AND (l.holder = ? OR l.until < ?)
+                        WHERE j.backend = ? AND {CLAIMABLE_WHERE} AND (l.holder = ? OR l.until < ?){by_owner}
                         ORDER BY l.job_id FOR UPDATE OF l SKIP LOCKED)""",
-                (holder, now + constants.LEASE_SECONDS, backend, holder, now),
+                (holder, now + constants.LEASE_SECONDS, backend, holder, now, *(keys or ())),
             )
             # Rows locked in one order, skipping any another claim holds, so two claims never deadlock.
             db.execute(f"""DELETE FROM leases WHERE job_id IN (
@@ -632,8 +654,9 @@ class TaskLog:
         ids = list(job_ids)
         if self.dialect.is_sqlite or not ids:
             return set(ids)
-        now = time.time()
         held: set[int] = set()
+        with self.db.transaction() as db:
+            now = _server_time(db)
         for job_id in ids:
             held.update(r[0] for r in self.db.execute(
                 """INSERT INTO leases (job_id, holder, until) VALUES (?, ?, ?)
@@ -642,6 +665,16 @@ class TaskLog:
                 (job_id, holder, now + constants.LEASE_SECONDS, now),
             ))
         return held
+
+    def ask_recheck(self) -> None:
+        """Ask every replica's follower to look at all its unfinished jobs now (PostgreSQL; on SQLite the one
+        follower is told directly)."""
+        if not self.dialect.is_sqlite:
+            self.db.execute("UPDATE rechecks SET asked = asked + 1")
+
+    def rechecks_asked(self) -> int:
+        """How many times a recheck was asked for, ever (0 on SQLite)."""
+        return 0 if self.dialect.is_sqlite else int(self._query("SELECT asked FROM rechecks")[0][0])
 
     def release(self, holder: str) -> None:
         """Give up every lease ``holder`` has (a replica stopping cleanly), so others take its jobs at once."""
@@ -773,9 +806,22 @@ def _statements(script: str) -> Iterator[str]:
 
 
 def _run_script(db: Transaction, script: str) -> None:
-    """A PostgreSQL migration, sent whole (no parameters: psycopg sends several statements as one simple query)."""
-    with db.connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(script)
+    """A PostgreSQL migration, sent whole (no parameters: psycopg sends several statements as one simple query).
+
+    Sent on the driver's own cursor, so its errors (e.g. no right to create the ``citext`` extension) are turned
+    into a ``StorageError`` here.
+    """
+    try:
+        with db.connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(script)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise StorageError(f"the job log's tables could not be created ({reason})") from None
+
+
+def _server_time(db: Transaction) -> float:
+    """Seconds since the epoch on the database server's clock: one clock for every replica's leases."""
+    return float(db.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)").scalar())
 
 
 _JOB_FIELDS = frozenset(Job.__dataclass_fields__)

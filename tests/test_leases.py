@@ -276,8 +276,8 @@ def test_a_job_submitted_while_the_follower_claims_is_followed_without_waiting_f
     real_claim = jobs.log.claim
     submitted: list[int] = []
 
-    def claim_then_a_page_submits(backend: str, holder: str, *, now: float | None = None) -> list[tuple[int, str]]:
-        claimed = real_claim(backend, holder, now=now)  # the claim has read its jobs...
+    def claim_then_a_page_submits(backend: str, holder: str, **options: object) -> list[tuple[int, str]]:
+        claimed = real_claim(backend, holder, **options)  # the claim has read its jobs...
         submitted.append(jobs.submit("grok-imagine", "a fox", {}, idempotency_key="during").id)  # ...then one is held
         return claimed
 

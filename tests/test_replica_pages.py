@@ -80,5 +80,5 @@ def test_a_database_that_cannot_be_reached_is_a_plain_message_without_its_passwo
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     shown = " ".join(e.value for e in at.error)
-    assert "cannot start" in shown and "could not be" in shown and "hunter2-secret" not in shown
+    assert "cannot start" in shown and "could not be reached" in shown and "hunter2-secret" not in shown
     assert not at.exception

@@ -267,13 +267,21 @@ def test_status_requests_per_job_stay_within_ten_percent_of_one_process(one_proc
 def test_no_job_is_looked_at_ahead_of_its_cadence(run: Outcome) -> None:
     """The cadence is the job's, whichever replica looks: after ``k`` looks the next waits ``FAST_POLLS.delay(k)``,
     also across a takeover (the new holder goes on from the last recorded look). Lateness only widens a gap, so this
-    holds on any machine, however busy."""
-    early = {}
+    holds on any machine, however busy.
+
+    One exception, written down in the README: a look the killed replica sent in the instant it died, before it
+    could record it, is known to nobody, so the gap after it may be one step short of the schedule. That can
+    happen only to a job it held then, and at most once per job (never a burst)."""
+    held_tasks = {job.task_id for job in run.rows if job.id in run.held_at_kill}
+    early: dict[str, list[tuple[int, float]]] = {}
     for task, times in run.status_times.items():
         for k, (before, after) in enumerate(itertools.pairwise(times), start=1):
             if after - before < FAST_POLLS.delay(k, category="image") - CLOCK_SLACK:
-                early[task] = (k, round(after - before, 3))
-    assert not early
+                early.setdefault(task, []).append((k, round(after - before, 3)))
+    unexplained = {task: gaps for task, gaps in early.items() if task not in held_tasks or len(gaps) > 1}
+    assert not unexplained
+    for gaps in early.values():  # even then, never sooner than the step before it: a look lost, not a cadence reset
+        assert all(gap >= FAST_POLLS.delay(k - 1, category="image") - CLOCK_SLACK for k, gap in gaps)
 
 
 def test_a_result_a_dead_replica_was_saving_is_saved_by_another(postgres_url: str) -> None:
