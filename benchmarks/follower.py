@@ -25,6 +25,7 @@ from pathlib import Path
 
 import requests
 
+from benchmarks import medians
 from rivya import RivyaClient
 from rivya.jobs import JobService
 from rivya.tasklog import TaskLog
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     for count in (int(c) for c in args.counts.split(",")):
         for latency in (float(x) for x in args.latencies.split(",")):
             runs = [one_run(count, latency, args.seconds) for _ in range(args.runs)]
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            med = medians(runs)
             print(
                 f"| {count} | {latency * 1000:.0f} ms | {med['late_p50']:.2f} s | {med['late_p95']:.2f} s | "
                 f"{med['late_max']:.2f} s | {med['polls_per_job']:.1f} | {med['finish_p95']:.1f} s | {med['done']:.0%} |",

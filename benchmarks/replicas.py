@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import statistics
 import tempfile
 import time
 from collections import Counter
@@ -32,6 +31,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from benchmarks import medians
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import PENDING_WHERE, TaskLog
 from tests.postgres_server import PostgresServer
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     with PostgresServer() as postgres:
         for replicas in (int(n) for n in args.replicas.split(",")):
             runs = [one_run(postgres, replicas, args.jobs, args.seconds, args.threads) for _ in range(args.runs)]
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            med = medians(runs)
             print(
                 f"| {replicas} | {med['submitted']:.1f} | {med['ended']:.1f} | {med['polls']:.2f} | "
                 f"{med['lag_p95']:.2f} s | {med['late_p95']:.2f} s | {med['done']:.0%} |",

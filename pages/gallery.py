@@ -18,7 +18,7 @@ from ui.actions import animate_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.large_view import open_link
-from ui.text import local_time, md_escape
+from ui.text import local_time, md_escape, shorten
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
@@ -92,7 +92,7 @@ def _tile(job: Job, starred: bool, person: str) -> None:
             st.caption("No preview of this result.")
         kind = ":material/movie: Video" if path is not None and gallery.is_video(path) else ":material/image: Image"
         st.caption(f"{kind} · {md_escape(display_name(job.model))} · {local_time(job.submitted_at)}")
-        st.markdown(md_escape(job.prompt[:90] + ("…" if len(job.prompt) > 90 else "")))
+        st.markdown(md_escape(shorten(job.prompt, 91)))
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             st.button("Open", key=f"gallery:open:{job.id}", on_click=open_link, args=(job.id,), icon=":material/open_in_full:")
             star_button(job.id, starred, person, key=f"gallery:star:{job.id}")

@@ -510,9 +510,7 @@ class JobService:
         now = time.monotonic()
         if self.log.dialect.is_sqlite or now - self._claimed_at >= constants.LEASE_RENEW:
             with self._lock:
-                before = set(self._held)
-            with self._lock:
-                owners = list(self._clients)
+                before, owners = set(self._held), list(self._clients)
             stamps = self.log.claim(self.backend, self.holder, owners=owners)
             self._claimed_at = now
             with self._lock:

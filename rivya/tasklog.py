@@ -276,6 +276,8 @@ PENDING_WHERE = "status NOT IN ('succeeded','failed','rejected','unconfirmed')"
 # so a replica that dies mid-download loses it to another (``TaskLog.claim``, ``TaskLog.claimed_unsaved``).
 UNSAVED_WHERE = "(status = 'succeeded' AND media_error IS NULL AND media_paths = '[]' AND result_urls != '[]')"
 CLAIMABLE_WHERE = f"({PENDING_WHERE} OR {UNSAVED_WHERE})"
+# Seconds since the epoch on the PostgreSQL server's clock: one clock for every replica's leases.
+_SERVER_TIME = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 # Which jobs have a time to a result: the WHERE of index ``jobs_result_ms`` on both engines.
 RESULT_MS_WHERE = "status = 'succeeded' AND finished_at IS NOT NULL"
 
@@ -612,7 +614,7 @@ class TaskLog:
         keys = sorted(owners) if owners is not None else None
         by_owner = f" AND j.key_owner IN ({','.join('?' * len(keys))})" if keys else (" AND false" if keys == [] else "")
         with self.db.transaction() as db:
-            now = _server_time(db) if now is None else now
+            now = float(db.execute(_SERVER_TIME).scalar()) if now is None else now
             db.execute(
                 f"""INSERT INTO leases (job_id, holder, until)
                     SELECT id, '', 0 FROM jobs WHERE {CLAIMABLE_WHERE} AND backend = ? ORDER BY id ON CONFLICT DO NOTHING""",
@@ -655,8 +657,7 @@ class TaskLog:
         if self.dialect.is_sqlite or not ids:
             return set(ids)
         held: set[int] = set()
-        with self.db.transaction() as db:
-            now = _server_time(db)
+        now = float(self._query(_SERVER_TIME)[0][0])
         for job_id in ids:
             held.update(r[0] for r in self.db.execute(
                 """INSERT INTO leases (job_id, holder, until) VALUES (?, ?, ?)
@@ -818,10 +819,6 @@ def _run_script(db: Transaction, script: str) -> None:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise StorageError(f"the job log's tables could not be created ({reason})") from None
 
-
-def _server_time(db: Transaction) -> float:
-    """Seconds since the epoch on the database server's clock: one clock for every replica's leases."""
-    return float(db.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)").scalar())
 
 
 _JOB_FIELDS = frozenset(Job.__dataclass_fields__)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 from PIL import Image
 
 from rivya.compare import MAX_COMPARED, MIN_COMPARED, prompt_diff, same_scale_widths, settings_diff
 from rivya.gallery import is_video, result_file
-from rivya.tasklog import Job
 from ui.services import get_studio
 from ui.text import md_escape
 
@@ -25,9 +26,8 @@ def _prompt_markdown(base: str, prompt: str) -> str:
     return " ".join(shown)
 
 
-def _size(job: Job) -> tuple[int, int]:
+def _size(path: Path | None) -> tuple[int, int]:
     """The result's pixel size (read from the file's header), or (0, 0) when it cannot be read."""
-    path = result_file(job, get_studio().jobs.media_dir)
     if path is None or is_video(path):
         return (0, 0)
     try:
@@ -48,12 +48,13 @@ def open_compare(job_ids: list[int]) -> None:
     differing = [r.label for r in rows if r.differs]
     st.caption(("Different: " + ", ".join(differing) if differing else "Same model and settings")
                + " · prompt words added compared with the first are highlighted, words dropped are struck through.")
-    sizes = [_size(j) for j in jobs]
-    widths = same_scale_widths(sizes, DIALOG_PX // len(jobs))
     media_dir = get_studio().jobs.media_dir
-    for index, (job, column, width, size) in enumerate(zip(jobs, st.columns(len(jobs)), widths, sizes, strict=True)):
+    paths = [result_file(job, media_dir) for job in jobs]
+    sizes = [_size(path) for path in paths]
+    widths = same_scale_widths(sizes, DIALOG_PX // len(jobs))
+    columns = st.columns(len(jobs))
+    for index, (job, column, path, width, size) in enumerate(zip(jobs, columns, paths, widths, sizes, strict=True)):
         with column:
-            path = result_file(job, media_dir)
             if path is None:
                 st.warning("Not saved here.", icon=":material/broken_image:")
             elif is_video(path):

@@ -29,7 +29,7 @@ from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import jobs_panel
 from ui.services import demo_banner, get_studio, session_id
-from ui.text import credits_text, md_escape
+from ui.text import credits_text, md_escape, shorten
 
 # Two clicks of one form state this close together are one intent (a double click).
 DOUBLE_CLICK_SECONDS = 2.0
@@ -263,11 +263,6 @@ def _delete_preset(model: str, preset_id: int, name: str) -> None:
     _library_message(model, "ok", f"Deleted “{name}”.", tab="Presets")
 
 
-def _short(text: str, length: int = 90) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else text[: length - 1] + "…"
-
-
 def _recent_prompts(studio: Studio, model: str) -> None:
     text = st.text_input("Search the team's recent ones", key=widget_key(model, "recent-search"), placeholder="Words to find",
                          icon=":material/search:")
@@ -276,7 +271,7 @@ def _recent_prompts(studio: Studio, model: str) -> None:
         st.caption("No prompt has all these words." if text.strip() else "The team's prompts will appear here.")
     for item in found:
         words, use = st.columns([5, 1], vertical_alignment="center")
-        words.text(_short(item.prompt), help=f"{display_name(item.model)}, "
+        words.text(shorten(item.prompt, 90), help=f"{display_name(item.model)}, "
                                              f"job #{item.job_id}")
         use.button("Use", key=widget_key(model, f"recent-{item.job_id}"), on_click=_use_prompt, args=(model, item.prompt),
                    help="Put this prompt in the box (settings stay as they are).")
@@ -296,7 +291,7 @@ def _presets(studio: Studio, spec: ModelSpec) -> None:
             return f"{preset.name}{stars}" + ("  · starter" if preset.builtin else "")
 
         chosen = presets[st.selectbox("Preset (most starred results first)", list(presets), format_func=label, key=pick_key)]
-        st.text(_short(chosen.prompt, 160))
+        st.text(shorten(chosen.prompt, 160))
         st.caption(md_escape(describe_params(model, chosen.params)))
         with st.container(horizontal=True, key=widget_key(model, "preset-actions")):  # wraps on a phone
             st.button("Apply", key=widget_key(model, "preset-apply"), on_click=_apply_preset, args=(model, chosen.id),

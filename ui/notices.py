@@ -25,7 +25,7 @@ from rivya.tasklog import PENDING_WHERE, TaskLog
 from ui.access import current_person
 from ui.large_view import link_to, linked_job_id
 from ui.services import get_studio, session_id
-from ui.text import md_escape
+from ui.text import md_escape, shorten
 
 TITLE = "Imagine Studio"
 # Seconds between two looks of the watcher while the viewer has unfinished jobs (at the page's last full run), and
@@ -159,7 +159,7 @@ def toast_text(finished: list[Finished]) -> str:
     groups = _groups(finished)
     group = groups[-1]
     first = next((job for job in group if job.succeeded), group[0])
-    prompt = first.prompt if len(first.prompt) <= 60 else first.prompt[:59] + "…"
+    prompt = shorten(first.prompt, 60)
     others = len(finished) - len(group)
     more = f" · {others} more {'job' if others == 1 else 'jobs'} ended too" if others else ""
     return f"{_outcome(group)}: “{md_escape(prompt)}” [Open it]({link_to(first.id)}){more}"

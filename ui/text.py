@@ -17,6 +17,12 @@ def md_escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
+def shorten(text: str, length: int) -> str:
+    """``text`` on one line, cut to ``length`` characters with "…" when longer (lists, tiles, toasts)."""
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def seconds(value: float) -> str:
     """12 s, 1 min 05 s."""
     value = round(value)
