@@ -8,19 +8,27 @@ back the page and the follower go on: the job finishes, sent once.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
+from rivya import RivyaClient
 from rivya.catalog import MODELS
+from rivya.errors import StorageError
+from rivya.jobs import JobService
+from rivya.messages import explain
+from rivya.polling import RequestBudget
 from rivya.sandbox import Sandbox
+from rivya.tasklog import TaskLog
 from ui.outage import NOTICE
 from ui.services import get_studio
 
-from .conftest import APP, creates, open_page, wait_for
+from .conftest import APP, FAST_POLLS, creates, open_page, wait_for
 from .postgres_server import PostgresServer
 
 IMAGE = "grok-imagine"
@@ -160,3 +168,69 @@ def test_a_removed_sqlite_file_is_an_outage_not_a_new_empty_log(app_sandbox: San
     shutil.move(aside, path)
     at.switch_page("pages/image.py").run()
     assert not at.exception and UNREACHABLE not in warnings(at) and not generate(at).disabled
+
+
+def test_a_commit_whose_reply_was_lost_as_the_log_went_away_is_may_have_been_sent(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    """The rows were committed, the reply was lost, and the log cannot be read back: the press must not be told
+    "nothing was sent" (the follower sends those rows once the log is back), and the job is sent once."""
+    jobs = JobService(RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS), TaskLog(log_location),
+                      tmp_path / "media", backend="sandbox", budget=RequestBudget(rate=200, burst=100))
+    real_writing, real_by_key = jobs.log.writing, jobs.log.by_key
+    gone = StorageError("the job log could not be reached (connection refused)")
+
+    @contextmanager
+    def commit_then_go_away() -> Iterator[object]:
+        with real_writing() as db:
+            yield db
+        jobs.log.by_key = lambda key: (_ for _ in ()).throw(gone)  # type: ignore[method-assign]
+        raise StorageError("the job log could not be written (server closed the connection unexpectedly)")
+
+    jobs.log.writing = commit_then_go_away  # type: ignore[method-assign]
+    try:
+        with pytest.raises(StorageError) as raised:
+            jobs.submit_batch("grok-imagine", "a reply lost as the log went away", {}, keys=["gone-reply"])
+        assert raised.value.after_send and "Don't press Generate again" in explain(raised.value).action
+        assert not creates(sandbox)
+        jobs.log.writing, jobs.log.by_key = real_writing, real_by_key  # type: ignore[method-assign]
+        deadline = time.monotonic() + 30
+        while (job := jobs.log.by_key("gone-reply")) is not None and job.status == "submitting":
+            assert time.monotonic() < deadline, "the follower never sent the logged row"
+            jobs.follow_once()
+            time.sleep(0.2)
+        assert job is not None and job.task_id and len(creates(sandbox)) == 1
+    finally:
+        jobs.stop()
+
+
+def test_the_follower_saves_unsaved_results_when_the_log_was_unreachable_at_its_first_pass(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """After a restart the first pass looks for results nobody saved; if the log was unreachable then, a later pass
+    looks again instead of never."""
+    where = tmp_path / "tasklog.sqlite3"
+    first = JobService(RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS), TaskLog(where),
+                       tmp_path / "media", backend="sandbox", budget=RequestBudget(rate=200, burst=100))
+    (job,) = first.submit_batch("grok-imagine", "a result left unsaved", {}, keys=["unsaved"])
+    deadline = time.monotonic() + 30
+    while (done := first.log.get(job.id)) is not None and not (done.is_done and done.media_paths):
+        assert time.monotonic() < deadline, "the job never finished"
+        first.follow_once()
+        time.sleep(0.2)
+    first.stop()
+    first.log.update(job.id, media_paths=[])  # as if the process had died before saving its result
+
+    second = JobService(RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS), TaskLog(where),
+                        tmp_path / "media", backend="sandbox", budget=RequestBudget(rate=200, burst=100))
+    aside = tmp_path / "aside.sqlite3"
+    try:
+        shutil.move(where, aside)
+        with pytest.raises(StorageError):
+            second.follow_once()
+        shutil.move(aside, where)
+        second.follow_once()
+        saved = second.log.get(job.id)
+        assert saved is not None and saved.media_paths
+    finally:
+        second.stop()
