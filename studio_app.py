@@ -16,6 +16,7 @@ from ui.generate import ICONS
 from ui.jobs_view import show_thumbnail
 from ui.large_view import open_from_link, open_link
 from ui.notices import TITLE, watch
+from ui.outage import log_down, page_frame
 from ui.services import PAGE_FOR_CATEGORY, demo_banner, studio_or_stop
 from ui.text import credits_text, md_escape
 
@@ -35,7 +36,8 @@ def home() -> None:
         words = explain(exc)
         balance.metric("Credit balance", "—")
         balance.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
-    jobs.metric("Jobs in the log", f"{studio.log.count():,}")
+    down = log_down()  # the notice above says why; the links below still work
+    jobs.metric("Jobs in the log", "—" if down else f"{studio.log.count():,}")
     st.subheader("Start", anchor=False)
     columns = st.columns(len(MODELS) + 2)
     for column, spec in zip(columns, MODELS.values(), strict=False):
@@ -49,7 +51,7 @@ def home() -> None:
     with columns[-1].container(border=True):
         st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
         st.caption("Every job and what it cost")
-    recent = [j for j in studio.log.recent(limit=30) if j.status == JobStatus.SUCCEEDED][:4]
+    recent = [] if down else [j for j in studio.log.recent(limit=30) if j.status == JobStatus.SUCCEEDED][:4]
     if recent:
         st.subheader("Recent results", anchor=False)
         for column, job in zip(st.columns(4), recent, strict=False):
@@ -76,11 +78,14 @@ def main() -> None:
         ],
         position="sidebar" if has_access() else "hidden",
     )
-    if has_access():
-        person_sidebar()  # who is signed in, and Sign out
-        watch(page.url_path)  # on every page: toasts and the tab's count when this person's jobs end
-        open_from_link()  # a ?job=<id> link opens that result's large view on any page
-    page.run()
+    # While the job log cannot be reached, every page keeps this frame and says so in plain words (ui/outage.py).
+    with page_frame(probe=has_access()):
+        if has_access():
+            person_sidebar()  # who is signed in, and Sign out
+            watch(page.url_path)  # on every page: toasts and the tab's count when this person's jobs end
+            if not log_down():
+                open_from_link()  # a ?job=<id> link opens that result's large view on any page
+        page.run()
 
 
 main()

@@ -120,6 +120,7 @@ class Database:
                 connect_args={"prepare_threshold": None},
             )
         self._local = threading.local()
+        self._file: tuple[int, int] | None = None  # (device, inode) of the SQLite file this engine opened
 
     @property
     def is_sqlite(self) -> bool:
@@ -141,7 +142,31 @@ class Database:
     def _connect(self) -> Connection:
         """A pooled connection; a server that cannot be reached says so, whatever the caller meant to do."""
         with self._errors("reached"):
-            return self.engine.connect()
+            self._check_file()
+            connection = self.engine.connect()
+        if self.path is not None and self._file is None:
+            self._check_file()  # the first connection created the file: from now on it must stay
+        return connection
+
+    def _check_file(self) -> None:
+        """A SQLite file removed after it was opened is a ``StorageError``, never a new empty log.
+
+        SQLite would go on writing through the pool's open connections into the removed file (lost at exit), and a
+        new connection would create an empty file, where the spend guards would find nothing spent today. A file put
+        back under the same name is used again, through fresh connections only.
+        """
+        if self.path is None:
+            return
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            if self._file is None:
+                return  # not opened yet: the first connection creates it
+            raise StorageError(f"the job log at {self.name} could not be reached (its file is missing)") from None
+        identity = (found.st_dev, found.st_ino)
+        if self._file is not None and identity != self._file:
+            self.engine.dispose()  # connections to the removed file are never handed out again
+        self._file = identity
 
     @contextmanager
     def transaction(self, *, exclusive: bool = False, snapshot: bool = False) -> Iterator[Transaction]:

@@ -257,10 +257,15 @@ class JobService:
                         ]
                         # In the same transaction: no other replica's follower can take a job before this one holds it.
                         self.log.hold([job.id for job in logged if job is not None], self.holder)
-                except StorageError:
+                except StorageError as exc:
                     # A database server may commit and then lose the reply: if the rows are there, they were logged
                     # (and will be sent), and telling the person "nothing was sent" would invite a second press.
-                    logged = [self.log.by_key(key) for key in keys]
+                    try:
+                        logged = [self.log.by_key(key) for key in keys]
+                    except StorageError:
+                        # Whether the COMMIT landed cannot be known while the log is unreachable; if it did, the
+                        # follower sends these rows once it is back. The least convenient case decides: may be sent.
+                        raise StorageError(str(exc), after_send=True) from None
                     if not all(logged):
                         raise
                 with self._lock:
@@ -450,11 +455,11 @@ class JobService:
         result downloads they started have finished; the follower thread does not wait.
         """
         if not self._recovered:
-            self._recovered = True
             # After a restart, results nobody saved. Several replicas on PostgreSQL each save only the ones they hold
             # a lease on instead (``claimed_unsaved``), never one another replica is saving right now.
             for job in self.log.unsaved(self.backend) if self.log.dialect.is_sqlite else ():
                 self._save_later(job)
+            self._recovered = True  # only once read: a log unreachable at start is asked again on the next pass
         # Submitted in due order: when every worker is busy, the pool's queue runs them in that order.
         futures = [self._pool.submit(self._act, job) for job in self._take_due(time.time())]
         self._drop_released()
@@ -664,11 +669,21 @@ class JobService:
             client.close()
 
     def _run(self) -> None:
+        """Pass after pass until ``stop()``; an unreachable log is said once, retried every tick, and said back."""
+        unreachable = False
         while not self._stop.wait(FOLLOW_TICK):
             try:
                 self.follow_once(wait_for_results=False)
+            except StorageError as exc:
+                if not unreachable:
+                    log.warning("the job log cannot be reached (%s); the follower keeps trying", exc)
+                unreachable = True
             except Exception:
                 log.exception("follower pass failed")
+            else:
+                if unreachable:
+                    log.warning("the job log answers again; the follower goes on with its jobs")
+                unreachable = False
 
 
 def _create_outcome(exc: APIStatusError, *, first: bool) -> JobStatus:

@@ -103,12 +103,14 @@ def explain(error: BaseException) -> Explanation:
     if isinstance(error, StorageError):
         if error.after_send:
             return Explanation(
-                "Rivya may already have this job, but the app could not write it down (its disk is full or read-only).",
-                "Don't press Generate again: the job keeps its place and shows up once the app can write again. "
+                "Rivya may already have this job, but the app could not write it down: its job log cannot be reached "
+                "(the database is down, or its disk is full or read-only).",
+                "Don't press Generate again: the job keeps its place and shows up once the log is back. "
                 "Tell whoever runs the app.",
             )
         return Explanation(
-            "The app could not record the job: its disk is full or read-only.",
+            "The app could not write the job down: its job log cannot be reached (the database is down, or its disk "
+            "is full or read-only).",
             "Nothing was sent or charged. Tell whoever runs the app.",
         )
     if isinstance(error, MalformedResponseError):

@@ -86,34 +86,49 @@ class PostgresServer:
                 os.chown(self.directory, entry.pw_uid, entry.pw_gid)
             self._initdb(bin_dir, as_user)
             self.port = free_port()
-            log = (self.directory / "postgres.log").open("wb")
-            with log:
-                self._process = subprocess.Popen(
-                    [
-                        str(bin_dir / "postgres"), "-D", str(self.directory / "data"), "-p", str(self.port),
-                        "-k", str(self.directory), "-h", "127.0.0.1",
-                        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                        "-c", "max_connections=400", "-c", "shared_buffers=64MB",
-                    ],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
-                    env=self._environment(), **as_user,
-                )  # fmt: skip
-            self._wait_until_ready()
+            self._launch()
         except BaseException:
             self.stop()
             raise
         return self
 
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT: disconnects open sessions, unlike SIGTERM's wait for them), SIGKILL if stuck."""
+    def _launch(self) -> None:
+        """Run the postmaster on this cluster's data directory and port, and wait until it accepts connections."""
+        assert self.directory is not None
+        log = (self.directory / "postgres.log").open("ab")
+        with log:
+            self._process = subprocess.Popen(
+                [
+                    str(find_binaries() / "postgres"), "-D", str(self.directory / "data"), "-p", str(self.port),
+                    "-k", str(self.directory), "-h", "127.0.0.1",
+                    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                    "-c", "max_connections=400", "-c", "shared_buffers=64MB",
+                ],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
+                env=self._environment(), **self._run_as(),
+            )  # fmt: skip
+        self._wait_until_ready()
+
+    def halt(self) -> None:
+        """Stop the server as an outage would, keeping its data and port: ``resume()`` starts it again."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
+            # Fast shutdown (SIGINT: disconnects open sessions, unlike SIGTERM's wait for them), SIGKILL if stuck.
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(STOP_GRACE)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+    def resume(self) -> None:
+        """Start a halted server again on the same data and port (clients reconnect as after a real outage)."""
+        if self._process is None:
+            self._launch()
+
+    def stop(self) -> None:
+        """Halt the server for good and remove its data; idempotent."""
+        self.halt()
         directory, self.directory = self.directory, None
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)

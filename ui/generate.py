@@ -15,7 +15,7 @@ import weakref
 import streamlit as st
 
 from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, display_name, get_model, validate
-from rivya.errors import InvalidInputError, RivyaError
+from rivya.errors import InvalidInputError, RivyaError, StorageError
 from rivya.jobs import Reference
 from rivya.media import preview_jpeg, saved_media
 from rivya.messages import explain
@@ -23,11 +23,12 @@ from rivya.people import Person
 from rivya.presets import PresetError, delete_preset, get_preset, list_presets, rename_preset, save_preset, seed_starters
 from rivya.prompts import recent_prompts
 from rivya.studio import Studio
-from rivya.tasklog import TaskLog
+from rivya.tasklog import Job, TaskLog
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import jobs_panel
+from ui.outage import log_down
 from ui.services import demo_banner, get_studio, session_id
 from ui.text import credits_text, md_escape, shorten
 
@@ -392,18 +393,43 @@ def _handle_click(
             batch_id=click["key"] if count > 1 else None, parent_id=parent_id,
             preset_id=_preset_in_use(studio, spec, prompt, params),
         )
+    except StorageError as exc:
+        # Decided from what this press knows, never by reading the log again: it is what just failed. Whether the
+        # create may have gone out (``after_send``) decides between "nothing was sent" and "don't press again".
+        words = explain(exc)
+        _notice(spec.id, "warn" if exc.after_send else "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
+        if exc.after_send:  # its rows are found by their keys once the log is back (``_follow_waiting``)
+            st.session_state.setdefault(widget_key(spec.id, "waiting"), []).extend(keys)
+        jobs = []
     except RivyaError as exc:
         words = explain(exc)
         more = " Each take's card shows what happened to it." if count > 1 else ""
         _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}{more}")
-        jobs = [job for key in keys if (job := studio.log.by_key(key)) is not None]  # logged takes: show each one's card
+        try:
+            jobs = [job for key in keys if (job := studio.log.by_key(key)) is not None]  # logged takes: each one's card
+        except StorageError:
+            st.session_state.setdefault(widget_key(spec.id, "waiting"), []).extend(keys)
+            jobs = []
     finally:
         click["handled"] = True
-    followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
+    _follow(spec.id, jobs)
+    studio.forget_balance(key_owner())
+
+
+def _follow(model: str, jobs: list[Job]) -> None:
+    """Show these jobs' cards in the panel, newest first, each once."""
+    followed = st.session_state.setdefault(widget_key(model, "followed"), [])
     for job in reversed(jobs):
         if job.id not in followed:
             followed.insert(0, job.id)
-    studio.forget_balance(key_owner())
+
+
+def _follow_waiting(studio: Studio, model: str) -> None:
+    """Jobs pressed while the log could not be written: once it answers, their rows (found by key) join the panel."""
+    keys = st.session_state.get(widget_key(model, "waiting"))
+    if keys:
+        _follow(model, [job for key in keys if (job := studio.log.by_key(key)) is not None])
+        st.session_state.pop(widget_key(model, "waiting"), None)
 
 
 def _prompt_length(spec: ModelSpec, prompt: str) -> None:
@@ -438,14 +464,16 @@ def generate_page(model: str) -> None:
     """The whole page for one model: form on the left, jobs and results on the right."""
     spec = get_model(model)
     studio = get_studio()
-    if spec.category == "video":
+    down = log_down()  # the job log cannot be reached: the main script's notice says so; the form waits with Generate off
+    if spec.category == "video" and not down:
         _receive_animate(spec)
     st.title(spec.category.capitalize(), anchor=False)  # the navigation's name of this page
     st.caption(f"Model: {md_escape(spec.display_name)}")
     demo_banner(studio)
     form, panel = st.columns([5, 6], gap="large")
     with form:
-        _library(studio, spec)
+        if not down:
+            _library(studio, spec)
         prompt_key = widget_key(model, "prompt")
         remembered(prompt_key, "")
         # No max_chars: the browser would count UTF-16 units and silently cut an over-long paste.
@@ -473,7 +501,7 @@ def generate_page(model: str) -> None:
         row = st.container(horizontal=True, vertical_alignment="center", key="generate-row")  # wraps on a phone
         row.button(
             "Generate", type="primary", key=widget_key(model, "generate"), shortcut=SHORTCUT, on_click=_register_click,
-            args=(model,), icon=ICONS.get(spec.category),
+            args=(model,), icon=ICONS.get(spec.category), disabled=down,
         )
         price = row.empty()
         # Handled before the balance is read, so the balance already shows these jobs.
@@ -482,8 +510,12 @@ def generate_page(model: str) -> None:
         balance = _balance()
         total = f"{count} × {cost} = {count * cost} credits" if count > 1 else f"{cost} credits"
         price.markdown(f"**{total}** · balance {credits_text(balance)}")
-        caption = budget_caption(studio, current_person())
+        caption = None if down else budget_caption(studio, current_person())
         if caption:
             st.caption(caption)
     with panel.container(key="results"):
+        if down:
+            st.caption("Your jobs show here again once the job log can be reached.")
+            return
+        _follow_waiting(studio, model)
         jobs_panel(model, st.session_state.get(widget_key(model, "followed"), []))

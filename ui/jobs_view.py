@@ -38,6 +38,7 @@ from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
 from ui.form import widget_key
 from ui.large_view import link_to, open_link
+from ui.outage import outage_guard
 from ui.services import GOTO_PAGE, get_studio, session_id
 from ui.text import local_time, md_escape, seconds
 
@@ -558,6 +559,7 @@ def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
         return job.batch_id == host if host else job.batch_id not in members
 
     @st.fragment(run_every=interval)
+    @outage_guard()  # a refresh during an outage turns the page to its outage notice instead of a traceback
     def live() -> None:
         if st.session_state.get(GOTO_PAGE):
             st.rerun()  # "Use these settings" on a live card: the page run switches page

@@ -28,6 +28,7 @@ from rivya.tasklog import Job
 from ui.access import current_person
 from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
+from ui.outage import outage_guard
 from ui.services import GOTO_PAGE, get_studio
 from ui.text import local_time, md_escape
 
@@ -198,6 +199,7 @@ def _tags(job: Job) -> None:
 
 
 @st.dialog("Result", width="large", on_dismiss=_closed)
+@outage_guard()  # the dialog's own reruns run outside the page's frame (ui/outage.py)
 def show_large(job_id: int) -> None:
     """The result at full size with its prompt, settings, cost, maker, lineage, star, tags and actions."""
     if st.session_state.get(GOTO_PAGE):  # Animate or Use these settings was pressed: the page run switches page

@@ -24,6 +24,7 @@ from rivya.status import TERMINAL, JobStatus
 from rivya.tasklog import PENDING_WHERE, TaskLog
 from ui.access import current_person
 from ui.large_view import link_to, linked_job_id
+from ui.outage import outage_guard
 from ui.services import get_studio, session_id
 from ui.text import md_escape, shorten
 
@@ -211,11 +212,8 @@ def _alert(finished: list[Finished]) -> None:
 
 
 def _look(state: Watch) -> list[Finished]:
-    """The viewer's jobs that ended since the last look; none while the log cannot be read (the pages say why)."""
-    try:
-        finished = state.check(get_studio().log)
-    except StorageError:
-        return []
+    """The viewer's jobs that ended since the last look (``StorageError`` while the log cannot be read)."""
+    finished = state.check(get_studio().log)
     state.record(finished, st.session_state.get(PAGE, ""))
     return finished
 
@@ -230,6 +228,7 @@ def _tell(finished: list[Finished]) -> None:
         _alert(finished)
 
 
+@outage_guard()
 def _watcher() -> None:
     """The fragment's body: one counter read while nothing changed; the tab's title follows the unseen count."""
     state = _watch()
@@ -248,15 +247,20 @@ def watch(page: str) -> None:
     ``REFRESH_SECONDS`` while the viewer has unfinished jobs, else every ``IDLE_REFRESH_SECONDS``.
     """
     st.session_state[PAGE] = page
-    state = _watch()
-    finished = _look(state)
-    state.seen(page, linked_job_id())
-    if state.unseen:
-        st.set_page_config(page_title=title(len(state.unseen)))
+    try:
+        state: Watch | None = _watch()
+        finished = _look(state)
+    except StorageError:  # the page says the log cannot be reached; watching starts on the first run after it is back
+        state, finished = None, []
+    if state is not None:
+        state.seen(page, linked_job_id())
+        if state.unseen:
+            st.set_page_config(page_title=title(len(state.unseen)))
     with st.sidebar:
         st.toggle("Sound and notification when a job ends", key=ALERTS, on_change=_ask_next_run,
                   help="Off by default. Your browser asks once whether this app may show notifications.")
         if st.session_state.pop(ASK_PERMISSION, False):
             _script("if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();")
         _tell(finished)
-        st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)()
+        if state is not None:
+            st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)()

@@ -1,0 +1,61 @@
+"""The job log goes away under an open page (real server, Chromium, a real PostgreSQL server of this test's own).
+
+Nobody touches the page: it turns to its outage notice with Generate off when the log stops answering, a reload
+keeps the frame, and it comes back by itself once the server is up again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from rivya.sandbox import Sandbox
+
+from .browser_support import new_page, open_page, served_app
+from .conftest import FAST_TIMING
+from .postgres_server import PostgresServer
+
+pytestmark = pytest.mark.browser
+
+UNREACHABLE = "The job log cannot be reached right now."
+# The watcher notices within its idle interval (10 s), the outage poll within 3 s: generous for a loaded machine.
+NOTICED = 60_000
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    with new_page(browser, request) as pg:
+        yield pg
+
+
+def test_an_open_page_says_the_log_is_unreachable_and_comes_back_by_itself(
+    page: Page, tmp_path: Path
+) -> None:
+    with Sandbox(timing=FAST_TIMING) as sandbox, PostgresServer() as database, served_app(
+        sandbox, tmp_path / "data", DATABASE_URL=database.create_database(), MEDIA_DIR=str(tmp_path / "media")
+    ) as app:
+        open_page(page, f"{app.url}/image")
+        generate = page.get_by_role("button", name=re.compile("Generate"))
+        expect(generate).to_be_enabled()
+
+        database.halt()
+        expect(page.get_by_text(UNREACHABLE)).to_be_visible(timeout=NOTICED)
+        expect(generate).to_be_disabled()
+        expect(page.locator("h1")).to_have_text("Image")
+        expect(page.get_by_test_id("stSidebarNav").get_by_text("Gallery")).to_be_visible()  # the navigation stays
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+
+        page.reload()  # a new page run during the outage: the same frame and words
+        expect(page.get_by_text(UNREACHABLE)).to_be_visible(timeout=NOTICED)
+        expect(page.locator("h1")).to_have_text("Image")
+        expect(generate).to_be_disabled()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+
+        database.resume()
+        expect(page.get_by_text(UNREACHABLE)).to_have_count(0, timeout=NOTICED)
+        expect(generate).to_be_enabled()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
