@@ -236,7 +236,7 @@ def test_sqlite_migration_v4_back_fills_search_totals_and_counter(tmp_path: Path
     path = tmp_path / "old.sqlite3"
     v3_log(path, ["a red fox", "a lighthouse at dawn", "fox; and; semicolons", "snow"])
     log = TaskLog(path)
-    assert log.schema_version == len(MIGRATIONS) == 5
+    assert log.schema_version == len(MIGRATIONS) == 6
     assert log.signature()[:2] == (4, 4)
     assert [r[0] for r in log.read("SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH 'fox' ORDER BY rowid")] == [1, 3]
     totals = [tuple(r) for r in log.read("SELECT day, status, jobs, charged FROM job_days ORDER BY day")]

@@ -18,7 +18,7 @@ from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, displ
 from rivya.errors import InvalidInputError, RivyaError
 from rivya.jobs import Reference
 from rivya.media import preview_jpeg, saved_media
-from rivya.messages import explain
+from rivya.messages import explain, explain_batch
 from rivya.people import Person
 from rivya.presets import PresetError, delete_preset, get_preset, list_presets, rename_preset, save_preset, seed_starters
 from rivya.prompts import recent_prompts
@@ -393,10 +393,9 @@ def _handle_click(
             preset_id=_preset_in_use(studio, spec, prompt, params),
         )
     except RivyaError as exc:
-        words = explain(exc)
-        more = " Each take's card shows what happened to it." if count > 1 else ""
-        _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}{more}")
         jobs = [job for key in keys if (job := studio.log.by_key(key)) is not None]  # logged takes: show each one's card
+        words = explain(exc) if count == 1 else explain_batch(exc, jobs)  # a batch: what each take cost
+        _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
     finally:
         click["handled"] = True
     followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
