@@ -393,9 +393,12 @@ def _handle_click(
             preset_id=_preset_in_use(studio, spec, prompt, params),
         )
     except RivyaError as exc:
-        jobs = [job for key in keys if (job := studio.log.by_key(key)) is not None]  # logged takes: show each one's card
-        words = explain(exc) if count == 1 else explain_batch(exc, jobs)  # a batch: what each take cost
+        words = explain(exc)
         _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
+        jobs = [job for key in keys if (job := studio.log.by_key(key)) is not None]  # logged takes: show each one's card
+        if count > 1:  # a batch: what each take cost, never one verdict for all of them
+            words = explain_batch(exc, jobs)
+            _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
     finally:
         click["handled"] = True
     followed = st.session_state.setdefault(widget_key(spec.id, "followed"), [])
