@@ -47,6 +47,10 @@ REQUEST_RATE_RECOVER_SECONDS = 5.0
 # ~30 busy). The bound lets the whole REQUEST_RATE through up to ~600 ms of latency, so the
 # budget, not the pool, is what binds.
 POLL_WORKERS = 128
+# The follower re-sends a create whose outcome is unknown with the same key, backing off 2, 4, 8 … s up to this: a
+# lost reply is then confirmed within about this (plus one follower tick) of the service answering again, inside
+# the 15 s the README promises.
+RESEND_MAX_DELAY = 10.0
 # Several replicas on one PostgreSQL log: a follower holds the jobs it claimed LEASE_SECONDS and renews them
 # every LEASE_RENEW seconds, so the jobs of a replica that died go to another within about their sum.
 LEASE_SECONDS = 15.0

@@ -75,7 +75,6 @@ MEDIA_WORKERS = 2
 MEDIA_ATTEMPTS = 3
 # A row being sent by a live page is left alone this long before the follower sends it itself.
 RESEND_GRACE = 2.0
-RESEND_MAX_DELAY = 60.0
 # A status the reference does not list: look again slowly, and stop after an hour (History's
 # "Check now" looks again); it is never treated as finished.
 UNKNOWN_STATUS_INTERVAL = 60.0
@@ -236,8 +235,7 @@ class JobService:
         # under a limit; keys already logged are a replay and are never re-checked.
         with self._submit_lock:
             logged = [self.log.by_key(key) for key in keys]
-            first = not any(logged)
-            if first:
+            if not any(logged):
                 try:
                     with self.log.writing() as db:
                         # Read inside the write transaction (exclusive across processes): another replica writing the
@@ -278,7 +276,7 @@ class JobService:
                 sent.append(job)  # a rerun of a job already sent, or the follower sends it shortly
                 continue
             try:
-                sent.append(self._send(job, first=first, raise_refusal=n == 0))
+                sent.append(self._send(job, raise_refusal=n == 0))
             except APIStatusError as exc:
                 # The first take was refused outright. Every take is still sent and judged on its own reply
                 # (the follower may already have sent some, and Rivya may have made them): never by another's.
@@ -302,20 +300,21 @@ class JobService:
             if used + cost > person_budget:
                 raise SpendLimitError(person_budget, used, cost, whose=person.name)
 
-    def _send(self, job: Job, *, first: bool, raise_refusal: bool) -> Job:
-        """One create for a logged row. ``first``: this key has certainly never been sent before."""
-        with self._lock:
-            if job.idempotency_key in self._in_flight:
-                return job
-            self._in_flight.add(job.idempotency_key)
+    def _send(self, job: Job, *, raise_refusal: bool, reserved: bool = False) -> Job:
+        """One create for a logged row, counted in the row first (``TaskLog.count_send``): whichever thread sends it,
+        a refusal is certain only on the key's very first send (``_create_outcome``). ``reserved``: the caller already
+        holds the key in ``_in_flight``."""
+        if not reserved:
+            with self._lock:
+                if job.idempotency_key in self._in_flight:
+                    return job
+                self._in_flight.add(job.idempotency_key)
         try:
-            current = self.log.get(job.id)
-            if current is None or current.status != JobStatus.SUBMITTING:
-                return current or job  # another thread's send finished meanwhile: never send a settled row again
+            current = self.log.count_send(job.id)
+            if current is None:  # another thread's send settled it meanwhile: never send a settled row again
+                return self.log.get(job.id) or job
             job = current
-            # "Never sent before" holds only for a row with no trace of an earlier attempt (the follower may have
-            # sent it meanwhile, its outcome unknown): only then can a refusal be certain (``_create_outcome``).
-            first = first and job.task_id is None and job.error_code is None
+            first = job.sends == 1
             try:
                 generation = self.client_for(job.key_owner).create_generation(
                     job.model,
@@ -346,10 +345,13 @@ class JobService:
             log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
             return self.log.update(job.id, error_code=exc.code or "unconfirmed", error_message=exc.message[:300])
         code = exc.code if exc.code in REFUSAL_CODES else UNCONFIRMED_REFUSAL
-        job = self.log.update(job.id, status=status, error_code=code, error_message=exc.message[:1000])
+        job = self.log.update(job.id, status=status, error_code=code, error_message=exc.message[:1000],
+                              only_first_send=first and status == JobStatus.REJECTED)
+        if not job.is_done:
+            return job  # another send of the key began meanwhile (another replica): its outcome decides, or a re-send's
         with self._lock:
             self._due.pop(job.id, None)
-        if raise_refusal and status == JobStatus.REJECTED:
+        if raise_refusal and job.status == JobStatus.REJECTED:
             raise exc  # the page says "nothing was charged" only for a certain refusal; the card explains the rest
         return job
 
@@ -577,11 +579,20 @@ class JobService:
                 self._busy.discard(job.id)
 
     def _resend(self, job: Job, attempts: int) -> None:
-        """Send a row's create again with its original key; back off 2, 4 … 60 s while it is not confirmed."""
+        """Send a row's create again with its original key; back off 2, 4, 8 … ``RESEND_MAX_DELAY`` s while the
+        service answers without confirming it.
+
+        A re-send skipped because another thread (a page) is sending the key right now is not an attempt: it keeps
+        the back-off where it was and looks again ``RESEND_GRACE`` later, since that send may end unconfirmed.
+        """
         with self._lock:
-            self._due[job.id] = (time.time() + min(RESEND_MAX_DELAY, 2.0 ** (attempts + 1)), attempts + 1)
+            if job.idempotency_key in self._in_flight:
+                self._due[job.id] = (time.time() + RESEND_GRACE, attempts)
+                return
+            self._in_flight.add(job.idempotency_key)
+            self._due[job.id] = (time.time() + min(constants.RESEND_MAX_DELAY, 2.0 ** (attempts + 1)), attempts + 1)
         try:
-            self._send(job, first=False, raise_refusal=False)
+            self._send(job, raise_refusal=False, reserved=True)
         except StorageError as exc:
             log.warning("job %s: %s", job.id, exc)
 

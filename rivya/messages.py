@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import (
     APIConnectionError,
@@ -15,6 +17,10 @@ from .errors import (
     SpendLimitError,
     StorageError,
 )
+from .status import JobStatus
+
+if TYPE_CHECKING:
+    from .tasklog import Job
 
 
 @dataclass(frozen=True)
@@ -142,3 +148,39 @@ def explain(error: BaseException) -> Explanation:
     if isinstance(error, APITimeoutError | APIConnectionError):
         return _NETWORK
     return Explanation("Something unexpected went wrong.", "Try again; if it keeps happening, tell whoever runs this app.")
+
+
+def take_cost(take: Job) -> str:
+    """What one take cost, by ``rivya.money``'s rule, in words that never claim more certainty than the log has."""
+    credits = take.charged_credits
+    if take.status == JobStatus.REJECTED:
+        return "nothing, refused"
+    if take.status == JobStatus.SUBMITTING:
+        return f"up to {credits:,}, not confirmed yet"
+    if take.status == JobStatus.UNCONFIRMED:
+        return f"{credits:,}, may have been charged"
+    if take.status == JobStatus.FAILED:
+        return f"{credits:,}, failed"
+    return f"{credits:,}"
+
+
+def batch_costs(takes: Sequence[Job]) -> str:
+    """``8 credits (take 1: nothing, refused · take 2: 4 · …)``: the batch's charge and each take's, take 1 first."""
+    ordered = sorted(takes, key=lambda take: take.id)  # one press writes its takes in order
+    each = " · ".join(f"take {n}: {take_cost(take)}" for n, take in enumerate(ordered, start=1))
+    return f"{sum(take.charged_credits for take in ordered):,} credits ({each})"
+
+
+def explain_batch(error: BaseException, takes: Sequence[Job]) -> Explanation:
+    """Words for a press of several takes that met ``error``: what each take cost, never one verdict for all.
+
+    The single-job words may say "Nothing was charged"; in a batch that is true of the refused take only (the
+    follower may have sent the others, and Rivya made them), so sentences about charges give way to each take's cost.
+    """
+    words = explain(error)
+    if not takes:
+        return words  # nothing was logged, so nothing was sent: the single-job words hold
+    steps = [s for s in words.action.split(". ") if "charged" not in s.lower()]
+    step = ". ".join(steps).strip()
+    step = f" {step if step.endswith('.') else step + '.'}" if step else ""
+    return Explanation(words.title, f"This press: {batch_costs(takes)}.{step} Each take's card shows what happened to it.")

@@ -148,6 +148,12 @@ MIGRATIONS: tuple[str, ...] = (
     -- removed, so a shipped preset the team deleted stays deleted.
     CREATE TABLE seeded (name TEXT PRIMARY KEY, seeded_at TEXT NOT NULL);
     """,
+    # v6: how many creates went out for a row (``TaskLog.count_send``, before each one), so "its first send" is a fact.
+    # A row from before may have been sent: it counts as sent once, and a refusal of its next send never proves that
+    # nothing was made. New rows are written with 0 (``TaskLog.add_in``).
+    """
+    ALTER TABLE jobs ADD COLUMN sends INTEGER NOT NULL DEFAULT 1;
+    """,
 )
 # PostgreSQL's schema, written anew at the version SQLite reached through ``MIGRATIONS`` (a PostgreSQL log starts
 # there): the same tables, columns and indexes, in PostgreSQL's words. Each entry is (version reached, script);
@@ -266,6 +272,10 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
     CREATE TABLE schema_version (version INTEGER NOT NULL);
     INSERT INTO schema_version (version) VALUES (0);
     """),
+    # v6, as SQLite's: a row from before counts as sent once.
+    (6, """
+    ALTER TABLE jobs ADD COLUMN sends INTEGER NOT NULL DEFAULT 1;
+    """),
 )
 SHARED_OWNER = "shared"
 
@@ -361,7 +371,7 @@ _INSERTABLE = frozenset(
     {
         "idempotency_key", "backend", "submitted_at", "updated_at", "model", "category", "prompt", "params",
         "reference_path", "reference_url", "status", "page", "session_id", "key_owner", "expected_credits", "person",
-        "person_name", "batch_id", "parent_id", "preset_id",
+        "person_name", "batch_id", "parent_id", "preset_id", "sends",
     }
 )
 _UPDATABLE = frozenset(
@@ -411,6 +421,7 @@ class Job:
     batch_id: str | None = None
     parent_id: int | None = None
     preset_id: int | None = None
+    sends: int = 0
 
     @property
     def is_done(self) -> bool:
@@ -549,7 +560,7 @@ class TaskLog:
         """``add`` inside a write transaction the caller holds (a batch's rows are written all or none)."""
         now = submitted_at or utc_now()
         values = {"idempotency_key": idempotency_key, "submitted_at": now, "updated_at": now, "params": json.dumps(params),
-                  "status": JobStatus.SUBMITTING.value, **columns}
+                  "status": JobStatus.SUBMITTING.value, "sends": 0, **columns}
         unknown = set(values) - _INSERTABLE
         if unknown:
             raise ValueError(f"not a column: {sorted(unknown)}")
@@ -573,11 +584,13 @@ class TaskLog:
         with self.db.transaction(exclusive=True) as db:
             yield db
 
-    def update(self, job_id: int, *, unless_saved: bool = False, **fields: Any) -> Job:
+    def update(self, job_id: int, *, unless_saved: bool = False, only_first_send: bool = False, **fields: Any) -> Job:
         """Change some columns of one row; ``updated_at`` is set here.
 
         ``unless_saved``: only while no result is recorded as saved (a failed download never overwrites a save that
-        another follower finished meanwhile); the row as it stands is returned when it already was.
+        another follower finished meanwhile); ``only_first_send``: only while the row is ``submitting`` with one send
+        counted (a refusal of the first send is final only if no other send began meanwhile, e.g. on another replica).
+        The row as it stands is returned when a guard did not hold.
         """
         unknown = set(fields) - _UPDATABLE
         if unknown:
@@ -588,13 +601,22 @@ class TaskLog:
         values = [json.dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()]
         assignments = ", ".join(f"{k} = ?" for k in fields)
         guard = " AND media_paths = '[]'" if unless_saved else ""
+        if only_first_send:
+            guard += f" AND sends = 1 AND status = '{JobStatus.SUBMITTING.value}'"
         rows = self.db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?{guard} RETURNING *", (*values, job_id))
         if rows:
             return _job(rows[0])
-        current = self.get(job_id) if unless_saved else None
+        current = self.get(job_id) if guard else None
         if current is None:
             raise KeyError(job_id)
         return current
+
+    def count_send(self, job_id: int) -> Job | None:
+        """Count one more create for a row still ``submitting``, just before it goes out (one statement, so two
+        senders never both see a first send); None when the row is settled and must never be sent again."""
+        rows = self.db.execute("UPDATE jobs SET sends = sends + 1 WHERE id = ? AND status = ? RETURNING *",
+                               (job_id, JobStatus.SUBMITTING.value))
+        return _job(rows[0]) if rows else None
 
     # -- the follower's leases ------------------------------------------------------------
 

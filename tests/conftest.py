@@ -28,6 +28,20 @@ FAST_TIMING = Timing(image_queued=0.1, image_processing=0.2, video_queued=0.1, v
 FAST_POLLS = PollSchedule(first_delay=0.05, image_interval=0.05, video_interval=0.05, image_max=0.1, video_max=0.1)
 
 
+class ManualClock:
+    """Time that moves only when a test moves it: the sandbox's (``Sandbox(clock=...)``) and, patched in, the
+    follower's, so a test steps through minutes of schedule without sleeping and without racing the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture(autouse=True, scope="session")
 def no_developer_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """AppTest reads ``.streamlit/secrets.toml``; a developer's real key there would win over a test's settings."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +14,9 @@ from rivya.budgets import day_start
 from rivya.config import load_settings
 from rivya.errors import SpendLimitError
 from rivya.jobs import JobService
+from rivya.ledger import LedgerView
 from rivya.lineage import lineage
-from rivya.messages import explain
+from rivya.messages import batch_costs, explain, explain_batch
 from rivya.people import Person, is_admin, star_owner
 from rivya.sandbox import Sandbox
 from rivya.stars import set_star, starred
@@ -161,7 +163,7 @@ def test_a_refused_first_take_never_marks_takes_rivya_made_as_not_started(
     def slow_first(model: str, prompt: str, params: dict, *, idempotency_key: str, **options: object) -> object:
         if idempotency_key == "k-0":
             for key in ("k-1", "k-2"):  # what the follower does with rows still sending after RESEND_GRACE
-                jobs._send(jobs.log.by_key(key), first=False, raise_refusal=False)
+                jobs._send(jobs.log.by_key(key), raise_refusal=False)
             sandbox.state.set_credits(0)
         return real(model, prompt, params, idempotency_key=idempotency_key, **options)
 
@@ -171,3 +173,57 @@ def test_a_refused_first_take_never_marks_takes_rivya_made_as_not_started(
     first, *made = (jobs.log.by_key(k) for k in ("k-0", "k-1", "k-2"))
     assert first.status == "rejected" and first.task_id is None and first.charged_credits == 0
     assert all(j.status == "queued" and j.task_id in sandbox.state.tasks and j.charged_credits == 4 for j in made)
+
+
+def test_a_take_the_follower_sends_into_an_empty_wallet_is_not_charged(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    """Four takes, a wallet for two. The page's first create is slow, so the running follower sends the other three
+    itself: two are made, one is refused on its first send, then the page's own take is refused too. Whoever sent a
+    take, a refusal of its first send is "not started": the budgets, History and the batch's words all say what the
+    wallet lost (8, not 12), and the page's summary says what each take cost, never "Nothing was charged"."""
+    sandbox.set_credits(8)
+    jobs = service(sandbox, tmp_path, log_location)
+    keys = ["w-1", "w-2", "w-3", "w-4"]
+    real = jobs.client.create_generation
+
+    def slow_first(model: str, prompt: str, params: dict, *, idempotency_key: str, **options: object) -> object:
+        if idempotency_key == keys[0]:  # the page's first send waits until the follower has settled the others
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and any(jobs.log.by_key(k).status == "submitting" for k in keys[1:]):
+                time.sleep(0.05)
+        return real(model, prompt, params, idempotency_key=idempotency_key, **options)
+
+    jobs.client.create_generation = slow_first  # the follower's sends go through it too, unhindered
+    jobs.start()
+    try:
+        with pytest.raises(InsufficientCreditsError) as refused:
+            jobs.submit_batch("grok-imagine", "four foxes", {}, keys=keys)
+    finally:
+        jobs.stop()
+    takes = [jobs.log.by_key(k) for k in keys]
+    made = [j for j in takes if j.task_id is not None]
+    assert len(made) == 2 and {j.task_id for j in made} == set(sandbox.state.tasks)
+    assert [j.status for j in takes if j not in made] == ["rejected", "rejected"]
+    assert {j.error_code for j in takes if j not in made} == {"insufficient_credits"}
+    spent = 8 - sandbox.balance()
+    assert spent == 8
+    assert jobs.log.committed_credits_since(day_start("UTC")) == spent  # the daily budgets
+    assert LedgerView(jobs.log).figures().spent_all_time == spent  # History
+    each = " · ".join(f"take {n}: {'4' if j in made else 'nothing, refused'}" for n, j in enumerate(takes, start=1))
+    assert batch_costs(takes) == f"8 credits ({each})"  # the batch's header on the page
+    words = explain_batch(refused.value, takes)  # the page's headline for the press
+    assert f"This press: 8 credits ({each})." in words.action and "nothing was charged" not in words.action.lower()
+    assert "Top up the Rivya wallet" in words.action
+    assert [j.sends for j in takes] == [1, 1, 1, 1]  # each sent once: the page sent only take 1, the follower the rest
+
+
+def test_the_words_for_a_batch_say_what_each_take_cost_whatever_its_state() -> None:
+    from .test_cards import job_row
+
+    takes = [job_row(3, "b", status="submitting", final_credits=None), job_row(1, "b", status="rejected"),
+             job_row(2, "b", status="unconfirmed", final_credits=None), job_row(4, "b", status="failed", final_credits=0)]
+    assert batch_costs(takes) == ("8 credits (take 1: nothing, refused · take 2: 4, may have been charged · "
+                                  "take 3: up to 4, not confirmed yet · take 4: 0, failed)")
+    refusal = InsufficientCreditsError("Top up.", status_code=402, code="insufficient_credits")
+    assert explain_batch(refusal, []) == explain(refusal)  # nothing logged: nothing sent, the single-job words hold

@@ -144,7 +144,7 @@ def test_a_batch_of_two_is_one_group_with_its_summed_credits(app_sandbox: Sandbo
     takes = [logged("succeeded", saved=True, final_credits=credits, batch_id="batch-1") for credits in (4, 6)]
     at = open_page("pages/image.py")
     headers = [m.value for m in at.markdown if "takes**" in m.value]
-    assert len(headers) == 1 and headers[0].startswith("**2 takes** · 10 credits · Grok Imagine")
+    assert len(headers) == 1 and headers[0].startswith("**2 takes** · 10 credits (take 1: 4 · take 2: 6) · Grok Imagine")
     assert all(at.button(key=f"grok-imagine:panel:star:{t.id}") for t in takes) and not at.exception
 
 
@@ -210,7 +210,7 @@ def job_row(n: int, batch: str | None = None, **fields) -> Job:
 def test_batch_groups_keep_takes_together_in_order_of_first_appearance() -> None:
     jobs = [job_row(5, "x"), job_row(4), job_row(3, "x"), job_row(2, "y"), job_row(1)]
     assert [[j.id for j in g] for g in batch_groups(jobs)] == [[5, 3], [4], [2], [1]]
-    assert batch_header([job_row(1, "x"), job_row(2, "x", final_credits=6)]) == "**2 takes** · 10 credits"
+    assert batch_header([job_row(1, "x"), job_row(2, "x", final_credits=6)]) == "**2 takes** · 10 credits (take 1: 4 · take 2: 6)"
 
 
 def test_try_again_rules() -> None:

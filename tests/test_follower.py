@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-from rivya import RivyaClient
-from rivya.jobs import JobService
+import pytest
+
+from rivya import RivyaClient, constants
+from rivya.jobs import FOLLOW_TICK, RESEND_GRACE, JobService
 from rivya.polling import PollSchedule, RequestBudget
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .conftest import FAST_POLLS
+from .conftest import FAST_POLLS, FAST_TIMING, ManualClock, creates
 
 
 def test_the_budget_halves_on_a_429_and_recovers_slowly() -> None:
@@ -116,3 +120,82 @@ def test_the_budget_hands_out_what_it_has_at_once() -> None:
     budget = RequestBudget(rate=0.01, burst=3, step=0)
     assert budget.acquire_up_to(5) == 3  # all it holds, in one step
     assert budget.acquire_up_to(5) == 0
+
+
+# -- re-sends of a create whose reply was lost, on a clock the test moves ------------------------------------------
+# SQLite only: the subject is the follower's schedule, the same on either engine.
+
+
+def on_clock(monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> None:
+    """The follower's time is ``clock``'s (its schedule, leases and due times); it never sleeps through it."""
+    monkeypatch.setattr("rivya.jobs.time", SimpleNamespace(time=clock, monotonic=clock, sleep=time.sleep))
+
+
+def confirm(jobs: JobService, job_id: int, clock: ManualClock, *, within: float) -> float:
+    """Step the follower one tick at a time until the row names its task; returns the clock's seconds it took."""
+    started = clock()
+    while clock() - started <= within:
+        clock.advance(FOLLOW_TICK)
+        jobs.follow_once()
+        if jobs.log.get(job_id).task_id is not None:
+            return clock() - started
+    raise AssertionError(f"not confirmed within {within} s: {jobs.log.get(job_id)}")
+
+
+def test_a_lost_reply_is_confirmed_within_15_s_of_the_service_answering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create made the task and its reply was lost; the key then stays "still being processed" (409) for 40 s.
+    Re-sends back off, but never so far that the replay, once the service gives it, waits more than 15 s."""
+    clock = ManualClock()
+    on_clock(monkeypatch, clock)
+    with Sandbox(timing=FAST_TIMING, clock=clock) as sandbox:
+        jobs = service(sandbox, tmp_path, tmp_path / "log.sqlite3", RequestBudget(rate=100, burst=50))
+        sandbox.hold_next_creates(1, seconds=40)
+        job = jobs.submit("grok-imagine", "a fox in flight", {}, idempotency_key="held")
+        assert job.status == "submitting" and job.error_code == "network"
+        answering = clock() + 40
+        while clock() < answering:  # the service says "still being processed" to every re-send meanwhile
+            clock.advance(FOLLOW_TICK)
+            jobs.follow_once()
+        assert {e.status for e in creates(sandbox)[1:]} == {409}
+        assert confirm(jobs, job.id, clock, within=60) <= 15
+        assert constants.RESEND_MAX_DELAY + FOLLOW_TICK <= 15  # the bound that makes this hold for any hold time
+        assert len(sandbox.state.tasks) == 1 and sandbox.balance() == 1000 - 4
+
+
+def test_resends_skipped_while_a_page_holds_the_key_do_not_grow_the_back_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's create hangs for 40 s with the key held; the follower's re-sends meanwhile are skipped (nothing is sent
+    twice at once) and are not attempts. When the page's send ends without a reply, the follower re-sends within its
+    grace, not after a back-off grown by the skipped ones."""
+    clock = ManualClock()
+    on_clock(monkeypatch, clock)
+    with Sandbox(timing=FAST_TIMING, clock=clock) as sandbox:
+        jobs = service(sandbox, tmp_path, tmp_path / "log.sqlite3", RequestBudget(rate=100, burst=50))
+        real, release = jobs.client.create_generation, threading.Event()
+
+        def hanging(*args: object, **kwargs: object) -> object:
+            if threading.current_thread() is page:
+                assert release.wait(60), "the test never released the page's create"
+            return real(*args, **kwargs)
+
+        jobs.client.create_generation = hanging
+        sandbox.lose_next_creates(1)  # the page's create, once it goes, makes the task and loses its reply
+        page = threading.Thread(target=jobs.submit, args=("grok-imagine", "a fox on a slow line", {}),
+                                kwargs={"idempotency_key": "slow"})
+        page.start()
+        deadline = time.monotonic() + 30
+        while jobs.log.by_key("slow") is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        job = jobs.log.by_key("slow")
+        for _ in range(int(40 / FOLLOW_TICK)):  # 40 s of passes while the page holds the key
+            clock.advance(FOLLOW_TICK)
+            jobs.follow_once()
+        assert creates(sandbox) == []  # every one of the follower's re-sends was skipped
+        release.set()
+        page.join(30)
+        assert not page.is_alive() and jobs.log.get(job.id).error_code == "network"
+        assert confirm(jobs, job.id, clock, within=60) <= RESEND_GRACE + FOLLOW_TICK
+        assert len(sandbox.state.tasks) == 1 and sandbox.balance() == 1000 - 4

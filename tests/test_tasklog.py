@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 
 from rivya.database import statement
 from rivya.money import returned_credits
 from rivya.status import TERMINAL, JobStatus
-from rivya.tasklog import MIGRATIONS, PENDING_WHERE, POSTGRES_ROLLUP, RETURNED_SQL, ROLLUP, TaskLog
+from rivya.tasklog import MIGRATIONS, PENDING_WHERE, POSTGRES_MIGRATIONS, POSTGRES_ROLLUP, RETURNED_SQL, ROLLUP, TaskLog
 
 
 def add(log: TaskLog, key: str, **extra) -> object:
@@ -236,12 +236,49 @@ def test_sqlite_migration_v4_back_fills_search_totals_and_counter(tmp_path: Path
     path = tmp_path / "old.sqlite3"
     v3_log(path, ["a red fox", "a lighthouse at dawn", "fox; and; semicolons", "snow"])
     log = TaskLog(path)
-    assert log.schema_version == len(MIGRATIONS) == 5
+    assert log.schema_version == len(MIGRATIONS) == 6
     assert log.signature()[:2] == (4, 4)
     assert [r[0] for r in log.read("SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH 'fox' ORDER BY rowid")] == [1, 3]
     totals = [tuple(r) for r in log.read("SELECT day, status, jobs, charged FROM job_days ORDER BY day")]
     assert totals == [("2025-03-01", "queued", 1, 4), ("2025-03-02", "succeeded", 1, 4), ("2025-03-03", "queued", 1, 4),
                       ("2025-03-04", "succeeded", 1, 4)]
+
+
+def v5_log(where: Path | str) -> None:
+    """A log as release v5 left it, on either engine, with one row a page may have sent before the app stopped."""
+    row = ("INSERT INTO jobs (idempotency_key, backend, submitted_at, updated_at, model, category, prompt, params, status, "
+           "expected_credits) VALUES ('old', 'b', '2025-03-01T10:00:00.000+00:00', '2025-03-01T10:00:00.000+00:00', "
+           "'grok-imagine', 'image', 'p', '{}', 'submitting', 4)")
+    if isinstance(where, Path):
+        db = sqlite3.connect(where)
+        for script in MIGRATIONS[:5]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 5")
+        db.execute(row)
+        db.commit()
+        db.close()
+        return
+    ((version, script),) = [m for m in POSTGRES_MIGRATIONS if m[0] == 5]
+    engine = create_engine(where)
+    with engine.begin() as connection, connection.connection.driver_connection.cursor() as cursor:
+        for sql in (script, f"UPDATE schema_version SET version = {version}", row):
+            cursor.execute(sql)  # no parameters: psycopg sends each whole, as the log's own migrations are sent
+    engine.dispose()
+
+
+def test_migration_v6_counts_a_row_from_before_as_sent_once(log_location: Path | str) -> None:
+    """A row from before the send count may have been sent: its next send is never taken for a first one (a refusal
+    of it cannot prove nothing was made). Rows written since start at 0, and each send is counted before it goes."""
+    v5_log(log_location)
+    log = TaskLog(log_location)
+    assert log.schema_version == len(MIGRATIONS) == 6
+    old = log.by_key("old")
+    assert old.sends == 1 and log.count_send(old.id).sends == 2
+    new = add(log, "new")
+    assert new.sends == 0 and log.count_send(new.id).sends == 1 and log.count_send(new.id).sends == 2
+    log.update(new.id, status=JobStatus.QUEUED, task_id="t")
+    assert log.count_send(new.id) is None and log.get(new.id).sends == 2  # a settled row is never counted (or sent)
+    log.close()
 
 
 DOUBLED = ("SELECT day, model, status, 1, charged,", "SELECT day, model, status, 1, 2 * charged,")  # an "older" money rule

@@ -18,7 +18,7 @@ from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, displ
 from rivya.errors import InvalidInputError, RivyaError, StorageError
 from rivya.jobs import Reference
 from rivya.media import preview_jpeg, saved_media
-from rivya.messages import explain
+from rivya.messages import explain, explain_batch
 from rivya.people import Person
 from rivya.presets import PresetError, delete_preset, get_preset, list_presets, rename_preset, save_preset, seed_starters
 from rivya.prompts import recent_prompts
@@ -403,13 +403,15 @@ def _handle_click(
         jobs = []
     except RivyaError as exc:
         words = explain(exc)
-        more = " Each take's card shows what happened to it." if count > 1 else ""
-        _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}{more}")
+        _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
         try:
             jobs = [job for key in keys if (job := studio.log.by_key(key)) is not None]  # logged takes: each one's card
         except StorageError:
             st.session_state.setdefault(widget_key(spec.id, "waiting"), []).extend(keys)
             jobs = []
+        if count > 1 and jobs:  # a batch: what each take cost, never one verdict for all of them
+            words = explain_batch(exc, jobs)
+            _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
     finally:
         click["handled"] = True
     _follow(spec.id, jobs)

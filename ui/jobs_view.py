@@ -27,7 +27,7 @@ from rivya.gallery import result_file
 from rivya.jobs import REFUSAL_CODES, Reference
 from rivya.lineage import lineage
 from rivya.media import data_uri, saved_media, thumbnail
-from rivya.messages import UNCONFIRMED, explain, explain_code
+from rivya.messages import UNCONFIRMED, batch_costs, explain, explain_code
 from rivya.people import star_owner
 from rivya.resources import is_web_url
 from rivya.stars import starred
@@ -92,8 +92,9 @@ def batch_groups(jobs: list[Job]) -> list[list[Job]]:
 
 
 def batch_header(members: list[Job]) -> str:
-    """``3 takes · 12 credits``: what one press of Generate with "How many" made, and what it cost or holds."""
-    return f"**{len(members)} takes** · {sum(j.charged_credits for j in members):,} credits"
+    """``3 takes · 8 credits (take 1: 4 · …)``: what one press of Generate with "How many" made, and what each take
+    cost or holds."""
+    return f"**{len(members)} takes** · {batch_costs(members)}"
 
 
 def can_retry(job: Job) -> bool:

@@ -9,6 +9,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -300,13 +301,17 @@ class Sandbox:
         task_failure_rate: float = 0.0,
         seed: int | None = None,
         contract: Contract | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         """``api_key`` is the default key, whose account starts with ``credits``; ``contract``
-        replaces the bundled fixture (tests use it to show the sandbox follows its own)."""
+        replaces the bundled fixture (tests use it to show the sandbox follows its own); ``clock``
+        replaces the service's monotonic time (tests move it: tasks progress, and keys stay in
+        flight, only as far as they move it)."""
         self.api_key = api_key
         self.faults = faults or Faults()
         self.state = SandboxState(
-            api_key=api_key, credits=credits, timing=timing, task_failure_rate=task_failure_rate, seed=seed, contract=contract
+            api_key=api_key, credits=credits, timing=timing, task_failure_rate=task_failure_rate, seed=seed, contract=contract,
+            clock=clock,
         )
         handler = type("SandboxHandler", (_Handler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)

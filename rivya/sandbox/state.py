@@ -172,8 +172,11 @@ class SandboxState:
         task_failure_rate: float = 0.0,
         seed: int | None = None,
         contract: Contract | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.default_key = api_key
+        # The service's time in seconds (monotonic): tasks move along it and keys stay in flight by it.
+        self.clock = clock or time.monotonic
         self.keys: dict[str, KeyRecord] = {api_key: KeyRecord()}
         self.accounts: dict[str, Account] = {api_key: Account(credits)}
         self.contract = contract or load_contract()
@@ -230,7 +233,7 @@ class SandboxState:
 
     def advance(self, now: float | None = None) -> None:
         """Move every task along the clock; refund the owner of a task that just failed."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         with self.lock:
             for task in self.tasks.values():
                 if task.status in ("succeeded", "failed"):
@@ -257,7 +260,7 @@ class SandboxState:
         fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         with self.lock:
             account = self.accounts[api_key]
-            now = time.monotonic()
+            now = self.clock()
             seen = account.idempotency.get(idempotency_key) if idempotency_key else None
             if seen is not None:
                 if seen.fingerprint != fingerprint:
