@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import subprocess
 import sys
 import threading
@@ -148,18 +149,23 @@ def test_released_personal_key_is_dropped_after_its_jobs_finish(app_env: Sandbox
         jobs.client_for(owner)
 
 
-def test_a_malformed_secrets_file_stops_the_app_and_names_the_file(app_env: Sandbox, tmp_path: Path) -> None:
+def test_a_malformed_secrets_file_stops_the_app_and_names_the_file_only_in_the_server_log(
+    app_env: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('RIVYA_API_KEY = "rvya_sk_unterminated\n')
     with use_secrets_files(tmp_path / "absent.toml"):
         assert read_secrets() == {}  # no file at all: simply no secrets
-    with use_secrets_files(secrets):
-        with pytest.raises(ValueError, match=str(secrets)):
+    with use_secrets_files(secrets), caplog.at_level(logging.ERROR, logger="imagine_studio"):
+        with pytest.raises(ValueError, match="the secrets file could not be read") as raised:
             read_secrets()
         at = AppTest.from_file(APP, default_timeout=30)
         at.run()
+    assert str(secrets) in caplog.text and str(secrets) not in str(raised.value)  # the server log names it
+    assert "rvya_sk_unterminated" not in caplog.text and "rvya_sk_unterminated" not in str(raised.value)
     assert not at.exception and "Imagine Studio cannot start" in at.error[0].value
-    assert md_escape(str(secrets)) in at.error[0].value
+    assert md_escape("the secrets file could not be read (Illegal character") in at.error[0].value
+    assert str(tmp_path) not in at.error[0].value and md_escape(str(tmp_path)) not in at.error[0].value
     assert not at.info and not at.metric  # no demo banner: the app did not fall back to the sandbox
 
 
