@@ -13,7 +13,7 @@ from rivya.messages import explain
 from rivya.people import Person
 from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER
-from ui.services import GOTO_PAGE, ensure_navigation, get_studio, studio_or_stop
+from ui.services import GOTO_PAGE, ensure_navigation, get_studio, session_id, studio_or_stop
 from ui.text import md_escape
 
 log = logging.getLogger("imagine_studio")
@@ -46,7 +46,7 @@ def page_access() -> Studio:
 
 def _try_password() -> None:
     attempt = st.session_state.pop("access:password", "")
-    if get_studio().gate.check(attempt):
+    if get_studio().gate.check(attempt, session=session_id(), address=st.context.ip_address):
         st.session_state["access:ok"] = True
     else:
         st.session_state["access:error"] = True
