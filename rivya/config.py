@@ -26,8 +26,13 @@ class Settings:
     # Each signed-in person's own daily limit, beside the team's; both reset at midnight in ``budget_timezone``.
     person_daily_budget: int | None = None
     budget_timezone: str = "UTC"
-    # People (emails or OpenID subjects, lower case) who see everyone's jobs and the spend per person.
+    # People (verified emails, lower case) who see everyone's jobs and the spend per person.
     admins: frozenset[str] = frozenset()
+    # Who may come in when people sign in (``[auth]``): verified emails, and email domains matched exactly (lower case);
+    # or, set on purpose, any account the provider signs in (``rivya.people.admitted``).
+    allowed_emails: frozenset[str] = frozenset()
+    allowed_email_domains: frozenset[str] = frozenset()
+    allow_any_account: bool = False
     # A Slack-compatible incoming webhook told when a job of at least ``notify_min_seconds`` ends.
     notify_webhook_url: str | None = field(default=None, repr=False)
     notify_min_seconds: float = 60.0
@@ -73,9 +78,24 @@ def load_settings(secrets: Mapping[str, Any] | None = None, environ: Mapping[str
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"BUDGET_TIMEZONE {timezone!r} is not a time zone name such as UTC or Europe/Berlin") from None
-    admins = secrets.get("ADMINS") or environ.get("ADMINS") or ()
-    if isinstance(admins, str):
-        admins = admins.split(",")
+    def listed(name: str) -> frozenset[str]:
+        """A list setting (a TOML list, or a comma-separated string), lower case, blanks dropped."""
+        value = secrets.get(name) or environ.get(name) or ()
+        items = value.split(",") if isinstance(value, str) else value
+        return frozenset(str(item).strip().lower() for item in items if str(item).strip())
+
+    admins, allowed_emails = listed("ADMINS"), listed("ALLOWED_EMAILS")
+    for name, emails in (("ADMINS", admins), ("ALLOWED_EMAILS", allowed_emails)):
+        not_emails = sorted(e for e in emails if e.count("@") != 1 or e.startswith("@") or e.endswith("@"))
+        if not_emails:
+            raise ValueError(f"{name} holds {not_emails[0]!r}, which is not an email address: people are matched by the "
+                             "email their sign-in provider has verified")
+    domains = frozenset(d.removeprefix("@") for d in listed("ALLOWED_EMAIL_DOMAINS"))
+    odd = sorted(d for d in domains if not d or "@" in d or any(c.isspace() for c in d))
+    if odd:
+        raise ValueError(f"ALLOWED_EMAIL_DOMAINS holds {odd[0]!r}, which is not a domain such as example.com")
+    allow_any = _switch("ALLOW_ANY_ACCOUNT", secrets.get("ALLOW_ANY_ACCOUNT", environ.get("ALLOW_ANY_ACCOUNT")))
+    _check_sign_in(bool(secrets.get("auth")), bool(allowed_emails or domains), allow_any)
     min_seconds = pick("NOTIFY_MIN_SECONDS") or "60"
     try:
         notify_min_seconds = float(min_seconds)
@@ -95,12 +115,42 @@ def load_settings(secrets: Mapping[str, Any] | None = None, environ: Mapping[str
         app_password=pick("APP_PASSWORD"),
         person_daily_budget=credits("PERSON_DAILY_BUDGET"),
         budget_timezone=timezone,
-        admins=frozenset(str(a).strip().lower() for a in admins if str(a).strip()),
+        admins=admins,
+        allowed_emails=allowed_emails,
+        allowed_email_domains=domains,
+        allow_any_account=allow_any,
         notify_webhook_url=pick("NOTIFY_WEBHOOK_URL"),
         notify_min_seconds=notify_min_seconds,
         database_url=database_url,
         media_dir=Path(media) if (media := pick("MEDIA_DIR")) else None,
     )
+
+
+def _switch(name: str, value: Any) -> bool:
+    """A true/false setting: TOML's true or false, or the words in the environment; anything else is named."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    word = str(value).strip().lower()
+    if word not in ("true", "false", ""):
+        raise ValueError(f"{name} must be true or false")
+    return word == "true"
+
+
+def _check_sign_in(sign_in: bool, allow_list: bool, allow_any: bool) -> None:
+    """Refuse a start that would let in people nobody chose (fail closed), or an allow-list nothing enforces.
+
+    With ``[auth]``, anyone the provider authenticates could sign in: with Google, any Google account in the world.
+    """
+    if sign_in and not allow_list and not allow_any:
+        raise ValueError("sign-in ([auth]) is configured but nobody is allowed in: set ALLOWED_EMAIL_DOMAINS or "
+                         "ALLOWED_EMAILS to your team's (above the [auth] section), or ALLOW_ANY_ACCOUNT = true to "
+                         "let in every account your sign-in provider accepts")
+    if allow_list and allow_any:
+        raise ValueError("ALLOW_ANY_ACCOUNT = true and ALLOWED_EMAILS or ALLOWED_EMAIL_DOMAINS say different things: "
+                         "keep one")
+    if allow_list and not sign_in:
+        raise ValueError("ALLOWED_EMAILS or ALLOWED_EMAIL_DOMAINS is set but nobody signs in: add the [auth] section "
+                         "for your sign-in provider, or remove the allow-list")
 
 
 def _database_url(value: str | None) -> str | None:

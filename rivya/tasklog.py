@@ -791,6 +791,32 @@ class TaskLog:
             sql, args = sql + " AND person = ?", [*args, person]
         return int(self._query(sql, args)[0][0])
 
+    def claim_legacy_person(self, person: str, legacy_ids: Iterable[str]) -> int:
+        """Move rows kept under a person's former ids (``rivya.people.Person.legacy_ids``) to ``person``; how many moved.
+
+        Jobs (``jobs.person``), stars and the presets they made (``presets.created_by``) move in one transaction, so
+        a person never sees half their history; run again, it finds nothing and writes nothing. A star the person
+        already has under the new id wins over the same star under a former one. Only a cheap read is made when
+        there is nothing to move (every new session of a signed-in person asks).
+        """
+        ids = sorted({i for i in legacy_ids if i and i != person})
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        find = f"""SELECT EXISTS (SELECT 1 FROM jobs WHERE person IN ({marks}))
+                       OR EXISTS (SELECT 1 FROM stars WHERE person IN ({marks}))
+                       OR EXISTS (SELECT 1 FROM presets WHERE created_by IN ({marks}))"""
+        if not self._query(find, ids * 3)[0][0]:
+            return 0
+        with self.writing() as db:
+            moved = db.execute(f"UPDATE jobs SET person = ? WHERE person IN ({marks})", (person, *ids)).rowcount
+            db.execute(f"""INSERT INTO stars (job_id, person, starred_at)
+                           SELECT job_id, ?, MIN(starred_at) FROM stars WHERE person IN ({marks}) GROUP BY job_id
+                           ON CONFLICT (job_id, person) DO NOTHING""", (person, *ids))
+            moved += db.execute(f"DELETE FROM stars WHERE person IN ({marks})", ids).rowcount
+            moved += db.execute(f"UPDATE presets SET created_by = ? WHERE created_by IN ({marks})", (person, *ids)).rowcount
+        return moved
+
     def count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM jobs")[0][0])
 

@@ -17,7 +17,7 @@ from rivya.jobs import JobService
 from rivya.ledger import LedgerView
 from rivya.lineage import lineage
 from rivya.messages import batch_costs, explain, explain_batch
-from rivya.people import Person, is_admin, star_owner
+from rivya.people import Person, is_admin, person_id, star_owner
 from rivya.sandbox import Sandbox
 from rivya.stars import set_star, starred
 from rivya.tasklog import TaskLog
@@ -127,14 +127,18 @@ def test_team_settings_are_read_and_bad_ones_named() -> None:
 
 
 def test_people_from_tokens() -> None:
-    assert Person.from_claims({"email": "Ann@Example.com", "name": "Ann", "sub": "1"}) == ANN
-    assert Person.from_claims({"sub": "abc"}) == Person("abc", "abc")
-    assert Person.from_claims({"name": "nobody"}) is None
+    issuer = "https://id.example"
+    ann = Person.from_claims({"iss": issuer, "email": "Ann@Example.com", "email_verified": True, "name": "Ann", "sub": "1"})
+    assert (ann.id, ann.name, ann.email) == (person_id(issuer, "1"), "Ann", "ann@example.com")
+    assert Person.from_claims({"iss": issuer, "sub": "abc"}) == Person(person_id(issuer, "abc"), "Account abc", None, "abc")
+    assert Person.from_claims({"name": "nobody", "iss": issuer}) is None
+    assert Person.from_claims({"sub": "abc"}) is None  # no issuer: not a token a provider signed
     # An address the provider has not verified is not who someone is (anyone could register the admin's).
-    assert Person.from_claims({"email": "boss@example.com", "email_verified": False, "sub": "x1"}) == Person("x1", "x1")
-    assert Person.from_claims({"email": "boss@example.com", "email_verified": "false", "sub": "x1"}).id == "x1"
-    assert is_admin(ANN, frozenset({ANN.id})) and not is_admin(None, frozenset({""})) and not is_admin(BOB, frozenset({ANN.id}))
-    assert star_owner(None) == "" and star_owner(ANN) == ANN.id
+    assert Person.from_claims({"iss": issuer, "email": "boss@example.com", "email_verified": False, "sub": "x1"}).email is None
+    assert Person.from_claims({"iss": issuer, "email": "boss@example.com", "email_verified": "false", "sub": "x1"}).email is None
+    assert is_admin(ann, frozenset({"ann@example.com"})) and not is_admin(None, frozenset({""}))
+    assert not is_admin(ann, frozenset({ann.id})) and not is_admin(BOB, frozenset({ANN.id}))
+    assert star_owner(None) == "" and star_owner(ann) == ann.id
 
 
 def test_stars_are_per_person_and_lineage_goes_both_ways(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:

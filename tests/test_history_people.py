@@ -10,16 +10,22 @@ from zoneinfo import ZoneInfo
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rivya.people import person_id, short_id
 from rivya.sandbox import Sandbox
 from rivya.stars import set_star
+from ui.text import md_escape
 
 from .conftest import APP, FAST_TIMING, image_bytes, parent_of
 from .test_history import SQLITE_ONLY, app_log
 
-ANA = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
-BO = {"is_logged_in": True, "email": "bo@example.com", "name": "Bo"}
+ISSUER = "https://id.example"
+ANA = {"is_logged_in": True, "iss": ISSUER, "sub": "ana-1", "email": "ana@example.com", "email_verified": True, "name": "Ana"}
+BO = {"is_logged_in": True, "iss": ISSUER, "sub": "bo-2", "email": "bo@example.com", "email_verified": True, "name": "Bo"}
+# An account whose subject is Ana's address, with no email claim: before ids were keyed by issuer and subject, it was Ana.
+NOT_ANA = {"is_logged_in": True, "iss": ISSUER, "sub": "ana@example.com"}
 AUTH = {"auth": {"redirect_uri": "http://127.0.0.1/oauth2callback", "cookie_secret": "s" * 32, "client_id": "studio",
-                 "client_secret": "x", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
+                 "client_secret": "x", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"},
+        "ALLOWED_EMAIL_DOMAINS": ["example.com"]}
 
 # (person, name, minutes ago, model, status, credits, starred by): the newest first
 SEED = [
@@ -60,11 +66,12 @@ def seeded(point_app, log_location: Path | str, monkeypatch: pytest.MonkeyPatch)
         yield ids[::-1]  # newest first, as SEED
 
 
-def history(user: dict | None, *, timezone: str | None = None) -> AppTest:
-    """The History page as ``user`` sees it (None: sign-in not configured), from a browser in ``timezone``."""
+def history(user: dict | None, *, timezone: str | None = None, **settings: object) -> AppTest:
+    """The History page as ``user`` sees it (None: sign-in not configured), from a browser in ``timezone``; ``settings``
+    replace the secrets' allow-list."""
     at = AppTest.from_file(APP, default_timeout=30)
     if user is not None:
-        at.secrets.update(AUTH)
+        at.secrets.update({k: v for k, v in AUTH.items() if not settings or k == "auth"} | settings)
         at.user = user
     if timezone:
         at.context = {"timezone": timezone}
@@ -120,7 +127,7 @@ def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
     at.run()
     people = next(d.value for d in at.dataframe if "person" in d.value.columns)
     assert people.to_dict("records") == [
-        {"person": "Ana", "id": "ana@example.com", "jobs": 3, "today": 4, "week": 14, "ever": 16},
+        {"person": "Ana", "id": short_id(person_id(ISSUER, "ana-1")), "jobs": 3, "today": 4, "week": 14, "ever": 16},
         {"person": "Bo", "id": "bo@example.com", "jobs": 1, "today": 10, "week": 10, "ever": 10},
         {"person": "Nobody signed in", "id": "", "jobs": 1, "today": 4, "week": 4, "ever": 4},
     ]
@@ -216,3 +223,45 @@ def test_selected_rows_offer_compare_animate_and_a_zip(seeded: list[int]) -> Non
     select(at, [1, 2])
     at.button(key="history:compare").click().run()
     assert not at.exception, at.exception
+
+
+def test_a_subject_that_looks_like_an_email_is_not_that_person(seeded: list[int]) -> None:
+    """An account whose subject is 'ana@example.com' and which has no email: let in only when any account may come
+    in, and then not Ana: not an admin, none of her stars, none of her jobs as its own, her rows left where they are."""
+    from ui.services import get_studio
+
+    refused = history(NOT_ANA)  # the allow-list matches verified emails only
+    assert "did not include an email address your provider has verified" in refused.error[0].value
+    assert [b.label for b in refused.button] == ["Sign out"] and not refused.metric and not refused.dataframe
+    at = history(NOT_ANA, ALLOW_ANY_ACCOUNT=True)
+    assert "Signed in as **Account ana@example.com**" in [c.value for c in at.sidebar.caption]  # no " · admin"
+    assert "Spend per person" not in [t.label for t in at.tabs]
+    assert {m.label: m.value for m in at.metric}["Your spend, all time"] == "0"
+    at.pills(key="history:only").set_value(["Favourites"]).run()
+    assert shown(at).startswith("0 of 5 jobs")  # Ana starred two; none of them are this account's
+    at.pills(key="history:only").set_value(["Mine"]).run()
+    assert shown(at).startswith("0 of 5 jobs")
+    assert [get_studio().log.get(i).person for i in seeded[:1]] == ["ana@example.com"]  # nothing moved to it
+    ana = history(ANA, ALLOW_ANY_ACCOUNT=True)
+    assert "Signed in as **Ana** · admin" in [c.value for c in ana.sidebar.caption]
+    assert get_studio().log.get(seeded[0]).person == person_id(ISSUER, "ana-1")  # her own sign-in takes them over
+
+
+def test_an_account_outside_the_allow_list_sees_plain_words_and_sign_out(seeded: list[int]) -> None:
+    eve = {"is_logged_in": True, "iss": ISSUER, "sub": "eve-6", "email": "eve@evil-example.com", "email_verified": True}
+    for user in (eve, {**eve, "email": "eve@example.com.evil.io"}, {**ANA, "email_verified": False}):
+        at = history(user)
+        assert not at.exception and "is open to its team only" in at.error[0].value
+        assert [b.label for b in at.button] == ["Sign out"] and [t.value for t in at.title] == ["Imagine Studio"]
+        assert not at.metric and not at.dataframe and not at.sidebar.caption and not at.tabs
+    assert "Sign out" in [b.label for b in history(ANA).sidebar.button]  # a listed, verified email comes in
+
+
+def test_sign_in_without_an_allow_list_refuses_to_start(seeded: list[int]) -> None:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets["auth"] = AUTH["auth"]
+    at.user = ANA
+    at.run()
+    assert not at.exception and "Imagine Studio cannot start" in at.error[0].value
+    assert md_escape("set ALLOWED_EMAIL_DOMAINS or ALLOWED_EMAILS") in at.error[0].value
+    assert not at.metric and not at.button and not at.sidebar.caption

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rivya.people import person_id
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
 from ui.large_view import link_to
@@ -163,6 +164,7 @@ def auth_section(metadata_url: str) -> dict[str, str]:
 def test_with_sign_in_configured_a_page_shows_only_the_sign_in_prompt(app_sandbox: Sandbox, script: str) -> None:
     at = AppTest.from_file(script, default_timeout=30)
     at.secrets["auth"] = auth_section("http://127.0.0.1:9/.well-known/openid-configuration")
+    at.secrets["ALLOWED_EMAIL_DOMAINS"] = ["example.com"]
     at.user = {"is_logged_in": False}
     at.run()
     assert not at.exception
@@ -173,6 +175,7 @@ def test_with_sign_in_configured_a_page_shows_only_the_sign_in_prompt(app_sandbo
 def test_a_provider_that_does_not_answer_gets_a_plain_message_never_the_page(app_sandbox: Sandbox) -> None:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["auth"] = auth_section(f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration")  # nobody there
+    at.secrets["ALLOWED_EMAIL_DOMAINS"] = ["example.com"]
     at.user = {"is_logged_in": False}
     at.run()
     at.button[0].click().run()
@@ -189,13 +192,15 @@ def test_a_signed_in_person_is_named_and_told_about_their_jobs_from_other_tabs(
     monkeypatch.setenv("ADMINS", "ada@example.com")
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["auth"] = auth_section("http://127.0.0.1:9/.well-known/openid-configuration")
-    at.user = {"is_logged_in": True, "email": "Ada@Example.com", "name": "Ada Lovelace", "sub": "a1"}
+    at.secrets["ALLOWED_EMAIL_DOMAINS"] = ["example.com"]
+    at.user = {"is_logged_in": True, "iss": "https://id.example", "email": "Ada@Example.com", "email_verified": True,
+               "name": "Ada Lovelace", "sub": "a1"}
     at.run()
     assert not at.exception
     assert "Signed in as **Ada Lovelace** · admin" in [c.value for c in at.sidebar.caption]
     assert "Sign out" in [b.label for b in at.sidebar.button] and at.metric
     studio_log = get_studio().log
-    job = add(studio_log, "elsewhere", session="another tab", person="ada@example.com")
+    job = add(studio_log, "elsewhere", session="another tab", person=person_id("https://id.example", "a1"))
     end(studio_log, job, "failed")
     at.run()
     (toast,) = at.toast
@@ -205,6 +210,7 @@ def test_a_signed_in_person_is_named_and_told_about_their_jobs_from_other_tabs(
 def test_a_sign_in_that_names_nobody_opens_nothing(app_sandbox: Sandbox) -> None:
     at = AppTest.from_file(APP, default_timeout=30)
     at.secrets["auth"] = auth_section("http://127.0.0.1:9/.well-known/openid-configuration")
+    at.secrets["ALLOWED_EMAIL_DOMAINS"] = ["example.com"]
     at.user = {"is_logged_in": True, "name": ""}  # the provider's token carried neither email nor subject
     at.run()
     assert not at.exception and "did not say who you are" in at.error[0].value

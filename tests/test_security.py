@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from rivya import InvalidInputError, RivyaClient, RivyaError, SpendLimitError
-from rivya.access import PasswordGate
+from rivya.access import FORGET_AFTER, GLOBAL_MAX_DELAY, MAX_DELAY, PasswordGate
 from rivya.catalog import ReferenceRule
 from rivya.config import Settings, load_settings
 from rivya.jobs import JobService
@@ -148,18 +149,23 @@ def test_released_personal_key_is_dropped_after_its_jobs_finish(app_env: Sandbox
         jobs.client_for(owner)
 
 
-def test_a_malformed_secrets_file_stops_the_app_and_names_the_file(app_env: Sandbox, tmp_path: Path) -> None:
+def test_a_malformed_secrets_file_stops_the_app_and_names_the_file_only_in_the_server_log(
+    app_env: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('RIVYA_API_KEY = "rvya_sk_unterminated\n')
     with use_secrets_files(tmp_path / "absent.toml"):
         assert read_secrets() == {}  # no file at all: simply no secrets
-    with use_secrets_files(secrets):
-        with pytest.raises(ValueError, match=str(secrets)):
+    with use_secrets_files(secrets), caplog.at_level(logging.ERROR, logger="imagine_studio"):
+        with pytest.raises(ValueError, match="the secrets file could not be read") as raised:
             read_secrets()
         at = AppTest.from_file(APP, default_timeout=30)
         at.run()
+    assert str(secrets) in caplog.text and str(secrets) not in str(raised.value)  # the server log names it
+    assert "rvya_sk_unterminated" not in caplog.text and "rvya_sk_unterminated" not in str(raised.value)
     assert not at.exception and "Imagine Studio cannot start" in at.error[0].value
-    assert md_escape(str(secrets)) in at.error[0].value
+    assert md_escape("the secrets file could not be read (Illegal character") in at.error[0].value
+    assert str(tmp_path) not in at.error[0].value and md_escape(str(tmp_path)) not in at.error[0].value
     assert not at.info and not at.metric  # no demo banner: the app did not fall back to the sandbox
 
 
@@ -200,14 +206,88 @@ def test_no_job_is_sent_while_the_tab_has_not_said_who_pays(app_env: Sandbox) ->
 
 def test_password_gate_delays_grow() -> None:
     gate = PasswordGate("open sesame")
+    me = {"session": "s1", "address": "198.51.100.7"}
     assert "open sesame" not in repr(gate)
-    assert gate.delay() == 0
-    assert not gate.check("open", sleep=False)
-    assert [gate.delay(), gate.check("x", sleep=False), gate.delay()] == [1.0, False, 2.0]
+    assert gate.delay(**me) == 0
+    assert not gate.check("open", sleep=False, **me)
+    assert [gate.delay(**me), gate.check("x", sleep=False, **me), gate.delay(**me)] == [1.0, False, 2.0]
     for _ in range(10):
-        gate.check("nope", sleep=False)
-    assert gate.delay() == 30.0
-    assert gate.check("open sesame", sleep=False)
+        gate.check("nope", sleep=False, **me)
+    assert gate.delay(**me) == 30.0
+    assert gate.check("open sesame", sleep=False, **me)
+
+
+class FakeTime:
+    """The gate's clock and sleep: a wait moves the clock on and is recorded, nothing really sleeps."""
+
+    def __init__(self) -> None:
+        self.now, self.waits = 1000.0, []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_misses_elsewhere_delay_the_right_password_at_most_the_global_ceiling() -> None:
+    """One guesser's 40 misses (one address, fresh sessions each time) slow that address to 30 s a try; a teammate in a
+    fresh session elsewhere waits at most GLOBAL_MAX_DELAY, and a teammate's own typos count against only them."""
+    time_ = FakeTime()
+    gate = PasswordGate("open sesame", sleep=time_.sleep, clock=time_.clock)
+    for n in range(40):
+        assert not gate.check(f"guess {n}", session=f"guesser-{n}", address="203.0.113.9")
+    assert max(time_.waits) == MAX_DELAY and gate.delay("another", "203.0.113.9") == MAX_DELAY  # a new tab: no reset
+    time_.waits.clear()
+    assert gate.check("open sesame", session="teammate", address="198.51.100.7")
+    assert time_.waits == [GLOBAL_MAX_DELAY] and GLOBAL_MAX_DELAY < MAX_DELAY
+    assert gate.check("open sesame", session="colleague", address=None)  # no address known (a local connection)
+    assert time_.waits == [GLOBAL_MAX_DELAY, GLOBAL_MAX_DELAY]
+    for n in range(5):  # one person's typos behind an unknown address: their session slows, not the team beyond the cap
+        gate.check(f"typo {n}", session="typist", address=None)
+    assert gate.delay("typist", None) == 16.0 and gate.delay("fresh", None) == GLOBAL_MAX_DELAY
+    time_.now += FORGET_AFTER + 1
+    assert gate.delay("typist", None) == gate.delay("another", "203.0.113.9") == 0.0  # forgotten after a quiet spell
+
+
+def test_a_guesser_spread_over_many_addresses_is_still_slowed() -> None:
+    time_ = FakeTime()
+    gate = PasswordGate("open sesame", sleep=time_.sleep, clock=time_.clock)
+    for n in range(10):
+        assert not gate.check(f"guess {n}", session=f"s{n}", address=f"203.0.113.{n}")
+    assert time_.waits == [1.0, 2.0] + [GLOBAL_MAX_DELAY] * 7  # each fresh session and address waits the global part
+
+
+def test_a_parallel_flood_from_one_address_queues() -> None:
+    """While one attempt from an address waits its delay, another from the same address (a new session) queues behind
+    it, then waits the delay the first's miss earned; without the address's turn it would compare at once."""
+    waits: list[float] = []
+    second_done = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 1:
+            second_done.wait(2)  # the first attempt's wait lasts until the second is done, or 2 s if it queues
+
+    gate = PasswordGate("open sesame", sleep=sleep)
+    address = "203.0.113.9"
+    assert not gate.check("first miss", session="s0", address=address, sleep=False)
+    first = threading.Thread(target=gate.check, args=("guess 1",), kwargs={"session": "s1", "address": address})
+    first.start()
+    deadline = time.monotonic() + 30
+    while not waits and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    def second_guess() -> None:
+        gate.check("guess 2", session="s2", address=address)
+        second_done.set()
+
+    second = threading.Thread(target=second_guess)
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert waits == [1.0, 2.0]
 
 
 def test_pages_render_nothing_until_the_password(app_env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -238,12 +318,12 @@ def test_password_attempts_are_taken_one_at_a_time() -> None:
 
     def guess(n: int) -> bool:
         start.wait()
-        return gate.check(f"guess {n}")
+        return gate.check(f"guess {n}", session=f"s{n}", address="203.0.113.9")
 
     with ThreadPoolExecutor(4) as pool:
         assert not any(pool.map(guess, range(4)))
     assert sorted(waits) == [1.0, 2.0, 4.0]  # in parallel they wait 1+2+4 s, not 1 s each
-    assert gate.delay() == 8.0
+    assert gate.delay("s9", "203.0.113.9") == 8.0
 
 
 @pytest.mark.parametrize("page", PAGE_SCRIPTS)
@@ -290,7 +370,7 @@ def test_clearing_streamlit_caches_keeps_one_backend_and_the_password_delay(
     at.text_input(key="access:password").input("wrong")
     at.button[0].click().run()
     studio, running = get_studio(), followers()
-    assert studio.following and studio.gate.delay() == 1.0
+    assert studio.following and studio.gate.delay() == 1.0  # the global part: any session's next try
     st.cache_data.clear()  # what any browser's "clear cache" message does, for every session
     st.cache_resource.clear()
     other = AppTest.from_file(APP, default_timeout=30)

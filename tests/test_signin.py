@@ -13,13 +13,16 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from rivya.people import person_id
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
 from .browser_support import OidcProvider, StreamlitServer, free_port, new_page
 
 pytestmark = pytest.mark.browser
-ADA = {"sub": "ada-sub-1", "email": "Ada@Example.com", "name": "Ada Lovelace"}
+ADA = {"sub": "ada-sub-1", "email": "Ada@Example.com", "email_verified": True, "name": "Ada Lovelace"}
+# Verified, but not on the allow-list (ALLOWED_EMAIL_DOMAINS = example.com matches the whole domain, not a suffix).
+EVE = {"sub": "eve-sub-1", "email": "eve@evil-example.com", "email_verified": True, "name": "Eve"}
 # Long enough that a person can go to another page before the job ends.
 TIMING = Timing(image_queued=0.5, image_processing=5.0, video_queued=0.5, video_processing=3.0)
 RESULT_TIMEOUT = 40_000
@@ -27,7 +30,7 @@ RESULT_TIMEOUT = 40_000
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[OidcProvider]:
-    server = OidcProvider([ADA])
+    server = OidcProvider([ADA, EVE])
     yield server
     server.stop()
 
@@ -49,7 +52,7 @@ def app(provider: OidcProvider, sandbox: Sandbox, tmp_path_factory: pytest.TempP
     data_dir = tmp_path_factory.mktemp("data")
     port = free_port()
     secrets = tmp_path_factory.mktemp("secrets") / "secrets.toml"
-    secrets.write_text(provider.auth_secrets(port))
+    secrets.write_text('ALLOWED_EMAIL_DOMAINS = ["example.com"]\n' + provider.auth_secrets(port))
     env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data_dir)}
     server = StreamlitServer(env, secrets=secrets, port=port)
     server.data_dir = data_dir
@@ -78,7 +81,9 @@ def test_a_page_opened_without_signing_in_shows_only_the_sign_in_prompt(page: Pa
         expect(page.get_by_text("Credit balance")).to_have_count(0)
 
 
-def test_sign_in_names_the_person_and_their_job_is_attributed(page: Page, app: StreamlitServer) -> None:
+def test_sign_in_names_the_person_and_their_job_is_attributed(
+    page: Page, app: StreamlitServer, provider: OidcProvider
+) -> None:
     sign_in(page)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     page.goto("/image")
@@ -89,13 +94,34 @@ def test_sign_in_names_the_person_and_their_job_is_attributed(page: Page, app: S
     page.get_by_role("button", name="Generate").click()
     expect(page.locator(".st-key-results").get_by_test_id("stImage").first).to_be_visible(timeout=RESULT_TIMEOUT)
     (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
-    assert (job.person, job.person_name) == ("ada@example.com", "Ada Lovelace")
+    assert (job.person, job.person_name) == (person_id(provider.url, ADA["sub"]), "Ada Lovelace")
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="End session").click()  # the provider's own sign-out page
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
     page.goto("/image")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("textbox", name="Prompt")).to_have_count(0)
+
+
+def test_an_account_outside_the_allow_list_sees_plain_words_and_sign_out_only(page: Page) -> None:
+    page.goto("/image")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=EVE["sub"]).click()
+    expect(page.get_by_text("is open to its team only, and eve@evil-example.com is not on its list")).to_be_visible(
+        timeout=30_000)
+    expect(page.get_by_role("button")).to_have_count(1)  # Sign out, and nothing else to press
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    expect(page.get_by_role("textbox")).to_have_count(0)
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
+    for path in ("/history", "/gallery", "/"):
+        page.goto(path)
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Credit balance")).to_have_count(0)
+        expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="End session").click()  # the provider's own sign-out page
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
 
 
 def test_a_job_that_ends_on_another_page_brings_a_toast_and_counts_in_the_title(page: Page, app: StreamlitServer) -> None:

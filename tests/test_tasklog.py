@@ -16,6 +16,9 @@ from sqlalchemy import create_engine, event
 
 from rivya.database import statement
 from rivya.money import returned_credits
+from rivya.people import Person
+from rivya.presets import get_preset, save_preset
+from rivya.stars import set_star, starred
 from rivya.status import TERMINAL, JobStatus
 from rivya.tasklog import MIGRATIONS, PENDING_WHERE, POSTGRES_MIGRATIONS, POSTGRES_ROLLUP, RETURNED_SQL, ROLLUP, TaskLog
 
@@ -335,3 +338,34 @@ def test_returned_sql_agrees_with_the_money_rule(log: TaskLog) -> None:
     got = {n: value for n, value in log.read(f"SELECT n, {RETURNED_SQL} FROM ({rows}) AS c", args)}
     for n, (status, reserved, final) in enumerate(cases):
         assert got[n] == returned_credits(str(status), reserved, final), (status, reserved, final)
+
+
+def test_a_person_takes_over_rows_kept_under_their_former_ids_once(log: TaskLog) -> None:
+    """Before ids were keyed by issuer and subject, a person's rows were kept under their email (or bare subject).
+    Signed in with that email verified, they take over their jobs, stars and presets in one go; an account whose
+    subject only looks like that email takes nothing; a second run writes nothing."""
+    issuer = "https://id.example"
+    ada = Person.from_claims({"iss": issuer, "sub": "ada-1", "email": "Ada@Example.com", "email_verified": True})
+    mallory = Person.from_claims({"iss": issuer, "sub": "ada@example.com"})  # no email claim at all
+    unverified = Person.from_claims({"iss": issuer, "sub": "x-9", "email": "ada@example.com", "email_verified": False})
+    kit = Person.from_claims({"iss": issuer, "sub": "kit-7"})  # without an email, the old id was the bare subject
+    assert mallory.legacy_ids == () and unverified.legacy_ids == ("x-9",) and kit.legacy_ids == ("kit-7",)
+    hers, kits, bos = (add(log, key, person=old) for key, old in (("a", "ada@example.com"), ("k", "kit-7"),
+                                                                   ("b", "bo@example.com")))
+    set_star(log, hers.id, "ada@example.com", True)
+    set_star(log, bos.id, "ada@example.com", True)
+    set_star(log, bos.id, ada.id, True)  # the same star, already under her new id
+    set_star(log, kits.id, "kit-7", True)
+    preset = save_preset(log, "Ada's fox", "grok-imagine", "a fox", {}, Person("ada@example.com", "Ada"))
+    for stranger in (mallory, unverified):
+        assert log.claim_legacy_person(stranger.id, stranger.legacy_ids) == 0
+    assert log.claim_legacy_person(ada.id, ada.legacy_ids) == 4  # one job, two stars, one preset
+    assert log.get(hers.id).person == ada.id and log.get(bos.id).person == "bo@example.com"
+    assert starred(log, [hers.id, bos.id, kits.id], ada.id) == {hers.id, bos.id}
+    assert starred(log, [hers.id, bos.id], "ada@example.com") == set() and starred(log, [hers.id], mallory.id) == set()
+    assert get_preset(log, preset.id).created_by == ada.id
+    writes = [s for s in statements(log, lambda: log.claim_legacy_person(ada.id, ada.legacy_ids))
+              if not s[0].lstrip().upper().startswith(("SELECT", "BEGIN", "COMMIT", "ROLLBACK"))]
+    assert writes == []  # taken over once: the next session of hers only reads
+    assert log.claim_legacy_person(kit.id, kit.legacy_ids) == 2
+    assert log.get(kits.id).person == kit.id and starred(log, [kits.id], kit.id) == {kits.id}

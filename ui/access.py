@@ -8,12 +8,12 @@ import requests
 import streamlit as st
 
 from rivya import RivyaClient, people
-from rivya.errors import RivyaError
+from rivya.errors import RivyaError, StorageError
 from rivya.messages import explain
 from rivya.people import Person
 from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER
-from ui.services import GOTO_PAGE, ensure_navigation, get_studio, studio_or_stop
+from ui.services import GOTO_PAGE, ensure_navigation, get_studio, session_id, studio_or_stop
 from ui.text import md_escape
 
 log = logging.getLogger("imagine_studio")
@@ -46,7 +46,7 @@ def page_access() -> Studio:
 
 def _try_password() -> None:
     attempt = st.session_state.pop("access:password", "")
-    if get_studio().gate.check(attempt):
+    if get_studio().gate.check(attempt, session=session_id(), address=st.context.ip_address):
         st.session_state["access:ok"] = True
     else:
         st.session_state["access:error"] = True
@@ -59,8 +59,8 @@ def auth_configured() -> bool:
     return bool(read_secrets().get("auth"))
 
 
-def current_person() -> Person | None:
-    """The signed-in person (``st.user``), or None when sign-in is not configured or nobody signed in.
+def signed_in_person() -> Person | None:
+    """Whoever the provider signed in (``st.user``), let in by the allow-list or not; None when nobody is named.
 
     Fail-closed: a ``st.user`` without its ``is_logged_in`` flag counts as nobody signed in.
     """
@@ -69,14 +69,40 @@ def current_person() -> Person | None:
     return Person.from_claims(st.user.to_dict())
 
 
+def current_person() -> Person | None:
+    """The signed-in person the allow-list lets in, or None (sign-in not configured, nobody signed in, or refused)."""
+    person = signed_in_person()
+    settings = get_studio().settings
+    allowed = people.admitted(person, emails=settings.allowed_emails, domains=settings.allowed_email_domains,
+                              anyone=settings.allow_any_account)
+    return person if allowed else None
+
+
 def is_admin() -> bool:
     """True when the signed-in person is one of ``ADMINS`` (nobody is an admin without sign-in)."""
     return people.is_admin(current_person(), get_studio().settings.admins)
 
 
 def signed_in() -> bool:
-    """True when sign-in is not configured, or a person the provider named has signed in."""
+    """True when sign-in is not configured, or a person the provider named and the allow-list lets in has signed in."""
     return not auth_configured() or current_person() is not None
+
+
+def _claim_legacy_rows(person: Person) -> None:
+    """Once per session: move rows kept under this person's former ids (email, bare subject) to their id.
+
+    A log that cannot be written now only delays it to the next page run; it never keeps the person out.
+    """
+    if st.session_state.get("access:claimed") == person.id:
+        return
+    try:
+        moved = get_studio().log.claim_legacy_person(person.id, person.legacy_ids)
+    except StorageError as exc:
+        log.warning("could not move a person's earlier rows to their id (%s)", exc)
+        return
+    if moved:
+        log.info("moved %d rows kept under a person's former id to their id", moved)
+    st.session_state["access:claimed"] = person.id
 
 
 def has_access() -> bool:
@@ -116,18 +142,32 @@ def _sign_in() -> None:
 
 
 def sign_in_gate() -> bool:
-    """True when the page may render; else draws only the sign-in prompt.
+    """True when the page may render; else draws only the sign-in prompt, or why this account may not come in.
 
-    Fail-closed: while nobody is signed in (or the provider named nobody), nothing else of the
-    app is drawn, and a provider that does not answer gets a plain message, never the page.
+    Fail-closed: while nobody is signed in (or the provider named nobody, or the allow-list does not
+    list them), nothing else of the app is drawn, only plain words and Sign out; a provider that does
+    not answer gets a plain message, never the page.
     """
-    if signed_in():
+    if not auth_configured():
+        return True
+    person = current_person()
+    if person is not None:
+        _claim_legacy_rows(person)
         return True
     st.title("Imagine Studio", anchor=False)
     with st.container(border=True, width=420):
-        if st.user.get("is_logged_in"):  # signed in, but the provider's answer names no email or subject
-            st.error("Your sign-in did not say who you are. Sign out and try another account.")
-            st.button("Sign out", on_click=st.logout, key="access:signout-unnamed")
+        if st.user.get("is_logged_in"):
+            named = signed_in_person()
+            if named is None:  # signed in, but the provider's answer names no issuer or subject
+                st.error("Your sign-in did not say who you are. Sign out and try another account.")
+            elif named.email is None:
+                st.error("Imagine Studio is open to its team only, and your sign-in did not include an email address "
+                         "your provider has verified, so it cannot tell whether you belong. Sign out and sign in with "
+                         "your team account.")
+            else:
+                st.error(f"Imagine Studio is open to its team only, and {md_escape(named.email)} is not on its list. "
+                         "Sign out and sign in with your team account, or ask whoever runs the app to add you.")
+            st.button("Sign out", on_click=st.logout, key="access:signout-refused")
             return False
         st.write("Sign in with your team account to use Imagine Studio.")
         st.button("Sign in", type="primary", on_click=_sign_in, key="access:signin", icon=":material/login:")

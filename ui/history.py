@@ -18,7 +18,7 @@ from rivya.catalog import describe_params, display_name
 from rivya.errors import RivyaError
 from rivya.media import saved_media, thumbnail
 from rivya.messages import explain
-from rivya.people import Person, star_owner
+from rivya.people import Person, short_id, star_owner
 from rivya.resources import is_web_url
 from rivya.status import JobStatus
 from rivya.studio import Studio
@@ -96,7 +96,7 @@ def _spend_by_person(studio: Studio) -> None:
     table = pd.DataFrame(
         {
             "person": [r.name if r.person else "Nobody signed in" for r in rows],
-            "id": [r.person or "" for r in rows],
+            "id": [short_id(r.person or "") for r in rows],
             "jobs": [r.jobs for r in rows],
             "today": [r.spend.today for r in rows],
             "week": [r.spend.last_7_days for r in rows],

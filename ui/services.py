@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import tomllib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,20 +22,31 @@ PAGE_FOR_CATEGORY = {"image": "pages/image.py", "video": "pages/video.py"}
 # session_state key: a button's callback names the page to open; ``page_access`` opens it on the next run.
 GOTO_PAGE = "goto_page"
 
+log = logging.getLogger("imagine_studio")
+# Streamlit's words for a secrets file it could not read, once each in the server log (every page run reads secrets).
+_logged_secret_errors: set[str] = set()
+
 
 def read_secrets() -> dict[str, Any]:
     """``st.secrets`` as a dict; no secrets file means no secrets.
 
-    A file that exists but cannot be read raises ``ValueError`` naming it: falling back to
-    "no secrets" would quietly switch the app to demo mode while people believe they are
-    generating for real.
+    A file that exists but cannot be read raises ``ValueError``: falling back to "no secrets"
+    would quietly switch the app to demo mode while people believe they are generating for real.
+    Streamlit's message names the file's absolute path on the server; the page shows this error
+    to any visitor before any gate, so the path goes to the server log and the page says only
+    "the secrets file" (and, for a TOML mistake, its line and column: tomllib names no values).
     """
     try:
         return st.secrets.to_dict()
     except StreamlitSecretNotFoundError as exc:
         if exc.error_id == "no-secrets-found":
             return {}
-        raise ValueError(str(exc).rstrip(".")) from None
+        if str(exc) not in _logged_secret_errors:
+            _logged_secret_errors.add(str(exc))
+            log.error("the secrets file could not be read: %s", exc)
+        cause = exc.__cause__
+        where = f" ({cause})" if isinstance(cause, tomllib.TOMLDecodeError) else ""
+        raise ValueError(f"the secrets file could not be read{where}; the server log names the file") from None
 
 
 def current_settings() -> Settings:
