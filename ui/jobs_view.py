@@ -328,8 +328,8 @@ def _show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> N
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if job.category == "video":
         st.video(path.read_bytes(), format=mime)
-    else:
-        show_result_image(path, width=width)
+    elif not show_result_image(path, width=width):
+        return  # a placeholder, and no download of a file that is not the picture it claims to be
     download_button(job, key=f"{key_prefix}:download:{job.id}")  # the file carries its recipe; made on click
 
 
