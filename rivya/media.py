@@ -6,6 +6,7 @@ import contextlib
 import functools
 import io
 import ipaddress
+import math
 import os
 import socket
 import tempfile
@@ -98,10 +99,11 @@ def inspect_image(data: bytes, rule: ReferenceRule, *, name: str = "the file") -
                         [f"{name} is {width}×{height} pixels; the limit is {MAX_REFERENCE_PIXELS // 1_000_000} megapixels."]
                     )
                 if img.format != "JPEG" and width * height > constants.MAX_DECODED_PIXELS:
+                    side = math.isqrt(constants.MAX_DECODED_PIXELS)
                     raise InvalidInputError([
                         f"{name} is {width}×{height} pixels; a {img.format} reference may have at most "
-                        f"{constants.MAX_DECODED_PIXELS / 1_000_000:.1f} megapixels (4096×4096). "
-                        "Save it smaller, or as a JPEG (up to 50 megapixels)."
+                        f"{constants.MAX_DECODED_PIXELS / 1_000_000:.1f} megapixels ({side}×{side}). "
+                        f"Save it smaller, or as a JPEG (up to {MAX_REFERENCE_PIXELS // 1_000_000} megapixels)."
                     ])
                 _draft_eighth(img)  # JPEG: every byte is still decoded and checked, into 1/64 of the pixels
                 img.load()

@@ -451,7 +451,7 @@ def job_card(
             if not live:
                 _retry_block(job, key_prefix)
         if job.status == JobStatus.SUCCEEDED and (note := offered_note(job)):
-            st.caption(note, help="A job of this model makes one result; the others were not fetched or stored.")
+            st.caption(note, help="Only as many results as this model makes were fetched and stored; the other links were not.")
         if job.is_done and not live:
             person = star_owner(current_person()) if person is None else person
             if facts is None:  # a card on its own (History) reads its own
