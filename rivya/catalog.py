@@ -58,6 +58,9 @@ class ModelSpec:
     reference: ReferenceRule
     prompt_required: bool = True
     billing_type: str = "FIXED"
+    # Results one task makes: both model pages describe one image or one video per request, and nothing documents
+    # more, so a reply listing more links is not a bigger result (the studio keeps this many, ``rivya.results``).
+    outputs: int = 1
 
     def param(self, key: str) -> Param | None:
         return next((p for p in self.params if p.key == key), None)

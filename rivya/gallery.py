@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 
 from .ledger import day_range
-from .media import saved_media
+from .media import result_image_size, saved_media
 from .tasklog import Job, TaskLog
 
 PAGE_SIZE = 12  # four rows of three tiles: a first screen and a bit; every tile drawn costs the browser
@@ -154,6 +154,8 @@ def gallery_thumbnail(path: Path, media_dir: Path) -> Path | None:
 
             with av.open(str(path)) as container:
                 image = next(container.decode(video=0)).to_image()
+        elif result_image_size(path) is None:
+            return None  # not an image that decodes, or too many pixels to decode here
         else:
             image = Image.open(path)
             image.draft("RGB", THUMB_SIZE)  # a JPEG decodes at a reduced scale: far cheaper

@@ -52,6 +52,7 @@ from .notify import Notifier
 from .people import Person
 from .polling import PollSchedule, RequestBudget
 from .resources import Generation, UploadedFile
+from .results import byte_cap, kept_urls
 from .status import JobStatus, is_known
 from .tasklog import SHARED_OWNER, Job, TaskLog
 
@@ -418,11 +419,13 @@ class JobService:
                 return  # saved (or given up on) meanwhile, e.g. by another replica's follower
             paths: list[str] = []
             problem: str | None = None
-            for n, url in enumerate(job.result_urls):
+            room = byte_cap(job.category)  # what this task may still store (``rivya.results``)
+            for n, url in enumerate(kept_urls(job)):
                 for attempt in range(MEDIA_ATTEMPTS):
                     try:
                         path = download_media(
-                            url, self.media_dir / f"{job.id}-{n}", expected=job.category, allow_private=self._allow_private_media
+                            url, self.media_dir / f"{job.id}-{n}", expected=job.category,
+                            allow_private=self._allow_private_media, max_bytes=min(room, constants.MEDIA_MAX_BYTES),
                         )
                     except RivyaError as exc:
                         problem = str(exc)
@@ -432,6 +435,7 @@ class JobService:
                         time.sleep(2.0 * (attempt + 1))
                         continue
                     problem = None
+                    room -= path.stat().st_size
                     thumbnail(path)
                     paths.append(str(path))
                     break

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import ipaddress
+import math
 import os
 import socket
 import tempfile
@@ -28,7 +30,9 @@ from .errors import InvalidInputError, RivyaError
 
 # Pillow's formats we accept, by the MIME type the reference names.
 _PIL_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-# Anything larger is refused as a likely decompression bomb; real photos are far smaller.
+# Anything larger is refused as a likely decompression bomb; real photos are far smaller. A JPEG is checked and
+# previewed at 1/8 scale (``draft``), so this is all it is held to; a PNG or WebP can only be decoded whole, so it is
+# held to ``constants.MAX_DECODED_PIXELS`` as well (a 142 KB PNG of 7000 x 7000 pixels decodes to 147 MB).
 MAX_REFERENCE_PIXELS = 50_000_000
 
 _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
@@ -94,6 +98,14 @@ def inspect_image(data: bytes, rule: ReferenceRule, *, name: str = "the file") -
                     raise InvalidInputError(
                         [f"{name} is {width}×{height} pixels; the limit is {MAX_REFERENCE_PIXELS // 1_000_000} megapixels."]
                     )
+                if img.format != "JPEG" and width * height > constants.MAX_DECODED_PIXELS:
+                    side = math.isqrt(constants.MAX_DECODED_PIXELS)
+                    raise InvalidInputError([
+                        f"{name} is {width}×{height} pixels; a {img.format} reference may have at most "
+                        f"{constants.MAX_DECODED_PIXELS / 1_000_000:.1f} megapixels ({side}×{side}). "
+                        f"Save it smaller, or as a JPEG (up to {MAX_REFERENCE_PIXELS // 1_000_000} megapixels)."
+                    ])
+                _draft_eighth(img)  # JPEG: every byte is still decoded and checked, into 1/64 of the pixels
                 img.load()
     except InvalidInputError:
         raise
@@ -108,6 +120,11 @@ def inspect_image(data: bytes, rule: ReferenceRule, *, name: str = "the file") -
     if mime not in rule.mime_types:
         raise InvalidInputError([f"{name} is {mime}; accepted: {allowed}."])
     return ImageInfo(mime_type=mime, width=width, height=height, size=len(data))
+
+
+def _draft_eighth(img: Image.Image) -> None:
+    """Ask a JPEG to decode at 1/8 scale (its decoder still reads and checks every byte); other formats ignore it."""
+    img.draft(None, (max(1, img.width // 8), max(1, img.height // 8)))
 
 
 def _ratio(aspect_ratio: str) -> tuple[int, int]:
@@ -485,6 +502,36 @@ def saved_media(path: str | None, media_dir: Path) -> Path | None:
 THUMBNAIL_SIZE = (160, 160)
 
 
+@functools.lru_cache(maxsize=4096)
+def _decoded_size(path: str, size: int, mtime_ns: int) -> tuple[int, int] | None:
+    """``result_image_size`` for one version of a file (its size and mtime are part of the key)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > constants.MAX_DECODED_PIXELS:
+                    return None
+                shape = img.size
+                _draft_eighth(img)
+                img.load()
+    except Exception:  # any file at all: Pillow raises more than OSError on hostile bytes
+        return None
+    return shape
+
+
+def result_image_size(path: Path) -> tuple[int, int] | None:
+    """Width and height of a saved result image that decodes, or None: not an image Pillow reads, damaged or cut
+    short, or past ``constants.MAX_DECODED_PIXELS``. What may be shown, thumbnailed or measured for layout.
+
+    Decoded once per file version (a saved result never changes), so a page that shows it again pays a ``stat``.
+    """
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return _decoded_size(str(path), stat.st_size, stat.st_mtime_ns)
+
+
 def thumbnail(path: Path) -> Path | None:
     """A small JPEG beside a saved result (first frame for a video), made once; None if unreadable."""
     thumb = path.with_name(path.name + ".thumb.jpg")
@@ -496,8 +543,11 @@ def thumbnail(path: Path) -> Path | None:
 
             with av.open(str(path)) as container:
                 image = next(container.decode(video=0)).to_image()
+        elif result_image_size(path) is None:
+            return None
         else:
             image = Image.open(path)
+            image.draft("RGB", THUMBNAIL_SIZE)
         image = image.convert("RGB")
         image.thumbnail(THUMBNAIL_SIZE)
         image.save(thumb, "JPEG", quality=80)
@@ -520,9 +570,11 @@ def preview_jpeg(data: bytes, size: tuple[int, int] = PREVIEW_SIZE) -> bytes | N
     """A small JPEG of an image, for showing an upload without re-sending the original on every rerun."""
     try:
         with Image.open(io.BytesIO(data)) as img:
+            if img.format != "JPEG" and img.width * img.height > constants.MAX_DECODED_PIXELS:
+                return None  # only a JPEG decodes at a reduced scale; the check refuses such a reference anyway
             img.draft("RGB", size)  # JPEG: decode at a reduced scale, far cheaper for big photos
+            img.thumbnail(size)  # shrinks the decoded image itself, before any copy in another mode
             small = img.convert("RGB")
-        small.thumbnail(size)
         out = io.BytesIO()
         small.save(out, "JPEG", quality=85)
         return out.getvalue()

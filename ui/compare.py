@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-from PIL import Image
 
 from rivya.compare import MAX_COMPARED, MIN_COMPARED, prompt_diff, same_scale_widths, settings_diff
 from rivya.gallery import is_video, result_file
+from rivya.media import result_image_size
+from ui.pictures import show_result_image
 from ui.services import get_studio
 from ui.text import md_escape
 
@@ -30,11 +31,7 @@ def _size(path: Path | None) -> tuple[int, int]:
     """The result's pixel size (read from the file's header), or (0, 0) when it cannot be read."""
     if path is None or is_video(path):
         return (0, 0)
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except OSError:
-        return (0, 0)
+    return result_image_size(path) or (0, 0)
 
 
 @st.dialog("Compare", width="large")
@@ -60,7 +57,7 @@ def open_compare(job_ids: list[int]) -> None:
             elif is_video(path):
                 st.video(str(path))
             else:
-                st.image(str(path), width=width if size[0] else "stretch")
+                show_result_image(path, width=width if size[0] else "stretch")
             st.markdown(f"**#{job.id}** · {job.charged_credits:,} credits")
             st.markdown(md_escape(job.prompt) if index == 0 else _prompt_markdown(jobs[0].prompt, job.prompt))
             for row in rows:

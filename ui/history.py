@@ -132,7 +132,7 @@ def _figures(studio: Studio) -> None:
         st.metric("Spent, all time", f"{fig.spent_all_time:,}", width=FIGURE_PX)
         st.metric("Returned on failures", f"{fig.returned_on_failures:,}", width=FIGURE_PX)
         st.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}", width=FIGURE_PX)
-    by_status = " · ".join(f"{status_label(status)}: {count:,}" for status, count in fig.jobs_by_status.items())
+    by_status = " · ".join(f"{md_escape(status_label(status))}: {count:,}" for status, count in fig.jobs_by_status.items())
     medians = " · ".join(f"{display_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
     st.caption(f"Jobs by status — {by_status}")
     if medians:

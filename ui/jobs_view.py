@@ -30,6 +30,7 @@ from rivya.media import data_uri, saved_media, thumbnail
 from rivya.messages import UNCONFIRMED, batch_costs, explain, explain_code
 from rivya.people import star_owner
 from rivya.resources import is_web_url
+from rivya.results import offered_note
 from rivya.stars import starred
 from rivya.status import JobStatus, is_known
 from rivya.tasklog import Job, TaskLog
@@ -39,6 +40,7 @@ from ui.downloads import download_button
 from ui.form import widget_key
 from ui.large_view import link_to, open_link
 from ui.outage import outage_guard
+from ui.pictures import show_result_image
 from ui.services import GOTO_PAGE, get_studio, session_id
 from ui.text import local_time, md_escape, seconds
 
@@ -328,8 +330,8 @@ def _show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> N
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if job.category == "video":
         st.video(path.read_bytes(), format=mime)
-    else:
-        st.image(path.read_bytes(), width=width)
+    elif not show_result_image(path, width=width):
+        return  # a placeholder, and no download of a file that is not the picture it claims to be
     download_button(job, key=f"{key_prefix}:download:{job.id}")  # the file carries its recipe; made on click
 
 
@@ -402,7 +404,7 @@ def job_card(
     behind "Details"; ``image_width`` bounds a large image result (History's selected job).
     """
     # A status the service sent that the app does not know is shown as sent, never hidden.
-    label, icon = STATUS_LABELS.get(job.status, (job.status.replace("_", " ").capitalize(), ":material/help:"))
+    label, icon = STATUS_LABELS.get(job.status, (md_escape(job.status.replace("_", " ").capitalize()), ":material/help:"))
     typical = typical or TYPICAL_SECONDS.get(job.category, 20.0)
     name = _model_name(job.model)
     took = f"took {seconds(job.elapsed_seconds)}" if job.is_done else f"running {seconds(job.elapsed_seconds)}"
@@ -450,6 +452,8 @@ def job_card(
                 st.caption("Rivya refused it, so no credits were charged.")
             if not live:
                 _retry_block(job, key_prefix)
+        if job.status == JobStatus.SUCCEEDED and (note := offered_note(job)):
+            st.caption(note, help="Only as many results as this model makes were fetched and stored; the other links were not.")
         if job.is_done and not live:
             person = star_owner(current_person()) if person is None else person
             if facts is None:  # a card on its own (History) reads its own

@@ -14,13 +14,13 @@ from typing import Literal
 from urllib.parse import urljoin
 
 import streamlit as st
-from PIL import Image
 
 from rivya import stars, tags
 from rivya.catalog import MODELS, describe_params, display_name
 from rivya.errors import InvalidInputError
 from rivya.gallery import is_video, result_file
 from rivya.lineage import lineage
+from rivya.media import result_image_size
 from rivya.people import star_owner
 from rivya.resources import is_web_url
 from rivya.status import JobStatus
@@ -29,6 +29,7 @@ from ui.access import current_person
 from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
 from ui.outage import outage_guard
+from ui.pictures import show_result_image
 from ui.services import GOTO_PAGE, get_studio
 from ui.text import local_time, md_escape
 
@@ -109,11 +110,7 @@ def _save_tags(job_id: int) -> None:
 def _shape(job: Job, path: Path) -> tuple[int, int] | None:
     """Width and height (or their ratio) of the result: an image's header, else the video's aspect ratio."""
     if not is_video(path):
-        try:
-            with Image.open(path) as image:
-                return image.size
-        except OSError:
-            return None
+        return result_image_size(path)
     spec = MODELS.get(job.model)
     default = spec.param("aspect_ratio") if spec else None
     ratio = str(job.params.get("aspect_ratio") or (default.default if default else ""))
@@ -137,7 +134,7 @@ def _show_result(job: Job) -> None:
     if path is not None and is_video(path):
         st.video(str(path), format=mimetypes.guess_type(path.name)[0] or "video/mp4", width=capped_width(_shape(job, path)))
     elif path is not None:
-        st.image(str(path), width=capped_width(_shape(job, path)))
+        show_result_image(path, width=capped_width(_shape(job, path)))
     elif job.status != JobStatus.SUCCEEDED:
         st.info(f"This job has no result: it is {md_escape(job.status)}.", icon=":material/info:")
     else:

@@ -9,12 +9,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|<>~$:=])")
+# Streamlit's markdown (remark-gfm) turns bare web and mail addresses into links by searching the text after escapes
+# are resolved, so no escape stops it. An invisible word joiner (U+2060) inside each pattern it looks for does: after
+# the colon of "://", between "www" and its dot, after an "@". The text still reads as typed.
+_AUTOLINKED = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def md_escape(text: str) -> str:
-    """Escape every markdown-active character so the text shows exactly as written."""
+    """Escape every markdown-active character, and break bare addresses, so the text shows exactly as written."""
     flat = " ".join(str(text).split()) if "\n" in str(text) else str(text)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINKED.sub(WORD_JOINER, flat))
 
 
 def shorten(text: str, length: int) -> str:
