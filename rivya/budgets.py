@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # The span whose changes of UTC offset the rollup's SQL spells out: a stamp before it counts with the offset of
 # its first instant, one after it with the last. Wide enough for any job this app can log.
@@ -43,8 +43,12 @@ def zone_offsets(timezone: str) -> tuple[int, tuple[tuple[str, int], ...]]:
     A change is (the UTC stamp, ``YYYY-MM-DDTHH:MM:SS``, from which it holds; the new offset). Read from
     Python's time-zone database, the one ``day_start`` uses, so the rollup's days and the budgets' agree on
     either engine. Found day by day, then to the second: no zone changes its offset twice within a day.
+    A name that is no zone is a ``ValueError`` in plain words.
     """
-    zone = ZoneInfo(timezone)
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a path such as "../etc"
+        raise ValueError(f"{timezone!r} is not a time zone name such as UTC or Europe/Berlin") from None
 
     def offset(seconds: int) -> int:
         return int(datetime.fromtimestamp(seconds, zone).utcoffset().total_seconds())  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ schema below is written once per engine, version for version.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -269,6 +270,7 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
     """),
 )
 SHARED_OWNER = "shared"
+logger = logging.getLogger("rivya.tasklog")
 
 # The follower's question, written exactly as index ``jobs_pending``'s WHERE (v4) so SQLite can use that index;
 # tests check it names every TERMINAL status (a new one needs a migration that re-creates the index).
@@ -511,6 +513,10 @@ class TaskLog:
             stored = dict(db.execute("SELECT name, sql FROM rollup_definition").fetchall())
         if stored == wanted:
             return
+        if stored:  # not a new log: say why its totals are counted again, once per process that finds them different
+            logger.warning("The job log's per-day totals were kept under another definition (an older money rule, or "
+                        "another BUDGET_TIMEZONE); refilling them with days in %s. Every app replica sharing this "
+                        "database must set the same BUDGET_TIMEZONE.", self.timezone)
         if self.dialect.is_sqlite:
             for name in wanted:
                 if name.startswith("job_days_"):

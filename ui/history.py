@@ -29,7 +29,7 @@ from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.jobs_view import STATUS_LABELS, job_card
 from ui.services import demo_banner, get_studio
-from ui.text import credits_text, md_escape, seconds, viewer_timezone
+from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
 # A transparent pixel: rows without a saved result show an empty cell rather than "None".
@@ -115,12 +115,7 @@ def _spend_by_person(studio: Studio) -> None:
             "ever": st.column_config.NumberColumn("All time", format="%d"),
         },
     )
-    st.caption(f"Credits charged per person; {days_note(studio)}")
-
-
-def days_note(studio: Studio) -> str:
-    """The one calendar of budgets, figures, charts and date filters, said in words (clocks are the viewer's)."""
-    return f"Days run midnight to midnight, {studio.settings.budget_timezone}."
+    st.caption(f"Credits charged per person; {days_note(studio.log.timezone)}")
 
 
 def status_label(status: str) -> str:
@@ -138,7 +133,7 @@ def _figures(studio: Studio) -> None:
         st.metric("Spent, all time", f"{fig.spent_all_time:,}", width=FIGURE_PX)
         st.metric("Returned on failures", f"{fig.returned_on_failures:,}", width=FIGURE_PX)
         st.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}", width=FIGURE_PX)
-    st.caption(days_note(studio))
+    st.caption(days_note(studio.log.timezone))
     by_status = " · ".join(f"{status_label(status)}: {count:,}" for status, count in fig.jobs_by_status.items())
     medians = " · ".join(f"{display_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
     st.caption(f"Jobs by status — {by_status}")
@@ -216,7 +211,7 @@ def _filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     chosen_models = models.multiselect("Model", choices.models, key="history:models", format_func=display_name)
     chosen_statuses = statuses.multiselect("Status", choices.statuses, key="history:statuses")
     span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key="history:dates",
-                            help=days_note(studio))
+                            help=days_note(studio.log.timezone))
     start, end = (span if isinstance(span, tuple | list) and len(span) == 2 else (None, None))
     query = text.text_input(
         "Search prompts", key="history:text", placeholder="words in the prompt",
