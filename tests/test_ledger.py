@@ -595,6 +595,7 @@ def test_a_job_late_in_the_utc_evening_counts_on_the_next_day_in_berlin(log: Tas
             assert view.to_csv(JobFilter(start=other, end=other)).count(b"\n") == 1  # the header only
             # Berlin's March 29 began at 23:00 UTC, before the job; UTC's began after it
             assert view.figures(now=now).spent_today == (4 if zone == BERLIN else 0)
+            assert view.figures(now=datetime(2026, 3, 28, 23, 45, tzinfo=UTC)).spent_today == 4  # the job's own day
         finally:
             opened.close()
 
@@ -666,13 +667,13 @@ def test_an_unknown_zone_is_refused_before_the_log_is_touched(tmp_path: Path) ->
 
 
 # (UTC hour, credits of Berlin's today): 23:45 on the 28th in Berlin; 00:45 and 01:45 on the 29th; 03:45, summer time
-@pytest.mark.parametrize(("hour", "expected"), [(22, 1 + 2), (23, 3), (0, 3 + 4), (1, 3 + 4 + 5)])
+@pytest.mark.parametrize(("hour", "expected"), [(22, 1 + 2), (23, 4), (0, 4 + 8), (1, 4 + 8 + 16)])
 def test_history_today_is_what_the_budget_counts_as_used_today(log: TaskLog, hour: int, expected: int) -> None:
     """At every hour around Berlin's midnight, the team's and a person's "today" equal the spend guards' count."""
     now = datetime(2026, 3, 29 if hour < 12 else 28, hour, 45, tzinfo=UTC)
     stamps = ["2026-03-28T21:30:00.000+00:00", "2026-03-28T22:30:00.000+00:00", "2026-03-28T23:30:00.000+00:00",
               "2026-03-29T00:30:00.000+00:00", "2026-03-29T01:30:00.000+00:00"]
-    made = [(n + 1, s) for n, s in enumerate(stamps) if s < iso(now)]  # what had been submitted by then
+    made = [(2**n, s) for n, s in enumerate(stamps) if s < iso(now)]  # what had been submitted by then
     for credits, stamp in made:
         add_at(log, stamp, key=stamp, credits=credits, person="ana@example.com")
     berlin = in_zone(log, BERLIN)
