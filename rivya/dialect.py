@@ -114,20 +114,22 @@ class Dialect:
     def day_sql(self, timezone: str = "UTC") -> str:
         """The day of a submit time in ``timezone`` (``rivya.budgets``' calendar), as ``YYYY-MM-DD``.
 
-        The stamp's UTC offset-to-be is found by comparing it as text with the zone's changes of offset, in a
-        balanced tree of ``CASE`` (a few comparisons per row), then added to the stamp. Plain SQL on purpose:
-        any client (the ``sqlite3`` shell, a restore script) can still write the log, which a function
-        registered by this app would forbid; and a new time-zone database changes this text, so the rollup is
-        refilled (``TaskLog._sync_rollup``). The log writes UTC ISO stamps; a zone that is UTC all along keeps
-        the plain UTC day (SQLite's date() also normalises other offsets).
+        The log writes UTC ISO stamps. A zone that is UTC all along keeps the plain UTC day (SQLite's date()
+        also normalises other offsets). Otherwise PostgreSQL converts with its own time-zone database
+        (``TaskLog`` checks at open that it knows the zone). SQLite has none: the stamp's offset is found by
+        comparing it as text with the zone's changes of offset (``zone_offsets``, Python's database, the one
+        the budgets use) in a balanced tree of ``CASE`` (a few comparisons per row), then added to the stamp.
+        Plain SQL on purpose: any client (the ``sqlite3`` shell, a restore script) can still write the log,
+        which a function registered by this app would forbid, and a new time-zone database that changes a
+        zone's offsets changes this text, so the rollup is refilled (``TaskLog._sync_rollup``).
         """
         first, changes = zone_offsets(timezone)
         if first == 0 and not changes:
             return "COALESCE(date(submitted_at), substr(submitted_at, 1, 10))" if self.is_sqlite else "left(submitted_at, 10)"
-        offset = _offset_tree(first, changes)
-        if self.is_sqlite:
-            return f"COALESCE(date(submitted_at, ({offset}) || ' seconds'), substr(submitted_at, 1, 10))"
-        return f"to_char(left(submitted_at, 19)::timestamp + ({offset}) * interval '1 second', 'YYYY-MM-DD')"
+        if not self.is_sqlite:
+            zone = timezone.replace("'", "''")
+            return f"to_char(submitted_at::timestamptz AT TIME ZONE '{zone}', 'YYYY-MM-DD')"
+        return f"COALESCE(date(submitted_at, ({_offset_tree(first, changes)}) || ' seconds'), substr(submitted_at, 1, 10))"
 
     @property
     def result_ms_sql(self) -> str:

@@ -504,6 +504,12 @@ class TaskLog:
 
     def _sync_rollup(self, db: Transaction) -> None:
         """Re-create and refill ``job_days`` if its stored definition is not the current one (new log, a new rule or zone)."""
+        named = not self.dialect.is_sqlite and zone_offsets(self.timezone) != (0, ())  # the SQL names the zone
+        known = "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = ?)"
+        if named and not db.execute(known, (self.timezone,)).scalar():
+            # Its triggers would then refuse every new job: refuse to open instead, before anything runs.
+            raise StorageError(f"the database server at {self.name} does not know the time zone {self.timezone!r} "
+                               "(BUDGET_TIMEZONE); update its time-zone data or choose another zone")
         if self.dialect.is_sqlite:
             wanted = sqlite_rollup(self.timezone)
             marks = ",".join("?" * len(wanted))

@@ -19,6 +19,7 @@ import pytest
 from rivya.budgets import day_start
 from rivya.dialect import fts5_query as match_query
 from rivya.dialect import tsquery
+from rivya.errors import StorageError
 from rivya.ledger import CSV_COLUMNS, JobFilter, LedgerView, Spend
 from rivya.money import charged_credits, returned_credits
 from rivya.stars import set_star
@@ -664,6 +665,21 @@ def test_an_unknown_zone_is_refused_before_the_log_is_touched(tmp_path: Path) ->
     with pytest.raises(ValueError, match="'Mars/Base' is not a time zone name such as UTC or Europe/Berlin"):
         TaskLog(tmp_path / "log.sqlite3", "Mars/Base")
     assert not (tmp_path / "log.sqlite3").exists()
+
+
+def test_a_zone_the_postgresql_server_does_not_know_stops_the_log_from_opening(postgres_url: str) -> None:
+    """Its triggers would refuse every new job; the log refuses to open instead, in plain words."""
+    unknown = "right/Europe/Berlin"  # leap-second time: Python reads the system's file, PostgreSQL has no such zone
+    try:
+        ZoneInfo(unknown)
+    except (KeyError, ValueError):
+        pytest.skip("this system has no leap-second zone files")
+    with pytest.raises(StorageError, match="does not know the time zone 'right/Europe/Berlin'"):
+        TaskLog(postgres_url, unknown)
+    log = TaskLog(postgres_url)  # the log itself is untouched: its rollup still counts UTC days, and jobs are added
+    add_at(log, "2026-03-28T23:30:00.000+00:00", key="after")
+    assert rollup_days(log) == Counter({"2026-03-28": 1})
+    log.close()
 
 
 # (UTC hour, credits of Berlin's today): 23:45 on the 28th in Berlin; 00:45 and 01:45 on the 29th; 03:45, summer time
