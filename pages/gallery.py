@@ -18,7 +18,7 @@ from ui.actions import animate_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.large_view import open_link
-from ui.text import local_time, md_escape, shorten
+from ui.text import days_note, local_time, md_escape, shorten
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
@@ -65,7 +65,8 @@ def _filters(person: str) -> GalleryFilter:
         with st.expander("More filters: dates, people, tags", expanded=any(st.session_state.get(k) for k in more)):
             first, last = gallery.result_days(log)
             picked_days = st.date_input("Made between", value=(), min_value=first, max_value=last, key="gallery:dates",
-                                        on_change=_reset_pages, format="YYYY-MM-DD")
+                                        on_change=_reset_pages, format="YYYY-MM-DD",
+                                        help=days_note(log.timezone))
             people = gallery.makers(log)
             if person in people:  # "Mine": the signed-in viewer first, named as such
                 people = {person: f"Me ({people[person]})"} | {k: v for k, v in people.items() if k != person}

@@ -5,7 +5,7 @@ Everything else is written once in portable SQL. What differs:
 - how a transaction begins (see ``rivya.database``);
 - planner hints: SQLite has no statistics, so the log's queries name the index to read (``INDEXED BY``)
   or keep it off one (a unary ``+``); PostgreSQL plans from statistics and takes no hints;
-- a submit time's UTC day and a job's milliseconds to a result (SQLite computes them with ``date()`` and
+- a submit time's day (in the budget zone) and a job's milliseconds to a result (SQLite computes them with ``date()`` and
   ``julianday()``; PostgreSQL keeps ``result_ms`` in a column its trigger fills, so an index can hold it);
 - prompt words: an FTS5 table on SQLite, a ``tsvector`` GIN index on PostgreSQL (``simple`` configuration:
   every word kept, any case; unlike SQLite's tokenizer it does not fold accents, and it folds the case of
@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from .budgets import zone_offsets
 
 # A word this long or longer also matches longer words it starts ("light" finds "lighthouse"); shorter words
 # ("a", "4k") match whole words only, since a one- or two-letter prefix matches most of any log.
@@ -108,10 +111,25 @@ class Dialect:
         """A join whose left table stays the outer loop (SQLite's ``CROSS JOIN`` with ``ON``); a plain join elsewhere."""
         return "CROSS JOIN" if self.is_sqlite else "JOIN"
 
-    @property
-    def day_sql(self) -> str:
-        """The UTC day of a submit time (the log writes UTC ISO stamps; SQLite's date() also normalises other offsets)."""
-        return "COALESCE(date(submitted_at), substr(submitted_at, 1, 10))" if self.is_sqlite else "left(submitted_at, 10)"
+    def day_sql(self, timezone: str = "UTC") -> str:
+        """The day of a submit time in ``timezone`` (``rivya.budgets``' calendar), as ``YYYY-MM-DD``.
+
+        The log writes UTC ISO stamps. A zone that is UTC all along keeps the plain UTC day (SQLite's date()
+        also normalises other offsets). Otherwise PostgreSQL converts with its own time-zone database
+        (``TaskLog`` checks at open that it knows the zone). SQLite has none: the stamp's offset is found by
+        comparing it as text with the zone's changes of offset (``zone_offsets``, Python's database, the one
+        the budgets use) in a balanced tree of ``CASE`` (a few comparisons per row), then added to the stamp.
+        Plain SQL on purpose: any client (the ``sqlite3`` shell, a restore script) can still write the log,
+        which a function registered by this app would forbid, and a new time-zone database that changes a
+        zone's offsets changes this text, so the rollup is refilled (``TaskLog._sync_rollup``).
+        """
+        first, changes = zone_offsets(timezone)
+        if first == 0 and not changes:
+            return "COALESCE(date(submitted_at), substr(submitted_at, 1, 10))" if self.is_sqlite else "left(submitted_at, 10)"
+        if not self.is_sqlite:
+            zone = timezone.replace("'", "''")
+            return f"to_char(submitted_at::timestamptz AT TIME ZONE '{zone}', 'YYYY-MM-DD')"
+        return f"COALESCE(date(submitted_at, ({_offset_tree(first, changes)}) || ' seconds'), substr(submitted_at, 1, 10))"
 
     @property
     def result_ms_sql(self) -> str:
@@ -134,6 +152,16 @@ class Dialect:
         if self.is_sqlite:
             return f"{alias}id IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ?)"
         return f"{pg_words(alias)} @@ to_tsquery('simple', ?)"
+
+
+def _offset_tree(first: int, changes: Sequence[tuple[str, int]]) -> str:
+    """Seconds east of UTC at ``submitted_at``: ``first`` before the first change, then each change's offset."""
+    if not changes:
+        return str(first)
+    middle = len(changes) // 2
+    since, offset = changes[middle]
+    return (f"CASE WHEN submitted_at < '{since}' THEN {_offset_tree(first, changes[:middle])} "
+            f"ELSE {_offset_tree(offset, changes[middle + 1:])} END")
 
 
 SQLITE = Dialect("sqlite")

@@ -41,7 +41,7 @@ class GalleryFilter:
     text: str = ""  # words in the prompt (FTS5), or a tag equal to the whole text
     tag: str = ""  # one tag, exactly (any case)
     people: tuple[str, ...] = ()  # ``jobs.person`` values
-    start: date | None = None  # UTC days, inclusive
+    start: date | None = None  # days of the log's zone (``TaskLog.timezone``), inclusive
     end: date | None = None
 
 
@@ -77,7 +77,8 @@ def _where(log: TaskLog, f: GalleryFilter) -> tuple[str, list[Any]]:
     if f.people:
         conditions.append(f"{dialect.unindexed('person')} IN ({','.join('?' * len(f.people))})")
         args += f.people
-    days, bounds = day_range(dialect.unindexed("submitted_at"), f.start, f.end)  # read through the id index, not this one
+    # read through the id index, not this one
+    days, bounds = day_range(dialect.unindexed("submitted_at"), f.start, f.end, log.timezone)
     return " AND ".join(conditions + days), args + bounds
 
 
@@ -116,7 +117,7 @@ def result_models(log: TaskLog) -> list[str]:
 
 
 def result_days(log: TaskLog) -> tuple[date | None, date | None]:
-    """The first and last UTC day with a result (rollup), for the date filter's bounds."""
+    """The first and last day (the log's zone) with a result (rollup), for the date filter's bounds."""
     first, last = log.read("SELECT MIN(day), MAX(day) FROM job_days WHERE status = 'succeeded'")[0]
     return (date.fromisoformat(first) if first else None, date.fromisoformat(last) if last else None)
 

@@ -12,6 +12,9 @@ Nothing here holds the log in memory, so a million rows cost what a thousand do:
 - "Mine" reads index ``jobs_person``, "Favourites" walks index ``stars_person`` newest first;
 - spend per person counts from the budgets' own day boundary (``rivya.budgets.day_start``).
 
+Days are the studio's one calendar (``rivya.budgets``): midnight to midnight in the zone the log was opened
+with (``BUDGET_TIMEZONE``), for figures, charts, date filters and the rollup alike.
+
 Credits charged are ``rivya.money``'s rule (``CHARGED_SQL``), the one the spend guard and the
 job cards use; the log's rollup embeds the same expression.
 """
@@ -32,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from .budgets import day_start
+from .budgets import current_day, day_start, midnight
 from .money import CHARGED_SQL
 from .status import JobStatus
 from .tasklog import PENDING_WHERE, RESULT_MS_WHERE, TaskLog
@@ -56,7 +59,7 @@ class JobFilter:
 
     models: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
-    start: date | None = None  # UTC days, inclusive
+    start: date | None = None  # days of the log's zone (``TaskLog.timezone``), inclusive
     end: date | None = None
     text: str = ""  # words in the prompt; see ``rivya.dialect.fts5_query``
     person: str | None = None  # "Mine": only jobs this person made (``Person.id``)
@@ -100,7 +103,7 @@ class PersonSpend:
 
 @dataclass(frozen=True)
 class Choices:
-    """What the filters offer: the models and statuses in the log and its first and last UTC day."""
+    """What the filters offer: the models and statuses in the log and its first and last day (the log's zone)."""
 
     models: list[str]
     statuses: list[str]
@@ -141,29 +144,30 @@ def _rollup_where(jobs: JobFilter) -> tuple[str, list[Any]]:
     return " AND ".join(conditions), args
 
 
-def day_range(column: str, start: date | None, end: date | None) -> tuple[list[str], list[Any]]:
-    """Conditions keeping submit times from ``start`` through ``end`` (whole days, either may be open).
+def day_range(column: str, start: date | None, end: date | None, timezone: str) -> tuple[list[str], list[Any]]:
+    """Conditions keeping submit times from ``start`` through ``end``: whole days of ``timezone``, either may be open.
 
-    Days compare as text: the log writes submit times as UTC ISO stamps, which sort as they read.
+    Each bound is a midnight of that zone as a UTC stamp, compared as text: the log writes submit times as UTC
+    ISO stamps, which sort as they read (the budgets' ``day_start`` counts the same way).
     """
     conditions: list[str] = []
     args: list[Any] = []
     if start:
         conditions.append(f"{column} >= ?")
-        args.append(start.isoformat())
+        args.append(midnight(start, timezone))
     if end:
         conditions.append(f"{column} < ?")
-        args.append((end + timedelta(days=1)).isoformat())
+        args.append(midnight(end + timedelta(days=1), timezone))
     return conditions, args
 
 
-def _row_where(jobs: JobFilter, *, stars: bool = True) -> tuple[list[str], list[Any]]:
+def _row_where(jobs: JobFilter, timezone: str, *, stars: bool = True) -> tuple[list[str], list[Any]]:
     """The filter's conditions over ``jobs j`` (without its text); ``stars=False`` leaves out "Favourites".
 
     A favourite is one lookup of the ``stars`` primary key (job, person) per row.
     """
     conditions, args = _choices_where(jobs, "j.")
-    days, bounds = day_range("j.submitted_at", jobs.start, jobs.end)
+    days, bounds = day_range("j.submitted_at", jobs.start, jobs.end, timezone)
     conditions, args = conditions + days, args + bounds
     if jobs.person is not None:
         conditions.append("j.person = ?")
@@ -236,9 +240,9 @@ class LedgerView:
         return self.log.signature()[0]
 
     def figures(self, *, now: datetime | None = None) -> Figures:
-        """The page's headline numbers (UTC days; "7 days" is today and the six before)."""
-        today = (now or datetime.now(UTC)).astimezone(UTC).date()
-        return self._cached(("figures", today), lambda: self._figures(today))
+        """The page's headline numbers (days of the log's zone; "7 days" is today and the six before)."""
+        day = current_day(self.log.timezone, now)
+        return self._cached(("figures", day), lambda: self._figures(day))
 
     def _figures(self, today: date) -> Figures:
         week_start = (today - timedelta(days=6)).isoformat()
@@ -309,11 +313,11 @@ class LedgerView:
         return self._cached(("choices",), compute)
 
     def credits_per_day(self) -> pd.DataFrame:
-        """Credits charged per UTC day and model, one column per model (for a stacked bar chart)."""
+        """Credits charged per day and model, one column per model (for a stacked bar chart)."""
         return self._cached(("credits_per_day",), lambda: self._per_day("model", "SUM(charged)"))
 
     def jobs_per_day(self) -> pd.DataFrame:
-        """Job counts per UTC day and status, one column per status."""
+        """Job counts per day and status, one column per status."""
         return self._cached(("jobs_per_day",), lambda: self._per_day("status", "SUM(jobs)"))
 
     def _per_day(self, column: str, value: str) -> pd.DataFrame:
@@ -355,14 +359,14 @@ class LedgerView:
             self._older[key] = (now, value)
         return value
 
-    def person_spend(self, person: str, *, timezone: str = "UTC", now: datetime | None = None) -> Spend:
+    def person_spend(self, person: str, *, now: datetime | None = None) -> Spend:
         """What ``person`` spent today, in the last 7 days (today and the six days before) and ever.
 
-        Days start at midnight in ``timezone`` (``settings.budget_timezone``), as the per-person budget
+        Days start at midnight in the log's zone (``settings.budget_timezone``), as the per-person budget
         counts them. Read through index ``jobs_person``: the last 7 days fresh, the jobs before them kept
         for up to OLDER_SPEND_SECONDS.
         """
-        today, week = day_start(timezone, now), day_start(timezone, now, days_back=6)
+        today, week = day_start(self.log.timezone, now), day_start(self.log.timezone, now, days_back=6)
         by_person = self.log.dialect.indexed_by("jobs_person")
         recent = f"""SELECT COALESCE(SUM(CASE WHEN submitted_at >= ? THEN charged END), 0), COALESCE(SUM(charged), 0)
                      FROM (SELECT submitted_at, {CHARGED_SQL} AS charged FROM jobs {by_person}
@@ -372,13 +376,13 @@ class LedgerView:
         before = self._kept(("person_spend", person, week), lambda: self.log.read(older, (person, week))[0][0])
         return Spend(int(day), int(seven), int(seven) + int(before))
 
-    def spend_by_person(self, *, timezone: str = "UTC", now: datetime | None = None) -> list[PersonSpend]:
-        """Everyone's jobs and spend (the admins' table), largest spend first.
+    def spend_by_person(self, *, now: datetime | None = None) -> list[PersonSpend]:
+        """Everyone's jobs and spend (the admins' table), largest spend first; days of the log's zone.
 
         The last 7 days are read fresh through index ``jobs_submitted_at``; the jobs before them (a read
         of most of the log) are kept for up to OLDER_SPEND_SECONDS.
         """
-        today, week = day_start(timezone, now), day_start(timezone, now, days_back=6)
+        today, week = day_start(self.log.timezone, now), day_start(self.log.timezone, now, days_back=6)
         recent = f"""SELECT person, MAX(person_name), COUNT(*),
                             COALESCE(SUM(CASE WHEN submitted_at >= ? THEN charged END), 0), COALESCE(SUM(charged), 0)
                      FROM (SELECT person, person_name, submitted_at, {CHARGED_SQL} AS charged
@@ -413,11 +417,11 @@ class LedgerView:
             return f"SELECT COALESCE(SUM(jobs), 0) FROM job_days WHERE {where}", args
         if not jobs.text.strip():
             source, where, source_args, _ = self._row_source(jobs)
-            conditions, args = _row_where(jobs, stars=False)
+            conditions, args = _row_where(jobs, self.log.timezone, stars=False)
             if jobs.starred_by is not None and not conditions:  # a star's job always exists (ON DELETE CASCADE)
                 return "SELECT COUNT(*) FROM stars WHERE person = ?", [jobs.starred_by]
             return f"SELECT COUNT(*) FROM {source} WHERE {' AND '.join([where, *conditions])}", [*source_args, *args]
-        conditions, args = _row_where(jobs)
+        conditions, args = _row_where(jobs, self.log.timezone)
         match = self.log.dialect.words_query(jobs.text)
         if match is not None and not conditions and self.log.dialect.is_sqlite:
             return "SELECT COUNT(*) FROM jobs_fts WHERE jobs_fts MATCH ?", [match]
@@ -469,7 +473,7 @@ class LedgerView:
         the table newest first finds ``reach`` of them soonest; when rare, the index of the most
         selective condition does (SQLite alone has no statistics to tell the two apart).
         """
-        conditions, args = _row_where(jobs)
+        conditions, args = _row_where(jobs, self.log.timezone)
         if jobs.text.strip():
             source, where, text_args = self._text_source(jobs)
             order = "jobs_fts.rowid" if source.startswith("jobs_fts") else "j.id"
@@ -477,7 +481,7 @@ class LedgerView:
             return sql, [*text_args, *args]
         if jobs.starred_by is not None:
             source, where, source_args, order = self._row_source(jobs)
-            conditions, args = _row_where(jobs, stars=False)
+            conditions, args = _row_where(jobs, self.log.timezone, stars=False)
             sql = f"SELECT {_ROW_SQL} FROM {source} WHERE {' AND '.join([where, *conditions])} ORDER BY {order} DESC {tail}"
             return sql, [*source_args, *args]
         where = " AND ".join(conditions) or "true"

@@ -91,7 +91,8 @@ class Studio:
     @classmethod
     def open(cls, settings: Settings, *, follow: bool = True) -> Studio:
         """Start the sandbox when no key is set, open the log, start the follower if no one else runs it."""
-        tasklog = TaskLog(settings.log_location)  # first: a log that cannot be opened leaves nothing running
+        # First: a log that cannot be opened leaves nothing running. Its days are the budgets' (one calendar).
+        tasklog = TaskLog(settings.log_location, settings.budget_timezone)
         sandbox = None
         if settings.uses_sandbox:
             sandbox = Sandbox(host="127.0.0.1", port=0).start()

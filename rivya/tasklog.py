@@ -10,6 +10,7 @@ schema below is written once per engine, version for version.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ import pandas as pd
 import psycopg
 
 from . import constants
+from .budgets import zone_offsets
 from .database import Database, Row, Transaction, statement
 from .dialect import PG_WORDS, POSTGRESQL, SQLITE, Dialect
 from .errors import StorageError
@@ -278,6 +280,7 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
     """),
 )
 SHARED_OWNER = "shared"
+logger = logging.getLogger("rivya.tasklog")
 
 # The follower's question, written exactly as index ``jobs_pending``'s WHERE (v4) so SQLite can use that index;
 # tests check it names every TERMINAL status (a new one needs a migration that re-creates the index).
@@ -294,25 +297,25 @@ RESULT_MS_WHERE = "status = 'succeeded' AND finished_at IS NOT NULL"
 _ROLLUP_COLUMNS = ("submitted_at", "finished_at", "model", "status", "reserved_credits", "final_credits", "expected_credits")
 
 
-def _rollup_row(dialect: Dialect, row: str) -> str:
-    """One job's contribution to ``job_days``; ``row`` is ``new`` or ``old`` inside a trigger."""
+def _rollup_row(day: str, row: str) -> str:
+    """One job's contribution to ``job_days`` (``day``: ``Dialect.day_sql``); ``row`` is ``new`` or ``old`` in a trigger."""
     values = ", ".join(f"{row}.{c} AS {c}" for c in _ROLLUP_COLUMNS)
-    return (f"SELECT {dialect.day_sql} AS day, model, status, {CHARGED_SQL} AS charged, {RETURNED_SQL} AS returned, "
+    return (f"SELECT {day} AS day, model, status, {CHARGED_SQL} AS charged, {RETURNED_SQL} AS returned, "
             f"CASE WHEN {RESULT_MS_WHERE} THEN 1 ELSE 0 END AS timed FROM (SELECT {values}) AS r")
 
 
-def _rollup_add(dialect: Dialect, row: str, sign: str) -> str:
+def _rollup_add(day: str, row: str, sign: str) -> str:
     return (f"INSERT INTO job_days (day, model, status, jobs, charged, returned, timed) "
             f"SELECT day, model, status, {sign}1, {sign}charged, {sign}returned, {sign}timed "
-            f"FROM ({_rollup_row(dialect, row)}) AS c WHERE true "
+            f"FROM ({_rollup_row(day, row)}) AS c WHERE true "
             "ON CONFLICT (day, model, status) DO UPDATE SET jobs = job_days.jobs + excluded.jobs, "
             "charged = job_days.charged + excluded.charged, returned = job_days.returned + excluded.returned, "
             "timed = job_days.timed + excluded.timed;")
 
 
-def _rollup_drop_empty(dialect: Dialect, row: str) -> str:
+def _rollup_drop_empty(day: str, row: str) -> str:
     return (f"DELETE FROM job_days WHERE jobs = 0 AND (day, model, status) = "
-            f"(SELECT day, model, status FROM ({_rollup_row(dialect, row)}) AS c);")
+            f"(SELECT day, model, status FROM ({_rollup_row(day, row)}) AS c);")
 
 
 _ROLLUP_CHANGED = " OR ".join(f"old.{c} IS NOT new.{c}" for c in _ROLLUP_COLUMNS)
@@ -320,48 +323,61 @@ _ROLLUP_TABLE = """CREATE TABLE job_days (
     day TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL, jobs INTEGER NOT NULL, charged INTEGER NOT NULL,
     returned INTEGER NOT NULL, timed INTEGER NOT NULL, PRIMARY KEY (day, model, status)
 )"""
-# Jobs, credits charged and returned and timed results per (UTC day, model, status), kept by triggers: every
-# figure, chart and filter count of History reads this small table, never the whole log. It embeds
-# ``rivya.money``'s rule, so it is not a migration: opening a log re-creates and refills it whenever this
-# definition differs from the stored one (e.g. after the money rule changed).
-ROLLUP: dict[str, str] = {
-    "job_days": _ROLLUP_TABLE + " WITHOUT ROWID",
-    "job_days_insert": f"CREATE TRIGGER job_days_insert AFTER INSERT ON jobs BEGIN\n{_rollup_add(SQLITE, 'new', '')}\nEND",
-    "job_days_update": (
-        f"CREATE TRIGGER job_days_update AFTER UPDATE OF {', '.join(_ROLLUP_COLUMNS)} ON jobs WHEN {_ROLLUP_CHANGED} BEGIN\n"
-        f"{_rollup_add(SQLITE, 'old', '-')}\n{_rollup_add(SQLITE, 'new', '')}\n{_rollup_drop_empty(SQLITE, 'old')}\nEND"
-    ),
-    "job_days_delete": f"CREATE TRIGGER job_days_delete AFTER DELETE ON jobs BEGIN\n{_rollup_add(SQLITE, 'old', '-')}\n"
-                       f"{_rollup_drop_empty(SQLITE, 'old')}\nEND",
-}
+# Jobs, credits charged and returned and timed results per (day, model, status), kept by triggers: every
+# figure, chart and filter count of History reads this small table, never the whole log. Days are those of the
+# budget zone (``rivya.budgets``), and the rollup embeds ``rivya.money``'s rule, so it is not a migration: opening
+# a log re-creates and refills it whenever this definition differs from the stored one (the money rule or the
+# zone changed).
+def sqlite_rollup(timezone: str = "UTC") -> dict[str, str]:
+    """The rollup's table and triggers on SQLite, counting days in ``timezone``."""
+    day = SQLITE.day_sql(timezone)
+    return {
+        "job_days": _ROLLUP_TABLE + " WITHOUT ROWID",
+        "job_days_insert": f"CREATE TRIGGER job_days_insert AFTER INSERT ON jobs BEGIN\n{_rollup_add(day, 'new', '')}\nEND",
+        "job_days_update": (
+            f"CREATE TRIGGER job_days_update AFTER UPDATE OF {', '.join(_ROLLUP_COLUMNS)} ON jobs WHEN {_ROLLUP_CHANGED} BEGIN\n"
+            f"{_rollup_add(day, 'old', '-')}\n{_rollup_add(day, 'new', '')}\n{_rollup_drop_empty(day, 'old')}\nEND"
+        ),
+        "job_days_delete": f"CREATE TRIGGER job_days_delete AFTER DELETE ON jobs BEGIN\n{_rollup_add(day, 'old', '-')}\n"
+                           f"{_rollup_drop_empty(day, 'old')}\nEND",
+    }
+
+
 _PG_CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _ROLLUP_COLUMNS)
-# The same rollup on PostgreSQL: one trigger function for the three events, kept and compared the same way
-# (its definition is stored in ``rollup_definition``; PostgreSQL has no ``sqlite_master`` holding the text).
-POSTGRES_ROLLUP: dict[str, str] = {
-    "job_days": _ROLLUP_TABLE,
-    "job_days_count": f"""CREATE FUNCTION job_days_count() RETURNS trigger LANGUAGE plpgsql AS $$
+
+
+def postgres_rollup(timezone: str = "UTC") -> dict[str, str]:
+    """The same rollup on PostgreSQL: one trigger function for the three events, kept and compared the same way
+    (its definition is stored in ``rollup_definition``; PostgreSQL has no ``sqlite_master`` holding the text)."""
+    day = POSTGRESQL.day_sql(timezone)
+    return {
+        "job_days": _ROLLUP_TABLE,
+        "job_days_count": f"""CREATE FUNCTION job_days_count() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP <> 'INSERT' THEN
-            {_rollup_add(POSTGRESQL, 'OLD', '-')}
+            {_rollup_add(day, 'OLD', '-')}
         END IF;
         IF TG_OP <> 'DELETE' THEN
-            {_rollup_add(POSTGRESQL, 'NEW', '')}
+            {_rollup_add(day, 'NEW', '')}
         END IF;
         IF TG_OP <> 'INSERT' THEN
-            {_rollup_drop_empty(POSTGRESQL, 'OLD')}
+            {_rollup_drop_empty(day, 'OLD')}
         END IF;
         RETURN NULL;
     END $$""",
-    "job_days_insert": "CREATE TRIGGER job_days_insert AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION job_days_count()",
-    "job_days_update": (f"CREATE TRIGGER job_days_update AFTER UPDATE OF {', '.join(_ROLLUP_COLUMNS)} ON jobs FOR EACH ROW "
-                        f"WHEN ({_PG_CHANGED}) EXECUTE FUNCTION job_days_count()"),
-    "job_days_delete": "CREATE TRIGGER job_days_delete AFTER DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION job_days_count()",
-}
+        "job_days_insert": "CREATE TRIGGER job_days_insert AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION job_days_count()",
+        "job_days_update": (f"CREATE TRIGGER job_days_update AFTER UPDATE OF {', '.join(_ROLLUP_COLUMNS)} ON jobs "
+                            f"FOR EACH ROW WHEN ({_PG_CHANGED}) EXECUTE FUNCTION job_days_count()"),
+        "job_days_delete": "CREATE TRIGGER job_days_delete AFTER DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION job_days_count()",
+    }
 
 
-def _rollup_fill(dialect: Dialect) -> str:
+ROLLUP, POSTGRES_ROLLUP = sqlite_rollup(), postgres_rollup()  # in UTC days
+
+
+def _rollup_fill(dialect: Dialect, timezone: str) -> str:
     return f"""INSERT INTO job_days (day, model, status, jobs, charged, returned, timed)
-    SELECT {dialect.day_sql}, model, status, COUNT(*), SUM({CHARGED_SQL}), SUM({RETURNED_SQL}),
+    SELECT {dialect.day_sql(timezone)}, model, status, COUNT(*), SUM({CHARGED_SQL}), SUM({RETURNED_SQL}),
            SUM(CASE WHEN {RESULT_MS_WHERE} THEN 1 ELSE 0 END)
     FROM jobs GROUP BY 1, 2, 3"""
 
@@ -452,7 +468,10 @@ class Job:
 class TaskLog:
     """The job log in a SQLite file (a path) or a database named by URL; safe to share between threads."""
 
-    def __init__(self, where: Path | str) -> None:
+    def __init__(self, where: Path | str, timezone: str = "UTC") -> None:
+        """Open (and migrate) the log at ``where``; its rollup counts days in ``timezone`` (``BUDGET_TIMEZONE``)."""
+        self.timezone = timezone
+        zone_offsets(timezone)  # an unknown zone fails here, before the database is touched
         self.db = Database(where)
         self.dialect = self.db.dialect
         self.path = self.db.path  # the SQLite file; None on PostgreSQL
@@ -495,16 +514,26 @@ class TaskLog:
                 db.execute("UPDATE schema_version SET version = ?", (number,))
 
     def _sync_rollup(self, db: Transaction) -> None:
-        """Re-create and refill ``job_days`` if its stored definition is not the current one (new log, or a new rule)."""
+        """Re-create and refill ``job_days`` if its stored definition is not the current one (new log, a new rule or zone)."""
+        named = not self.dialect.is_sqlite and zone_offsets(self.timezone) != (0, ())  # the SQL names the zone
+        known = "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = ?)"
+        if named and not db.execute(known, (self.timezone,)).scalar():
+            # Its triggers would then refuse every new job: refuse to open instead, before anything runs.
+            raise StorageError(f"the database server at {self.name} does not know the time zone {self.timezone!r} "
+                               "(BUDGET_TIMEZONE); update its time-zone data or choose another zone")
         if self.dialect.is_sqlite:
-            wanted = ROLLUP
+            wanted = sqlite_rollup(self.timezone)
             marks = ",".join("?" * len(wanted))
             stored = dict(db.execute(f"SELECT name, sql FROM sqlite_master WHERE name IN ({marks})", tuple(wanted)).fetchall())
         else:
-            wanted = POSTGRES_ROLLUP
+            wanted = postgres_rollup(self.timezone)
             stored = dict(db.execute("SELECT name, sql FROM rollup_definition").fetchall())
         if stored == wanted:
             return
+        if stored:  # not a new log: say why its totals are counted again, once per process that finds them different
+            logger.warning("The job log's per-day totals were kept under another definition (an older money rule, or "
+                        "another BUDGET_TIMEZONE); refilling them with days in %s. Every app replica sharing this "
+                        "database must set the same BUDGET_TIMEZONE.", self.timezone)
         if self.dialect.is_sqlite:
             for name in wanted:
                 if name.startswith("job_days_"):
@@ -519,7 +548,7 @@ class TaskLog:
         db.execute("DROP TABLE IF EXISTS job_days")
         for sql in wanted.values():
             db.connection.exec_driver_sql(sql)
-        db.execute(_rollup_fill(self.dialect))
+        db.execute(_rollup_fill(self.dialect, self.timezone))
 
     # -- writing --------------------------------------------------------------------------
 

@@ -177,6 +177,25 @@ def test_filter_choices(log: TaskLog, tmp_path: Path) -> None:
     assert gallery.result_days(log) == ((NOW - timedelta(days=2)).date(), NOW.date())
 
 
+def test_date_filter_counts_days_of_the_budget_zone(log_location: Path | str, tmp_path: Path) -> None:
+    """A result made at 23:30 UTC on March 28 was made on March 29 in Berlin: its filter and bounds say so."""
+    for zone, made, other in (("Europe/Berlin", date(2026, 3, 29), date(2026, 3, 28)),
+                              ("UTC", date(2026, 3, 28), date(2026, 3, 29))):
+        log = TaskLog(log_location, zone)
+        try:
+            if not log.count():
+                job = log.add(idempotency_key="late", backend="b", model="grok-imagine", category="image",
+                              prompt="a late fox", params={}, submitted_at="2026-03-28T23:30:00.000+00:00")
+                log.update(job.id, status="succeeded", reserved_credits=4, final_credits=4,
+                           result_urls=["https://media.example/1"], media_paths=[str(tmp_path / "1-0.png")])
+            assert gallery.result_days(log) == (made, made)
+            assert gallery.count_results(log, GalleryFilter(start=made, end=made)) == 1
+            assert gallery.count_results(log, GalleryFilter(start=other, end=other)) == 0
+            assert len(gallery.results_page(log, GalleryFilter(start=made, end=made)).jobs) == 1
+        finally:
+            log.close()
+
+
 # -- thumbnails -----------------------------------------------------------------------------------
 
 

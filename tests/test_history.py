@@ -109,12 +109,13 @@ def test_figures_from_the_seeded_log(seeded: Sandbox) -> None:
     at = open_page("pages/history.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Credit balance"] == "1,000"
-    assert metrics["Spent today (UTC)"] == "8"  # 4 done + 4 still reserved
+    assert metrics["Spent today"] == "8"  # 4 done + 4 still reserved
     assert metrics["Spent, last 7 days"] == "18"
     assert metrics["Spent, all time"] == "22"
     assert metrics["Returned on failures"] == "10"
     assert metrics["Success rate"] == "75%"
     captions = " ".join(c.value for c in at.caption)
+    assert "Days run midnight to midnight, UTC." in captions  # one calendar, named once beside the figures
     assert "Done: 3" in captions and "Failed: 1" in captions and "Not started: 1" in captions
     assert "Grok Imagine: 10 s" in captions and "Grok Imagine Video: 20 s" in captions
 

@@ -120,7 +120,10 @@ def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
     assert (metrics["Your spend today"], metrics["Your spend, last 7 days"], metrics["Your spend, all time"]) == ("4", "14", "16")
     assert metrics["Your budget used today"] == "4 / 50" and metrics["Team budget used today"] == "18 / 100"
     captions = [c.value for c in at.caption]
-    assert captions.count("Resets at midnight, America/Los_Angeles time") == 2
+    assert captions.count("Resets at midnight") == 2
+    # One calendar: the team's "Spent today" counts the days the team budget does, and says whose days they are.
+    assert captions.count("Days run midnight to midnight, America/Los_Angeles.") == 1
+    assert metrics["Spent today"] == "18"
     assert "Spend per person" in [t.label for t in at.tabs]
     assert len(at.dataframe) == 1  # the table per person is built only while its tab is open
     at.session_state["history:tab"] = "Spend per person"
@@ -193,7 +196,7 @@ def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]
 @SQLITE_ONLY
 def test_figures_wrap_and_the_charts_name_their_measures(seeded: list[int]) -> None:
     at = history(None)
-    row = parent_of(at.main, lambda node: getattr(node, "label", None) == "Spent today (UTC)")
+    row = parent_of(at.main, lambda node: getattr(node, "label", None) == "Spent today")
     # A wrapping row, not five columns (which a phone stacks one per row): the figures go two per row there.
     assert row.type == "flex_container" and row.proto.flex_container.wrap and len(row.children) == 5
     at.session_state["history:tab"] = "Charts"

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -18,10 +19,11 @@ import pytest
 from rivya.budgets import day_start
 from rivya.dialect import fts5_query as match_query
 from rivya.dialect import tsquery
+from rivya.errors import StorageError
 from rivya.ledger import CSV_COLUMNS, JobFilter, LedgerView, Spend
 from rivya.money import charged_credits, returned_credits
 from rivya.stars import set_star
-from rivya.tasklog import Job, TaskLog
+from rivya.tasklog import Job, TaskLog, postgres_rollup, sqlite_rollup
 
 from .conftest import ENGINES
 from .postgres_server import PostgresServer
@@ -62,6 +64,11 @@ def log(log_location: Path | str) -> Iterator[TaskLog]:
     opened = TaskLog(log_location)
     yield opened
     opened.close()
+
+
+def in_zone(log: TaskLog, timezone: str) -> TaskLog:
+    """The same log opened again with its days in ``timezone`` (as the app does with BUDGET_TIMEZONE set)."""
+    return TaskLog(log.db.path or log.db.engine.url.render_as_string(hide_password=False), timezone)
 
 
 def another_process(log: TaskLog, sql: str, args: tuple = ()) -> None:
@@ -514,13 +521,14 @@ def test_spend_per_person_counts_days_where_the_budgets_reset(log: TaskLog) -> N
                       submitted_at=iso(submitted.replace(tzinfo=UTC)), expected_credits=4, person=person,
                       person_name={"ana@example.com": "Ana", "bo@example.com": "Bo"}.get(person or ""))
         log.update(job.id, **fields)
-    view = LedgerView(log)
+    la = in_zone(log, "America/Los_Angeles")
+    view, utc_view = LedgerView(la), LedgerView(log)
     # today in LA: 4 + 0 + 10 (held by the running job) + 0 (refused); 7 days adds 3 (the 23rd) and 10 (the 18th)
-    assert view.person_spend("ana@example.com", timezone="America/Los_Angeles", now=now) == Spend(14, 27, 31)
+    assert view.person_spend("ana@example.com", now=now) == Spend(14, 27, 31)
     # the same jobs by UTC days: only the 25th is today; the 18th is outside the week
-    assert view.person_spend("ana@example.com", timezone="UTC", now=now) == Spend(4, 17, 31)
-    assert view.person_spend("nobody@example.com", timezone="UTC", now=now) == Spend(0, 0, 0)
-    table = view.spend_by_person(timezone="America/Los_Angeles", now=now)
+    assert utc_view.person_spend("ana@example.com", now=now) == Spend(4, 17, 31)
+    assert utc_view.person_spend("nobody@example.com", now=now) == Spend(0, 0, 0)
+    table = view.spend_by_person(now=now)
     assert [(p.person, p.name, p.jobs, p.spend) for p in table] == [
         ("ana@example.com", "Ana", 7, Spend(14, 27, 31)),
         (None, "", 1, Spend(0, 10, 10)),
@@ -531,6 +539,167 @@ def test_spend_per_person_counts_days_where_the_budgets_reset(log: TaskLog) -> N
     # a new job shows at once (only the totals of jobs over a week old are kept a while)
     job = log.add(idempotency_key="new", backend="b", model="grok-imagine", category="image", prompt="p", params={},
                   submitted_at=iso(datetime(2026, 11, 25, 4, 30, tzinfo=UTC)), expected_credits=4, person="ana@example.com")
-    assert view.person_spend("ana@example.com", timezone="America/Los_Angeles", now=now) == Spend(18, 31, 35)
-    assert view.spend_by_person(timezone="America/Los_Angeles", now=now)[0].spend == Spend(18, 31, 35)
+    assert view.person_spend("ana@example.com", now=now) == Spend(18, 31, 35)
+    assert view.spend_by_person(now=now)[0].spend == Spend(18, 31, 35)
     assert job.status == "submitting"  # still being sent: it holds its expected price
+    la.close()
+
+
+# -- one calendar: the budget zone's days for figures, charts, filters, rollup and budgets ---------------------
+
+BERLIN = "Europe/Berlin"
+# Around Berlin's changes of 2026 (summer time from 01:00 UTC on March 29, winter time from 01:00 UTC on October 25):
+# its days run 23:00 to 23:00 UTC in winter, 22:00 to 22:00 in summer; March 29 lasts 23 hours, October 25 25 hours.
+AROUND_CHANGES = [
+    "2026-03-28T22:59:59.999+00:00", "2026-03-28T23:00:00.000+00:00", "2026-03-28T23:30:00.000+00:00",
+    "2026-03-29T00:59:59.999+00:00", "2026-03-29T01:00:00.000+00:00", "2026-03-29T21:59:59.999+00:00",
+    "2026-03-29T22:00:00.000+00:00", "2026-10-24T21:59:59.999+00:00", "2026-10-24T22:00:00.000+00:00",
+    "2026-10-25T00:59:59.999+00:00", "2026-10-25T01:00:00.000+00:00", "2026-10-25T22:30:00.000+00:00",
+    "2026-10-25T23:00:00.000+00:00",
+]
+
+
+def add_at(log: TaskLog, stamp: str, *, key: str, credits: int = 4, person: str | None = None) -> Job:
+    job = log.add(idempotency_key=key, backend="b", model="grok-imagine", category="image", prompt=f"job {key}",
+                  params={}, submitted_at=stamp, expected_credits=credits, person=person)
+    return log.update(job.id, status="succeeded", reserved_credits=credits, final_credits=credits)
+
+
+def local_days(stamps: list[str], timezone: str) -> Counter:
+    """How many of ``stamps`` fall on each day of ``timezone``, counted in Python (zoneinfo)."""
+    return Counter(datetime.fromisoformat(s).astimezone(ZoneInfo(timezone)).date().isoformat() for s in stamps)
+
+
+def rollup_days(log: TaskLog) -> Counter:
+    return Counter({day: int(jobs) for day, jobs in log.read("SELECT day, SUM(jobs) FROM job_days GROUP BY day")})
+
+
+def test_a_job_late_in_the_utc_evening_counts_on_the_next_day_in_berlin(log: TaskLog) -> None:
+    """23:30 UTC on March 28 is 00:30 on March 29 in Berlin: History's days there are the budgets' days."""
+    add_at(log, "2026-03-28T23:30:00.000+00:00", key="late")
+    now = datetime(2026, 3, 29, 10, 0, tzinfo=UTC)
+    day, before = date(2026, 3, 29), date(2026, 3, 28)
+    for zone, today, other in ((BERLIN, day, before), ("UTC", before, day)):
+        opened = in_zone(log, zone)  # as the app opens it with BUDGET_TIMEZONE set (one zone at a time)
+        try:
+            view = LedgerView(opened)
+            assert rollup_days(opened) == Counter({today.isoformat(): 1})
+            choices = view.choices()
+            assert (choices.first_day, choices.last_day) == (today, today)
+            assert list(view.jobs_per_day().index) == list(view.credits_per_day().index) == [today]
+            # filters over the rollup (counts) and over the rows (a text search, the page, the CSV)
+            assert view.count(JobFilter(start=today, end=today)) == 1 and view.count(JobFilter(start=other, end=other)) == 0
+            assert view.count(JobFilter(start=today, end=today, text="job")) == 1
+            assert view.count(JobFilter(start=other, end=other, text="job")) == 0
+            assert len(view.page(JobFilter(start=today, end=today))) == 1
+            assert len(view.page(JobFilter(start=other, end=other))) == 0
+            assert view.to_csv(JobFilter(start=other, end=other)).count(b"\n") == 1  # the header only
+            # Berlin's March 29 began at 23:00 UTC, before the job; UTC's began after it
+            assert view.figures(now=now).spent_today == (4 if zone == BERLIN else 0)
+            assert view.figures(now=datetime(2026, 3, 28, 23, 45, tzinfo=UTC)).spent_today == 4  # the job's own day
+        finally:
+            opened.close()
+
+
+@pytest.mark.parametrize("timezone", [BERLIN, "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"])
+def test_rollup_days_match_the_zone_across_daylight_saving_changes(log_location: Path | str, timezone: str) -> None:
+    """Kept by the triggers (jobs added, moved, deleted) and refilled on open, on both engines, as zoneinfo counts."""
+    zone = ZoneInfo(timezone)
+    stamps = list(AROUND_CHANGES)
+    for change in ("2026-04-05T15:00:00", "2026-10-04T15:30:00", "2026-03-08T10:00:00", "2026-11-01T09:00:00"):
+        moment = datetime.fromisoformat(change).replace(tzinfo=UTC)  # Lord Howe's and Los Angeles' changes too
+        stamps += [iso(moment + timedelta(milliseconds=d)) for d in (-1, 0)]
+    midnight = datetime.combine(date(2026, 6, 1), datetime.min.time(), zone).astimezone(UTC)  # the log writes UTC
+    stamps += [iso(midnight + timedelta(milliseconds=d)) for d in (-1, 0)]  # this zone's own midnight, either side
+    log = TaskLog(log_location, timezone)
+    try:
+        jobs = [add_at(log, s, key=f"k{n}") for n, s in enumerate(stamps)]
+        assert rollup_days(log) == local_days(stamps, timezone)
+        # moved by an update (the trigger takes it off its old day), and deleted
+        moved = "2026-07-01T23:59:59.000+00:00"
+        log.db.execute("UPDATE jobs SET submitted_at = ? WHERE id = ?", (moved, jobs[0].id))
+        log.db.execute("DELETE FROM jobs WHERE id = ?", (jobs[1].id,))
+        kept = [moved, *stamps[2:]]
+        assert rollup_days(log) == local_days(kept, timezone)
+        # the filters count the same days from the rows as the rollup does
+        view = LedgerView(log)
+        for day, count in local_days(kept, timezone).items():
+            one = date.fromisoformat(day)
+            assert view.count(JobFilter(start=one, end=one)) == count
+            assert view.count(JobFilter(start=one, end=one, text="job")) == count
+    finally:
+        log.close()
+    TaskLog(log_location, "Asia/Tokyo").close()  # opened in another zone, then in this one again: refilled from the rows
+    refilled = TaskLog(log_location, timezone)
+    try:
+        assert rollup_days(refilled) == local_days(kept, timezone)
+    finally:
+        refilled.close()
+
+
+def test_changing_the_zone_rebuilds_the_rollup(log_location: Path | str) -> None:
+    log = TaskLog(log_location)
+    job = add_at(log, "2026-03-28T23:30:00.000+00:00", key="late")
+    assert rollup_days(log) == Counter({"2026-03-28": 1})
+    log.close()
+    berlin = TaskLog(log_location, BERLIN)
+    assert rollup_days(berlin) == Counter({"2026-03-29": 1})
+    if berlin.dialect.is_sqlite:
+        stored = dict(tuple(r) for r in berlin.read("SELECT name, sql FROM sqlite_master WHERE name LIKE 'job_days%'"))
+        assert stored == sqlite_rollup(BERLIN) != sqlite_rollup()
+    else:
+        stored = dict(tuple(r) for r in berlin.read("SELECT name, sql FROM rollup_definition"))
+        assert stored == postgres_rollup(BERLIN) != postgres_rollup()
+    # its triggers count in Berlin too: a job added and one changed after the rebuild
+    add_at(berlin, "2026-03-29T22:30:00.000+00:00", key="next")  # 00:30 on the 30th, summer time
+    berlin.update(job.id, status="failed", final_credits=0)
+    assert sorted(tuple(r) for r in berlin.read("SELECT day, status, jobs, charged FROM job_days")) == [
+        ("2026-03-29", "failed", 1, 0), ("2026-03-30", "succeeded", 1, 4)]
+    berlin.close()
+    back = TaskLog(log_location)
+    assert rollup_days(back) == Counter({"2026-03-28": 1, "2026-03-29": 1})
+    back.close()
+
+
+def test_an_unknown_zone_is_refused_before_the_log_is_touched(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'Mars/Base' is not a time zone name such as UTC or Europe/Berlin"):
+        TaskLog(tmp_path / "log.sqlite3", "Mars/Base")
+    assert not (tmp_path / "log.sqlite3").exists()
+
+
+def test_a_zone_the_postgresql_server_does_not_know_stops_the_log_from_opening(postgres_url: str) -> None:
+    """Its triggers would refuse every new job; the log refuses to open instead, in plain words."""
+    unknown = "right/Europe/Berlin"  # leap-second time: Python reads the system's file, PostgreSQL has no such zone
+    try:
+        ZoneInfo(unknown)
+    except (KeyError, ValueError):
+        pytest.skip("this system has no leap-second zone files")
+    with pytest.raises(StorageError, match="does not know the time zone 'right/Europe/Berlin'"):
+        TaskLog(postgres_url, unknown)
+    log = TaskLog(postgres_url)  # the log itself is untouched: its rollup still counts UTC days, and jobs are added
+    add_at(log, "2026-03-28T23:30:00.000+00:00", key="after")
+    assert rollup_days(log) == Counter({"2026-03-28": 1})
+    log.close()
+
+
+# (UTC hour, credits of Berlin's today): 23:45 on the 28th in Berlin; 00:45 and 01:45 on the 29th; 03:45, summer time
+@pytest.mark.parametrize(("hour", "expected"), [(22, 1 + 2), (23, 4), (0, 4 + 8), (1, 4 + 8 + 16)])
+def test_history_today_is_what_the_budget_counts_as_used_today(log: TaskLog, hour: int, expected: int) -> None:
+    """At every hour around Berlin's midnight, the team's and a person's "today" equal the spend guards' count."""
+    now = datetime(2026, 3, 29 if hour < 12 else 28, hour, 45, tzinfo=UTC)
+    stamps = ["2026-03-28T21:30:00.000+00:00", "2026-03-28T22:30:00.000+00:00", "2026-03-28T23:30:00.000+00:00",
+              "2026-03-29T00:30:00.000+00:00", "2026-03-29T01:30:00.000+00:00"]
+    made = [(2**n, s) for n, s in enumerate(stamps) if s < iso(now)]  # what had been submitted by then
+    for credits, stamp in made:
+        add_at(log, stamp, key=stamp, credits=credits, person="ana@example.com")
+    berlin = in_zone(log, BERLIN)
+    try:
+        since = day_start(BERLIN, now)
+        used = berlin.committed_credits_since(since)
+        assert used == expected
+        view = LedgerView(berlin)
+        assert view.figures(now=now).spent_today == used
+        assert view.person_spend("ana@example.com", now=now).today == used
+        assert berlin.committed_credits_since(since, person="ana@example.com") == used
+    finally:
+        berlin.close()

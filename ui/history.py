@@ -7,7 +7,7 @@ import hashlib
 import io
 import json
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -29,7 +29,7 @@ from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.jobs_view import STATUS_LABELS, job_card
 from ui.services import demo_banner, get_studio
-from ui.text import credits_text, md_escape, seconds, viewer_timezone
+from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
 # A transparent pixel: rows without a saved result show an empty cell rather than "None".
@@ -56,14 +56,17 @@ COMPARE_MIN, COMPARE_MAX = 2, 4
 
 
 def _balance_row(studio: Studio, person: Person | None) -> None:
-    """Balance and today's budgets; budgets count from midnight in ``BUDGET_TIMEZONE``, as the spend guard does."""
+    """Balance and today's budgets; budgets count from midnight in ``BUDGET_TIMEZONE``, as the spend guard does.
+
+    The balance's clock is the viewer's; the days are the studio's one calendar, named once beside the figures.
+    """
     settings = studio.settings
     balance, budget, mine, refresh = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
     if refresh.button("Refresh balance", icon=":material/refresh:", key="history:refresh"):
         studio.forget_balance(key_owner())
     try:
         balance.metric("Credit balance", credits_text(studio.balance(key_owner())))
-        refresh.caption(f"Read from Rivya at {datetime.now(UTC):%H:%M:%S} UTC")
+        refresh.caption(f"Read from Rivya at {datetime.now(viewer_timezone()):%H:%M:%S %Z}")
     except RivyaError as exc:
         words = explain(exc)
         balance.metric("Credit balance", "—")
@@ -71,28 +74,26 @@ def _balance_row(studio: Studio, person: Person | None) -> None:
     if settings.daily_budget is not None:
         used = studio.used_today()
         budget.metric("Team budget used today", f"{used:,} / {settings.daily_budget:,}")
-        budget.caption(f"Resets at midnight, {settings.budget_timezone} time")
+        budget.caption("Resets at midnight")
     if person is not None and settings.person_daily_budget is not None:
         used = studio.used_today(person.id)
         mine.metric("Your budget used today", f"{used:,} / {settings.person_daily_budget:,}")
-        mine.caption(f"Resets at midnight, {settings.budget_timezone} time")
+        mine.caption("Resets at midnight")
 
 
 def _my_spend(studio: Studio, person: Person) -> None:
     """The signed-in person's own spend, in the budgets' days."""
-    zone = studio.settings.budget_timezone
-    spend = studio.ledger.person_spend(person.id, timezone=zone)
+    spend = studio.ledger.person_spend(person.id)
     with st.container(horizontal=True, gap="medium"):
         st.metric("Your spend today", f"{spend.today:,}", width=FIGURE_PX)
         st.metric("Your spend, last 7 days", f"{spend.last_7_days:,}", width=FIGURE_PX)
         st.metric("Your spend, all time", f"{spend.all_time:,}", width=FIGURE_PX)
-    st.caption(f"Your jobs only; days start at midnight, {zone} time.")
+    st.caption("Your jobs only.")
 
 
 def _spend_by_person(studio: Studio) -> None:
     """The admins' view: every person's jobs and spend, largest first."""
-    zone = studio.settings.budget_timezone
-    rows = studio.ledger.spend_by_person(timezone=zone)
+    rows = studio.ledger.spend_by_person()
     table = pd.DataFrame(
         {
             "person": [r.name if r.person else "Nobody signed in" for r in rows],
@@ -114,7 +115,7 @@ def _spend_by_person(studio: Studio) -> None:
             "ever": st.column_config.NumberColumn("All time", format="%d"),
         },
     )
-    st.caption(f"Credits charged per person; days start at midnight, {zone} time.")
+    st.caption(f"Credits charged per person; {days_note(studio.log.timezone)}")
 
 
 def status_label(status: str) -> str:
@@ -127,11 +128,12 @@ def _figures(studio: Studio) -> None:
     """The headline figures in a row that wraps (two per row on a phone) rather than stacking one per row."""
     fig = studio.ledger.figures()
     with st.container(horizontal=True, gap="medium"):
-        st.metric("Spent today (UTC)", f"{fig.spent_today:,}", width=FIGURE_PX)
+        st.metric("Spent today", f"{fig.spent_today:,}", width=FIGURE_PX)
         st.metric("Spent, last 7 days", f"{fig.spent_7_days:,}", width=FIGURE_PX)
         st.metric("Spent, all time", f"{fig.spent_all_time:,}", width=FIGURE_PX)
         st.metric("Returned on failures", f"{fig.returned_on_failures:,}", width=FIGURE_PX)
         st.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}", width=FIGURE_PX)
+    st.caption(days_note(studio.log.timezone))
     by_status = " · ".join(f"{md_escape(status_label(status))}: {count:,}" for status, count in fig.jobs_by_status.items())
     medians = " · ".join(f"{display_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
     st.caption(f"Jobs by status — {by_status}")
@@ -208,7 +210,8 @@ def _filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
                         else "Favourites: results starred in this app.")
     chosen_models = models.multiselect("Model", choices.models, key="history:models", format_func=display_name)
     chosen_statuses = statuses.multiselect("Status", choices.statuses, key="history:statuses")
-    span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key="history:dates")
+    span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key="history:dates",
+                            help=days_note(studio.log.timezone))
     start, end = (span if isinstance(span, tuple | list) and len(span) == 2 else (None, None))
     query = text.text_input(
         "Search prompts", key="history:text", placeholder="words in the prompt",

@@ -39,6 +39,11 @@ def credits_text(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def days_note(timezone: str) -> str:
+    """The studio's one calendar (budgets, figures, charts, date filters) in words; clocks are the viewer's."""
+    return f"Days run midnight to midnight, {timezone}."
+
+
 def viewer_timezone() -> ZoneInfo:
     """The timezone the viewer's browser reports; UTC when it reports none or a name this server does not know."""
     try:
