@@ -187,3 +187,20 @@ def test_a_read_only_disk_turns_pages_to_a_notice_with_generate_off_and_a_result
     assert app_sandbox.balance() == 1000 - MODELS[IMAGE].base_credits
     late.switch_page("pages/image.py").run()
     assert not late.exception and READ_ONLY not in warnings(late) and not generate(late).disabled
+
+
+def test_a_press_that_is_the_first_write_to_meet_a_read_only_disk_says_nothing_was_sent_and_turns_generate_off(
+    app_sandbox: Sandbox,
+) -> None:
+    """No job in flight, so nothing else wrote: the press itself finds out, and the same run turns the page over."""
+    at = open_page("pages/image.py")
+    at.text_area(key=f"{IMAGE}:prompt").input("a lighthouse that finds the disk read-only").run()
+    log = get_studio().log
+    assert log.path is not None and log.unwritable is None
+    with read_only_disk(log.path):
+        generate(at).click().run()
+        assert "Nothing was sent or charged" in errors(at)
+        assert read_only_page(at) and generate(at).disabled
+        assert not creates(app_sandbox) and log.count() == 0
+    wait_for(at, lambda at: READ_ONLY not in warnings(at) and not generate(at).disabled, timeout=60)
+    assert not at.exception, at.exception
