@@ -1,22 +1,10 @@
-"""The SQLite job log's disk turns read-only: reads still work, so only a refused write tells (real files, AppTest, the
-real sandbox).
-
-The disk is made read-only for real: the ext4 immutable bit (``chattr +i``) on the log's file, its WAL file and its
-folder, which root cannot write through either, not even through a connection opened before (SQLite gets EPERM: "disk
-I/O error"; a fresh connection is opened read-only: "attempt to write a readonly database"). ``chmod`` would not do:
-root ignores it, and it never stops a file opened before. A remount read-only does not do either: the kernel refuses it
-(EBUSY) while the log's connections hold their files open for writing. The ``-shm`` index stays writable: SQLite writes
-it through a shared memory mapping, and a write fault on an immutable file kills the process with SIGBUS.
-"""
+"""The SQLite job log's disk turns read-only: reads still work, so only a refused write tells (real files made
+read-only by ``tests/read_only.py``, AppTest, the real sandbox)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,31 +20,12 @@ from ui.outage import READ_ONLY_NOTICE
 from ui.services import get_studio
 
 from .conftest import creates, open_page, wait_for
+from .read_only import read_only_disk
 
 IMAGE = "grok-imagine"
 READ_ONLY = "The job log can be read but not written right now"
 UNREACHABLE = "The job log cannot be reached right now."
 TITLES = {"pages/video.py": "Video", "pages/gallery.py": "Gallery", "pages/history.py": "History & credits"}
-
-
-def _immutable(paths: list[Path], on: bool) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)], capture_output=True, text=True, check=False)
-
-
-@contextmanager
-def read_only_disk(log_file: Path) -> Iterator[None]:
-    """The log's file, WAL file and folder cannot be written by anyone (root included) inside the block."""
-    if shutil.which("chattr") is None or os.geteuid() != 0:
-        pytest.skip("needs root and chattr: only the immutable bit stops root, and files opened before, from writing")
-    paths = [log_file, log_file.with_name(log_file.name + "-wal"), log_file.parent]
-    done = _immutable(paths, True)
-    if done.returncode != 0:
-        _immutable(paths, False)
-        pytest.skip(f"this filesystem has no immutable bit: {done.stderr.strip()}")
-    try:
-        yield
-    finally:
-        assert _immutable(paths, False).returncode == 0  # else the test's folder could never be removed
 
 
 def add(log: TaskLog, key: str) -> object:
