@@ -60,6 +60,9 @@ LEASE_RENEW = 5.0
 DB_POOL_SIZE = 8
 DB_POOL_OVERFLOW = 16
 DB_POOL_TIMEOUT = 30.0
+# While the SQLite log's last write failed as read-only or an I/O error, one process asks at most this often whether it
+# can write again (a fresh connection, a no-op UPDATE rolled back: ``Database.check_writable``), however many pages ask.
+WRITE_PROBE_SECONDS = 3.0
 
 # Result media are fetched server-side with these limits.
 MEDIA_MAX_BYTES = 200 * 1024 * 1024

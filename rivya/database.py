@@ -11,15 +11,21 @@ reads the same for either engine. Transactions are explicit: connections run in 
 - ``snapshot``: several reads that see one state of the log (SQLite deferred ``BEGIN``, which in WAL
   mode never blocks writers; PostgreSQL ``REPEATABLE READ READ ONLY``).
 
-Errors reach callers as ``StorageError`` in plain words; the URL's password is never in them.
+Errors reach callers as ``StorageError`` in plain words; the URL's password is never in them. A SQLite write that
+its file, folder or disk refused (read-only, an I/O error) is also remembered as ``Database.unwritable``: reads still
+work then, so nothing else would tell that nothing new can be written (``check_writable``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,13 +34,30 @@ from sqlalchemy import Connection, CursorResult, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .constants import DB_POOL_OVERFLOW, DB_POOL_SIZE, DB_POOL_TIMEOUT
+from .constants import DB_POOL_OVERFLOW, DB_POOL_SIZE, DB_POOL_TIMEOUT, WRITE_PROBE_SECONDS
 from .dialect import POSTGRESQL, SQLITE, Dialect
 from .errors import StorageError
 
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?")
+# SQLite's primary result codes of a write that the file, its folder or its disk refused, while reads may go on:
+# SQLITE_READONLY ("attempt to write a readonly database": a connection SQLite had to open read-only) and SQLITE_IOERR
+# ("disk I/O error": e.g. a connection opened before the disk turned read-only, whose write the kernel refuses).
+_SQLITE_UNWRITABLE = frozenset({8, 10})
 
-__all__ = ["Database", "IntegrityError", "Row", "database_url"]
+log = logging.getLogger("rivya.database")
+
+__all__ = ["Database", "IntegrityError", "Row", "Unwritable", "database_url"]
+
+
+@dataclass(frozen=True)
+class Unwritable:
+    """The SQLite log's last write was refused by its file, folder or disk (read-only, or an I/O error).
+
+    ``since``: seconds since the epoch when it was first seen; ``reason``: SQLite's own words (no path, no secret).
+    """
+
+    since: float
+    reason: str
 
 
 def database_url(value: str | Path) -> str:
@@ -121,6 +144,12 @@ class Database:
             )
         self._local = threading.local()
         self._file: tuple[int, int] | None = None  # (device, inode) of the SQLite file this engine opened
+        # Set by a write SQLite refused as read-only or an I/O error; cleared by a write that changed rows or by a probe
+        # that could write (``check_writable``). Reading it costs nothing, so a page may ask on every run.
+        self.unwritable: Unwritable | None = None
+        self._state_lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+        self._probed_at = -WRITE_PROBE_SECONDS
 
     @property
     def is_sqlite(self) -> bool:
@@ -182,12 +211,16 @@ class Database:
             return
         with self._errors("read" if snapshot else "written"), self._connect() as connection:
             self._local.connection, self._local.snapshot = connection, snapshot
+            watch = not snapshot and self.unwritable is not None
+            before = _total_changes(connection) if watch else 0
             try:
                 for sql in self.dialect.begin(exclusive=exclusive, snapshot=snapshot):
                     connection.exec_driver_sql(sql)
                 try:
                     yield Transaction(connection)
                     connection.exec_driver_sql("COMMIT")
+                    if watch and _total_changes(connection) > before:
+                        self._writable_again()
                 except BaseException:
                     _rollback(connection)
                     raise
@@ -203,7 +236,80 @@ class Database:
             raise
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+            if doing == "written":
+                self._refused(exc, reason)
             raise StorageError(f"the job log at {self.name} could not be {doing} ({reason})") from None
+
+    # -- a log that can be read but not written ---------------------------------------------
+
+    def _refused(self, exc: SQLAlchemyError, reason: str) -> None:
+        """Remember a write SQLite refused as read-only or an I/O error (kept from the first such failure on)."""
+        code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+        if self.path is None or code is None or code & 0xFF not in _SQLITE_UNWRITABLE:
+            return
+        with self._state_lock:
+            if self.unwritable is not None:
+                return
+            self.unwritable = Unwritable(since=time.time(), reason=reason)
+        log.warning("the job log at %s cannot be written (%s); nothing new is sent until it can", self.name, reason)
+
+    def _writable_again(self) -> None:
+        with self._state_lock:
+            if self.unwritable is None:
+                return
+            self.unwritable = None
+        # A connection SQLite opened while it could not write the file stays read-only for good: none is used again.
+        self.engine.dispose()
+        log.warning("the job log at %s can be written again", self.name)
+
+    def check_writable(self, probe: str) -> bool:
+        """False while the last write was refused (``unwritable``) and a fresh connection still cannot run ``probe``.
+
+        ``probe`` is a no-op UPDATE, run in a transaction that is rolled back: nothing is ever written. It runs at most
+        once per ``WRITE_PROBE_SECONDS`` in this process (others get the last answer), and only while ``unwritable``
+        is set, so a log that can be written costs one attribute read. A probe that can write clears the state.
+        """
+        if self.unwritable is None:
+            return True
+        if not self._probe_lock.acquire(blocking=False):
+            return False  # another thread is asking right now
+        try:
+            if time.monotonic() - self._probed_at < WRITE_PROBE_SECONDS:
+                return self.unwritable is None
+            self._probed_at = time.monotonic()
+            if self._can_write(probe):
+                self._writable_again()
+        finally:
+            self._probe_lock.release()
+        return self.unwritable is None
+
+    def _can_write(self, probe: str) -> bool:
+        """Whether a fresh connection can run ``probe`` (then rolled back).
+
+        Checked on this machine (SQLite 3.40, WAL, a file and folder made immutable): a fresh connection to a file it
+        cannot open for writing is opened read-only, and SQLite refuses the UPDATE (SQLITE_READONLY). ``BEGIN
+        IMMEDIATE`` alone succeeds there (it only takes a lock), and on a connection opened before the disk turned
+        read-only the same UPDATE rolled back succeeds too (WAL keeps it in memory until COMMIT): neither would tell.
+        ``mode=rw`` never creates a file: a log removed meanwhile is not replaced by an empty one.
+        """
+        if self.path is None:
+            return True
+        try:
+            connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=1.0,
+                                         isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return False
+        try:
+            connection.execute("BEGIN")
+            connection.execute(probe)
+            return True
+        except sqlite3.Error as exc:
+            log.debug("the job log at %s still cannot be written: %s", self.name, exc)
+            return False
+        finally:
+            with suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            connection.close()
 
     # -- statements -------------------------------------------------------------------------
 
@@ -215,8 +321,13 @@ class Database:
     def execute(self, sql: str, args: Iterable[Any] = ()) -> Sequence[Row[Any]]:
         """One statement that writes (in autocommit, or in this thread's transaction); its ``RETURNING`` rows."""
         with self._connection("written") as connection:
+            watch = self.unwritable is not None and getattr(self._local, "connection", None) is None
+            before = _total_changes(connection) if watch else 0
             result = Transaction(connection).execute(sql, args)
-            return result.fetchall() if result.returns_rows else []
+            rows = result.fetchall() if result.returns_rows else []
+            if watch and _total_changes(connection) > before:
+                self._writable_again()  # committed (autocommit) and changed rows: the log takes writes again
+            return rows
 
     def chunks(self, sql: str, args: Iterable[Any] = (), size: int = 2000) -> Iterator[Sequence[Row[Any]]]:
         """The rows of one query, ``size`` at a time, so a caller never holds them all.
@@ -245,6 +356,11 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA busy_timeout=30000")
     # "Logged before sent" must survive a power cut, not only a crash: one fsync per commit.
     dbapi_connection.execute("PRAGMA synchronous=FULL")
+
+
+def _total_changes(connection: Connection) -> int:
+    """Rows this SQLite connection changed so far (only SQLite's log is ever ``unwritable``)."""
+    return int(connection.connection.dbapi_connection.total_changes)  # type: ignore[union-attr]
 
 
 def _rollback(connection: Connection) -> None:

@@ -24,7 +24,7 @@ import psycopg
 
 from . import constants
 from .budgets import zone_offsets
-from .database import Database, Row, Transaction, statement
+from .database import Database, Row, Transaction, Unwritable, statement
 from .dialect import PG_WORDS, POSTGRESQL, SQLITE, Dialect
 from .errors import StorageError
 from .money import CHARGED_SQL, RETURNED_SQL, charged_credits, returned_credits
@@ -795,6 +795,17 @@ class TaskLog:
         """
         rows = self._query("SELECT rows, (SELECT COALESCE(MAX(id), 0) FROM jobs), changes FROM log_changes")
         return tuple(int(v) for v in rows[0])  # type: ignore[return-value]
+
+    @property
+    def unwritable(self) -> Unwritable | None:
+        """Set while the SQLite log's last write was refused (read-only file, folder or disk; an I/O error): it can be
+        read, so ``signature`` still answers, but nothing new can be logged, hence nothing sent."""
+        return self.db.unwritable
+
+    def check_writable(self) -> bool:
+        """True unless ``unwritable`` is set and a fresh connection still cannot write (``Database.check_writable``:
+        a no-op UPDATE of the change counter, rolled back; at most one every few seconds, only while set)."""
+        return self.db.check_writable("UPDATE log_changes SET changes = changes WHERE one = 1")
 
     @contextmanager
     def reading(self) -> Iterator[None]:

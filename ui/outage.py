@@ -1,7 +1,8 @@
-"""While the job log cannot be reached (PostgreSQL stopped, the SQLite file gone, its disk read-only).
+"""While the job log cannot be reached (PostgreSQL stopped, the SQLite file gone) or cannot be written (its file,
+folder or disk read-only: reads still work, so only a refused write tells, ``TaskLog.unwritable``).
 
 Every page keeps its title and navigation, says once in plain words what the outage means for a press, turns
-Generate off, and reruns itself as soon as the log answers again. Two narrow places catch ``StorageError``:
+Generate off, and reruns itself as soon as the log answers (and takes writes) again. Two narrow places catch ``StorageError``:
 ``page_frame`` around the main script's page part, and ``outage_guard`` around a fragment, whose reruns run outside
 the page's frame. Only ``StorageError`` is caught: Streamlit's own control flow (``st.rerun``, ``st.stop``,
 ``st.switch_page``) raises other exceptions, which pass through untouched.
@@ -22,39 +23,60 @@ log = logging.getLogger("imagine_studio")
 
 # Seconds between two looks at the log while it cannot be reached: the page comes back at most this long after it does.
 POLL_SECONDS = 3.0
-# session_state key: the last page run found the log unreachable (pages draw themselves for the outage).
+# session_state key: what the last page run found wrong with the log (UNREACHABLE or READ_ONLY; pages draw themselves
+# for the outage), or nothing.
 LOG_DOWN = "outage:log_down"
+UNREACHABLE = "unreachable"
+READ_ONLY = "read_only"
 NOTICE = (
     "**The job log cannot be reached right now.** The app writes every job down in its job log before sending it, "
     "and that log is not answering. **Generate is off until it is back:** a press now would send nothing and charge "
     "nothing. Jobs that were already sent keep going at Rivya and show up here once the log is back, so don't press "
     "Generate again for them. This page tries again by itself every few seconds."
 )
+READ_ONLY_NOTICE = (
+    "**The job log can be read but not written right now** (its file, folder or disk refuses writes, e.g. the disk "
+    "turned read-only). The app writes every job down before sending it, so **Generate is off until the log can be "
+    "written again:** a press now would send nothing and charge nothing. Jobs that were already sent keep going at "
+    "Rivya, and their results are written down here once it can, so don't press Generate again for them. This page "
+    "tries again by itself every few seconds."
+)
+NOTICES = {UNREACHABLE: NOTICE, READ_ONLY: READ_ONLY_NOTICE}
 
 
 def log_down() -> bool:
-    """True while this session's last page run could not reach the job log."""
+    """True while this session's last page run could not reach the job log, or found that it cannot be written."""
     return bool(st.session_state.get(LOG_DOWN))
 
 
-def _reachable() -> bool:
-    """One read of the log's one-row change counter: the cheapest question that needs the log to answer."""
+def _outage() -> str | None:
+    """What is wrong with the log now: one read of its one-row change counter (the cheapest question that needs the log
+    to answer), then the remembered state of its last write, which costs nothing unless a write was refused; only then
+    a probe (a no-op UPDATE rolled back, at most every few seconds per process) asks whether it takes writes again."""
+    job_log = get_studio().log
     try:
-        get_studio().log.signature()
+        job_log.signature()
     except StorageError as exc:
         log.warning("the job log cannot be reached: %s", exc)
-        return False
-    return True
+        return UNREACHABLE
+    if job_log.unwritable is not None and not job_log.check_writable():
+        return READ_ONLY
+    return None
+
+
+def _refused_kind() -> str:
+    """The outage a ``StorageError`` met while drawing stands for: a refused write, or a log that did not answer."""
+    return READ_ONLY if get_studio().log.unwritable is not None else UNREACHABLE
 
 
 def _poll() -> None:
-    """The outage's fragment: once the log answers, the whole page runs again and draws itself as usual."""
-    if _reachable():
+    """The outage's fragment: once the log is back (or wrong in another way), the whole page runs again."""
+    if _outage() != st.session_state.get(LOG_DOWN):
         st.rerun(scope="app")
 
 
-def _show() -> None:
-    st.warning(NOTICE, icon=":material/cloud_off:")
+def _show(kind: str) -> None:
+    st.warning(NOTICES[kind], icon=":material/edit_off:" if kind == READ_ONLY else ":material/cloud_off:")
     st.fragment(_poll, run_every=POLL_SECONDS)()
 
 
@@ -67,19 +89,22 @@ def page_frame(*, probe: bool) -> Iterator[None]:
     is run again once, and then draws itself for the outage.
     """
     was_down = log_down()
-    down = probe and not _reachable()
+    down = _outage() if probe else None
     st.session_state[LOG_DOWN] = down
     if down:
-        _show()
+        _show(down)
     try:
         yield
     except StorageError as exc:
         log.warning("a page stopped early: %s", exc)
-        st.session_state[LOG_DOWN] = True
+        st.session_state[LOG_DOWN] = down or _refused_kind()
         if not down and not was_down:
             st.rerun()
         if not down:
-            _show()
+            _show(st.session_state[LOG_DOWN])
+    else:
+        if probe and not down and get_studio().log.unwritable is not None:
+            st.rerun()  # a write this run made was refused (a press: its "nothing was sent" stays): say so, Generate off
 
 
 @contextmanager
@@ -87,12 +112,17 @@ def outage_guard() -> Iterator[None]:
     """Around a fragment's body (usable as a decorator): a ``StorageError`` stops the fragment quietly.
 
     If the page did not know of the outage yet, the whole page runs again, so it shows the notice and turns
-    Generate off; otherwise the notice is already on the page.
+    Generate off; otherwise the notice is already on the page. A log found unwritable meanwhile (the follower could
+    not write a result down, another tab's press was refused) does the same: reads alone would never tell.
     """
     try:
         yield
     except StorageError as exc:
         if not log_down():
             log.warning("the job log cannot be reached: %s", exc)
-            st.session_state[LOG_DOWN] = True
+            st.session_state[LOG_DOWN] = _refused_kind()
+            st.rerun(scope="app")
+    else:
+        if not log_down() and get_studio().log.unwritable is not None:
+            st.session_state[LOG_DOWN] = READ_ONLY
             st.rerun(scope="app")
