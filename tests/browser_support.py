@@ -184,3 +184,9 @@ class OidcProvider:
     def stop(self) -> None:
         stop_process(self.process)
         self._log.close()
+
+# The Generate button, enabled or not. Counted, not held: while a page runs again, Streamlit shows its stale elements
+# beside the new ones for a moment, and a notice appearing or going moves every element after it, so one button may
+# briefly be there twice.
+GENERATE_ENABLED = ".st-key-generate-row button:enabled"
+GENERATE_DISABLED = ".st-key-generate-row button:disabled"

@@ -17,7 +17,15 @@ from playwright.sync_api import Browser, Page, expect
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import new_page, open_page, served_app, tasks_with, type_prompt
+from .browser_support import (
+    GENERATE_DISABLED,
+    GENERATE_ENABLED,
+    new_page,
+    open_page,
+    served_app,
+    tasks_with,
+    type_prompt,
+)
 from .read_only import read_only_disk
 
 pytestmark = pytest.mark.browser
@@ -25,10 +33,6 @@ pytestmark = pytest.mark.browser
 READ_ONLY = "The job log can be read but not written right now"
 # The follower looks again within its poll interval (10 s at most), the watcher within its idle interval (10 s).
 NOTICED = 60_000
-# Counted, not held: while a page runs again, Streamlit shows its stale elements beside the new ones for a moment, and
-# the notice appearing or going moves every element after it, so one button may briefly be there twice.
-ENABLED = ".st-key-generate-row button:enabled"
-DISABLED = ".st-key-generate-row button:disabled"
 
 
 @pytest.fixture
@@ -57,14 +61,14 @@ def test_an_open_page_says_the_log_cannot_be_written_and_comes_back_by_itself(pa
             expect(page.get_by_text(READ_ONLY)).to_be_visible(timeout=NOTICED)
             expect(gallery.get_by_text(READ_ONLY)).to_be_visible(timeout=NOTICED)
             expect(gallery.locator("h1")).to_have_text("Gallery")
-            expect(page.locator(ENABLED)).to_have_count(0)
+            expect(page.locator(GENERATE_ENABLED)).to_have_count(0)
             expect(page.locator("h1")).to_have_text("Image")
             expect(page.get_by_test_id("stException")).to_have_count(0)
 
         expect(page.get_by_text(READ_ONLY)).to_have_count(0, timeout=NOTICED)
         expect(gallery.get_by_text(READ_ONLY)).to_have_count(0, timeout=NOTICED)
-        expect(page.locator(DISABLED)).to_have_count(0)
-        expect(page.locator(ENABLED)).to_have_count(1)
+        expect(page.locator(GENERATE_DISABLED)).to_have_count(0)
+        expect(page.locator(GENERATE_ENABLED)).to_have_count(1)
         expect(page.get_by_test_id("stException")).to_have_count(0)
         expect(page.get_by_text(re.compile(r"\bDone\b")).first).to_be_visible(timeout=NOTICED)  # the card, by itself
         log = TaskLog(log_file)
