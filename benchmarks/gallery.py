@@ -35,10 +35,11 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from rivya.gallery import PAGE_SIZE, THUMBS_DIR
+from rivya.gallery import PAGE_SIZE
 from rivya.sandbox import Sandbox
 from rivya.sandbox.render import render_mp4, render_png
 from rivya.tasklog import TaskLog
+from rivya.thumbnails import THUMBS_DIR
 from tests.browser_support import CHROMIUM_ARGS, StreamlitServer, chromium_path
 
 SEARCH = "misty lighthouse"

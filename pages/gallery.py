@@ -10,9 +10,9 @@ from rivya import gallery, stars, tags
 from rivya.catalog import display_name
 from rivya.compare import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
-from rivya.media import saved_media
 from rivya.people import star_owner
 from rivya.tasklog import Job
+from rivya.thumbnails import TILE, shown_thumbnail
 from ui.access import current_person, page_access
 from ui.actions import animate_button, star_button
 from ui.compare import open_compare
@@ -85,8 +85,7 @@ def _tile(job: Job, starred: bool, person: str) -> None:
     media_dir = studio.jobs.media_dir
     with st.container(border=True):
         path = gallery.result_file(job, media_dir)
-        made = gallery.gallery_thumbnail(path, media_dir) if path else None
-        thumb = saved_media(str(made) if made else None, media_dir)
+        thumb = shown_thumbnail(path, TILE, media_dir)
         if thumb is not None:  # served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again
             st.image(str(thumb), width="stretch")
         else:

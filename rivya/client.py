@@ -35,12 +35,10 @@ from .errors import (
 )
 from .polling import PollSchedule
 from .resources import Credits, Generation, ModelInfo, UploadedFile, is_web_url
+from .sniffing import sniff_head
 from .version import __version__
 
 log = logging.getLogger("rivya")
-
-_MAGIC_MIME = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
-
 
 def parse_retry_after(value: str | None) -> float | None:
     """``Retry-After`` in seconds, from either of its forms (seconds or an HTTP date).
@@ -67,12 +65,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _guess_mime(data: bytes, filename: str) -> str:
-    for magic, mime in _MAGIC_MIME:
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    """The type an upload is declared as: what its bytes are (as the service sniffs them), else what its name says."""
+    return sniff_head(data) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 class RivyaClient:

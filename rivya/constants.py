@@ -70,7 +70,7 @@ MEDIA_MAX_BYTES = 200 * 1024 * 1024
 # video a few tens of MB) and bounded, so a reply listing many or huge files cannot fill the disk for a few credits.
 MEDIA_TASK_MAX_BYTES = {"image": 50 * 1024 * 1024, "video": 200 * 1024 * 1024}
 # Most pixels of an image the server decodes whole (a saved result shown or thumbnailed, a PNG or WebP reference):
-# 4096 x 4096, at most 64 MB while decoded; results are 1024 or 1536 pixels on the long side (``media.image_size``).
+# 4096 x 4096, at most 64 MB while decoded; results are 1024 or 1536 pixels on the long side (``sandbox.render.image_size``).
 MAX_DECODED_PIXELS = 4096 * 4096
 # The whole download of one result, however slowly the server sends it.
 MEDIA_DEADLINE_SECONDS = 60.0

@@ -1,4 +1,4 @@
-"""The Gallery's questions to the log: pages of results newest first, the filters' choices, thumbnails.
+"""The Gallery's questions to the log: pages of results newest first, and the filters' choices.
 
 A result is a succeeded job with a saved file. Pages are read by keyset (``id < cursor``) through the
 partial index ``jobs_results``, so the first screen and the hundredth cost the same at any log size,
@@ -7,27 +7,17 @@ and results arriving meanwhile never shift the pages already shown.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from .ledger import day_range
-from .media import result_image_size, saved_media
+from .media import saved_media
+from .sniffing import VIDEO_SUFFIXES
 from .tasklog import Job, TaskLog
 
 PAGE_SIZE = 12  # four rows of three tiles: a first screen and a bit; every tile drawn costs the browser
-THUMBS_DIR = "thumbs"  # under the media folder, so ``saved_media`` accepts a thumbnail as it does a result
-# Every tile's picture is this one 4:3 box (the whole result, letterboxed), so a grid's rows line up whatever
-# the results' shapes; a tile is about 250 CSS pixels wide on a desktop and a whole row on a phone.
-THUMB_SIZE = (384, 288)
-THUMB_BACKGROUND = (240, 242, 246)  # Streamlit's light secondary background
-VIDEO_SUFFIXES = (".mp4", ".webm", ".mov")
 # Holds index ``jobs_results``'s WHERE (schema v5: status = 'succeeded'), so SQLite can read that index.
 RESULTS_WHERE = "status = 'succeeded' AND media_paths != '[]'"
 
@@ -137,43 +127,3 @@ def result_file(job: Job, media_dir: Path) -> Path | None:
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
-
-
-def gallery_thumbnail(path: Path, media_dir: Path) -> Path | None:
-    """A tile-sized JPEG of a saved result (a video's first frame) in a 4:3 box, made once under ``media/thumbs/``.
-
-    Later calls only find the file. It is written under a temporary name and renamed, so two sessions
-    making the same one at once never show a half-written file. None if the result cannot be read.
-    """
-    folder = Path(media_dir) / THUMBS_DIR
-    thumb = folder / f"{path.name}.jpg"
-    if thumb.is_file():
-        return thumb
-    try:
-        if is_video(path):
-            import av
-
-            with av.open(str(path)) as container:
-                image = next(container.decode(video=0)).to_image()
-        elif result_image_size(path) is None:
-            return None  # not an image that decodes, or too many pixels to decode here
-        else:
-            image = Image.open(path)
-            image.draft("RGB", THUMB_SIZE)  # a JPEG decodes at a reduced scale: far cheaper
-        image = image.convert("RGB")
-        image.thumbnail(THUMB_SIZE)
-        box = Image.new("RGB", THUMB_SIZE, THUMB_BACKGROUND)
-        box.paste(image, ((THUMB_SIZE[0] - image.width) // 2, (THUMB_SIZE[1] - image.height) // 2))
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, part = tempfile.mkstemp(dir=folder, prefix=f"{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                box.save(fh, "JPEG", quality=82)
-            os.replace(part, thumb)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(part)
-            raise
-    except Exception:
-        return None
-    return thumb

@@ -33,6 +33,7 @@ from . import constants
 from .budgets import day_start
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, validate
 from .client import RivyaClient
+from .download import MediaRefused, download_media, is_private_url, shown_url
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -47,7 +48,6 @@ from .errors import (
     SpendLimitError,
     StorageError,
 )
-from .media import MediaRefused, download_media, is_private_url, shown_url, thumbnail
 from .notify import Notifier
 from .people import Person
 from .polling import PollSchedule, RequestBudget
@@ -55,6 +55,7 @@ from .resources import Generation, UploadedFile
 from .results import byte_cap, kept_urls
 from .status import JobStatus, is_known
 from .tasklog import SHARED_OWNER, Job, TaskLog
+from .thumbnails import CARD, thumbnail
 
 log = logging.getLogger("rivya.jobs")
 
@@ -436,7 +437,7 @@ class JobService:
                         continue
                     problem = None
                     room -= path.stat().st_size
-                    thumbnail(path)
+                    thumbnail(path, CARD)
                     paths.append(str(path))
                     break
                 if problem:

@@ -35,7 +35,8 @@ from PIL import Image, UnidentifiedImageError
 
 from .catalog import REFERENCE_ITEMS_KEY
 from .errors import RivyaError
-from .media import saved_media, sniff_head
+from .media import saved_media
+from .sniffing import PNG_SIGNATURE, sniff_head
 from .tasklog import Job
 from .version import __version__
 
@@ -44,7 +45,6 @@ RECIPE_KEY = "imagine-studio"  # the PNG text chunk holding the recipe JSON
 # Larger selections are refused before anything is built: the ZIP ends up in the server's memory.
 log = logging.getLogger("rivya.recipes")
 MAX_ZIP_BYTES = 150 * 2**20  # Streamlit holds a built download in server memory until it is served
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _VIDEO_FORMATS = {"video/mp4": "mp4", "video/quicktime": "mov"}
 
 
@@ -124,9 +124,9 @@ def _png_text(key: str, value: str) -> bytes:
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     """(type, whole chunk) pairs; ValueError if ``data`` is not a complete PNG."""
-    if not data.startswith(_PNG_SIGNATURE):
+    if not data.startswith(PNG_SIGNATURE):
         raise ValueError("not a PNG")
-    chunks, pos = [], len(_PNG_SIGNATURE)
+    chunks, pos = [], len(PNG_SIGNATURE)
     while pos < len(data):
         if pos + 12 > len(data):
             raise ValueError("PNG cut short")
@@ -150,7 +150,7 @@ def _text_key(kind: bytes, chunk: bytes) -> str | None:
 def png_with_recipe(data: bytes, made: dict[str, Any]) -> bytes:
     """``data`` with the recipe's text chunks (replacing ours from before); every other chunk is kept byte for byte."""
     ours = {"parameters": parameters_text(made), "prompt": str(made.get("prompt", "")), RECIPE_KEY: _recipe_json(made)}
-    out, inserted = [_PNG_SIGNATURE], False
+    out, inserted = [PNG_SIGNATURE], False
     for kind, chunk in _png_chunks(data):
         if _text_key(kind, chunk) in ours:
             continue
@@ -166,7 +166,7 @@ def png_with_recipe(data: bytes, made: dict[str, Any]) -> bytes:
 
 def jpeg_with_recipe(data: bytes, made: dict[str, Any]) -> bytes:
     """``data`` with a COM segment holding the recipe JSON, after the APPn headers (JFIF must stay first)."""
-    if not data.startswith(b"\xff\xd8"):
+    if sniff_head(data) != "image/jpeg":
         raise ValueError("not a JPEG")
     body = _recipe_json(made).encode("utf-8")
     if len(body) > 65533:

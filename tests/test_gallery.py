@@ -18,6 +18,7 @@ from rivya.gallery import GalleryFilter
 from rivya.sandbox import Sandbox
 from rivya.sandbox.render import render_mp4, render_png
 from rivya.tasklog import Job, TaskLog
+from rivya.thumbnails import BACKGROUND, TILE, thumbnail
 from ui import large_view
 
 from .conftest import APP, FAST_TIMING, image_bytes, open_page
@@ -203,33 +204,33 @@ def test_thumbnail_is_made_once_and_kept(sqlite_log: TaskLog, tmp_path: Path) ->
     media = tmp_path / "media"
     job = add_result(sqlite_log, media, "a tall tower", params={"aspect_ratio": "9:16"}, real=True)
     original = gallery.result_file(job, media)
-    thumb = gallery.gallery_thumbnail(original, media)
+    thumb = thumbnail(original, TILE)
     assert thumb == media / "thumbs" / f"{original.name}.jpg"
     with Image.open(thumb) as image:  # the whole tall picture, letterboxed in the tile's box
-        assert image.format == "JPEG" and image.size == gallery.THUMB_SIZE
-        assert image.getpixel((2, 144)) == pytest.approx(gallery.THUMB_BACKGROUND, abs=3)
-        assert image.getpixel((192, 144)) != pytest.approx(gallery.THUMB_BACKGROUND, abs=3)
+        assert image.format == "JPEG" and image.size == TILE.box
+        assert image.getpixel((2, 144)) == pytest.approx(BACKGROUND, abs=3)
+        assert image.getpixel((192, 144)) != pytest.approx(BACKGROUND, abs=3)
     os.utime(thumb, (1_000_000, 1_000_000))
     original.write_bytes(b"not an image any more")  # a second making would fail: the kept file is returned
-    assert gallery.gallery_thumbnail(original, media) == thumb and thumb.stat().st_mtime == 1_000_000
+    assert thumbnail(original, TILE) == thumb and thumb.stat().st_mtime == 1_000_000
     assert not list((media / "thumbs").glob("*.part"))
 
 
 def test_video_poster_is_its_first_frame(sqlite_log: TaskLog, tmp_path: Path) -> None:
     media = tmp_path / "media"
     job = add_result(sqlite_log, media, "waves", model="grok-imagine-video", params={"aspect_ratio": "16:9"})
-    poster = gallery.gallery_thumbnail(gallery.result_file(job, media), media)
+    poster = thumbnail(gallery.result_file(job, media), TILE)
     with Image.open(poster) as image:  # 384 x 216 of picture, centred in the box
-        assert image.format == "JPEG" and image.size == gallery.THUMB_SIZE
-        assert image.getpixel((192, 10)) == pytest.approx(gallery.THUMB_BACKGROUND, abs=3)
-        assert image.getpixel((192, 144)) != pytest.approx(gallery.THUMB_BACKGROUND, abs=3)
+        assert image.format == "JPEG" and image.size == TILE.box
+        assert image.getpixel((192, 10)) == pytest.approx(BACKGROUND, abs=3)
+        assert image.getpixel((192, 144)) != pytest.approx(BACKGROUND, abs=3)
 
 
 def test_unreadable_result_has_no_thumbnail(tmp_path: Path) -> None:
     broken = tmp_path / "media" / "1-0.png"
     broken.parent.mkdir()
     broken.write_bytes(b"\x89PNG\r\n\x1a\n cut short")
-    assert gallery.gallery_thumbnail(broken, tmp_path / "media") is None
+    assert thumbnail(broken, TILE) is None
     assert not list((tmp_path / "media").rglob("*.jpg")) and not list((tmp_path / "media").rglob("*.part"))
 
 

@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from rivya import InsufficientCreditsError, RivyaClient, ledger
 from rivya.jobs import JobService
-from rivya.media import thumbnail
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
+from rivya.thumbnails import CARD, thumbnail
 
 from .conftest import FAST_POLLS, FAST_TIMING, image_bytes, open_page
 
@@ -210,4 +210,4 @@ def test_table_cells_carry_small_pictures(point_app) -> None:
         assert cell.startswith("data:image/jpeg;base64,")
         picture = base64.b64decode(cell.split(",", 1)[1])
         assert max(Image.open(io.BytesIO(picture)).size) == 96
-        assert len(picture) < thumbnail(result).stat().st_size
+        assert len(picture) < thumbnail(result, CARD).stat().st_size

@@ -173,13 +173,14 @@ _MEASURE = textwrap.dedent("""
     from pathlib import Path
     from rivya.catalog import MODELS
     from rivya.errors import InvalidInputError
-    from rivya.media import inspect_image, preview_jpeg
+    from rivya.media import inspect_image
+    from rivya.thumbnails import PREVIEW, thumbnail_bytes
     data = Path(sys.argv[1]).read_bytes()
     rule, outcomes = MODELS["grok-imagine"].reference, []
     def check():
         try:
             inspect_image(data, rule)
-            outcomes.append("accepted" if preview_jpeg(data) else "no preview")
+            outcomes.append("accepted" if thumbnail_bytes(data, PREVIEW) else "no preview")
         except InvalidInputError as exc:
             outcomes.append(" ".join(exc.problems))
     check()  # once alone first: imports and Pillow's own set-up are not counted below

@@ -18,9 +18,11 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from rivya.media import MediaFetchFailed, MediaRefused, download_media, is_private_url, preview_jpeg, saved_media, thumbnail
+from rivya.download import MediaFetchFailed, MediaRefused, download_media, is_private_url
+from rivya.media import saved_media
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
+from rivya.thumbnails import CARD, PREVIEW, thumbnail, thumbnail_bytes
 
 from .conftest import FAST_TIMING, image_bytes
 
@@ -280,7 +282,7 @@ def test_the_content_decides_the_type_and_the_name(site: Site, tmp_path: Path) -
     assert fetch("/clip", "e", "video").name == "e.mp4"
     assert fetch("/avif", "f").name == "f.avif"
     assert all("Authorization" not in headers and "Cookie" not in headers for _, headers in site.hits)
-    assert all(thumbnail(tmp_path / name) for name in ("a.png", "b.jpg", "e.mp4", "f.avif"))
+    assert all(thumbnail(tmp_path / name, CARD) for name in ("a.png", "b.jpg", "e.mp4", "f.avif"))
 
 
 def test_content_of_another_kind_is_refused(site: Site, tmp_path: Path) -> None:
@@ -402,8 +404,8 @@ def test_show_media_shows_only_saved_files_and_never_raises(local_app: None, tmp
 def test_a_reference_preview_is_small_whatever_the_upload() -> None:
     big = io.BytesIO()
     Image.effect_noise((4000, 3000), 64).convert("RGB").save(big, "JPEG", quality=95)
-    preview = preview_jpeg(big.getvalue())
+    preview = thumbnail_bytes(big.getvalue(), PREVIEW)
     assert preview is not None and len(preview) < len(big.getvalue()) // 20
     with Image.open(io.BytesIO(preview)) as small:
         assert max(small.size) <= 320
-    assert preview_jpeg(b"not an image") is None
+    assert thumbnail_bytes(b"not an image", PREVIEW) is None

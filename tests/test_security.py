@@ -23,8 +23,9 @@ from rivya import InvalidInputError, RivyaClient, RivyaError, SpendLimitError
 from rivya.access import FORGET_AFTER, GLOBAL_MAX_DELAY, MAX_DELAY, PasswordGate
 from rivya.catalog import ReferenceRule
 from rivya.config import Settings, load_settings
+from rivya.download import download_media
 from rivya.jobs import JobService
-from rivya.media import download_media, inspect_image
+from rivya.media import inspect_image
 from rivya.sandbox import Sandbox
 from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER, TaskLog
@@ -497,7 +498,7 @@ def test_bad_uploads_are_refused_by_content(data: bytes, message: str) -> None:
 
 
 def test_result_fetching_is_bounded(app_env: Sandbox, tmp_path: Path) -> None:
-    from rivya.media import MediaRefused
+    from rivya.download import MediaRefused
 
     client = RivyaClient(SHARED_KEY, app_env.url)
     uploaded = client.upload_file(image_bytes("PNG", (400, 400), "red"), model="grok-imagine")

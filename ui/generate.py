@@ -17,13 +17,14 @@ import streamlit as st
 from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, display_name, get_model, validate
 from rivya.errors import InvalidInputError, RivyaError, StorageError
 from rivya.jobs import Reference
-from rivya.media import preview_jpeg, saved_media
+from rivya.media import saved_media
 from rivya.messages import explain, explain_batch
 from rivya.people import Person
 from rivya.presets import PresetError, delete_preset, get_preset, list_presets, rename_preset, save_preset, seed_starters
 from rivya.prompts import recent_prompts
 from rivya.studio import Studio
 from rivya.tasklog import Job, TaskLog
+from rivya.thumbnails import PREVIEW, thumbnail_bytes
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
@@ -125,7 +126,7 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
         try:
             reference = get_studio().prepare_reference(data, upload.name, spec.id, key_owner())
             # A small preview made once per upload: re-sending a 10 MB original on every rerun costs memory and CPU.
-            cached = (upload.file_id, reference, None, preview_jpeg(data))
+            cached = (upload.file_id, reference, None, thumbnail_bytes(data, PREVIEW))
         except RivyaError as exc:
             cached = (upload.file_id, None, _reference_problem(exc), None)
         st.session_state[state_key] = cached
@@ -179,7 +180,7 @@ def _upload_animated(spec: ModelSpec, state: dict, owner: str) -> None:
         state["reference"] = studio.prepare_reference(data, path.name, spec.id, owner)
     except RivyaError as exc:
         state["problem"] = _reference_problem(exc)
-    state["preview"] = state["preview"] or preview_jpeg(data)
+    state["preview"] = state["preview"] or thumbnail_bytes(data, PREVIEW)
 
 
 def _animate_reference(spec: ModelSpec) -> tuple[Reference | None, str | None, int] | None:

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import json
 import math
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
-from PIL import Image
 
 from rivya import ledger
 from rivya.catalog import describe_params, display_name
 from rivya.errors import RivyaError
-from rivya.media import saved_media, thumbnail
+from rivya.media import saved_media
 from rivya.messages import explain
 from rivya.people import Person, short_id, star_owner
 from rivya.resources import is_web_url
 from rivya.status import JobStatus
 from rivya.studio import Studio
 from rivya.tasklog import Job
+from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_bytes
 from ui.access import current_person, is_admin, key_owner
 from ui.actions import animate_button
 from ui.compare import open_compare
@@ -36,9 +34,6 @@ PAGE_SIZE = 100
 NO_THUMBNAIL = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
-# Cells are 56 px tall: a 96 px picture is sharp on a high-density screen and a third of the saved 160 px
-# thumbnail's bytes, which every rerun of the page sends again for each of its 100 rows.
-CELL_PICTURE_PX = 96
 STUCK_AFTER_SECONDS = 300
 CHART_HEIGHT = 320
 _LEGEND = {"orient": "bottom", "columns": 2, "labelLimit": 0}
@@ -226,19 +221,11 @@ def _filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
 
 @st.cache_data(max_entries=5000, show_spinner=False)
 def _thumbnail_uri(media_path: str) -> str:
-    """A saved result's picture for a table cell (CELL_PICTURE_PX), inlined once per file and then served from memory."""
-    path = saved_media(media_path, get_studio().jobs.media_dir)  # only files inside the media folder
-    small = thumbnail(path) if path else None
-    if small is None:
-        return NO_THUMBNAIL
-    try:
-        with Image.open(small) as image:
-            image.thumbnail((CELL_PICTURE_PX, CELL_PICTURE_PX))
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "JPEG", quality=75)
-    except OSError:
-        return NO_THUMBNAIL
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    """A saved result's picture for a table cell (``thumbnails.CELL``), inlined once per file and then served from memory."""
+    media_dir = get_studio().jobs.media_dir
+    card = shown_thumbnail(saved_media(media_path, media_dir), CARD, media_dir)  # only files inside the media folder
+    small = thumbnail_bytes(card, CELL) if card else None
+    return data_uri(small) if small else NO_THUMBNAIL
 
 
 def _table_rows(page: pd.DataFrame, zone: str) -> pd.DataFrame:

@@ -26,7 +26,6 @@ from rivya.errors import RivyaError
 from rivya.gallery import result_file
 from rivya.jobs import REFUSAL_CODES, Reference
 from rivya.lineage import lineage
-from rivya.media import data_uri, saved_media, thumbnail
 from rivya.messages import UNCONFIRMED, batch_costs, explain, explain_code
 from rivya.people import star_owner
 from rivya.resources import is_web_url
@@ -34,6 +33,7 @@ from rivya.results import offered_note
 from rivya.stars import starred
 from rivya.status import JobStatus, is_known
 from rivya.tasklog import Job, TaskLog
+from rivya.thumbnails import CARD, data_uri, shown_thumbnail
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
@@ -361,9 +361,9 @@ def show_thumbnail(job: Job) -> None:
         if path is None:
             _media_placeholder(job)
             return
-        made = thumbnail(path)  # the follower makes it after saving; made here once if it did not
-        # The thumbnail passes the same check as the result: only a file inside the media folder is read.
-        small = saved_media(str(made) if made else None, media_dir)
+        # The follower makes it after saving; made here once if it did not. It passes the same check as the
+        # result: only a file inside the media folder is read.
+        small = shown_thumbnail(path, CARD, media_dir)
         if small is None:
             st.caption("No preview of this result.")
             return

@@ -16,9 +16,32 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..media import image_size, video_size
-
 VIDEO_FPS = 12
+
+
+def _ratio(aspect_ratio: str) -> tuple[int, int]:
+    w, h = aspect_ratio.split(":")
+    return int(w), int(h)
+
+
+def _even(x: float) -> int:
+    return max(2, round(x / 2) * 2)
+
+
+def image_size(aspect_ratio: str, *, pro: bool = False) -> tuple[int, int]:
+    """Pixel size of a generated image: the long side 1024, or 1536 in quality mode."""
+    w, h = _ratio(aspect_ratio)
+    long_side = 1536 if pro else 1024
+    scale = long_side / max(w, h)
+    return _even(w * scale), _even(h * scale)
+
+
+def video_size(aspect_ratio: str, resolution: str) -> tuple[int, int]:
+    """Pixel size of a generated video: ``480p`` / ``720p`` name the shorter side."""
+    w, h = _ratio(aspect_ratio)
+    short_side = int(resolution.rstrip("p"))
+    scale = short_side / min(w, h)
+    return _even(w * scale), _even(h * scale)
 
 
 def _palette(prompt: str) -> tuple[np.ndarray, np.ndarray]:
