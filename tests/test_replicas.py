@@ -259,7 +259,9 @@ def test_status_requests_per_job_stay_within_ten_percent_of_one_process(one_proc
     detail = (f"one process {looks(one_process)}, three {looks(three_processes)}, of which the killed replica's "
               f"{looks(three_processes, three_processes.held_at_kill)}; lateness (p50 p95 max requests) "
               f"{one_process.lateness} {three_processes.lateness}")
-    assert abs(three - one) <= POLLS_TOLERANCE * one, f"{one:.2f} vs {three:.2f} per job: {detail}"
+    # One-sided: looks that come late (a loaded machine) find jobs further on and so are fewer, in either run; what the
+    # bound guards against is extra looks, which lateness never makes. Early looks are checked by the cadence test.
+    assert three <= (1 + POLLS_TOLERANCE) * one, f"{one:.2f} vs {three:.2f} per job: {detail}"
     # Every job was looked at (none skipped by a replica that thought another had it).
     assert len(three_processes.status_requests) == len(three_processes.rows)
 
