@@ -76,3 +76,6 @@ MAX_DECODED_PIXELS = 4096 * 4096
 MEDIA_DEADLINE_SECONDS = 60.0
 
 MAX_CLIENT_REQUEST_ID = 128
+
+# Two presses of one form (Generate) or one card (Try again) this close together are one intent: a double click.
+DOUBLE_CLICK_SECONDS = 2.0

@@ -18,15 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from . import presses
 from .access import PasswordGate
 from .budgets import day_start
 from .catalog import get_model
 from .client import RivyaClient
 from .config import Settings
+from .errors import StorageError
 from .jobs import JobService, Reference
 from .ledger import LedgerView
 from .media import inspect_image
 from .notify import Notifier
+from .presets import seed_starters
 from .sandbox import Sandbox
 from .tasklog import SHARED_OWNER, TaskLog
 
@@ -93,6 +96,7 @@ class Studio:
         """Start the sandbox when no key is set, open the log, start the follower if no one else runs it."""
         # First: a log that cannot be opened leaves nothing running. Its days are the budgets' (one calendar).
         tasklog = TaskLog(settings.log_location, settings.budget_timezone)
+        _seed(tasklog)
         sandbox = None
         if settings.uses_sandbox:
             sandbox = Sandbox(host="127.0.0.1", port=0).start()
@@ -161,6 +165,14 @@ class Studio:
     def forget_balance(self, owner: str = SHARED_OWNER) -> None:
         self._balances.pop(owner, None)
 
+    def submit(self, form: presses.Form, who: presses.Who, intent: str) -> presses.Outcome:
+        """One press of Generate: checked once, then ``form.count`` jobs under ``intent``'s keys, all or none."""
+        return presses.submit(self, form, who, intent)
+
+    def retry(self, job_id: int, who: presses.Who, intent: str) -> presses.Outcome:
+        """One press of Try again on job ``job_id``: a new job of its model, prompt, settings and reference."""
+        return presses.retry(self, job_id, who, intent)
+
     def used_today(self, person: str | None = None) -> int:
         """Credits the whole app (or one person) spent or holds today, counted as the spend guards count them."""
         return self.log.committed_credits_since(day_start(self.settings.budget_timezone), person=person)
@@ -198,6 +210,18 @@ class Studio:
         self.log.close()
         if self.sandbox:
             self.sandbox.stop()
+
+
+def _seed(tasklog: TaskLog) -> None:
+    """Add the shipped presets the log has not seen yet, once per opening (``seed_starters`` is idempotent).
+
+    A log that opens but cannot be written (a read-only disk) still serves pages: the starters arrive with the next
+    opening that can write them.
+    """
+    try:
+        seed_starters(tasklog)
+    except StorageError as exc:
+        log.warning("the shipped presets were not added this time: %s", exc)
 
 
 _shared: dict[Settings, Studio] = {}

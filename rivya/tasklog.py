@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import psycopg
@@ -293,6 +293,10 @@ CLAIMABLE_WHERE = f"({PENDING_WHERE} OR {UNSAVED_WHERE})"
 _SERVER_TIME = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 # Which jobs have a time to a result: the WHERE of index ``jobs_result_ms`` on both engines.
 RESULT_MS_WHERE = "status = 'succeeded' AND finished_at IS NOT NULL"
+# Whose jobs a viewer follows (``TaskLog.pending_ids``, ``TaskLog.viewer_news``): a signed-in person's, or one browser
+# session's.
+VIEWER_COLUMNS = frozenset({"person", "session_id"})
+_BRIEF = "id, category, status, prompt, batch_id"
 
 _ROLLUP_COLUMNS = ("submitted_at", "finished_at", "model", "status", "reserved_credits", "final_credits", "expected_credits")
 
@@ -400,6 +404,16 @@ _UPDATABLE = frozenset(
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Brief(NamedTuple):
+    """The few columns of a job that say what became of it (``TaskLog.viewer_news``)."""
+
+    id: int
+    category: str
+    status: str
+    prompt: str
+    batch_id: str | None
 
 
 @dataclass(frozen=True)
@@ -755,6 +769,40 @@ class TaskLog:
         """Jobs matching one SQL condition over ``jobs``' columns, newest first (for callers in ``rivya``)."""
         return [_job(r) for r in self._query(f"SELECT * FROM jobs WHERE {condition} ORDER BY id DESC LIMIT ?", (*args, limit))]
 
+    def children_of(self, ids: Iterable[int], *, limit: int = 500) -> list[Job]:
+        """Jobs made from any of ``ids`` (their ``parent_id``), newest first."""
+        ids = list(ids)
+        if not ids:
+            return []
+        return self.where(f"parent_id IN ({','.join('?' * len(ids))})", ids, limit=limit)
+
+    def in_batches(self, batch_ids: Iterable[str], *, limit: int = 500) -> list[Job]:
+        """Every take of the batches ``batch_ids``, newest first."""
+        batch_ids = list(batch_ids)
+        if not batch_ids:
+            return []
+        return self.where(f"batch_id IN ({','.join('?' * len(batch_ids))})", batch_ids, limit=limit)
+
+    def pending_ids(self, column: str, value: str) -> set[int]:
+        """The unfinished jobs of one person or one browser session (``column``: see ``VIEWER_COLUMNS``)."""
+        _viewer_column(column)
+        sql = f"SELECT id FROM jobs {self.dialect.indexed_by('jobs_pending')} WHERE {PENDING_WHERE} AND {column} = ?"
+        return {int(r[0]) for r in self._query(sql, (value,))}
+
+    def viewer_news(self, column: str, value: str, *, after: int, also: Iterable[int] = ()) -> list[Brief]:
+        """One viewer's jobs newer than id ``after``, and the jobs ``also`` (whoever's): by primary key only.
+
+        The unary + (``unindexed``) keeps SQLite off the person index, which would walk all of a person's jobs.
+        """
+        _viewer_column(column)
+        sql = f"SELECT {_BRIEF} FROM jobs WHERE id > ? AND {self.dialect.unindexed(column)} = ?"
+        args: list[Any] = [after, value]
+        also = sorted(also)
+        if also:
+            sql += f" UNION ALL SELECT {_BRIEF} FROM jobs WHERE id IN ({','.join('?' * len(also))})"
+            args += also
+        return [Brief(int(r[0]), r[1], r[2], r[3], r[4]) for r in self._query(sql, args)]
+
     def pending(self, backend: str | None = None) -> list[Job]:
         """Jobs not yet finished (oldest first), optionally of one backend only: read from index ``jobs_pending``."""
         # INDEXED BY: without statistics SQLite would rather walk the whole table in id order; with it, a WHERE
@@ -879,6 +927,12 @@ class TaskLog:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _viewer_column(column: str) -> None:
+    """Only a constant of ours names a column in SQL, never a caller's text."""
+    if column not in VIEWER_COLUMNS:
+        raise ValueError(f"cannot watch jobs by {column!r}")
 
 
 def _statements(script: str) -> Iterator[str]:

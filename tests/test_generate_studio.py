@@ -12,9 +12,10 @@ from rivya.catalog import MODELS
 from rivya.config import Settings
 from rivya.people import Person
 from rivya.presets import list_presets
+from rivya.presses import intent_keys
 from rivya.sandbox import Sandbox
 from rivya.studio import Studio
-from ui.generate import budget_caption, intent_keys
+from ui.generate import budget_caption
 
 from .conftest import creates, open_page, wait_for
 

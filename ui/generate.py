@@ -9,32 +9,28 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
-import weakref
 
 import streamlit as st
 
-from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, display_name, get_model, validate
-from rivya.errors import InvalidInputError, RivyaError, StorageError
+from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, display_name, get_model
+from rivya.errors import InvalidInputError, RivyaError
 from rivya.jobs import Reference
 from rivya.media import saved_media
-from rivya.messages import explain, explain_batch
+from rivya.messages import explain
 from rivya.people import Person
-from rivya.presets import PresetError, delete_preset, get_preset, list_presets, rename_preset, save_preset, seed_starters
+from rivya.presets import PresetError, delete_preset, get_preset, list_presets, rename_preset, save_preset
+from rivya.presses import Form, Notice, Who, next_intent
 from rivya.prompts import recent_prompts
 from rivya.studio import Studio
-from rivya.tasklog import Job, TaskLog
 from rivya.thumbnails import PREVIEW, thumbnail_bytes
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
-from ui.jobs_view import jobs_panel
+from ui.jobs_view import follow, follow_later, jobs_panel
 from ui.outage import log_down
 from ui.services import demo_banner, get_studio, session_id
 from ui.text import credits_text, md_escape, shorten
 
-# Two clicks of one form state this close together are one intent (a double click).
-DOUBLE_CLICK_SECONDS = 2.0
 ICONS = {"image": ":material/image:", "video": ":material/movie:"}
 HOW_MANY = (1, 2, 3, 4)
 # Streamlit's own button shortcut: shown on the button (⌘ on a Mac), and it works while typing in the prompt box,
@@ -45,8 +41,6 @@ RECENT_SHOWN = 8
 LIBRARY_TABS = ("Recent", "Presets")  # no other label says "Prompt": the box is found by it
 # The animated image's parameters the video form takes over when it offers the same value (its shape).
 ANIMATE_KEEPS = ("aspect_ratio", "resolution")
-# Task logs that already hold the shipped presets (seeding is idempotent; this saves a write per page run).
-_seeded: weakref.WeakSet[TaskLog] = weakref.WeakSet()
 
 
 def _count(model: str) -> int:
@@ -65,22 +59,12 @@ def _form_fingerprint(model: str) -> str:
 
 def _register_click(model: str) -> None:
     """Generate's callback: one new intent per click, except the second half of a double click."""
-    fingerprint = _form_fingerprint(model)
-    last = st.session_state.get(widget_key(model, "click"))
-    if last and last["fingerprint"] == fingerprint and time.monotonic() - last["at"] < DOUBLE_CLICK_SECONDS:
+    intent = next_intent(_form_fingerprint(model), st.session_state.get(widget_key(model, "click")), time.monotonic())
+    if intent is None:
         return
-    st.session_state[widget_key(model, "click")] = {
-        "key": f"studio-{uuid.uuid4().hex}",
-        "fingerprint": fingerprint,
-        "at": time.monotonic(),
-        "handled": False,
-    }
+    st.session_state[widget_key(model, "click")] = intent
+    st.session_state[widget_key(model, "pressed")] = True  # acted on once, by the next page run
     st.session_state.pop(widget_key(model, "notice"), None)  # a new press replaces the last message
-
-
-def intent_keys(intent: str, count: int) -> list[str]:
-    """The idempotency keys of one press: the intent's own for one take, ``<intent>-1`` … ``<intent>-N`` for N."""
-    return [intent] if count == 1 else [f"{intent}-{n}" for n in range(1, count + 1)]
 
 
 def _notice(model: str, kind: str, text: str) -> None:
@@ -315,10 +299,7 @@ def _presets(studio: Studio, spec: ModelSpec) -> None:
 
 
 def _library(studio: Studio, spec: ModelSpec) -> None:
-    """Recent prompts and presets, folded away until wanted."""
-    if studio.log not in _seeded:
-        seed_starters(studio.log)
-        _seeded.add(studio.log)
+    """Recent prompts and presets (the shipped ones arrive as the ``Studio`` opens), folded away until wanted."""
     message = st.session_state.pop(widget_key(spec.id, "library-msg"), None)
     with st.expander("Prompt library", icon=":material/bookmarks:", expanded=message is not None):
         if message:
@@ -330,15 +311,6 @@ def _library(studio: Studio, spec: ModelSpec) -> None:
             _recent_prompts(studio, spec.id)
         with presets:
             _presets(studio, spec)
-
-
-def _preset_in_use(studio: Studio, spec: ModelSpec, prompt: str, params: dict) -> int | None:
-    """The applied preset's id while the form still holds its prompt and settings, else None."""
-    preset_id = st.session_state.get(widget_key(spec.id, "preset"))
-    if preset_id is None:
-        return None
-    preset = get_preset(studio.log, preset_id)
-    return preset.id if preset is not None and preset.matches(spec.id, prompt, params) else None
 
 
 # -- Generate -------------------------------------------------------------------------------------------------
@@ -354,84 +326,30 @@ def _balance() -> int | None:
         return None
 
 
-def _handle_click(
-    spec: ModelSpec, prompt: str, params: dict, reference: Reference | None, problem: str | None, *,
-    count: int, parent_id: int | None,
-) -> None:
-    """Act on a registered click exactly once: ``count`` jobs, all or none; the intent's keys make any repeat a no-op."""
-    click = st.session_state.get(widget_key(spec.id, "click"))
-    if not click or click["handled"]:
+def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Reference | None, problem: str | None, *,
+                  count: int, parent_id: int | None) -> None:
+    """Act on a registered click exactly once (``Studio.submit``): the intent's keys make any repeat a no-op."""
+    if not st.session_state.pop(widget_key(spec.id, "pressed"), False):
         return
-    studio = get_studio()
-    full = dict(params)
-    if reference:
-        full["referenceMediaItems"] = [reference.uploaded.as_reference_item()]
-    problems = validate(spec.id, prompt, full)
-    if problem:
-        problems.append("Remove or replace the reference image: " + problem)
-    if personal_key_choice_pending():
-        problems.append("Choose which key pays for this job (at the top of the page).")
-    cost = credits_for(spec.id, params) * count
-    if not problems:
-        try:
-            balance = studio.balance(key_owner(), fresh=True)
-        except RivyaError:
-            balance = None
-        if balance is not None and balance < cost:
-            what = "This job costs" if count == 1 else f"These {count} jobs cost"
-            problems.append(f"{what} {cost} credits but the wallet holds {balance}. Top up, then try again.")
-    if problems:
-        click["handled"] = True
-        _notice(spec.id, "fix", "Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in problems))
-        return
-    settings = studio.settings
-    keys = intent_keys(click["key"], count)
-    try:
-        jobs = studio.jobs.submit_batch(
-            spec.id, prompt, params, keys=keys, reference=reference, page=spec.category,
-            session_id=session_id(), owner=key_owner(), daily_budget=settings.daily_budget, person=current_person(),
-            person_budget=settings.person_daily_budget, budget_timezone=settings.budget_timezone,
-            batch_id=click["key"] if count > 1 else None, parent_id=parent_id,
-            preset_id=_preset_in_use(studio, spec, prompt, params),
-        )
-    except StorageError as exc:
-        # Decided from what this press knows, never by reading the log again: it is what just failed. Whether the
-        # create may have gone out (``after_send``) decides between "nothing was sent" and "don't press again".
-        words = explain(exc)
-        _notice(spec.id, "warn" if exc.after_send else "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
-        if exc.after_send:  # its rows are found by their keys once the log is back (``_follow_waiting``)
-            st.session_state.setdefault(widget_key(spec.id, "waiting"), []).extend(keys)
-        jobs = []
-    except RivyaError as exc:
-        words = explain(exc)
-        _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
-        try:
-            jobs = [job for key in keys if (job := studio.log.by_key(key)) is not None]  # logged takes: each one's card
-        except StorageError:
-            st.session_state.setdefault(widget_key(spec.id, "waiting"), []).extend(keys)
-            jobs = []
-        if count > 1 and jobs:  # a batch: what each take cost, never one verdict for all of them
-            words = explain_batch(exc, jobs)
-            _notice(spec.id, "error", f"**{md_escape(words.title)}** {md_escape(words.action)}")
-    finally:
-        click["handled"] = True
-    _follow(spec.id, jobs)
-    studio.forget_balance(key_owner())
-
-
-def _follow(model: str, jobs: list[Job]) -> None:
-    """Show these jobs' cards in the panel, newest first, each once."""
-    followed = st.session_state.setdefault(widget_key(model, "followed"), [])
-    for job in reversed(jobs):
-        if job.id not in followed:
-            followed.insert(0, job.id)
+    form = Form(spec.id, prompt, params, reference=reference, reference_problem=problem, count=count,
+                parent_id=parent_id, preset_id=st.session_state.get(widget_key(spec.id, "preset")))
+    who = Who(current_person(), None if personal_key_choice_pending() else key_owner(), session_id(), spec.category)
+    outcome = get_studio().submit(form, who, st.session_state[widget_key(spec.id, "click")].key)
+    if outcome.notice == Notice.FIX:
+        _notice(spec.id, Notice.FIX,
+                "Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in outcome.problems))
+    elif outcome.notice is not None and outcome.words is not None:
+        words = outcome.words
+        _notice(spec.id, outcome.notice, f"**{md_escape(words.title)}** {md_escape(words.action)}")
+    follow_later(spec.id, outcome.waiting)
+    follow(spec.id, outcome.jobs)
 
 
 def _follow_waiting(studio: Studio, model: str) -> None:
     """Jobs pressed while the log could not be written: once it answers, their rows (found by key) join the panel."""
     keys = st.session_state.get(widget_key(model, "waiting"))
     if keys:
-        _follow(model, [job for key in keys if (job := studio.log.by_key(key)) is not None])
+        follow(model, [job for key in keys if (job := studio.log.by_key(key)) is not None])
         st.session_state.pop(widget_key(model, "waiting"), None)
 
 

@@ -11,23 +11,21 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from statistics import median
 
 import streamlit as st
 
 from rivya import constants
-from rivya.catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, describe_params, display_name
-from rivya.errors import RivyaError
+from rivya.catalog import MODELS, credits_for, describe_params, display_name
 from rivya.gallery import result_file
-from rivya.jobs import REFUSAL_CODES, Reference
+from rivya.jobs import REFUSAL_CODES
 from rivya.lineage import lineage
-from rivya.messages import UNCONFIRMED, batch_costs, explain, explain_code
+from rivya.messages import UNCONFIRMED, batch_costs, explain_code
 from rivya.people import star_owner
+from rivya.presses import Notice, Who, can_retry, next_intent, retry_params
 from rivya.resources import is_web_url
 from rivya.results import offered_note
 from rivya.stars import starred
@@ -64,14 +62,9 @@ STATUS_LABELS = {
 }
 
 
-# Two presses of one card's Try again this close together are one intent (a double click), as Generate's.
-DOUBLE_CLICK_SECONDS = 2.0
 # A batch's results side by side (Streamlit stacks them on narrow screens). The panel is under half the page:
 # four cells there are ~100 px wide and their buttons unreadable (seen at 1400 px), so a batch of 4 is 2 x 2.
 GRID_COLUMNS = 3
-# Failed or refused jobs that Try again may send anew; a job refused for credits would only be refused again.
-RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.REJECTED})
-NO_CREDITS = "insufficient_credits"
 # The generic words for a failure say its credits were returned; a card that states how many drops them (one line).
 
 
@@ -99,25 +92,14 @@ def batch_header(members: list[Job]) -> str:
     return f"**{len(members)} takes** · {batch_costs(members)}"
 
 
-def can_retry(job: Job) -> bool:
-    """Try again is offered: the job failed or was refused, not for lack of credits, and its model still exists."""
-    return job.status in RETRYABLE and job.error_code != NO_CREDITS and job.model in MODELS
-
-
-def retry_params(job: Job) -> dict:
-    """The failed job's settings without its reference item (the reference is attached anew, with a fresh link)."""
-    return {k: v for k, v in job.params.items() if k != REFERENCE_ITEMS_KEY}
-
-
 def read_facts(log: TaskLog, jobs: list[Job], person: str) -> CardFacts:
     """Stars, sources and what was made from each of ``jobs``: one query each for all cards, plus the chain
     (``rivya.lineage``) of the few that have one."""
     ids = [j.id for j in jobs]
     if not ids:
         return CardFacts()
-    marks = ",".join("?" * len(ids))
     children: dict[int, list[Job]] = {}
-    for child in log.where(f"parent_id IN ({marks})", ids):
+    for child in log.children_of(ids):
         children.setdefault(child.parent_id, []).append(child)
     parents = {p.id: p for p in log.many({j.parent_id for j in jobs if j.parent_id is not None})}
     chained = [j for j in jobs if j.parent_id is not None or j.id in children]
@@ -133,83 +115,62 @@ def _retry_state(key_prefix: str) -> str:
     return f"{key_prefix}:retry"
 
 
-def _register_retry(key_prefix: str, job_id: int) -> None:
+def _said(key_prefix: str, job_id: int) -> str:
+    return f"{key_prefix}:retry-said:{job_id}"
+
+
+def _register_retry(key_prefix: str, job_id: int, model: str) -> None:
     """Try again's callback: one new intent (with its own idempotency key) per press, except a double click's second half."""
-    last = st.session_state.get(_retry_state(key_prefix))
-    if last and last["job"] == job_id and time.monotonic() - last["at"] < DOUBLE_CLICK_SECONDS:
+    intent = next_intent(str(job_id), st.session_state.get(_retry_state(key_prefix)), time.monotonic())
+    if intent is None:
         return
-    st.session_state[_retry_state(key_prefix)] = {
-        "job": job_id, "key": f"studio-{uuid.uuid4().hex}", "at": time.monotonic(), "handled": False,
-    }
-    st.session_state.pop(f"{key_prefix}:retry-said:{job_id}", None)  # a new press replaces the last message
+    st.session_state[_retry_state(key_prefix)] = intent
+    st.session_state[f"{key_prefix}:retry-press"] = (job_id, model)  # acted on once, by the next page run
+    st.session_state.pop(_said(key_prefix, job_id), None)  # a new press replaces the last message
 
 
-def _reference_again(job: Job) -> Reference | None:
-    """The failed job's reference image, attached anew from its local copy (its upload link may have expired)."""
-    if REFERENCE_ITEMS_KEY not in job.params and not job.reference_path:
-        return None
-    studio = get_studio()
-    path = Path(job.reference_path).resolve() if job.reference_path else None
-    kept_in = (studio.settings.data_dir.resolve(), studio.settings.media_folder.resolve())
-    if path is None or not any(path.is_relative_to(folder) for folder in kept_in) or not path.is_file():
-        raise LookupError("The reference image of this job is no longer kept here. "
-                          "Use its settings, attach the image again, then generate.")
-    return studio.prepare_reference(path.read_bytes(), path.name, job.model, key_owner())
+def follow(model: str, jobs: Iterable[Job]) -> None:
+    """Show these jobs' cards in the model's panel, newest first, each once."""
+    jobs = list(jobs)
+    if not jobs:
+        return
+    followed = st.session_state.setdefault(widget_key(model, "followed"), [])
+    for job in reversed(jobs):
+        if job.id not in followed:
+            followed.insert(0, job.id)
+
+
+def follow_later(model: str, keys: Sequence[str]) -> None:
+    """Jobs a press may have logged while the log could not be read: the model's panel finds them by key later."""
+    if keys:
+        st.session_state.setdefault(widget_key(model, "waiting"), []).extend(keys)
 
 
 def _handle_retry(key_prefix: str) -> None:
-    """Act on a registered Try again exactly once: a new job, same model, prompt, settings and reference.
-
-    The intent's key makes a repeat of the same press a no-op, so reruns never send a second job.
-    """
-    click = st.session_state.get(_retry_state(key_prefix))
-    if not click or click["handled"]:
+    """Act on a registered Try again exactly once (``rivya.presses.retry``); the intent's key makes a repeat of the
+    same press a no-op, so reruns never send a second job."""
+    press = st.session_state.pop(f"{key_prefix}:retry-press", None)
+    if press is None:
         return
-    said = f"{key_prefix}:retry-said:{click['job']}"
-    studio = get_studio()
-    try:
-        job = studio.log.get(click["job"])
-        if job is None or not can_retry(job):
-            return
-        if personal_key_choice_pending():
-            st.session_state[said] = ("error", "Choose which key pays for this job (at the top of the page), then try again.")
-            return
-        params = retry_params(job)
-        cost = credits_for(job.model, params)
-        try:
-            balance = studio.balance(key_owner(), fresh=True)
-        except RivyaError:
-            balance = None
-        if balance is not None and balance < cost:
-            st.session_state[said] = ("error", f"This job costs {cost} credits but the wallet holds {balance}. "
-                                               "Top up, then try again.")
-            return
-        made = studio.jobs.submit(
-            job.model, job.prompt, params, idempotency_key=click["key"], reference=_reference_again(job),
-            page=job.page, session_id=session_id(), owner=key_owner(), daily_budget=studio.settings.daily_budget,
-            person=current_person(), person_budget=studio.settings.person_daily_budget,
-            budget_timezone=studio.settings.budget_timezone, parent_id=job.parent_id, preset_id=job.preset_id,
-        )
-    except LookupError as exc:
-        st.session_state[said] = ("error", str(exc))
-    except RivyaError as exc:
-        words = explain(exc)
-        st.session_state[said] = ("error", f"{words.title} {words.action}")
-    else:
-        followed = st.session_state.setdefault(widget_key(job.model, "followed"), [])
-        if made.id not in followed:
-            followed.insert(0, made.id)
-        studio.forget_balance(key_owner())
-        st.session_state[said] = ("sent", made.id)
-    finally:
-        click["handled"] = True
+    job_id, model = press
+    owner = None if personal_key_choice_pending() else key_owner()
+    intent = st.session_state[_retry_state(key_prefix)].key
+    outcome = get_studio().retry(job_id, Who(current_person(), owner, session_id()), intent)
+    follow(model, outcome.jobs)
+    follow_later(model, outcome.waiting)
+    if outcome.notice is not None:
+        words = outcome.words
+        text = " ".join(outcome.problems) if words is None else f"{words.title} {words.action}"
+        st.session_state[_said(key_prefix, job_id)] = (outcome.notice, text)
+    elif outcome.jobs:
+        st.session_state[_said(key_prefix, job_id)] = ("sent", outcome.jobs[0].id)
 
 
 def _retry_block(job: Job, key_prefix: str) -> None:
     """Under a failure: Try again with its cost (none for lack of credits: the failure says so), and what the last
     press did."""
     _handle_retry(key_prefix)  # a card outside the job panel (History) acts on its own press
-    said = st.session_state.get(f"{key_prefix}:retry-said:{job.id}")
+    said = st.session_state.get(_said(key_prefix, job.id))
     if said and said[0] == "sent":  # one press, one new job: the card then points to it and offers no second one
         st.caption(f"Sent again as job #{said[1]}.")
         return
@@ -217,9 +178,12 @@ def _retry_block(job: Job, key_prefix: str) -> None:
         cost = credits_for(job.model, retry_params(job))
         st.button(
             f"Try again · {cost} credits", key=f"{key_prefix}:retry:{job.id}", on_click=_register_retry,
-            args=(key_prefix, job.id), icon=":material/refresh:", help="Send the same prompt and settings as a new job.",
+            args=(key_prefix, job.id, job.model), icon=":material/refresh:",
+            help="Send the same prompt and settings as a new job.",
         )
-    if said:
+    if said and said[0] == Notice.WARN:  # it may have gone out: the words say not to press again
+        st.warning(md_escape(said[1]), icon=":material/hourglass_top:")
+    elif said:
         st.error(md_escape(said[1]), icon=":material/error:")
 
 

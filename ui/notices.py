@@ -21,7 +21,7 @@ import streamlit as st
 
 from rivya.errors import StorageError
 from rivya.status import TERMINAL, JobStatus
-from rivya.tasklog import PENDING_WHERE, TaskLog
+from rivya.tasklog import TaskLog
 from ui.access import current_person
 from ui.large_view import link_to, linked_job_id
 from ui.outage import outage_guard
@@ -41,7 +41,6 @@ ASK_PERMISSION = "notices:ask"
 # url_path of a page -> the kind of result it shows; the Gallery shows every kind.
 PAGE_SHOWS = {"image": "image", "video": "video"}
 SHOWS_EVERYTHING = "gallery"
-_COLUMNS = "id, category, status, prompt, batch_id"
 
 
 @dataclass(frozen=True)
@@ -76,12 +75,8 @@ class Watch:
     @classmethod
     def start(cls, log: TaskLog, column: str, viewer: str) -> Watch:
         """Begin watching: jobs that ended before now are not news; the viewer's unfinished ones are followed."""
-        if column not in ("person", "session_id"):
-            raise ValueError(f"cannot watch jobs by {column!r}")
-        signature = log.signature()
-        rows = log.read(f"SELECT id FROM jobs {log.dialect.indexed_by('jobs_pending')} WHERE {PENDING_WHERE} AND {column} = ?",
-                        (viewer,))
-        pending = {int(r[0]) for r in rows}
+        signature = log.signature()  # first: a job added after it is new to the watch, or read as pending below
+        pending = log.pending_ids(column, viewer)  # ValueError for a column other than ``person`` or ``session_id``
         return cls(column, viewer, signature, max([signature[1], *pending]), pending)
 
     def check(self, log: TaskLog) -> list[Finished]:
@@ -89,23 +84,17 @@ class Watch:
         signature = log.signature()
         if signature == self.signature:
             return []
-        # By primary key only: new rows since the last look (the unary + keeps SQLite off the person index, which
-        # would walk all of a person's jobs), and the few rows that were unfinished then.
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE id > ? AND {log.dialect.unindexed(self.column)} = ?"
-        args: list[object] = [self.newest, self.viewer]
-        if self.pending:
-            sql += f" UNION ALL SELECT {_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(self.pending))})"
-            args += sorted(self.pending)
-        rows = log.read(sql, args)
+        # New rows since the last look, and the few rows that were unfinished then.
+        rows = log.viewer_news(self.column, self.viewer, after=self.newest, also=self.pending)
         self.signature = signature
-        self.newest = max([signature[1], self.newest, *(int(r[0]) for r in rows)])
+        self.newest = max([signature[1], self.newest, *(r.id for r in rows)])
         finished = []
         for job_id, category, status, prompt, batch_id in rows:
             if status in TERMINAL:
                 self.pending.discard(job_id)
-                finished.append(Finished(int(job_id), category, status, prompt, batch_id))
+                finished.append(Finished(job_id, category, status, prompt, batch_id))
             else:
-                self.pending.add(int(job_id))
+                self.pending.add(job_id)
         return sorted(finished, key=lambda f: f.id)
 
     def record(self, finished: list[Finished], page: str) -> None:
