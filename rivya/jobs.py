@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import constants
+from .backoff import Backoff
 from .budgets import day_start
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, validate
 from .client import RivyaClient
@@ -71,15 +72,10 @@ REFUSAL_CODES = frozenset({
 # An error_code of ours: a 4xx that did not come from Rivya (no error body); most likely nothing was charged.
 UNCONFIRMED_REFUSAL = "unconfirmed_refusal"
 
-FOLLOW_TICK = 0.25
-MEDIA_WORKERS = 2
-MEDIA_ATTEMPTS = 3
-# A row being sent by a live page is left alone this long before the follower sends it itself.
-RESEND_GRACE = 2.0
-# A status the reference does not list: look again slowly, and stop after an hour (History's
-# "Check now" looks again); it is never treated as finished.
-UNKNOWN_STATUS_INTERVAL = 60.0
-UNKNOWN_STATUS_MAX_POLLS = 60
+# Re-sends of a create whose outcome is unknown: 2, 4, 8 … ``RESEND_MAX_DELAY`` s.
+RESEND_BACKOFF = Backoff(constants.RESEND_BASE_DELAY, constants.RESEND_MAX_DELAY)
+# Result downloads that failed: 2, 4 … s between tries.
+MEDIA_BACKOFF = Backoff(constants.MEDIA_RETRY_DELAY, constants.MEDIA_RETRY_MAX_DELAY)
 
 
 @dataclass(frozen=True)
@@ -139,7 +135,7 @@ class JobService:
         # Seconds each request started after its scheduled time (most recent first out): the
         # follower's own measure of keeping the cadence, read by benchmarks and diagnostics.
         self.lateness: deque[float] = deque(maxlen=10_000)
-        self._media_pool = ThreadPoolExecutor(MEDIA_WORKERS, thread_name_prefix="rivya-media")
+        self._media_pool = ThreadPoolExecutor(constants.MEDIA_WORKERS, thread_name_prefix="rivya-media")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -421,7 +417,7 @@ class JobService:
             problem: str | None = None
             room = byte_cap(job.category)  # what this task may still store (``rivya.results``)
             for n, url in enumerate(kept_urls(job)):
-                for attempt in range(MEDIA_ATTEMPTS):
+                for attempt in range(constants.MEDIA_ATTEMPTS):
                     try:
                         path = download_media(
                             url, self.media_dir / f"{job.id}-{n}", expected=job.category,
@@ -430,9 +426,9 @@ class JobService:
                     except RivyaError as exc:
                         problem = str(exc)
                         log.warning("job %s: %s not saved, try %d (%s)", job.id, shown_url(url), attempt + 1, type(exc).__name__)
-                        if isinstance(exc, MediaRefused) or attempt + 1 == MEDIA_ATTEMPTS:
+                        if isinstance(exc, MediaRefused) or attempt + 1 == constants.MEDIA_ATTEMPTS:
                             break  # a refusal breaks a rule: trying again cannot help
-                        time.sleep(2.0 * (attempt + 1))
+                        time.sleep(MEDIA_BACKOFF.delay(attempt))
                         continue
                     problem = None
                     room -= path.stat().st_size
@@ -552,7 +548,7 @@ class JobService:
             if job.status == JobStatus.SUBMITTING:
                 # A row a live page is sending waits a moment; one left by a failure or a restart goes at once.
                 start = datetime.fromisoformat(job.updated_at).timestamp()
-                first = 0.0 if job.error_code else RESEND_GRACE
+                first = 0.0 if job.error_code else constants.RESEND_GRACE
             elif job.polls:
                 # Polled before, by this process before a restart or by a replica that stopped: the cadence goes on
                 # from that poll (the row's last change), so a job taken over is not looked at again at once.
@@ -587,14 +583,14 @@ class JobService:
         service answers without confirming it.
 
         A re-send skipped because another thread (a page) is sending the key right now is not an attempt: it keeps
-        the back-off where it was and looks again ``RESEND_GRACE`` later, since that send may end unconfirmed.
+        the back-off where it was and looks again ``constants.RESEND_GRACE`` later, since that send may end unconfirmed.
         """
         with self._lock:
             if job.idempotency_key in self._in_flight:
-                self._due[job.id] = (time.time() + RESEND_GRACE, attempts)
+                self._due[job.id] = (time.time() + constants.RESEND_GRACE, attempts)
                 return
             self._in_flight.add(job.idempotency_key)
-            self._due[job.id] = (time.time() + min(constants.RESEND_MAX_DELAY, 2.0 ** (attempts + 1)), attempts + 1)
+            self._due[job.id] = (time.time() + RESEND_BACKOFF.delay(attempts), attempts + 1)
         try:
             self._send(job, raise_refusal=False, reserved=True)
         except StorageError as exc:
@@ -622,7 +618,7 @@ class JobService:
         if not is_known(generation.status):
             with self._lock:
                 odd = self._odd_polls[job.id] = self._odd_polls.get(job.id, 0) + 1
-            delay = math.inf if odd >= UNKNOWN_STATUS_MAX_POLLS else UNKNOWN_STATUS_INTERVAL
+            delay = math.inf if odd >= constants.UNKNOWN_STATUS_MAX_POLLS else constants.UNKNOWN_STATUS_INTERVAL
             log.warning("job %s: the service reports status %r, which the app does not know", job.id, generation.status[:40])
         # The next look is counted from when this poll ran, not from the start of the pass.
         self._set_due(job.id, time.time() + delay, polls)
@@ -686,7 +682,7 @@ class JobService:
     def _run(self) -> None:
         """Pass after pass until ``stop()``; an unreachable log is said once, retried every tick, and said back."""
         unreachable = False
-        while not self._stop.wait(FOLLOW_TICK):
+        while not self._stop.wait(constants.FOLLOW_TICK):
             try:
                 self.follow_once(wait_for_results=False)
             except StorageError as exc:

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from rivya import RivyaClient, constants
-from rivya.jobs import FOLLOW_TICK, RESEND_GRACE, JobService
+from rivya.constants import FOLLOW_TICK, RESEND_GRACE
+from rivya.jobs import JobService
 from rivya.polling import PollSchedule, RequestBudget
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
