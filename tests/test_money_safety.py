@@ -399,8 +399,8 @@ def test_a_settled_row_is_never_sent_again(outsider: Outsider, tmp_path: Path, l
     jobs = service(outsider, tmp_path, log_location)
     stale = jobs.log.add(idempotency_key="k-stale", backend="outsider", model="grok-imagine", category="image",
                          prompt="a fox", params={}, expected_credits=4)  # the follower read it while "submitting"
-    jobs._send(stale, raise_refusal=False)  # a page's send settles it
-    assert jobs._send(stale, raise_refusal=False).status == "queued"  # the follower's stale copy
+    jobs.submitter.send(stale)  # a page's send settles it
+    assert jobs.submitter.send(stale).status == "queued"  # the follower's stale copy
     assert outsider.count("POST", "/api/v1/generations") == 1
 
 

@@ -83,9 +83,7 @@ def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 def service(sandbox: Sandbox, tmp_path: Path, notifier: Notifier) -> JobService:
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS)
-    jobs = JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox")
-    jobs.notifier = notifier
-    return jobs
+    return JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox", notifier=notifier)
 
 
 def run(jobs: JobService, model: str, key: str, person: Person | None = None) -> int:
@@ -147,7 +145,7 @@ def test_the_studio_wires_the_webhook_and_no_secret_reaches_it(receiver: Receive
     studio = Studio.open(settings)
     try:
         assert studio.jobs.notifier is not None and receiver.url not in repr(studio.jobs.notifier)
-        studio.jobs.schedule = FAST_POLLS
+        studio.jobs.timetable.cadence = FAST_POLLS
         job = studio.jobs.submit("grok-imagine", "a fox for the team", {}, idempotency_key="studio")
         until(lambda: bool(receiver.bodies), timeout=60)
     finally:
