@@ -90,7 +90,7 @@ class Follower:
         return len(pending)
 
     def _act(self, job: Job) -> None:
-        """A job's step: re-send its create or poll its task."""
+        """A job's step: re-send its create or poll its task. A log outage is said once, not once per job."""
         try:
             client = self.keys.client_for(job.key_owner)
             due, attempts = self.timetable.attempt(job.id)
@@ -99,8 +99,12 @@ class Follower:
                 self._resend(job, attempts)
             elif job.task_id:
                 self._poll(job, client, attempts + 1)
+        except StorageError as exc:
+            self.outage.failed("step", exc)
         except Exception:
             log.exception("job %s: follower step failed", job.id)
+        else:
+            self.outage.answered("step")
         finally:
             self.timetable.done(job.id)
 
@@ -115,10 +119,7 @@ class Follower:
             self.timetable.resend_skipped(job.id, attempts)
             return
         self.timetable.resend(job.id, attempts)
-        try:
-            self.submitter.send(job, reserved=True)
-        except StorageError as exc:
-            log.warning("job %s: %s", job.id, exc)
+        self.submitter.send(job, reserved=True)
 
     def _poll(self, job: Job, client: RivyaClient, polls: int) -> None:
         """Check one task and record it; a 429 pauses (and slows) every request of this process."""

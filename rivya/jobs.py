@@ -71,7 +71,7 @@ class JobService:
         self.timetable = Timetable(schedule or client.poll_schedule, clock=clock.time)
         outage = OutageNotice()
         # Result links may point at the API's own host only when that host is itself local.
-        self.saver = MediaSaver(tasklog, self.media_dir, allow_private=is_private_url(client.base_url))
+        self.saver = MediaSaver(tasklog, self.media_dir, allow_private=is_private_url(client.base_url), outage=outage)
         self.held = HeldJobs(tasklog, backend, owners=self.keys.owners, on_unsaved=self.saver.save_later,
                              on_recheck=self.timetable.look_now, monotonic=clock.monotonic)
         self.recorder = OutcomeRecorder(tasklog, self.timetable, on_result=self.saver.save_later, notifier=notifier)

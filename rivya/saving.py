@@ -14,8 +14,9 @@ from pathlib import Path
 
 from . import constants
 from .backoff import Backoff
-from .errors import RivyaError
+from .errors import RivyaError, StorageError
 from .media import MediaRefused, download_media, shown_url, thumbnail
+from .outage import OutageNotice
 from .results import byte_cap, kept_urls
 from .tasklog import Job, TaskLog
 
@@ -28,8 +29,11 @@ MEDIA_BACKOFF = Backoff(constants.MEDIA_RETRY_DELAY, constants.MEDIA_RETRY_MAX_D
 class MediaSaver:
     """Downloads results (checked by ``rivya.media``) and records their paths, or why they could not be saved."""
 
-    def __init__(self, log: TaskLog, media_dir: Path, *, allow_private: bool, backoff: Backoff = MEDIA_BACKOFF) -> None:
+    def __init__(
+        self, log: TaskLog, media_dir: Path, *, allow_private: bool, outage: OutageNotice, backoff: Backoff = MEDIA_BACKOFF
+    ) -> None:
         self.log = log
+        self.outage = outage
         self.backoff = backoff
         self.media_dir = Path(media_dir)
         # Result links may point at the API's own host only when that host is itself local.
@@ -98,10 +102,15 @@ class MediaSaver:
                 paths.append(str(path))
             self.log.update(job.id, media_paths=paths)
         except Exception as exc:
-            log.exception("job %s: saving its result failed", job.id)
+            if isinstance(exc, StorageError):
+                self.outage.failed("saving", exc)  # said once per outage, however many results wait
+            else:
+                log.exception("job %s: saving its result failed", job.id)
             with contextlib.suppress(Exception):  # the disk may be what failed; the job still ends as succeeded
                 self.log.update(job.id, media_error=f"The result could not be saved here ({type(exc).__name__}).",
                                 unless_saved=True)
+        else:
+            self.outage.answered("saving")
         finally:
             with self._lock:
                 self._saving.discard(job.id)

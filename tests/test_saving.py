@@ -13,6 +13,7 @@ import pytest
 
 from rivya import constants
 from rivya.backoff import Backoff
+from rivya.outage import OutageNotice
 from rivya.saving import MediaSaver
 from rivya.tasklog import Job, TaskLog
 
@@ -69,7 +70,7 @@ def failing(times: int) -> object:
 def test_a_download_that_fails_is_tried_again_on_the_back_off_and_saved(site: Site, log: TaskLog, tmp_path: Path) -> None:
     site.routes["/a.png"] = failing(constants.MEDIA_ATTEMPTS - 1)
     backoff = Counted(constants.MEDIA_RETRY_DELAY, constants.MEDIA_RETRY_MAX_DELAY)
-    saver = MediaSaver(log, tmp_path / "media", allow_private=True, backoff=backoff)
+    saver = MediaSaver(log, tmp_path / "media", allow_private=True, outage=OutageNotice(), backoff=backoff)
     job = succeeded(log, site.url("/a.png"))
     saver.save_later(job)
     saver.wait()
@@ -82,7 +83,7 @@ def test_a_download_that_fails_is_tried_again_on_the_back_off_and_saved(site: Si
 def test_a_refused_result_is_not_tried_again(site: Site, log: TaskLog, tmp_path: Path) -> None:
     site.routes["/a.png"] = serve(b"<html>not a picture</html>", "text/html")
     backoff = Counted(constants.MEDIA_RETRY_DELAY, constants.MEDIA_RETRY_MAX_DELAY)
-    saver = MediaSaver(log, tmp_path / "media", allow_private=True, backoff=backoff)
+    saver = MediaSaver(log, tmp_path / "media", allow_private=True, outage=OutageNotice(), backoff=backoff)
     job = succeeded(log, site.url("/a.png"))
     saver.save_later(job)
     saver.wait()
@@ -94,7 +95,7 @@ def test_a_save_waiting_to_try_again_gives_up_at_stop_and_leaves_the_job_for_the
     site: Site, log: TaskLog, tmp_path: Path
 ) -> None:
     site.routes["/a.png"] = failing(1)
-    saver = MediaSaver(log, tmp_path / "media", allow_private=True, backoff=Backoff(3600, 3600))
+    saver = MediaSaver(log, tmp_path / "media", allow_private=True, outage=OutageNotice(), backoff=Backoff(3600, 3600))
     job = succeeded(log, site.url("/a.png"))
     saver.save_later(job)
     deadline = time.monotonic() + 30

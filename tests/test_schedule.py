@@ -34,7 +34,9 @@ def row(job_id: int, at: float, *, status: str = "queued", category: str = "imag
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock()
+    manual = ManualClock()
+    manual.now = float(int(manual.now))  # whole seconds: a row's timestamp (microseconds) reads back exactly
+    return manual
 
 
 def ids(jobs: list[Job]) -> list[int]:
