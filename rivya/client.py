@@ -8,7 +8,6 @@ import logging
 import math
 import mimetypes
 import os
-import random
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from typing import IO, Any
 import requests
 
 from . import constants
+from .backoff import Backoff
 from .catalog import MODELS, validate
 from .errors import (
     APIConnectionError,
@@ -39,6 +39,10 @@ from .sniffing import sniff_head
 from .version import __version__
 
 log = logging.getLogger("rivya")
+
+# The client's own retries: 0.5, 1, 2 … ``RETRY_MAX_DELAY`` s, each drawn between half and the whole.
+RETRY_BACKOFF = Backoff(constants.RETRY_BASE_DELAY, constants.RETRY_MAX_DELAY, jitter=constants.RETRY_JITTER)
+
 
 def parse_retry_after(value: str | None) -> float | None:
     """``Retry-After`` in seconds, from either of its forms (seconds or an HTTP date).
@@ -362,8 +366,7 @@ class RivyaClient:
             retry_after = getattr(error, "retry_after", None)
             if retry_after is not None:
                 return retry_after if retry_after <= constants.RETRY_AFTER_CAP else None
-        backoff = min(constants.RETRY_MAX_DELAY, constants.RETRY_BASE_DELAY * 2**attempt)
-        return backoff * (0.5 + random.random() / 2)
+        return RETRY_BACKOFF.delay(attempt)
 
 
 def _path_id(value: str) -> str:

@@ -14,6 +14,8 @@ UPLOAD_READ_TIMEOUT = 120.0
 DEFAULT_MAX_RETRIES = 2
 RETRY_BASE_DELAY = 0.5
 RETRY_MAX_DELAY = 8.0
+# Each retry waits between half and the whole of its back-off, so clients failing together spread out.
+RETRY_JITTER = 0.5
 # A server may ask for a long pause; an interactive app should not hang longer than this
 # on one call, so longer Retry-After values surface as RateLimitedError instead.
 RETRY_AFTER_CAP = 30.0
@@ -50,7 +52,16 @@ POLL_WORKERS = 128
 # The follower re-sends a create whose outcome is unknown with the same key, backing off 2, 4, 8 … s up to this: a
 # lost reply is then confirmed within about this (plus one follower tick) of the service answering again, inside
 # the 15 s the README promises.
+RESEND_BASE_DELAY = 2.0
 RESEND_MAX_DELAY = 10.0
+# A row being sent by a live page is left alone this long before the follower sends it itself.
+RESEND_GRACE = 2.0
+# How often the follower thread wakes to look for due jobs.
+FOLLOW_TICK = 0.25
+# A status the reference does not list: look again slowly, and stop after an hour (History's "Check now" looks
+# again); it is never treated as finished.
+UNKNOWN_STATUS_INTERVAL = 60.0
+UNKNOWN_STATUS_MAX_POLLS = 60
 # Several replicas on one PostgreSQL log: a follower holds the jobs it claimed LEASE_SECONDS and renews them
 # every LEASE_RENEW seconds, so the jobs of a replica that died go to another within about their sum.
 LEASE_SECONDS = 15.0
@@ -74,6 +85,22 @@ MEDIA_TASK_MAX_BYTES = {"image": 50 * 1024 * 1024, "video": 200 * 1024 * 1024}
 MAX_DECODED_PIXELS = 4096 * 4096
 # The whole download of one result, however slowly the server sends it.
 MEDIA_DEADLINE_SECONDS = 60.0
+# Result downloads run on their own small pool, off the polling path. A failed download is tried MEDIA_ATTEMPTS times
+# in all, waiting MEDIA_RETRY_DELAY, then twice as long each time, up to MEDIA_RETRY_MAX_DELAY.
+MEDIA_WORKERS = 2
+MEDIA_ATTEMPTS = 3
+MEDIA_RETRY_DELAY = 2.0
+MEDIA_RETRY_MAX_DELAY = 8.0
+
+# A message to a team chat when a long job ends (``rivya.notify``): tries per message, back-off (doubling from
+# NOTIFY_BACKOFF up to NOTIFY_BACKOFF_MAX, or the chat's Retry-After), each request's timeout, and how many
+# messages may wait before new ones are dropped.
+NOTIFY_ATTEMPTS = 5
+NOTIFY_BACKOFF = 2.0
+NOTIFY_BACKOFF_MAX = 60.0
+NOTIFY_TIMEOUT = 10.0
+NOTIFY_QUEUE_SIZE = 1000
+NOTIFY_PROMPT_CHARS = 200
 
 MAX_CLIENT_REQUEST_ID = 128
 

@@ -16,22 +16,19 @@ import json
 import logging
 import queue
 import threading
-import urllib.error
-import urllib.request
 from urllib.parse import urlsplit
 
+import requests
+
+from . import constants
+from .backoff import Backoff
 from .catalog import display_name
+from .client import parse_retry_after
 from .status import JobStatus
 from .tasklog import Job
 
 log = logging.getLogger("rivya.notify")
 
-PROMPT_CHARS = 200
-ATTEMPTS = 5
-BACKOFF = 2.0
-BACKOFF_MAX = 60.0
-TIMEOUT = 10.0
-QUEUE_SIZE = 1000
 # Outcomes worth a message: the task ran on the service. A create refused before anything ran is not.
 ENDINGS = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 
@@ -45,6 +42,30 @@ class _Retry(Exception):
         self.wait = wait
 
 
+class _Refused(Exception):
+    """The chat answered with a status that trying again cannot change (a 4xx, or a redirect)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+class _HidePath(logging.Filter):
+    """urllib3 logs each request's path and query at DEBUG; a webhook's are its secret, so they never reach a log."""
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if len(secret) > 1]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "…")
+            record.msg, record.args = message, None
+        return True
+
+
 class Notifier:
     """Posts a message for each job of at least ``min_seconds`` that the follower saw end."""
 
@@ -53,20 +74,23 @@ class Notifier:
         url: str,
         min_seconds: float,
         *,
-        attempts: int = ATTEMPTS,
-        backoff: float = BACKOFF,
-        backoff_max: float = BACKOFF_MAX,
-        timeout: float = TIMEOUT,
+        attempts: int = constants.NOTIFY_ATTEMPTS,
+        backoff: float = constants.NOTIFY_BACKOFF,
+        backoff_max: float = constants.NOTIFY_BACKOFF_MAX,
+        timeout: float = constants.NOTIFY_TIMEOUT,
     ) -> None:
-        if urlsplit(url).scheme not in ("http", "https"):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
             raise ValueError("NOTIFY_WEBHOOK_URL must be an http(s) address")
         self._url = url
         self.min_seconds = min_seconds
         self.attempts = attempts
-        self.backoff = backoff
-        self.backoff_max = backoff_max
+        self.backoff = Backoff(backoff, backoff_max)
         self.timeout = timeout
-        self._queue: queue.Queue[Job] = queue.Queue(QUEUE_SIZE)
+        self._session = requests.Session()
+        self._hide_path = _HidePath(parts.path, parts.query)
+        logging.getLogger("urllib3.connectionpool").addFilter(self._hide_path)
+        self._queue: queue.Queue[Job] = queue.Queue(constants.NOTIFY_QUEUE_SIZE)
         self._claimed: set[int] = set()  # jobs queued or posted: at most one message per job
         self.delivered: set[int] = set()
         self._lock = threading.Lock()
@@ -94,6 +118,8 @@ class Notifier:
         """Stop the sender; messages still waiting are dropped."""
         self._stop.set()
         self._thread.join(timeout)
+        self._session.close()
+        logging.getLogger("urllib3.connectionpool").removeFilter(self._hide_path)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -115,39 +141,35 @@ class Notifier:
                 if attempt + 1 == self.attempts:
                     log.warning("job %s: webhook message not delivered after %d tries (%s)", job.id, self.attempts, exc.reason)
                     return
-                wait = exc.wait if exc.wait is not None else self.backoff * 2**attempt
+                wait = exc.wait if exc.wait is not None else self.backoff.delay(attempt)
                 log.info("job %s: webhook message not delivered (%s); trying again", job.id, exc.reason)
-                if self._stop.wait(min(self.backoff_max, max(0.0, wait))):
+                if self._stop.wait(min(self.backoff.cap, wait)):
                     return
                 continue
-            except urllib.error.HTTPError as exc:
-                log.warning("job %s: the webhook refused the message (HTTP %s); not retried", job.id, exc.code)
+            except _Refused as exc:
+                log.warning("job %s: the webhook refused the message (HTTP %s); not retried", job.id, exc.status)
                 return
             self.delivered.add(job.id)
             return
 
     def _post(self, body: bytes) -> None:
-        """One POST. Errors name only a status or an exception type: their text could carry the address."""
-        request = urllib.request.Request(
-            self._url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-        )
+        """One POST. Errors name only a status or an exception type: their text could carry the address.
+
+        A redirect is not followed: it would carry the message to an address nobody configured (or drop it as a GET).
+        """
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # the scheme was checked: http(s) only
-                response.read()
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 429 or exc.code >= 500:
-                raise _Retry(f"HTTP {exc.code}", _retry_after(exc.headers.get("Retry-After"))) from None
-            raise
-        except (urllib.error.URLError, OSError) as exc:
+            response = self._session.post(
+                self._url, data=body, headers={"Content-Type": "application/json; charset=utf-8"},
+                timeout=self.timeout, allow_redirects=False,
+            )
+        except requests.RequestException as exc:
             raise _Retry(type(exc).__name__) from None
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+        with response:
+            status = response.status_code
+            if status == 429 or status >= 500:
+                raise _Retry(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")))
+            if status >= 300:
+                raise _Refused(status)
 
 
 def _escape(text: str) -> str:
@@ -168,8 +190,8 @@ def payload(job: Job) -> dict[str, object]:
     model = display_name(job.model)
     outcome = "finished" if job.status == JobStatus.SUCCEEDED else "failed"
     prompt = " ".join(job.prompt.split())
-    if len(prompt) > PROMPT_CHARS:
-        prompt = prompt[: PROMPT_CHARS - 1].rstrip() + "…"
+    if len(prompt) > constants.NOTIFY_PROMPT_CHARS:
+        prompt = prompt[: constants.NOTIFY_PROMPT_CHARS - 1].rstrip() + "…"
     who = f" for {job.person_name}" if job.person_name else ""
     credits = job.charged_credits
     facts = f"{_duration(job.elapsed_seconds)} · {credits} credit{'s' if credits != 1 else ''} · job {job.id}"

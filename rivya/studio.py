@@ -105,9 +105,8 @@ class Studio:
         else:
             client = RivyaClient(settings.api_key, settings.base_url)
             backend = settings.base_url
-        jobs = JobService(client, tasklog, settings.media_folder, backend=backend)
-        if settings.notify_webhook_url:
-            jobs.notifier = Notifier(settings.notify_webhook_url, settings.notify_min_seconds)
+        notifier = Notifier(settings.notify_webhook_url, settings.notify_min_seconds) if settings.notify_webhook_url else None
+        jobs = JobService(client, tasklog, settings.media_folder, backend=backend, notifier=notifier)
         studio = cls(
             settings=settings, client=client, log=tasklog, jobs=jobs, ledger=LedgerView(tasklog),
             gate=PasswordGate(settings.app_password or ""), sandbox=sandbox,

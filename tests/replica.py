@@ -44,7 +44,7 @@ MODEL = "grok-imagine"
 PROMPT = "replica drill: a lighthouse at dusk"
 # The documented cadence (first look 2-3 s after submit, then every 5 s growing to 10 s) two and a half times faster, so
 # a drill of jobs lasting a few seconds still sees first looks, repeat looks and back-off. Not faster: the follower
-# wakes every ``rivya.jobs.FOLLOW_TICK`` (0.25 s), and on a busy machine that lateness would then decide the counts.
+# wakes every ``rivya.constants.FOLLOW_TICK`` (0.25 s), and on a busy machine that lateness would then decide the counts.
 FAST_POLLS = PollSchedule(first_delay=1.0, image_interval=2.0, video_interval=4.0, image_max=4.0, video_max=8.0)
 
 

@@ -167,7 +167,7 @@ def test_a_refused_first_take_never_marks_takes_rivya_made_as_not_started(
     def slow_first(model: str, prompt: str, params: dict, *, idempotency_key: str, **options: object) -> object:
         if idempotency_key == "k-0":
             for key in ("k-1", "k-2"):  # what the follower does with rows still sending after RESEND_GRACE
-                jobs._send(jobs.log.by_key(key), raise_refusal=False)
+                jobs.submitter.send(jobs.log.by_key(key))
             sandbox.state.set_credits(0)
         return real(model, prompt, params, idempotency_key=idempotency_key, **options)
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from rivya import RivyaClient, constants
-from rivya.jobs import FOLLOW_TICK, RESEND_GRACE, JobService
+from rivya.constants import FOLLOW_TICK, RESEND_GRACE
+from rivya.jobs import Clock, JobService
 from rivya.polling import PollSchedule, RequestBudget
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
@@ -38,23 +39,27 @@ def test_the_budget_halves_on_a_429_and_recovers_slowly() -> None:
 
 
 def service(
-    sandbox: Sandbox, tmp_path: Path, where: Path | str, budget: RequestBudget, schedule: PollSchedule = FAST_POLLS
+    sandbox: Sandbox, tmp_path: Path, where: Path | str, budget: RequestBudget, schedule: PollSchedule = FAST_POLLS,
+    clock: Clock = time,
 ) -> JobService:
     """A service on the log at ``where`` (the ``log_location`` fixture: each test runs on SQLite and PostgreSQL)."""
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=schedule)
-    return JobService(client, TaskLog(where), tmp_path / "media", backend="sandbox", budget=budget)
+    return JobService(client, TaskLog(where), tmp_path / "media", backend="sandbox", budget=budget, clock=clock)
+
+
+# The timetable's own rules (order, budget, stretch, tombstones) are tested on a moved clock in test_schedule.py;
+# these run them through the whole follower, against the sandbox.
 
 
 def test_when_the_budget_binds_the_job_expected_to_finish_first_goes_first(
     sandbox: Sandbox, tmp_path: Path, log_location: Path | str
 ) -> None:
-    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=50))
+    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=0.01, burst=3, step=0))
     video = jobs.submit("grok-imagine-video", "a long clip", {}, idempotency_key="v")  # expected in ~30 s
     image = jobs.submit("grok-imagine", "a quick still", {}, idempotency_key="i")  # expected in ~10 s
     time.sleep(0.1)
-    jobs.budget = RequestBudget(rate=0.01, burst=1, step=0)  # room for exactly one request now
     polled_before = {e.task_id for e in sandbox.journal if e.method == "GET"}
-    assert jobs.follow_once() == 1
+    assert jobs.follow_once() == 1  # the two creates took two of the three requests: room for exactly one now
     polled = {e.task_id for e in sandbox.journal if e.method == "GET"} - polled_before
     assert polled == {image.task_id}, (video.task_id, image.task_id)  # not simply the oldest
 
@@ -65,40 +70,30 @@ def test_demand_over_the_budget_stretches_every_interval_evenly(tmp_path: Path, 
 
 
 def _stretch(sandbox: Sandbox, tmp_path: Path, where: Path | str) -> None:
+    clock = ManualClock()
     schedule = PollSchedule(first_delay=0.05, image_interval=0.5, image_max=0.5, video_interval=0.5, video_max=0.5)
-    jobs = service(sandbox, tmp_path, where, RequestBudget(rate=100, burst=100, step=0), schedule)
+    on_clock = SimpleNamespace(time=clock, monotonic=clock)
+    # 20 requests at once: the 10 creates, then the 10 first polls; the 10 jobs then want 20 requests a second.
+    jobs = service(sandbox, tmp_path, where, RequestBudget(rate=5, burst=20, step=0), schedule, on_clock)
     ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"s{n}").id for n in range(10)]
-    jobs.budget = RequestBudget(rate=5, burst=10, step=0)  # the 10 jobs want 20 requests a second
-    time.sleep(0.1)
-    jobs.follow_once()
-    assert 4.0 < jobs.stretch < 5.0  # 20 / (0.9 × 5)
-    due = [jobs._due[i][0] for i in ids]
-    assert max(due) - min(due) < 1.0 and min(due) - time.time() > 1.5  # all pushed back by the same factor
+    clock.advance(1)
+    assert jobs.follow_once() == 10
+    assert 4.0 < jobs.timetable.stretch < 5.0  # 20 / (0.9 × 5)
+    due = [jobs.timetable.due_at(i) for i in ids]
+    assert all(d == pytest.approx(clock() + 0.5 * jobs.timetable.stretch) for d in due)  # all pushed back alike
 
 
 def test_first_looks_of_jobs_submitted_together_spread_over_the_2_to_3_second_window(
     sandbox: Sandbox, tmp_path: Path, log_location: Path | str
 ) -> None:
+    clock = ManualClock()
     schedule = PollSchedule()  # the documented cadence
-    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=100, step=0), schedule)
-    offsets: list[tuple[float, float]] = []  # (earliest, latest) seconds from submit each first look can be
-    for n in range(20):
-        before = time.time()
-        job = jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"w{n}")
-        after = time.time()
-        due = jobs._due[job.id][0]
-        offsets.append((due - after, due - before))
-    assert all(latest >= 2.0 and earliest <= 3.0 for earliest, latest in offsets)  # inside the window
-    assert max(e for e, _ in offsets) - min(latest for _, latest in offsets) > 0.6  # not all at its middle
-
-
-def test_due_jobs_are_taken_in_the_order_they_fell_due(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:
-    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=100, step=0))
-    ids = [jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"o{n}").id for n in range(4)]
-    now = time.time()
-    for n, job_id in enumerate(ids):  # the newest fell due first (e.g. the oldest were polled a moment ago)
-        jobs._set_due(job_id, now - n, 1)
-    assert [job.id for job in jobs._take_due(now)] == ids[::-1]  # not oldest first
+    jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=100, step=0), schedule,
+                   SimpleNamespace(time=clock, monotonic=clock))
+    offsets = [jobs.timetable.due_at(jobs.submit("grok-imagine", f"fox {n}", {}, idempotency_key=f"w{n}").id) - clock()
+               for n in range(20)]  # seconds from each create's answer to its first look
+    assert all(2.0 <= offset <= 3.0 for offset in offsets)  # inside the window
+    assert max(offsets) - min(offsets) > 0.6  # not all at its middle
 
 
 def test_a_job_that_ended_while_a_pass_read_it_is_not_polled_again(
@@ -106,14 +101,14 @@ def test_a_job_that_ended_while_a_pass_read_it_is_not_polled_again(
 ) -> None:
     jobs = service(sandbox, tmp_path, log_location, RequestBudget(rate=100, burst=100, step=0))
     job = jobs.submit("grok-imagine", "a fox", {}, idempotency_key="e")
-    read_by_the_pass = jobs._pending_jobs()  # a pass reads the job as pending...
+    read_by_the_pass = jobs.held.pending()  # a pass reads the job as pending...
     deadline = time.monotonic() + 15
     while not jobs.log.get(job.id).is_done and time.monotonic() < deadline:
         jobs.follow_once()  # ...while a worker sees it end
         time.sleep(0.05)
     assert jobs.log.get(job.id).status == "succeeded"
-    jobs._pending_jobs = lambda: read_by_the_pass  # the pass goes on with what it read
-    assert jobs._take_due(time.time() + 60) == []  # no fresh schedule for a job that ended
+    # The pass goes on with what it read (by now the job's first look would long be due).
+    assert jobs.timetable.take(read_by_the_pass, jobs.budget) == []  # no fresh schedule for a job that ended
 
 
 def test_the_budget_hands_out_what_it_has_at_once() -> None:
@@ -124,11 +119,6 @@ def test_the_budget_hands_out_what_it_has_at_once() -> None:
 
 # -- re-sends of a create whose reply was lost, on a clock the test moves ------------------------------------------
 # SQLite only: the subject is the follower's schedule, the same on either engine.
-
-
-def on_clock(monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> None:
-    """The follower's time is ``clock``'s (its schedule, leases and due times); it never sleeps through it."""
-    monkeypatch.setattr("rivya.jobs.time", SimpleNamespace(time=clock, monotonic=clock, sleep=time.sleep))
 
 
 def confirm(jobs: JobService, job_id: int, clock: ManualClock, *, within: float) -> float:
@@ -143,14 +133,14 @@ def confirm(jobs: JobService, job_id: int, clock: ManualClock, *, within: float)
 
 
 def test_a_lost_reply_is_confirmed_within_15_s_of_the_service_answering(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path
 ) -> None:
     """The create made the task and its reply was lost; the key then stays "still being processed" (409) for 40 s.
     Re-sends back off, but never so far that the replay, once the service gives it, waits more than 15 s."""
     clock = ManualClock()
-    on_clock(monkeypatch, clock)
     with Sandbox(timing=FAST_TIMING, clock=clock) as sandbox:
-        jobs = service(sandbox, tmp_path, tmp_path / "log.sqlite3", RequestBudget(rate=100, burst=50))
+        jobs = service(sandbox, tmp_path, tmp_path / "log.sqlite3", RequestBudget(rate=100, burst=50),
+                       clock=SimpleNamespace(time=clock, monotonic=clock))
         sandbox.hold_next_creates(1, seconds=40)
         job = jobs.submit("grok-imagine", "a fox in flight", {}, idempotency_key="held")
         assert job.status == "submitting" and job.error_code == "network"
@@ -165,15 +155,15 @@ def test_a_lost_reply_is_confirmed_within_15_s_of_the_service_answering(
 
 
 def test_resends_skipped_while_a_page_holds_the_key_do_not_grow_the_back_off(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path
 ) -> None:
     """A page's create hangs for 40 s with the key held; the follower's re-sends meanwhile are skipped (nothing is sent
     twice at once) and are not attempts. When the page's send ends without a reply, the follower re-sends within its
     grace, not after a back-off grown by the skipped ones."""
     clock = ManualClock()
-    on_clock(monkeypatch, clock)
     with Sandbox(timing=FAST_TIMING, clock=clock) as sandbox:
-        jobs = service(sandbox, tmp_path, tmp_path / "log.sqlite3", RequestBudget(rate=100, burst=50))
+        jobs = service(sandbox, tmp_path, tmp_path / "log.sqlite3", RequestBudget(rate=100, burst=50),
+                       clock=SimpleNamespace(time=clock, monotonic=clock))
         real, release = jobs.client.create_generation, threading.Event()
 
         def hanging(*args: object, **kwargs: object) -> object:

@@ -286,4 +286,4 @@ def test_a_job_submitted_while_the_follower_claims_is_followed_without_waiting_f
     del jobs.log.claim
     assert submitted
     # The next passes, before the next claim (LEASE_RENEW, 5 s), follow the new job.
-    assert submitted[0] in {job.id for job in jobs._pending_jobs()}
+    assert submitted[0] in {job.id for job in jobs.held.pending()}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from rivya import RivyaClient
+from rivya import RivyaClient, constants
 from rivya.client import parse_retry_after
 from rivya.constants import RETRY_AFTER_MAX
 from rivya.database import Transaction
@@ -146,8 +146,8 @@ def test_an_unknown_status_is_shown_and_polled_slowly_with_a_limit(
         jobs.follow_once()
         time.sleep(0.05)
     assert outsider.count("GET", "/api/v1/generations/") == polls
-    monkeypatch.setattr("rivya.jobs.UNKNOWN_STATUS_INTERVAL", 0.05)
-    monkeypatch.setattr("rivya.jobs.UNKNOWN_STATUS_MAX_POLLS", 3)
+    monkeypatch.setattr(constants, "UNKNOWN_STATUS_INTERVAL", 0.05)
+    monkeypatch.setattr(constants, "UNKNOWN_STATUS_MAX_POLLS", 3)
     jobs.recheck()
     for _ in range(20):
         jobs.follow_once()
@@ -399,8 +399,8 @@ def test_a_settled_row_is_never_sent_again(outsider: Outsider, tmp_path: Path, l
     jobs = service(outsider, tmp_path, log_location)
     stale = jobs.log.add(idempotency_key="k-stale", backend="outsider", model="grok-imagine", category="image",
                          prompt="a fox", params={}, expected_credits=4)  # the follower read it while "submitting"
-    jobs._send(stale, raise_refusal=False)  # a page's send settles it
-    assert jobs._send(stale, raise_refusal=False).status == "queued"  # the follower's stale copy
+    jobs.submitter.send(stale)  # a page's send settles it
+    assert jobs.submitter.send(stale).status == "queued"  # the follower's stale copy
     assert outsider.count("POST", "/api/v1/generations") == 1
 
 

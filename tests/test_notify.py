@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ from rivya.notify import Notifier
 from rivya.people import Person
 from rivya.sandbox import Sandbox, Timing
 from rivya.studio import Studio
-from rivya.tasklog import TaskLog
+from rivya.tasklog import Job, TaskLog
 
 from .conftest import FAST_POLLS
 
@@ -81,9 +83,7 @@ def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 def service(sandbox: Sandbox, tmp_path: Path, notifier: Notifier) -> JobService:
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS)
-    jobs = JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox")
-    jobs.notifier = notifier
-    return jobs
+    return JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="sandbox", notifier=notifier)
 
 
 def run(jobs: JobService, model: str, key: str, person: Person | None = None) -> int:
@@ -145,7 +145,7 @@ def test_the_studio_wires_the_webhook_and_no_secret_reaches_it(receiver: Receive
     studio = Studio.open(settings)
     try:
         assert studio.jobs.notifier is not None and receiver.url not in repr(studio.jobs.notifier)
-        studio.jobs.schedule = FAST_POLLS
+        studio.jobs.timetable.cadence = FAST_POLLS
         job = studio.jobs.submit("grok-imagine", "a fox for the team", {}, idempotency_key="studio")
         until(lambda: bool(receiver.bodies), timeout=60)
     finally:
@@ -159,3 +159,37 @@ def test_the_studio_wires_the_webhook_and_no_secret_reaches_it(receiver: Receive
 def test_only_a_web_address_is_accepted() -> None:
     with pytest.raises(ValueError):
         Notifier("file:///etc/passwd", 0)
+
+
+def ended(job_id: int) -> Job:
+    """A job row that ran a minute and succeeded: long enough for any threshold these tests set."""
+    return Job(
+        id=job_id, idempotency_key=f"k{job_id}", backend="sandbox", submitted_at="2025-01-01T10:00:00+00:00",
+        updated_at="2025-01-01T10:01:00+00:00", finished_at="2025-01-01T10:01:00+00:00", model="grok-imagine",
+        category="image", prompt="a fox", params={}, reference_path=None, reference_url=None, task_id="t",
+        status="succeeded", reserved_credits=4, final_credits=4, result_urls=[], media_paths=[], error_code=None,
+        error_message=None, page=None, session_id=None, polls=1, key_owner="shared", expected_credits=4,
+    )
+
+
+def test_no_log_line_names_the_webhook_address_even_at_debug(receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    """The address is a secret: request lines (urllib3 logs each path at DEBUG), retries, refusals and connection
+    errors all reach the log without it."""
+    caplog.set_level(logging.DEBUG)
+    receiver.statuses.extend([500, 404])
+    notifier = Notifier(receiver.url, 0, backoff=0.05)
+    with socket.socket() as closed:  # a port nothing listens on once this is closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    unreachable = Notifier(f"http://127.0.0.1:{port}/services/T0/B0/secret-token?token=secret-query", 0,
+                           attempts=2, backoff=0.05)
+    try:
+        notifier.job_ended(ended(1))
+        unreachable.job_ended(ended(2))
+        until(lambda: "refused the message (HTTP 404)" in caplog.text and "not delivered after 2 tries" in caplog.text)
+    finally:
+        notifier.close()
+        unreachable.close()
+    assert len(receiver.bodies) == 2 and not notifier.delivered  # a 500 is tried again, a 404 is not
+    assert "HTTP 500" in caplog.text and "ConnectionError" in caplog.text
+    assert "secret-token" not in caplog.text and "secret-query" not in caplog.text, caplog.text

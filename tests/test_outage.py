@@ -119,7 +119,7 @@ def test_a_press_whose_create_went_out_as_postgresql_stopped_says_dont_press_aga
     assert done is not None and {e.task_id for e in creates(app_sandbox)} == {done.task_id}
     assert [e.status for e in creates(app_sandbox)].count(201) == 1 and len(log.where("prompt = ?", (prompt,))) == 1
     assert app_sandbox.balance() == 1000 - MODELS[IMAGE].base_credits
-    assert follower._thread is not None and follower._thread.is_alive()
+    assert follower.running
     assert not at.exception, at.exception
 
 

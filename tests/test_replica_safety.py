@@ -11,27 +11,29 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from rivya import RivyaClient
+from rivya import RivyaClient, constants
 from rivya.config import load_settings
 from rivya.errors import StorageError
-from rivya.jobs import JobService
+from rivya.jobs import Clock, JobService
 from rivya.polling import RequestBudget
 from rivya.sandbox import Sandbox
 from rivya.status import JobStatus
 from rivya.tasklog import TaskLog
 
-from .conftest import FAST_POLLS, creates
+from .conftest import FAST_POLLS, ManualClock, creates
 
 BACKEND = "sandbox"
 
 
-def service(sandbox: Sandbox, tmp_path: Path, where: Path | str) -> JobService:
+def service(sandbox: Sandbox, tmp_path: Path, where: Path | str, clock: Clock = time) -> JobService:
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS)
-    return JobService(client, TaskLog(where), tmp_path / "media", backend=BACKEND, budget=RequestBudget(rate=200, burst=100))
+    return JobService(client, TaskLog(where), tmp_path / "media", backend=BACKEND, budget=RequestBudget(rate=200, burst=100),
+                      clock=clock)
 
 
 def status_gets(sandbox: Sandbox, task_id: str | None) -> int:
@@ -85,22 +87,26 @@ def test_leases_run_on_the_database_servers_clock(postgres_url: str, monkeypatch
     log.close()
 
 
-def test_check_now_on_one_replica_reaches_the_follower_holding_the_job(sandbox: Sandbox, tmp_path: Path,
-                                                                        postgres_url: str) -> None:
+def test_check_now_on_one_replica_reaches_the_follower_holding_the_job(
+    sandbox: Sandbox, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A job parked by the replica holding it (a status the app did not know, asked about for an hour) is looked at
     again when someone presses "Check now" on any replica."""
-    holder, other = service(sandbox, tmp_path, postgres_url), service(sandbox, tmp_path, postgres_url)
+    steady = ManualClock()  # the holder's lease renewals come when the test moves this clock
+    holder = service(sandbox, tmp_path, postgres_url, clock=SimpleNamespace(time=time.time, monotonic=steady))
+    other = service(sandbox, tmp_path, postgres_url)
+    monkeypatch.setattr(constants, "UNKNOWN_STATUS_MAX_POLLS", 1)
     try:
         job = holder.submit("grok-imagine", "a parked job", {}, idempotency_key="parked")
         holder.follow_once()
-        with holder._lock:
-            holder._due[job.id] = (math.inf, 60)  # as after UNKNOWN_STATUS_MAX_POLLS
+        holder.timetable.odd_status(job.id, 1)  # parked, as after UNKNOWN_STATUS_MAX_POLLS
+        assert holder.timetable.due_at(job.id) == math.inf
         before = status_gets(sandbox, holder.log.get(job.id).task_id)
-        holder._claimed_at = -math.inf
+        steady.advance(constants.LEASE_RENEW)
         holder.follow_once()  # a claim with nothing asked: the job stays parked
         assert status_gets(sandbox, holder.log.get(job.id).task_id) == before
         assert other.recheck() == 1
-        holder._claimed_at = -math.inf  # the holder's next claim (every LEASE_RENEW seconds)
+        steady.advance(constants.LEASE_RENEW)  # the holder's next claim
         holder.follow_once()
         assert status_gets(sandbox, holder.log.get(job.id).task_id) == before + 1
         assert len(other.lateness) == 0  # the replica where it was pressed polled nothing itself

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from rivya.jobs import FOLLOW_TICK
+from rivya.constants import FOLLOW_TICK
 from rivya.sandbox import Sandbox, Timing
 from rivya.status import JobStatus
 from rivya.tasklog import PENDING_WHERE, Job, TaskLog
