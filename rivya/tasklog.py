@@ -788,6 +788,15 @@ class TaskLog:
         rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
         return [_job(r) for r in rows]
 
+    def in_batches(self, batch_ids: Iterable[str], *, limit: int = 500) -> list[Job]:
+        """Every take of the given batches, newest first (the job panel completes batches its recent window cut)."""
+        batch_ids = list(batch_ids)
+        if not batch_ids:
+            return []
+        marks = ",".join("?" * len(batch_ids))
+        rows = self._query(f"SELECT * FROM jobs WHERE batch_id IN ({marks}) ORDER BY id DESC LIMIT ?", (*batch_ids, limit))
+        return [_job(r) for r in rows]
+
     def signature(self) -> tuple[int, int, int]:
         """(rows, newest id, changes so far): differs whenever a row is added, updated or removed.
 

@@ -516,9 +516,8 @@ def _whole_batches(log: TaskLog, jobs: list[Job]) -> list[Job]:
     batches = sorted({j.batch_id for j in jobs if j.batch_id})
     if not batches:
         return jobs
-    marks = ",".join("?" * len(batches))
     have = {j.id for j in jobs}
-    more = [j for j in log.where(f"batch_id IN ({marks})", batches) if j.id not in have]
+    more = [j for j in log.in_batches(batches) if j.id not in have]
     return sorted([*jobs, *more], key=lambda j: j.id, reverse=True) if more else jobs
 
 
