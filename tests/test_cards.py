@@ -7,10 +7,11 @@ import time
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from rivya.panel import batch_groups
 from rivya.sandbox import Sandbox
 from rivya.stars import starred
 from rivya.tasklog import Job
-from ui.jobs_view import batch_groups, batch_header, can_retry, retry_params
+from ui.jobs_view import batch_header, can_retry, retry_params
 
 from .conftest import creates, image_bytes, open_page, parent_of
 

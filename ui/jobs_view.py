@@ -16,11 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from statistics import median
 
 import streamlit as st
 
-from rivya import constants
 from rivya.catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, describe_params, display_name
 from rivya.errors import RivyaError
 from rivya.gallery import result_file
@@ -28,6 +26,7 @@ from rivya.jobs import REFUSAL_CODES, Reference
 from rivya.lineage import lineage
 from rivya.media import data_uri, saved_media, thumbnail
 from rivya.messages import UNCONFIRMED, batch_costs, explain, explain_code
+from rivya.panel import PanelGroup, PanelPlan, expected_seconds, plan_panel
 from rivya.people import star_owner
 from rivya.resources import is_web_url
 from rivya.results import offered_note
@@ -46,13 +45,6 @@ from ui.text import local_time, md_escape, seconds
 
 log = logging.getLogger("ui.jobs_view")
 
-# The follower updates a job's row every few seconds at most, so refreshing every second pays off
-# only when a job may finish any moment: from a little before its typical duration until well past it.
-FAST_REFRESH_SECONDS = 1.0
-SLOW_REFRESH_SECONDS = 4.0
-FAST_LEAD_SECONDS = 3.0
-OVERDUE_FACTOR = 3.0  # past 3x its typical time a job has no expected finish left: slow refreshes again
-TYPICAL_SECONDS = constants.EXPECTED_SECONDS
 STATUS_LABELS = {
     JobStatus.SUBMITTING: ("Sending", ":material/upload:"),
     JobStatus.QUEUED: ("Queued", ":material/hourglass_empty:"),
@@ -83,14 +75,6 @@ class CardFacts:
     parents: dict[int, Job] = field(default_factory=dict)
     children: dict[int, list[Job]] = field(default_factory=dict)
     chain_credits: dict[int, int] = field(default_factory=dict)
-
-
-def batch_groups(jobs: list[Job]) -> list[list[Job]]:
-    """Jobs of one batch together (in the order given), each other job alone; groups in order of first appearance."""
-    groups: dict[str | int, list[Job]] = {}
-    for job in jobs:
-        groups.setdefault(job.batch_id or job.id, []).append(job)
-    return list(groups.values())
 
 
 def batch_header(members: list[Job]) -> str:
@@ -269,43 +253,6 @@ def _lineage_lines(job: Job, key_prefix: str, facts: CardFacts) -> None:
         st.caption(f"Whole chain: {facts.chain_credits[job.id]:,} credits")
 
 
-def _typical_seconds(jobs: list[Job], category: str) -> float:
-    done = [j.elapsed_seconds for j in jobs if j.status == JobStatus.SUCCEEDED and j.category == category]
-    return median(done) if len(done) >= 3 else TYPICAL_SECONDS.get(category, 20.0)
-
-
-def is_settled(job: Job) -> bool:
-    """Nothing more will change on its card: finished, and its result saved (or given up on)."""
-    return job.is_done and not job.awaits_media
-
-
-def refresh_interval(jobs: Iterable[Job], typical: float, now: datetime | None = None) -> float | None:
-    """Seconds between refreshes of the live cards; None when no job is left to follow.
-
-    Fast while a result is being saved or a job is near its expected finish (``typical`` seconds
-    after it was sent, give or take), slow otherwise.
-    """
-    now = now or datetime.now(UTC)
-    interval = None
-    for job in jobs:
-        if is_settled(job):
-            continue
-        elapsed = (now - datetime.fromisoformat(job.submitted_at)).total_seconds()
-        if job.awaits_media or typical - FAST_LEAD_SECONDS <= elapsed <= typical * OVERDUE_FACTOR:
-            return FAST_REFRESH_SECONDS
-        interval = SLOW_REFRESH_SECONDS
-    return interval
-
-
-def needs_page_run(
-    jobs: list[Job], settled_before: frozenset[int], armed: float | None, typical: float, now: datetime | None = None
-) -> bool:
-    """Whether a refresh must become a page run: a job has settled since (its result joins the finished
-    list, drawn by the page run) or the refresh pace should change (only a page run re-arms the timer)."""
-    newly_settled = any(is_settled(j) and j.id not in settled_before for j in jobs)
-    return newly_settled or refresh_interval(jobs, typical, now) != armed
-
-
 def show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
     """The result (an image at most ``width`` px, or the full width) with a download of the original bytes,
     or a placeholder.
@@ -405,7 +352,7 @@ def job_card(
     """
     # A status the service sent that the app does not know is shown as sent, never hidden.
     label, icon = STATUS_LABELS.get(job.status, (md_escape(job.status.replace("_", " ").capitalize()), ":material/help:"))
-    typical = typical or TYPICAL_SECONDS.get(job.category, 20.0)
+    typical = typical or expected_seconds(job.category)
     name = _model_name(job.model)
     took = f"took {seconds(job.elapsed_seconds)}" if job.is_done else f"running {seconds(job.elapsed_seconds)}"
     with st.container(border=True):
@@ -534,8 +481,8 @@ def _grid(jobs: list[Job], draw: Callable[[Job], None], size: int) -> None:
 def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
     """Jobs in progress (refreshing themselves), then finished results, newest first; a batch as one group.
 
-    This session's jobs and the model's recent ones. The live part refreshes only while some job
-    is in progress, at the pace ``refresh_interval`` picks; a job that settles brings one page run,
+    This session's jobs and the model's recent ones, drawn as ``rivya.panel.plan_panel`` decides. The live part
+    refreshes only while some job is in progress, at the plan's pace; a job that settles brings one page run,
     which moves it into the finished list (and stops the refreshes when none is left). A batch's
     finished takes fill its grid that way, one page run each, while its running takes stay live.
     """
@@ -546,59 +493,55 @@ def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
     if not jobs:
         st.caption("Your results will appear here.")
         return
-    typical = _typical_seconds(jobs, MODELS[model].category)
-    settled = [j for j in jobs if is_settled(j)]
-    settled_ids = frozenset(j.id for j in settled)
-    running = [j for j in jobs if not is_settled(j)]
-    watched = [*followed, *(j.id for j in running)]  # with running takes of batches the recent window cut off
-    interval = refresh_interval(jobs, typical)
-    members = {g[0].batch_id: g for g in batch_groups(jobs) if len(g) > 1}  # a batch of one is an ordinary job
-    # One live part, drawn where it belongs: above the finished results while a job of its own runs (it draws
-    # those), else inside the newest running batch, whose grid fills in. Running takes of any other batch are
-    # drawn by the page run in their own group (settling, they bring a page run all the same).
-    singles = any(j.batch_id not in members for j in running)
-    host = None if singles or not running else running[0].batch_id
+    plan = plan_panel(jobs, followed, MODELS[model].category, datetime.now(UTC))
+    live = _live_part(plan, model, key_prefix, limit)
+    if plan.live_above:
+        live()
+    person = star_owner(current_person())
+    facts = read_facts(studio.log, list(plan.settled), person)
+    for group in plan.groups:
+        if group.is_batch:
+            _batch_box(group, plan, key_prefix, facts, person, live)
+        elif group.page_drawn:
+            job_card(group.page_drawn[0], typical=plan.typical, key_prefix=key_prefix, large=group.full_size, facts=facts,
+                     person=person)
 
-    def drawn_live(job: Job) -> bool:
-        return job.batch_id == host if host else job.batch_id not in members
 
-    @st.fragment(run_every=interval)
+def _live_part(plan: PanelPlan, model: str, key_prefix: str, limit: int) -> Callable[[], None]:
+    """The fragment that redraws the running jobs' cards at the plan's pace, and turns into a page run when
+    the plan no longer holds (a job settled, or the pace should change)."""
+
+    @st.fragment(run_every=plan.interval)
     @outage_guard()  # a refresh during an outage turns the page to its outage notice instead of a traceback
     def live() -> None:
         if st.session_state.get(GOTO_PAGE):
             st.rerun()  # "Use these settings" on a live card: the page run switches page
-        current = _load(get_studio().log, model, watched, limit)
-        if needs_page_run(current, settled_ids, interval, typical):
+        current = _load(get_studio().log, model, plan.watched, limit)
+        if plan.needs_page_run(current, datetime.now(UTC)):
             st.rerun()
-        shown = [j for j in current if not is_settled(j) and drawn_live(j)]  # newest first
-        if host:
-            _grid(shown[::-1], lambda j: job_card(j, typical=typical, key_prefix=key_prefix, live=True, compact=True),
-                  len(members[host]))
+        shown = plan.live_cards(current)  # newest first
+        if plan.host:
+            _grid(shown[::-1], lambda j: job_card(j, typical=plan.typical, key_prefix=key_prefix, live=True, compact=True),
+                  plan.host_size)
         else:
             for job in shown:
-                job_card(job, typical=typical, key_prefix=key_prefix, live=True)
+                job_card(job, typical=plan.typical, key_prefix=key_prefix, live=True)
 
-    if interval is not None and host is None:
-        live()
-    person = star_owner(current_person())
-    facts = read_facts(studio.log, settled, person)
-    newest = settled[0].id if settled else None  # the newest finished result is drawn full size, unless in a batch
-    for group in batch_groups(jobs):
-        batch = group[0].batch_id
-        done = [j for j in group if is_settled(j)]
-        if batch not in members:
-            if done:
-                job_card(done[0], typical=typical, key_prefix=key_prefix, large=done[0].id == newest, facts=facts,
-                         person=person)
-            continue
-        with st.container(border=True, key=f"{key_prefix}:batch:{group[-1].id}"):
-            first, on_way = group[-1], len(group) - len(done)
-            st.markdown(f"{batch_header(group)} · {_model_name(first.model)}  \n"
-                        f":small[:gray[sent {local_time(first.submitted_at)}{f' · {on_way} on their way' if on_way else ''}]]")
-            st.caption(md_escape(first.prompt[:200]))
-            static = sorted((j for j in group if is_settled(j) or batch != host), key=lambda j: j.id)  # take 1 first
-            if static:
-                _grid(static, lambda j: job_card(j, typical=typical, key_prefix=key_prefix, large=False, compact=True,
-                                                 facts=facts, person=person), len(group))
-            if batch == host and interval is not None:
-                live()
+    return live
+
+
+def _batch_box(
+    group: PanelGroup, plan: PanelPlan, key_prefix: str, facts: CardFacts, person: str, live: Callable[[], None]
+) -> None:
+    """One batch in a box: what was sent and how many takes are on their way, then its takes in a grid, take 1
+    first (the live part, if this batch hosts it, draws the running ones under the others)."""
+    first, on_way = group.first, group.on_their_way
+    with st.container(border=True, key=f"{key_prefix}:batch:{first.id}"):
+        st.markdown(f"{batch_header(list(group.jobs))} · {_model_name(first.model)}  \n"
+                    f":small[:gray[sent {local_time(first.submitted_at)}{f' · {on_way} on their way' if on_way else ''}]]")
+        st.caption(md_escape(first.prompt[:200]))
+        if group.page_drawn:
+            _grid(list(group.page_drawn), lambda j: job_card(j, typical=plan.typical, key_prefix=key_prefix, large=False,
+                                                             compact=True, facts=facts, person=person), len(group.jobs))
+        if group.hosts_live:
+            live()
