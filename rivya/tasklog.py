@@ -776,13 +776,6 @@ class TaskLog:
             return []
         return self.where(f"parent_id IN ({','.join('?' * len(ids))})", ids, limit=limit)
 
-    def in_batches(self, batch_ids: Iterable[str], *, limit: int = 500) -> list[Job]:
-        """Every take of the batches ``batch_ids``, newest first."""
-        batch_ids = list(batch_ids)
-        if not batch_ids:
-            return []
-        return self.where(f"batch_id IN ({','.join('?' * len(batch_ids))})", batch_ids, limit=limit)
-
     def pending_ids(self, column: str, value: str) -> set[int]:
         """The unfinished jobs of one person or one browser session (``column``: see ``VIEWER_COLUMNS``)."""
         _viewer_column(column)
@@ -834,6 +827,15 @@ class TaskLog:
             sql += " WHERE model = ?"
             args.append(model)
         rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
+        return [_job(r) for r in rows]
+
+    def in_batches(self, batch_ids: Iterable[str], *, limit: int = 500) -> list[Job]:
+        """Every take of the given batches, newest first (the job panel completes batches its recent window cut)."""
+        batch_ids = list(batch_ids)
+        if not batch_ids:
+            return []
+        marks = ",".join("?" * len(batch_ids))
+        rows = self._query(f"SELECT * FROM jobs WHERE batch_id IN ({marks}) ORDER BY id DESC LIMIT ?", (*batch_ids, limit))
         return [_job(r) for r in rows]
 
     def signature(self) -> tuple[int, int, int]:

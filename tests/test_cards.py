@@ -7,10 +7,11 @@ import time
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from rivya.panel import batch_groups
 from rivya.sandbox import Sandbox
 from rivya.stars import starred
 from rivya.tasklog import Job
-from ui.jobs_view import batch_groups, batch_header, can_retry, retry_params
+from ui.jobs_view import batch_header, can_retry, retry_params
 
 from .conftest import creates, image_bytes, open_page, parent_of
 
@@ -178,6 +179,29 @@ def test_a_batch_in_flight_stays_one_group_that_fills_in(app_sandbox: Sandbox) -
     headers = [m.value for m in at.markdown if "takes**" in m.value]
     assert len(headers) == 1 and "on their way" not in headers[0]
     assert at.button(key=f"grok-imagine:panel:star:{running.id}") and not at.exception
+
+
+def test_each_place_in_the_panel_draws_its_own_kind_of_card(app_sandbox: Sandbox) -> None:
+    open_page("pages/image.py")
+    older = logged("succeeded", saved=True, final_credits=4, prompt="older")
+    take = logged("succeeded", saved=True, final_credits=4, batch_id="batch-4")
+    running_take = logged("processing", reserved_credits=4, task_id="t-take", batch_id="batch-4")
+    logged("succeeded", saved=True, final_credits=4, prompt="newest")
+    running = logged("processing", reserved_credits=4, task_id="t-alone", prompt="running")
+    at = open_page("pages/image.py")
+    panel = "grok-imagine:panel"
+    # The live card builds its prompt and settings once opened; the older result its full size; the newest is
+    # full size already (its download is the only one), the batch's finished take has Details as an icon.
+    assert {e.key: e.label for e in at.expander if e.key} == {
+        f"{panel}:details:{running.id}": "Prompt and settings", f"{panel}:full:{older.id}": "Full size and download",
+    }
+    assert len(at.get("download_button")) == 1
+    assert f"{panel}:details:{take.id}" in [p.key for p in at.get("popover")]
+    # Drawn by the page run (a job on its own runs, so the live part is above), the running take folds its details.
+    folded = [e.label for e in at.expander if not e.key and e.label in ("Details", "Prompt and settings")]
+    assert sorted(folded) == ["Details", "Prompt and settings", "Prompt and settings"]
+    assert len(at.get("progress")) == 2 and any(f"#{running_take.id}]" in m.value for m in at.markdown)
+    assert not at.exception
 
 
 def test_a_video_made_from_an_image_names_it_and_the_image_lists_its_videos(app_sandbox: Sandbox) -> None:

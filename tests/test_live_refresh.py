@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from benchmarks.sessions import Session, logged
+from rivya.panel import SLOW_REFRESH_SECONDS
 from rivya.sandbox import Sandbox, Timing
-from ui.jobs_view import SLOW_REFRESH_SECONDS
 
 from .browser_support import StreamlitServer
 

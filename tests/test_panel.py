@@ -14,14 +14,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from rivya.panel import FAST_REFRESH_SECONDS, SLOW_REFRESH_SECONDS, needs_page_run, refresh_interval
 from rivya.sandbox import Sandbox
 from rivya.tasklog import Job, TaskLog
-from ui.jobs_view import (
-    FAST_REFRESH_SECONDS,
-    SLOW_REFRESH_SECONDS,
-    needs_page_run,
-    refresh_interval,
-)
 
 from .conftest import APP, ROOT, open_page
 

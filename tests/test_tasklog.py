@@ -186,6 +186,24 @@ def test_postgresql_pending_reads_the_partial_index(postgres_url: str) -> None:
     log.close()
 
 
+def test_in_batches_is_every_take_of_the_batches_asked_for_newest_first(log: TaskLog) -> None:
+    takes = [add(log, f"a{n}", batch_id="batch-a") for n in range(3)]
+    other = add(log, "b0", batch_id="batch-b")
+    add(log, "alone")
+    assert [j.id for j in log.in_batches(["batch-a"])] == [t.id for t in reversed(takes)]
+    assert [j.id for j in log.in_batches(["batch-b", "batch-a"])] == sorted([other.id, *(t.id for t in takes)], reverse=True)
+    assert log.in_batches(["batch-none"]) == []
+    assert log.in_batches([]) == [] and selects(log, lambda: log.in_batches([])) == []  # nothing asked: no query
+
+
+def test_sqlite_in_batches_reads_the_batch_index(tmp_path: Path) -> None:
+    log = TaskLog(tmp_path / "log.sqlite3")
+    add(log, "a", batch_id="batch-a")
+    ((sql, args),) = selects(log, lambda: log.in_batches(["batch-a", "batch-b"]))
+    assert "USING INDEX jobs_batch" in explain(log, sql, args)  # the takes' partial index, never the whole table
+    log.close()
+
+
 def test_signature_reads_a_counter_and_moves_on_every_change(log: TaskLog, log_location: Path | str) -> None:
     seen = [log.signature()]
     job = add(log, "a")

@@ -25,7 +25,7 @@ from ui.access import current_person, is_admin, key_owner
 from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.jobs_view import STATUS_LABELS, job_card
+from ui.jobs_view import STATUS_LABELS, CardMode, job_card
 from ui.services import demo_banner, get_studio
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
@@ -372,4 +372,4 @@ def _history(studio: Studio, person: Person | None) -> None:
             _actions(chosen)
         if len(chosen) == 1:
             st.subheader("Selected job", anchor=False)
-            job_card(chosen[0], key_prefix="history", details=True, image_width=SELECTED_IMAGE_PX)
+            job_card(chosen[0], CardMode.SELECTED, key_prefix="history", image_width=SELECTED_IMAGE_PX)

@@ -14,16 +14,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from statistics import median
+from enum import Enum
 
 import streamlit as st
 
-from rivya import constants
 from rivya.catalog import MODELS, credits_for, describe_params, display_name
 from rivya.gallery import result_file
 from rivya.jobs import REFUSAL_CODES
 from rivya.lineage import lineage
 from rivya.messages import UNCONFIRMED, batch_costs, explain_code
+from rivya.panel import PanelGroup, PanelPlan, expected_seconds, plan_panel
 from rivya.people import star_owner
 from rivya.presses import Notice, Who, can_retry, next_intent, retry_params
 from rivya.resources import is_web_url
@@ -44,13 +44,6 @@ from ui.text import local_time, md_escape, seconds
 
 log = logging.getLogger("ui.jobs_view")
 
-# The follower updates a job's row every few seconds at most, so refreshing every second pays off
-# only when a job may finish any moment: from a little before its typical duration until well past it.
-FAST_REFRESH_SECONDS = 1.0
-SLOW_REFRESH_SECONDS = 4.0
-FAST_LEAD_SECONDS = 3.0
-OVERDUE_FACTOR = 3.0  # past 3x its typical time a job has no expected finish left: slow refreshes again
-TYPICAL_SECONDS = constants.EXPECTED_SECONDS
 STATUS_LABELS = {
     JobStatus.SUBMITTING: ("Sending", ":material/upload:"),
     JobStatus.QUEUED: ("Queued", ":material/hourglass_empty:"),
@@ -76,14 +69,6 @@ class CardFacts:
     parents: dict[int, Job] = field(default_factory=dict)
     children: dict[int, list[Job]] = field(default_factory=dict)
     chain_credits: dict[int, int] = field(default_factory=dict)
-
-
-def batch_groups(jobs: list[Job]) -> list[list[Job]]:
-    """Jobs of one batch together (in the order given), each other job alone; groups in order of first appearance."""
-    groups: dict[str | int, list[Job]] = {}
-    for job in jobs:
-        groups.setdefault(job.batch_id or job.id, []).append(job)
-    return list(groups.values())
 
 
 def batch_header(members: list[Job]) -> str:
@@ -233,43 +218,6 @@ def _lineage_lines(job: Job, key_prefix: str, facts: CardFacts) -> None:
         st.caption(f"Whole chain: {facts.chain_credits[job.id]:,} credits")
 
 
-def _typical_seconds(jobs: list[Job], category: str) -> float:
-    done = [j.elapsed_seconds for j in jobs if j.status == JobStatus.SUCCEEDED and j.category == category]
-    return median(done) if len(done) >= 3 else TYPICAL_SECONDS.get(category, 20.0)
-
-
-def is_settled(job: Job) -> bool:
-    """Nothing more will change on its card: finished, and its result saved (or given up on)."""
-    return job.is_done and not job.awaits_media
-
-
-def refresh_interval(jobs: Iterable[Job], typical: float, now: datetime | None = None) -> float | None:
-    """Seconds between refreshes of the live cards; None when no job is left to follow.
-
-    Fast while a result is being saved or a job is near its expected finish (``typical`` seconds
-    after it was sent, give or take), slow otherwise.
-    """
-    now = now or datetime.now(UTC)
-    interval = None
-    for job in jobs:
-        if is_settled(job):
-            continue
-        elapsed = (now - datetime.fromisoformat(job.submitted_at)).total_seconds()
-        if job.awaits_media or typical - FAST_LEAD_SECONDS <= elapsed <= typical * OVERDUE_FACTOR:
-            return FAST_REFRESH_SECONDS
-        interval = SLOW_REFRESH_SECONDS
-    return interval
-
-
-def needs_page_run(
-    jobs: list[Job], settled_before: frozenset[int], armed: float | None, typical: float, now: datetime | None = None
-) -> bool:
-    """Whether a refresh must become a page run: a job has settled since (its result joins the finished
-    list, drawn by the page run) or the refresh pace should change (only a page run re-arms the timer)."""
-    newly_settled = any(is_settled(j) and j.id not in settled_before for j in jobs)
-    return newly_settled or refresh_interval(jobs, typical, now) != armed
-
-
 def show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
     """The result (an image at most ``width`` px, or the full width) with a download of the original bytes,
     or a placeholder.
@@ -342,107 +290,228 @@ def _model_name(model: str) -> str:
     return md_escape(display_name(model))
 
 
+class CardMode(Enum):
+    """Where a card is drawn, which decides all it shows: one mode per place rather than flags to combine."""
+
+    LIVE = "live"  # a running job in the panel's live part: redrawn by every refresh, so few elements, details on request
+    LIVE_TAKE = "live take"  # a running take in the live part's grid: status and time only (its box names the rest)
+    NEWEST = "newest"  # the panel's newest finished result, at full size
+    FINISHED = "finished"  # an older one: its thumbnail, the full result built only once "Full size" is opened
+    TAKE = "take"  # a take in a batch's grid, drawn by the page run: thumbnail, Full size and Details as icons
+    SELECTED = "selected"  # History's selected job: full size (at most ``image_width``), prompt and settings open
+
+
+@dataclass(frozen=True)
+class _Card:
+    """One card's job and what its pieces share."""
+
+    job: Job
+    key_prefix: str
+    typical: float
+    facts: CardFacts | None
+    person: str | None
+    image_width: int | str
+
+
 def job_card(
     job: Job,
+    mode: CardMode,
     *,
     key_prefix: str,
     typical: float | None = None,
-    large: bool = True,
-    details: bool = False,
-    live: bool = False,
-    compact: bool = False,
     facts: CardFacts | None = None,
     person: str | None = None,
     image_width: int | str = "stretch",
 ) -> None:
-    """One job: status, time, progress, then its result or its failure in plain words.
+    """One job: status, time, progress, then its result or its failure in plain words, drawn as ``mode`` says.
 
-    ``large`` shows a finished result at full size; otherwise its thumbnail, and the full result
-    only once the person opens "Full size" (its content is not even built while closed).
-    ``live`` is for a card redrawn by every refresh: as few elements as possible (status and time
-    in one line), and a running job's prompt and settings built only while opened. ``compact``
-    (a cell of a batch's grid) shows status and time taken only: the batch's header names the
-    model and when it was sent. A finished card carries its
-    star (for ``person``, a ``rivya.people.star_owner`` value), lineage and Try again; ``facts`` holds
-    what the page run read for all cards at once. ``details`` shows the prompt and settings open, their raw form
-    behind "Details"; ``image_width`` bounds a large image result (History's selected job).
+    A finished card (not a live one) carries its star (for ``person``, a ``rivya.people.star_owner`` value), lineage
+    and Try again; ``facts`` holds what the page run read for all cards at once (a card on its own reads its own).
+    ``typical`` is how long such a job usually takes (the progress bar's scale).
     """
-    # A status the service sent that the app does not know is shown as sent, never hidden.
-    label, icon = STATUS_LABELS.get(job.status, (md_escape(job.status.replace("_", " ").capitalize()), ":material/help:"))
-    typical = typical or TYPICAL_SECONDS.get(job.category, 20.0)
-    name = _model_name(job.model)
-    took = f"took {seconds(job.elapsed_seconds)}" if job.is_done else f"running {seconds(job.elapsed_seconds)}"
+    card = _Card(job, key_prefix, typical or expected_seconds(job.category), facts, person, image_width)
     with st.container(border=True):
-        number = f":gray[#{job.id}]"  # the number "Sent again as job #7" and "From image #7" refer to
-        if compact:  # the batch's header names the model and the time
-            st.markdown(f"{icon} **{label}** · {number}  \n:small[:gray[{took}]]")
-        elif live:
-            st.markdown(f"{icon} **{label}** · {name} · {number}  \n"
-                        f":small[:gray[{took} · sent {local_time(job.submitted_at)}]]")
-        else:
-            head, when = st.columns([3, 2])
-            head.markdown(f"{icon} **{label}** · {name} · {number}")
-            when.caption(f"{took} · sent {local_time(job.submitted_at)}")
-        if not job.is_done:
-            fraction = min(0.95, job.elapsed_seconds / typical) if job.status != JobStatus.SUBMITTING else 0.02
-            st.progress(fraction, text=f"{label}… usually about {seconds(typical)}")
-            if job.status == JobStatus.SUBMITTING and job.error_code:
-                st.caption(
-                    "Rivya did not confirm yet. Don't press Generate again: the app re-sends this same request "
-                    "until Rivya answers, so it is never charged twice."
-                )
-            elif job.status != JobStatus.SUBMITTING and not is_known(job.status):
-                st.caption("Rivya reports a status this app does not know; it keeps checking, more slowly.")
-        elif job.status == JobStatus.SUCCEEDED and large:
-            show_media(job, key_prefix=key_prefix, width=image_width)
-        elif job.status == JobStatus.SUCCEEDED and compact:
-            show_thumbnail(job)  # Full size is an icon in the row of buttons under it
-        elif job.status == JobStatus.SUCCEEDED:
-            show_thumbnail(job)
-            full = st.expander("Full size and download", key=f"{key_prefix}:full:{job.id}", on_change="rerun")
-            if full.open:
-                with full:
-                    show_media(job, key_prefix=key_prefix)
-        else:
-            words = UNCONFIRMED if job.status == JobStatus.UNCONFIRMED else explain_code(job.error_code)
-            message = f"**{md_escape(words.title)}** {md_escape(words.action)}"
-            said = (job.error_message or "").strip()
-            if said and said.rstrip(".").lower() != words.title.rstrip(".").lower():
-                message += f"\n\nRivya said: {md_escape(said)}"
-            st.error(message, icon=":material/error:")
-            if job.credits_returned:
-                st.caption(f"{job.credits_returned} credits were returned to the wallet.")
-            elif job.status == JobStatus.REJECTED and job.error_code in REFUSAL_CODES:
-                st.caption("Rivya refused it, so no credits were charged.")
-            if not live:
-                _retry_block(job, key_prefix)
-        if job.status == JobStatus.SUCCEEDED and (note := offered_note(job)):
-            st.caption(note, help="Only as many results as this model makes were fetched and stored; the other links were not.")
-        if job.is_done and not live:
-            person = star_owner(current_person()) if person is None else person
-            if facts is None:  # a card on its own (History) reads its own
-                facts = read_facts(get_studio().log, [job], person)
-            if job.status == JobStatus.SUCCEEDED:
-                _result_extras(job, key_prefix, facts, person, compact=compact)
-                if compact:
-                    return  # its Details are in the row of buttons
-            else:
-                _lineage_lines(job, key_prefix, facts)
-        if live and not job.is_done:  # a result being saved is live for a moment only: its card is drawn whole
-            box = st.expander("Details" if compact else "Prompt and settings", key=f"{key_prefix}:details:{job.id}",
-                              on_change="rerun")
-            if box.open:
-                with box:
-                    _details(job, key_prefix)
-                    _raw_details(job)
-        elif details:  # shown open (History's selected job): the raw form behind its own "Details"
-            _details(job, key_prefix)
-            with st.expander("Details"):
-                _raw_details(job)
-        else:
-            with st.expander("Details" if compact else "Prompt and settings"):
-                _details(job, key_prefix)
-                _raw_details(job)
+        _RENDERERS[mode](card)
+
+
+def _live_card(card: _Card) -> None:
+    """A running job in the live part, drawn anew by each refresh: one line of status and time."""
+    _live_header(card.job)
+    _body(card, lambda: show_media(card.job, key_prefix=card.key_prefix), retry=False)
+    _live_details(card, "Prompt and settings")
+
+
+def _live_take_card(card: _Card) -> None:
+    """A running take in the live part's grid."""
+    _take_header(card.job)
+    _body(card, lambda: show_media(card.job, key_prefix=card.key_prefix), retry=False)
+    _live_details(card, "Details")
+
+
+def _newest_card(card: _Card) -> None:
+    """The panel's newest finished result, at full size."""
+    _header(card.job)
+    _body(card, lambda: show_media(card.job, key_prefix=card.key_prefix, width=card.image_width), retry=True)
+    _finished_extras(card, compact=False)
+    _folded_details(card.job, card.key_prefix, "Prompt and settings")
+
+
+def _finished_card(card: _Card) -> None:
+    """An older finished result: its thumbnail, the full result built only while "Full size" is open."""
+    _header(card.job)
+    _body(card, lambda: _thumbnail_and_full_size(card.job, card.key_prefix), retry=True)
+    _finished_extras(card, compact=False)
+    _folded_details(card.job, card.key_prefix, "Prompt and settings")
+
+
+def _take_card(card: _Card) -> None:
+    """A take in a batch's grid: status and time taken only (the batch's header names the model and when it was sent)."""
+    _take_header(card.job)
+    _body(card, lambda: show_thumbnail(card.job), retry=True)  # Full size is an icon in the row of buttons under it
+    _finished_extras(card, compact=True)
+    if card.job.status != JobStatus.SUCCEEDED:  # a result's Details are in its row of buttons
+        _folded_details(card.job, card.key_prefix, "Details")
+
+
+def _selected_card(card: _Card) -> None:
+    """History's selected job: full size, its prompt and settings shown open, the raw form behind "Details"."""
+    _header(card.job)
+    _body(card, lambda: show_media(card.job, key_prefix=card.key_prefix, width=card.image_width), retry=True)
+    _finished_extras(card, compact=False)
+    _details(card.job, card.key_prefix)
+    with st.expander("Details"):
+        _raw_details(card.job)
+
+
+_RENDERERS: dict[CardMode, Callable[[_Card], None]] = {
+    CardMode.LIVE: _live_card,
+    CardMode.LIVE_TAKE: _live_take_card,
+    CardMode.NEWEST: _newest_card,
+    CardMode.FINISHED: _finished_card,
+    CardMode.TAKE: _take_card,
+    CardMode.SELECTED: _selected_card,
+}
+
+
+def _status(job: Job) -> tuple[str, str]:
+    """The status's words and icon; a status the service sent that the app does not know is shown as sent, never hidden."""
+    return STATUS_LABELS.get(job.status, (md_escape(job.status.replace("_", " ").capitalize()), ":material/help:"))
+
+
+def _took(job: Job) -> str:
+    return f"took {seconds(job.elapsed_seconds)}" if job.is_done else f"running {seconds(job.elapsed_seconds)}"
+
+
+def _number(job: Job) -> str:
+    """The number "Sent again as job #7" and "From image #7" refer to."""
+    return f":gray[#{job.id}]"
+
+
+def _header(job: Job) -> None:
+    """Status, model and number; beside them the time taken and when it was sent."""
+    label, icon = _status(job)
+    head, when = st.columns([3, 2])
+    head.markdown(f"{icon} **{label}** · {_model_name(job.model)} · {_number(job)}")
+    when.caption(f"{_took(job)} · sent {local_time(job.submitted_at)}")
+
+
+def _live_header(job: Job) -> None:
+    """The header in one element (a refresh redraws as few as it can)."""
+    label, icon = _status(job)
+    st.markdown(f"{icon} **{label}** · {_model_name(job.model)} · {_number(job)}  \n"
+                f":small[:gray[{_took(job)} · sent {local_time(job.submitted_at)}]]")
+
+
+def _take_header(job: Job) -> None:
+    """A take's status and time taken: the batch's header names the model and the time."""
+    label, icon = _status(job)
+    st.markdown(f"{icon} **{label}** · {_number(job)}  \n:small[:gray[{_took(job)}]]")
+
+
+def _body(card: _Card, result: Callable[[], None], *, retry: bool) -> None:
+    """Progress while running; once finished, ``result()`` or the failure in words (with Try again if ``retry``);
+    then a note on results the model made beyond what was fetched."""
+    job = card.job
+    if not job.is_done:
+        _progress(job, card.typical)
+    elif job.status == JobStatus.SUCCEEDED:
+        result()
+    else:
+        _failure(job)
+        if retry:
+            _retry_block(job, card.key_prefix)
+    if job.status == JobStatus.SUCCEEDED and (note := offered_note(job)):
+        st.caption(note, help="Only as many results as this model makes were fetched and stored; the other links were not.")
+
+
+def _progress(job: Job, typical: float) -> None:
+    """How far a running job is against its typical time, and why a job that is not confirmed yet waits."""
+    label = _status(job)[0]
+    fraction = min(0.95, job.elapsed_seconds / typical) if job.status != JobStatus.SUBMITTING else 0.02
+    st.progress(fraction, text=f"{label}… usually about {seconds(typical)}")
+    if job.status == JobStatus.SUBMITTING and job.error_code:
+        st.caption(
+            "Rivya did not confirm yet. Don't press Generate again: the app re-sends this same request "
+            "until Rivya answers, so it is never charged twice."
+        )
+    elif job.status != JobStatus.SUBMITTING and not is_known(job.status):
+        st.caption("Rivya reports a status this app does not know; it keeps checking, more slowly.")
+
+
+def _failure(job: Job) -> None:
+    """What went wrong in plain words, what Rivya said if that adds anything, and what became of the credits."""
+    words = UNCONFIRMED if job.status == JobStatus.UNCONFIRMED else explain_code(job.error_code)
+    message = f"**{md_escape(words.title)}** {md_escape(words.action)}"
+    said = (job.error_message or "").strip()
+    if said and said.rstrip(".").lower() != words.title.rstrip(".").lower():
+        message += f"\n\nRivya said: {md_escape(said)}"
+    st.error(message, icon=":material/error:")
+    if job.credits_returned:
+        st.caption(f"{job.credits_returned} credits were returned to the wallet.")
+    elif job.status == JobStatus.REJECTED and job.error_code in REFUSAL_CODES:
+        st.caption("Rivya refused it, so no credits were charged.")
+
+
+def _thumbnail_and_full_size(job: Job, key_prefix: str) -> None:
+    """The thumbnail, and the full result with its download built only while "Full size and download" is open."""
+    show_thumbnail(job)
+    full = st.expander("Full size and download", key=f"{key_prefix}:full:{job.id}", on_change="rerun")
+    if full.open:
+        with full:
+            show_media(job, key_prefix=key_prefix)
+
+
+def _finished_extras(card: _Card, *, compact: bool) -> None:
+    """Under a finished card: a result's star, Animate and lineage, a failure's lineage; nothing while running."""
+    job = card.job
+    if not job.is_done:
+        return
+    person = star_owner(current_person()) if card.person is None else card.person
+    facts = read_facts(get_studio().log, [job], person) if card.facts is None else card.facts
+    if job.status == JobStatus.SUCCEEDED:
+        _result_extras(job, card.key_prefix, facts, person, compact=compact)
+    else:
+        _lineage_lines(job, card.key_prefix, facts)
+
+
+def _live_details(card: _Card, title: str) -> None:
+    """A live card's prompt and settings, built only while opened; a result being saved is live for a moment
+    only: its card is drawn whole."""
+    if card.job.is_done:
+        _folded_details(card.job, card.key_prefix, title)
+        return
+    box = st.expander(title, key=f"{card.key_prefix}:details:{card.job.id}", on_change="rerun")
+    if box.open:
+        with box:
+            _details(card.job, card.key_prefix)
+            _raw_details(card.job)
+
+
+def _folded_details(job: Job, key_prefix: str, title: str) -> None:
+    """The prompt and settings, then their raw form, behind ``title``."""
+    with st.expander(title):
+        _details(job, key_prefix)
+        _raw_details(job)
 
 
 def _details(job: Job, key_prefix: str) -> None:
@@ -480,9 +549,8 @@ def _whole_batches(log: TaskLog, jobs: list[Job]) -> list[Job]:
     batches = sorted({j.batch_id for j in jobs if j.batch_id})
     if not batches:
         return jobs
-    marks = ",".join("?" * len(batches))
     have = {j.id for j in jobs}
-    more = [j for j in log.where(f"batch_id IN ({marks})", batches) if j.id not in have]
+    more = [j for j in log.in_batches(batches) if j.id not in have]
     return sorted([*jobs, *more], key=lambda j: j.id, reverse=True) if more else jobs
 
 
@@ -499,8 +567,8 @@ def _grid(jobs: list[Job], draw: Callable[[Job], None], size: int) -> None:
 def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
     """Jobs in progress (refreshing themselves), then finished results, newest first; a batch as one group.
 
-    This session's jobs and the model's recent ones. The live part refreshes only while some job
-    is in progress, at the pace ``refresh_interval`` picks; a job that settles brings one page run,
+    This session's jobs and the model's recent ones, drawn as ``rivya.panel.plan_panel`` decides. The live part
+    refreshes only while some job is in progress, at the plan's pace; a job that settles brings one page run,
     which moves it into the finished list (and stops the refreshes when none is left). A batch's
     finished takes fill its grid that way, one page run each, while its running takes stay live.
     """
@@ -511,59 +579,55 @@ def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
     if not jobs:
         st.caption("Your results will appear here.")
         return
-    typical = _typical_seconds(jobs, MODELS[model].category)
-    settled = [j for j in jobs if is_settled(j)]
-    settled_ids = frozenset(j.id for j in settled)
-    running = [j for j in jobs if not is_settled(j)]
-    watched = [*followed, *(j.id for j in running)]  # with running takes of batches the recent window cut off
-    interval = refresh_interval(jobs, typical)
-    members = {g[0].batch_id: g for g in batch_groups(jobs) if len(g) > 1}  # a batch of one is an ordinary job
-    # One live part, drawn where it belongs: above the finished results while a job of its own runs (it draws
-    # those), else inside the newest running batch, whose grid fills in. Running takes of any other batch are
-    # drawn by the page run in their own group (settling, they bring a page run all the same).
-    singles = any(j.batch_id not in members for j in running)
-    host = None if singles or not running else running[0].batch_id
+    plan = plan_panel(jobs, followed, MODELS[model].category, datetime.now(UTC))
+    live = _live_part(plan, model, key_prefix, limit)
+    if plan.live_above:
+        live()
+    person = star_owner(current_person())
+    facts = read_facts(studio.log, list(plan.settled), person)
+    for group in plan.groups:
+        if group.is_batch:
+            _batch_box(group, plan, key_prefix, facts, person, live)
+        elif group.page_drawn:
+            mode = CardMode.NEWEST if group.full_size else CardMode.FINISHED
+            job_card(group.page_drawn[0], mode, typical=plan.typical, key_prefix=key_prefix, facts=facts, person=person)
 
-    def drawn_live(job: Job) -> bool:
-        return job.batch_id == host if host else job.batch_id not in members
 
-    @st.fragment(run_every=interval)
+def _live_part(plan: PanelPlan, model: str, key_prefix: str, limit: int) -> Callable[[], None]:
+    """The fragment that redraws the running jobs' cards at the plan's pace, and turns into a page run when
+    the plan no longer holds (a job settled, or the pace should change)."""
+
+    @st.fragment(run_every=plan.interval)
     @outage_guard()  # a refresh during an outage turns the page to its outage notice instead of a traceback
     def live() -> None:
         if st.session_state.get(GOTO_PAGE):
             st.rerun()  # "Use these settings" on a live card: the page run switches page
-        current = _load(get_studio().log, model, watched, limit)
-        if needs_page_run(current, settled_ids, interval, typical):
+        current = _load(get_studio().log, model, plan.watched, limit)
+        if plan.needs_page_run(current, datetime.now(UTC)):
             st.rerun()
-        shown = [j for j in current if not is_settled(j) and drawn_live(j)]  # newest first
-        if host:
-            _grid(shown[::-1], lambda j: job_card(j, typical=typical, key_prefix=key_prefix, live=True, compact=True),
-                  len(members[host]))
+        shown = plan.live_cards(current)  # newest first
+        if plan.host:
+            _grid(shown[::-1], lambda j: job_card(j, CardMode.LIVE_TAKE, typical=plan.typical, key_prefix=key_prefix),
+                  plan.host_size)
         else:
             for job in shown:
-                job_card(job, typical=typical, key_prefix=key_prefix, live=True)
+                job_card(job, CardMode.LIVE, typical=plan.typical, key_prefix=key_prefix)
 
-    if interval is not None and host is None:
-        live()
-    person = star_owner(current_person())
-    facts = read_facts(studio.log, settled, person)
-    newest = settled[0].id if settled else None  # the newest finished result is drawn full size, unless in a batch
-    for group in batch_groups(jobs):
-        batch = group[0].batch_id
-        done = [j for j in group if is_settled(j)]
-        if batch not in members:
-            if done:
-                job_card(done[0], typical=typical, key_prefix=key_prefix, large=done[0].id == newest, facts=facts,
-                         person=person)
-            continue
-        with st.container(border=True, key=f"{key_prefix}:batch:{group[-1].id}"):
-            first, on_way = group[-1], len(group) - len(done)
-            st.markdown(f"{batch_header(group)} · {_model_name(first.model)}  \n"
-                        f":small[:gray[sent {local_time(first.submitted_at)}{f' · {on_way} on their way' if on_way else ''}]]")
-            st.caption(md_escape(first.prompt[:200]))
-            static = sorted((j for j in group if is_settled(j) or batch != host), key=lambda j: j.id)  # take 1 first
-            if static:
-                _grid(static, lambda j: job_card(j, typical=typical, key_prefix=key_prefix, large=False, compact=True,
-                                                 facts=facts, person=person), len(group))
-            if batch == host and interval is not None:
-                live()
+    return live
+
+
+def _batch_box(
+    group: PanelGroup, plan: PanelPlan, key_prefix: str, facts: CardFacts, person: str, live: Callable[[], None]
+) -> None:
+    """One batch in a box: what was sent and how many takes are on their way, then its takes in a grid, take 1
+    first (the live part, if this batch hosts it, draws the running ones under the others)."""
+    first, on_way = group.first, group.on_their_way
+    with st.container(border=True, key=f"{key_prefix}:batch:{first.id}"):
+        st.markdown(f"{batch_header(list(group.jobs))} · {_model_name(first.model)}  \n"
+                    f":small[:gray[sent {local_time(first.submitted_at)}{f' · {on_way} on their way' if on_way else ''}]]")
+        st.caption(md_escape(first.prompt[:200]))
+        if group.page_drawn:
+            _grid(list(group.page_drawn), lambda j: job_card(j, CardMode.TAKE, typical=plan.typical, key_prefix=key_prefix,
+                                                             facts=facts, person=person), len(group.jobs))
+        if group.hosts_live:
+            live()
