@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1.element_tree import Button
 
 from rivya import database
 from rivya.catalog import MODELS
@@ -21,8 +20,8 @@ from ui.services import get_studio
 
 from .conftest import creates, open_page, wait_for
 from .read_only import read_only_disk
+from .test_outage import IMAGE, errors, generate, warnings
 
-IMAGE = "grok-imagine"
 READ_ONLY = "The job log can be read but not written right now"
 UNREACHABLE = "The job log cannot be reached right now."
 TITLES = {"pages/video.py": "Video", "pages/gallery.py": "Gallery", "pages/history.py": "History & credits"}
@@ -30,18 +29,6 @@ TITLES = {"pages/video.py": "Video", "pages/gallery.py": "Gallery", "pages/histo
 
 def add(log: TaskLog, key: str) -> object:
     return log.add(idempotency_key=key, backend="sandbox", model=IMAGE, category="image", prompt=f"p {key}", params={})
-
-
-def warnings(at: AppTest) -> str:
-    return " | ".join(w.value for w in at.warning)
-
-
-def errors(at: AppTest) -> str:
-    return " | ".join(e.value for e in at.error)
-
-
-def generate(at: AppTest) -> Button:
-    return at.button(key=f"{IMAGE}:generate")
 
 
 def read_only_page(at: AppTest) -> bool:
