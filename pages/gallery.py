@@ -18,6 +18,7 @@ from ui.actions import animate_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.large_view import open_link
+from ui.outage import log_unreachable
 from ui.text import days_note, local_time, md_escape, shorten
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
@@ -139,6 +140,9 @@ def results_count(shown: int, total: int) -> str:
 
 def gallery_page() -> None:
     st.title("Gallery", anchor=False)
+    if log_unreachable():  # the notice above says why; the filters and tiles all read the log
+        st.caption("Results show here again once the job log can be reached.")
+        return
     person = star_owner(current_person())
     jobs_filter = _filters(person)
     pages = st.session_state.setdefault(PAGES, 1)

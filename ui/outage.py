@@ -49,6 +49,12 @@ def log_down() -> bool:
     return bool(st.session_state.get(LOG_DOWN))
 
 
+def log_unreachable() -> bool:
+    """True while the log cannot be read at all (not merely written): a page that only shows what it holds says so
+    in one line instead of drawing half of itself."""
+    return st.session_state.get(LOG_DOWN) == UNREACHABLE
+
+
 def _outage() -> str | None:
     """What is wrong with the log now: one read of its one-row change counter (the cheapest question that needs the log
     to answer), then the remembered state of its last write, which costs nothing unless a write was refused; only then
