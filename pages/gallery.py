@@ -12,7 +12,7 @@ from rivya.compare import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
 from rivya.people import star_owner
 from rivya.tasklog import Job
-from rivya.thumbnails import TILE, shown_thumbnail
+from rivya.thumbnails import TILE, blank, shown_thumbnail
 from ui.access import current_person, page_access
 from ui.actions import animate_button, star_button
 from ui.compare import open_compare
@@ -89,7 +89,8 @@ def _tile(job: Job, starred: bool, person: str) -> None:
         thumb = shown_thumbnail(path, TILE, media_dir)
         if thumb is not None:  # served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again
             st.image(str(thumb), width="stretch")
-        else:
+        else:  # the same box as a preview, so this tile keeps the grid's shape instead of looking torn
+            st.image(blank(TILE), width="stretch")
             st.caption("No preview of this result.")
         kind = ":material/movie: Video" if path is not None and gallery.is_video(path) else ":material/image: Image"
         st.caption(f"{kind} · {md_escape(display_name(job.model))} · {local_time(job.submitted_at)}")
