@@ -29,10 +29,10 @@ LOG_DOWN = "outage:log_down"
 UNREACHABLE = "unreachable"
 READ_ONLY = "read_only"
 NOTICE = (
-    "**The job log cannot be reached right now.** The app writes every job down in its job log before sending it, "
-    "and that log is not answering. **Generate is off until it is back:** a press now would send nothing and charge "
-    "nothing. Jobs that were already sent keep going at Rivya and show up here once the log is back, so don't press "
-    "Generate again for them. This page tries again by itself every few seconds."
+    "**The job log cannot be reached right now.** Every job is written down there before it is sent, so **Generate "
+    "is off until the log is back:** a press now would send nothing and charge nothing. Jobs already sent keep going "
+    "at Rivya and show up here once it is back, so don't press Generate again for them. This page tries again by "
+    "itself every few seconds."
 )
 READ_ONLY_NOTICE = (
     "**The job log can be read but not written right now** (its file, folder or disk refuses writes, e.g. the disk "
