@@ -12,12 +12,13 @@ from rivya.compare import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
 from rivya.people import star_owner
 from rivya.tasklog import Job
-from rivya.thumbnails import TILE, shown_thumbnail
+from rivya.thumbnails import TILE, blank, shown_thumbnail
 from ui.access import current_person, page_access
 from ui.actions import animate_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.large_view import open_link
+from ui.outage import log_unreachable
 from ui.text import days_note, local_time, md_escape, shorten
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
@@ -88,7 +89,8 @@ def _tile(job: Job, starred: bool, person: str) -> None:
         thumb = shown_thumbnail(path, TILE, media_dir)
         if thumb is not None:  # served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again
             st.image(str(thumb), width="stretch")
-        else:
+        else:  # the same box as a preview, so this tile keeps the grid's shape instead of looking torn
+            st.image(blank(TILE), width="stretch")
             st.caption("No preview of this result.")
         kind = ":material/movie: Video" if path is not None and gallery.is_video(path) else ":material/image: Image"
         st.caption(f"{kind} · {md_escape(display_name(job.model))} · {local_time(job.submitted_at)}")
@@ -139,6 +141,9 @@ def results_count(shown: int, total: int) -> str:
 
 def gallery_page() -> None:
     st.title("Gallery", anchor=False)
+    if log_unreachable():  # the notice above says why; the filters and tiles all read the log
+        st.caption("Results show here again once the job log can be reached.")
+        return
     person = star_owner(current_person())
     jobs_filter = _filters(person)
     pages = st.session_state.setdefault(PAGES, 1)

@@ -211,3 +211,17 @@ def test_table_cells_carry_small_pictures(point_app) -> None:
         picture = base64.b64decode(cell.split(",", 1)[1])
         assert max(Image.open(io.BytesIO(picture)).size) == 96
         assert len(picture) < thumbnail(result, CARD).stat().st_size
+
+
+def test_a_cell_with_nothing_in_it_shows_a_dash_not_none(point_app) -> None:
+    """A failed job has no time to result and no link: the table shows a dash there, not Streamlit's word "None"."""
+    with Sandbox() as sandbox:
+        data = point_app(sandbox.url, sandbox.api_key)
+        log = TaskLog(data / "tasklog.sqlite3")
+        job = log.add(idempotency_key="gone", backend="seeded", model="grok-imagine", category="image", prompt="p",
+                      params={})
+        log.update(job.id, status="failed", reserved_credits=4, final_credits=0)
+        at = open_page("pages/history.py")
+        (table,) = at.dataframe
+        assert table.value[["seconds", "link"]].iloc[0].isna().all()  # the row really has empty cells
+        assert table.proto.placeholder == "—"

@@ -36,6 +36,9 @@ PAGES = ("pages/image.py", "pages/video.py", "pages/gallery.py", "pages/history.
 TITLES = {"pages/image.py": "Image", "pages/video.py": "Video", "pages/gallery.py": "Gallery",
           "pages/history.py": "History & credits"}
 UNREACHABLE = "The job log cannot be reached right now."
+# What the pages that only show the log's content say in its place while it cannot be read.
+WAITING = {"pages/gallery.py": "Results show here again once the job log can be reached.",
+           "pages/history.py": "Jobs and spending show here again once the job log can be reached."}
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +168,8 @@ def test_a_removed_sqlite_file_is_an_outage_not_a_new_empty_log(app_sandbox: San
     for page in PAGES:
         at.switch_page(page).run()
         assert_outage_page(at, TITLES[page])
+        if page in WAITING:  # one line where the page's content was, not half a page drawn (a lone search box)
+            assert WAITING[page] in [c.value for c in at.caption] and not at.main.text_input and not at.main.dataframe
     shutil.move(aside, path)
     at.switch_page("pages/image.py").run()
     assert not at.exception and UNREACHABLE not in warnings(at) and not generate(at).disabled

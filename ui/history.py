@@ -26,6 +26,7 @@ from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.jobs_view import STATUS_LABELS, CardMode, job_card
+from ui.outage import log_unreachable
 from ui.services import demo_banner, get_studio
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
@@ -103,14 +104,16 @@ def _spend_by_person(studio: Studio) -> None:
         table, hide_index=True, key="history:people",
         column_config={
             "person": st.column_config.TextColumn("Person"),
-            "id": st.column_config.TextColumn("Signed in as"),
+            "id": st.column_config.TextColumn(
+                "Account", help="A short code of the sign-in account, so two people of the same name are told apart. "
+                                "Jobs from before accounts had codes show the email or the provider's account name."),
             "jobs": st.column_config.NumberColumn("Jobs", format="%d"),
             "today": st.column_config.NumberColumn("Spent today", format="%d"),
             "week": st.column_config.NumberColumn("Last 7 days", format="%d"),
             "ever": st.column_config.NumberColumn("All time", format="%d"),
         },
     )
-    st.caption(f"Credits charged per person; {days_note(studio.log.timezone)}")
+    st.caption(f"Credits charged per person. {days_note(studio.log.timezone)}")
 
 
 def status_label(status: str) -> str:
@@ -277,6 +280,7 @@ def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
         selection_mode="multi-row",
         key=table_key(jobs, number),
         row_height=56,
+        placeholder="—",  # a failed job has no time to result and no link: a dash, not the word "None"
         column_config={
             "result": st.column_config.ImageColumn("Result", width="small"),
             "prompt": st.column_config.TextColumn("Prompt", width="medium"),
@@ -330,6 +334,9 @@ def history_page() -> None:
     person = current_person()
     st.title("History & credits", anchor=False)
     demo_banner(studio)
+    if log_unreachable():  # the notice above says why; the figures and the table all read the log
+        st.caption("Jobs and spending show here again once the job log can be reached.")
+        return
     top = st.container()
     _history(studio, person)
     with top:  # filled last: the balance may wait for Rivya's answer, and the table need not wait with it

@@ -29,10 +29,10 @@ LOG_DOWN = "outage:log_down"
 UNREACHABLE = "unreachable"
 READ_ONLY = "read_only"
 NOTICE = (
-    "**The job log cannot be reached right now.** The app writes every job down in its job log before sending it, "
-    "and that log is not answering. **Generate is off until it is back:** a press now would send nothing and charge "
-    "nothing. Jobs that were already sent keep going at Rivya and show up here once the log is back, so don't press "
-    "Generate again for them. This page tries again by itself every few seconds."
+    "**The job log cannot be reached right now.** Every job is written down there before it is sent, so **Generate "
+    "is off until the log is back:** a press now would send nothing and charge nothing. Jobs already sent keep going "
+    "at Rivya and show up here once it is back, so don't press Generate again for them. This page tries again by "
+    "itself every few seconds."
 )
 READ_ONLY_NOTICE = (
     "**The job log can be read but not written right now** (its file, folder or disk refuses writes, e.g. the disk "
@@ -47,6 +47,12 @@ NOTICES = {UNREACHABLE: NOTICE, READ_ONLY: READ_ONLY_NOTICE}
 def log_down() -> bool:
     """True while this session's last page run could not reach the job log, or found that it cannot be written."""
     return bool(st.session_state.get(LOG_DOWN))
+
+
+def log_unreachable() -> bool:
+    """True while the log cannot be read at all (not merely written): a page that only shows what it holds says so
+    in one line instead of drawing half of itself."""
+    return st.session_state.get(LOG_DOWN) == UNREACHABLE
 
 
 def _outage() -> str | None:
