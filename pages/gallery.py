@@ -11,6 +11,7 @@ from rivya.catalog import display_name
 from rivya.compare import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
 from rivya.people import star_owner
+from rivya.sniffing import is_video
 from rivya.tasklog import Job
 from rivya.thumbnails import TILE, shown_thumbnail
 from ui.access import current_person, page_access
@@ -90,7 +91,7 @@ def _tile(job: Job, starred: bool, person: str) -> None:
             st.image(str(thumb), width="stretch")
         else:
             st.caption("No preview of this result.")
-        kind = ":material/movie: Video" if path is not None and gallery.is_video(path) else ":material/image: Image"
+        kind = ":material/movie: Video" if path is not None and is_video(path) else ":material/image: Image"
         st.caption(f"{kind} · {md_escape(display_name(job.model))} · {local_time(job.submitted_at)}")
         st.markdown(md_escape(shorten(job.prompt, 91)))
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):

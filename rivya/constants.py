@@ -34,8 +34,10 @@ POLL_INTERVAL_MAX_IMAGE = 10.0
 POLL_INTERVAL_MAX_VIDEO = 20.0
 POLL_BACKOFF = 1.25
 DEFAULT_WAIT_TIMEOUT = 600.0
-# Typical seconds from submit to result per category, until the log has its own medians.
+# Typical seconds from submit to result per category, until the log has its own medians; a category not named here
+# (a model kind added later) is taken to need EXPECTED_SECONDS_OTHER (``catalog.expected_seconds``).
 EXPECTED_SECONDS = {"image": 10.0, "video": 30.0}
+EXPECTED_SECONDS_OTHER = 20.0
 # The request budget one process shares between its pages and its follower: it starts at
 # REQUEST_RATE a second, halves on each 429 (never below the floor), and climbs back by
 # REQUEST_RATE_STEP after each quiet REQUEST_RATE_RECOVER_SECONDS.
@@ -103,6 +105,9 @@ NOTIFY_QUEUE_SIZE = 1000
 NOTIFY_PROMPT_CHARS = 200
 
 MAX_CLIENT_REQUEST_ID = 128
+
+# Longest preset name, in characters: the form's box and ``presets`` refuse longer ones, and a name fits a select box.
+PRESET_NAME_MAX_CHARS = 60
 
 # Two presses of one form (Generate) or one card (Try again) this close together are one intent: a double click.
 DOUBLE_CLICK_SECONDS = 2.0

@@ -14,7 +14,6 @@ from typing import Any
 
 from .ledger import day_range
 from .media import saved_media
-from .sniffing import VIDEO_SUFFIXES
 from .tasklog import Job, TaskLog
 
 PAGE_SIZE = 12  # four rows of three tiles: a first screen and a bit; every tile drawn costs the browser
@@ -123,7 +122,3 @@ def makers(log: TaskLog) -> dict[str, str]:
 def result_file(job: Job, media_dir: Path) -> Path | None:
     """The saved result of ``job`` (only a file inside ``media_dir``), or None."""
     return saved_media(job.media_paths[0] if job.media_paths else None, media_dir)
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES

@@ -25,6 +25,17 @@ TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.REJECTED,
 SERVICE_STATES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.SUCCEEDED, JobStatus.FAILED})
 _APP_ONLY = frozenset(JobStatus) - SERVICE_STATES
 
+# Each status in the studio's words, the same on cards, charts, tables and figures.
+STATUS_WORDS: dict[str, str] = {
+    JobStatus.SUBMITTING: "Sending",
+    JobStatus.QUEUED: "Queued",
+    JobStatus.PROCESSING: "Generating",
+    JobStatus.SUCCEEDED: "Done",
+    JobStatus.FAILED: "Failed",
+    JobStatus.REJECTED: "Not started",
+    JobStatus.UNCONFIRMED: "Unconfirmed",
+}
+
 
 def normalize_status(raw: object) -> str:
     """A reply's ``status`` trimmed and lower-cased; a missing or non-text one becomes ``"unknown"``.
@@ -43,3 +54,8 @@ def normalize_status(raw: object) -> str:
 def is_known(status: str) -> bool:
     """A state the service documents; anything else came from a newer or odder service."""
     return status in SERVICE_STATES
+
+
+def status_word(status: str) -> str:
+    """A status in the studio's words; one the app does not know is shown as sent (never hidden), e.g. "On hold"."""
+    return STATUS_WORDS.get(status) or status.replace("_", " ").capitalize()
