@@ -14,11 +14,13 @@ from typing import Any
 
 from .ledger import day_range
 from .media import saved_media
+from .status import JobStatus, sql_status
 from .tasklog import Job, TaskLog
 
 PAGE_SIZE = 12  # four rows of three tiles: a first screen and a bit; every tile drawn costs the browser
+_SUCCEEDED = sql_status(JobStatus.SUCCEEDED)
 # Holds index ``jobs_results``'s WHERE (schema v5: status = 'succeeded'), so SQLite can read that index.
-RESULTS_WHERE = "status = 'succeeded' AND media_paths != '[]'"
+RESULTS_WHERE = f"status = {_SUCCEEDED} AND media_paths != '[]'"
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,12 @@ def count_results(log: TaskLog, f: GalleryFilter) -> int:
 
 def result_models(log: TaskLog) -> list[str]:
     """The models that have results, read from the small per-day rollup."""
-    return [r[0] for r in log.read("SELECT DISTINCT model FROM job_days WHERE status = 'succeeded' ORDER BY model")]
+    return [r[0] for r in log.read(f"SELECT DISTINCT model FROM job_days WHERE status = {_SUCCEEDED} ORDER BY model")]
 
 
 def result_days(log: TaskLog) -> tuple[date | None, date | None]:
     """The first and last day (the log's zone) with a result (rollup), for the date filter's bounds."""
-    first, last = log.read("SELECT MIN(day), MAX(day) FROM job_days WHERE status = 'succeeded'")[0]
+    first, last = log.read(f"SELECT MIN(day), MAX(day) FROM job_days WHERE status = {_SUCCEEDED}")[0]
     return (date.fromisoformat(first) if first else None, date.fromisoformat(last) if last else None)
 
 
