@@ -8,7 +8,7 @@ import streamlit as st
 
 from rivya import gallery, stars, tags
 from rivya.catalog import display_name
-from rivya.compare import MAX_COMPARED, MIN_COMPARED
+from rivya.constants import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
 from rivya.people import star_owner
 from rivya.sniffing import is_video

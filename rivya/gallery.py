@@ -12,12 +12,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .constants import GALLERY_PAGE_SIZE
 from .ledger import day_range
 from .media import saved_media
 from .status import JobStatus, sql_status
 from .tasklog import Job, TaskLog
 
-PAGE_SIZE = 12  # four rows of three tiles: a first screen and a bit; every tile drawn costs the browser
 _SUCCEEDED = sql_status(JobStatus.SUCCEEDED)
 # Holds index ``jobs_results``'s WHERE (schema v5: status = 'succeeded'), so SQLite can read that index.
 RESULTS_WHERE = f"status = {_SUCCEEDED} AND media_paths != '[]'"
@@ -73,7 +73,7 @@ def _where(log: TaskLog, f: GalleryFilter) -> tuple[str, list[Any]]:
     return " AND ".join(conditions + days), args + bounds
 
 
-def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, limit: int = PAGE_SIZE) -> GalleryPage:
+def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, limit: int = GALLERY_PAGE_SIZE) -> GalleryPage:
     """One page of results matching ``f`` with ids below ``before`` (``None``: from the newest)."""
     where, args = _where(log, f)
     if before is not None:
@@ -83,7 +83,7 @@ def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, l
     return GalleryPage(jobs, jobs[-1].id if len(found) > limit else None)
 
 
-def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = PAGE_SIZE) -> GalleryPage:
+def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = GALLERY_PAGE_SIZE) -> GalleryPage:
     """The first ``pages`` pages as one: what the Gallery shows after "Load more" was pressed ``pages - 1`` times."""
     shown: list[Job] = []
     cursor: int | None = None

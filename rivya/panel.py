@@ -16,13 +16,7 @@ from rivya.catalog import expected_seconds
 from rivya.status import JobStatus
 from rivya.tasklog import Job
 
-# The follower updates a job's row every few seconds at most, so refreshing every second pays off
-# only when a job may finish any moment: from a little before its typical duration until well past it.
-FAST_REFRESH_SECONDS = 1.0
-SLOW_REFRESH_SECONDS = 4.0
-FAST_LEAD_SECONDS = 3.0
-OVERDUE_FACTOR = 3.0  # past 3x its typical time a job has no expected finish left: slow refreshes again
-MEDIAN_FROM = 3  # finished jobs in view before their median duration replaces the expected one
+from .constants import FAST_LEAD_SECONDS, FAST_REFRESH_SECONDS, MEDIAN_FROM, OVERDUE_FACTOR, SLOW_REFRESH_SECONDS
 
 
 def typical_seconds(jobs: Iterable[Job], category: str) -> float:

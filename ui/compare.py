@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from rivya.compare import MAX_COMPARED, MIN_COMPARED, prompt_diff, same_scale_widths, settings_diff
+from rivya.compare import prompt_diff, same_scale_widths, settings_diff
+from rivya.constants import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import result_file
 from rivya.media import result_image_size
 from rivya.sniffing import is_video
