@@ -8,9 +8,10 @@ import streamlit as st
 
 from rivya import gallery, stars, tags
 from rivya.catalog import display_name
-from rivya.compare import MAX_COMPARED, MIN_COMPARED
+from rivya.constants import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
 from rivya.people import star_owner
+from rivya.sniffing import is_video
 from rivya.tasklog import Job
 from rivya.thumbnails import TILE, blank, shown_thumbnail
 from ui.access import current_person, page_access
@@ -92,7 +93,7 @@ def _tile(job: Job, starred: bool, person: str) -> None:
         else:  # the same box as a preview, so this tile keeps the grid's shape instead of looking torn
             st.image(blank(TILE), width="stretch")
             st.caption("No preview of this result.")
-        kind = ":material/movie: Video" if path is not None and gallery.is_video(path) else ":material/image: Image"
+        kind = ":material/movie: Video" if path is not None and is_video(path) else ":material/image: Image"
         st.caption(f"{kind} · {md_escape(display_name(job.model))} · {local_time(job.submitted_at)}")
         st.markdown(md_escape(shorten(job.prompt, 91)))
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):

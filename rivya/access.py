@@ -9,11 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
-MAX_DELAY = 30.0
-# The most a miss made elsewhere (another browser session, another address) adds to anyone's attempt: a fresh
-# session from an address with no recent misses waits at most this long, however many guesses come from elsewhere.
-GLOBAL_MAX_DELAY = 4.0
-FORGET_AFTER = 15 * 60.0
+from .constants import SIGNIN_FORGET_AFTER, SIGNIN_GLOBAL_MAX_DELAY, SIGNIN_MAX_DELAY
 
 
 @dataclass
@@ -34,9 +30,9 @@ class PasswordGate:
     """Checks the app's shared password. One per server process, so new tabs cannot reset the delay.
 
     Misses are counted three ways, and an attempt waits the longest delay it has earned:
-    - per browser session and per client address: 0, 1, 2, 4 … up to ``MAX_DELAY`` s after
+    - per browser session and per client address: 0, 1, 2, 4 … up to ``SIGNIN_MAX_DELAY`` s after
       consecutive misses, so a guesser slows down without slowing the team down;
-    - across all sessions: the same doubling, but never above ``GLOBAL_MAX_DELAY``, so a guesser
+    - across all sessions: the same doubling, but never above ``SIGNIN_GLOBAL_MAX_DELAY``, so a guesser
       spread over many addresses is still slowed, and the right password from a fresh session
       never waits longer than that for someone else's misses.
     Attempts from one session, and from one address, are taken one at a time: their turn is held
@@ -77,9 +73,9 @@ class PasswordGate:
             waits = [0.0]
             for key in self._keys(session, address):
                 misses = self._misses.get(key)
-                if misses is None or now - misses.last > FORGET_AFTER:
+                if misses is None or now - misses.last > SIGNIN_FORGET_AFTER:
                     continue
-                ceiling = GLOBAL_MAX_DELAY if key[0] == "all" else MAX_DELAY
+                ceiling = SIGNIN_GLOBAL_MAX_DELAY if key[0] == "all" else SIGNIN_MAX_DELAY
                 waits.append(min(ceiling, 2.0 ** (misses.count - 1)))
             return max(waits)
 
@@ -116,10 +112,10 @@ class PasswordGate:
             now = self._clock()
             for key in self._keys(session, address):
                 misses = self._misses.setdefault(key, _Misses())
-                if now - misses.last > FORGET_AFTER:
+                if now - misses.last > SIGNIN_FORGET_AFTER:
                     misses.count = 0
                 misses.count += 1
                 misses.last = now
             # Sessions and addresses seen once are forgotten with their misses, so a flood of them cannot grow memory.
-            for key in [k for k, m in self._misses.items() if now - m.last > FORGET_AFTER]:
+            for key in [k for k, m in self._misses.items() if now - m.last > SIGNIN_FORGET_AFTER]:
                 del self._misses[key]

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import constants
+
 REFERENCE_ITEMS_KEY = "referenceMediaItems"
 
 
@@ -269,6 +271,11 @@ def validate(model_id: str, prompt: Any, params: dict[str, Any] | None = None) -
         if problem:
             problems.append(problem)
     return problems
+
+
+def expected_seconds(category: str) -> float:
+    """How long a job of ``category`` usually takes, before any has finished here (the one fallback for all)."""
+    return constants.EXPECTED_SECONDS.get(category, constants.EXPECTED_SECONDS_OTHER)
 
 
 def display_name(model: str) -> str:

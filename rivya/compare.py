@@ -9,7 +9,6 @@ from typing import Literal
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, Param, display_name
 from .tasklog import Job
 
-MIN_COMPARED, MAX_COMPARED = 2, 4
 Op = Literal["equal", "delete", "insert"]
 
 

@@ -1,4 +1,17 @@
-"""Every tunable of the client, the follower and the sandbox, in one place."""
+"""Every tunable of the studio's server side (``rivya/``), in one place.
+
+A tunable is a time, size, limit, pool size or pace someone might change to trade speed, cost, safety or patience.
+These stay with their module on purpose, as facts of it rather than settings:
+
+- the API's contract (prices, prompt and parameter limits): ``rivya.catalog``; status words: ``rivya.status``;
+- file signatures and suffixes: ``rivya.sniffing``; the named thumbnail sizes: ``rivya.thumbnails``;
+- the schema's SQL, the calendar's bounds (``rivya.budgets``) and the advisory lock's number (``rivya.dialect``);
+- one call's own defaults: a page, chunk or read size, a thread's join or wake-up wait, beside that call;
+- what a deployment sets: ``rivya.config.Settings``, read from the environment;
+- the sandbox's numbers: ``rivya.sandbox`` is a deliberately independent reading of the contract (only
+  ``API_PREFIX`` is shared);
+- the pages' own refresh paces and layout sizes, in ``ui/``.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +47,10 @@ POLL_INTERVAL_MAX_IMAGE = 10.0
 POLL_INTERVAL_MAX_VIDEO = 20.0
 POLL_BACKOFF = 1.25
 DEFAULT_WAIT_TIMEOUT = 600.0
-# Typical seconds from submit to result per category, until the log has its own medians.
+# Typical seconds from submit to result per category, until the log has its own medians; a category not named here
+# (a model kind added later) is taken to need EXPECTED_SECONDS_OTHER (``catalog.expected_seconds``).
 EXPECTED_SECONDS = {"image": 10.0, "video": 30.0}
+EXPECTED_SECONDS_OTHER = 20.0
 # The request budget one process shares between its pages and its follower: it starts at
 # REQUEST_RATE a second, halves on each 429 (never below the floor), and climbs back by
 # REQUEST_RATE_STEP after each quiet REQUEST_RATE_RECOVER_SECONDS.
@@ -71,6 +86,8 @@ LEASE_RENEW = 5.0
 DB_POOL_SIZE = 8
 DB_POOL_OVERFLOW = 16
 DB_POOL_TIMEOUT = 30.0
+# How long a statement on the SQLite log waits for another connection's write to finish before it fails as busy.
+SQLITE_BUSY_SECONDS = 30.0
 # While the SQLite log's last write failed as read-only or an I/O error, one process asks at most this often whether it
 # can write again (a fresh connection, a no-op UPDATE rolled back: ``Database.check_writable``), however many pages ask.
 WRITE_PROBE_SECONDS = 3.0
@@ -80,6 +97,10 @@ MEDIA_MAX_BYTES = 200 * 1024 * 1024
 # What one task may store in all, by model kind. Generous for one result (a 1536-pixel PNG is a few MB, a 30 s 720p
 # video a few tens of MB) and bounded, so a reply listing many or huge files cannot fill the disk for a few credits.
 MEDIA_TASK_MAX_BYTES = {"image": 50 * 1024 * 1024, "video": 200 * 1024 * 1024}
+# A reference image larger than this is refused as a likely decompression bomb; real photos are far smaller. A JPEG is
+# checked and previewed at 1/8 scale (``draft``), so this is all it is held to; a PNG or WebP can only be decoded whole,
+# so it is held to MAX_DECODED_PIXELS as well (a 142 KB PNG of 7000 x 7000 pixels decodes to 147 MB).
+MAX_REFERENCE_PIXELS = 50_000_000
 # Most pixels of an image the server decodes whole (a saved result shown or thumbnailed, a PNG or WebP reference):
 # 4096 x 4096, at most 64 MB while decoded; results are 1024 or 1536 pixels on the long side (``sandbox.render.image_size``).
 MAX_DECODED_PIXELS = 4096 * 4096
@@ -88,6 +109,8 @@ MEDIA_DEADLINE_SECONDS = 60.0
 # Result downloads run on their own small pool, off the polling path. A failed download is tried MEDIA_ATTEMPTS times
 # in all, waiting MEDIA_RETRY_DELAY, then twice as long each time, up to MEDIA_RETRY_MAX_DELAY.
 MEDIA_WORKERS = 2
+# Redirects one result download follows, each to an address checked again (``rivya.download``).
+MEDIA_MAX_REDIRECTS = 5
 MEDIA_ATTEMPTS = 3
 MEDIA_RETRY_DELAY = 2.0
 MEDIA_RETRY_MAX_DELAY = 8.0
@@ -103,6 +126,53 @@ NOTIFY_QUEUE_SIZE = 1000
 NOTIFY_PROMPT_CHARS = 200
 
 MAX_CLIENT_REQUEST_ID = 128
+
+# Sign-in with the shared password (``rivya.access``): after consecutive misses an attempt from one browser session or
+# address waits 1, 2, 4 … s up to SIGNIN_MAX_DELAY; a miss made elsewhere (another session, another address) adds at
+# most SIGNIN_GLOBAL_MAX_DELAY to anyone's attempt, so a fresh session with no recent misses never waits longer for
+# someone else's guesses. Misses older than SIGNIN_FORGET_AFTER are forgotten.
+SIGNIN_MAX_DELAY = 30.0
+SIGNIN_GLOBAL_MAX_DELAY = 4.0
+SIGNIN_FORGET_AFTER = 15 * 60.0
+
+# The wallet's balance is shown on every run of every page: one fetched is reused this long (``Studio.balance``).
+BALANCE_TTL = 10.0
+# A process that found another following the jobs asks this often whether it may take over the follower.
+STANDBY_RETRY = 5.0
+
+# The job panel's pace (``rivya.panel``). The follower updates a job's row every few seconds at most, so refreshing
+# every FAST_REFRESH_SECONDS pays off only when a job may finish any moment: from FAST_LEAD_SECONDS before its typical
+# duration until OVERDUE_FACTOR times it (past that it has no expected finish left); otherwise SLOW_REFRESH_SECONDS.
+# Once MEDIAN_FROM finished jobs are in view, their median duration replaces EXPECTED_SECONDS.
+FAST_REFRESH_SECONDS = 1.0
+SLOW_REFRESH_SECONDS = 4.0
+FAST_LEAD_SECONDS = 3.0
+OVERDUE_FACTOR = 3.0
+MEDIAN_FROM = 3
+
+# History's figures (``rivya.ledger``): computed results kept per filter (the newest this many), and spend on jobs
+# submitted over a week ago, which hardly changes, kept this long (its totals read most of the log).
+LEDGER_MEMO_SIZE = 64
+OLDER_SPEND_SECONDS = 600.0
+# Gallery tiles per page: four rows of three, a first screen and a bit; every tile drawn costs the browser.
+GALLERY_PAGE_SIZE = 12
+# Results Compare shows side by side: fewer compares nothing, more do not fit the dialog at one scale.
+MIN_COMPARED, MAX_COMPARED = 2, 4
+# A ZIP of results larger than this is refused before anything is built: Streamlit holds a built download in the
+# server's memory until it is served.
+MAX_ZIP_BYTES = 150 * 2**20
+# Rows read at most for one list of recent prompts: a log of many identical prompts must not be read whole to fill it.
+PROMPT_SCAN_LIMIT = 5000
+# A prompt search word this long or longer also matches longer words it starts ("light" finds "lighthouse"); shorter
+# words ("a", "4k") match whole words only, since a one- or two-letter prefix matches most of any log.
+PREFIX_MIN_CHARS = 3
+# Longest tag, in characters.
+MAX_TAG_CHARS = 40
+# A chain of results is short (an image and its clips); the walk up stops here even if rows were edited into a loop.
+LINEAGE_MAX_DEPTH = 50
+
+# Longest preset name, in characters: the form's box and ``presets`` refuse longer ones, and a name fits a select box.
+PRESET_NAME_MAX_CHARS = 60
 
 # Two presses of one form (Generate) or one card (Try again) this close together are one intent: a double click.
 DOUBLE_CLICK_SECONDS = 2.0

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, CursorResult, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .constants import DB_POOL_OVERFLOW, DB_POOL_SIZE, DB_POOL_TIMEOUT, WRITE_PROBE_SECONDS
+from .constants import DB_POOL_OVERFLOW, DB_POOL_SIZE, DB_POOL_TIMEOUT, SQLITE_BUSY_SECONDS, WRITE_PROBE_SECONDS
 from .dialect import POSTGRESQL, SQLITE, Dialect
 from .errors import StorageError
 
@@ -353,7 +353,7 @@ class Database:
 
 def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     """Settings of every SQLite connection: wait for a busy file, and fsync each commit."""
-    dbapi_connection.execute("PRAGMA busy_timeout=30000")
+    dbapi_connection.execute(f"PRAGMA busy_timeout={round(SQLITE_BUSY_SECONDS * 1000)}")
     # "Logged before sent" must survive a power cut, not only a crash: one fsync per commit.
     dbapi_connection.execute("PRAGMA synchronous=FULL")
 

@@ -24,10 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .budgets import zone_offsets
+from .constants import PREFIX_MIN_CHARS
 
-# A word this long or longer also matches longer words it starts ("light" finds "lighthouse"); shorter words
-# ("a", "4k") match whole words only, since a one- or two-letter prefix matches most of any log.
-PREFIX_MIN_CHARS = 3
 WORD = re.compile(r"[^\W_]+")  # letters and digits: what either engine's word index keeps
 WRITE_LOCK_KEY = 7_305_520_431  # any number a PostgreSQL advisory lock can hold; every replica's writers queue on it
 # ASCII punctuation, each read as a space before PostgreSQL's parser sees a prompt (as a SQL literal: quote doubled).

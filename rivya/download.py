@@ -19,6 +19,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from . import constants
+from .constants import MEDIA_MAX_REDIRECTS
 from .errors import RivyaError
 from .sniffing import HEAD_BYTES, describe_content, sniff
 
@@ -27,7 +28,6 @@ from .sniffing import HEAD_BYTES, describe_content, sniff
 # re-checked, one deadline for the whole download, a size cap, and the type decided by the
 # bytes. The API client's session (which carries the key) is never used here.
 
-MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 
@@ -184,7 +184,7 @@ def _checked_adapter(guard: _Guard) -> HTTPAdapter:
 
 def _open(session: requests.Session, url: str, guard: _Guard, *, allow_private: bool) -> requests.Response:
     """GET ``url``, following redirects by hand so that every hop is checked; the final 2xx reply, streaming."""
-    for _ in range(MAX_REDIRECTS + 1):
+    for _ in range(MEDIA_MAX_REDIRECTS + 1):
         _check_url(url, allow_private=allow_private)
         try:
             # identity: a compressed body could unpack far past the size cap; media are not compressed on the wire.
@@ -206,7 +206,7 @@ def _open(session: requests.Session, url: str, guard: _Guard, *, allow_private: 
             response.close()
             raise MediaRefused("the address of the result link could not be checked; not fetched")
         return response
-    raise MediaRefused(f"the result link redirected more than {MAX_REDIRECTS} times; not fetched")
+    raise MediaRefused(f"the result link redirected more than {MEDIA_MAX_REDIRECTS} times; not fetched")
 
 
 def _write(response: requests.Response, dest_stem: Path, guard: _Guard, *, expected: str, max_bytes: int) -> Path:

@@ -12,14 +12,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .constants import GALLERY_PAGE_SIZE
 from .ledger import day_range
 from .media import saved_media
-from .sniffing import VIDEO_SUFFIXES
+from .status import JobStatus, sql_status
 from .tasklog import Job, TaskLog
 
-PAGE_SIZE = 12  # four rows of three tiles: a first screen and a bit; every tile drawn costs the browser
+_SUCCEEDED = sql_status(JobStatus.SUCCEEDED)
 # Holds index ``jobs_results``'s WHERE (schema v5: status = 'succeeded'), so SQLite can read that index.
-RESULTS_WHERE = "status = 'succeeded' AND media_paths != '[]'"
+RESULTS_WHERE = f"status = {_SUCCEEDED} AND media_paths != '[]'"
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _where(log: TaskLog, f: GalleryFilter) -> tuple[str, list[Any]]:
     return " AND ".join(conditions + days), args + bounds
 
 
-def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, limit: int = PAGE_SIZE) -> GalleryPage:
+def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, limit: int = GALLERY_PAGE_SIZE) -> GalleryPage:
     """One page of results matching ``f`` with ids below ``before`` (``None``: from the newest)."""
     where, args = _where(log, f)
     if before is not None:
@@ -82,7 +83,7 @@ def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, l
     return GalleryPage(jobs, jobs[-1].id if len(found) > limit else None)
 
 
-def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = PAGE_SIZE) -> GalleryPage:
+def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = GALLERY_PAGE_SIZE) -> GalleryPage:
     """The first ``pages`` pages as one: what the Gallery shows after "Load more" was pressed ``pages - 1`` times."""
     shown: list[Job] = []
     cursor: int | None = None
@@ -103,12 +104,12 @@ def count_results(log: TaskLog, f: GalleryFilter) -> int:
 
 def result_models(log: TaskLog) -> list[str]:
     """The models that have results, read from the small per-day rollup."""
-    return [r[0] for r in log.read("SELECT DISTINCT model FROM job_days WHERE status = 'succeeded' ORDER BY model")]
+    return [r[0] for r in log.read(f"SELECT DISTINCT model FROM job_days WHERE status = {_SUCCEEDED} ORDER BY model")]
 
 
 def result_days(log: TaskLog) -> tuple[date | None, date | None]:
     """The first and last day (the log's zone) with a result (rollup), for the date filter's bounds."""
-    first, last = log.read("SELECT MIN(day), MAX(day) FROM job_days WHERE status = 'succeeded'")[0]
+    first, last = log.read(f"SELECT MIN(day), MAX(day) FROM job_days WHERE status = {_SUCCEEDED}")[0]
     return (date.fromisoformat(first) if first else None, date.fromisoformat(last) if last else None)
 
 
@@ -123,7 +124,3 @@ def makers(log: TaskLog) -> dict[str, str]:
 def result_file(job: Job, media_dir: Path) -> Path | None:
     """The saved result of ``job`` (only a file inside ``media_dir``), or None."""
     return saved_media(job.media_paths[0] if job.media_paths else None, media_dir)
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES

@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from .budgets import current_day, day_start, midnight
+from .constants import LEDGER_MEMO_SIZE, OLDER_SPEND_SECONDS
 from .money import CHARGED_SQL
 from .status import JobStatus
 from .tasklog import PENDING_WHERE, RESULT_MS_WHERE, TaskLog
@@ -48,9 +49,6 @@ _ROW_SQL = (
     "j.id, j.submitted_at, j.finished_at, j.model, j.status, j.prompt, j.params, j.reserved_credits, j.final_credits, "
     f"{CHARGED_SQL} AS charged_credits, j.task_id, j.result_urls, j.media_paths, j.error_code, j.error_message"
 )
-_MEMO_SIZE = 64
-# Spend on jobs submitted over a week ago hardly changes; its totals (a read of most of the log) are kept this long.
-OLDER_SPEND_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -229,7 +227,7 @@ class LedgerView:
         with self._lock:
             if signature == self._memo_signature:
                 self._memo[key] = value
-                while len(self._memo) > _MEMO_SIZE:
+                while len(self._memo) > LEDGER_MEMO_SIZE:
                     self._memo.popitem(last=False)
         return value
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .constants import LINEAGE_MAX_DEPTH
 from .tasklog import Job, TaskLog
-
-# A chain is short (an image and its clips); the walk up stops here even if rows were edited into a loop.
-MAX_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ def lineage(log: TaskLog, job: Job) -> Lineage:
     ancestors: list[Job] = []
     seen = {job.id}
     parent_id = job.parent_id
-    while parent_id is not None and parent_id not in seen and len(ancestors) < MAX_DEPTH:
+    while parent_id is not None and parent_id not in seen and len(ancestors) < LINEAGE_MAX_DEPTH:
         parent = log.get(parent_id)
         if parent is None:
             break

@@ -13,14 +13,11 @@ from PIL import Image, UnidentifiedImageError
 
 from . import constants, sniffing
 from .catalog import ReferenceRule
+from .constants import MAX_REFERENCE_PIXELS
 from .errors import InvalidInputError
 
 # Pillow's formats we accept, by the format the reference names.
 _PIL_FORMATS = {"JPEG": sniffing.JPEG, "PNG": sniffing.PNG, "WEBP": sniffing.WEBP}
-# Anything larger is refused as a likely decompression bomb; real photos are far smaller. A JPEG is checked and
-# previewed at 1/8 scale (``draft``), so this is all it is held to; a PNG or WebP can only be decoded whole, so it is
-# held to ``constants.MAX_DECODED_PIXELS`` as well (a 142 KB PNG of 7000 x 7000 pixels decodes to 147 MB).
-MAX_REFERENCE_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True)

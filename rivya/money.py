@@ -16,9 +16,9 @@ aggregates; ``tests/test_money.py`` checks they agree on every status.
 
 from __future__ import annotations
 
-from .status import JobStatus
+from .status import JobStatus, sql_in, sql_status
 
-_FINISHED = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
+_FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
 
 
 def charged_credits(status: str, reserved: int | None, final: int | None, expected: int | None) -> int:
@@ -39,11 +39,11 @@ def returned_credits(status: str, reserved: int | None, final: int | None) -> in
 
 # The same rule as an SQL expression over the ``jobs`` table (portable: no MAX()/GREATEST()).
 CHARGED_SQL = f"""(CASE
-    WHEN status = '{JobStatus.REJECTED.value}' THEN 0
-    WHEN status IN ('{_FINISHED[0]}', '{_FINISHED[1]}') THEN COALESCE(final_credits, reserved_credits, expected_credits, 0)
+    WHEN status = {sql_status(JobStatus.REJECTED)} THEN 0
+    WHEN status IN {sql_in(_FINISHED, sep=", ")} THEN COALESCE(final_credits, reserved_credits, expected_credits, 0)
     WHEN COALESCE(reserved_credits, 0) > COALESCE(expected_credits, 0) THEN COALESCE(reserved_credits, 0)
     ELSE COALESCE(expected_credits, 0) END)"""
 
 # ``returned_credits`` for SQL aggregates (``tests/test_ledger.py`` checks the two agree).
-RETURNED_SQL = """(CASE WHEN status = 'failed' AND reserved_credits <> 0 AND final_credits IS NOT NULL
+RETURNED_SQL = f"""(CASE WHEN status = {sql_status(JobStatus.FAILED)} AND reserved_credits <> 0 AND final_credits IS NOT NULL
     AND reserved_credits > final_credits THEN reserved_credits - final_credits ELSE 0 END)"""

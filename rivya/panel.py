@@ -12,23 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 
-from rivya import constants
+from rivya.catalog import expected_seconds
 from rivya.status import JobStatus
 from rivya.tasklog import Job
 
-# The follower updates a job's row every few seconds at most, so refreshing every second pays off
-# only when a job may finish any moment: from a little before its typical duration until well past it.
-FAST_REFRESH_SECONDS = 1.0
-SLOW_REFRESH_SECONDS = 4.0
-FAST_LEAD_SECONDS = 3.0
-OVERDUE_FACTOR = 3.0  # past 3x its typical time a job has no expected finish left: slow refreshes again
-FALLBACK_SECONDS = 20.0  # a category the constants name no duration for
-MEDIAN_FROM = 3  # finished jobs in view before their median duration replaces the expected one
-
-
-def expected_seconds(category: str) -> float:
-    """How long a job of ``category`` usually takes, before any has finished here."""
-    return constants.EXPECTED_SECONDS.get(category, FALLBACK_SECONDS)
+from .constants import FAST_LEAD_SECONDS, FAST_REFRESH_SECONDS, MEDIAN_FROM, OVERDUE_FACTOR, SLOW_REFRESH_SECONDS
 
 
 def typical_seconds(jobs: Iterable[Job], category: str) -> float:

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, validate
+from .constants import PRESET_NAME_MAX_CHARS
 from .database import IntegrityError, Row
 from .people import Person
 from .tasklog import TaskLog, utc_now
-
-MAX_NAME_LENGTH = 60
-
 
 
 class PresetError(ValueError):
@@ -95,8 +93,8 @@ def clean_name(name: str) -> str:
     cleaned = " ".join(name.split())
     if not cleaned:
         raise PresetError("Give the preset a name.")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise PresetError(f"Keep the name to {MAX_NAME_LENGTH} characters or fewer.")
+    if len(cleaned) > PRESET_NAME_MAX_CHARS:
+        raise PresetError(f"Keep the name to {PRESET_NAME_MAX_CHARS} characters or fewer.")
     return cleaned
 
 

@@ -6,10 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .constants import PROMPT_SCAN_LIMIT
 from .tasklog import TaskLog
-
-# Rows read at most for one list: a log of many identical prompts must not be read whole to fill it.
-SCAN_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ def recent_prompts(log: TaskLog, *, text: str = "", model: str | None = None, li
     sql = f"SELECT id, prompt, model, params, submitted_at FROM jobs {where} ORDER BY id DESC LIMIT ?"
     seen: set[str] = set()
     found: list[RecentPrompt] = []
-    for chunk in log.read_chunks(sql, (*args, SCAN_LIMIT), size=200):
+    for chunk in log.read_chunks(sql, (*args, PROMPT_SCAN_LIMIT), size=200):
         for row in chunk:
             prompt = row.prompt
             key = prompt.strip()

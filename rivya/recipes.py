@@ -34,6 +34,7 @@ from typing import IO, Any
 from PIL import Image, UnidentifiedImageError
 
 from .catalog import REFERENCE_ITEMS_KEY
+from .constants import MAX_ZIP_BYTES
 from .errors import RivyaError
 from .media import saved_media
 from .sniffing import PNG_SIGNATURE, sniff_head
@@ -42,9 +43,7 @@ from .version import __version__
 
 APP_NAME = "Imagine Studio"
 RECIPE_KEY = "imagine-studio"  # the PNG text chunk holding the recipe JSON
-# Larger selections are refused before anything is built: the ZIP ends up in the server's memory.
 log = logging.getLogger("rivya.recipes")
-MAX_ZIP_BYTES = 150 * 2**20  # Streamlit holds a built download in server memory until it is served
 _VIDEO_FORMATS = {"video/mp4": "mp4", "video/quicktime": "mov"}
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from . import constants
 from .backoff import Backoff
+from .catalog import expected_seconds
 from .polling import PollSchedule, RequestBudget
 from .status import JobStatus
 from .tasklog import Job
@@ -81,7 +82,7 @@ class Timetable:
                     demand += 1.0 / self.cadence.delay(polls + 1, category=job.category)
                 if when <= now:
                     submitted = datetime.fromisoformat(job.submitted_at).timestamp()
-                    due.append((when, submitted + constants.EXPECTED_SECONDS.get(job.category, 20.0), job))
+                    due.append((when, submitted + expected_seconds(job.category), job))
         self.stretch = max(1.0, demand / (0.9 * budget.rate))
         granted = budget.acquire_up_to(len(due)) if due else 0
         if granted < len(due):

@@ -9,6 +9,7 @@ download must know its type from its start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 HEAD_BYTES = 64  # enough for every signature below, and for a whole ``ftyp`` box in practice
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -44,6 +45,11 @@ BMP = Format("image/bmp", "a BMP image")
 PDF = Format("application/pdf", "a PDF document")
 # The suffixes a saved video result can have (a result is named by its sniffed format).
 VIDEO_SUFFIXES = tuple(f.extension or "" for f in (MP4, QUICKTIME, WEBM))
+
+
+def is_video(path: Path) -> bool:
+    """Whether a saved result is a video: results are named by their sniffed format, so the suffix says."""
+    return path.suffix.lower() in VIDEO_SUFFIXES
 
 # (offset, bytes that must be there, format); the first match wins. RIFF and ISO (``ftyp``) files are told apart by
 # more than a prefix: see ``sniff``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -25,6 +26,17 @@ TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.REJECTED,
 SERVICE_STATES = frozenset({JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.SUCCEEDED, JobStatus.FAILED})
 _APP_ONLY = frozenset(JobStatus) - SERVICE_STATES
 
+# Each status in the studio's words, the same on cards, charts, tables and figures.
+STATUS_WORDS: dict[str, str] = {
+    JobStatus.SUBMITTING: "Sending",
+    JobStatus.QUEUED: "Queued",
+    JobStatus.PROCESSING: "Generating",
+    JobStatus.SUCCEEDED: "Done",
+    JobStatus.FAILED: "Failed",
+    JobStatus.REJECTED: "Not started",
+    JobStatus.UNCONFIRMED: "Unconfirmed",
+}
+
 
 def normalize_status(raw: object) -> str:
     """A reply's ``status`` trimmed and lower-cased; a missing or non-text one becomes ``"unknown"``.
@@ -43,3 +55,29 @@ def normalize_status(raw: object) -> str:
 def is_known(status: str) -> bool:
     """A state the service documents; anything else came from a newer or odder service."""
     return status in SERVICE_STATES
+
+
+def status_word(status: str) -> str:
+    """A status in the studio's words; one the app does not know is shown as sent (never hidden), e.g. "On hold"."""
+    return STATUS_WORDS.get(status) or status.replace("_", " ").capitalize()
+
+
+def sql_status(status: str) -> str:
+    """One status as an SQL literal, ``'succeeded'``: the only way a status is written into SQL text.
+
+    Only the app's own statuses qualify (``ValueError`` otherwise), so nothing a reply sent ever reaches SQL text.
+    """
+    return f"'{JobStatus(status).value}'"
+
+
+def sql_in(statuses: Iterable[str], sep: str = ",") -> str:
+    """A set of statuses as an SQL list, ``('succeeded','failed')``, in ``JobStatus``'s order.
+
+    The text is fixed (order, and ``sep`` between items) because SQL already stored must keep reading the same: the
+    follower's query must read exactly as the partial index ``jobs_pending`` a shipped migration created, and the
+    rollup, whose stored definition is compared as text, is rebuilt whenever the money rule's text changes.
+    """
+    wanted = {JobStatus(s) for s in statuses}
+    if not wanted:
+        raise ValueError("an SQL status list needs at least one status")
+    return "(" + sep.join(sql_status(s) for s in JobStatus if s in wanted) + ")"

@@ -24,6 +24,7 @@ from .budgets import day_start
 from .catalog import get_model
 from .client import RivyaClient
 from .config import Settings
+from .constants import BALANCE_TTL, STANDBY_RETRY
 from .errors import StorageError
 from .jobs import JobService, Reference
 from .ledger import LedgerView
@@ -34,9 +35,7 @@ from .sandbox import Sandbox
 from .tasklog import SHARED_OWNER, TaskLog
 
 SANDBOX_BACKEND = "sandbox"
-BALANCE_TTL = 10.0
 FOLLOWER_LOCK = "follower.lock"
-STANDBY_RETRY = 5.0
 
 log = logging.getLogger("rivya.studio")
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .constants import MAX_TAG_CHARS
 from .errors import InvalidInputError
 from .tasklog import TaskLog
-
-MAX_TAG_CHARS = 40
 
 
 def clean_tag(text: str) -> str:

@@ -28,7 +28,7 @@ from .database import Database, Row, Transaction, Unwritable, statement
 from .dialect import PG_WORDS, POSTGRESQL, SQLITE, Dialect
 from .errors import StorageError
 from .money import CHARGED_SQL, RETURNED_SQL, charged_credits, returned_credits
-from .status import TERMINAL, JobStatus
+from .status import TERMINAL, JobStatus, sql_in, sql_status
 
 # Each entry moves the schema one version up; never edit a shipped entry, append one.
 MIGRATIONS: tuple[str, ...] = (
@@ -282,17 +282,18 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
 SHARED_OWNER = "shared"
 logger = logging.getLogger("rivya.tasklog")
 
+_SUCCEEDED = sql_status(JobStatus.SUCCEEDED)
 # The follower's question, written exactly as index ``jobs_pending``'s WHERE (v4) so SQLite can use that index;
 # tests check it names every TERMINAL status (a new one needs a migration that re-creates the index).
-PENDING_WHERE = "status NOT IN ('succeeded','failed','rejected','unconfirmed')"
+PENDING_WHERE = f"status NOT IN {sql_in(TERMINAL)}"
 # A succeeded job whose result nobody has saved yet. On PostgreSQL it stays leased like a pending one until it is saved,
 # so a replica that dies mid-download loses it to another (``TaskLog.claim``, ``TaskLog.claimed_unsaved``).
-UNSAVED_WHERE = "(status = 'succeeded' AND media_error IS NULL AND media_paths = '[]' AND result_urls != '[]')"
+UNSAVED_WHERE = f"(status = {_SUCCEEDED} AND media_error IS NULL AND media_paths = '[]' AND result_urls != '[]')"
 CLAIMABLE_WHERE = f"({PENDING_WHERE} OR {UNSAVED_WHERE})"
 # Seconds since the epoch on the PostgreSQL server's clock: one clock for every replica's leases.
 _SERVER_TIME = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
 # Which jobs have a time to a result: the WHERE of index ``jobs_result_ms`` on both engines.
-RESULT_MS_WHERE = "status = 'succeeded' AND finished_at IS NOT NULL"
+RESULT_MS_WHERE = f"status = {_SUCCEEDED} AND finished_at IS NOT NULL"
 # Whose jobs a viewer follows (``TaskLog.pending_ids``, ``TaskLog.viewer_news``): a signed-in person's, or one browser
 # session's.
 VIEWER_COLUMNS = frozenset({"person", "session_id"})
@@ -645,7 +646,7 @@ class TaskLog:
         assignments = ", ".join(f"{k} = ?" for k in fields)
         guard = " AND media_paths = '[]'" if unless_saved else ""
         if only_first_send:
-            guard += f" AND sends = 1 AND status = '{JobStatus.SUBMITTING.value}'"
+            guard += f" AND sends = 1 AND status = {sql_status(JobStatus.SUBMITTING)}"
         rows = self.db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?{guard} RETURNING *", (*values, job_id))
         if rows:
             return _job(rows[0])

@@ -19,7 +19,7 @@ from PIL import Image
 
 from . import constants
 from .media import result_image_size, saved_media
-from .sniffing import VIDEO_SUFFIXES
+from .sniffing import is_video
 
 THUMBS_DIR = "thumbs"  # the tiles' folder, inside the media folder, so ``saved_media`` accepts a tile as it does a result
 BACKGROUND = (240, 242, 246)  # Streamlit's light secondary background, around a letterboxed picture
@@ -54,7 +54,7 @@ def _opened(source: Path | bytes) -> Image.Image | None:
         if image.format != "JPEG" and image.width * image.height > constants.MAX_DECODED_PIXELS:
             return None  # only a JPEG decodes at a reduced scale; the reference check refuses such a file anyway
         return image
-    if source.suffix.lower() in VIDEO_SUFFIXES:
+    if is_video(source):
         import av  # only videos need FFmpeg
 
         with av.open(str(source)) as container:

@@ -106,3 +106,12 @@ def test_parameters_in_peoples_words() -> None:
         "Duration 8 s · Mode Fun · reference image"
     )
     assert describe_params("other-model", {"seed": 3}) == "seed 3"
+
+
+def test_a_category_without_a_typical_time_gets_the_one_fallback() -> None:
+    """The panel's pace and the follower's order read one expected duration; a new kind of model gets the same one."""
+    from rivya import constants
+    from rivya.catalog import expected_seconds
+
+    assert (expected_seconds("image"), expected_seconds("video")) == (10.0, 30.0)
+    assert expected_seconds("audio") == constants.EXPECTED_SECONDS_OTHER == 20.0

@@ -13,6 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from rivya import gallery, stars, tags
+from rivya.constants import GALLERY_PAGE_SIZE
 from rivya.errors import InvalidInputError
 from rivya.gallery import GalleryFilter
 from rivya.sandbox import Sandbox
@@ -132,7 +133,7 @@ def test_postgresql_page_is_read_newest_first_without_sorting_every_result(postg
         where, args = gallery._where(log, f)
         plan = explain(log, f"SELECT * FROM jobs WHERE {where} ORDER BY id DESC LIMIT 13", args, driver_form=False)
         assert "Backward" in plan and "Sort" not in plan and "Seq Scan" not in plan, plan
-        assert len(gallery.results_page(log, f).jobs) == gallery.PAGE_SIZE
+        assert len(gallery.results_page(log, f).jobs) == GALLERY_PAGE_SIZE
     log.close()
 
 
@@ -280,12 +281,12 @@ def tiles(at) -> list[int]:
 def test_page_shows_newest_and_loads_more(seeded_app) -> None:
     _, made = seeded_app
     at = open_page("pages/gallery.py")
-    assert tiles(at) == [j.id for j in made[::-1][: gallery.PAGE_SIZE]]
-    assert any(f"{gallery.PAGE_SIZE} of 32 results" in c.value for c in at.caption)
+    assert tiles(at) == [j.id for j in made[::-1][: GALLERY_PAGE_SIZE]]
+    assert any(f"{GALLERY_PAGE_SIZE} of 32 results" in c.value for c in at.caption)
     while [b for b in at.button if b.key == "gallery:more"]:  # until nothing is left to load
         shown = len(tiles(at))
         at.button(key="gallery:more").click().run()
-        assert len(tiles(at)) == min(shown + gallery.PAGE_SIZE, len(made))
+        assert len(tiles(at)) == min(shown + GALLERY_PAGE_SIZE, len(made))
     assert tiles(at) == [j.id for j in made[::-1]]
 
 
@@ -321,7 +322,7 @@ def test_page_filters_by_model_and_dates(seeded_app) -> None:
     at.date_input(key="gallery:dates").set_value((days_ago_5, days_ago_5 + timedelta(days=1))).run()
     assert tiles(at) == [made[1].id, made[0].id]
     at.date_input(key="gallery:dates").set_value((NOW.date(), NOW.date())).run()
-    assert len(tiles(at)) == gallery.PAGE_SIZE and made[0].id not in tiles(at)
+    assert len(tiles(at)) == GALLERY_PAGE_SIZE and made[0].id not in tiles(at)
 
 
 def test_open_shows_the_large_view_and_puts_the_result_in_the_address(seeded_app) -> None:

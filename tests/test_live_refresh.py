@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from benchmarks.sessions import Session, logged
-from rivya.panel import SLOW_REFRESH_SECONDS
+from rivya.constants import SLOW_REFRESH_SECONDS
 from rivya.sandbox import Sandbox, Timing
 
 from .browser_support import StreamlitServer

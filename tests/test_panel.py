@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from rivya.panel import FAST_REFRESH_SECONDS, SLOW_REFRESH_SECONDS, needs_page_run, refresh_interval
+from rivya.constants import FAST_REFRESH_SECONDS, SLOW_REFRESH_SECONDS
+from rivya.panel import needs_page_run, refresh_interval
 from rivya.sandbox import Sandbox
 from rivya.tasklog import Job, TaskLog
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from rivya.panel import FAST_REFRESH_SECONDS, SLOW_REFRESH_SECONDS, plan_panel
+from rivya.constants import FAST_REFRESH_SECONDS, SLOW_REFRESH_SECONDS
+from rivya.panel import plan_panel
 from rivya.status import TERMINAL
 from rivya.tasklog import Job
 

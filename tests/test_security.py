@@ -20,9 +20,10 @@ from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from rivya import InvalidInputError, RivyaClient, RivyaError, SpendLimitError
-from rivya.access import FORGET_AFTER, GLOBAL_MAX_DELAY, MAX_DELAY, PasswordGate
+from rivya.access import PasswordGate
 from rivya.catalog import ReferenceRule
 from rivya.config import Settings, load_settings
+from rivya.constants import SIGNIN_FORGET_AFTER, SIGNIN_GLOBAL_MAX_DELAY, SIGNIN_MAX_DELAY
 from rivya.download import download_media
 from rivya.jobs import JobService
 from rivya.media import inspect_image
@@ -234,21 +235,22 @@ class FakeTime:
 
 def test_misses_elsewhere_delay_the_right_password_at_most_the_global_ceiling() -> None:
     """One guesser's 40 misses (one address, fresh sessions each time) slow that address to 30 s a try; a teammate in a
-    fresh session elsewhere waits at most GLOBAL_MAX_DELAY, and a teammate's own typos count against only them."""
+    fresh session elsewhere waits at most SIGNIN_GLOBAL_MAX_DELAY, and a teammate's own typos count against only them."""
     time_ = FakeTime()
     gate = PasswordGate("open sesame", sleep=time_.sleep, clock=time_.clock)
     for n in range(40):
         assert not gate.check(f"guess {n}", session=f"guesser-{n}", address="203.0.113.9")
-    assert max(time_.waits) == MAX_DELAY and gate.delay("another", "203.0.113.9") == MAX_DELAY  # a new tab: no reset
+    assert max(time_.waits) == SIGNIN_MAX_DELAY
+    assert gate.delay("another", "203.0.113.9") == SIGNIN_MAX_DELAY  # a new tab: no reset
     time_.waits.clear()
     assert gate.check("open sesame", session="teammate", address="198.51.100.7")
-    assert time_.waits == [GLOBAL_MAX_DELAY] and GLOBAL_MAX_DELAY < MAX_DELAY
+    assert time_.waits == [SIGNIN_GLOBAL_MAX_DELAY] and SIGNIN_GLOBAL_MAX_DELAY < SIGNIN_MAX_DELAY
     assert gate.check("open sesame", session="colleague", address=None)  # no address known (a local connection)
-    assert time_.waits == [GLOBAL_MAX_DELAY, GLOBAL_MAX_DELAY]
+    assert time_.waits == [SIGNIN_GLOBAL_MAX_DELAY, SIGNIN_GLOBAL_MAX_DELAY]
     for n in range(5):  # one person's typos behind an unknown address: their session slows, not the team beyond the cap
         gate.check(f"typo {n}", session="typist", address=None)
-    assert gate.delay("typist", None) == 16.0 and gate.delay("fresh", None) == GLOBAL_MAX_DELAY
-    time_.now += FORGET_AFTER + 1
+    assert gate.delay("typist", None) == 16.0 and gate.delay("fresh", None) == SIGNIN_GLOBAL_MAX_DELAY
+    time_.now += SIGNIN_FORGET_AFTER + 1
     assert gate.delay("typist", None) == gate.delay("another", "203.0.113.9") == 0.0  # forgotten after a quiet spell
 
 
@@ -257,7 +259,7 @@ def test_a_guesser_spread_over_many_addresses_is_still_slowed() -> None:
     gate = PasswordGate("open sesame", sleep=time_.sleep, clock=time_.clock)
     for n in range(10):
         assert not gate.check(f"guess {n}", session=f"s{n}", address=f"203.0.113.{n}")
-    assert time_.waits == [1.0, 2.0] + [GLOBAL_MAX_DELAY] * 7  # each fresh session and address waits the global part
+    assert time_.waits == [1.0, 2.0] + [SIGNIN_GLOBAL_MAX_DELAY] * 7  # each fresh session and address waits the global part
 
 
 def test_a_parallel_flood_from_one_address_queues() -> None:

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from rivya.compare import MAX_COMPARED, MIN_COMPARED, prompt_diff, same_scale_widths, settings_diff
-from rivya.gallery import is_video, result_file
+from rivya.compare import prompt_diff, same_scale_widths, settings_diff
+from rivya.constants import MAX_COMPARED, MIN_COMPARED
+from rivya.gallery import result_file
 from rivya.media import result_image_size
+from rivya.sniffing import is_video
 from ui.pictures import show_result_image
 from ui.services import get_studio
 from ui.text import md_escape

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from rivya.constants import MAX_ZIP_BYTES
 from rivya.gallery import result_file
 from rivya.media import saved_media
-from rivya.recipes import MAX_ZIP_BYTES, ZipTooLarge, check_zip, download_name, recipe, with_recipe, write_zip
+from rivya.recipes import ZipTooLarge, check_zip, download_name, recipe, with_recipe, write_zip
 from rivya.tasklog import Job
 from ui.services import get_studio
 

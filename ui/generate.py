@@ -13,6 +13,7 @@ import time
 import streamlit as st
 
 from rivya.catalog import MODELS, ModelSpec, credits_for, describe_params, display_name, get_model
+from rivya.constants import PRESET_NAME_MAX_CHARS
 from rivya.errors import InvalidInputError, RivyaError
 from rivya.jobs import Reference
 from rivya.media import saved_media
@@ -293,7 +294,7 @@ def _presets(studio: Studio, spec: ModelSpec) -> None:
         st.caption("No presets for this model yet.")
     name, save = st.columns([3, 1], vertical_alignment="bottom")
     name.text_input("Save what the form holds as a preset", key=widget_key(model, "preset-name"),
-                    placeholder="Preset name", max_chars=60)
+                    placeholder="Preset name", max_chars=PRESET_NAME_MAX_CHARS)
     save.button("Save", key=widget_key(model, "preset-save"), on_click=_save_preset, args=(model,), width="stretch",
                 icon=":material/bookmark_add:")
 

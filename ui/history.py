@@ -17,7 +17,7 @@ from rivya.media import saved_media
 from rivya.messages import explain
 from rivya.people import Person, short_id, star_owner
 from rivya.resources import is_web_url
-from rivya.status import JobStatus
+from rivya.status import JobStatus, status_word
 from rivya.studio import Studio
 from rivya.tasklog import Job
 from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_bytes
@@ -25,7 +25,7 @@ from ui.access import current_person, is_admin, key_owner
 from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.jobs_view import STATUS_LABELS, CardMode, job_card
+from ui.jobs_view import CardMode, job_card
 from ui.outage import log_unreachable
 from ui.services import demo_banner, get_studio
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
@@ -116,12 +116,6 @@ def _spend_by_person(studio: Studio) -> None:
     st.caption(f"Credits charged per person. {days_note(studio.log.timezone)}")
 
 
-def status_label(status: str) -> str:
-    """A status in the job cards' words ("Failed", "Done"); one the app does not know, as sent."""
-    known = STATUS_LABELS.get(status)
-    return known[0] if known else status.replace("_", " ").capitalize()
-
-
 def _figures(studio: Studio) -> None:
     """The headline figures in a row that wraps (two per row on a phone) rather than stacking one per row."""
     fig = studio.ledger.figures()
@@ -132,7 +126,7 @@ def _figures(studio: Studio) -> None:
         st.metric("Returned on failures", f"{fig.returned_on_failures:,}", width=FIGURE_PX)
         st.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}", width=FIGURE_PX)
     st.caption(days_note(studio.log.timezone))
-    by_status = " · ".join(f"{md_escape(status_label(status))}: {count:,}" for status, count in fig.jobs_by_status.items())
+    by_status = " · ".join(f"{md_escape(status_word(status))}: {count:,}" for status, count in fig.jobs_by_status.items())
     medians = " · ".join(f"{display_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
     st.caption(f"Jobs by status — {by_status}")
     if medians:
@@ -153,7 +147,7 @@ def _stacked_by_day(table: pd.DataFrame, series: str, value: str) -> None:
     if series == "model":
         data[series] = data[series].map(display_name)
     else:  # statuses in the cards' words, each in its own fixed colour (failures red whatever else is shown)
-        data[series] = data[series].map(status_label)
+        data[series] = data[series].map(status_word)
         known = [label for label in STATUS_COLOURS if label in set(data[series])]
         others = sorted(set(data[series]) - set(known))
         color["scale"] = {"domain": [*known, *others], "range": [*(STATUS_COLOURS[k] for k in known), *["#7f7f7f"] * len(others)]}
@@ -246,7 +240,7 @@ def _table_rows(page: pd.DataFrame, zone: str) -> pd.DataFrame:
             "result": page["media_paths"].map(thumb),
             "prompt": page["prompt"],
             "model": page["model"].map(display_name),
-            "status": page["status"].map(status_label),
+            "status": page["status"].map(status_word),
             "reserved": page["reserved_credits"],
             "final": page["final_credits"],
             "charged": page["charged_credits"],

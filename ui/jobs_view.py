@@ -18,18 +18,18 @@ from enum import Enum
 
 import streamlit as st
 
-from rivya.catalog import MODELS, credits_for, describe_params, display_name
+from rivya.catalog import MODELS, credits_for, describe_params, display_name, expected_seconds
 from rivya.gallery import result_file
 from rivya.jobs import REFUSAL_CODES
 from rivya.lineage import lineage
 from rivya.messages import UNCONFIRMED, batch_costs, explain_code
-from rivya.panel import PanelGroup, PanelPlan, expected_seconds, plan_panel
+from rivya.panel import PanelGroup, PanelPlan, plan_panel
 from rivya.people import star_owner
 from rivya.presses import Notice, Who, can_retry, next_intent, retry_params
 from rivya.resources import is_web_url
 from rivya.results import offered_note
 from rivya.stars import starred
-from rivya.status import JobStatus, is_known
+from rivya.status import JobStatus, is_known, status_word
 from rivya.tasklog import Job, TaskLog
 from rivya.thumbnails import CARD, data_uri, shown_thumbnail
 from ui.access import current_person, key_owner, personal_key_choice_pending
@@ -44,14 +44,14 @@ from ui.text import local_time, md_escape, seconds
 
 log = logging.getLogger("ui.jobs_view")
 
-STATUS_LABELS = {
-    JobStatus.SUBMITTING: ("Sending", ":material/upload:"),
-    JobStatus.QUEUED: ("Queued", ":material/hourglass_empty:"),
-    JobStatus.PROCESSING: ("Generating", ":material/autorenew:"),
-    JobStatus.SUCCEEDED: ("Done", ":material/check_circle:"),
-    JobStatus.FAILED: ("Failed", ":material/error:"),
-    JobStatus.REJECTED: ("Not started", ":material/block:"),
-    JobStatus.UNCONFIRMED: ("Unconfirmed", ":material/help:"),
+STATUS_ICONS = {
+    JobStatus.SUBMITTING: ":material/upload:",
+    JobStatus.QUEUED: ":material/hourglass_empty:",
+    JobStatus.PROCESSING: ":material/autorenew:",
+    JobStatus.SUCCEEDED: ":material/check_circle:",
+    JobStatus.FAILED: ":material/error:",
+    JobStatus.REJECTED: ":material/block:",
+    JobStatus.UNCONFIRMED: ":material/help:",
 }
 
 
@@ -395,7 +395,7 @@ _RENDERERS: dict[CardMode, Callable[[_Card], None]] = {
 
 def _status(job: Job) -> tuple[str, str]:
     """The status's words and icon; a status the service sent that the app does not know is shown as sent, never hidden."""
-    return STATUS_LABELS.get(job.status, (md_escape(job.status.replace("_", " ").capitalize()), ":material/help:"))
+    return md_escape(status_word(job.status)), STATUS_ICONS.get(job.status, ":material/help:")
 
 
 def _took(job: Job) -> str:

@@ -18,11 +18,12 @@ import streamlit as st
 from rivya import stars, tags
 from rivya.catalog import MODELS, describe_params, display_name
 from rivya.errors import InvalidInputError
-from rivya.gallery import is_video, result_file
+from rivya.gallery import result_file
 from rivya.lineage import lineage
 from rivya.media import result_image_size
 from rivya.people import star_owner
 from rivya.resources import is_web_url
+from rivya.sniffing import is_video
 from rivya.status import JobStatus
 from rivya.tasklog import Job
 from ui.access import current_person

@@ -105,41 +105,58 @@ def generation_problems(body: Any, contract: Contract, uploaded_kind: Callable[[
     """
     if not isinstance(body, dict):
         return ["The request body must be a JSON object."]
-    problems = []
-    ref_key = contract.reference_items_param
-    extra = [k for k in body if k not in contract.generation_fields]
-    if extra:
-        problems.append(
-            f"Unexpected top-level field(s) {', '.join(map(repr, extra))}: model options go inside params, "
-            f"reference files inside params.{ref_key} after uploading them to /api/v1/files."
-        )
-    crid = body.get("client_request_id")
-    if "client_request_id" in body and not isinstance(crid, str):
-        problems.append("client_request_id must be a string.")
-    elif isinstance(crid, str) and len(crid) > GENERATION_CLIENT_REQUEST_ID_MAX:
-        problems.append(f"client_request_id is longer than {GENERATION_CLIENT_REQUEST_ID_MAX} characters.")
+    problems = _top_level_problems(body, contract)
     model_id = body.get("model")
     model = contract.models.get(model_id) if isinstance(model_id, str) else None
     if model is None:
         return [*problems, f"model {model_id!r} is not a generation model here; use one of: {', '.join(contract.models)}."]
-
-    prompt = body.get("prompt")
-    if prompt is not None and not isinstance(prompt, str):
-        problems.append(f"prompt must be a string; got {type(prompt).__name__}.")
-    # "Required" is read as: some non-whitespace text (the docs do not say; str.isspace's set).
-    elif model.prompt_required and (prompt is None or not prompt.strip()):
-        problems.append(f"prompt is required for {model.id} and may not be blank.")
-    # The docs give the limit in "characters": counted as Unicode code points, so an emoji
-    # is one character (not the two UTF-16 units a JavaScript .length would count).
-    elif prompt is not None and len(prompt) > model.max_prompt_length:
-        problems.append(f"prompt has {len(prompt)} characters; {model.id} allows {model.max_prompt_length}.")
-
+    if problem := _prompt_problem(model, body.get("prompt")):
+        problems.append(problem)
     if "params" not in body:
         return problems
     params = body["params"]
     # params is optional; sent as null (or anything but an object) it is refused (stricter reading).
     if not isinstance(params, dict):
         return [*problems, f"params must be a JSON object; got {type(params).__name__}."]
+    return [*problems, *_params_problems(model, params, contract.reference_items_param, uploaded_kind)]
+
+
+def _top_level_problems(body: dict[str, Any], contract: Contract) -> list[str]:
+    """Fields the create does not take, and a ``client_request_id`` that is not a short string."""
+    problems = []
+    extra = [k for k in body if k not in contract.generation_fields]
+    if extra:
+        problems.append(
+            f"Unexpected top-level field(s) {', '.join(map(repr, extra))}: model options go inside params, "
+            f"reference files inside params.{contract.reference_items_param} after uploading them to /api/v1/files."
+        )
+    crid = body.get("client_request_id")
+    if "client_request_id" in body and not isinstance(crid, str):
+        problems.append("client_request_id must be a string.")
+    elif isinstance(crid, str) and len(crid) > GENERATION_CLIENT_REQUEST_ID_MAX:
+        problems.append(f"client_request_id is longer than {GENERATION_CLIENT_REQUEST_ID_MAX} characters.")
+    return problems
+
+
+def _prompt_problem(model: ModelRule, prompt: Any) -> str | None:
+    """What is wrong with the prompt, if anything (one problem at most)."""
+    if prompt is not None and not isinstance(prompt, str):
+        return f"prompt must be a string; got {type(prompt).__name__}."
+    # "Required" is read as: some non-whitespace text (the docs do not say; str.isspace's set).
+    if model.prompt_required and (prompt is None or not prompt.strip()):
+        return f"prompt is required for {model.id} and may not be blank."
+    # The docs give the limit in "characters": counted as Unicode code points, so an emoji
+    # is one character (not the two UTF-16 units a JavaScript .length would count).
+    if prompt is not None and len(prompt) > model.max_prompt_length:
+        return f"prompt has {len(prompt)} characters; {model.id} allows {model.max_prompt_length}."
+    return None
+
+
+def _params_problems(
+    model: ModelRule, params: dict[str, Any], ref_key: str, uploaded_kind: Callable[[str], str | None]
+) -> list[str]:
+    """Every problem with the keys of ``params`` this model checks, in the order they were sent."""
+    problems = []
     for key, value in params.items():
         if key == ref_key:
             problems.extend(_reference_problems(model, value, ref_key, uploaded_kind))
