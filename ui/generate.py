@@ -1,4 +1,4 @@
-"""The Image and Video pages, drawn from one model's catalog entry.
+"""The Image and Video pages' shared blocks (``generate_form``, ``results_panel``), drawn from one model's catalog entry.
 
 Beside the form: several takes per press (one batch, all or none), the image handed over by
 Animate (Video page), the prompt library (recent prompts, the team's presets) and Ctrl+Enter.
@@ -27,8 +27,7 @@ from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import follow, follow_later, jobs_panel
-from ui.outage import log_down
-from ui.services import demo_banner, get_studio, session_id
+from ui.services import get_studio, session_id
 from ui.text import credits_text, md_escape, shorten
 
 ICONS = {"image": ":material/image:", "video": ":material/movie:"}
@@ -127,7 +126,7 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
 # -- Animate: an image result handed over from a card, the Gallery or History -------------------------------
 
 
-def _receive_animate(spec: ModelSpec) -> None:
+def receive_animate(spec: ModelSpec) -> None:
     """Take the image ``animate_button`` handed over (once): prefill its prompt and its shape (aspect ratio, resolution)
     where this model offers the same value, and keep the image attached across reruns."""
     job_id = st.session_state.pop(ANIMATE_FROM, None)
@@ -381,60 +380,58 @@ def budget_caption(studio: Studio, person: Person | None) -> str | None:
     return f"{text[0].upper()}{text[1:]} (resets at midnight {settings.budget_timezone})."
 
 
-def generate_page(model: str) -> None:
-    """The whole page for one model: form on the left, jobs and results on the right."""
-    spec = get_model(model)
-    studio = get_studio()
-    down = log_down()  # the job log cannot be reached: the main script's notice says so; the form waits with Generate off
-    if spec.category == "video" and not down:
-        _receive_animate(spec)
-    st.title(spec.category.capitalize(), anchor=False)  # the navigation's name of this page
-    st.caption(f"Model: {md_escape(spec.display_name)}")
-    demo_banner(studio)
-    form, panel = st.columns([5, 6], gap="large")
-    with form:
-        if not down:
-            _library(studio, spec)
-        prompt_key = widget_key(model, "prompt")
-        remembered(prompt_key, "")
-        # No max_chars: the browser would count UTF-16 units and silently cut an over-long paste.
-        prompt = st.text_area(
-            "Prompt",
-            key=prompt_key,
-            height=140,
-            placeholder=f"Describe the {spec.category} you want, e.g. a lighthouse on a cliff at dawn, soft mist",
-        )
-        remember(prompt_key)
-        _prompt_length(spec, prompt)
-        animated = _animate_reference(spec) if spec.category == "video" else None
-        if animated is not None:
-            reference, problem, parent_id = animated
-        else:
-            (reference, problem), parent_id = _reference_input(spec), None
-        params = param_widgets(spec, has_reference=reference is not None or problem is not None)
-        count_key = widget_key(model, "count")
-        remembered(count_key, 1)
-        st.segmented_control("How many", HOW_MANY, key=count_key, required=True,
-                             help="Several takes of the same prompt and settings.")
-        remember(count_key)
-        count = _count(model)
-        cost = credits_for(model, params)
-        row = st.container(horizontal=True, vertical_alignment="center", key="generate-row")  # wraps on a phone
-        row.button(
-            "Generate", type="primary", key=widget_key(model, "generate"), shortcut=SHORTCUT, on_click=_register_click,
-            args=(model,), icon=ICONS.get(spec.category), disabled=down,
-        )
-        price = row.empty()
-        # Handled before the balance is read, so the balance already shows these jobs.
-        _handle_click(spec, prompt, params, reference, problem, count=count, parent_id=parent_id)
-        _show_notice(model)
-        balance = _balance()
-        total = f"{count} × {cost} = {count * cost} credits" if count > 1 else f"{cost} credits"
-        price.markdown(f"**{total}** · balance {credits_text(balance)}")
-        caption = None if down else budget_caption(studio, current_person())
-        if caption:
-            st.caption(caption)
-    with panel.container(key="results"):
+def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
+    """The form column: library, prompt, reference, settings, how many, and Generate with its price.
+
+    ``down``: the job log cannot be reached (the main script's notice says so); the form waits with Generate off.
+    """
+    model = spec.id
+    if not down:
+        _library(studio, spec)
+    prompt_key = widget_key(model, "prompt")
+    remembered(prompt_key, "")
+    # No max_chars: the browser would count UTF-16 units and silently cut an over-long paste.
+    prompt = st.text_area(
+        "Prompt",
+        key=prompt_key,
+        height=140,
+        placeholder=f"Describe the {spec.category} you want, e.g. a lighthouse on a cliff at dawn, soft mist",
+    )
+    remember(prompt_key)
+    _prompt_length(spec, prompt)
+    animated = _animate_reference(spec) if spec.category == "video" else None
+    if animated is not None:
+        reference, problem, parent_id = animated
+    else:
+        (reference, problem), parent_id = _reference_input(spec), None
+    params = param_widgets(spec, has_reference=reference is not None or problem is not None)
+    count_key = widget_key(model, "count")
+    remembered(count_key, 1)
+    st.segmented_control("How many", HOW_MANY, key=count_key, required=True,
+                         help="Several takes of the same prompt and settings.")
+    remember(count_key)
+    count = _count(model)
+    cost = credits_for(model, params)
+    row = st.container(horizontal=True, vertical_alignment="center", key="generate-row")  # wraps on a phone
+    row.button(
+        "Generate", type="primary", key=widget_key(model, "generate"), shortcut=SHORTCUT, on_click=_register_click,
+        args=(model,), icon=ICONS.get(spec.category), disabled=down,
+    )
+    price = row.empty()
+    # Handled before the balance is read, so the balance already shows these jobs.
+    _handle_click(spec, prompt, params, reference, problem, count=count, parent_id=parent_id)
+    _show_notice(model)
+    balance = _balance()
+    total = f"{count} × {cost} = {count * cost} credits" if count > 1 else f"{cost} credits"
+    price.markdown(f"**{total}** · balance {credits_text(balance)}")
+    caption = None if down else budget_caption(studio, current_person())
+    if caption:
+        st.caption(caption)
+
+
+def results_panel(studio: Studio, model: str, *, down: bool) -> None:
+    """The panel column: this session's jobs for ``model`` and their results (nothing while the log is down)."""
+    with st.container(key="results"):
         if down:
             st.caption("Your jobs show here again once the job log can be reached.")
             return
