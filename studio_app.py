@@ -18,7 +18,7 @@ from ui.services import studio_or_stop
 
 def main() -> None:
     st.set_page_config(page_title=TITLE, page_icon=":material/auto_awesome:", layout="wide")
-    studio_or_stop()
+    studio = studio_or_stop()
     # Every page starts with page_access(), which shows only the sign-in or password prompt until access is
     # granted; the pages are registered anyway, so a deep link still lands on its page afterwards.
     page = st.navigation(
@@ -35,7 +35,7 @@ def main() -> None:
     with page_frame(probe=has_access()):
         if has_access():
             person_sidebar()  # who is signed in, and Sign out
-            watch(page.url_path)  # on every page: toasts and the tab's count when this person's jobs end
+            watch(studio, page.url_path)  # on every page: toasts and the tab's count when this person's jobs end
             if not log_down():
                 open_from_link()  # a ?job=<id> link opens that result's large view on any page
         page.run()

@@ -20,7 +20,7 @@ def video_page(studio: Studio) -> None:
     spec = get_model("grok-imagine-video")
     down = log_down()  # the job log cannot be reached: the main script's notice says so; the form waits with Generate off
     if not down:
-        receive_animate(spec)  # before the form draws: it prefills the prompt and shape
+        receive_animate(studio, spec)  # before the form draws: it prefills the prompt and shape
     st.title("Video", anchor=False)  # the navigation's name of this page
     st.caption(f"Model: {md_escape(spec.display_name)}")
     demo_banner(studio)

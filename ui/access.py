@@ -13,7 +13,7 @@ from rivya.messages import explain
 from rivya.people import Person
 from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER
-from ui.services import GOTO_PAGE, ensure_navigation, get_studio, session_id, studio_or_stop
+from ui.services import GOTO_PAGE, current_studio, ensure_navigation, session_id, studio_or_stop
 from ui.text import md_escape
 
 log = logging.getLogger("imagine_studio")
@@ -46,7 +46,7 @@ def page_access() -> Studio:
 
 def _try_password() -> None:
     attempt = st.session_state.pop("access:password", "")
-    if get_studio().gate.check(attempt, session=session_id(), address=st.context.ip_address):
+    if current_studio().gate.check(attempt, session=session_id(), address=st.context.ip_address):
         st.session_state["access:ok"] = True
     else:
         st.session_state["access:error"] = True
@@ -72,7 +72,7 @@ def signed_in_person() -> Person | None:
 def current_person() -> Person | None:
     """The signed-in person the allow-list lets in, or None (sign-in not configured, nobody signed in, or refused)."""
     person = signed_in_person()
-    settings = get_studio().settings
+    settings = current_studio().settings
     allowed = people.admitted(person, emails=settings.allowed_emails, domains=settings.allowed_email_domains,
                               anyone=settings.allow_any_account)
     return person if allowed else None
@@ -80,7 +80,7 @@ def current_person() -> Person | None:
 
 def is_admin() -> bool:
     """True when the signed-in person is one of ``ADMINS`` (nobody is an admin without sign-in)."""
-    return people.is_admin(current_person(), get_studio().settings.admins)
+    return people.is_admin(current_person(), current_studio().settings.admins)
 
 
 def signed_in() -> bool:
@@ -96,7 +96,7 @@ def _claim_legacy_rows(person: Person) -> None:
     if st.session_state.get("access:claimed") == person.id:
         return
     try:
-        moved = get_studio().log.claim_legacy_person(person.id, person.legacy_ids)
+        moved = current_studio().log.claim_legacy_person(person.id, person.legacy_ids)
     except StorageError as exc:
         log.warning("could not move a person's earlier rows to their id (%s)", exc)
         return
@@ -112,7 +112,7 @@ def has_access() -> bool:
 
 def password_given() -> bool:
     """True when no password is set, or this session gave it."""
-    return not get_studio().settings.app_password or bool(st.session_state.get("access:ok"))
+    return not current_studio().settings.app_password or bool(st.session_state.get("access:ok"))
 
 
 def _provider_answers() -> bool:
@@ -204,7 +204,7 @@ def key_owner() -> str:
     owner = st.session_state.get("key_owner", SHARED_OWNER)
     if owner != SHARED_OWNER:
         try:
-            get_studio().jobs.client_for(owner)
+            current_studio().jobs.client_for(owner)
         except KeyError:
             st.session_state.pop("key_owner", None)
             st.session_state["key:error"] = "The server restarted and no longer holds your key. Paste it again."
@@ -218,13 +218,13 @@ def personal_key_choice_pending() -> bool:
     While it is true, no job may be sent: the next one would bill the team's wallet without
     the person knowing.
     """
-    if OWN_KEY_MARK not in st.query_params or get_studio().sandbox is not None:
+    if OWN_KEY_MARK not in st.query_params or current_studio().sandbox is not None:
         return False
     return key_owner() == SHARED_OWNER
 
 
 def _use_personal_key() -> None:
-    studio = get_studio()
+    studio = current_studio()
     key = st.session_state.get("key:input", "").strip()
     st.session_state["key:input"] = ""  # never draw the key back into the page
     if not key:
@@ -245,8 +245,8 @@ def _forget_personal_key() -> None:
     owner = st.session_state.pop("key_owner", None)
     st.query_params.pop(OWN_KEY_MARK, None)
     if owner:
-        get_studio().jobs.release_key(owner)
-        get_studio().forget_balance(owner)
+        current_studio().jobs.release_key(owner)
+        current_studio().forget_balance(owner)
 
 
 def _use_team_key() -> None:

@@ -9,7 +9,7 @@ from rivya.catalog import MODELS
 from rivya.stars import set_star
 from rivya.tasklog import Job
 from ui.form import prefill
-from ui.services import GOTO_PAGE, PAGE_FOR_CATEGORY, get_studio
+from ui.services import GOTO_PAGE, PAGE_FOR_CATEGORY, current_studio
 
 # session_state key read by the Video page: the id of the image job whose saved result becomes the reference.
 ANIMATE_FROM = "animate_from"
@@ -32,7 +32,7 @@ def animate_button(job: Job, *, key: str, compact: bool = False) -> None:
 
 
 def _toggle_star(job_id: int, person: str, starred: bool) -> None:
-    set_star(get_studio().log, job_id, person, starred)
+    set_star(current_studio().log, job_id, person, starred)
 
 
 def star_button(job_id: int, starred: bool, person: str, *, key: str) -> None:

@@ -27,7 +27,7 @@ from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import follow, follow_later, jobs_panel
-from ui.services import get_studio, session_id
+from ui.services import current_studio, session_id
 from ui.text import credits_text, md_escape, shorten
 
 ICONS = {"image": ":material/image:", "video": ":material/movie:"}
@@ -88,7 +88,7 @@ def _reference_problem(exc: RivyaError) -> str:
     return " ".join(exc.problems) if isinstance(exc, InvalidInputError) else f"{words.title} {words.action}"
 
 
-def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
+def _reference_input(studio: Studio, spec: ModelSpec) -> tuple[Reference | None, str | None]:
     """The optional reference image: checked by content, previewed, uploaded once."""
     rule = spec.reference
     upload = st.file_uploader(
@@ -107,7 +107,7 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
     if not cached or cached[0] != upload.file_id:
         data = upload.getvalue()
         try:
-            reference = get_studio().prepare_reference(data, upload.name, spec.id, key_owner())
+            reference = studio.prepare_reference(data, upload.name, spec.id, key_owner())
             # A small preview made once per upload: re-sending a 10 MB original on every rerun costs memory and CPU.
             cached = (upload.file_id, reference, None, thumbnail_bytes(data, PREVIEW))
         except RivyaError as exc:
@@ -126,13 +126,13 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
 # -- Animate: an image result handed over from a card, the Gallery or History -------------------------------
 
 
-def receive_animate(spec: ModelSpec) -> None:
+def receive_animate(studio: Studio, spec: ModelSpec) -> None:
     """Take the image ``animate_button`` handed over (once): prefill its prompt and its shape (aspect ratio, resolution)
     where this model offers the same value, and keep the image attached across reruns."""
     job_id = st.session_state.pop(ANIMATE_FROM, None)
     if job_id is None:
         return
-    job = get_studio().log.get(job_id)
+    job = studio.log.get(job_id)
     if job is None or job.category != "image" or not job.media_paths:
         _notice(spec.id, "error", "That image's saved result is not here any more, so it cannot be animated.")
         return
@@ -149,9 +149,8 @@ def _drop_animate(model: str) -> None:
     st.session_state.pop(widget_key(model, "animate"), None)
 
 
-def _upload_animated(spec: ModelSpec, state: dict, owner: str) -> None:
+def _upload_animated(studio: Studio, spec: ModelSpec, state: dict, owner: str) -> None:
     """Upload the image's saved copy as this model's reference (``prepare_reference`` uploads a content once)."""
-    studio = get_studio()
     job = studio.log.get(state["job_id"])
     path = saved_media(job.media_paths[0] if job and job.media_paths else None, studio.jobs.media_dir)
     state.update(owner=owner, reference=None, problem=None)
@@ -166,7 +165,7 @@ def _upload_animated(spec: ModelSpec, state: dict, owner: str) -> None:
     state["preview"] = state["preview"] or thumbnail_bytes(data, PREVIEW)
 
 
-def _animate_reference(spec: ModelSpec) -> tuple[Reference | None, str | None, int] | None:
+def _animate_reference(studio: Studio, spec: ModelSpec) -> tuple[Reference | None, str | None, int] | None:
     """The image being animated (reference, problem, its job id), shown with a way to remove it; None if none.
 
     While it is attached it replaces the file uploader's reference.
@@ -177,7 +176,7 @@ def _animate_reference(spec: ModelSpec) -> tuple[Reference | None, str | None, i
     owner = key_owner()
     waiting = personal_key_choice_pending()
     if not waiting and state["owner"] != owner:  # not yet uploaded for this key (a failure is not retried each rerun)
-        _upload_animated(spec, state, owner)
+        _upload_animated(studio, spec, state, owner)
     with st.container(border=True, key="animate-from", horizontal=True, vertical_alignment="center"):
         st.markdown("**Animating:**", width="content")
         if state["preview"]:
@@ -210,7 +209,7 @@ def _use_prompt(model: str, prompt: str) -> None:
 
 def _apply_preset(model: str, preset_id: int) -> None:
     """Fill the form from a preset; a job made before anything is changed records it."""
-    preset = get_preset(get_studio().log, preset_id)
+    preset = get_preset(current_studio().log, preset_id)
     if preset is None:
         _library_message(model, "error", "That preset no longer exists (someone may have deleted it).", tab="Presets")
         return
@@ -223,7 +222,7 @@ def _save_preset(model: str) -> None:
     name = st.session_state.get(widget_key(model, "preset-name"), "")
     prompt, params = form_values(MODELS[model])
     try:
-        preset = save_preset(get_studio().log, name, model, prompt, params, current_person())
+        preset = save_preset(current_studio().log, name, model, prompt, params, current_person())
     except PresetError as exc:
         _library_message(model, "error", str(exc), tab="Presets")
         return
@@ -235,7 +234,7 @@ def _save_preset(model: str) -> None:
 
 def _rename_preset(model: str, preset_id: int) -> None:
     try:
-        preset = rename_preset(get_studio().log, preset_id, st.session_state.get(widget_key(model, "preset-rename"), ""))
+        preset = rename_preset(current_studio().log, preset_id, st.session_state.get(widget_key(model, "preset-rename"), ""))
     except PresetError as exc:
         _library_message(model, "error", str(exc), tab="Presets")
         return
@@ -243,7 +242,7 @@ def _rename_preset(model: str, preset_id: int) -> None:
 
 
 def _delete_preset(model: str, preset_id: int, name: str) -> None:
-    delete_preset(get_studio().log, preset_id)
+    delete_preset(current_studio().log, preset_id)
     st.session_state.pop(widget_key(model, "preset-pick"), None)
     _library_message(model, "ok", f"Deleted “{name}”.", tab="Presets")
 
@@ -315,25 +314,25 @@ def _library(studio: Studio, spec: ModelSpec) -> None:
 # -- Generate -------------------------------------------------------------------------------------------------
 
 
-def _balance() -> int | None:
+def _balance(studio: Studio) -> int | None:
     """The wallet, or None when it is unknown (shown as —; the service decides at submit)."""
     try:
-        return get_studio().balance(key_owner())
+        return studio.balance(key_owner())
     except RivyaError as exc:
         words = explain(exc)
         st.warning(f"{md_escape(words.title)} {md_escape(words.action)}", icon=":material/cloud_off:")
         return None
 
 
-def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Reference | None, problem: str | None, *,
-                  count: int, parent_id: int | None) -> None:
+def _handle_click(studio: Studio, spec: ModelSpec, prompt: str, params: dict, reference: Reference | None,
+                  problem: str | None, *, count: int, parent_id: int | None) -> None:
     """Act on a registered click exactly once (``Studio.submit``): the intent's keys make any repeat a no-op."""
     if not st.session_state.pop(widget_key(spec.id, "pressed"), False):
         return
     form = Form(spec.id, prompt, params, reference=reference, reference_problem=problem, count=count,
                 parent_id=parent_id, preset_id=st.session_state.get(widget_key(spec.id, "preset")))
     who = Who(current_person(), None if personal_key_choice_pending() else key_owner(), session_id(), spec.category)
-    outcome = get_studio().submit(form, who, st.session_state[widget_key(spec.id, "click")].key)
+    outcome = studio.submit(form, who, st.session_state[widget_key(spec.id, "click")].key)
     if outcome.notice == Notice.FIX:
         _notice(spec.id, Notice.FIX,
                 "Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in outcome.problems))
@@ -399,11 +398,11 @@ def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
     )
     remember(prompt_key)
     _prompt_length(spec, prompt)
-    animated = _animate_reference(spec) if spec.category == "video" else None
+    animated = _animate_reference(studio, spec) if spec.category == "video" else None
     if animated is not None:
         reference, problem, parent_id = animated
     else:
-        (reference, problem), parent_id = _reference_input(spec), None
+        (reference, problem), parent_id = _reference_input(studio, spec), None
     params = param_widgets(spec, has_reference=reference is not None or problem is not None)
     count_key = widget_key(model, "count")
     remembered(count_key, 1)
@@ -419,9 +418,9 @@ def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
     )
     price = row.empty()
     # Handled before the balance is read, so the balance already shows these jobs.
-    _handle_click(spec, prompt, params, reference, problem, count=count, parent_id=parent_id)
+    _handle_click(studio, spec, prompt, params, reference, problem, count=count, parent_id=parent_id)
     _show_notice(model)
-    balance = _balance()
+    balance = _balance(studio)
     total = f"{count} × {cost} = {count * cost} credits" if count > 1 else f"{cost} credits"
     price.markdown(f"**{total}** · balance {credits_text(balance)}")
     caption = None if down else budget_caption(studio, current_person())
@@ -436,4 +435,4 @@ def results_panel(studio: Studio, model: str, *, down: bool) -> None:
             st.caption("Your jobs show here again once the job log can be reached.")
             return
         _follow_waiting(studio, model)
-        jobs_panel(model, st.session_state.get(widget_key(model, "followed"), []))
+        jobs_panel(studio, model, st.session_state.get(widget_key(model, "followed"), []))

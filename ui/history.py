@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -26,7 +27,6 @@ from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.jobs_view import STATUS_LABELS
-from ui.services import get_studio
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
@@ -220,19 +220,18 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
-def _thumbnail_uri(media_path: str) -> str:
+def _thumbnail_uri(media_path: str, media_dir: Path) -> str:
     """A saved result's picture for a table cell (``thumbnails.CELL``), inlined once per file and then served from memory."""
-    media_dir = get_studio().jobs.media_dir
     card = shown_thumbnail(saved_media(media_path, media_dir), CARD, media_dir)  # only files inside the media folder
     small = thumbnail_bytes(card, CELL) if card else None
     return data_uri(small) if small else NO_THUMBNAIL
 
 
-def _table_rows(page: pd.DataFrame, zone: str) -> pd.DataFrame:
+def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path) -> pd.DataFrame:
     """The visible page of rows, times in ``zone``, with thumbnails inlined (a few KB each, only for this page)."""
     def thumb(paths: str) -> str:
         saved = json.loads(paths) if isinstance(paths, str) else []
-        return _thumbnail_uri(saved[0]) if saved else NO_THUMBNAIL
+        return _thumbnail_uri(saved[0], media_dir) if saved else NO_THUMBNAIL
 
     def link(urls: str) -> str | None:
         return next((u for u in json.loads(urls) if is_web_url(u)), None) if isinstance(urls, str) else None
@@ -271,7 +270,7 @@ def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[in
     page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     zone = viewer_timezone().key
     event = st.dataframe(
-        _table_rows(page, zone),
+        _table_rows(page, zone, studio.jobs.media_dir),
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",

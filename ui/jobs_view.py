@@ -30,6 +30,7 @@ from rivya.resources import is_web_url
 from rivya.results import offered_note
 from rivya.stars import starred
 from rivya.status import JobStatus, is_known
+from rivya.studio import Studio
 from rivya.tasklog import Job, TaskLog
 from rivya.thumbnails import CARD, data_uri, shown_thumbnail
 from ui.access import current_person, key_owner, personal_key_choice_pending
@@ -39,7 +40,7 @@ from ui.form import widget_key
 from ui.large_view import link_to, open_link
 from ui.outage import outage_guard
 from ui.pictures import show_result_image
-from ui.services import GOTO_PAGE, get_studio, session_id
+from ui.services import GOTO_PAGE, current_studio, session_id
 from ui.text import local_time, md_escape, seconds
 
 log = logging.getLogger("ui.jobs_view")
@@ -140,7 +141,7 @@ def _handle_retry(key_prefix: str) -> None:
     job_id, model = press
     owner = None if personal_key_choice_pending() else key_owner()
     intent = st.session_state[_retry_state(key_prefix)].key
-    outcome = get_studio().retry(job_id, Who(current_person(), owner, session_id()), intent)
+    outcome = current_studio().retry(job_id, Who(current_person(), owner, session_id()), intent)
     follow(model, outcome.jobs)
     follow_later(model, outcome.waiting)
     if outcome.notice is not None:
@@ -235,7 +236,7 @@ def show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> No
 def _show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
     # Only a file saved under the media folder is ever shown: Streamlit reads a non-URL string
     # as a local path and serves it, so a service-supplied string never reaches st.image/st.video.
-    path = result_file(job, get_studio().jobs.media_dir)
+    path = result_file(job, current_studio().jobs.media_dir)
     if path is None:
         _media_placeholder(job)
         return
@@ -268,7 +269,7 @@ def show_thumbnail(job: Job) -> None:
     costs far more than the list is worth. Never raises, as ``show_media``.
     """
     try:
-        media_dir = get_studio().jobs.media_dir
+        media_dir = current_studio().jobs.media_dir
         path = result_file(job, media_dir)
         if path is None:
             _media_placeholder(job)
@@ -487,7 +488,7 @@ def _finished_extras(card: _Card, *, compact: bool) -> None:
     if not job.is_done:
         return
     person = star_owner(current_person()) if card.person is None else card.person
-    facts = read_facts(get_studio().log, [job], person) if card.facts is None else card.facts
+    facts = read_facts(current_studio().log, [job], person) if card.facts is None else card.facts
     if job.status == JobStatus.SUCCEEDED:
         _result_extras(job, card.key_prefix, facts, person, compact=compact)
     else:
@@ -564,7 +565,7 @@ def _grid(jobs: list[Job], draw: Callable[[Job], None], size: int) -> None:
                 draw(job)
 
 
-def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
+def jobs_panel(studio: Studio, model: str, followed: list[int], *, limit: int = 6) -> None:
     """Jobs in progress (refreshing themselves), then finished results, newest first; a batch as one group.
 
     This session's jobs and the model's recent ones, drawn as ``rivya.panel.plan_panel`` decides. The live part
@@ -574,13 +575,12 @@ def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
     """
     key_prefix = f"{model}:panel"
     _handle_retry(key_prefix)  # before reading the log, so a new job shows in this very run
-    studio = get_studio()
     jobs = _whole_batches(studio.log, _load(studio.log, model, followed, limit))
     if not jobs:
         st.caption("Your results will appear here.")
         return
     plan = plan_panel(jobs, followed, MODELS[model].category, datetime.now(UTC))
-    live = _live_part(plan, model, key_prefix, limit)
+    live = _live_part(studio, plan, model, key_prefix, limit)
     if plan.live_above:
         live()
     person = star_owner(current_person())
@@ -593,7 +593,7 @@ def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
             job_card(group.page_drawn[0], mode, typical=plan.typical, key_prefix=key_prefix, facts=facts, person=person)
 
 
-def _live_part(plan: PanelPlan, model: str, key_prefix: str, limit: int) -> Callable[[], None]:
+def _live_part(studio: Studio, plan: PanelPlan, model: str, key_prefix: str, limit: int) -> Callable[[], None]:
     """The fragment that redraws the running jobs' cards at the plan's pace, and turns into a page run when
     the plan no longer holds (a job settled, or the pace should change)."""
 
@@ -602,7 +602,7 @@ def _live_part(plan: PanelPlan, model: str, key_prefix: str, limit: int) -> Call
     def live() -> None:
         if st.session_state.get(GOTO_PAGE):
             st.rerun()  # "Use these settings" on a live card: the page run switches page
-        current = _load(get_studio().log, model, plan.watched, limit)
+        current = _load(studio.log, model, plan.watched, limit)
         if plan.needs_page_run(current, datetime.now(UTC)):
             st.rerun()
         shown = plan.live_cards(current)  # newest first

@@ -30,7 +30,7 @@ from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
 from ui.outage import outage_guard
 from ui.pictures import show_result_image
-from ui.services import GOTO_PAGE, get_studio
+from ui.services import GOTO_PAGE, current_studio
 from ui.text import local_time, md_escape
 
 LINK_PARAM = "job"
@@ -92,7 +92,7 @@ def open_from_link() -> None:
 
 def _save_tags(job_id: int) -> None:
     """Multiselect callback: add the tags newly picked or typed, remove those taken out."""
-    log = get_studio().log
+    log = current_studio().log
     wanted = st.session_state[f"large:tags:{job_id}"]
     had = tags.tags_of(log, [job_id]).get(job_id, [])
     try:
@@ -130,7 +130,7 @@ def capped_width(shape: tuple[int, int] | None) -> int | Literal["stretch"]:
 
 
 def _show_result(job: Job) -> None:
-    path = result_file(job, get_studio().jobs.media_dir)
+    path = result_file(job, current_studio().jobs.media_dir)
     if path is not None and is_video(path):
         st.video(str(path), format=mimetypes.guess_type(path.name)[0] or "video/mp4", width=capped_width(_shape(job, path)))
     elif path is not None:
@@ -149,7 +149,7 @@ def _chain_line(job: Job) -> str:
 
 
 def _lineage(job: Job) -> None:
-    chain = lineage(get_studio().log, job)
+    chain = lineage(current_studio().log, job)
     if not chain.ancestors and not chain.children:
         return
     with st.container(border=True):
@@ -182,7 +182,7 @@ def _actions(job: Job) -> None:
 
 
 def _tags(job: Job) -> None:
-    log = get_studio().log
+    log = current_studio().log
     key = f"large:tags:{job.id}"
     current = tags.tags_of(log, [job.id]).get(job.id, [])
     if key not in st.session_state:
@@ -202,7 +202,7 @@ def show_large(job_id: int) -> None:
     if st.session_state.get(GOTO_PAGE):  # Animate or Use these settings was pressed: the page run switches page
         st.query_params.pop(LINK_PARAM, None)
         st.rerun()
-    job = get_studio().log.get(st.session_state.get(SHOWN) or job_id)
+    job = current_studio().log.get(st.session_state.get(SHOWN) or job_id)
     if job is None:
         st.warning(
             f"There is no result #{job_id} in this studio. The link may be mistyped, or it comes from another "
@@ -215,7 +215,7 @@ def show_large(job_id: int) -> None:
     with about:
         _details(job)
         person = star_owner(current_person())
-        star_button(job.id, job.id in stars.starred(get_studio().log, [job.id], person), person, key=f"large:star:{job.id}")
+        star_button(job.id, job.id in stars.starred(current_studio().log, [job.id], person), person, key=f"large:star:{job.id}")
         _tags(job)
         _actions(job)
     _lineage(job)

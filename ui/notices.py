@@ -21,11 +21,12 @@ import streamlit as st
 
 from rivya.errors import StorageError
 from rivya.status import TERMINAL, JobStatus
+from rivya.studio import Studio
 from rivya.tasklog import TaskLog
 from ui.access import current_person
 from ui.large_view import link_to, linked_job_id
 from ui.outage import outage_guard
-from ui.services import get_studio, session_id
+from ui.services import session_id
 from ui.text import md_escape, shorten
 
 TITLE = "Imagine Studio"
@@ -160,12 +161,12 @@ def _viewer() -> tuple[str, str]:
     return ("person", person.id) if person else ("session_id", session_id())
 
 
-def _watch() -> Watch:
+def _watch(log: TaskLog) -> Watch:
     """This tab's watch, started anew when who is watching changed (signed in or out)."""
     column, viewer = _viewer()
     watch = st.session_state.get(WATCH)
     if watch is None or (watch.column, watch.viewer) != (column, viewer):
-        watch = st.session_state[WATCH] = Watch.start(get_studio().log, column, viewer)
+        watch = st.session_state[WATCH] = Watch.start(log, column, viewer)
     return watch
 
 
@@ -200,9 +201,9 @@ def _alert(finished: list[Finished]) -> None:
     )
 
 
-def _look(state: Watch) -> list[Finished]:
+def _look(state: Watch, log: TaskLog) -> list[Finished]:
     """The viewer's jobs that ended since the last look (``StorageError`` while the log cannot be read)."""
-    finished = state.check(get_studio().log)
+    finished = state.check(log)
     state.record(finished, st.session_state.get(PAGE, ""))
     return finished
 
@@ -218,17 +219,17 @@ def _tell(finished: list[Finished]) -> None:
 
 
 @outage_guard()
-def _watcher() -> None:
+def _watcher(log: TaskLog) -> None:
     """The fragment's body: one counter read while nothing changed; the tab's title follows the unseen count."""
-    state = _watch()
+    state = _watch(log)
     before = len(state.unseen)
-    finished = _look(state)
+    finished = _look(state, log)
     if len(state.unseen) != before:
         st.set_page_config(page_title=title(len(state.unseen)))
     _tell(finished)
 
 
-def watch(page: str) -> None:
+def watch(studio: Studio, page: str) -> None:
     """Call once per app run from the main script, after access is granted; ``page`` is the open page's url_path.
 
     Marks what this page shows as seen, sets the tab's title, draws the sidebar toggle for sound and
@@ -237,8 +238,8 @@ def watch(page: str) -> None:
     """
     st.session_state[PAGE] = page
     try:
-        state: Watch | None = _watch()
-        finished = _look(state)
+        state: Watch | None = _watch(studio.log)
+        finished = _look(state, studio.log)
     except StorageError:  # the page says the log cannot be reached; watching starts on the first run after it is back
         state, finished = None, []
     if state is not None:
@@ -252,4 +253,4 @@ def watch(page: str) -> None:
             _script("if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();")
         _tell(finished)
         if state is not None:
-            st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)()
+            st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)(studio.log)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from rivya.errors import StorageError
-from ui.services import get_studio
+from ui.services import current_studio
 
 log = logging.getLogger("imagine_studio")
 
@@ -53,7 +53,7 @@ def _outage() -> str | None:
     """What is wrong with the log now: one read of its one-row change counter (the cheapest question that needs the log
     to answer), then the remembered state of its last write, which costs nothing unless a write was refused; only then
     a probe (a no-op UPDATE rolled back, at most every few seconds per process) asks whether it takes writes again."""
-    job_log = get_studio().log
+    job_log = current_studio().log
     try:
         job_log.signature()
     except StorageError as exc:
@@ -66,7 +66,7 @@ def _outage() -> str | None:
 
 def _refused_kind() -> str:
     """The outage a ``StorageError`` met while drawing stands for: a refused write, or a log that did not answer."""
-    return READ_ONLY if get_studio().log.unwritable is not None else UNREACHABLE
+    return READ_ONLY if current_studio().log.unwritable is not None else UNREACHABLE
 
 
 def _poll() -> None:
@@ -103,7 +103,7 @@ def page_frame(*, probe: bool) -> Iterator[None]:
         if not down:
             _show(st.session_state[LOG_DOWN])
     else:
-        if probe and not down and get_studio().log.unwritable is not None:
+        if probe and not down and current_studio().log.unwritable is not None:
             st.rerun()  # a write this run made was refused (a press: its "nothing was sent" stays): say so, Generate off
 
 
@@ -123,6 +123,6 @@ def outage_guard() -> Iterator[None]:
             st.session_state[LOG_DOWN] = _refused_kind()
             st.rerun(scope="app")
     else:
-        if not log_down() and get_studio().log.unwritable is not None:
+        if not log_down() and current_studio().log.unwritable is not None:
             st.session_state[LOG_DOWN] = READ_ONLY
             st.rerun(scope="app")
