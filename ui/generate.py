@@ -24,10 +24,10 @@ from rivya.prompts import recent_prompts
 from rivya.studio import Studio
 from rivya.thumbnails import PREVIEW, thumbnail_bytes
 from ui.access import current_person, key_owner, personal_key_choice_pending
-from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import follow, follow_later, jobs_panel
 from ui.services import current_studio, session_id
+from ui.session import session
 from ui.text import credits_text, md_escape, shorten
 
 ICONS = {"image": ":material/image:", "video": ":material/movie:"}
@@ -51,28 +51,28 @@ def _form_fingerprint(model: str) -> str:
     """What the form would send: prompt, reference (uploaded or animated), how many, and every catalog parameter."""
     names = ["prompt", "reference", "count", *(p.key for p in get_model(model).params)]
     state = {n: repr(getattr(v, "file_id", v)) for n in names if (v := st.session_state.get(widget_key(model, n))) is not None}
-    animate = st.session_state.get(widget_key(model, "animate"))
+    animate = session().model(model).animate
     state["animate"] = repr(animate["job_id"] if animate else None)
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
 def _register_click(model: str) -> None:
     """Generate's callback: one new intent per click, except the second half of a double click."""
-    intent = next_intent(_form_fingerprint(model), st.session_state.get(widget_key(model, "click")), time.monotonic())
+    intent = next_intent(_form_fingerprint(model), session().model(model).click, time.monotonic())
     if intent is None:
         return
-    st.session_state[widget_key(model, "click")] = intent
-    st.session_state[widget_key(model, "pressed")] = True  # acted on once, by the next page run
-    st.session_state.pop(widget_key(model, "notice"), None)  # a new press replaces the last message
+    session().model(model).click = intent
+    session().model(model).pressed = True  # acted on once, by the next page run
+    session().model(model).notice = None  # a new press replaces the last message
 
 
 def _notice(model: str, kind: str, text: str) -> None:
     """Keep a message about the last press until the person presses again (panel refreshes don't clear it)."""
-    st.session_state[widget_key(model, "notice")] = (kind, text)
+    session().model(model).notice = (kind, text)
 
 
 def _show_notice(model: str) -> None:
-    notice = st.session_state.get(widget_key(model, "notice"))
+    notice = session().model(model).notice
     if notice:
         kind, text = notice
         if kind == "fix":
@@ -102,8 +102,8 @@ def _reference_input(studio: Studio, spec: ModelSpec) -> tuple[Reference | None,
     if personal_key_choice_pending():  # an upload would go out under the team key before the person chose
         st.info("Choose which key pays (at the top of the page), then the image is attached.", icon=":material/key:")
         return None, None
-    state_key = widget_key(spec.id, "ref-state")
-    cached = st.session_state.get(state_key)
+    state = session().model(spec.id)
+    cached = state.reference
     if not cached or cached[0] != upload.file_id:
         data = upload.getvalue()
         try:
@@ -112,7 +112,7 @@ def _reference_input(studio: Studio, spec: ModelSpec) -> tuple[Reference | None,
             cached = (upload.file_id, reference, None, thumbnail_bytes(data, PREVIEW))
         except RivyaError as exc:
             cached = (upload.file_id, None, _reference_problem(exc), None)
-        st.session_state[state_key] = cached
+        state.reference = cached
     _, reference, problem, preview = cached
     if problem:
         st.error(md_escape(problem), icon=":material/broken_image:")
@@ -129,7 +129,7 @@ def _reference_input(studio: Studio, spec: ModelSpec) -> tuple[Reference | None,
 def receive_animate(studio: Studio, spec: ModelSpec) -> None:
     """Take the image ``animate_button`` handed over (once): prefill its prompt and its shape (aspect ratio, resolution)
     where this model offers the same value, and keep the image attached across reruns."""
-    job_id = st.session_state.pop(ANIMATE_FROM, None)
+    job_id, session().animate_from = session().animate_from, None
     if job_id is None:
         return
     job = studio.log.get(job_id)
@@ -139,14 +139,14 @@ def receive_animate(studio: Studio, spec: ModelSpec) -> None:
     shape = {key: value for key in ANIMATE_KEEPS
              if (param := spec.param(key)) is not None and (value := job.params.get(key)) in param.options}
     prefill(spec, job.prompt, shape)
-    st.session_state[widget_key(spec.id, "animate")] = {
+    session().model(spec.id).animate = {
         "job_id": job.id, "owner": None, "reference": None, "problem": None, "preview": None,
     }
-    st.session_state.pop(widget_key(spec.id, "notice"), None)
+    session().model(spec.id).notice = None
 
 
 def _drop_animate(model: str) -> None:
-    st.session_state.pop(widget_key(model, "animate"), None)
+    session().model(model).animate = None
 
 
 def _upload_animated(studio: Studio, spec: ModelSpec, state: dict, owner: str) -> None:
@@ -170,7 +170,7 @@ def _animate_reference(studio: Studio, spec: ModelSpec) -> tuple[Reference | Non
 
     While it is attached it replaces the file uploader's reference.
     """
-    state = st.session_state.get(widget_key(spec.id, "animate"))
+    state = session().model(spec.id).animate
     if not state:
         return None
     owner = key_owner()
@@ -197,7 +197,7 @@ def _animate_reference(studio: Studio, spec: ModelSpec) -> tuple[Reference | Non
 
 def _library_message(model: str, kind: str, text: str, *, tab: str | None = None) -> None:
     """Say what a library action did; ``tab`` keeps that tab open (a rerun would otherwise show the first one)."""
-    st.session_state[widget_key(model, "library-msg")] = (kind, text)
+    session().model(model).library_message = (kind, text)
     if tab is not None:
         st.session_state[widget_key(model, "library-tab")] = tab
 
@@ -214,7 +214,7 @@ def _apply_preset(model: str, preset_id: int) -> None:
         _library_message(model, "error", "That preset no longer exists (someone may have deleted it).", tab="Presets")
         return
     prefill(MODELS[model], preset.prompt, preset.params)
-    st.session_state[widget_key(model, "preset")] = preset.id
+    session().model(model).preset = preset.id
     _library_message(model, "ok", f"Applied “{preset.name}”.", tab="Presets")
 
 
@@ -226,7 +226,7 @@ def _save_preset(model: str) -> None:
     except PresetError as exc:
         _library_message(model, "error", str(exc), tab="Presets")
         return
-    st.session_state[widget_key(model, "preset")] = preset.id
+    session().model(model).preset = preset.id
     st.session_state[widget_key(model, "preset-pick")] = preset.id
     st.session_state[widget_key(model, "preset-name")] = ""
     _library_message(model, "ok", f"Saved “{preset.name}” for the whole team.", tab="Presets")
@@ -298,7 +298,8 @@ def _presets(studio: Studio, spec: ModelSpec) -> None:
 
 def _library(studio: Studio, spec: ModelSpec) -> None:
     """Recent prompts and presets (the shipped ones arrive as the ``Studio`` opens), folded away until wanted."""
-    message = st.session_state.pop(widget_key(spec.id, "library-msg"), None)
+    state = session().model(spec.id)
+    message, state.library_message = state.library_message, None
     with st.expander("Prompt library", icon=":material/bookmarks:", expanded=message is not None):
         if message:
             kind, text = message
@@ -327,12 +328,15 @@ def _balance(studio: Studio) -> int | None:
 def _handle_click(studio: Studio, spec: ModelSpec, prompt: str, params: dict, reference: Reference | None,
                   problem: str | None, *, count: int, parent_id: int | None) -> None:
     """Act on a registered click exactly once (``Studio.submit``): the intent's keys make any repeat a no-op."""
-    if not st.session_state.pop(widget_key(spec.id, "pressed"), False):
+    state = session().model(spec.id)
+    if not state.pressed:
         return
+    state.pressed = False
     form = Form(spec.id, prompt, params, reference=reference, reference_problem=problem, count=count,
-                parent_id=parent_id, preset_id=st.session_state.get(widget_key(spec.id, "preset")))
+                parent_id=parent_id, preset_id=state.preset)
     who = Who(current_person(), None if personal_key_choice_pending() else key_owner(), session_id(), spec.category)
-    outcome = studio.submit(form, who, st.session_state[widget_key(spec.id, "click")].key)
+    assert state.click is not None  # set by the press's callback with ``pressed``
+    outcome = studio.submit(form, who, state.click.key)
     if outcome.notice == Notice.FIX:
         _notice(spec.id, Notice.FIX,
                 "Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in outcome.problems))
@@ -345,10 +349,10 @@ def _handle_click(studio: Studio, spec: ModelSpec, prompt: str, params: dict, re
 
 def _follow_waiting(studio: Studio, model: str) -> None:
     """Jobs pressed while the log could not be written: once it answers, their rows (found by key) join the panel."""
-    keys = st.session_state.get(widget_key(model, "waiting"))
-    if keys:
-        follow(model, [job for key in keys if (job := studio.log.by_key(key)) is not None])
-        st.session_state.pop(widget_key(model, "waiting"), None)
+    state = session().model(model)
+    if state.waiting:
+        follow(model, [job for key in state.waiting if (job := studio.log.by_key(key)) is not None])
+        state.waiting = []
 
 
 def _prompt_length(spec: ModelSpec, prompt: str) -> None:
@@ -435,4 +439,4 @@ def results_panel(studio: Studio, model: str, *, down: bool) -> None:
             st.caption("Your jobs show here again once the job log can be reached.")
             return
         _follow_waiting(studio, model)
-        jobs_panel(studio, model, st.session_state.get(widget_key(model, "followed"), []))
+        jobs_panel(studio, model, session().model(model).followed)

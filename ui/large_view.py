@@ -30,7 +30,8 @@ from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
 from ui.outage import outage_guard
 from ui.pictures import show_result_image
-from ui.services import GOTO_PAGE, current_studio
+from ui.services import current_studio
+from ui.session import session
 from ui.text import local_time, md_escape
 
 LINK_PARAM = "job"
@@ -199,7 +200,7 @@ def _tags(job: Job) -> None:
 @outage_guard()  # the dialog's own reruns run outside the page's frame (ui/outage.py)
 def show_large(job_id: int) -> None:
     """The result at full size with its prompt, settings, cost, maker, lineage, star, tags and actions."""
-    if st.session_state.get(GOTO_PAGE):  # Animate or Use these settings was pressed: the page run switches page
+    if session().goto_page:  # Animate or Use these settings was pressed: the page run switches page
         st.query_params.pop(LINK_PARAM, None)
         st.rerun()
     job = current_studio().log.get(st.session_state.get(SHOWN) or job_id)

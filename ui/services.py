@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import tomllib
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ from ui.text import md_escape
 # The script Streamlit runs for every page view: ``app.py`` serves it, tests run it with ``AppTest``.
 MAIN_SCRIPT = Path(__file__).resolve().parent.parent / "studio_app.py"
 PAGE_FOR_CATEGORY = {"image": "pages/image.py", "video": "pages/video.py"}
-# session_state key: a button's callback names the page to open; ``page_access`` opens it on the next run.
-GOTO_PAGE = "goto_page"
 
 log = logging.getLogger("imagine_studio")
 # Streamlit's words for a secrets file it could not read, once each in the server log (every page run reads secrets).
@@ -95,9 +92,7 @@ def current_studio() -> Studio:
 
 def session_id() -> str:
     """A random id for this browser session, recorded with each job it submits."""
-    if "session_id" not in st.session_state:
-        st.session_state["session_id"] = uuid.uuid4().hex[:16]
-    return st.session_state["session_id"]
+    return session().id
 
 
 def demo_banner(studio: Studio) -> None:
