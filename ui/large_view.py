@@ -35,10 +35,6 @@ from ui.session import session
 from ui.text import local_time, md_escape
 
 LINK_PARAM = "job"
-# session_state: the result the open dialog shows (lineage links move it along the chain without closing).
-SHOWN = "large_view:shown"
-# session_state: the id the address named when the dialog was last opened from it.
-LINKED = "large_view:linked"
 GALLERY_PATH = "gallery"
 # A result is drawn at most this tall (about 70% of a 800-pixel-high window), so its controls stay in view;
 # the result's column in the large dialog is about COLUMN_PX wide on a desktop.
@@ -56,13 +52,13 @@ def link_to(job_id: int) -> str:
 def open_link(job_id: int) -> None:
     """Button callback: show ``job_id`` in the large view (and put it in the address, so it can be shared)."""
     st.query_params[LINK_PARAM] = str(job_id)
-    st.session_state[SHOWN] = job_id
+    session().shown = job_id
 
 
 def _closed() -> None:
     """The dialog was dismissed: forget the result it showed and take it out of the address."""
     st.query_params.pop(LINK_PARAM, None)
-    shown = st.session_state.pop(SHOWN, None)
+    shown, session().shown = session().shown, None
     st.session_state.pop(f"large:tags:{shown}", None)
 
 
@@ -85,9 +81,9 @@ def open_from_link() -> None:
         st.query_params.pop(LINK_PARAM, None)
         st.warning(f"The link names result “{md_escape(raw[:40])}”, which is not a result number.", icon=":material/link_off:")
         return
-    if st.session_state.get(SHOWN) is None or st.session_state.get(LINKED) != job_id:
-        st.session_state[SHOWN] = job_id  # a new link wins over a result left open earlier in this session
-    st.session_state[LINKED] = job_id
+    if session().shown is None or session().linked != job_id:
+        session().shown = job_id  # a new link wins over a result left open earlier in this session
+    session().linked = job_id
     show_large(job_id)
 
 
@@ -101,7 +97,7 @@ def _save_tags(job_id: int) -> None:
             if tag.casefold() not in {t.casefold() for t in had}:
                 tags.add_tag(log, job_id, tag)
     except InvalidInputError as exc:
-        st.session_state["large:tag_error"] = " ".join(exc.problems)
+        session().tag_error = " ".join(exc.problems)
     for tag in had:
         if tag.casefold() not in {t.casefold() for t in wanted}:
             tags.remove_tag(log, job_id, tag)
@@ -149,6 +145,11 @@ def _chain_line(job: Job) -> str:
     return f"#{job.id} · {display_name(job.model)} · {job.charged_credits:,} credits · {md_escape(job.prompt[:60])}"
 
 
+def _move_to(job_id: int) -> None:
+    """A lineage link's callback: the open dialog shows that result instead."""
+    session().shown = job_id
+
+
 def _lineage(job: Job) -> None:
     chain = lineage(current_studio().log, job)
     if not chain.ancestors and not chain.children:
@@ -159,7 +160,7 @@ def _lineage(job: Job) -> None:
         links += [("Animated into" if other.category == "video" else "Made into", other) for other in chain.children]
         for label, other in links:
             st.button(f"{label}: {_chain_line(other)}", key=f"large:chain:{job.id}:{other.id}", type="tertiary",
-                      on_click=st.session_state.__setitem__, args=(SHOWN, other.id), icon=":material/link:")
+                      on_click=_move_to, args=(other.id,), icon=":material/link:")
 
 
 def _details(job: Job) -> None:
@@ -191,7 +192,7 @@ def _tags(job: Job) -> None:
     known = [t for t, _ in tags.popular_tags(log)]
     st.multiselect("Tags", sorted({*known, *current}, key=str.casefold), key=key, accept_new_options=True,
                    on_change=_save_tags, args=(job.id,), placeholder="Add a tag…")
-    error = st.session_state.pop("large:tag_error", None)
+    error, session().tag_error = session().tag_error, None
     if error:
         st.error(md_escape(error))
 
@@ -203,7 +204,7 @@ def show_large(job_id: int) -> None:
     if session().goto_page:  # Animate or Use these settings was pressed: the page run switches page
         st.query_params.pop(LINK_PARAM, None)
         st.rerun()
-    job = current_studio().log.get(st.session_state.get(SHOWN) or job_id)
+    job = current_studio().log.get(session().shown or job_id)
     if job is None:
         st.warning(
             f"There is no result #{job_id} in this studio. The link may be mistyped, or it comes from another "

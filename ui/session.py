@@ -73,6 +73,14 @@ class Session:
     watch: Watch | None = None
     page: str = ""  # the open page's url_path
     ask_permission: bool = False  # ask the browser for notifications on the next run
+    # -- the large view (ui/large_view.py)
+    shown: int | None = None  # the result the open dialog shows (lineage links move it along the chain)
+    linked: int | None = None  # the id the address named when the dialog was last opened from it
+    tag_error: str | None = None  # what was wrong with a tag just typed: said once
+    # -- the Gallery page
+    gallery_pages: int = 1  # how many pages "Load more" has shown
+    gallery_picked: list[int] = field(default_factory=list)  # ids picked for Compare, in the order they were picked
+    gallery_comparing: list[int] | None = None  # set by Compare: the ids the next page run shows side by side
     # -- widget values kept while their page is not shown (ui/form.py ``remembered``)
     kept: dict[str, Any] = field(default_factory=dict)
     # -- per model, and per card panel
