@@ -17,6 +17,7 @@ from ui.access import current_person, page_access
 from ui.actions import animate_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
+from ui.form import widget_key
 from ui.large_view import open_link
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
@@ -24,6 +25,11 @@ from ui.text import days_note, local_time, md_escape, shorten
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
 COLUMNS = 3  # tiles per row: wide enough for a tile's three controls on one line
+
+
+def _pick_key(job_id: int) -> str:
+    """A tile's Pick box: its widget key."""
+    return widget_key("gallery", f"pick:{job_id}")
 
 
 def _reset_pages() -> None:
@@ -37,7 +43,7 @@ def _more() -> None:
 
 def _pick(job_id: int) -> None:
     picked = session().gallery_picked
-    if st.session_state[f"gallery:pick:{job_id}"]:
+    if st.session_state[_pick_key(job_id)]:
         picked.append(job_id)
     elif job_id in picked:
         picked.remove(job_id)
@@ -51,7 +57,7 @@ def _compare(picked: list[int]) -> None:
 def _clear_picks() -> None:
     picked, session().gallery_picked = session().gallery_picked, []
     for job_id in picked:
-        st.session_state[f"gallery:pick:{job_id}"] = False
+        st.session_state[_pick_key(job_id)] = False
 
 
 def _filters(person: str) -> GalleryFilter:
@@ -101,7 +107,7 @@ def _tile(job: Job, starred: bool, person: str) -> None:
             st.button("Open", key=f"gallery:open:{job.id}", on_click=open_link, args=(job.id,), icon=":material/open_in_full:")
             star_button(job.id, starred, person, key=f"gallery:star:{job.id}")
             animate_button(job, key=f"gallery:animate:{job.id}", compact=True)
-            st.checkbox("Pick", key=f"gallery:pick:{job.id}", on_change=_pick, args=(job.id,))  # the bar above explains
+            st.checkbox("Pick", key=_pick_key(job.id), on_change=_pick, args=(job.id,))  # the bar above explains
 
 
 def _visible_picks(shown: list[Job]) -> list[int]:
@@ -113,7 +119,7 @@ def _visible_picks(shown: list[Job]) -> list[int]:
     picked = [i for i in session().gallery_picked if i in visible]
     for job_id in session().gallery_picked:
         if job_id not in visible:
-            st.session_state.pop(f"gallery:pick:{job_id}", None)  # ticked again only when it is shown again
+            st.session_state.pop(_pick_key(job_id), None)  # ticked again only when it is shown again
     session().gallery_picked = picked
     return picked
 

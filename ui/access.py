@@ -13,6 +13,7 @@ from rivya.messages import explain
 from rivya.people import Person
 from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER
+from ui.form import widget_key
 from ui.services import current_studio, ensure_navigation, session_id, studio_or_stop
 from ui.session import session
 from ui.text import md_escape
@@ -23,6 +24,8 @@ log = logging.getLogger("imagine_studio")
 # has lost the key; the mark survives it, so the new session asks which key pays before any
 # job is sent instead of quietly billing the team's wallet.
 OWN_KEY_MARK = "own_key"
+PASSWORD = widget_key("access", "password")  # the password box
+KEY_INPUT = widget_key("key", "input")  # the personal key box: emptied by its callback, never drawn back
 
 
 def page_access() -> Studio:
@@ -46,7 +49,7 @@ def page_access() -> Studio:
 
 
 def _try_password() -> None:
-    attempt = st.session_state.pop("access:password", "")
+    attempt = st.session_state.pop(PASSWORD, "")
     if current_studio().gate.check(attempt, session=session_id(), address=st.context.ip_address):
         session().password_ok = True
     else:
@@ -194,7 +197,7 @@ def password_gate() -> bool:
         return True
     st.title("Imagine Studio", anchor=False)
     with st.form("access:form", border=True, width=420):
-        st.text_input("Team password", type="password", key="access:password")
+        st.text_input("Team password", type="password", key=PASSWORD)
         st.form_submit_button("Enter", type="primary", on_click=_try_password)
     if session().password_refused:
         session().password_refused = False
@@ -228,8 +231,8 @@ def personal_key_choice_pending() -> bool:
 
 def _use_personal_key() -> None:
     studio = current_studio()
-    key = st.session_state.get("key:input", "").strip()
-    st.session_state["key:input"] = ""  # never draw the key back into the page
+    key = st.session_state.get(KEY_INPUT, "").strip()
+    st.session_state[KEY_INPUT] = ""  # never draw the key back into the page
     if not key:
         return
     try:
@@ -259,7 +262,7 @@ def _use_team_key() -> None:
 
 def _key_input() -> None:
     st.text_input(
-        "Your Rivya API key", type="password", key="key:input", placeholder="rvya_sk_…",
+        "Your Rivya API key", type="password", key=KEY_INPUT, placeholder="rvya_sk_…",
         help="Used for this browser tab only, kept in the server's memory, never saved or shown.",
     )
 

@@ -10,8 +10,9 @@ from rivya.catalog import ModelSpec, Param
 from ui.session import session
 
 
-def widget_key(model: str, name: str) -> str:
-    return f"{model}:{name}"
+def widget_key(scope: str, name: str) -> str:
+    """Every widget's ``st.session_state`` key: ``<model or page>:<name>``, one scheme for the whole app."""
+    return f"{scope}:{name}"
 
 
 def _is_switch(param: Param) -> bool:

@@ -28,6 +28,7 @@ from rivya.tasklog import Job
 from ui.access import current_person
 from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
+from ui.form import widget_key
 from ui.outage import outage_guard
 from ui.pictures import show_result_image
 from ui.services import current_studio
@@ -55,11 +56,16 @@ def open_link(job_id: int) -> None:
     session().shown = job_id
 
 
+def _tags_key(job_id: int | None) -> str:
+    """The tag box's widget key for one result."""
+    return widget_key("large", f"tags:{job_id}")
+
+
 def _closed() -> None:
     """The dialog was dismissed: forget the result it showed and take it out of the address."""
     st.query_params.pop(LINK_PARAM, None)
     shown, session().shown = session().shown, None
-    st.session_state.pop(f"large:tags:{shown}", None)
+    st.session_state.pop(_tags_key(shown), None)
 
 
 def linked_job_id() -> int | None:
@@ -90,7 +96,7 @@ def open_from_link() -> None:
 def _save_tags(job_id: int) -> None:
     """Multiselect callback: add the tags newly picked or typed, remove those taken out."""
     log = current_studio().log
-    wanted = st.session_state[f"large:tags:{job_id}"]
+    wanted = st.session_state[_tags_key(job_id)]
     had = tags.tags_of(log, [job_id]).get(job_id, [])
     try:
         for tag in wanted:
@@ -101,7 +107,7 @@ def _save_tags(job_id: int) -> None:
     for tag in had:
         if tag.casefold() not in {t.casefold() for t in wanted}:
             tags.remove_tag(log, job_id, tag)
-    st.session_state.pop(f"large:tags:{job_id}", None)  # redrawn from the log: the stored spelling wins
+    st.session_state.pop(_tags_key(job_id), None)  # redrawn from the log: the stored spelling wins
 
 
 def _shape(job: Job, path: Path) -> tuple[int, int] | None:
@@ -185,7 +191,7 @@ def _actions(job: Job) -> None:
 
 def _tags(job: Job) -> None:
     log = current_studio().log
-    key = f"large:tags:{job.id}"
+    key = _tags_key(job.id)
     current = tags.tags_of(log, [job.id]).get(job.id, [])
     if key not in st.session_state:
         st.session_state[key] = current
