@@ -329,13 +329,12 @@ def _handle_click(studio: Studio, spec: ModelSpec, prompt: str, params: dict, re
                   problem: str | None, *, count: int, parent_id: int | None) -> None:
     """Act on a registered click exactly once (``Studio.submit``): the intent's keys make any repeat a no-op."""
     state = session().model(spec.id)
-    if not state.pressed:
+    if not state.pressed or state.click is None:  # the press's callback sets both
         return
     state.pressed = False
     form = Form(spec.id, prompt, params, reference=reference, reference_problem=problem, count=count,
                 parent_id=parent_id, preset_id=state.preset)
     who = Who(current_person(), None if personal_key_choice_pending() else key_owner(), session_id(), spec.category)
-    assert state.click is not None  # set by the press's callback with ``pressed``
     outcome = studio.submit(form, who, state.click.key)
     if outcome.notice == Notice.FIX:
         _notice(spec.id, Notice.FIX,
