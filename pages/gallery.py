@@ -18,38 +18,48 @@ from ui.access import current_person, page_access
 from ui.actions import animate_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
+from ui.form import widget_key
 from ui.large_view import open_link
 from ui.outage import log_unreachable
+from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
 COLUMNS = 3  # tiles per row: wide enough for a tile's three controls on one line
-PAGES = "gallery:pages"  # how many pages "Load more" has shown
-PICKED = "gallery:picked"  # ids picked for Compare, in the order they were picked
-COMPARING = "gallery:comparing"  # set by the Compare button: the ids the next page run shows side by side
+
+
+def _pick_key(job_id: int) -> str:
+    """A tile's Pick box: its widget key."""
+    return widget_key("gallery", f"pick:{job_id}")
 
 
 def _reset_pages() -> None:
     """A filter changed: start again from the newest results."""
-    st.session_state[PAGES] = 1
+    session().gallery_pages = 1
 
 
 def _more() -> None:
-    st.session_state[PAGES] = st.session_state.get(PAGES, 1) + 1
+    session().gallery_pages += 1
 
 
 def _pick(job_id: int) -> None:
-    picked = st.session_state.setdefault(PICKED, [])
-    if st.session_state[f"gallery:pick:{job_id}"]:
+    picked = session().gallery_picked
+    if st.session_state[_pick_key(job_id)]:
         picked.append(job_id)
     elif job_id in picked:
         picked.remove(job_id)
 
 
+def _compare(picked: list[int]) -> None:
+    """Compare's callback: the next page run shows these results side by side."""
+    session().gallery_comparing = picked
+
+
 def _clear_picks() -> None:
-    for job_id in st.session_state.pop(PICKED, []):
-        st.session_state[f"gallery:pick:{job_id}"] = False
+    picked, session().gallery_picked = session().gallery_picked, []
+    for job_id in picked:
+        st.session_state[_pick_key(job_id)] = False
 
 
 def _filters(person: str) -> GalleryFilter:
@@ -100,7 +110,7 @@ def _tile(job: Job, starred: bool, person: str) -> None:
             st.button("Open", key=f"gallery:open:{job.id}", on_click=open_link, args=(job.id,), icon=":material/open_in_full:")
             star_button(job.id, starred, person, key=f"gallery:star:{job.id}")
             animate_button(job, key=f"gallery:animate:{job.id}", compact=True)
-            st.checkbox("Pick", key=f"gallery:pick:{job.id}", on_change=_pick, args=(job.id,))  # the bar above explains
+            st.checkbox("Pick", key=_pick_key(job.id), on_change=_pick, args=(job.id,))  # the bar above explains
 
 
 def _visible_picks(shown: list[Job]) -> list[int]:
@@ -109,11 +119,11 @@ def _visible_picks(shown: list[Job]) -> list[int]:
     Otherwise the bar would count, and Compare and the ZIP would take, results the filters no longer show.
     """
     visible = {j.id for j in shown}
-    picked = [i for i in st.session_state.get(PICKED, []) if i in visible]
-    for job_id in st.session_state.get(PICKED, []):
+    picked = [i for i in session().gallery_picked if i in visible]
+    for job_id in session().gallery_picked:
         if job_id not in visible:
-            st.session_state.pop(f"gallery:pick:{job_id}", None)  # ticked again only when it is shown again
-    st.session_state[PICKED] = picked
+            st.session_state.pop(_pick_key(job_id), None)  # ticked again only when it is shown again
+    session().gallery_picked = picked
     return picked
 
 
@@ -126,7 +136,7 @@ def _compare_bar(count: str, picked: list[int]) -> None:
         hint = f"tick **Pick** on {MIN_COMPARED} to {MAX_COMPARED} results to compare them, or on any to download a ZIP"
     bar.caption(f"{count} · {hint}", width="stretch")
     bar.button("Compare", key="gallery:compare", icon=":material/compare:", disabled=not ready, type="primary",
-                   on_click=st.session_state.__setitem__, args=(COMPARING, list(picked)))
+                   on_click=_compare, args=(list(picked),))
     if picked:
         with bar:
             zip_download(studio.log.many(picked), key="gallery:zip")
@@ -147,7 +157,7 @@ def gallery_page() -> None:
         return
     person = star_owner(current_person())
     jobs_filter = _filters(person)
-    pages = st.session_state.setdefault(PAGES, 1)
+    pages = session().gallery_pages
     shown = gallery.results_pages(studio.log, jobs_filter, pages)
     total = gallery.count_results(studio.log, jobs_filter)
     if not shown.jobs:
@@ -155,7 +165,7 @@ def gallery_page() -> None:
                 "Nothing here yet: results appear once an image or video is made.", icon=":material/photo_library:")
         return
     _compare_bar(f"{results_count(len(shown.jobs), total)}, newest first", _visible_picks(shown.jobs))
-    comparing = st.session_state.pop(COMPARING, None)
+    comparing, session().gallery_comparing = session().gallery_comparing, None
     if comparing:
         open_compare(comparing)
     starred = stars.starred(studio.log, (j.id for j in shown.jobs), person)

@@ -1,7 +1,82 @@
-"""History & credits page."""
+"""History & credits page: the balance, the team's figures, the jobs table and the selected job's card."""
 
-from ui.access import page_access
-from ui.history import history_page
+from __future__ import annotations
 
-page_access()  # first, whatever started this script: nothing is drawn before the password
-history_page()
+import streamlit as st
+
+from rivya.people import Person
+from rivya.studio import Studio
+from ui.access import current_person, is_admin, page_access
+from ui.history import (
+    SELECTED_IMAGE_PX,
+    balance_row,
+    charts,
+    figures,
+    job_filters,
+    jobs_table,
+    my_spend,
+    selection_actions,
+    spend_by_person,
+    stuck_jobs,
+)
+from ui.jobs_view import CardMode, job_card
+from ui.outage import log_unreachable
+from ui.services import demo_banner
+
+studio = page_access()  # first, whatever started this script: nothing is drawn before the password
+
+
+def history_page(studio: Studio) -> None:
+    """The balance row on top is filled last: it may wait for Rivya, and the table need not wait with it."""
+    person = current_person()
+    st.title("History & credits", anchor=False)
+    demo_banner(studio)
+    if log_unreachable():  # the notice above says why; the figures and the table all read the log
+        st.caption("Jobs and spending show here again once the job log can be reached.")
+        return
+    top = st.container()
+    _history(studio, person)
+    with top:  # filled last: the balance may wait for Rivya's answer, and the table need not wait with it
+        balance_row(studio, person)
+
+
+def _history(studio: Studio, person: Person | None) -> None:
+    total = studio.ledger.total()
+    if not total:
+        st.caption("No jobs yet. Make an image or a video and it will show up here.")
+        return
+    figures(studio)
+    if person is not None:
+        my_spend(studio, person)
+    stuck_jobs(studio)
+    # Charts and the spend table are built only while their tab is open: they cost more than the rest of the page.
+    # The jobs tab always runs, so its filters keep their values while another tab is shown.
+    admin = is_admin()
+    tabs = st.tabs(["Jobs", "Charts", *(["Spend per person"] if admin else [])], key="history:tab", on_change="rerun")
+    jobs_tab, charts_tab = tabs[:2]
+    if charts_tab.open:
+        with charts_tab:
+            charts(studio)
+    if admin and tabs[2].open:
+        with tabs[2]:
+            spend_by_person(studio)
+    with jobs_tab:
+        jobs = job_filters(studio, person)
+        matching = studio.ledger.count(jobs)
+        # On the left, beside the count: the table's own toolbar appears top right on hover and would cover it.
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption(f"{matching:,} of {total:,} jobs, newest first", width="content")
+            st.download_button(
+                "Download CSV", lambda: studio.ledger.to_csv(jobs), file_name="imagine-studio-jobs.csv", mime="text/csv",
+                icon=":material/download:", on_click="ignore", key="history:csv", type="tertiary",
+            )
+        selected = jobs_table(studio, jobs, matching)
+        chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
+        if chosen:
+            selection_actions(chosen)
+        if len(chosen) == 1:
+            st.subheader("Selected job", anchor=False)
+            job_card(chosen[0], CardMode.SELECTED, key_prefix="history", image_width=SELECTED_IMAGE_PX)
+
+
+history_page(studio)

@@ -16,6 +16,7 @@ from rivya.presses import intent_keys
 from rivya.sandbox import Sandbox
 from rivya.studio import Studio
 from ui.generate import budget_caption
+from ui.session import SESSION
 
 from .conftest import creates, open_page, wait_for
 
@@ -71,7 +72,7 @@ def test_a_batch_of_three_is_one_press(app_sandbox: Sandbox) -> None:
     jobs = studio().log.where("prompt = ?", ("three takes of a fox",))
     assert len(jobs) == 3 and len({j.batch_id for j in jobs}) == 1 and jobs[0].batch_id
     assert {j.idempotency_key for j in jobs} == {e.idempotency_key for e in sent}
-    assert sorted(at.session_state[f"{IMAGE}:followed"]) == sorted(j.id for j in jobs)
+    assert sorted(at.session_state[SESSION].model(IMAGE).followed) == sorted(j.id for j in jobs)
     assert "balance 988" in markdown(at)
     wait_for(at, lambda a: len(a.get("image")) >= 3)  # the panel follows all three
     assert len(creates(app_sandbox)) == 3 and app_sandbox.state.balance() == 988 and not at.exception
@@ -140,7 +141,7 @@ def finished_image(app_sandbox: Sandbox, prompt: str) -> tuple[AppTest, int, Pat
 def test_animate_attaches_the_image_and_records_its_parent(app_sandbox: Sandbox) -> None:
     at, image_id, saved = finished_image(app_sandbox, "a lighthouse to animate")
     assert not uploads(app_sandbox)
-    at.session_state["animate_from"] = image_id  # what ui.actions' Animate button sets before opening the Video page
+    at.session_state[SESSION].animate_from = image_id  # what ui.actions' Animate button sets before opening the Video page
     at.switch_page("pages/video.py").run()
     assert not at.exception
     assert at.text_area(key=f"{VIDEO}:prompt").value == "a lighthouse to animate"
@@ -172,7 +173,7 @@ def test_animate_attaches_the_image_and_records_its_parent(app_sandbox: Sandbox)
 def test_animate_of_a_job_without_a_saved_result_says_so(app_sandbox: Sandbox) -> None:
     job = studio().log.add(idempotency_key="no-media", backend="sandbox", model=IMAGE, category="image", prompt="lost", params={})
     at = open_page("pages/image.py")
-    at.session_state["animate_from"] = job.id
+    at.session_state[SESSION].animate_from = job.id
     at.switch_page("pages/video.py").run()
     assert "cannot be animated" in at.error[0].value and "Animating" not in markdown(at)
     assert not uploads(app_sandbox) and not at.exception

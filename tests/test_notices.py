@@ -15,6 +15,7 @@ from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
 from ui.large_view import link_to
 from ui.notices import Finished, Watch, shows, title, toast_text
+from ui.session import SESSION
 
 from .browser_support import free_port
 from .conftest import APP, ROOT
@@ -130,7 +131,7 @@ def test_a_job_of_this_tab_that_ends_brings_a_toast_with_its_link(app_sandbox: S
     at.switch_page("pages/history.py").run()
     assert not at.exception and not at.toast
     studio_log = get_studio().log
-    job = add(studio_log, "toastme", session=at.session_state["session_id"])
+    job = add(studio_log, "toastme", session=at.session_state[SESSION].id)
     add(studio_log, "not-mine", session="another tab")
     end(studio_log, job)
     at.run()
@@ -147,7 +148,7 @@ def test_a_batch_that_ends_in_one_look_is_one_toast(app_sandbox: Sandbox) -> Non
     at.run()
     at.switch_page("pages/history.py").run()
     studio_log = get_studio().log
-    takes = [add(studio_log, f"take-{n}", session=at.session_state["session_id"], batch="batch-1") for n in (1, 2, 3)]
+    takes = [add(studio_log, f"take-{n}", session=at.session_state[SESSION].id, batch="batch-1") for n in (1, 2, 3)]
     for job in takes:
         end(studio_log, job)
     at.run()

@@ -27,6 +27,7 @@ from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
 from ui.outage import NOTICE
 from ui.services import get_studio
+from ui.session import SESSION
 
 from .conftest import APP, FAST_POLLS, creates, open_page, wait_for
 from .postgres_server import PostgresServer
@@ -115,7 +116,7 @@ def test_a_press_whose_create_went_out_as_postgresql_stopped_says_dont_press_aga
     log = get_studio().log
     (job,) = log.where("prompt = ?", (prompt,))
     wait_for(at, lambda at: (done := log.get(job.id)) is not None and done.status == "succeeded", timeout=60)
-    assert job.id in at.session_state[f"{IMAGE}:followed"]  # the press's card shows again, found by its key
+    assert job.id in at.session_state[SESSION].model(IMAGE).followed  # the press's card shows again, found by its key
     # Once: one task at the service (the follower's re-send with the same key is a replay), one row, charged once,
     # and the follower thread lived through the outage.
     done = log.get(job.id)

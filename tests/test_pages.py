@@ -145,3 +145,18 @@ def test_a_bad_key_gets_plain_words_not_a_traceback(point_app) -> None:
         assert any("The API key was not accepted." in c.value for c in at.caption)
         shown = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "metric") for e in at.get(kind)]
         assert shown and all("rvya_sk_not_a_real_key" not in str(v) for v in shown)
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/image.py", "pages/video.py", "pages/gallery.py", "pages/history.py"])
+def test_a_page_run_reads_the_settings_twice_at_most(app_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
+                                                     page: str) -> None:
+    """The studio is opened by the frame and by the page's gate, then handed down: secrets and environment are
+    read twice per run, not once for every block, callback and accessor that needs the backend."""
+    import ui.services
+
+    at = open_page(page)
+    reads: list[None] = []
+    load = ui.services.load_settings
+    monkeypatch.setattr(ui.services, "load_settings", lambda secrets: reads.append(None) or load(secrets))
+    at.run()
+    assert not at.exception and 1 <= len(reads) <= 2, len(reads)

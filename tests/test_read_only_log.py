@@ -17,6 +17,7 @@ from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 from ui.outage import READ_ONLY_NOTICE
 from ui.services import get_studio
+from ui.session import SESSION
 
 from .conftest import creates, open_page, wait_for
 from .read_only import read_only_disk
@@ -137,7 +138,7 @@ def test_a_read_only_disk_turns_pages_to_a_notice_with_generate_off_and_a_result
     wait_for(at, lambda at: (done := log.get(job.id)) is not None and done.status == "succeeded" and bool(done.media_paths),
              timeout=60)
     assert not at.exception, at.exception
-    assert job.id in at.session_state[f"{IMAGE}:followed"]
+    assert job.id in at.session_state[SESSION].model(IMAGE).followed
     assert len(log.where("prompt = ?", (prompt,))) == 1 and log.count() == 1  # the refused press left no row
     assert [e.status for e in creates(app_sandbox)] == [201]  # one create, never sent again
     assert app_sandbox.balance() == 1000 - MODELS[IMAGE].base_credits

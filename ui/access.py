@@ -13,7 +13,9 @@ from rivya.messages import explain
 from rivya.people import Person
 from rivya.studio import Studio
 from rivya.tasklog import SHARED_OWNER
-from ui.services import GOTO_PAGE, ensure_navigation, get_studio, session_id, studio_or_stop
+from ui.form import widget_key
+from ui.services import current_studio, ensure_navigation, session_id, studio_or_stop
+from ui.session import session
 from ui.text import md_escape
 
 log = logging.getLogger("imagine_studio")
@@ -22,6 +24,8 @@ log = logging.getLogger("imagine_studio")
 # has lost the key; the mark survives it, so the new session asks which key pays before any
 # job is sent instead of quietly billing the team's wallet.
 OWN_KEY_MARK = "own_key"
+PASSWORD = widget_key("access", "password")  # the password box
+KEY_INPUT = widget_key("key", "input")  # the personal key box: emptied by its callback, never drawn back
 
 
 def page_access() -> Studio:
@@ -38,18 +42,18 @@ def page_access() -> Studio:
     key_sidebar(studio)
     if personal_key_choice_pending():
         _key_choice()
-    target = st.session_state.pop(GOTO_PAGE, None)
+    target, session().goto_page = session().goto_page, None
     if target:  # a button (Use these settings, Animate) asked for another page in its callback
         st.switch_page(target)
     return studio
 
 
 def _try_password() -> None:
-    attempt = st.session_state.pop("access:password", "")
-    if get_studio().gate.check(attempt, session=session_id(), address=st.context.ip_address):
-        st.session_state["access:ok"] = True
+    attempt = st.session_state.pop(PASSWORD, "")
+    if current_studio().gate.check(attempt, session=session_id(), address=st.context.ip_address):
+        session().password_ok = True
     else:
-        st.session_state["access:error"] = True
+        session().password_refused = True
 
 
 def auth_configured() -> bool:
@@ -72,7 +76,7 @@ def signed_in_person() -> Person | None:
 def current_person() -> Person | None:
     """The signed-in person the allow-list lets in, or None (sign-in not configured, nobody signed in, or refused)."""
     person = signed_in_person()
-    settings = get_studio().settings
+    settings = current_studio().settings
     allowed = people.admitted(person, emails=settings.allowed_emails, domains=settings.allowed_email_domains,
                               anyone=settings.allow_any_account)
     return person if allowed else None
@@ -80,7 +84,7 @@ def current_person() -> Person | None:
 
 def is_admin() -> bool:
     """True when the signed-in person is one of ``ADMINS`` (nobody is an admin without sign-in)."""
-    return people.is_admin(current_person(), get_studio().settings.admins)
+    return people.is_admin(current_person(), current_studio().settings.admins)
 
 
 def signed_in() -> bool:
@@ -93,16 +97,16 @@ def _claim_legacy_rows(person: Person) -> None:
 
     A log that cannot be written now only delays it to the next page run; it never keeps the person out.
     """
-    if st.session_state.get("access:claimed") == person.id:
+    if session().claimed_for == person.id:
         return
     try:
-        moved = get_studio().log.claim_legacy_person(person.id, person.legacy_ids)
+        moved = current_studio().log.claim_legacy_person(person.id, person.legacy_ids)
     except StorageError as exc:
         log.warning("could not move a person's earlier rows to their id (%s)", exc)
         return
     if moved:
         log.info("moved %d rows kept under a person's former id to their id", moved)
-    st.session_state["access:claimed"] = person.id
+    session().claimed_for = person.id
 
 
 def has_access() -> bool:
@@ -112,7 +116,7 @@ def has_access() -> bool:
 
 def password_given() -> bool:
     """True when no password is set, or this session gave it."""
-    return not get_studio().settings.app_password or bool(st.session_state.get("access:ok"))
+    return not current_studio().settings.app_password or session().password_ok
 
 
 def _provider_answers() -> bool:
@@ -138,7 +142,7 @@ def _sign_in() -> None:
     if _provider_answers():
         st.login()
     else:
-        st.session_state["access:provider_down"] = True
+        session().provider_down = True
 
 
 def sign_in_gate() -> bool:
@@ -171,7 +175,8 @@ def sign_in_gate() -> bool:
             return False
         st.write("Sign in with your team account to use Imagine Studio.")
         st.button("Sign in", type="primary", on_click=_sign_in, key="access:signin", icon=":material/login:")
-    if st.session_state.pop("access:provider_down", False):
+    if session().provider_down:
+        session().provider_down = False
         st.error("The sign-in service is not answering. Try again in a minute; if it goes on, tell whoever runs the app.")
     return False
 
@@ -192,22 +197,23 @@ def password_gate() -> bool:
         return True
     st.title("Imagine Studio", anchor=False)
     with st.form("access:form", border=True, width=420):
-        st.text_input("Team password", type="password", key="access:password")
+        st.text_input("Team password", type="password", key=PASSWORD)
         st.form_submit_button("Enter", type="primary", on_click=_try_password)
-    if st.session_state.pop("access:error", False):
+    if session().password_refused:
+        session().password_refused = False
         st.error("That password is not right. Each wrong try makes the next one wait a little longer.")
     return False
 
 
 def key_owner() -> str:
     """Whose key this session uses: its personal one if given and still held, else the shared one."""
-    owner = st.session_state.get("key_owner", SHARED_OWNER)
+    owner = session().key_owner
     if owner != SHARED_OWNER:
         try:
-            get_studio().jobs.client_for(owner)
+            current_studio().jobs.client_for(owner)
         except KeyError:
-            st.session_state.pop("key_owner", None)
-            st.session_state["key:error"] = "The server restarted and no longer holds your key. Paste it again."
+            session().key_owner = SHARED_OWNER
+            session().key_error = "The server restarted and no longer holds your key. Paste it again."
             return SHARED_OWNER
     return owner
 
@@ -218,15 +224,15 @@ def personal_key_choice_pending() -> bool:
     While it is true, no job may be sent: the next one would bill the team's wallet without
     the person knowing.
     """
-    if OWN_KEY_MARK not in st.query_params or get_studio().sandbox is not None:
+    if OWN_KEY_MARK not in st.query_params or current_studio().sandbox is not None:
         return False
     return key_owner() == SHARED_OWNER
 
 
 def _use_personal_key() -> None:
-    studio = get_studio()
-    key = st.session_state.get("key:input", "").strip()
-    st.session_state["key:input"] = ""  # never draw the key back into the page
+    studio = current_studio()
+    key = st.session_state.get(KEY_INPUT, "").strip()
+    st.session_state[KEY_INPUT] = ""  # never draw the key back into the page
     if not key:
         return
     try:
@@ -234,35 +240,35 @@ def _use_personal_key() -> None:
             probe.get_credits()
     except RivyaError as exc:
         words = explain(exc)
-        st.session_state["key:error"] = f"{words.title} {words.action}"
+        session().key_error = f"{words.title} {words.action}"
         return
-    st.session_state["key_owner"] = studio.jobs.register_key(key)
+    session().key_owner = studio.jobs.register_key(key)
     st.query_params[OWN_KEY_MARK] = "1"
-    st.session_state.pop("key:error", None)
+    session().key_error = None
 
 
 def _forget_personal_key() -> None:
-    owner = st.session_state.pop("key_owner", None)
+    owner, session().key_owner = session().key_owner, SHARED_OWNER
     st.query_params.pop(OWN_KEY_MARK, None)
-    if owner:
-        get_studio().jobs.release_key(owner)
-        get_studio().forget_balance(owner)
+    if owner != SHARED_OWNER:
+        current_studio().jobs.release_key(owner)
+        current_studio().forget_balance(owner)
 
 
 def _use_team_key() -> None:
     st.query_params.pop(OWN_KEY_MARK, None)
-    st.session_state.pop("key:error", None)
+    session().key_error = None
 
 
 def _key_input() -> None:
     st.text_input(
-        "Your Rivya API key", type="password", key="key:input", placeholder="rvya_sk_…",
+        "Your Rivya API key", type="password", key=KEY_INPUT, placeholder="rvya_sk_…",
         help="Used for this browser tab only, kept in the server's memory, never saved or shown.",
     )
 
 
 def _key_error() -> None:
-    error = st.session_state.get("key:error")
+    error = session().key_error
     if error:
         st.error(md_escape(error))
 

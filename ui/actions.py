@@ -9,15 +9,13 @@ from rivya.catalog import MODELS
 from rivya.stars import set_star
 from rivya.tasklog import Job
 from ui.form import prefill
-from ui.services import GOTO_PAGE, PAGE_FOR_CATEGORY, get_studio
-
-# session_state key read by the Video page: the id of the image job whose saved result becomes the reference.
-ANIMATE_FROM = "animate_from"
+from ui.services import PAGE_FOR_CATEGORY, current_studio
+from ui.session import session
 
 
 def _animate(job_id: int) -> None:
-    st.session_state[ANIMATE_FROM] = job_id
-    st.session_state[GOTO_PAGE] = PAGE_FOR_CATEGORY["video"]
+    session().animate_from = job_id
+    session().goto_page = PAGE_FOR_CATEGORY["video"]
 
 
 def animate_button(job: Job, *, key: str, compact: bool = False) -> None:
@@ -32,7 +30,7 @@ def animate_button(job: Job, *, key: str, compact: bool = False) -> None:
 
 
 def _toggle_star(job_id: int, person: str, starred: bool) -> None:
-    set_star(get_studio().log, job_id, person, starred)
+    set_star(current_studio().log, job_id, person, starred)
 
 
 def star_button(job_id: int, starred: bool, person: str, *, key: str) -> None:
@@ -52,7 +50,7 @@ def star_button(job_id: int, starred: bool, person: str, *, key: str) -> None:
 def _use_settings(job: Job) -> None:
     """Refill the right page's form and go there (no job is created)."""
     prefill(MODELS[job.model], job.prompt, job.params)
-    st.session_state[GOTO_PAGE] = PAGE_FOR_CATEGORY[MODELS[job.model].category]
+    session().goto_page = PAGE_FOR_CATEGORY[MODELS[job.model].category]
 
 
 def use_settings_button(job: Job, *, key: str) -> None:

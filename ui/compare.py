@@ -12,7 +12,7 @@ from rivya.gallery import result_file
 from rivya.media import result_image_size
 from rivya.sniffing import is_video
 from ui.pictures import show_result_image
-from ui.services import get_studio
+from ui.services import current_studio
 from ui.text import md_escape
 
 # The large dialog's content is about 1,150 CSS pixels wide; the widest result fills its column.
@@ -39,7 +39,7 @@ def _size(path: Path | None) -> tuple[int, int]:
 @st.dialog("Compare", width="large")
 def open_compare(job_ids: list[int]) -> None:
     """The chosen results side by side: each at one scale, with its prompt and settings, differences marked."""
-    jobs = sorted(get_studio().log.many(job_ids), key=lambda j: job_ids.index(j.id))
+    jobs = sorted(current_studio().log.many(job_ids), key=lambda j: job_ids.index(j.id))
     if not MIN_COMPARED <= len(jobs) <= MAX_COMPARED:
         st.warning(f"Pick {MIN_COMPARED} to {MAX_COMPARED} results to compare.")
         return
@@ -47,7 +47,7 @@ def open_compare(job_ids: list[int]) -> None:
     differing = [r.label for r in rows if r.differs]
     st.caption(("Different: " + ", ".join(differing) if differing else "Same model and settings")
                + " · prompt words added compared with the first are highlighted, words dropped are struck through.")
-    media_dir = get_studio().jobs.media_dir
+    media_dir = current_studio().jobs.media_dir
     paths = [result_file(job, media_dir) for job in jobs]
     sizes = [_size(path) for path in paths]
     widths = same_scale_widths(sizes, DIALOG_PX // len(jobs))

@@ -18,7 +18,7 @@ from rivya.gallery import result_file
 from rivya.media import saved_media
 from rivya.recipes import ZipTooLarge, check_zip, download_name, recipe, with_recipe, write_zip
 from rivya.tasklog import Job
-from ui.services import get_studio
+from ui.services import current_studio
 
 _SPOOL_BYTES = 16 * 2**20  # a ZIP smaller than this is built in memory, a larger one on disk
 
@@ -39,7 +39,7 @@ def _file_with_recipe(job: Job, path_text: str, media_dir: Path) -> Callable[[],
 
 def download_button(job: Job, *, key: str) -> None:
     """"Download" for the job's saved result, with its recipe inside and a name from its prompt; nothing if none is saved."""
-    media_dir = get_studio().jobs.media_dir
+    media_dir = current_studio().jobs.media_dir
     path = result_file(job, media_dir)
     if path is None:
         return
@@ -70,7 +70,7 @@ def zip_download(jobs: list[Job], *, key: str, max_bytes: int = MAX_ZIP_BYTES) -
     The size is checked from the files' sizes on every run, so an oversized selection is refused
     in words beside a disabled button instead of failing silently after the click.
     """
-    media_dir = get_studio().jobs.media_dir
+    media_dir = current_studio().jobs.media_dir
     try:
         total = check_zip(jobs, media_dir, max_bytes=max_bytes)
     except ZipTooLarge as exc:

@@ -7,10 +7,12 @@ from typing import Any
 import streamlit as st
 
 from rivya.catalog import ModelSpec, Param
+from ui.session import session
 
 
-def widget_key(model: str, name: str) -> str:
-    return f"{model}:{name}"
+def widget_key(scope: str, name: str) -> str:
+    """Every widget's ``st.session_state`` key: ``<model or page>:<name>``, one scheme for the whole app."""
+    return f"{scope}:{name}"
 
 
 def _is_switch(param: Param) -> bool:
@@ -38,12 +40,12 @@ def to_api(param: Param, value: Any) -> Any:
 def remembered(key: str, default: Any) -> None:
     """Give a widget its last value back: Streamlit forgets widget values when their page is left."""
     if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(f"_keep:{key}", default)
+        st.session_state[key] = session().kept.get(key, default)
 
 
 def remember(key: str) -> None:
     """Keep a copy of a widget's value that survives visiting another page."""
-    st.session_state[f"_keep:{key}"] = st.session_state[key]
+    session().kept[key] = st.session_state[key]
 
 
 def prefill(spec: ModelSpec, prompt: str, params: dict[str, Any]) -> None:

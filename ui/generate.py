@@ -1,4 +1,4 @@
-"""The Image and Video pages, drawn from one model's catalog entry.
+"""The Image and Video pages' shared blocks (``generate_form``, ``results_panel``), drawn from one model's catalog entry.
 
 Beside the form: several takes per press (one batch, all or none), the image handed over by
 Animate (Video page), the prompt library (recent prompts, the team's presets) and Ctrl+Enter.
@@ -25,11 +25,10 @@ from rivya.prompts import recent_prompts
 from rivya.studio import Studio
 from rivya.thumbnails import PREVIEW, thumbnail_bytes
 from ui.access import current_person, key_owner, personal_key_choice_pending
-from ui.actions import ANIMATE_FROM
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import follow, follow_later, jobs_panel
-from ui.outage import log_down
-from ui.services import demo_banner, get_studio, session_id
+from ui.services import current_studio, session_id
+from ui.session import session
 from ui.text import credits_text, md_escape, shorten
 
 ICONS = {"image": ":material/image:", "video": ":material/movie:"}
@@ -53,28 +52,28 @@ def _form_fingerprint(model: str) -> str:
     """What the form would send: prompt, reference (uploaded or animated), how many, and every catalog parameter."""
     names = ["prompt", "reference", "count", *(p.key for p in get_model(model).params)]
     state = {n: repr(getattr(v, "file_id", v)) for n in names if (v := st.session_state.get(widget_key(model, n))) is not None}
-    animate = st.session_state.get(widget_key(model, "animate"))
+    animate = session().model(model).animate
     state["animate"] = repr(animate["job_id"] if animate else None)
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
 def _register_click(model: str) -> None:
     """Generate's callback: one new intent per click, except the second half of a double click."""
-    intent = next_intent(_form_fingerprint(model), st.session_state.get(widget_key(model, "click")), time.monotonic())
+    intent = next_intent(_form_fingerprint(model), session().model(model).click, time.monotonic())
     if intent is None:
         return
-    st.session_state[widget_key(model, "click")] = intent
-    st.session_state[widget_key(model, "pressed")] = True  # acted on once, by the next page run
-    st.session_state.pop(widget_key(model, "notice"), None)  # a new press replaces the last message
+    session().model(model).click = intent
+    session().model(model).pressed = True  # acted on once, by the next page run
+    session().model(model).notice = None  # a new press replaces the last message
 
 
 def _notice(model: str, kind: str, text: str) -> None:
     """Keep a message about the last press until the person presses again (panel refreshes don't clear it)."""
-    st.session_state[widget_key(model, "notice")] = (kind, text)
+    session().model(model).notice = (kind, text)
 
 
 def _show_notice(model: str) -> None:
-    notice = st.session_state.get(widget_key(model, "notice"))
+    notice = session().model(model).notice
     if notice:
         kind, text = notice
         if kind == "fix":
@@ -90,7 +89,7 @@ def _reference_problem(exc: RivyaError) -> str:
     return " ".join(exc.problems) if isinstance(exc, InvalidInputError) else f"{words.title} {words.action}"
 
 
-def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
+def _reference_input(studio: Studio, spec: ModelSpec) -> tuple[Reference | None, str | None]:
     """The optional reference image: checked by content, previewed, uploaded once."""
     rule = spec.reference
     upload = st.file_uploader(
@@ -104,17 +103,17 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
     if personal_key_choice_pending():  # an upload would go out under the team key before the person chose
         st.info("Choose which key pays (at the top of the page), then the image is attached.", icon=":material/key:")
         return None, None
-    state_key = widget_key(spec.id, "ref-state")
-    cached = st.session_state.get(state_key)
+    state = session().model(spec.id)
+    cached = state.reference
     if not cached or cached[0] != upload.file_id:
         data = upload.getvalue()
         try:
-            reference = get_studio().prepare_reference(data, upload.name, spec.id, key_owner())
+            reference = studio.prepare_reference(data, upload.name, spec.id, key_owner())
             # A small preview made once per upload: re-sending a 10 MB original on every rerun costs memory and CPU.
             cached = (upload.file_id, reference, None, thumbnail_bytes(data, PREVIEW))
         except RivyaError as exc:
             cached = (upload.file_id, None, _reference_problem(exc), None)
-        st.session_state[state_key] = cached
+        state.reference = cached
     _, reference, problem, preview = cached
     if problem:
         st.error(md_escape(problem), icon=":material/broken_image:")
@@ -128,32 +127,31 @@ def _reference_input(spec: ModelSpec) -> tuple[Reference | None, str | None]:
 # -- Animate: an image result handed over from a card, the Gallery or History -------------------------------
 
 
-def _receive_animate(spec: ModelSpec) -> None:
+def receive_animate(studio: Studio, spec: ModelSpec) -> None:
     """Take the image ``animate_button`` handed over (once): prefill its prompt and its shape (aspect ratio, resolution)
     where this model offers the same value, and keep the image attached across reruns."""
-    job_id = st.session_state.pop(ANIMATE_FROM, None)
+    job_id, session().animate_from = session().animate_from, None
     if job_id is None:
         return
-    job = get_studio().log.get(job_id)
+    job = studio.log.get(job_id)
     if job is None or job.category != "image" or not job.media_paths:
         _notice(spec.id, "error", "That image's saved result is not here any more, so it cannot be animated.")
         return
     shape = {key: value for key in ANIMATE_KEEPS
              if (param := spec.param(key)) is not None and (value := job.params.get(key)) in param.options}
     prefill(spec, job.prompt, shape)
-    st.session_state[widget_key(spec.id, "animate")] = {
+    session().model(spec.id).animate = {
         "job_id": job.id, "owner": None, "reference": None, "problem": None, "preview": None,
     }
-    st.session_state.pop(widget_key(spec.id, "notice"), None)
+    session().model(spec.id).notice = None
 
 
 def _drop_animate(model: str) -> None:
-    st.session_state.pop(widget_key(model, "animate"), None)
+    session().model(model).animate = None
 
 
-def _upload_animated(spec: ModelSpec, state: dict, owner: str) -> None:
+def _upload_animated(studio: Studio, spec: ModelSpec, state: dict, owner: str) -> None:
     """Upload the image's saved copy as this model's reference (``prepare_reference`` uploads a content once)."""
-    studio = get_studio()
     job = studio.log.get(state["job_id"])
     path = saved_media(job.media_paths[0] if job and job.media_paths else None, studio.jobs.media_dir)
     state.update(owner=owner, reference=None, problem=None)
@@ -168,18 +166,18 @@ def _upload_animated(spec: ModelSpec, state: dict, owner: str) -> None:
     state["preview"] = state["preview"] or thumbnail_bytes(data, PREVIEW)
 
 
-def _animate_reference(spec: ModelSpec) -> tuple[Reference | None, str | None, int] | None:
+def _animate_reference(studio: Studio, spec: ModelSpec) -> tuple[Reference | None, str | None, int] | None:
     """The image being animated (reference, problem, its job id), shown with a way to remove it; None if none.
 
     While it is attached it replaces the file uploader's reference.
     """
-    state = st.session_state.get(widget_key(spec.id, "animate"))
+    state = session().model(spec.id).animate
     if not state:
         return None
     owner = key_owner()
     waiting = personal_key_choice_pending()
     if not waiting and state["owner"] != owner:  # not yet uploaded for this key (a failure is not retried each rerun)
-        _upload_animated(spec, state, owner)
+        _upload_animated(studio, spec, state, owner)
     with st.container(border=True, key="animate-from", horizontal=True, vertical_alignment="center"):
         st.markdown("**Animating:**", width="content")
         if state["preview"]:
@@ -200,7 +198,7 @@ def _animate_reference(spec: ModelSpec) -> tuple[Reference | None, str | None, i
 
 def _library_message(model: str, kind: str, text: str, *, tab: str | None = None) -> None:
     """Say what a library action did; ``tab`` keeps that tab open (a rerun would otherwise show the first one)."""
-    st.session_state[widget_key(model, "library-msg")] = (kind, text)
+    session().model(model).library_message = (kind, text)
     if tab is not None:
         st.session_state[widget_key(model, "library-tab")] = tab
 
@@ -212,12 +210,12 @@ def _use_prompt(model: str, prompt: str) -> None:
 
 def _apply_preset(model: str, preset_id: int) -> None:
     """Fill the form from a preset; a job made before anything is changed records it."""
-    preset = get_preset(get_studio().log, preset_id)
+    preset = get_preset(current_studio().log, preset_id)
     if preset is None:
         _library_message(model, "error", "That preset no longer exists (someone may have deleted it).", tab="Presets")
         return
     prefill(MODELS[model], preset.prompt, preset.params)
-    st.session_state[widget_key(model, "preset")] = preset.id
+    session().model(model).preset = preset.id
     _library_message(model, "ok", f"Applied “{preset.name}”.", tab="Presets")
 
 
@@ -225,11 +223,11 @@ def _save_preset(model: str) -> None:
     name = st.session_state.get(widget_key(model, "preset-name"), "")
     prompt, params = form_values(MODELS[model])
     try:
-        preset = save_preset(get_studio().log, name, model, prompt, params, current_person())
+        preset = save_preset(current_studio().log, name, model, prompt, params, current_person())
     except PresetError as exc:
         _library_message(model, "error", str(exc), tab="Presets")
         return
-    st.session_state[widget_key(model, "preset")] = preset.id
+    session().model(model).preset = preset.id
     st.session_state[widget_key(model, "preset-pick")] = preset.id
     st.session_state[widget_key(model, "preset-name")] = ""
     _library_message(model, "ok", f"Saved “{preset.name}” for the whole team.", tab="Presets")
@@ -237,7 +235,7 @@ def _save_preset(model: str) -> None:
 
 def _rename_preset(model: str, preset_id: int) -> None:
     try:
-        preset = rename_preset(get_studio().log, preset_id, st.session_state.get(widget_key(model, "preset-rename"), ""))
+        preset = rename_preset(current_studio().log, preset_id, st.session_state.get(widget_key(model, "preset-rename"), ""))
     except PresetError as exc:
         _library_message(model, "error", str(exc), tab="Presets")
         return
@@ -245,7 +243,7 @@ def _rename_preset(model: str, preset_id: int) -> None:
 
 
 def _delete_preset(model: str, preset_id: int, name: str) -> None:
-    delete_preset(get_studio().log, preset_id)
+    delete_preset(current_studio().log, preset_id)
     st.session_state.pop(widget_key(model, "preset-pick"), None)
     _library_message(model, "ok", f"Deleted “{name}”.", tab="Presets")
 
@@ -301,7 +299,8 @@ def _presets(studio: Studio, spec: ModelSpec) -> None:
 
 def _library(studio: Studio, spec: ModelSpec) -> None:
     """Recent prompts and presets (the shipped ones arrive as the ``Studio`` opens), folded away until wanted."""
-    message = st.session_state.pop(widget_key(spec.id, "library-msg"), None)
+    state = session().model(spec.id)
+    message, state.library_message = state.library_message, None
     with st.expander("Prompt library", icon=":material/bookmarks:", expanded=message is not None):
         if message:
             kind, text = message
@@ -317,25 +316,27 @@ def _library(studio: Studio, spec: ModelSpec) -> None:
 # -- Generate -------------------------------------------------------------------------------------------------
 
 
-def _balance() -> int | None:
+def _balance(studio: Studio) -> int | None:
     """The wallet, or None when it is unknown (shown as —; the service decides at submit)."""
     try:
-        return get_studio().balance(key_owner())
+        return studio.balance(key_owner())
     except RivyaError as exc:
         words = explain(exc)
         st.warning(f"{md_escape(words.title)} {md_escape(words.action)}", icon=":material/cloud_off:")
         return None
 
 
-def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Reference | None, problem: str | None, *,
-                  count: int, parent_id: int | None) -> None:
+def _handle_click(studio: Studio, spec: ModelSpec, prompt: str, params: dict, reference: Reference | None,
+                  problem: str | None, *, count: int, parent_id: int | None) -> None:
     """Act on a registered click exactly once (``Studio.submit``): the intent's keys make any repeat a no-op."""
-    if not st.session_state.pop(widget_key(spec.id, "pressed"), False):
+    state = session().model(spec.id)
+    if not state.pressed or state.click is None:  # the press's callback sets both
         return
+    state.pressed = False
     form = Form(spec.id, prompt, params, reference=reference, reference_problem=problem, count=count,
-                parent_id=parent_id, preset_id=st.session_state.get(widget_key(spec.id, "preset")))
+                parent_id=parent_id, preset_id=state.preset)
     who = Who(current_person(), None if personal_key_choice_pending() else key_owner(), session_id(), spec.category)
-    outcome = get_studio().submit(form, who, st.session_state[widget_key(spec.id, "click")].key)
+    outcome = studio.submit(form, who, state.click.key)
     if outcome.notice == Notice.FIX:
         _notice(spec.id, Notice.FIX,
                 "Nothing was sent. Please fix:\n\n" + "\n".join(f"- {md_escape(p)}" for p in outcome.problems))
@@ -348,10 +349,10 @@ def _handle_click(spec: ModelSpec, prompt: str, params: dict, reference: Referen
 
 def _follow_waiting(studio: Studio, model: str) -> None:
     """Jobs pressed while the log could not be written: once it answers, their rows (found by key) join the panel."""
-    keys = st.session_state.get(widget_key(model, "waiting"))
-    if keys:
-        follow(model, [job for key in keys if (job := studio.log.by_key(key)) is not None])
-        st.session_state.pop(widget_key(model, "waiting"), None)
+    state = session().model(model)
+    if state.waiting:
+        follow(model, [job for key in state.waiting if (job := studio.log.by_key(key)) is not None])
+        state.waiting = []
 
 
 def _prompt_length(spec: ModelSpec, prompt: str) -> None:
@@ -382,62 +383,60 @@ def budget_caption(studio: Studio, person: Person | None) -> str | None:
     return f"{text[0].upper()}{text[1:]} (resets at midnight {settings.budget_timezone})."
 
 
-def generate_page(model: str) -> None:
-    """The whole page for one model: form on the left, jobs and results on the right."""
-    spec = get_model(model)
-    studio = get_studio()
-    down = log_down()  # the job log cannot be reached: the main script's notice says so; the form waits with Generate off
-    if spec.category == "video" and not down:
-        _receive_animate(spec)
-    st.title(spec.category.capitalize(), anchor=False)  # the navigation's name of this page
-    st.caption(f"Model: {md_escape(spec.display_name)}")
-    demo_banner(studio)
-    form, panel = st.columns([5, 6], gap="large")
-    with form:
-        if not down:
-            _library(studio, spec)
-        prompt_key = widget_key(model, "prompt")
-        remembered(prompt_key, "")
-        # No max_chars: the browser would count UTF-16 units and silently cut an over-long paste.
-        prompt = st.text_area(
-            "Prompt",
-            key=prompt_key,
-            height=140,
-            placeholder=f"Describe the {spec.category} you want, e.g. a lighthouse on a cliff at dawn, soft mist",
-        )
-        remember(prompt_key)
-        _prompt_length(spec, prompt)
-        animated = _animate_reference(spec) if spec.category == "video" else None
-        if animated is not None:
-            reference, problem, parent_id = animated
-        else:
-            (reference, problem), parent_id = _reference_input(spec), None
-        params = param_widgets(spec, has_reference=reference is not None or problem is not None)
-        count_key = widget_key(model, "count")
-        remembered(count_key, 1)
-        st.segmented_control("How many", HOW_MANY, key=count_key, required=True,
-                             help="Several takes of the same prompt and settings.")
-        remember(count_key)
-        count = _count(model)
-        cost = credits_for(model, params)
-        row = st.container(horizontal=True, vertical_alignment="center", key="generate-row")  # wraps on a phone
-        row.button(
-            "Generate", type="primary", key=widget_key(model, "generate"), shortcut=SHORTCUT, on_click=_register_click,
-            args=(model,), icon=ICONS.get(spec.category), disabled=down,
-        )
-        price = row.empty()
-        # Handled before the balance is read, so the balance already shows these jobs.
-        _handle_click(spec, prompt, params, reference, problem, count=count, parent_id=parent_id)
-        _show_notice(model)
-        balance = _balance()
-        total = f"{count} × {cost} = {count * cost} credits" if count > 1 else f"{cost} credits"
-        price.markdown(f"**{total}** · balance {credits_text(balance)}")
-        caption = None if down else budget_caption(studio, current_person())
-        if caption:
-            st.caption(caption)
-    with panel.container(key="results"):
+def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
+    """The form column: library, prompt, reference, settings, how many, and Generate with its price.
+
+    ``down``: the job log cannot be reached (the main script's notice says so); the form waits with Generate off.
+    """
+    model = spec.id
+    if not down:
+        _library(studio, spec)
+    prompt_key = widget_key(model, "prompt")
+    remembered(prompt_key, "")
+    # No max_chars: the browser would count UTF-16 units and silently cut an over-long paste.
+    prompt = st.text_area(
+        "Prompt",
+        key=prompt_key,
+        height=140,
+        placeholder=f"Describe the {spec.category} you want, e.g. a lighthouse on a cliff at dawn, soft mist",
+    )
+    remember(prompt_key)
+    _prompt_length(spec, prompt)
+    animated = _animate_reference(studio, spec) if spec.category == "video" else None
+    if animated is not None:
+        reference, problem, parent_id = animated
+    else:
+        (reference, problem), parent_id = _reference_input(studio, spec), None
+    params = param_widgets(spec, has_reference=reference is not None or problem is not None)
+    count_key = widget_key(model, "count")
+    remembered(count_key, 1)
+    st.segmented_control("How many", HOW_MANY, key=count_key, required=True,
+                         help="Several takes of the same prompt and settings.")
+    remember(count_key)
+    count = _count(model)
+    cost = credits_for(model, params)
+    row = st.container(horizontal=True, vertical_alignment="center", key="generate-row")  # wraps on a phone
+    row.button(
+        "Generate", type="primary", key=widget_key(model, "generate"), shortcut=SHORTCUT, on_click=_register_click,
+        args=(model,), icon=ICONS.get(spec.category), disabled=down,
+    )
+    price = row.empty()
+    # Handled before the balance is read, so the balance already shows these jobs.
+    _handle_click(studio, spec, prompt, params, reference, problem, count=count, parent_id=parent_id)
+    _show_notice(model)
+    balance = _balance(studio)
+    total = f"{count} × {cost} = {count * cost} credits" if count > 1 else f"{cost} credits"
+    price.markdown(f"**{total}** · balance {credits_text(balance)}")
+    caption = None if down else budget_caption(studio, current_person())
+    if caption:
+        st.caption(caption)
+
+
+def results_panel(studio: Studio, model: str, *, down: bool) -> None:
+    """The panel column: this session's jobs for ``model`` and their results (nothing while the log is down)."""
+    with st.container(key="results"):
         if down:
             st.caption("Your jobs show here again once the job log can be reached.")
             return
         _follow_waiting(studio, model)
-        jobs_panel(model, st.session_state.get(widget_key(model, "followed"), []))
+        jobs_panel(studio, model, session().model(model).followed)

@@ -1,4 +1,4 @@
-"""The History & credits page: what the team made, what it cost, and where it is."""
+"""The History & credits page's blocks: what the team made, what it cost, and where it is."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -21,13 +22,10 @@ from rivya.status import JobStatus, status_word
 from rivya.studio import Studio
 from rivya.tasklog import Job
 from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_bytes
-from ui.access import current_person, is_admin, key_owner
+from ui.access import key_owner
 from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.jobs_view import CardMode, job_card
-from ui.outage import log_unreachable
-from ui.services import demo_banner, get_studio
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
@@ -51,7 +49,7 @@ FAVOURITES, MINE = "Favourites", "Mine"
 COMPARE_MIN, COMPARE_MAX = 2, 4
 
 
-def _balance_row(studio: Studio, person: Person | None) -> None:
+def balance_row(studio: Studio, person: Person | None) -> None:
     """Balance and today's budgets; budgets count from midnight in ``BUDGET_TIMEZONE``, as the spend guard does.
 
     The balance's clock is the viewer's; the days are the studio's one calendar, named once beside the figures.
@@ -77,7 +75,7 @@ def _balance_row(studio: Studio, person: Person | None) -> None:
         mine.caption("Resets at midnight")
 
 
-def _my_spend(studio: Studio, person: Person) -> None:
+def my_spend(studio: Studio, person: Person) -> None:
     """The signed-in person's own spend, in the budgets' days."""
     spend = studio.ledger.person_spend(person.id)
     with st.container(horizontal=True, gap="medium"):
@@ -87,7 +85,7 @@ def _my_spend(studio: Studio, person: Person) -> None:
     st.caption("Your jobs only.")
 
 
-def _spend_by_person(studio: Studio) -> None:
+def spend_by_person(studio: Studio) -> None:
     """The admins' view: every person's jobs and spend, largest first."""
     rows = studio.ledger.spend_by_person()
     table = pd.DataFrame(
@@ -116,7 +114,7 @@ def _spend_by_person(studio: Studio) -> None:
     st.caption(f"Credits charged per person. {days_note(studio.log.timezone)}")
 
 
-def _figures(studio: Studio) -> None:
+def figures(studio: Studio) -> None:
     """The headline figures in a row that wraps (two per row on a phone) rather than stacking one per row."""
     fig = studio.ledger.figures()
     with st.container(horizontal=True, gap="medium"):
@@ -162,7 +160,7 @@ def _stacked_by_day(table: pd.DataFrame, series: str, value: str) -> None:
     st.vega_lite_chart(data, spec, width="stretch", height=CHART_HEIGHT)
 
 
-def _charts(studio: Studio) -> None:
+def charts(studio: Studio) -> None:
     left, middle, right = st.columns(3)
     with left:
         st.markdown("**Credits per day, by model**")
@@ -190,7 +188,7 @@ def _charts(studio: Studio) -> None:
                    "9 in 10 within the second.")
 
 
-def _filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
+def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     choices = studio.ledger.choices()
     # Status and dates sit in a popover: the browser then builds (and rebuilds on every rerun) two fewer widgets,
     # which made the page's first draw and each filter noticeably quicker in Chromium (benchmarks/history.py).
@@ -217,19 +215,18 @@ def _filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
-def _thumbnail_uri(media_path: str) -> str:
+def _thumbnail_uri(media_path: str, media_dir: Path) -> str:
     """A saved result's picture for a table cell (``thumbnails.CELL``), inlined once per file and then served from memory."""
-    media_dir = get_studio().jobs.media_dir
     card = shown_thumbnail(saved_media(media_path, media_dir), CARD, media_dir)  # only files inside the media folder
     small = thumbnail_bytes(card, CELL) if card else None
     return data_uri(small) if small else NO_THUMBNAIL
 
 
-def _table_rows(page: pd.DataFrame, zone: str) -> pd.DataFrame:
+def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path) -> pd.DataFrame:
     """The visible page of rows, times in ``zone``, with thumbnails inlined (a few KB each, only for this page)."""
     def thumb(paths: str) -> str:
         saved = json.loads(paths) if isinstance(paths, str) else []
-        return _thumbnail_uri(saved[0]) if saved else NO_THUMBNAIL
+        return _thumbnail_uri(saved[0], media_dir) if saved else NO_THUMBNAIL
 
     def link(urls: str) -> str | None:
         return next((u for u in json.loads(urls) if is_web_url(u)), None) if isinstance(urls, str) else None
@@ -259,7 +256,7 @@ def table_key(jobs: ledger.JobFilter, page: int) -> str:
     return f"history:table:{digest}"
 
 
-def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
+def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
     """The paged table; returns the ids of the rows the user selected, in the order shown."""
     pages = max(1, math.ceil(matching / PAGE_SIZE))
     number = 1
@@ -268,7 +265,7 @@ def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
     page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     zone = viewer_timezone().key
     event = st.dataframe(
-        _table_rows(page, zone),
+        _table_rows(page, zone, studio.jobs.media_dir),
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
@@ -293,7 +290,7 @@ def _table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
     return [int(page.iloc[r]["id"]) for r in sorted(rows) if r < len(page)]
 
 
-def _actions(jobs: list[Job]) -> None:
+def selection_actions(jobs: list[Job]) -> None:
     """What can be done with the selected rows: Compare 2-4 results, Animate one image, download them as a ZIP."""
     results = [j for j in jobs if j.status == JobStatus.SUCCEEDED and j.media_paths]
     comparable = COMPARE_MIN <= len(jobs) <= COMPARE_MAX and len(results) == len(jobs)
@@ -308,7 +305,7 @@ def _actions(jobs: list[Job]) -> None:
         st.caption(f"{len(jobs):,} selected" + (f"; {skipped:,} without a saved result" if skipped else ""))
 
 
-def _stuck(studio: Studio) -> None:
+def stuck_jobs(studio: Studio) -> None:
     running, stuck = studio.ledger.running(stuck_after=STUCK_AFTER_SECONDS)
     if running:
         note, button = st.columns([4, 1], vertical_alignment="center")
@@ -321,56 +318,3 @@ def _stuck(studio: Studio) -> None:
         if button.button("Check now", key="history:recheck", icon=":material/sync:"):
             studio.jobs.recheck()
             st.toast("Checking every running job now.")
-
-
-def history_page() -> None:
-    studio = get_studio()
-    person = current_person()
-    st.title("History & credits", anchor=False)
-    demo_banner(studio)
-    if log_unreachable():  # the notice above says why; the figures and the table all read the log
-        st.caption("Jobs and spending show here again once the job log can be reached.")
-        return
-    top = st.container()
-    _history(studio, person)
-    with top:  # filled last: the balance may wait for Rivya's answer, and the table need not wait with it
-        _balance_row(studio, person)
-
-
-def _history(studio: Studio, person: Person | None) -> None:
-    total = studio.ledger.total()
-    if not total:
-        st.caption("No jobs yet. Make an image or a video and it will show up here.")
-        return
-    _figures(studio)
-    if person is not None:
-        _my_spend(studio, person)
-    _stuck(studio)
-    # Charts and the spend table are built only while their tab is open: they cost more than the rest of the page.
-    # The jobs tab always runs, so its filters keep their values while another tab is shown.
-    admin = is_admin()
-    tabs = st.tabs(["Jobs", "Charts", *(["Spend per person"] if admin else [])], key="history:tab", on_change="rerun")
-    jobs_tab, charts_tab = tabs[:2]
-    if charts_tab.open:
-        with charts_tab:
-            _charts(studio)
-    if admin and tabs[2].open:
-        with tabs[2]:
-            _spend_by_person(studio)
-    with jobs_tab:
-        jobs = _filters(studio, person)
-        matching = studio.ledger.count(jobs)
-        # On the left, beside the count: the table's own toolbar appears top right on hover and would cover it.
-        with st.container(horizontal=True, vertical_alignment="center"):
-            st.caption(f"{matching:,} of {total:,} jobs, newest first", width="content")
-            st.download_button(
-                "Download CSV", lambda: studio.ledger.to_csv(jobs), file_name="imagine-studio-jobs.csv", mime="text/csv",
-                icon=":material/download:", on_click="ignore", key="history:csv", type="tertiary",
-            )
-        selected = _table(studio, jobs, matching)
-        chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
-        if chosen:
-            _actions(chosen)
-        if len(chosen) == 1:
-            st.subheader("Selected job", anchor=False)
-            job_card(chosen[0], CardMode.SELECTED, key_prefix="history", image_width=SELECTED_IMAGE_PX)

@@ -30,16 +30,17 @@ from rivya.resources import is_web_url
 from rivya.results import offered_note
 from rivya.stars import starred
 from rivya.status import JobStatus, is_known, status_word
+from rivya.studio import Studio
 from rivya.tasklog import Job, TaskLog
 from rivya.thumbnails import CARD, data_uri, shown_thumbnail
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
-from ui.form import widget_key
 from ui.large_view import link_to, open_link
 from ui.outage import outage_guard
 from ui.pictures import show_result_image
-from ui.services import GOTO_PAGE, get_studio, session_id
+from ui.services import current_studio, session_id
+from ui.session import session
 from ui.text import local_time, md_escape, seconds
 
 log = logging.getLogger("ui.jobs_view")
@@ -96,22 +97,15 @@ def read_facts(log: TaskLog, jobs: list[Job], person: str) -> CardFacts:
     )
 
 
-def _retry_state(key_prefix: str) -> str:
-    return f"{key_prefix}:retry"
-
-
-def _said(key_prefix: str, job_id: int) -> str:
-    return f"{key_prefix}:retry-said:{job_id}"
-
-
 def _register_retry(key_prefix: str, job_id: int, model: str) -> None:
     """Try again's callback: one new intent (with its own idempotency key) per press, except a double click's second half."""
-    intent = next_intent(str(job_id), st.session_state.get(_retry_state(key_prefix)), time.monotonic())
+    state = session().retry(key_prefix)
+    intent = next_intent(str(job_id), state.click, time.monotonic())
     if intent is None:
         return
-    st.session_state[_retry_state(key_prefix)] = intent
-    st.session_state[f"{key_prefix}:retry-press"] = (job_id, model)  # acted on once, by the next page run
-    st.session_state.pop(_said(key_prefix, job_id), None)  # a new press replaces the last message
+    state.click = intent
+    state.press = (job_id, model)  # acted on once, by the next page run
+    state.said.pop(job_id, None)  # a new press replaces the last message
 
 
 def follow(model: str, jobs: Iterable[Job]) -> None:
@@ -119,7 +113,7 @@ def follow(model: str, jobs: Iterable[Job]) -> None:
     jobs = list(jobs)
     if not jobs:
         return
-    followed = st.session_state.setdefault(widget_key(model, "followed"), [])
+    followed = session().model(model).followed
     for job in reversed(jobs):
         if job.id not in followed:
             followed.insert(0, job.id)
@@ -128,34 +122,35 @@ def follow(model: str, jobs: Iterable[Job]) -> None:
 def follow_later(model: str, keys: Sequence[str]) -> None:
     """Jobs a press may have logged while the log could not be read: the model's panel finds them by key later."""
     if keys:
-        st.session_state.setdefault(widget_key(model, "waiting"), []).extend(keys)
+        session().model(model).waiting.extend(keys)
 
 
 def _handle_retry(key_prefix: str) -> None:
     """Act on a registered Try again exactly once (``rivya.presses.retry``); the intent's key makes a repeat of the
     same press a no-op, so reruns never send a second job."""
-    press = st.session_state.pop(f"{key_prefix}:retry-press", None)
-    if press is None:
+    state = session().retry(key_prefix)
+    press, state.press = state.press, None
+    if press is None or state.click is None:
         return
     job_id, model = press
     owner = None if personal_key_choice_pending() else key_owner()
-    intent = st.session_state[_retry_state(key_prefix)].key
-    outcome = get_studio().retry(job_id, Who(current_person(), owner, session_id()), intent)
+    intent = state.click.key
+    outcome = current_studio().retry(job_id, Who(current_person(), owner, session_id()), intent)
     follow(model, outcome.jobs)
     follow_later(model, outcome.waiting)
     if outcome.notice is not None:
         words = outcome.words
         text = " ".join(outcome.problems) if words is None else f"{words.title} {words.action}"
-        st.session_state[_said(key_prefix, job_id)] = (outcome.notice, text)
+        state.said[job_id] = (outcome.notice, text)
     elif outcome.jobs:
-        st.session_state[_said(key_prefix, job_id)] = ("sent", outcome.jobs[0].id)
+        state.said[job_id] = ("sent", outcome.jobs[0].id)
 
 
 def _retry_block(job: Job, key_prefix: str) -> None:
     """Under a failure: Try again with its cost (none for lack of credits: the failure says so), and what the last
     press did."""
     _handle_retry(key_prefix)  # a card outside the job panel (History) acts on its own press
-    said = st.session_state.get(_said(key_prefix, job.id))
+    said = session().retry(key_prefix).said.get(job.id)
     if said and said[0] == "sent":  # one press, one new job: the card then points to it and offers no second one
         st.caption(f"Sent again as job #{said[1]}.")
         return
@@ -235,7 +230,7 @@ def show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> No
 def _show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
     # Only a file saved under the media folder is ever shown: Streamlit reads a non-URL string
     # as a local path and serves it, so a service-supplied string never reaches st.image/st.video.
-    path = result_file(job, get_studio().jobs.media_dir)
+    path = result_file(job, current_studio().jobs.media_dir)
     if path is None:
         _media_placeholder(job)
         return
@@ -268,7 +263,7 @@ def show_thumbnail(job: Job) -> None:
     costs far more than the list is worth. Never raises, as ``show_media``.
     """
     try:
-        media_dir = get_studio().jobs.media_dir
+        media_dir = current_studio().jobs.media_dir
         path = result_file(job, media_dir)
         if path is None:
             _media_placeholder(job)
@@ -487,7 +482,7 @@ def _finished_extras(card: _Card, *, compact: bool) -> None:
     if not job.is_done:
         return
     person = star_owner(current_person()) if card.person is None else card.person
-    facts = read_facts(get_studio().log, [job], person) if card.facts is None else card.facts
+    facts = read_facts(current_studio().log, [job], person) if card.facts is None else card.facts
     if job.status == JobStatus.SUCCEEDED:
         _result_extras(job, card.key_prefix, facts, person, compact=compact)
     else:
@@ -564,7 +559,7 @@ def _grid(jobs: list[Job], draw: Callable[[Job], None], size: int) -> None:
                 draw(job)
 
 
-def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
+def jobs_panel(studio: Studio, model: str, followed: list[int], *, limit: int = 6) -> None:
     """Jobs in progress (refreshing themselves), then finished results, newest first; a batch as one group.
 
     This session's jobs and the model's recent ones, drawn as ``rivya.panel.plan_panel`` decides. The live part
@@ -574,13 +569,12 @@ def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
     """
     key_prefix = f"{model}:panel"
     _handle_retry(key_prefix)  # before reading the log, so a new job shows in this very run
-    studio = get_studio()
     jobs = _whole_batches(studio.log, _load(studio.log, model, followed, limit))
     if not jobs:
         st.caption("Your results will appear here.")
         return
     plan = plan_panel(jobs, followed, MODELS[model].category, datetime.now(UTC))
-    live = _live_part(plan, model, key_prefix, limit)
+    live = _live_part(studio, plan, model, key_prefix, limit)
     if plan.live_above:
         live()
     person = star_owner(current_person())
@@ -593,16 +587,16 @@ def jobs_panel(model: str, followed: list[int], *, limit: int = 6) -> None:
             job_card(group.page_drawn[0], mode, typical=plan.typical, key_prefix=key_prefix, facts=facts, person=person)
 
 
-def _live_part(plan: PanelPlan, model: str, key_prefix: str, limit: int) -> Callable[[], None]:
+def _live_part(studio: Studio, plan: PanelPlan, model: str, key_prefix: str, limit: int) -> Callable[[], None]:
     """The fragment that redraws the running jobs' cards at the plan's pace, and turns into a page run when
     the plan no longer holds (a job settled, or the pace should change)."""
 
     @st.fragment(run_every=plan.interval)
     @outage_guard()  # a refresh during an outage turns the page to its outage notice instead of a traceback
     def live() -> None:
-        if st.session_state.get(GOTO_PAGE):
+        if session().goto_page:
             st.rerun()  # "Use these settings" on a live card: the page run switches page
-        current = _load(get_studio().log, model, plan.watched, limit)
+        current = _load(studio.log, model, plan.watched, limit)
         if plan.needs_page_run(current, datetime.now(UTC)):
             st.rerun()
         shown = plan.live_cards(current)  # newest first

@@ -29,16 +29,14 @@ from rivya.tasklog import Job
 from ui.access import current_person
 from ui.actions import animate_button, star_button, use_settings_button
 from ui.downloads import download_button
+from ui.form import widget_key
 from ui.outage import outage_guard
 from ui.pictures import show_result_image
-from ui.services import GOTO_PAGE, get_studio
+from ui.services import current_studio
+from ui.session import session
 from ui.text import local_time, md_escape
 
 LINK_PARAM = "job"
-# session_state: the result the open dialog shows (lineage links move it along the chain without closing).
-SHOWN = "large_view:shown"
-# session_state: the id the address named when the dialog was last opened from it.
-LINKED = "large_view:linked"
 GALLERY_PATH = "gallery"
 # A result is drawn at most this tall (about 70% of a 800-pixel-high window), so its controls stay in view;
 # the result's column in the large dialog is about COLUMN_PX wide on a desktop.
@@ -56,14 +54,19 @@ def link_to(job_id: int) -> str:
 def open_link(job_id: int) -> None:
     """Button callback: show ``job_id`` in the large view (and put it in the address, so it can be shared)."""
     st.query_params[LINK_PARAM] = str(job_id)
-    st.session_state[SHOWN] = job_id
+    session().shown = job_id
+
+
+def _tags_key(job_id: int | None) -> str:
+    """The tag box's widget key for one result."""
+    return widget_key("large", f"tags:{job_id}")
 
 
 def _closed() -> None:
     """The dialog was dismissed: forget the result it showed and take it out of the address."""
     st.query_params.pop(LINK_PARAM, None)
-    shown = st.session_state.pop(SHOWN, None)
-    st.session_state.pop(f"large:tags:{shown}", None)
+    shown, session().shown = session().shown, None
+    st.session_state.pop(_tags_key(shown), None)
 
 
 def linked_job_id() -> int | None:
@@ -85,27 +88,27 @@ def open_from_link() -> None:
         st.query_params.pop(LINK_PARAM, None)
         st.warning(f"The link names result “{md_escape(raw[:40])}”, which is not a result number.", icon=":material/link_off:")
         return
-    if st.session_state.get(SHOWN) is None or st.session_state.get(LINKED) != job_id:
-        st.session_state[SHOWN] = job_id  # a new link wins over a result left open earlier in this session
-    st.session_state[LINKED] = job_id
+    if session().shown is None or session().linked != job_id:
+        session().shown = job_id  # a new link wins over a result left open earlier in this session
+    session().linked = job_id
     show_large(job_id)
 
 
 def _save_tags(job_id: int) -> None:
     """Multiselect callback: add the tags newly picked or typed, remove those taken out."""
-    log = get_studio().log
-    wanted = st.session_state[f"large:tags:{job_id}"]
+    log = current_studio().log
+    wanted = st.session_state[_tags_key(job_id)]
     had = tags.tags_of(log, [job_id]).get(job_id, [])
     try:
         for tag in wanted:
             if tag.casefold() not in {t.casefold() for t in had}:
                 tags.add_tag(log, job_id, tag)
     except InvalidInputError as exc:
-        st.session_state["large:tag_error"] = " ".join(exc.problems)
+        session().tag_error = " ".join(exc.problems)
     for tag in had:
         if tag.casefold() not in {t.casefold() for t in wanted}:
             tags.remove_tag(log, job_id, tag)
-    st.session_state.pop(f"large:tags:{job_id}", None)  # redrawn from the log: the stored spelling wins
+    st.session_state.pop(_tags_key(job_id), None)  # redrawn from the log: the stored spelling wins
 
 
 def _shape(job: Job, path: Path) -> tuple[int, int] | None:
@@ -131,7 +134,7 @@ def capped_width(shape: tuple[int, int] | None) -> int | Literal["stretch"]:
 
 
 def _show_result(job: Job) -> None:
-    path = result_file(job, get_studio().jobs.media_dir)
+    path = result_file(job, current_studio().jobs.media_dir)
     if path is not None and is_video(path):
         st.video(str(path), format=mimetypes.guess_type(path.name)[0] or "video/mp4", width=capped_width(_shape(job, path)))
     elif path is not None:
@@ -149,8 +152,13 @@ def _chain_line(job: Job) -> str:
     return f"#{job.id} · {display_name(job.model)} · {job.charged_credits:,} credits · {md_escape(job.prompt[:60])}"
 
 
+def _move_to(job_id: int) -> None:
+    """A lineage link's callback: the open dialog shows that result instead."""
+    session().shown = job_id
+
+
 def _lineage(job: Job) -> None:
-    chain = lineage(get_studio().log, job)
+    chain = lineage(current_studio().log, job)
     if not chain.ancestors and not chain.children:
         return
     with st.container(border=True):
@@ -159,7 +167,7 @@ def _lineage(job: Job) -> None:
         links += [("Animated into" if other.category == "video" else "Made into", other) for other in chain.children]
         for label, other in links:
             st.button(f"{label}: {_chain_line(other)}", key=f"large:chain:{job.id}:{other.id}", type="tertiary",
-                      on_click=st.session_state.__setitem__, args=(SHOWN, other.id), icon=":material/link:")
+                      on_click=_move_to, args=(other.id,), icon=":material/link:")
 
 
 def _details(job: Job) -> None:
@@ -183,15 +191,15 @@ def _actions(job: Job) -> None:
 
 
 def _tags(job: Job) -> None:
-    log = get_studio().log
-    key = f"large:tags:{job.id}"
+    log = current_studio().log
+    key = _tags_key(job.id)
     current = tags.tags_of(log, [job.id]).get(job.id, [])
     if key not in st.session_state:
         st.session_state[key] = current
     known = [t for t, _ in tags.popular_tags(log)]
     st.multiselect("Tags", sorted({*known, *current}, key=str.casefold), key=key, accept_new_options=True,
                    on_change=_save_tags, args=(job.id,), placeholder="Add a tag…")
-    error = st.session_state.pop("large:tag_error", None)
+    error, session().tag_error = session().tag_error, None
     if error:
         st.error(md_escape(error))
 
@@ -200,10 +208,10 @@ def _tags(job: Job) -> None:
 @outage_guard()  # the dialog's own reruns run outside the page's frame (ui/outage.py)
 def show_large(job_id: int) -> None:
     """The result at full size with its prompt, settings, cost, maker, lineage, star, tags and actions."""
-    if st.session_state.get(GOTO_PAGE):  # Animate or Use these settings was pressed: the page run switches page
+    if session().goto_page:  # Animate or Use these settings was pressed: the page run switches page
         st.query_params.pop(LINK_PARAM, None)
         st.rerun()
-    job = get_studio().log.get(st.session_state.get(SHOWN) or job_id)
+    job = current_studio().log.get(session().shown or job_id)
     if job is None:
         st.warning(
             f"There is no result #{job_id} in this studio. The link may be mistyped, or it comes from another "
@@ -216,7 +224,7 @@ def show_large(job_id: int) -> None:
     with about:
         _details(job)
         person = star_owner(current_person())
-        star_button(job.id, job.id in stars.starred(get_studio().log, [job.id], person), person, key=f"large:star:{job.id}")
+        star_button(job.id, job.id in stars.starred(current_studio().log, [job.id], person), person, key=f"large:star:{job.id}")
         _tags(job)
         _actions(job)
     _lineage(job)

@@ -21,11 +21,13 @@ import streamlit as st
 
 from rivya.errors import StorageError
 from rivya.status import TERMINAL, JobStatus
+from rivya.studio import Studio
 from rivya.tasklog import TaskLog
 from ui.access import current_person
 from ui.large_view import link_to, linked_job_id
 from ui.outage import outage_guard
-from ui.services import get_studio, session_id
+from ui.services import session_id
+from ui.session import session
 from ui.text import md_escape, shorten
 
 TITLE = "Imagine Studio"
@@ -33,11 +35,7 @@ TITLE = "Imagine Studio"
 # otherwise: a job's toast comes at most this long after the log records its end.
 REFRESH_SECONDS = 2.0
 IDLE_REFRESH_SECONDS = 10.0
-# session_state keys
-WATCH = "notices:watch"
-PAGE = "notices:page"
-ALERTS = "notices:alerts"
-ASK_PERMISSION = "notices:ask"
+ALERTS = "notices:alerts"  # the sidebar toggle's widget key
 # url_path of a page -> the kind of result it shows; the Gallery shows every kind.
 PAGE_SHOWS = {"image": "image", "video": "video"}
 SHOWS_EVERYTHING = "gallery"
@@ -160,18 +158,18 @@ def _viewer() -> tuple[str, str]:
     return ("person", person.id) if person else ("session_id", session_id())
 
 
-def _watch() -> Watch:
+def _watch(log: TaskLog) -> Watch:
     """This tab's watch, started anew when who is watching changed (signed in or out)."""
     column, viewer = _viewer()
-    watch = st.session_state.get(WATCH)
+    watch = session().watch
     if watch is None or (watch.column, watch.viewer) != (column, viewer):
-        watch = st.session_state[WATCH] = Watch.start(get_studio().log, column, viewer)
+        watch = session().watch = Watch.start(log, column, viewer)
     return watch
 
 
 def _ask_next_run() -> None:
     if st.session_state.get(ALERTS):
-        st.session_state[ASK_PERMISSION] = True
+        session().ask_permission = True
 
 
 def _script(body: str) -> None:
@@ -200,10 +198,10 @@ def _alert(finished: list[Finished]) -> None:
     )
 
 
-def _look(state: Watch) -> list[Finished]:
+def _look(state: Watch, log: TaskLog) -> list[Finished]:
     """The viewer's jobs that ended since the last look (``StorageError`` while the log cannot be read)."""
-    finished = state.check(get_studio().log)
-    state.record(finished, st.session_state.get(PAGE, ""))
+    finished = state.check(log)
+    state.record(finished, session().page)
     return finished
 
 
@@ -218,27 +216,27 @@ def _tell(finished: list[Finished]) -> None:
 
 
 @outage_guard()
-def _watcher() -> None:
+def _watcher(log: TaskLog) -> None:
     """The fragment's body: one counter read while nothing changed; the tab's title follows the unseen count."""
-    state = _watch()
+    state = _watch(log)
     before = len(state.unseen)
-    finished = _look(state)
+    finished = _look(state, log)
     if len(state.unseen) != before:
         st.set_page_config(page_title=title(len(state.unseen)))
     _tell(finished)
 
 
-def watch(page: str) -> None:
+def watch(studio: Studio, page: str) -> None:
     """Call once per app run from the main script, after access is granted; ``page`` is the open page's url_path.
 
     Marks what this page shows as seen, sets the tab's title, draws the sidebar toggle for sound and
     notifications, and starts the watcher that toasts this viewer's finished jobs on any page: every
     ``REFRESH_SECONDS`` while the viewer has unfinished jobs, else every ``IDLE_REFRESH_SECONDS``.
     """
-    st.session_state[PAGE] = page
+    session().page = page
     try:
-        state: Watch | None = _watch()
-        finished = _look(state)
+        state: Watch | None = _watch(studio.log)
+        finished = _look(state, studio.log)
     except StorageError:  # the page says the log cannot be reached; watching starts on the first run after it is back
         state, finished = None, []
     if state is not None:
@@ -248,8 +246,9 @@ def watch(page: str) -> None:
     with st.sidebar:
         st.toggle("Sound and notification when a job ends", key=ALERTS, on_change=_ask_next_run,
                   help="Off by default. Your browser asks once whether this app may show notifications.")
-        if st.session_state.pop(ASK_PERMISSION, False):
+        if session().ask_permission:
+            session().ask_permission = False
             _script("if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();")
         _tell(finished)
         if state is not None:
-            st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)()
+            st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)(studio.log)

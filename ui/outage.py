@@ -17,15 +17,14 @@ from contextlib import contextmanager
 import streamlit as st
 
 from rivya.errors import StorageError
-from ui.services import get_studio
+from ui.services import current_studio
+from ui.session import session
 
 log = logging.getLogger("imagine_studio")
 
 # Seconds between two looks at the log while it cannot be reached: the page comes back at most this long after it does.
 POLL_SECONDS = 3.0
-# session_state key: what the last page run found wrong with the log (UNREACHABLE or READ_ONLY; pages draw themselves
-# for the outage), or nothing.
-LOG_DOWN = "outage:log_down"
+# What the last page run found wrong with the log (``Session.log_down``): pages draw themselves for the outage.
 UNREACHABLE = "unreachable"
 READ_ONLY = "read_only"
 NOTICE = (
@@ -46,20 +45,20 @@ NOTICES = {UNREACHABLE: NOTICE, READ_ONLY: READ_ONLY_NOTICE}
 
 def log_down() -> bool:
     """True while this session's last page run could not reach the job log, or found that it cannot be written."""
-    return bool(st.session_state.get(LOG_DOWN))
+    return bool(session().log_down)
 
 
 def log_unreachable() -> bool:
     """True while the log cannot be read at all (not merely written): a page that only shows what it holds says so
     in one line instead of drawing half of itself."""
-    return st.session_state.get(LOG_DOWN) == UNREACHABLE
+    return session().log_down == UNREACHABLE
 
 
 def _outage() -> str | None:
     """What is wrong with the log now: one read of its one-row change counter (the cheapest question that needs the log
     to answer), then the remembered state of its last write, which costs nothing unless a write was refused; only then
     a probe (a no-op UPDATE rolled back, at most every few seconds per process) asks whether it takes writes again."""
-    job_log = get_studio().log
+    job_log = current_studio().log
     try:
         job_log.signature()
     except StorageError as exc:
@@ -72,12 +71,12 @@ def _outage() -> str | None:
 
 def _refused_kind() -> str:
     """The outage a ``StorageError`` met while drawing stands for: a refused write, or a log that did not answer."""
-    return READ_ONLY if get_studio().log.unwritable is not None else UNREACHABLE
+    return READ_ONLY if current_studio().log.unwritable is not None else UNREACHABLE
 
 
 def _poll() -> None:
     """The outage's fragment: once the log is back (or wrong in another way), the whole page runs again."""
-    if _outage() != st.session_state.get(LOG_DOWN):
+    if _outage() != session().log_down:
         st.rerun(scope="app")
 
 
@@ -96,20 +95,20 @@ def page_frame(*, probe: bool) -> Iterator[None]:
     """
     was_down = log_down()
     down = _outage() if probe else None
-    st.session_state[LOG_DOWN] = down
+    session().log_down = down
     if down:
         _show(down)
     try:
         yield
     except StorageError as exc:
         log.warning("a page stopped early: %s", exc)
-        st.session_state[LOG_DOWN] = down or _refused_kind()
+        session().log_down = down or _refused_kind()
         if not down and not was_down:
             st.rerun()
         if not down:
-            _show(st.session_state[LOG_DOWN])
+            _show(session().log_down)
     else:
-        if probe and not down and get_studio().log.unwritable is not None:
+        if probe and not down and current_studio().log.unwritable is not None:
             st.rerun()  # a write this run made was refused (a press: its "nothing was sent" stays): say so, Generate off
 
 
@@ -126,9 +125,9 @@ def outage_guard() -> Iterator[None]:
     except StorageError as exc:
         if not log_down():
             log.warning("the job log cannot be reached: %s", exc)
-            st.session_state[LOG_DOWN] = _refused_kind()
+            session().log_down = _refused_kind()
             st.rerun(scope="app")
     else:
-        if not log_down() and get_studio().log.unwritable is not None:
-            st.session_state[LOG_DOWN] = READ_ONLY
+        if not log_down() and current_studio().log.unwritable is not None:
+            session().log_down = READ_ONLY
             st.rerun(scope="app")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import tomllib
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,12 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from rivya.config import Settings, load_settings
 from rivya.errors import StorageError
 from rivya.studio import Studio, open_shared
+from ui.session import session
 from ui.text import md_escape
 
 # The script Streamlit runs for every page view: ``app.py`` serves it, tests run it with ``AppTest``.
 MAIN_SCRIPT = Path(__file__).resolve().parent.parent / "studio_app.py"
 PAGE_FOR_CATEGORY = {"image": "pages/image.py", "video": "pages/video.py"}
-# session_state key: a button's callback names the page to open; ``page_access`` opens it on the next run.
-GOTO_PAGE = "goto_page"
 
 log = logging.getLogger("imagine_studio")
 # Streamlit's words for a secrets file it could not read, once each in the server log (every page run reads secrets).
@@ -66,7 +64,7 @@ def get_studio() -> Studio:
 def studio_or_stop() -> Studio:
     """The backend, or a plain start-up error (naming what is wrong) and nothing else on the page."""
     try:
-        return get_studio()
+        studio = get_studio()
     except (ValueError, OSError, StorageError) as exc:
         st.error(
             f"Imagine Studio cannot start: {md_escape(str(exc))}. Check the settings in "
@@ -74,13 +72,27 @@ def studio_or_stop() -> Studio:
             icon=":material/settings:",
         )
         st.stop()
+    session().studio = studio
+    return studio
+
+
+def current_studio() -> Studio:
+    """The backend this session's run opened with ``studio_or_stop``, without reading secrets and environment again.
+
+    For what cannot be handed the studio as an argument: callbacks and fragments (they run before or without
+    the page's script) and small accessors used everywhere (``key_owner``, ``current_person``). A callback
+    runs before the run's ``studio_or_stop``, so it gets the studio the previous run opened: the same object
+    unless the configuration changed, which takes a restart (the start-up error says so).
+    """
+    studio = session().studio
+    if studio is None:  # a block run without the app's script (AppTest on one function)
+        studio = session().studio = get_studio()
+    return studio
 
 
 def session_id() -> str:
     """A random id for this browser session, recorded with each job it submits."""
-    if "session_id" not in st.session_state:
-        st.session_state["session_id"] = uuid.uuid4().hex[:16]
-    return st.session_state["session_id"]
+    return session().id
 
 
 def demo_banner(studio: Studio) -> None:
