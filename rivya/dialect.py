@@ -95,11 +95,6 @@ class Dialect:
         """Read this table through ``index`` (SQLite); nothing on PostgreSQL."""
         return f"INDEXED BY {index}" if self.is_sqlite else ""
 
-    @property
-    def not_indexed(self) -> str:
-        """Walk this table in id order, through no other index (SQLite); nothing on PostgreSQL."""
-        return "NOT INDEXED" if self.is_sqlite else ""
-
     def unindexed(self, column: str) -> str:
         """``column`` in a condition that must not choose its index (SQLite's unary ``+``)."""
         return f"+{column}" if self.is_sqlite else column

@@ -174,3 +174,13 @@ def open_page(page: str) -> AppTest:
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+@pytest.fixture
+def site() -> Iterator[Any]:
+    """A local web server whose routes a test sets (``tests.test_media.Site``): where result downloads are fetched from."""
+    from .test_media import Site  # it imports this module's helpers
+
+    server = Site()
+    yield server
+    server.close()

@@ -31,13 +31,6 @@ EVIL_STATUS = "**x** [link](http://evil.example/) :red[y]"
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
-    server = Site()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def jobs(client: RivyaClient, tmp_path: Path) -> Iterator[JobService]:
     service = JobService(client, TaskLog(tmp_path / "log.sqlite3"), tmp_path / "media", backend="test")
     yield service

@@ -85,13 +85,6 @@ class Site:
         self.server.server_close()
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    server = Site()
-    yield server
-    server.close()
-
-
 def serve(body: bytes, content_type: str | None, *, length: bool = True) -> Route:
     def route(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)

@@ -35,13 +35,6 @@ class Counted(Backoff):
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
-    server = Site()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def log(tmp_path: Path) -> Iterator[TaskLog]:
     tasklog = TaskLog(tmp_path / "log.sqlite3")
     yield tasklog

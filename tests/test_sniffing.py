@@ -19,7 +19,7 @@ from rivya.media import inspect_image
 from rivya.sniffing import Format
 
 from .conftest import image_bytes
-from .test_media import Site, serve, site, tiny_mp4  # noqa: F401 (site is a fixture)
+from .test_media import Site, serve, tiny_mp4
 
 # One sample of each format's first bytes; the download and the client read no further than the signature.
 SAMPLES: dict[Format, bytes] = {
@@ -129,7 +129,7 @@ def test_a_damaged_accepted_format_is_called_damaged() -> None:
 
 
 @pytest.mark.parametrize("expected", list(SAMPLES), ids=lambda f: f.mime)
-def test_the_download_saves_by_the_same_format(expected: Format, site: Site, tmp_path: Path) -> None:  # noqa: F811
+def test_the_download_saves_by_the_same_format(expected: Format, site: Site, tmp_path: Path) -> None:
     """A result is saved under the table's extension, or refused when the table gives it none (a browser cannot
     show it) or it is not the kind of result asked for."""
     site.routes["/result"] = serve(SAMPLES[expected], "application/octet-stream")
