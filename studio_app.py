@@ -13,11 +13,12 @@ from ui.access import has_access, person_sidebar
 from ui.large_view import open_from_link
 from ui.notices import TITLE, watch
 from ui.outage import log_down, page_frame
-from ui.services import studio_or_stop
+from ui.services import APP_ICON, studio_or_stop
+from ui.session import session
 
 
 def main() -> None:
-    st.set_page_config(page_title=TITLE, page_icon=":material/auto_awesome:", layout="wide")
+    st.set_page_config(page_title=TITLE, page_icon=str(APP_ICON), layout="wide")
     studio = studio_or_stop()
     # Every page starts with page_access(), which shows only the sign-in or password prompt until access is
     # granted; the pages are registered anyway, so a deep link still lands on its page afterwards.
@@ -31,6 +32,7 @@ def main() -> None:
         ],
         position="sidebar" if has_access() else "hidden",
     )
+    session().page = page.url_path  # "" is Home; the demo banner shows there only
     # While the job log cannot be reached, every page keeps this frame and says so in plain words (ui/outage.py).
     with page_frame(probe=has_access()):
         if has_access():
