@@ -35,7 +35,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from rivya.gallery import PAGE_SIZE
+from rivya.constants import GALLERY_PAGE_SIZE as PAGE_SIZE
 from rivya.sandbox import Sandbox
 from rivya.sandbox.render import render_mp4, render_png
 from rivya.tasklog import TaskLog

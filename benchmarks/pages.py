@@ -1,0 +1,328 @@
+"""Every page figure of issue 21 as a ratio to reference app (b), measured side by side in one run.
+
+Groups (``--only`` picks some), each with its own servers, stopped before the next group starts:
+
+- ``history``: History at ``--history`` jobs (default 100k): first visit, warm visit (same profile, new session),
+  filter (words typed into "Search prompts", then Enter), and Home -> History through the sidebar;
+  each against (b)'s first visit, warm visit, filter and sidebar switch;
+- ``gallery``: the Gallery at ``--gallery`` results (default 10k): first visit, warm visit, "Load more", search, and
+  Home -> Gallery through the sidebar; against (b)'s first visit, warm visit, filter (twice) and switch;
+- ``jobs``: the Image and Video pages with 4 running jobs each, warm visit and its server run, against (b)'s;
+- ``scale``: History and Gallery first visits at ``--big`` (default 1M) vs ``--small`` (default 1k) logged jobs;
+- ``floor``: reference apps (a) and (c), first and warm visits, against (b): what Streamlit's own pieces cost.
+
+Each figure is the median of the per-repetition ratios (``benchmarks/browser.py`` says how pairs are timed).
+The page helpers' content predicates are below (``CAPTION``...): a page whose words change must change them too.
+
+Run: python -m benchmarks.pages                                     (every group; long: the 1M logs are seeded first)
+     python -m benchmarks.pages --only history,gallery --reps 3     (what a page's change needs)
+     python -m benchmarks.pages --only scale --big 100000 --reps 3  (a quicker scale figure)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from benchmarks import gallery as gallery_bench
+from benchmarks import history as history_bench
+from benchmarks.browser import (
+    HEADING,
+    IMAGES,
+    TABLE,
+    TEXT,
+    Row,
+    Step,
+    act,
+    fresh,
+    interleaved,
+    reference_server,
+    row,
+    table,
+    visit,
+)
+from rivya.constants import GALLERY_PAGE_SIZE
+from rivya.ledger import JobFilter, LedgerView
+from rivya.sandbox import Sandbox, Timing
+from rivya.tasklog import TaskLog
+from tests.browser_support import CHROMIUM_ARGS, StreamlitServer, chromium_path, sandbox_env
+
+GROUPS = ("history", "gallery", "jobs", "scale", "floor")
+HISTORY_LINK, GALLERY_LINK = "History & credits", "Gallery"
+HOME_TITLE = "Imagine Studio"
+FLOOR_ROWS, FLOOR_FILTER, FLOOR_MATCHES, FLOOR_OTHER_PAGE = 50, "misty", 10, "Records"
+RUNNING = 4
+
+
+def caption(shown: int, total: int) -> str:
+    """History's caption under its table."""
+    return f"{shown:,} of {total:,} jobs"
+
+
+def both(*expressions: str) -> str:
+    """A content predicate that holds when all of ``expressions`` do (they share one ``arg``)."""
+    return " && ".join(f"({e})" for e in expressions)
+
+
+def sidebar(page: Page, name: str) -> Callable[[], None]:
+    return lambda: page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True).click()
+
+
+def floor_scenario(server: StreamlitServer) -> Callable[[Browser], dict[str, Step]]:
+    """(b): first visit, warm visit, the filter typed and Enter, then a sidebar switch to another of its pages."""
+    full = both(TABLE, TEXT)
+
+    def run(browser: Browser) -> dict[str, Step]:
+        with fresh(browser) as context:
+            page = context.new_page()
+            first = visit(page, server.url, full, f"{FLOOR_ROWS} of {FLOOR_ROWS} rows")
+            warm = visit(page, server.url, full, f"{FLOOR_ROWS} of {FLOOR_ROWS} rows")
+            box = page.get_by_role("textbox", name="Filter")
+            box.fill(FLOOR_FILTER)
+            filtered = act(page, lambda: box.press("Enter"), TEXT, f"{FLOOR_MATCHES} of {FLOOR_ROWS} rows")
+            switch = act(page, sidebar(page, FLOOR_OTHER_PAGE), HEADING, FLOOR_OTHER_PAGE)
+        return {"first": first, "warm": warm, "filter": filtered, "switch": switch}
+
+    return run
+
+
+def history_scenario(server: StreamlitServer, rows: int, matches: int) -> Callable[[Browser], dict[str, Step]]:
+    full = both(TABLE, TEXT)
+    everything = caption(rows, rows)
+
+    def run(browser: Browser) -> dict[str, Step]:
+        with fresh(browser) as context:
+            page = context.new_page()
+            first = visit(page, f"{server.url}/history", full, everything)
+            warm = visit(page, f"{server.url}/history", full, everything)
+            box = page.get_by_role("textbox", name="Search prompts")
+            box.fill(history_bench.SEARCH)
+            filtered = act(page, lambda: box.press("Enter"), TEXT, caption(matches, rows))
+            visit(page, server.url, HEADING, HOME_TITLE)
+            switch = act(page, sidebar(page, HISTORY_LINK), full, everything)
+        return {"first": first, "warm": warm, "filter": filtered, "switch": switch}
+
+    return run
+
+
+def gallery_scenario(server: StreamlitServer, matches: int) -> Callable[[Browser], dict[str, Step]]:
+    def run(browser: Browser) -> dict[str, Step]:
+        with fresh(browser) as context:
+            page = context.new_page()
+            first = visit(page, f"{server.url}/gallery", IMAGES, GALLERY_PAGE_SIZE)
+            warm = visit(page, f"{server.url}/gallery", IMAGES, GALLERY_PAGE_SIZE)
+            more = act(page, lambda: page.get_by_role("button", name="Load more").click(), IMAGES, 2 * GALLERY_PAGE_SIZE)
+            box = page.get_by_role("textbox", name="Search prompts or tags")
+            box.fill(gallery_bench.SEARCH)
+            search = act(page, lambda: box.press("Enter"), TEXT, f"of {matches:,} results")
+            visit(page, server.url, HEADING, HOME_TITLE)
+            switch = act(page, sidebar(page, GALLERY_LINK), IMAGES, GALLERY_PAGE_SIZE)
+        return {"first": first, "warm": warm, "more": more, "search": search, "switch": switch}
+
+    return run
+
+
+def jobs_scenario(server: StreamlitServer) -> Callable[[Browser], dict[str, Step]]:
+    """The Image and Video pages (each with its running jobs) opened, then opened again: the warm visit is timed."""
+
+    def run(browser: Browser) -> dict[str, Step]:
+        steps = {}
+        with fresh(browser) as context:
+            page = context.new_page()
+            for path, title in (("image", "Image"), ("video", "Video")):
+                visit(page, f"{server.url}/{path}", HEADING, title)
+                steps[path] = visit(page, f"{server.url}/{path}", HEADING, title)
+        return steps
+
+    return run
+
+
+def warm_floor_scenario(server: StreamlitServer, url_path: str = "") -> Callable[[Browser], dict[str, Step]]:
+    """A reference app opened, then opened again (first and warm visit)."""
+    content = both(TABLE, TEXT) if url_path != "a" else TEXT
+
+    def run(browser: Browser) -> dict[str, Step]:
+        arg = "hello" if url_path == "a" else f"{FLOOR_ROWS} of {FLOOR_ROWS} rows"
+        with fresh(browser) as context:
+            page = context.new_page()
+            first = visit(page, server.url, content, arg)
+            warm = visit(page, server.url, content, arg)
+        return {"first": first, "warm": warm}
+
+    return run
+
+
+def seed_history(folder: Path, rows: int) -> int:
+    """A History log of ``rows`` jobs (``benchmarks.history``'s); how many match its search."""
+    history_bench.seed_sqlite(folder / "tasklog.sqlite3", rows)
+    log = TaskLog(folder / "tasklog.sqlite3")
+    try:
+        return LedgerView(log).count(JobFilter(text=history_bench.SEARCH))
+    finally:
+        log.close()
+
+
+def start_jobs(server: StreamlitServer, browser: Browser, data: Path) -> None:
+    """Press Generate ``RUNNING`` times on the Image page and on the Video page (the sandbox keeps them running)."""
+    with fresh(browser) as context:
+        page = context.new_page()
+        for path, category in (("image", "image"), ("video", "video")):
+            page.goto(f"{server.url}/{path}")
+            for n in range(RUNNING):
+                box = page.get_by_role("textbox", name="Prompt", exact=True)
+                box.fill(f"a running {category} of a paper boat {n}")
+                box.press("Tab")
+                page.get_by_role("button", name="Generate").first.click()
+                wait_for_running(data, category, n + 1)
+
+
+def wait_for_running(data: Path, category: str, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        with sqlite3.connect(f"file:{data / 'tasklog.sqlite3'}?mode=ro", uri=True, timeout=10) as db:
+            running = db.execute("SELECT COUNT(*) FROM jobs WHERE category = ? AND status IN ('queued', 'processing')",
+                                 (category,)).fetchone()[0]
+        if running >= count:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{count} running {category} jobs never showed in the log")
+        time.sleep(0.3)
+
+
+def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
+    with tempfile.TemporaryDirectory() as folder:
+        matches = seed_history(Path(folder), args.history)
+        studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
+        try:
+            pairs = interleaved(browser, history_scenario(studio, args.history, matches), floor_scenario(floor), args.reps)
+        finally:
+            studio.stop()
+            floor.stop()
+    n = f"{args.history:,}"
+    return [row(pairs, f"History {n}, first visit", "first", "first", "(b) first visit"),
+            row(pairs, f"History {n}, warm visit", "warm", "warm", "(b) warm visit"),
+            row(pairs, f"History {n}, filter (type, Enter; {matches:,} rows)", "filter", "filter", "(b) filter"),
+            row(pairs, "Home → History via the sidebar", "switch", "switch", "(b) sidebar switch")]
+
+
+def group_gallery(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
+    with tempfile.TemporaryDirectory() as folder:
+        matches = gallery_bench.seed(Path(folder), args.gallery)
+        studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
+        try:
+            pairs = interleaved(browser, gallery_scenario(studio, matches), floor_scenario(floor), args.reps)
+        finally:
+            studio.stop()
+            floor.stop()
+    n = f"{args.gallery:,}"
+    return [row(pairs, f"Gallery {n}, first visit", "first", "first", "(b) first visit"),
+            row(pairs, f"Gallery {n}, warm visit", "warm", "warm", "(b) warm visit"),
+            row(pairs, f"Gallery {n}, search ({matches:,} results)", "search", "filter", "(b) filter"),
+            row(pairs, f"Gallery {n}, Load more", "more", "filter", "(b) filter"),
+            row(pairs, "Home → Gallery via the sidebar", "switch", "switch", "(b) sidebar switch")]
+
+
+def group_jobs(browser: Browser, args: argparse.Namespace) -> list[Row]:
+    timing = Timing(image_queued=1.0, image_processing=3600.0, video_queued=1.0, video_processing=3600.0)
+    with tempfile.TemporaryDirectory() as folder, Sandbox(timing=timing) as sandbox:
+        studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
+        try:
+            start_jobs(studio, browser, Path(folder))
+            pairs = interleaved(browser, jobs_scenario(studio), warm_floor_scenario(floor), args.reps)
+        finally:
+            studio.stop()
+            floor.stop()
+    rows = []
+    for path, title in (("image", "Image"), ("video", "Video")):
+        rows.append(row(pairs, f"{title} page, {RUNNING} running jobs, warm visit", path, "warm", "(b) warm visit"))
+        rows.append(row(pairs, f"{title} page, {RUNNING} running jobs, server run", path, "warm", "(b) server run",
+                        server_run=True))
+    return rows
+
+
+def group_scale(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
+    rows = []
+    for name, seed, scenario in (
+        ("History", seed_history, lambda server, n, m: history_scenario(server, n, m)),
+        ("Gallery", gallery_bench.seed, lambda server, n, m: gallery_scenario(server, m)),
+    ):
+        with tempfile.TemporaryDirectory() as big_folder, tempfile.TemporaryDirectory() as small_folder:
+            started = time.perf_counter()
+            big_matches = seed(Path(big_folder), args.big)
+            print(f"  seeded {name} with {args.big:,} in {time.perf_counter() - started:.0f} s", flush=True)
+            small_matches = seed(Path(small_folder), args.small)
+            big = StreamlitServer(sandbox_env(sandbox, Path(big_folder)))
+            small = StreamlitServer(sandbox_env(sandbox, Path(small_folder)))
+            try:
+                pairs = interleaved(browser, first_only(scenario(big, args.big, big_matches)),
+                                    first_only(scenario(small, args.small, small_matches)), args.reps)
+            finally:
+                big.stop()
+                small.stop()
+        rows.append(row(pairs, f"{name} at {args.big:,} vs {args.small:,}, first visit", "first", "first",
+                        f"{name} at {args.small:,}"))
+    return rows
+
+
+def first_only(scenario: Callable[[Browser], dict[str, Step]]) -> Callable[[Browser], dict[str, Step]]:
+    """A scenario cut to its first visit (the rest of it is what the other groups time)."""
+    return lambda browser: {"first": scenario(browser)["first"]}
+
+
+def group_floor(browser: Browser, args: argparse.Namespace) -> list[Row]:
+    rows = []
+    for name in ("a", "c"):
+        other, floor = reference_server(name), reference_server("b")
+        try:
+            pairs = interleaved(browser, warm_floor_scenario(other, name), warm_floor_scenario(floor), args.reps)
+        finally:
+            other.stop()
+            floor.stop()
+        rows += [row(pairs, f"({name}), first visit", "first", "first", "(b) first visit"),
+                 row(pairs, f"({name}), warm visit", "warm", "warm", "(b) warm visit")]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(GROUPS), type=lambda v: v.split(","), help=f"of {', '.join(GROUPS)}")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions (pairs) per group, after one uncounted")
+    parser.add_argument("--history", type=int, default=100_000, help="jobs in the History log")
+    parser.add_argument("--gallery", type=int, default=10_000, help="results in the Gallery log")
+    parser.add_argument("--big", type=int, default=1_000_000, help="the scale group's large log")
+    parser.add_argument("--small", type=int, default=1_000, help="the scale group's small log")
+    args = parser.parse_args()
+    unknown = set(args.only) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown group(s): {', '.join(sorted(unknown))}")
+    rows: list[Row] = []
+    with Sandbox() as sandbox, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        for group in (g for g in GROUPS if g in args.only):
+            started = time.perf_counter()
+            if group == "history":
+                rows += group_history(browser, sandbox, args)
+            elif group == "gallery":
+                rows += group_gallery(browser, sandbox, args)
+            elif group == "jobs":
+                rows += group_jobs(browser, args)
+            elif group == "scale":
+                rows += group_scale(browser, sandbox, args)
+            else:
+                rows += group_floor(browser, args)
+            print(f"  {group}: {time.perf_counter() - started:.0f} s", flush=True)
+        browser.close()
+    print(f"\n{args.reps} pairs per group, order rotated; headless Chromium at 1400 x 1000; "
+          f"{os.cpu_count()} cores; drawn = own content shown, nothing stale, script_finished received.\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

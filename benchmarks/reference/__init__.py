@@ -1,0 +1,10 @@
+"""Reference apps for the page benchmarks (issue 21): what Streamlit itself costs here, served beside the Studio.
+
+- ``a.py``: ``st.write("hello")``;
+- ``b.py``: ``st.navigation`` with 4 pages, a sidebar, a title, 3 metrics, a text input filtering a 50-row
+  ``st.dataframe``, and a caption;
+- ``c.py``: (b) plus a dataframe with an image column and a bar chart.
+
+Run one by hand: ``streamlit run benchmarks/reference/b.py`` (from the repository's root, so the app's own
+``.streamlit/config.toml`` applies to both).
+"""
