@@ -33,10 +33,11 @@ TIMEOUT_MS = 120_000
 VIEWPORT = {"width": 1400, "height": 1000}
 
 # Runs in every document before Streamlit: times each websocket message and reads ForwardMsg's field 4
-# (new_session, bytes) and field 6 (script_finished, an enum; 0 = FINISHED_SUCCESSFULLY) at its top level.
+# (new_session, bytes) and field 6 (script_finished, an enum; 0 = FINISHED_SUCCESSFULLY, 3 = a fragment's run
+# finished) at its top level.
 WATCH_RUNS = """
 (() => {
-  const runs = window.__runs = {started: [], finished: []};
+  const runs = window.__runs = {started: [], finished: [], fragments: []};
   const varint = (b, i) => {
     let v = 0, s = 1, x;
     do { x = b[i++]; v += (x & 127) * s; s *= 128; } while (x & 128);
@@ -47,7 +48,8 @@ WATCH_RUNS = """
     while (i < b.length) {
       let key, n; [key, i] = varint(b, i);
       const fieldNo = Math.floor(key / 8), wire = key & 7;
-      if (wire === 0) { [n, i] = varint(b, i); if (fieldNo === 6 && n === 0) runs.finished.push(at); }
+      if (wire === 0) { [n, i] = varint(b, i); if (fieldNo === 6 && n === 0) runs.finished.push(at);
+                    if (fieldNo === 6 && n === 3) runs.fragments.push(at); }
       else if (wire === 2) { [n, i] = varint(b, i); if (fieldNo === 4) runs.started.push(at); i += n; }
       else if (wire === 1) i += 8; else if (wire === 5) i += 4; else return;
     }
@@ -83,19 +85,24 @@ class Step:
     server_run: float
 
 
-def drawn(page: Page, started_ms: float, content: str, arg: object = None) -> Step:
-    """Wait for ``content`` (a JS expression over ``arg``), no stale element and a whole run finished after ``started_ms``."""
+def drawn(page: Page, started_ms: float, content: str, arg: object = None, *, fragment: bool = False) -> Step:
+    """Wait for ``content`` (a JS expression over ``arg``), no stale element and a run finished after ``started_ms``.
+
+    ``fragment``: a fragment's run counts as the run (an action a page answers by rerunning one fragment);
+    a page's timed fragment refreshes end runs too, so the content predicate must name the step's own result.
+    """
     done = page.wait_for_function(
-        f"""([arg, started]) => {{
+        f"""([arg, started, fragment]) => {{
               const runs = window.__runs;
-              if (!runs || !runs.finished.some(t => t >= started)) return false;
+              const ends = runs ? runs.finished.concat(fragment ? runs.fragments : []).filter(t => t >= started) : [];
+              if (!ends.length) return false;
               if (document.querySelector('[data-stale="true"]')) return false;
               if (!({content})) return false;
-              const finished = runs.finished.find(t => t >= started);
+              const finished = Math.min(...ends);
               const begun = runs.started.filter(t => t >= started && t <= finished).pop() ?? started;
               return [performance.now(), finished - begun];
         }}""",
-        arg=[arg, started_ms], timeout=TIMEOUT_MS, polling="raf",
+        arg=[arg, started_ms, fragment], timeout=TIMEOUT_MS, polling="raf",
     ).json_value()
     expect(page.get_by_test_id("stException")).to_have_count(0)
     return Step((done[0] - started_ms) / 1000, done[1] / 1000)
@@ -108,10 +115,10 @@ def visit(page: Page, url: str, content: str, arg: object = None) -> Step:
 
 
 def act(page: Page, action: Callable[[], None], content: str, arg: object = None) -> Step:
-    """Do ``action`` in the open page (a press, a click): its start to drawn."""
+    """Do ``action`` in the open page (a press, a click): its start to drawn (a whole run or a fragment's)."""
     started = page.evaluate("performance.now()")
     action()
-    return drawn(page, started, content, arg)
+    return drawn(page, started, content, arg, fragment=True)
 
 
 @contextmanager
