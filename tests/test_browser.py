@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -185,14 +186,43 @@ def test_the_configured_key_never_reaches_the_browser(page: Page, app: Streamlit
     assert all(SECRET_KEY not in h and SECRET_KEY[8:] not in h for h in html)
 
 
-@pytest.mark.parametrize("path", ["", "image", "video", "history"])
-def test_every_page_renders_without_errors(page: Page, app: StreamlitServer, path: str) -> None:
-    open_page(page, f"{app.url}/{path}")
-    if path == "history":
-        expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=15_000)
-    page.wait_for_timeout(2000)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-    page.screenshot(path=ARTIFACTS / f"page-{path or 'home'}.png", full_page=True)
+def test_every_page_renders_and_nothing_leaves_the_server(browser: Browser, app: StreamlitServer,
+                                                           request: pytest.FixtureRequest) -> None:
+    """Home, Image, Video, Gallery, History and a large view: no exception, no console error, and every request
+    (page, scripts, fonts, icons, the tab's icon, websocket) goes to the app's own address (issue 20, s.5)."""
+    own = urlsplit(app.url).netloc
+    requested: list[str] = []
+    errors: list[str] = []
+    with new_page(browser, request) as page:
+        page.on("request", lambda r: requested.append(r.url))
+        page.on("websocket", lambda ws: requested.append(ws.url))
+        page.on("console", lambda m: errors.append(f"{m.text} {m.location.get('url')}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        open_page(page, f"{app.url}/image")
+        prompt = "Nothing leaves the server"
+        type_prompt(page, prompt)
+        page.get_by_role("button", name="Generate").click()
+        result_image(page)
+        (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
+        for path in ("", "video", "gallery", "history", f"?job={job.id}"):
+            open_page(page, f"{app.url}/{path}")
+            if path == "history":
+                expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=15_000)
+            if path == "gallery":
+                expect(page.get_by_test_id("stMain").get_by_test_id("stImage").first).to_be_visible(timeout=15_000)
+            if path.startswith("?job="):
+                expect(page.get_by_role("dialog").get_by_text(f"#{job.id}", exact=False).first).to_be_visible(timeout=30_000)
+            page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')")
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            icon = page.evaluate("document.querySelector(\"link[rel='shortcut icon']\").href")
+            requested.append(icon)  # the tab's icon, whether or not headless Chromium fetches it
+            page.screenshot(path=ARTIFACTS / f"page-{path.strip('?=') or 'home'}.png", full_page=True)
+    network = [url for url in requested if urlsplit(url).scheme not in ("data", "blob")]
+    assert len(network) > 20 and any(urlsplit(url).scheme == "ws" for url in network)
+    assert [url for url in network if urlsplit(url).netloc != own] == []
+    # Streamlit's own start-up looks for its server below a deep link's path first (/image/_stcore/health, a 404).
+    probe = re.compile(r"^Failed to load resource: .* 404 .*/[a-z]+/_stcore/(health|host-config)$")
+    assert [error for error in errors if not probe.match(error)] == []
 
 
 def test_markup_in_a_prompt_shows_as_text(page: Page, app: StreamlitServer) -> None:
