@@ -15,6 +15,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.caching.ttl_cache import TTLCache
+from streamlit.runtime.session_manager import SessionInfo
 
 from rivya.errors import StorageError
 from rivya.studio import close_shared, open_shared
@@ -25,6 +28,7 @@ log = logging.getLogger("imagine_studio")
 # What the pages import on their first run (the page scripts themselves are not modules), and
 # pyarrow, which Streamlit imports on the first table. Loaded with the server so they are frozen below.
 PAGE_MODULES = ("ui.generate", "ui.history", "ui.notices", "pyarrow")
+SWEEP_SECONDS = 30  # how often closed sessions past their reconnect window are shut down (at most)
 
 
 def freeze_long_lived() -> None:
@@ -48,6 +52,65 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
+class ClosingSessionStore(TTLCache):
+    """Streamlit's store of closed tabs' sessions (kept for a reconnect), shutting down each session it drops.
+
+    Streamlit keeps a closed tab's session for ``server.disconnectedSessionTTL`` (120 s) in case the tab
+    reconnects, in a cache that then simply forgets it: ``AppSession.shutdown()`` is never called, so what the
+    runtime keeps per session id outlives it for the life of the process: its media files (every image and
+    thumbnail the page showed, in memory), its tables' data, its uploads. The server's memory grew by every
+    closed session (issue 21: 184 -> 266 MB after five rounds of 50). A session resumed by a reconnect is
+    taken out with ``delete`` and stays alive; one that expires or is evicted for room is shut down here.
+    """
+
+    def expire(self, at_time: float | None = None) -> list[tuple[str, SessionInfo]]:
+        dropped = super().expire(at_time)
+        for _, info in dropped:
+            shut_down(info)
+        return dropped
+
+    def _evict_lru(self, reason: str) -> SessionInfo:  # type: ignore[override]
+        info = super()._evict_lru(reason)  # type: ignore[arg-type]
+        shut_down(info)
+        return info
+
+
+def shut_down(info: SessionInfo) -> None:
+    """End a dropped session as Streamlit ends a live one (its files, tables and caches released)."""
+    try:
+        info.session.shutdown()
+    except Exception as exc:  # one session's trouble must not stop the sweep or a new session's start
+        log.warning("a closed session could not be shut down (%s)", type(exc).__name__)
+
+
+def closing_session_store() -> ClosingSessionStore:
+    """Put ``ClosingSessionStore`` in place of the runtime's store (same size and TTL, same entries); returns it.
+
+    None of this is a public API: ``tests/test_closed_sessions.py`` fails if Streamlit moves it.
+    """
+    manager = Runtime.instance()._session_mgr
+    storage = manager._session_storage
+    old = storage._cache
+    if isinstance(old, ClosingSessionStore):
+        return old
+    new = ClosingSessionStore(maxsize=old.maxsize, ttl=old.ttl)
+    with manager._storage_lock:
+        for key, info in old.lru_items():
+            new[key] = info
+        storage._cache = new
+    return new
+
+
+async def sweep_closed_sessions() -> None:
+    """Shut down expired sessions on time: the store only looks at expiry when a tab connects or closes."""
+    store = closing_session_store()
+    manager = Runtime.instance()._session_mgr
+    while True:
+        await asyncio.sleep(min(store.ttl, SWEEP_SECONDS))
+        with manager._storage_lock:
+            store.expire()
+
+
 @asynccontextmanager
 async def lifespan(_app: st.App) -> AsyncIterator[None]:
     """Open the process's backend (log, follower, sandbox, password gate) with the server."""
@@ -58,9 +121,11 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
         # The pages show the same words; the server still starts so a browser can see them.
         log.error("Imagine Studio cannot start: %s", exc)
     await asyncio.to_thread(freeze_long_lived)
+    sweeper = asyncio.create_task(sweep_closed_sessions())
     try:
         yield
     finally:
+        sweeper.cancel()
         await asyncio.to_thread(close_shared)
 
 

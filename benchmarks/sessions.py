@@ -8,8 +8,15 @@ the clients' and the sandbox's work is not counted. "1 s refreshes" re-runs ever
 whatever interval the server asked for: the cost when every job is near its expected finish (the notices
 watcher every page carries keeps its own pace, 2 s or 10 s, and is counted in every row).
 
+With ``--churn``: the server's resident memory (RSS) idle, then after each of five rounds in which 50 sessions
+open (on Home, Image, Video, Gallery and History in turn), draw their page and close, as ratios to the first idle
+figure (issue 21's target: back within 10 %). Streamlit keeps a closed session for ``disconnectedSessionTTL``
+(120 s) in case its tab reconnects; the churn server is started with ``--ttl`` (default 5 s) instead so a round
+does not wait two minutes, and each idle figure is read once that time has passed and the server has dropped them.
+
 Run: python -m benchmarks.sessions     (about 8 minutes; prints a markdown table)
      python -m benchmarks.sessions --counts 1,10 --runs 1 --window 10     (a quick look)
+     python -m benchmarks.sessions --churn                                (RSS over five rounds, about 3 minutes)
 """
 
 from __future__ import annotations
@@ -342,8 +349,55 @@ async def bench(server: StreamlitServer, sandbox: Sandbox, data_dir: Path, args:
     return rows
 
 
+CHURN_PAGES = ("", "image", "video", "gallery", "history")
+
+
+async def churn(server: StreamlitServer, sandbox: Sandbox, data_dir: Path, args: argparse.Namespace) -> list[str]:
+    """RSS idle, then after each round of ``args.sessions`` sessions opened and closed; one table row per figure."""
+    ws_url = server.url.replace("http://", "ws://") + "/_stcore/stream"
+    pid = server.process.pid
+    await prepare_jobs(ws_url, sandbox, data_dir)
+    await one_round(ws_url, 5)  # every page's first run (imports, caches made once per process) before the baseline
+    await idle(args.ttl)
+    first = rss_mb(pid)
+    rows = [f"| idle, before any round | {first:.0f} | 1.00 | |"]
+    for number in range(1, args.rounds + 1):
+        peak = await one_round(ws_url, args.sessions, pid)
+        await idle(args.ttl)
+        now = rss_mb(pid)
+        rows.append(f"| after round {number} ({args.sessions} sessions opened and closed) | {now:.0f} | {now / first:.2f} "
+                    f"| {peak:.0f} |")
+        print(f"  round {number}: {now:.0f} MB (peak {peak:.0f})", file=sys.stderr, flush=True)
+    return rows
+
+
+async def one_round(ws_url: str, count: int, pid: int | None = None) -> float:
+    """Open ``count`` sessions over the app's pages, let their first runs pass, close them; RSS while open (MB)."""
+    sessions = [Session(ws_url, page=CHURN_PAGES[n % len(CHURN_PAGES)]) for n in range(count)]
+
+    async def opened(session: Session) -> None:
+        with contextlib.suppress(TimeoutError, OSError):
+            await session.open()
+
+    await asyncio.gather(*(opened(s) for s in sessions))
+    await asyncio.sleep(3)  # a few panel refreshes
+    peak = rss_mb(pid) if pid else float("nan")
+    for s in sessions:
+        await s.close()
+    return peak
+
+
+async def idle(ttl: float) -> None:
+    """Wait past the closed sessions' reconnect window, plus a little for the server to drop them."""
+    await asyncio.sleep(ttl + 5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--churn", action="store_true", help="RSS over rounds of sessions opened and closed")
+    parser.add_argument("--rounds", default=5, type=int, help="--churn: rounds")
+    parser.add_argument("--sessions", default=50, type=int, help="--churn: sessions per round")
+    parser.add_argument("--ttl", default=5, type=int, help="--churn: seconds a closed session is kept for reconnecting")
     parser.add_argument("--counts", default="1,10,50", type=lambda v: [int(x) for x in v.split(",")])
     parser.add_argument("--runs", default=3, type=int, help="measurement windows per row (the median is shown)")
     parser.add_argument("--window", default=30.0, type=float, help="seconds per measurement window")
@@ -352,11 +406,20 @@ def main() -> None:
     with Sandbox(timing=Timing(image_queued=0.5, image_processing=1.0)) as sandbox, tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(data_dir)}
+        if args.churn:
+            env["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(args.ttl)
         server = StreamlitServer(env)
         try:
-            rows = asyncio.run(bench(server, sandbox, data_dir, args))
+            rows = asyncio.run((churn if args.churn else bench)(server, sandbox, data_dir, args))
         finally:
             server.stop()
+    if args.churn:
+        print(f"Server RSS (MB) with {FINISHED_RESULTS} finished and {PENDING_JOBS} pending jobs in the log; "
+              f"closed sessions kept {args.ttl} s. Target: every round's ratio <= 1.10.\n")
+        print("| when | RSS, MB | ratio to the first idle figure | RSS with the round's sessions open |")
+        print("|---|---|---|---|")
+        print("\n".join(rows))
+        return
     print(f"Image page with {FINISHED_RESULTS} finished and {PENDING_JOBS} pending jobs; {args.runs} windows of "
           f"{args.window:g} s each (median, range). CPU is the server process's own time.\n")
     print("| sessions | panels refresh at | refreshes/s per session | server CPU, cores | server RSS, MB "
