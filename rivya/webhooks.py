@@ -159,11 +159,12 @@ class HookReceiver:
             return self._answer("not_event", 400, "The body is not an event (no id or type).")
         signed = self._verified(body, {k.lower(): v for k, v in headers.items()})
         with self._lock:
-            if (event_id, signed) in self._seen:
-                return self._answer("replayed", 200, "Already received.")
+            replayed = (event_id, signed) in self._seen
             self._seen[(event_id, signed)] = None
             while len(self._seen) > constants.WEBHOOK_SEEN_EVENTS:
                 self._seen.popitem(last=False)
+        if replayed:
+            return self._answer("replayed", 200, "Already received.")
         task_id = _task_id(event) if kind in WEBHOOK_EVENT_TYPES else None
         if signed:
             self.health.seen(task_id)
