@@ -41,6 +41,8 @@ class Timetable:
         # True while webhook deliveries are healthy (``rivya.webhooks.WebhookHealth``): looks relax to the safety
         # cadence, since an event is expected to wake the job first.
         self.relaxed: Callable[[], bool] = lambda: False
+        # Looks placed near the expected finish (``_placed``); ``benchmarks/webhooks.py`` turns it off to compare.
+        self.place_looks = True
         self._busy: set[int] = set()
         self._odd_polls: dict[int, int] = {}
         self._lock = threading.Lock()
@@ -144,7 +146,7 @@ class Timetable:
         with self._lock:
             expected = self._expect.get(job_id, (None, category))[0]
         wait = self.interval(polls, category)
-        if expected is not None and not self.relaxed():
+        if expected is not None and self.place_looks and not self.relaxed():
             wait = self._placed(now + pause, expected, wait, category)
         self._set(job_id, now + pause + wait, polls)
 
