@@ -20,6 +20,7 @@ from streamlit.runtime.caching.ttl_cache import TTLCache
 from streamlit.runtime.session_manager import SessionInfo
 
 from rivya.errors import StorageError
+from rivya.hook_route import hook_route
 from rivya.studio import close_shared, open_shared
 from ui.services import MAIN_SCRIPT, current_settings, leave_legacy_pages_mode
 
@@ -129,4 +130,4 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
         await asyncio.to_thread(close_shared)
 
 
-app = st.App(MAIN_SCRIPT, lifespan=lifespan)
+app = st.App(MAIN_SCRIPT, lifespan=lifespan, routes=[hook_route(lambda: open_shared(current_settings()))])

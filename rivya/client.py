@@ -34,7 +34,7 @@ from .errors import (
     error_from_response,
 )
 from .polling import PollSchedule
-from .resources import Credits, Generation, ModelInfo, UploadedFile, is_web_url
+from .resources import WEBHOOK_EVENT_TYPES, Credits, Generation, ModelInfo, UploadedFile, WebhookEndpoint, is_web_url
 from .sniffing import sniff_head
 from .version import __version__
 
@@ -263,6 +263,63 @@ class RivyaClient:
         reply = self._request("GET", "/credits")
         return Credits.from_json(reply if isinstance(reply, dict) else {})
 
+    # -- webhooks (reference section 10; scope webhooks:manage) -------------------------
+
+    def list_webhooks(self) -> list[WebhookEndpoint]:
+        """``GET /api/v1/webhooks``: this account's endpoints (never with their secrets)."""
+        reply = self._request("GET", "/webhooks")
+        data = reply.get("data") if isinstance(reply, dict) else reply
+        return [WebhookEndpoint.from_json(e) for e in data or [] if isinstance(e, dict)]
+
+    def create_webhook(self, url: str, *, name: str, event_types: tuple[str, ...] = WEBHOOK_EVENT_TYPES) -> WebhookEndpoint:
+        """``POST /api/v1/webhooks``; the one reply carrying ``signing_secret``. ``WebhookUrlRejectedError`` for a URL
+        the service will not call. Not retried: a lost reply would leave an endpoint whose secret nobody saw."""
+        reply = self._json("POST", "/webhooks", {"name": name, "url": url, "event_types": list(event_types)}, retry=False)
+        return self._endpoint(reply)
+
+    def get_webhook(self, endpoint_id: str) -> WebhookEndpoint:
+        """``GET /api/v1/webhooks/{endpointId}``."""
+        return self._endpoint(self._request("GET", f"/webhooks/{_path_id(endpoint_id)}"))
+
+    def update_webhook(self, endpoint_id: str, **fields: Any) -> WebhookEndpoint:
+        """``PATCH /api/v1/webhooks/{endpointId}`` with the fields given (``name``, ``url``, ``event_types``)."""
+        return self._endpoint(self._json("PATCH", f"/webhooks/{_path_id(endpoint_id)}", fields))
+
+    def delete_webhook(self, endpoint_id: str) -> None:
+        """``DELETE /api/v1/webhooks/{endpointId}``."""
+        self._request("DELETE", f"/webhooks/{_path_id(endpoint_id)}")
+
+    def rotate_webhook_secret(self, endpoint_id: str) -> WebhookEndpoint:
+        """``POST /api/v1/webhooks/{endpointId}/rotate-secret``: a new ``signing_secret``, returned this once.
+        Not retried: a second rotation would void the secret the first one returned."""
+        return self._endpoint(self._json("POST", f"/webhooks/{_path_id(endpoint_id)}/rotate-secret", {}, retry=False))
+
+    def webhook_deliveries(self, endpoint_id: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/webhooks/{endpointId}/deliveries`` (shape not documented: the list's items as sent)."""
+        return _items(self._request("GET", f"/webhooks/{_path_id(endpoint_id)}/deliveries"))
+
+    def test_webhook(self, endpoint_id: str) -> dict[str, Any]:
+        """``POST /api/v1/webhooks/{endpointId}/test``: ask for a test event (reply shape not documented)."""
+        reply = self._json("POST", f"/webhooks/{_path_id(endpoint_id)}/test", {})
+        return reply if isinstance(reply, dict) else {}
+
+    def webhook_events(self) -> list[dict[str, Any]]:
+        """``GET /api/v1/webhook-events`` (shape not documented: the list's items as sent)."""
+        return _items(self._request("GET", "/webhook-events"))
+
+    def _json(self, method: str, path: str, body: dict[str, Any], *, retry: bool = True) -> Any:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        client = self if retry or not self.max_retries else self.with_options(max_retries=0)
+        return client._request(method, path, data=payload, headers={"Content-Type": "application/json"})
+
+    @staticmethod
+    def _endpoint(reply: Any) -> WebhookEndpoint:
+        endpoint = WebhookEndpoint.from_json(reply) if isinstance(reply, dict) else None
+        if endpoint is None or not endpoint.id:
+            raise MalformedResponseError("the webhook endpoint reply names no endpoint id", status_code=200,
+                                         body="(not shown: it may hold a signing secret)")
+        return endpoint
+
     # -- waiting ------------------------------------------------------------------------
 
     def wait(
@@ -367,6 +424,12 @@ class RivyaClient:
             if retry_after is not None:
                 return retry_after if retry_after <= constants.RETRY_AFTER_CAP else None
         return RETRY_BACKOFF.delay(attempt)
+
+
+def _items(reply: Any) -> list[dict[str, Any]]:
+    """A list reply's items, whether sent as ``{"data": [...]}`` or a bare list."""
+    data = reply.get("data") if isinstance(reply, dict) else reply
+    return [item for item in data or [] if isinstance(item, dict)] if isinstance(data, list) else []
 
 
 def _path_id(value: str) -> str:

@@ -41,6 +41,9 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)
     # Saved results, thumbnails and reference copies; with several replicas, one folder they all mount at this path.
     media_dir: Path | None = None
+    # The app's public HTTPS address (``PUBLIC_URL``): set, the app registers a Rivya webhook endpoint there at start-up
+    # and takes results from its events (``rivya.hook_setup``); unset, nothing changes.
+    public_url: str | None = None
 
     @property
     def media_folder(self) -> Path:
@@ -123,6 +126,7 @@ def load_settings(secrets: Mapping[str, Any] | None = None, environ: Mapping[str
         notify_min_seconds=notify_min_seconds,
         database_url=database_url,
         media_dir=Path(media) if (media := pick("MEDIA_DIR")) else None,
+        public_url=_public_url(pick("PUBLIC_URL")),
     )
 
 
@@ -164,3 +168,13 @@ def _database_url(value: str | None) -> str | None:
         # Read as is, the part after the first @ would be taken for the host, and shown in every error.
         raise ValueError("DATABASE_URL holds more than one @ before the host: write an @ in the password as %40")
     return value
+
+
+def _public_url(value: str | None) -> str | None:
+    """``PUBLIC_URL`` checked at start: an absolute http(s) address (Rivya itself refuses all but public HTTPS ones)."""
+    if value is None:
+        return None
+    scheme, _, rest = value.partition("://")
+    if scheme.lower() not in ("https", "http") or not rest.split("/", 1)[0] or "@" in rest.split("/", 1)[0]:
+        raise ValueError("PUBLIC_URL must be the app's public address, such as https://studio.example.com")
+    return value.rstrip("/")

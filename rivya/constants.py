@@ -46,6 +46,10 @@ POLL_INTERVAL_VIDEO = 10.0
 POLL_INTERVAL_MAX_IMAGE = 10.0
 POLL_INTERVAL_MAX_VIDEO = 20.0
 POLL_BACKOFF = 1.25
+# Looks are placed near a job's expected finish (``Timetable._placed``): LOOK_MARGIN after it when the documented spacing
+# allows, then at the shortest documented spacing until the job is LOOK_OVERDUE_FACTOR times its typical duration old.
+LOOK_MARGIN = 0.5
+LOOK_OVERDUE_FACTOR = 2.0
 DEFAULT_WAIT_TIMEOUT = 600.0
 # Typical seconds from submit to result per category, until the log has its own medians; a category not named here
 # (a model kind added later) is taken to need EXPECTED_SECONDS_OTHER (``catalog.expected_seconds``).
@@ -173,6 +177,30 @@ LINEAGE_MAX_DEPTH = 50
 
 # Longest preset name, in characters: the form's box and ``presets`` refuse longer ones, and a name fits a select box.
 PRESET_NAME_MAX_CHARS = 60
+
+# Rivya webhooks as the wake-up (``rivya.webhooks``). An event is only a hint to poll a task now: its body is refused over
+# WEBHOOK_MAX_BODY bytes; one task is woken at most once per WEBHOOK_TASK_WAKE_SECONDS and the whole process at most
+# WEBHOOK_WAKES_PER_SECOND times a second (bursts of WEBHOOK_WAKE_BURST); a replica that does not hold the task asks
+# the holder through the shared "check now" counter at most once per WEBHOOK_RECHECK_SECONDS, and a holder reads that
+# counter every WEBHOOK_RECHECK_READ seconds while webhooks are on. The last WEBHOOK_SEEN_EVENTS event ids are
+# remembered (a replay is answered, not acted on). A signature older or newer than WEBHOOK_TOLERANCE_SECONDS is refused.
+WEBHOOK_MAX_BODY = 64 * 1024
+WEBHOOK_TASK_WAKE_SECONDS = 5.0
+WEBHOOK_WAKES_PER_SECOND = 20.0
+WEBHOOK_WAKE_BURST = 50
+WEBHOOK_RECHECK_SECONDS = 5.0
+WEBHOOK_RECHECK_READ = 0.5
+WEBHOOK_SEEN_EVENTS = 10_000
+WEBHOOK_TOLERANCE_SECONDS = 300.0
+# Deliveries are healthy for WEBHOOK_HEALTHY_SECONDS after a signed event (or the test event) arrived; while they are,
+# the follower's looks relax to the safety cadence below (the first look included: the event is expected to come first).
+# A finish found by a poll that no event announced ends the health at once: looks go back to the documented cadence.
+WEBHOOK_HEALTHY_SECONDS = 600.0
+WEBHOOK_SAFETY_INTERVAL = {"image": 30.0, "video": 60.0}
+WEBHOOK_SAFETY_INTERVAL_OTHER = 45.0
+# The route the app serves for Rivya's deliveries, appended to PUBLIC_URL when it registers its endpoint.
+WEBHOOK_PATH = "/hooks/rivya"
+WEBHOOK_NAME = "Imagine Studio"
 
 # Two presses of one form (Generate) or one card (Try again) this close together are one intent: a double click.
 DOUBLE_CLICK_SECONDS = 2.0

@@ -117,6 +117,10 @@ class ValidationError(APIStatusError):
     """``validation_failed``: fix the request; retrying it unchanged cannot help."""
 
 
+class WebhookUrlRejectedError(ValidationError):
+    """``webhook_url_rejected``: the endpoint URL is not a public HTTPS address the service will call."""
+
+
 class InsufficientCreditsError(APIStatusError):
     """``insufficient_credits``: the wallet is short."""
 
@@ -169,6 +173,7 @@ _BY_CODE: dict[str, type[APIStatusError]] = {
     "api_key_expired": AuthenticationError,
     "api_scope_denied": PermissionDeniedError,
     "validation_failed": ValidationError,
+    "webhook_url_rejected": WebhookUrlRejectedError,
     "insufficient_credits": InsufficientCreditsError,
     "idempotency_conflict": IdempotencyConflictError,
     "rate_limited": RateLimitedError,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from . import constants
@@ -49,6 +50,8 @@ class Follower:
         # Seconds each request started after its scheduled time (most recent first out): the
         # follower's own measure of keeping the cadence, read by benchmarks and diagnostics.
         self.lateness: deque[float] = deque(maxlen=10_000)
+        # Told of every end a poll finds, so a finish no webhook event announced ends the relaxed cadence at once.
+        self.found_end: Callable[[str], None] = lambda task_id: None
         self._recovered = False
         self._pool = ThreadPoolExecutor(constants.POLL_WORKERS, thread_name_prefix="rivya-poll")
         self._stop = threading.Event()
@@ -147,6 +150,8 @@ class Follower:
             self.timetable.odd_status(job.id, polls)
             log.warning("job %s: the service reports status %r, which the app does not know", job.id, generation.status[:40])
         self.recorder.apply(job, generation, polls=job.polls + 1)
+        if generation.is_done:
+            self.found_end(job.task_id or "")
 
     def start(self) -> None:
         """Run passes in a daemon thread until ``stop()``."""

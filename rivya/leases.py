@@ -44,6 +44,10 @@ class HeldJobs:
         self._held: set[int] = set()
         self._claimed_at = -math.inf
         self._rechecks_seen: int | None = None  # "Check now" presses on any replica, as last read
+        # Seconds between reads of that counter besides each renewal (None: at renewals only). Set while webhooks are
+        # on, so an event another replica received reaches this holder within about this (``rivya.webhooks``).
+        self.recheck_read: float | None = None
+        self._recheck_read_at = -math.inf
         # Unfinished jobs as last read; each pass re-reads only rows whose ``updated_at`` moved.
         self._pending: dict[int, Job] = {}
         self._lock = threading.Lock()
@@ -71,6 +75,9 @@ class HeldJobs:
             with self._lock:
                 held = set(self._held)
             stamps = [(i, stamp) for i, stamp in self.log.pending_stamps(self.backend) if i in held]
+            if self.recheck_read is not None and now - self._recheck_read_at >= self.recheck_read:
+                self._recheck_read_at = now
+                self._read_rechecks(stamps)
         changed = [i for i, stamp in stamps if (known := self._pending.get(i)) is None or known.updated_at != stamp]
         fresh = {job.id: job for job in self.log.many(changed) if not job.is_done} if changed else {}
         stale = set(changed)
@@ -91,8 +98,12 @@ class HeldJobs:
         # a replica which died mid-download was saving; nothing else would ever save those (SQLite: none).
         for job in self.log.claimed_unsaved(self.backend, self.holder):
             self.on_unsaved(job)
+        self._read_rechecks(stamps)
+        return stamps
+
+    def _read_rechecks(self, stamps: list[tuple[int, str]]) -> None:
+        """"Check now" pressed (or a webhook event received) on some replica since the last read: look at ours now."""
         asked = self.log.rechecks_asked()
         if self._rechecks_seen is not None and asked != self._rechecks_seen:
-            self.on_recheck([i for i, _ in stamps])  # "Check now" pressed on some replica
+            self.on_recheck([i for i, _ in stamps])
         self._rechecks_seen = asked
-        return stamps

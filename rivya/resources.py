@@ -205,3 +205,34 @@ class ModelInfo:
             api_status=data.get("api_status"),
             raw=data,
         )
+
+
+# The event types the reference names (section 10): a generation reaching either end.
+WEBHOOK_EVENT_TYPES = ("generation.succeeded", "generation.failed")
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """A webhook endpoint (reference section 10); ``signing_secret`` is set only in the replies that return it
+    (create and rotate-secret), and is kept out of ``repr`` so it never reaches a log."""
+
+    id: str
+    url: str
+    status: str = ""
+    event_types: tuple[str, ...] = ()
+    signing_secret: str | None = field(default=None, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WebhookEndpoint:
+        secret = data.get("signing_secret")
+        types = data.get("event_types")
+        return cls(
+            id=str(data.get("id") or ""),
+            url=str(data.get("url") or ""),
+            status=str(data.get("status") or ""),
+            event_types=tuple(t for t in types if isinstance(t, str)) if isinstance(types, list) else (),
+            signing_secret=secret if isinstance(secret, str) and secret else None,
+            # The secret stays out of the kept reply too: ``raw`` is shown by tools that print objects.
+            raw={k: v for k, v in data.items() if k != "signing_secret"},
+        )

@@ -36,6 +36,13 @@ class Timetable:
         # How much every job's interval is stretched so that the demand fits the request budget.
         self.stretch = 1.0
         self._due: dict[int, tuple[float, int]] = {}  # job id: (when, requests so far)
+        # Wall-clock second each job is expected to finish (submitted + its typical seconds), and its category.
+        self._expect: dict[int, tuple[float, str]] = {}
+        # True while webhook deliveries are healthy (``rivya.webhooks.WebhookHealth``): looks relax to the safety
+        # cadence, since an event is expected to wake the job first.
+        self.relaxed: Callable[[], bool] = lambda: False
+        # Looks placed near the expected finish (``_placed``); ``benchmarks/webhooks.py`` turns it off to compare.
+        self.place_looks = True
         self._busy: set[int] = set()
         self._odd_polls: dict[int, int] = {}
         self._lock = threading.Lock()
@@ -74,15 +81,17 @@ class Timetable:
             listed = {job.id for job in pending}
             for i in [i for i, (when, _) in self._due.items() if when == math.inf and i not in listed]:
                 del self._due[i]
+                self._expect.pop(i, None)
             for job in pending:
                 if job.id in self._busy or not can_act(job):
                     continue
                 when, polls = self._next_due(job)
                 if job.status != JobStatus.SUBMITTING:
                     demand += 1.0 / self.cadence.delay(polls + 1, category=job.category)
+                expected = datetime.fromisoformat(job.submitted_at).timestamp() + expected_seconds(job.category)
+                self._expect[job.id] = (expected, job.category)
                 if when <= now:
-                    submitted = datetime.fromisoformat(job.submitted_at).timestamp()
-                    due.append((when, submitted + expected_seconds(job.category), job))
+                    due.append((when, expected, job))
         self.stretch = max(1.0, demand / (0.9 * budget.rate))
         granted = budget.acquire_up_to(len(due)) if due else 0
         if granted < len(due):
@@ -118,18 +127,59 @@ class Timetable:
         with self._lock:
             self._due[job_id] = (when, polls)
 
-    def created(self, job_id: int) -> None:
+    def created(self, job_id: int, category: str | None = None) -> None:
         """The create was answered, the task exists: its first look comes at the job's own point of the 2-3 s window
-        (``PollSchedule.first_look``), counted from now."""
-        self._set(job_id, self.clock() + self.cadence.first_look(job_id), 0)
+        (``PollSchedule.first_look``), counted from now; while webhooks are healthy, after the safety interval."""
+        first = self.cadence.first_look(job_id)
+        self._set(job_id, self.clock() + (max(first, _safety(category)) if self.relaxed() else first), 0)
 
     def interval(self, polls: int, category: str) -> float:
-        """Seconds from poll number ``polls`` to the next, stretched to fit the request budget."""
-        return self.cadence.delay(polls, category=category) * self.stretch
+        """Seconds from poll number ``polls`` to the next, stretched to fit the request budget (at least the safety
+        interval while webhooks are healthy)."""
+        seconds = self.cadence.delay(polls, category=category) * self.stretch
+        return max(seconds, _safety(category)) if self.relaxed() else seconds
 
     def polled(self, job_id: int, polls: int, category: str, *, pause: float = 0.0) -> None:
-        """Poll number ``polls`` ran (or failed): the next one an interval (after ``pause``) from now."""
-        self._set(job_id, self.clock() + pause + self.interval(polls, category), polls)
+        """Poll number ``polls`` ran (or failed): the next one an interval (after ``pause``) from now, moved to just
+        after the job's expected finish when that falls within the documented spacing (``_placed``)."""
+        now = self.clock()
+        with self._lock:
+            expected = self._expect.get(job_id, (None, category))[0]
+        wait = self.interval(polls, category)
+        if expected is not None and self.place_looks and not self.relaxed():
+            wait = self._placed(now + pause, expected, wait, category)
+        self._set(job_id, now + pause + wait, polls)
+
+    def _placed(self, now: float, expected: float, wait: float, category: str) -> float:
+        """The wait to the next look, placed where the job has most likely finished, never closer than the documented
+        spacing (5 s; video 10 s) nor further than the documented cap (10 s; video 20 s), both stretched to the budget.
+
+        Before the expected finish, the look lands ``LOOK_MARGIN`` after it when the cap allows (else at the cap, the
+        most the reference allows); from then until the job is ``LOOK_OVERDUE_FACTOR`` times its typical duration old,
+        looks keep the shortest spacing, since a job past its typical time may end at any moment; after that, the
+        usual growing interval (``wait``). The request count stays about what the growing cadence spends.
+        """
+        video = category == "video"
+        spacing = (self.cadence.video_interval if video else self.cadence.image_interval) * self.stretch
+        cap = (self.cadence.video_max if video else self.cadence.image_max) * self.stretch
+        target = expected + constants.LOOK_MARGIN
+        if now < target:
+            return min(max(target - now, spacing), max(cap, spacing))
+        typical = expected_seconds(category)
+        if now < expected + typical * (constants.LOOK_OVERDUE_FACTOR - 1.0):
+            return spacing
+        return wait
+
+    def tighten(self) -> None:
+        """Webhook deliveries stopped: every job's next look comes back within the documented cadence from now."""
+        now = self.clock()
+        with self._lock:
+            for job_id, (when, polls) in list(self._due.items()):
+                if when != math.inf and when > now and polls:
+                    category = self._expect.get(job_id, (0.0, "image"))[1]
+                    self._due[job_id] = (min(when, now + self.cadence.delay(polls, category=category) * self.stretch), polls)
+                elif when != math.inf and when > now:
+                    self._due[job_id] = (min(when, now + self.cadence.first_look(job_id)), polls)
 
     def odd_status(self, job_id: int, polls: int) -> None:
         """The service named a status the app does not know: look again slowly, then not at all (``look_now`` does)."""
@@ -156,11 +206,13 @@ class Timetable:
         with self._lock:
             self._due[job_id] = (math.inf, self._due.get(job_id, (0.0, 0))[1])
             self._odd_polls.pop(job_id, None)
+            self._expect.pop(job_id, None)
 
     def forget(self, job_id: int) -> None:
         """Drop a job's schedule (a create settled by a refusal)."""
         with self._lock:
             self._due.pop(job_id, None)
+            self._expect.pop(job_id, None)
 
     def look_now(self, job_ids: Sequence[int]) -> None:
         """Make these jobs due at once, whatever their schedule (a status the app did not know is asked about again);
@@ -170,3 +222,8 @@ class Timetable:
                 if job_id in self._due:
                     self._due[job_id] = (0.0, self._due[job_id][1])
                 self._odd_polls.pop(job_id, None)
+
+
+def _safety(category: str | None) -> float:
+    """The slow safety cadence while webhooks are healthy (``constants.WEBHOOK_SAFETY_INTERVAL``)."""
+    return constants.WEBHOOK_SAFETY_INTERVAL.get(category or "", constants.WEBHOOK_SAFETY_INTERVAL_OTHER)

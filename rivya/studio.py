@@ -26,6 +26,7 @@ from .client import RivyaClient
 from .config import Settings
 from .constants import BALANCE_TTL, STANDBY_RETRY
 from .errors import StorageError
+from .hook_setup import Webhooks
 from .jobs import JobService, Reference
 from .ledger import LedgerView
 from .media import inspect_image
@@ -82,6 +83,8 @@ class Studio:
     ledger: LedgerView
     gate: PasswordGate
     sandbox: Sandbox | None = None
+    # Rivya webhooks, with ``PUBLIC_URL`` set (``rivya.hook_setup``); None without.
+    webhooks: Webhooks | None = None
     _balances: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
     _references: dict[tuple[str, str, str], Reference] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -98,7 +101,9 @@ class Studio:
         _seed(tasklog)
         sandbox = None
         if settings.uses_sandbox:
-            sandbox = Sandbox(host="127.0.0.1", port=0).start()
+            # The demo sandbox lives beside the app, so it may deliver webhooks to a local address (the real service
+            # only to a public HTTPS one).
+            sandbox = Sandbox(host="127.0.0.1", port=0, allow_local_webhooks=True).start()
             client = RivyaClient(sandbox.api_key, sandbox.url)
             backend = SANDBOX_BACKEND
         else:
@@ -110,8 +115,12 @@ class Studio:
             settings=settings, client=client, log=tasklog, jobs=jobs, ledger=LedgerView(tasklog),
             gate=PasswordGate(settings.app_password or ""), sandbox=sandbox,
         )
+        if settings.public_url:
+            studio.webhooks = Webhooks(jobs, client, settings.public_url)
         if follow:
             studio._follow()
+        if studio.webhooks is not None:
+            studio.webhooks.start()
         return studio
 
     def _follow(self) -> None:

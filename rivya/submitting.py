@@ -239,7 +239,7 @@ class Submitter:
             except APIConnectionError as exc:
                 log.info("job %s: create not confirmed (%s); will re-send with the same key", job.id, type(exc).__name__)
                 return self.log.update(job.id, error_code="network", error_message=str(exc)[:300])
-            self.timetable.created(job.id)  # the task exists: first look from now
+            self.timetable.created(job.id, job.category)  # the task exists: first look from now
             return self.recorder.apply(job, generation)
         except StorageError as exc:
             raise StorageError(str(exc), after_send=True) from None

@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         help="after a lost create, the same Idempotency-Key gets 409 'still being processed' this long, then a replay",
     )
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--allow-local-webhooks", action="store_true",
+                        help="let webhook endpoints use plain http on a loopback address (the real service refuses it)")
     args = parser.parse_args(argv)
     timing = Timing(
         image_queued=args.image_seconds * 0.2,
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         faults=faults,
         task_failure_rate=args.failure_rate,
         seed=args.seed,
+        allow_local_webhooks=args.allow_local_webhooks,
     )
     print(f"Rivya sandbox on {sandbox.url}  (key: {args.api_key}; Ctrl+C to stop)", flush=True)
     try:

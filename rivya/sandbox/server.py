@@ -16,6 +16,7 @@ from typing import Any
 
 from ..constants import API_PREFIX
 from .contract import Contract
+from .hooks import Webhooks
 from .render import render_mp4, render_png
 from .rules import upload_problems
 from .state import ApiError, JournalEntry, KeyRecord, SandboxState, StoredFile, Timing
@@ -60,6 +61,15 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", rf"{API_PREFIX}/files", "upload_file"),
         ("GET", rf"{API_PREFIX}/files/(?P<id>[^/]+)", "get_file"),
         ("GET", rf"{API_PREFIX}/credits", "credits"),
+        ("GET", rf"{API_PREFIX}/webhooks", "list_webhooks"),
+        ("POST", rf"{API_PREFIX}/webhooks", "create_webhook"),
+        ("GET", rf"{API_PREFIX}/webhooks/(?P<id>[^/]+)", "get_webhook"),
+        ("PATCH", rf"{API_PREFIX}/webhooks/(?P<id>[^/]+)", "update_webhook"),
+        ("DELETE", rf"{API_PREFIX}/webhooks/(?P<id>[^/]+)", "delete_webhook"),
+        ("POST", rf"{API_PREFIX}/webhooks/(?P<id>[^/]+)/rotate-secret", "rotate_webhook"),
+        ("GET", rf"{API_PREFIX}/webhooks/(?P<id>[^/]+)/deliveries", "webhook_deliveries"),
+        ("POST", rf"{API_PREFIX}/webhooks/(?P<id>[^/]+)/test", "test_webhook"),
+        ("GET", rf"{API_PREFIX}/webhook-events", "webhook_events"),
         ("GET", r"/files/content/(?P<id>[^/]+)", "file_content"),
         ("GET", r"/media/(?P<id>task_[0-9a-f]+)\.(?:png|mp4)", "media"),
     )
@@ -126,6 +136,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._dispatch("POST")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
@@ -212,6 +228,41 @@ class _Handler(BaseHTTPRequestHandler):
     def _credits(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
         key = self._auth("credits:read", entry)
         return self._json(200, {"current_credits": self.sandbox.state.balance(key)})
+
+    def _json_body(self) -> Any:
+        try:
+            return json.loads(self._body or b"{}", parse_constant=_refuse_constant)
+        except ValueError:
+            raise ApiError(400, "validation_failed", "The request body is not valid JSON.") from None
+
+    def _list_webhooks(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        return self._json(200, self.sandbox.webhooks.listed(self._auth("webhooks:manage", entry)))
+
+    def _create_webhook(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        key = self._auth("webhooks:manage", entry)
+        return self._json(201, self.sandbox.webhooks.create(key, self._json_body()))
+
+    def _get_webhook(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        return self._json(200, self.sandbox.webhooks.get(self._auth("webhooks:manage", entry), match["id"]))
+
+    def _update_webhook(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        key = self._auth("webhooks:manage", entry)
+        return self._json(200, self.sandbox.webhooks.update(key, match["id"], self._json_body()))
+
+    def _delete_webhook(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        return self._json(200, self.sandbox.webhooks.delete(self._auth("webhooks:manage", entry), match["id"]))
+
+    def _rotate_webhook(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        return self._json(200, self.sandbox.webhooks.rotate(self._auth("webhooks:manage", entry), match["id"]))
+
+    def _webhook_deliveries(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        return self._json(200, self.sandbox.webhooks.delivery_list(self._auth("webhooks:manage", entry), match["id"]))
+
+    def _test_webhook(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        return self._json(202, self.sandbox.webhooks.test(self._auth("webhooks:manage", entry), match["id"]))
+
+    def _webhook_events(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        return self._json(200, self.sandbox.webhooks.event_list(self._auth("webhooks:manage", entry)))
 
     def _upload_file(self, match: re.Match[str], entry: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
         raw = self._body
@@ -302,17 +353,21 @@ class Sandbox:
         seed: int | None = None,
         contract: Contract | None = None,
         clock: Callable[[], float] | None = None,
+        allow_local_webhooks: bool = False,
     ) -> None:
         """``api_key`` is the default key, whose account starts with ``credits``; ``contract``
         replaces the bundled fixture (tests use it to show the sandbox follows its own); ``clock``
         replaces the service's monotonic time (tests move it: tasks progress, and keys stay in
-        flight, only as far as they move it)."""
+        flight, only as far as they move it); ``allow_local_webhooks`` lets webhook endpoints point at plain http on
+        a loopback address (local use and tests), which the real service refuses."""
         self.api_key = api_key
         self.faults = faults or Faults()
         self.state = SandboxState(
             api_key=api_key, credits=credits, timing=timing, task_failure_rate=task_failure_rate, seed=seed, contract=contract,
             clock=clock,
         )
+        self.webhooks = Webhooks(self.state.lock, self.state.advance, lambda: self.url, allow_local=allow_local_webhooks)
+        self.state.on_end = self.webhooks.task_ended
         handler = type("SandboxHandler", (_Handler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -342,6 +397,7 @@ class Sandbox:
         self._server.serve_forever()
 
     def stop(self) -> None:
+        self.webhooks.stop()
         self._server.shutdown()
         self._server.server_close()
 

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 from .contract import Contract, load_contract
 from .rules import generation_problems
 
-ALL_SCOPES = frozenset({"models:read", "generations:create", "generations:read", "files:create", "files:read", "credits:read"})
+ALL_SCOPES = frozenset({"models:read", "generations:create", "generations:read", "files:create", "files:read", "credits:read",
+                        "webhooks:manage"})
 # A prompt containing this marker fails, so demos and tests can show a failure on purpose.
 FAIL_MARKER = "#fail"
 
@@ -187,6 +188,8 @@ class SandboxState:
         self.journal: list[JournalEntry] = []
         self.lock = threading.RLock()
         self.random = random.Random(seed)
+        # Told (under the lock) the moment a task reaches its end: the webhooks make their events from it.
+        self.on_end: Callable[[Task], None] = lambda task: None
 
     # -- keys and accounts --------------------------------------------------------------
 
@@ -245,6 +248,7 @@ class SandboxState:
                     if task.will_fail:
                         self.accounts[task.owner].credits += task.reserved
                     task.updated_at = iso_now()
+                    self.on_end(task)
                 elif age >= task.queued_for and task.status == "queued":
                     task.status = "processing"
                     task.updated_at = iso_now()

@@ -1,0 +1,251 @@
+"""Rivya webhooks as a wake-up: an event says "look at this task now", never what happened to it.
+
+The status endpoint stays the only source of truth. An event names a task; if it is one of ours and not ended, the
+follower that holds it polls it at its next pass (through the shared request budget), or, when another replica holds
+it, that replica is asked through the log's shared "check now" counter. So a forged or replayed event costs at most one
+status request per task per ``WEBHOOK_TASK_WAKE_SECONDS`` (and the process's wake-ups are rate-limited as a whole), and
+no event ever changes a row by itself.
+
+The signature only decides whether an event counts as a sign that deliveries are healthy (which relaxes polling to a
+safety cadence, ``WebhookHealth``): an unsigned or badly signed event is still a (rate-limited) wake-up, so a wrong
+guess about the undocumented scheme costs speed of nothing but the relaxed polling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import constants
+from .errors import StorageError
+from .resources import WEBHOOK_EVENT_TYPES
+from .status import JobStatus
+from .tasklog import TaskLog
+
+log = logging.getLogger("rivya.webhooks")
+
+# Not documented (reference section 10: header, algorithm and signed string unknown). The choice made here: the common
+# scheme of "t=<unix time>,v1=<hex HMAC-SHA256 of '<time>.<raw body>' keyed with the whsec_ secret>", in a header of
+# this name. Several v1= values are accepted (a provider signing with two secrets during a rotation sends both).
+SIGNATURE_HEADER = "rivya-signature"
+# Longest event or task id read from an event; ours are short, anything longer is not one of ours.
+MAX_ID_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the route sends back: a status and a small JSON body (never the event, never a secret)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class WebhookHealth:
+    """Whether deliveries are arriving: a signed event within ``WEBHOOK_HEALTHY_SECONDS``, and no finish since that a
+    poll found before any event announced it. Read by the follower's timetable to relax or restore its cadence."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 on_lost: Callable[[], None] = lambda: None) -> None:
+        self.clock = clock
+        self.on_lost = on_lost
+        self._last = -float("inf")
+        self._announced: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def seen(self, task_id: str | None = None) -> None:
+        """A signed event arrived (announcing ``task_id``'s end, if it names one)."""
+        with self._lock:
+            self._last = self.clock()
+            if task_id:
+                self._announced[task_id] = None
+                while len(self._announced) > constants.WEBHOOK_SEEN_EVENTS:
+                    self._announced.popitem(last=False)
+
+    @property
+    def healthy(self) -> bool:
+        with self._lock:
+            return self.clock() - self._last < constants.WEBHOOK_HEALTHY_SECONDS
+
+    def found_by_poll(self, task_id: str) -> None:
+        """A poll found ``task_id`` ended: if no event announced it, deliveries are not arriving; say so at once."""
+        with self._lock:
+            if task_id in self._announced or self.clock() - self._last >= constants.WEBHOOK_HEALTHY_SECONDS:
+                return
+            self._last = -float("inf")
+        log.warning("a job ended without a webhook event announcing it: polling goes back to its documented cadence")
+        self.on_lost()
+
+
+class _Bucket:
+    """A token bucket: ``rate`` a second, up to ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._tokens, self._stamp = float(burst), clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+@dataclass
+class Secrets:
+    """The endpoint's signing secrets, in memory only: the current one and the one before a rotation."""
+
+    current: str | None = field(default=None, repr=False)
+    previous: str | None = field(default=None, repr=False)
+
+    def set(self, secret: str) -> None:
+        if secret != self.current:
+            self.previous, self.current = self.current, secret
+
+    def all(self) -> list[str]:
+        return [s for s in (self.current, self.previous) if s]
+
+
+class HookReceiver:
+    """Checks one delivery and turns it into at most one wake-up; thread-safe, answers without any network call.
+
+    ``holds(job_id)``: this process's follower looks after the job; ``wake(job_id)``: poll it at the next pass;
+    ``ask_holder()``: ask every replica's follower to look now (the log's shared "check now" counter).
+    """
+
+    def __init__(
+        self, log: TaskLog, backend: str, *, holds: Callable[[int], bool], wake: Callable[[int], None],
+        ask_holder: Callable[[], None], health: WebhookHealth, clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.log = log
+        self.backend = backend
+        self.holds = holds
+        self.wake = wake
+        self.ask_holder = ask_holder
+        self.health = health
+        self.clock = clock
+        self.wall = wall
+        self.secrets = Secrets()
+        # Counts for diagnostics and benchmarks: what arrived and what it led to.
+        self.counts: dict[str, int] = {}
+        self._seen: OrderedDict[tuple[str, bool], None] = OrderedDict()
+        self._woken: dict[str, float] = {}
+        self._bucket = _Bucket(constants.WEBHOOK_WAKES_PER_SECOND, constants.WEBHOOK_WAKE_BURST, clock)
+        self._asked_at = -float("inf")
+        self._lock = threading.Lock()
+
+    def receive(self, body: bytes, headers: Mapping[str, str]) -> Answer:
+        """One delivery's raw body and headers (names in any case) to an answer; never raises for bad input."""
+        if len(body) > constants.WEBHOOK_MAX_BODY:
+            return self._answer("too_large", 413, "The event is larger than this receiver takes.")
+        try:
+            event = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return self._answer("not_json", 400, "The body is not a JSON event.")
+        event_id = event.get("id") if isinstance(event, dict) else None
+        kind = event.get("type") if isinstance(event, dict) else None
+        if not (isinstance(event_id, str) and 0 < len(event_id) <= MAX_ID_CHARS and isinstance(kind, str)):
+            return self._answer("not_event", 400, "The body is not an event (no id or type).")
+        signed = self._verified(body, {k.lower(): v for k, v in headers.items()})
+        with self._lock:
+            replayed = (event_id, signed) in self._seen
+            self._seen[(event_id, signed)] = None
+            while len(self._seen) > constants.WEBHOOK_SEEN_EVENTS:
+                self._seen.popitem(last=False)
+        if replayed:
+            return self._answer("replayed", 200, "Already received.")
+        task_id = _task_id(event) if kind in WEBHOOK_EVENT_TYPES else None
+        if signed:
+            self.health.seen(task_id)
+        if task_id is None:
+            return self._answer("signed_other" if signed else "other", 200, "Received.")
+        try:
+            outcome = self._wake(task_id)
+        except StorageError:
+            # The log is unreachable: nothing could be polled or recorded now; the service retries the delivery,
+            # which must then not be taken for a replay.
+            with self._lock:
+                self._seen.pop((event_id, signed), None)
+            return self._answer("log_unavailable", 503, "Try again later.")
+        return self._answer(outcome, 200, "Received.")
+
+    def _verified(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """Whether a secret we hold signed this body within the tolerance (constant-time compare)."""
+        secrets = self.secrets.all()
+        header = headers.get(SIGNATURE_HEADER, "")
+        if not secrets or not header or len(header) > 2000:
+            return False
+        stamp, signatures = None, []
+        for part in header.split(","):
+            name, _, value = part.strip().partition("=")
+            if name == "t" and value.isdigit():
+                stamp = int(value)
+            elif name == "v1":
+                signatures.append(value)
+        if stamp is None or abs(self.wall() - stamp) > constants.WEBHOOK_TOLERANCE_SECONDS:
+            return False
+        signed = f"{stamp}.".encode() + body
+        for secret in secrets:
+            expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+            if any(hmac.compare_digest(expected, s) for s in signatures):
+                return True
+        return False
+
+    def _wake(self, task_id: str) -> str:
+        """Wake the job of ``task_id`` if it is ours, unfinished, and within the rate limits; returns what happened."""
+        found = self.log.where("backend = ? AND task_id = ?", (self.backend, task_id), limit=1)
+        job = found[0] if found else None
+        if job is None:
+            return "unknown_task"
+        if job.is_done or job.status == JobStatus.SUBMITTING:
+            return "already_ended" if job.is_done else "not_sent"
+        now = self.clock()
+        with self._lock:
+            if now - self._woken.get(task_id, -float("inf")) < constants.WEBHOOK_TASK_WAKE_SECONDS:
+                return "limited_task"
+            if not self._bucket.take():
+                return "limited_overall"
+            self._woken[task_id] = now
+            if len(self._woken) > constants.WEBHOOK_SEEN_EVENTS:
+                self._woken = {t: at for t, at in self._woken.items() if now - at < constants.WEBHOOK_TASK_WAKE_SECONDS}
+            if not self.holds(job.id):
+                if now - self._asked_at < constants.WEBHOOK_RECHECK_SECONDS:
+                    return "limited_replicas"
+                self._asked_at = now
+                ask = True
+            else:
+                ask = False
+        if ask:
+            self.ask_holder()
+            return "asked_holder"
+        self.wake(job.id)
+        return "woken"
+
+    def _answer(self, outcome: str, status: int, message: str) -> Answer:
+        with self._lock:
+            self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        return Answer(status, {"ok": status < 300, "message": message})
+
+
+def _task_id(event: Mapping[str, Any]) -> str | None:
+    """The task an event names. The envelope is cut off in the reference after ``created_at``; the generation object
+    is looked for where providers put it (``data``, ``data.object``, ``generation``, ``object``)."""
+    data = event.get("data")
+    for candidate in (data, data.get("object") if isinstance(data, dict) else None, event.get("generation"),
+                      event.get("object")):
+        if isinstance(candidate, dict):
+            task_id = candidate.get("id")
+            if isinstance(task_id, str) and 0 < len(task_id) <= MAX_ID_CHARS:
+                return task_id
+    return None

@@ -1,0 +1,59 @@
+"""With ``PUBLIC_URL`` set, the real server registers its webhook endpoint with the sandbox and a result reaches the page
+through the event: the one status request is the woken one, made before any scheduled look would have found it."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from rivya.sandbox import Sandbox, Timing
+
+from .browser_support import StreamlitServer, free_port, new_page, open_page, sandbox_env, tasks_with, type_prompt
+
+pytestmark = pytest.mark.browser
+# Finishes 4.5 s after the create: between the documented first look (2-3 s) and the next, placed just after the typical
+# 10 s of an image. Polling alone would need two status requests; the event needs one.
+TIMING = Timing(image_queued=0.5, image_processing=4.0)
+RESULT_TIMEOUT = 60_000
+
+
+@pytest.fixture(scope="module")
+def hook_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(timing=TIMING, allow_local_webhooks=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app(hook_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    port = free_port()
+    env = sandbox_env(hook_sandbox, tmp_path_factory.mktemp("data"), PUBLIC_URL=f"http://127.0.0.1:{port}")
+    server = StreamlitServer(env, port=port)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_result_reaches_the_page_through_the_webhook(browser: Browser, app: StreamlitServer,
+                                                       hook_sandbox: Sandbox, request: pytest.FixtureRequest) -> None:
+    hooks = hook_sandbox.webhooks
+    deadline = time.monotonic() + 60
+    while not any(d["event_type"] == "webhook.test" and d["status"] == "succeeded" for d in hooks.deliveries):
+        assert time.monotonic() < deadline, "the app never registered its endpoint or took the test event"
+        time.sleep(0.1)
+    (endpoint,) = hooks.endpoints.values()
+    assert endpoint.url == f"{app.url}/hooks/rivya"
+    with new_page(browser, request) as page:
+        open_page(page, f"{app.url}/image")
+        type_prompt(page, "A heron told by a webhook")
+        page.get_by_role("button", name=re.compile("Generate")).click()
+        (task,) = tasks_with(hook_sandbox, "A heron told by a webhook", at_least=1)
+        expect(page.locator(".st-key-results").get_by_test_id("stImage").locator("img").first).to_be_visible(
+            timeout=RESULT_TIMEOUT)
+    polls = [e for e in hook_sandbox.journal if e.method == "GET" and e.task_id == task.id]
+    assert len(polls) == 1  # the woken look; no scheduled look was needed
+    assert any(d["event_type"] == "generation.succeeded" and d["status"] == "succeeded" for d in hooks.deliveries)
