@@ -145,21 +145,21 @@ def test_a_batch_of_two_is_one_group_with_its_summed_credits(app_sandbox: Sandbo
     takes = [logged("succeeded", saved=True, final_credits=credits, batch_id="batch-1") for credits in (4, 6)]
     at = open_page("pages/image.py")
     headers = [m.value for m in at.markdown if "takes**" in m.value]
-    assert len(headers) == 1 and headers[0].startswith("**2 takes** · 10 credits (take 1: 4 · take 2: 6) · Grok Imagine")
+    assert len(headers) == 1 and headers[0].startswith("**2 takes** · cost 10 credits · Grok Imagine")
     assert all(at.button(key=f"grok-imagine:panel:star:{t.id}") for t in takes) and not at.exception
 
 
-def test_a_batch_cell_has_one_short_row_of_buttons(app_sandbox: Sandbox) -> None:
+def test_a_batch_cell_has_one_short_row_of_labelled_buttons(app_sandbox: Sandbox) -> None:
     open_page("pages/image.py")
     takes = [logged("succeeded", saved=True, final_credits=4, batch_id="batch-3") for _ in range(2)]
     at = open_page("pages/image.py")
-    assert not [e for e in at.expander if e.label in ("Full size", "Details")]  # no stacked expanders in the cells
+    assert not [e for e in at.expander if e.label == "Full size"]  # no stacked expanders in the cells
     for take in takes:
         row = parent_of(at.main, lambda node, t=take: getattr(node, "key", None) == f"grok-imagine:panel:star:{t.id}")
         keys = [getattr(c, "key", None) for c in row.children.values()]
-        assert keys[:3] == [f"grok-imagine:panel:{name}:{take.id}" for name in ("star", "animate", "full")]
-        assert at.button(key=f"grok-imagine:panel:full:{take.id}").label == ""  # an icon only
-        assert row.type == "flex_container" and len(keys) == 4  # and Details, in the same row
+        assert keys == [f"grok-imagine:panel:{name}:{take.id}" for name in ("star", "full", "more")]
+        assert at.button(key=f"grok-imagine:panel:full:{take.id}").label == "Full size"  # words, not an icon alone
+        assert row.type == "flex_container"
     assert not at.exception
 
 
@@ -171,7 +171,7 @@ def test_a_batch_in_flight_stays_one_group_that_fills_in(app_sandbox: Sandbox) -
     running = logged("processing", reserved_credits=4, task_id="t-elsewhere", batch_id="batch-2")
     at = open_page("pages/image.py")
     headers = [m.value for m in at.markdown if "takes**" in m.value]
-    assert len(headers) == 1 and headers[0].startswith("**2 takes** · 8 credits") and "1 on their way" in headers[0]
+    assert len(headers) == 1 and headers[0].startswith("**2 takes** · cost 8 credits so far") and "1 on their way" in headers[0]
     assert any("**Generating**" in m.value for m in at.markdown)  # the running take, live, inside the group
     paths, urls = done.media_paths, done.result_urls
     get_studio().log.update(running.id, status="succeeded", final_credits=4, media_paths=paths, result_urls=urls)
@@ -190,16 +190,16 @@ def test_each_place_in_the_panel_draws_its_own_kind_of_card(app_sandbox: Sandbox
     running = logged("processing", reserved_credits=4, task_id="t-alone", prompt="running")
     at = open_page("pages/image.py")
     panel = "grok-imagine:panel"
-    # The live card builds its prompt and settings once opened; the older result its full size; the newest is
-    # full size already (its download is the only one), the batch's finished take has Details as an icon.
-    assert {e.key: e.label for e in at.expander if e.key} == {
-        f"{panel}:details:{running.id}": "Prompt and settings", f"{panel}:full:{older.id}": "Full size and download",
-    }
-    assert len(at.get("download_button")) == 1
-    assert f"{panel}:details:{take.id}" in [p.key for p in at.get("popover")]
-    # Drawn by the page run (a job on its own runs, so the live part is above), the running take folds its details.
+    # The live card builds its prompt and settings once opened; the newest result is full size, the older one a
+    # thumbnail whose Full size opens the large view; both have their whole row (Download in it); the batch's
+    # finished take keeps Animate, Download and the rest in its "More" menu, built once opened.
+    assert {e.key: e.label for e in at.expander if e.key} == {f"{panel}:details:{running.id}": "Prompt and settings"}
+    assert len(at.get("download_button")) == 2
+    assert at.button(key=f"{panel}:full:{older.id}").label == "Full size"
+    assert f"{panel}:more:{take.id}" in [p.key for p in at.get("popover")]
+    # Drawn by the page run (a job on its own runs, so the live part is above), each take folds its details.
     folded = [e.label for e in at.expander if not e.key and e.label in ("Details", "Prompt and settings")]
-    assert sorted(folded) == ["Details", "Prompt and settings", "Prompt and settings"]
+    assert sorted(folded) == ["Details", "Details", "Prompt and settings", "Prompt and settings"]
     assert len(at.get("progress")) == 2 and any(f"#{running_take.id}]" in m.value for m in at.markdown)
     assert not at.exception
 
@@ -234,7 +234,7 @@ def job_row(n: int, batch: str | None = None, **fields) -> Job:
 def test_batch_groups_keep_takes_together_in_order_of_first_appearance() -> None:
     jobs = [job_row(5, "x"), job_row(4), job_row(3, "x"), job_row(2, "y"), job_row(1)]
     assert [[j.id for j in g] for g in batch_groups(jobs)] == [[5, 3], [4], [2], [1]]
-    assert batch_header([job_row(1, "x"), job_row(2, "x", final_credits=6)]) == "**2 takes** · 10 credits (take 1: 4 · take 2: 6)"
+    assert batch_header([job_row(1, "x"), job_row(2, "x", final_credits=6)]) == "**2 takes** · cost 10 credits"
 
 
 def test_try_again_rules() -> None:
