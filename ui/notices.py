@@ -19,6 +19,7 @@ the viewer's jobs that are new since the last look or were unfinished then.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -241,12 +242,16 @@ def _tell(finished: list[Finished]) -> None:
         _alert(finished)
 
 
-def _close_old_toasts(keep: list[Finished]) -> None:
-    """On opening another page: close the toasts still showing from the last one, except those of ``keep`` (this
-    run's own news; each toast links its job, ``?job=<id>``, which is how they are told apart)."""
+def _close_old_toasts(page: str, keep: list[Finished]) -> None:
+    """On opening ``page``: close the toasts still showing from the last one, except those of ``keep`` (this
+    run's own news; each toast links its job, ``?job=<id>``, which is how they are told apart).
+
+    The script names the page and a fresh number: an element the front end already shows in that place runs no
+    script again, so the same text on the next page change would do nothing.
+    """
     ids = _js(json.dumps([job.id for job in keep]))
     _script(
-        "(() => { const keep = new Set(JSON.parse(" + ids + ").map(String));"
+        f"/* {_js(page)} {uuid.uuid4().hex} */ (() => {{ const keep = new Set(JSON.parse(" + ids + ").map(String));"
         " for (const toast of document.querySelectorAll('[data-testid=\"stToast\"]')) {"
         " const link = toast.querySelector('a[href*=\"job=\"]');"
         " const id = link && new URL(link.href, document.baseURI).searchParams.get('job');"
@@ -290,7 +295,7 @@ def watch(studio: Studio, page: str) -> None:
             session().ask_permission = False
             _script("if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();")
         if moved:
-            _close_old_toasts(finished)
+            _close_old_toasts(page, finished)
         _tell(finished)
         if state is not None:
             st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)(studio.log)
