@@ -1,4 +1,4 @@
-"""Home page: the backend, the credit balance, links to every page and the latest results."""
+"""Home page: the backend, the credit balance, links to every page and the latest results (live)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,51 @@ import streamlit as st
 from rivya.catalog import MODELS
 from rivya.errors import RivyaError
 from rivya.messages import explain
+from rivya.people import star_owner
+from rivya.stars import starred
 from rivya.status import JobStatus
 from rivya.studio import Studio
-from ui.access import key_owner, page_access
+from rivya.tasklog import Job
+from ui.access import current_person, key_owner, page_access
+from ui.actions import result_actions
 from ui.generate import ICONS
 from ui.jobs_view import show_thumbnail
-from ui.large_view import open_link
+from ui.live import live_section, read_on_change
 from ui.outage import log_down
 from ui.services import PAGE_FOR_CATEGORY, demo_banner
-from ui.text import credits_text, md_escape
+from ui.text import credits_text, md_escape, shorten
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
+
+RECENT = 4  # results shown under "Recent results"
+RECENT_WINDOW = 30  # newest jobs read to find them (and to count the ones still running)
+
+
+def _recent(studio: Studio) -> tuple[list[Job], int]:
+    """The newest results and how many of the newest jobs are still running: one read, repeated only when the log
+    changed."""
+    jobs = read_on_change(studio.log, "home:recent", lambda: studio.log.recent(limit=RECENT_WINDOW))
+    done = [j for j in jobs if j.status == JobStatus.SUCCEEDED][:RECENT]
+    return done, sum(not j.is_done for j in jobs)
+
+
+def _recent_results(studio: Studio) -> None:
+    """The live part of Home: the newest results with their actions, and the jobs still on their way."""
+    recent, running = _recent(studio)
+    if not recent and not running:
+        return
+    st.subheader("Recent results", anchor=False)
+    if running:
+        st.caption(f":material/autorenew: {running} {'job is' if running == 1 else 'jobs are'} still running; "
+                   "each shows here when it is done.")
+    person = star_owner(current_person())
+    stars = starred(studio.log, [j.id for j in recent], person)  # read on every refresh: a star is not a log change
+    for column, job in zip(st.columns(RECENT), recent, strict=False):
+        with column.container(border=True, key=f"home:card:{job.id}"):
+            show_thumbnail(job)  # a few KB each: every visit to Home would otherwise send four full results
+            kind = ":material/movie: Video · " if job.category == "video" else ""
+            st.caption(kind + md_escape(shorten(job.prompt, 120)))
+            result_actions(job, "home", starred=job.id in stars, person=person, compact=True)
 
 
 def home_page(studio: Studio) -> None:
@@ -36,7 +70,7 @@ def home_page(studio: Studio) -> None:
         balance.metric("Credit balance", "—")
         balance.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
     down = log_down()  # the notice above says why; the links below still work
-    jobs.metric("Jobs in the log", "—" if down else f"{studio.log.count():,}")
+    jobs.metric("Jobs", "—" if down else f"{studio.log.signature()[0]:,}")  # the counter's row count: no table scan
     st.subheader("Start", anchor=False)
     columns = st.columns(len(MODELS) + 2)
     for column, spec in zip(columns, MODELS.values(), strict=False):
@@ -50,16 +84,8 @@ def home_page(studio: Studio) -> None:
     with columns[-1].container(border=True):
         st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
         st.caption("Every job and what it cost")
-    recent = [] if down else [j for j in studio.log.recent(limit=30) if j.status == JobStatus.SUCCEEDED][:4]
-    if recent:
-        st.subheader("Recent results", anchor=False)
-        for column, job in zip(st.columns(4), recent, strict=False):
-            with column:
-                show_thumbnail(job)  # a few KB each: every visit to Home would otherwise send four full results
-                kind = ":material/movie: Video · " if job.category == "video" else ""
-                st.caption(kind + md_escape(job.prompt[:120]))
-                st.button("Open", key=f"home:open:{job.id}", on_click=open_link, args=(job.id,),
-                          icon=":material/open_in_full:")  # the large view, as a Gallery tile opens it
+    if not down:
+        live_section(lambda: _recent_results(studio))
 
 
 home_page(studio)

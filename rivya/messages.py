@@ -150,6 +150,36 @@ def explain(error: BaseException) -> Explanation:
     return Explanation("Something unexpected went wrong.", "Try again; if it keeps happening, tell whoever runs this app.")
 
 
+def cost_words(job: Job) -> str:
+    """What a job cost, as a person reads it: "Cost: 4 credits", "Cost: nothing · 4 credits returned"; never the
+    ledger's own words (reserved, final, charged)."""
+    credits = job.charged_credits
+    returned = job.credits_returned
+    if job.status == JobStatus.REJECTED:
+        return "Cost: nothing (Rivya turned it away)"
+    if job.status == JobStatus.SUBMITTING:
+        return f"Cost: up to {credits:,} credits (not confirmed yet)"
+    if job.status == JobStatus.UNCONFIRMED:
+        return f"Cost: {credits:,} credits (it may have been charged)"
+    if not job.is_done:
+        return f"Cost: {credits:,} credits (held until it finishes)"
+    cost = "nothing" if credits == 0 else f"{credits:,} credits"
+    return f"Cost: {cost} · {returned:,} credits returned" if returned else f"Cost: {cost}"
+
+
+def service_said(message: str | None, code: str | None, headline: str) -> str | None:
+    """What the service itself said about a failure, with its error code, when that adds to ``headline``:
+    ``Rivya said: “Prompt blocked.” (code: content_rejected)``; None when it said nothing new."""
+    said = " ".join((message or "").split())
+    if said.rstrip(".").lower() == headline.rstrip(".").lower():
+        said = ""
+    known = code is not None and code in _BY_CODE  # a known code is already in the headline's words
+    tail = f" (code: {code})" if code and not known else ""
+    if not said:
+        return f"Rivya gave the error code {code}." if tail else None
+    return f"Rivya said: “{said}”{tail}"
+
+
 def take_cost(take: Job) -> str:
     """What one take cost, by ``rivya.money``'s rule, in words that never claim more certainty than the log has."""
     credits = take.charged_credits

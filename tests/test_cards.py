@@ -7,6 +7,7 @@ import time
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from rivya.messages import cost_words, service_said
 from rivya.panel import batch_groups
 from rivya.sandbox import Sandbox
 from rivya.stars import starred
@@ -24,7 +25,7 @@ def logged(status: str, *, model: str = "grok-imagine", prompt: str = "a fox", s
     category = "video" if model.endswith("video") else "image"
     extra = {k: fields.pop(k) for k in ("batch_id", "parent_id") if k in fields}
     row = log.add(idempotency_key=f"seed-{log.count()}", backend="elsewhere", model=model, category=category,
-                  prompt=prompt, params={}, **extra)
+                  prompt=prompt, params=fields.pop("params", {}), **extra)
     if saved:
         media = get_studio().jobs.media_dir
         media.mkdir(parents=True, exist_ok=True)
@@ -145,21 +146,21 @@ def test_a_batch_of_two_is_one_group_with_its_summed_credits(app_sandbox: Sandbo
     takes = [logged("succeeded", saved=True, final_credits=credits, batch_id="batch-1") for credits in (4, 6)]
     at = open_page("pages/image.py")
     headers = [m.value for m in at.markdown if "takes**" in m.value]
-    assert len(headers) == 1 and headers[0].startswith("**2 takes** · 10 credits (take 1: 4 · take 2: 6) · Grok Imagine")
+    assert len(headers) == 1 and headers[0].startswith("**2 takes** · cost 10 credits · Grok Imagine")
     assert all(at.button(key=f"grok-imagine:panel:star:{t.id}") for t in takes) and not at.exception
 
 
-def test_a_batch_cell_has_one_short_row_of_buttons(app_sandbox: Sandbox) -> None:
+def test_a_batch_cell_has_one_short_row_of_labelled_buttons(app_sandbox: Sandbox) -> None:
     open_page("pages/image.py")
     takes = [logged("succeeded", saved=True, final_credits=4, batch_id="batch-3") for _ in range(2)]
     at = open_page("pages/image.py")
-    assert not [e for e in at.expander if e.label in ("Full size", "Details")]  # no stacked expanders in the cells
+    assert not [e for e in at.expander if e.label == "Full size"]  # no stacked expanders in the cells
     for take in takes:
         row = parent_of(at.main, lambda node, t=take: getattr(node, "key", None) == f"grok-imagine:panel:star:{t.id}")
         keys = [getattr(c, "key", None) for c in row.children.values()]
-        assert keys[:3] == [f"grok-imagine:panel:{name}:{take.id}" for name in ("star", "animate", "full")]
-        assert at.button(key=f"grok-imagine:panel:full:{take.id}").label == ""  # an icon only
-        assert row.type == "flex_container" and len(keys) == 4  # and Details, in the same row
+        assert keys == [f"grok-imagine:panel:{name}:{take.id}" for name in ("star", "full", "more")]
+        assert at.button(key=f"grok-imagine:panel:full:{take.id}").label == "Full size"  # words, not an icon alone
+        assert row.type == "flex_container"
     assert not at.exception
 
 
@@ -171,7 +172,7 @@ def test_a_batch_in_flight_stays_one_group_that_fills_in(app_sandbox: Sandbox) -
     running = logged("processing", reserved_credits=4, task_id="t-elsewhere", batch_id="batch-2")
     at = open_page("pages/image.py")
     headers = [m.value for m in at.markdown if "takes**" in m.value]
-    assert len(headers) == 1 and headers[0].startswith("**2 takes** · 8 credits") and "1 on their way" in headers[0]
+    assert len(headers) == 1 and headers[0].startswith("**2 takes** · cost 8 credits so far") and "1 on their way" in headers[0]
     assert any("**Generating**" in m.value for m in at.markdown)  # the running take, live, inside the group
     paths, urls = done.media_paths, done.result_urls
     get_studio().log.update(running.id, status="succeeded", final_credits=4, media_paths=paths, result_urls=urls)
@@ -190,16 +191,16 @@ def test_each_place_in_the_panel_draws_its_own_kind_of_card(app_sandbox: Sandbox
     running = logged("processing", reserved_credits=4, task_id="t-alone", prompt="running")
     at = open_page("pages/image.py")
     panel = "grok-imagine:panel"
-    # The live card builds its prompt and settings once opened; the older result its full size; the newest is
-    # full size already (its download is the only one), the batch's finished take has Details as an icon.
-    assert {e.key: e.label for e in at.expander if e.key} == {
-        f"{panel}:details:{running.id}": "Prompt and settings", f"{panel}:full:{older.id}": "Full size and download",
-    }
-    assert len(at.get("download_button")) == 1
-    assert f"{panel}:details:{take.id}" in [p.key for p in at.get("popover")]
-    # Drawn by the page run (a job on its own runs, so the live part is above), the running take folds its details.
+    # The live card builds its prompt and settings once opened; the newest result is full size, the older one a
+    # thumbnail whose Full size opens the large view; both have their whole row (Download in it); the batch's
+    # finished take keeps Animate, Download and the rest in its "More" menu, built once opened.
+    assert {e.key: e.label for e in at.expander if e.key} == {f"{panel}:details:{running.id}": "Prompt and settings"}
+    assert len(at.get("download_button")) == 2
+    assert at.button(key=f"{panel}:full:{older.id}").label == "Full size"
+    assert f"{panel}:more:{take.id}" in [p.key for p in at.get("popover")]
+    # Drawn by the page run (a job on its own runs, so the live part is above), each take folds its details.
     folded = [e.label for e in at.expander if not e.key and e.label in ("Details", "Prompt and settings")]
-    assert sorted(folded) == ["Details", "Prompt and settings", "Prompt and settings"]
+    assert sorted(folded) == ["Details", "Details", "Prompt and settings", "Prompt and settings"]
     assert len(at.get("progress")) == 2 and any(f"#{running_take.id}]" in m.value for m in at.markdown)
     assert not at.exception
 
@@ -234,7 +235,7 @@ def job_row(n: int, batch: str | None = None, **fields) -> Job:
 def test_batch_groups_keep_takes_together_in_order_of_first_appearance() -> None:
     jobs = [job_row(5, "x"), job_row(4), job_row(3, "x"), job_row(2, "y"), job_row(1)]
     assert [[j.id for j in g] for g in batch_groups(jobs)] == [[5, 3], [4], [2], [1]]
-    assert batch_header([job_row(1, "x"), job_row(2, "x", final_credits=6)]) == "**2 takes** · 10 credits (take 1: 4 · take 2: 6)"
+    assert batch_header([job_row(1, "x"), job_row(2, "x", final_credits=6)]) == "**2 takes** · cost 10 credits"
 
 
 def test_try_again_rules() -> None:
@@ -245,3 +246,94 @@ def test_try_again_rules() -> None:
     assert not can_retry(job_row(1, status="succeeded"))
     with_ref = job_row(1, status="failed", params={"aspect_ratio": "1:1", "referenceMediaItems": [{"url": "u"}]})
     assert retry_params(with_ref) == {"aspect_ratio": "1:1"}
+
+
+def test_the_cost_in_words_a_person_reads() -> None:
+    assert cost_words(job_row(1, final_credits=4)) == "Cost: 4 credits"
+    assert cost_words(job_row(1, status="processing", final_credits=None, reserved_credits=4)) == (
+        "Cost: 4 credits (held until it finishes)")
+    assert cost_words(job_row(1, status="failed", final_credits=0, reserved_credits=4)) == (
+        "Cost: nothing · 4 credits returned")
+    assert cost_words(job_row(1, status="rejected", final_credits=None)) == "Cost: nothing (Rivya turned it away)"
+    assert cost_words(job_row(1, status="unconfirmed", final_credits=None)) == "Cost: 4 credits (it may have been charged)"
+    for status in ("succeeded", "processing", "failed", "rejected", "unconfirmed", "submitting"):
+        words = cost_words(job_row(1, status=status))
+        assert not {"reserved", "final", "charged"} & set(words.lower().split()), words
+
+
+def test_what_the_service_said_is_kept_with_its_code_when_it_adds_something() -> None:
+    assert service_said("The generation failed.", "generation_failed", "The generation failed.") is None
+    assert service_said("Prompt blocked by policy", "content_rejected", "Something went wrong.") == (
+        "Rivya said: “Prompt blocked by policy” (code: content_rejected)")
+    assert service_said(None, "weird_code", "Something went wrong.") == "Rivya gave the error code weird_code."
+    assert service_said("  Too\nmany ", "rate_limited", "Rivya is receiving too many requests right now.") == (
+        "Rivya said: “Too many”")  # a known code is in the headline's words already
+    assert service_said(None, None, "Something went wrong.") is None
+
+
+# -- one card: its words and its actions --------------------------------------------------------------
+
+
+def card_texts(at: AppTest) -> list[str]:
+    """Every text the page shows in its main part (markdown, captions, alerts, plain text, labels)."""
+    kinds = ("markdown", "caption", "error", "warning", "info", "text", "code")
+    return [str(getattr(e, "value", "")) for kind in kinds for e in at.main.get(kind)] + [
+        b.label for b in at.main.get("button")] + [e.label for e in at.main.get("expander")]
+
+
+def test_cards_say_no_none_no_raw_details_and_the_same_labelled_actions(app_sandbox: Sandbox) -> None:
+    open_page("pages/image.py")
+    older = logged("succeeded", saved=True, final_credits=4, prompt="older", params={"seed": None})
+    newest = logged("succeeded", saved=True, final_credits=4, prompt="newest", params={"aspect_ratio": "1:1",
+                                                                                       "seed": None})
+    failed = logged("failed", error_code="odd_failure", error_message=None, reserved_credits=4, final_credits=0)
+    at = open_page("pages/image.py")
+    shown = card_texts(at)
+    assert not [t for t in shown if "None" in t], shown
+    assert not [t for t in shown if "Status checks" in t or "Details for admins" in t]  # admins only
+    assert not at.main.get("json")
+    for job in (older, newest):  # the newest full size, the older a thumbnail: the same row of words
+        row = parent_of(at.main, lambda node, j=job: getattr(node, "key", None) == f"grok-imagine:panel:star:{j.id}")
+        labels_in_row = [getattr(c, "label", None) for c in row.children.values()]
+        assert labels_in_row[:5] == ["Star", "Animate", "Full size", "Download", "Use these settings"], labels_in_row
+        assert "Copy link" in str(list(row.children.values())[-1].proto)  # the copy button, last in the row
+    assert "Cost: 4 credits" in [c.value for c in at.caption]
+    said = " ".join(e.value for e in at.error)
+    assert "Rivya gave the error code odd\\_failure." in said  # the code, when the service said nothing else
+    assert at.button(key=f"grok-imagine:panel:edit:{failed.id}").label == "Edit and try again"
+    assert not at.exception
+
+
+def test_edit_and_try_again_puts_the_prompt_back_and_sends_nothing(app_sandbox: Sandbox) -> None:
+    open_page("pages/image.py")
+    failed = logged("failed", prompt="a fox in the snow", params={"aspect_ratio": "16:9"},
+                    error_code="generation_failed", error_message="The generation failed.")
+    at = open_page("pages/image.py")
+    at.text_area(key="grok-imagine:prompt").input("something else").run()
+    at.button(key=f"grok-imagine:panel:edit:{failed.id}").click().run()
+    assert at.text_area(key="grok-imagine:prompt").value == "a fox in the snow"
+    assert at.radio(key="grok-imagine:aspect_ratio").value == "16:9"
+    assert len(creates(app_sandbox)) == 0 and not at.exception
+
+
+def test_a_failed_batch_is_tried_again_with_one_press_and_never_twice(app_sandbox: Sandbox) -> None:
+    from ui.services import get_studio
+
+    open_page("pages/image.py")
+    takes = [logged("failed", prompt="three foxes", batch_id="batch-f", error_code="generation_failed",
+                    error_message="The generation failed.") for _ in range(3)]
+    takes.append(logged("rejected", prompt="three foxes", batch_id="batch-f", error_code="insufficient_credits"))
+    at = open_page("pages/image.py")
+    key = f"grok-imagine:panel:retry-batch:{takes[0].id}"
+    assert at.button(key=key).label == "Try the 3 again · 12 credits"  # the one refused for credits is not retried
+    at.button(key=key).click().run()
+    at.run()
+    at.run()
+    sent = creates(app_sandbox)
+    assert len(sent) == 3 and len({e.idempotency_key for e in sent}) == 3
+    assert len(app_sandbox.state.tasks) == 3
+    retried = [j for j in get_studio().log.recent(limit=10) if j.id not in {t.id for t in takes}]
+    assert sorted(j.prompt for j in retried) == ["three foxes"] * 3
+    assert key not in [b.key for b in at.button]  # one press: no second one offered
+    captions = [c.value for c in at.caption]
+    assert all(any(f"Sent again as job #{j.id}." == c for c in captions) for j in retried) and not at.exception

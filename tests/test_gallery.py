@@ -416,6 +416,6 @@ def test_home_opens_recent_results_and_links_the_gallery(seeded_app) -> None:
     assert not at.exception
     assert any(c.value == ":material/movie: Video · a moving lighthouse" for c in at.caption)
     assert "gallery" in [link.proto.page for link in at.get("page_link")]
-    at.button(key=f"home:open:{clip.id}").click().run()
+    at.button(key=f"home:full:{clip.id}").click().run()
     assert at.query_params["job"] == str(clip.id)
     assert any(c.value == clip.prompt for c in at.code)  # the large view, on Home

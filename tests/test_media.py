@@ -345,11 +345,13 @@ def _media_dir_script() -> None:
 def _show_media_script(jobs: list) -> None:  # the body runs as a script: no imported names in the signature
     import streamlit as st
 
+    from ui.actions import result_download
     from ui.jobs_view import show_media
 
     for job in jobs:
         with st.container(key=f"case-{job.prompt}"):
-            show_media(job, key_prefix="test")
+            show_media(job)
+            result_download(job, key=f"test:download:{job.id}")
 
 
 def test_show_media_shows_only_saved_files_and_never_raises(local_app: None, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from rivya.people import person_id
 from rivya.sandbox import Sandbox
 from rivya.tasklog import TaskLog
 from ui.large_view import link_to
-from ui.notices import Finished, Watch, shows, title, toast_text
+from ui.notices import Finished, Watch, shows, title, to_tell, toast_text
 from ui.session import SESSION
 
 from .browser_support import free_port
@@ -115,6 +115,16 @@ def test_one_look_is_one_toast_a_batch_counted_and_others_added_as_a_count() -> 
     assert toast_text(unrelated) == f"Video did not finish: “new” [Open it]({link_to(20)}) · 4 more jobs ended too"
 
 
+def test_a_toast_tells_only_of_jobs_the_open_page_does_not_show() -> None:
+    image, video = Finished(1, "image", "succeeded", "a"), Finished(2, "video", "succeeded", "b")
+    failed_image = Finished(3, "image", "failed", "c")
+    ended = [image, video, failed_image]
+    assert to_tell("image", ended) == [video]  # the Image page's panel shows its jobs' ends, failures too
+    assert to_tell("video", ended) == [image, failed_image]
+    assert to_tell("gallery", ended) == [failed_image] and to_tell("", ended) == [failed_image]  # results only
+    assert to_tell("history", ended) == ended  # rows, not results: the toast links each result
+
+
 def test_watching_by_anything_else_is_refused(log: TaskLog) -> None:
     with pytest.raises(ValueError):
         Watch.start(log, "prompt", "x")
@@ -139,6 +149,23 @@ def test_a_job_of_this_tab_that_ends_brings_a_toast_with_its_link(app_sandbox: S
     assert "Image is ready" in toast.value and "prompt toastme" in toast.value and f"?job={job}" in toast.value
     at.run()
     assert not at.toast  # told once
+
+
+def test_a_job_that_ends_on_the_page_showing_it_brings_no_toast(app_sandbox: Sandbox) -> None:
+    from ui.services import get_studio
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/image.py").run()
+    studio_log = get_studio().log
+    shown = add(studio_log, "on-screen", session=at.session_state[SESSION].id)
+    elsewhere = add(studio_log, "a-video", session=at.session_state[SESSION].id, category="video")
+    end(studio_log, shown)
+    end(studio_log, elsewhere)
+    at.run()
+    assert any(f"#{shown}]" in m.value for m in at.markdown)  # its card, on this page
+    (toast,) = at.toast  # only the video, which this page does not show
+    assert "Video is ready" in toast.value and f"?job={elsewhere}" in toast.value and "ended too" not in toast.value
 
 
 def test_a_batch_that_ends_in_one_look_is_one_toast(app_sandbox: Sandbox) -> None:

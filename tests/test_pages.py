@@ -92,7 +92,7 @@ def test_failed_job_shows_its_message_and_refund(app_sandbox: Sandbox) -> None:
     job = with_log.recent(limit=1)[0]
     with_log.update(job.id, error_message="Flagged by **policy** <b>check</b>")
     at.run()
-    assert "Rivya said: Flagged by \\*\\*policy\\*\\* \\<b\\>check\\</b\\>" in at.error[0].value
+    assert "Rivya said\\: “Flagged by \\*\\*policy\\*\\* \\<b\\>check\\</b\\>”" in at.error[0].value
     assert not at.exception
 
 

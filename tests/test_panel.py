@@ -116,12 +116,10 @@ def test_the_newest_result_is_full_size_and_older_ones_are_thumbnails(app_sandbo
     thumbs = [inlined_jpeg(u) for u in urls if u.startswith("data:")]
     assert len(thumbs) == 2 and all(max(t.size) <= 160 for t in thumbs)
     assert [t.convert("RGB").getpixel((10, 10))[1] > 100 for t in thumbs] == [True, False]  # green, then red: newest first
-    assert len(at.get("download_button")) == 1
-    # Full size of an older result is built only once its card is opened.
-    at.session_state[f"grok-imagine:panel:full:{oldest.id}"] = True
-    at.run()
-    assert len([u for image in at.get("image") for u in image.value if not u.startswith("data:")]) == 2
-    assert len(at.get("download_button")) == 2 and not at.exception
+    assert len(at.get("download_button")) == 3  # made on click: no result is read for them
+    # Full size of an older result opens the large view, through its link.
+    at.button(key=f"grok-imagine:panel:full:{oldest.id}").click().run()
+    assert at.query_params["job"] == str(oldest.id) and not at.exception
 
 
 def test_a_thumbnail_outside_the_media_folder_is_never_read(app_sandbox: Sandbox, tmp_path: Path) -> None:

@@ -1,16 +1,55 @@
-"""What every result offers wherever it is shown (job card, Gallery, large view, History): Animate, Star,
-Use these settings. One definition each, so a favourite or a hand-off looks and behaves the same everywhere."""
+"""What every result offers wherever it is shown (job card, batch cell, Gallery, large view, History): one row of
+labelled actions, ``result_actions``, and its pieces. One definition each, so a favourite or a hand-off looks and
+behaves the same everywhere."""
 
 from __future__ import annotations
+
+import html
 
 import streamlit as st
 
 from rivya.catalog import MODELS
+from rivya.gallery import result_file
+from rivya.media import result_image_size
 from rivya.stars import set_star
 from rivya.tasklog import Job
+from ui.downloads import download_button
 from ui.form import prefill
 from ui.services import PAGE_FOR_CATEGORY, current_studio
 from ui.session import session
+
+# The click handler behind every "Copy link" button, installed once per tab: one listener for all of them, so a card
+# redrawn by a refresh needs no script of its own to run again. The clipboard API needs the click itself (a user
+# gesture), which is why the copy happens in the browser rather than after a round trip to the server.
+_COPY_SCRIPT = """<script>
+if (!window.__studioCopyLink) {
+  window.__studioCopyLink = true;
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy-link]");
+    if (!button) return;
+    const link = new URL(button.dataset.copyLink, document.baseURI).href;
+    const label = button.querySelector("span");
+    try {
+      await navigator.clipboard.writeText(link);
+      label.textContent = "Link copied";
+    } catch (e) {
+      window.prompt("Copy this link:", link);
+    }
+    setTimeout(() => { label.textContent = "Copy link"; }, 2000);
+  });
+}
+</script>"""
+# Close to a Streamlit secondary button, so the row reads as one row; colours follow the theme's text colour.
+_COPY_STYLE = (
+    "display:inline-flex;align-items:center;gap:.4rem;min-height:2.5rem;padding:.25rem .75rem;font:inherit;"
+    "color:inherit;background:transparent;border:1px solid color-mix(in srgb,currentColor 20%,transparent);"
+    "border-radius:.5rem;cursor:pointer;white-space:nowrap"
+)
+_LINK_ICON = (
+    '<svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="currentColor"><path d="M3.9 12c0-1.71 '
+    "1.39-3.1 3.1-3.1h4V7H7c-2.76 0-5 2.24-5 5s2.24 5 5 5h4v-1.9H7c-1.71 0-3.1-1.39-3.1-3.1zM8 13h8v-2H8v2zm9-6h-4v1.9h4"
+    'c1.71 0 3.1 1.39 3.1 3.1s-1.39 3.1-3.1 3.1h-4V17h4c2.76 0 5-2.24 5-5s-2.24-5-5-5z"/></svg>'
+)
 
 
 def _animate(job_id: int) -> None:
@@ -47,14 +86,89 @@ def star_button(job_id: int, starred: bool, person: str, *, key: str) -> None:
     )
 
 
-def _use_settings(job: Job) -> None:
-    """Refill the right page's form and go there (no job is created)."""
+def use_settings(job: Job) -> None:
+    """Refill the right page's form with the job's prompt and settings and go there (no job is created).
+
+    The one way a card hands a job back to the form: "Use these settings" and "Edit and try again" both call it.
+    """
     prefill(MODELS[job.model], job.prompt, job.params)
     session().goto_page = PAGE_FOR_CATEGORY[MODELS[job.model].category]
 
 
 def use_settings_button(job: Job, *, key: str) -> None:
     """Disabled for a model this app no longer offers (its form does not exist)."""
-    st.button("Use these settings", key=key, on_click=_use_settings, args=(job,), icon=":material/replay:",
+    st.button("Use these settings", key=key, on_click=use_settings, args=(job,), icon=":material/replay:",
               disabled=job.model not in MODELS,
               help="Fill the form with this prompt and these settings; nothing is sent until you press Generate.")
+
+
+def edit_and_retry_button(job: Job, *, key: str) -> None:
+    """Beside Try again on a failure: the prompt and settings back in the form, to change before sending again."""
+    st.button("Edit and try again", key=key, on_click=use_settings, args=(job,), icon=":material/edit:",
+              disabled=job.model not in MODELS,
+              help="Put this prompt and these settings back in the form to change them; nothing is sent until you "
+                   "press Generate.")
+
+
+def copy_link_button(link: str) -> None:
+    """"Copy link": puts the result's address (``ui.large_view.link_to``) on the clipboard with one click."""
+    st.html(
+        f'<button type="button" data-copy-link="{html.escape(link, quote=True)}" style="{_COPY_STYLE}" '
+        f'title="Copy the link to this result: anyone on the team can open it">{_LINK_ICON}<span>Copy link</span>'
+        f"</button>{_COPY_SCRIPT}",
+        unsafe_allow_javascript=True,
+        width="content",
+    )
+
+
+def result_download(job: Job, *, key: str) -> None:
+    """Download for a saved result, with its recipe inside; none for an image file that does not decode (the card
+    shows a placeholder there, and offers no file that is not the picture it claims to be)."""
+    if job.category == "image":
+        path = result_file(job, current_studio().jobs.media_dir)
+        if path is None or result_image_size(path) is None:
+            return
+    download_button(job, key=key)  # the file carries its recipe; made on click
+
+
+def _full_size_button(job: Job, key: str) -> None:
+    """Opens the result in the large view, through its ``?job=`` link."""
+    from ui.large_view import open_link  # the large view draws this row too: imported when used, not at import
+
+    st.button("Full size", key=key, icon=":material/open_in_full:", on_click=open_link, args=(job.id,),
+              help="Open this result large, with its tags, lineage and link.")
+
+
+def _rest(job: Job, key_prefix: str, *, full_size: bool) -> None:
+    """The actions after Star: Animate, Full size, Download, Use these settings, Copy link."""
+    from ui.large_view import link_to
+
+    animate_button(job, key=f"{key_prefix}:animate:{job.id}")
+    if full_size:
+        _full_size_button(job, f"{key_prefix}:full:{job.id}")
+    result_download(job, key=f"{key_prefix}:download:{job.id}")
+    use_settings_button(job, key=f"{key_prefix}:reuse:{job.id}")
+    copy_link_button(link_to(job.id))
+
+
+def result_actions(job: Job, key_prefix: str, *, starred: bool, person: str, compact: bool = False,
+                   full_size: bool = True) -> None:
+    """The one row of actions under a finished result: Star, Animate, Full size, Download, Use these settings,
+    Copy link, each with its words (Animate for an image only, Download for a saved result only).
+
+    ``compact`` (a batch cell, a Gallery tile): Star and Full size, the others in a "More" menu built only while it
+    is open, so a narrow cell keeps one short row. ``full_size=False`` where the result is already shown large.
+    Widget keys start with ``key_prefix``; ``person`` is a ``rivya.people.star_owner`` value.
+    """
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key=f"{key_prefix}:actions:{job.id}"):
+        star_button(job.id, starred, person, key=f"{key_prefix}:star:{job.id}")
+        if not compact:
+            _rest(job, key_prefix, full_size=full_size)
+            return
+        if full_size:
+            _full_size_button(job, f"{key_prefix}:full:{job.id}")
+        more = st.popover("More", icon=":material/more_horiz:", key=f"{key_prefix}:more:{job.id}", on_change="rerun",
+                          help="Animate, Download, Use these settings, Copy link")
+        if more.open:
+            with more:
+                _rest(job, key_prefix, full_size=False)

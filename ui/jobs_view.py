@@ -22,7 +22,7 @@ from rivya.catalog import MODELS, credits_for, describe_params, display_name, ex
 from rivya.gallery import result_file
 from rivya.jobs import REFUSAL_CODES
 from rivya.lineage import lineage
-from rivya.messages import UNCONFIRMED, batch_costs, explain_code
+from rivya.messages import UNCONFIRMED, cost_words, explain_code, service_said
 from rivya.panel import PanelGroup, PanelPlan, plan_panel
 from rivya.people import star_owner
 from rivya.presses import Notice, Who, can_retry, next_intent, retry_params
@@ -33,10 +33,10 @@ from rivya.status import JobStatus, is_known, status_word
 from rivya.studio import Studio
 from rivya.tasklog import Job, TaskLog
 from rivya.thumbnails import CARD, data_uri, shown_thumbnail
-from ui.access import current_person, key_owner, personal_key_choice_pending
-from ui.actions import animate_button, star_button, use_settings_button
-from ui.downloads import download_button
-from ui.large_view import link_to, open_link
+from ui.access import current_person, is_admin, key_owner, personal_key_choice_pending
+from ui.actions import edit_and_retry_button, result_actions
+from ui.large_view import open_link
+from ui.live import read_on_change
 from ui.outage import outage_guard
 from ui.pictures import show_result_image
 from ui.services import current_studio, session_id
@@ -73,9 +73,13 @@ class CardFacts:
 
 
 def batch_header(members: list[Job]) -> str:
-    """``3 takes · 8 credits (take 1: 4 · …)``: what one press of Generate with "How many" made, and what each take
-    cost or holds."""
-    return f"**{len(members)} takes** · {batch_costs(members)}"
+    """``**3 takes** · cost 12 credits``: what one press of Generate with "How many" made and what it cost or holds
+    (each take's card says its own cost, under Prompt and settings)."""
+    charged = sum(m.charged_credits for m in members)
+    returned = sum(m.credits_returned for m in members)
+    held = " so far" if any(not m.is_done for m in members) else ""
+    back = f" · {returned:,} returned" if returned else ""
+    return f"**{len(members)} takes** · cost {charged:,} credits{held}{back}"
 
 
 def read_facts(log: TaskLog, jobs: list[Job], person: str) -> CardFacts:
@@ -97,15 +101,17 @@ def read_facts(log: TaskLog, jobs: list[Job], person: str) -> CardFacts:
     )
 
 
-def _register_retry(key_prefix: str, job_id: int, model: str) -> None:
-    """Try again's callback: one new intent (with its own idempotency key) per press, except a double click's second half."""
+def _register_retry(key_prefix: str, job_ids: tuple[int, ...], model: str) -> None:
+    """Try again's callback (one job, or a batch's failed takes): one new intent per press, except a double click's
+    second half; each job sent again gets its own idempotency key derived from it."""
     state = session().retry(key_prefix)
-    intent = next_intent(str(job_id), state.click, time.monotonic())
+    intent = next_intent(",".join(map(str, job_ids)), state.click, time.monotonic())
     if intent is None:
         return
     state.click = intent
-    state.press = (job_id, model)  # acted on once, by the next page run
-    state.said.pop(job_id, None)  # a new press replaces the last message
+    state.press = (job_ids, model)  # acted on once, by the next page run
+    for job_id in job_ids:
+        state.said.pop(job_id, None)  # a new press replaces the last message
 
 
 def follow(model: str, jobs: Iterable[Job]) -> None:
@@ -126,41 +132,46 @@ def follow_later(model: str, keys: Sequence[str]) -> None:
 
 
 def _handle_retry(key_prefix: str) -> None:
-    """Act on a registered Try again exactly once (``rivya.presses.retry``); the intent's key makes a repeat of the
-    same press a no-op, so reruns never send a second job."""
+    """Act on a registered Try again exactly once (``rivya.presses.retry``, once per job of the press); the intent's
+    keys make a repeat of the same press a no-op, so reruns never send a second job. A batch's press sends take n
+    under ``<intent>-n``, as Generate's takes are keyed."""
     state = session().retry(key_prefix)
     press, state.press = state.press, None
     if press is None or state.click is None:
         return
-    job_id, model = press
+    job_ids, model = press
     owner = None if personal_key_choice_pending() else key_owner()
-    intent = state.click.key
-    outcome = current_studio().retry(job_id, Who(current_person(), owner, session_id()), intent)
-    follow(model, outcome.jobs)
-    follow_later(model, outcome.waiting)
-    if outcome.notice is not None:
-        words = outcome.words
-        text = " ".join(outcome.problems) if words is None else f"{words.title} {words.action}"
-        state.said[job_id] = (outcome.notice, text)
-    elif outcome.jobs:
-        state.said[job_id] = ("sent", outcome.jobs[0].id)
+    who = Who(current_person(), owner, session_id())
+    for n, job_id in enumerate(job_ids, start=1):
+        intent = state.click.key if len(job_ids) == 1 else f"{state.click.key}-{n}"
+        outcome = current_studio().retry(job_id, who, intent)
+        follow(model, outcome.jobs)
+        follow_later(model, outcome.waiting)
+        if outcome.notice is not None:
+            words = outcome.words
+            text = " ".join(outcome.problems) if words is None else f"{words.title} {words.action}"
+            state.said[job_id] = (outcome.notice, text)
+        elif outcome.jobs:
+            state.said[job_id] = ("sent", outcome.jobs[0].id)
 
 
 def _retry_block(job: Job, key_prefix: str) -> None:
-    """Under a failure: Try again with its cost (none for lack of credits: the failure says so), and what the last
-    press did."""
+    """Under a failure: Try again with its cost (none for lack of credits: the failure says so) beside Edit and try
+    again (the prompt back in the form), and what the last press did."""
     _handle_retry(key_prefix)  # a card outside the job panel (History) acts on its own press
     said = session().retry(key_prefix).said.get(job.id)
     if said and said[0] == "sent":  # one press, one new job: the card then points to it and offers no second one
         st.caption(f"Sent again as job #{said[1]}.")
         return
-    if can_retry(job):  # a job refused for credits says so above and offers nothing to press
-        cost = credits_for(job.model, retry_params(job))
-        st.button(
-            f"Try again · {cost} credits", key=f"{key_prefix}:retry:{job.id}", on_click=_register_retry,
-            args=(key_prefix, job.id, job.model), icon=":material/refresh:",
-            help="Send the same prompt and settings as a new job.",
-        )
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        if can_retry(job):  # a job refused for credits says so above and offers nothing to press
+            cost = credits_for(job.model, retry_params(job))
+            st.button(
+                f"Try again · {cost} credits", key=f"{key_prefix}:retry:{job.id}", on_click=_register_retry,
+                args=(key_prefix, (job.id,), job.model), icon=":material/refresh:",
+                help="Send the same prompt and settings as a new job.",
+            )
+        edit_and_retry_button(job, key=f"{key_prefix}:edit:{job.id}")
     if said and said[0] == Notice.WARN:  # it may have gone out: the words say not to press again
         st.warning(md_escape(said[1]), icon=":material/hourglass_top:")
     elif said:
@@ -173,29 +184,10 @@ def _open_button(job_id: int, label: str, key: str) -> None:
 
 
 def _result_extras(job: Job, key_prefix: str, facts: CardFacts, person: str, *, compact: bool = False) -> None:
-    """Under a finished result: star, Animate, who made it, and where it came from or what was made from it.
-
-    A batch's cell (``compact``) puts Full size and Details in the same row, as icons, so its cells stay short.
-    """
-    is_starred = job.id in facts.starred
-    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        star_button(job.id, is_starred, person, key=f"{key_prefix}:star:{job.id}")
-        animate_button(job, key=f"{key_prefix}:animate:{job.id}", compact=compact)
-        if compact:
-            _full_size_button(job, key_prefix)
-            box = st.popover("", icon=":material/more_horiz:", help="Details", key=f"{key_prefix}:details:{job.id}",
-                             on_change="rerun")
-            if box.open:
-                with box:
-                    _details(job, key_prefix)
-                    _raw_details(job)
+    """Under a finished result: its row of actions (``ui.actions.result_actions``), who made it, and where it came
+    from or what was made from it. A batch's cell (``compact``) keeps one short row: Star, Full size, More."""
+    result_actions(job, key_prefix, starred=job.id in facts.starred, person=person, compact=compact)
     _lineage_lines(job, key_prefix, facts)
-
-
-def _full_size_button(job: Job, key_prefix: str) -> None:
-    """An icon opening the result in the large view."""
-    st.button("", key=f"{key_prefix}:full:{job.id}", icon=":material/open_in_full:", help="Full size",
-              on_click=open_link, args=(job.id,))
 
 
 def _lineage_lines(job: Job, key_prefix: str, facts: CardFacts) -> None:
@@ -213,21 +205,21 @@ def _lineage_lines(job: Job, key_prefix: str, facts: CardFacts) -> None:
         st.caption(f"Whole chain: {facts.chain_credits[job.id]:,} credits")
 
 
-def show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
-    """The result (an image at most ``width`` px, or the full width) with a download of the original bytes,
-    or a placeholder.
+def show_media(job: Job, *, width: int | str = "stretch") -> None:
+    """The result (an image at most ``width`` px, or the full width), or a placeholder; its download is in the
+    card's row of actions.
 
     One result that cannot be shown must not raise: an exception here would empty the
     whole job panel, for every viewer of that model.
     """
     try:
-        _show_media(job, key_prefix=key_prefix, width=width)
+        _show_media(job, width=width)
     except Exception as exc:
         log.warning("job %s: result not shown (%s)", job.id, type(exc).__name__)
         st.warning("This result cannot be shown here.", icon=":material/broken_image:")
 
 
-def _show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> None:
+def _show_media(job: Job, *, width: int | str = "stretch") -> None:
     # Only a file saved under the media folder is ever shown: Streamlit reads a non-URL string
     # as a local path and serves it, so a service-supplied string never reaches st.image/st.video.
     path = result_file(job, current_studio().jobs.media_dir)
@@ -237,9 +229,8 @@ def _show_media(job: Job, *, key_prefix: str, width: int | str = "stretch") -> N
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if job.category == "video":
         st.video(path.read_bytes(), format=mime)
-    elif not show_result_image(path, width=width):
-        return  # a placeholder, and no download of a file that is not the picture it claims to be
-    download_button(job, key=f"{key_prefix}:download:{job.id}")  # the file carries its recipe; made on click
+    else:
+        show_result_image(path, width=width)
 
 
 def _media_placeholder(job: Job) -> None:
@@ -291,8 +282,8 @@ class CardMode(Enum):
     LIVE = "live"  # a running job in the panel's live part: redrawn by every refresh, so few elements, details on request
     LIVE_TAKE = "live take"  # a running take in the live part's grid: status and time only (its box names the rest)
     NEWEST = "newest"  # the panel's newest finished result, at full size
-    FINISHED = "finished"  # an older one: its thumbnail, the full result built only once "Full size" is opened
-    TAKE = "take"  # a take in a batch's grid, drawn by the page run: thumbnail, Full size and Details as icons
+    FINISHED = "finished"  # an older one: its thumbnail; Full size opens the large view
+    TAKE = "take"  # a take in a batch's grid, drawn by the page run: thumbnail, one short row (Star, Full size, More)
     SELECTED = "selected"  # History's selected job: full size (at most ``image_width``), prompt and settings open
 
 
@@ -320,62 +311,63 @@ def job_card(
 ) -> None:
     """One job: status, time, progress, then its result or its failure in plain words, drawn as ``mode`` says.
 
-    A finished card (not a live one) carries its star (for ``person``, a ``rivya.people.star_owner`` value), lineage
-    and Try again; ``facts`` holds what the page run read for all cards at once (a card on its own reads its own).
-    ``typical`` is how long such a job usually takes (the progress bar's scale).
+    A finished card (not a live one) carries its row of actions (``ui.actions.result_actions``; the star is
+    ``person``'s, a ``rivya.people.star_owner`` value), lineage and Try again; ``facts`` holds what the page run read
+    for all cards at once (a card on its own reads its own). ``typical`` is how long such a job usually takes (the
+    progress bar's scale).
     """
     card = _Card(job, key_prefix, typical or expected_seconds(job.category), facts, person, image_width)
-    with st.container(border=True):
+    with st.container(border=True, key=f"{key_prefix}:card:{job.id}"):
         _RENDERERS[mode](card)
 
 
 def _live_card(card: _Card) -> None:
     """A running job in the live part, drawn anew by each refresh: one line of status and time."""
     _live_header(card.job)
-    _body(card, lambda: show_media(card.job, key_prefix=card.key_prefix), retry=False)
+    _body(card, lambda: show_media(card.job), retry=False)
+    _finished_extras(card, compact=False)  # a result being saved already has its actions
     _live_details(card, "Prompt and settings")
 
 
 def _live_take_card(card: _Card) -> None:
     """A running take in the live part's grid."""
     _take_header(card.job)
-    _body(card, lambda: show_media(card.job, key_prefix=card.key_prefix), retry=False)
+    _body(card, lambda: show_media(card.job), retry=False)
+    _finished_extras(card, compact=True)
     _live_details(card, "Details")
 
 
 def _newest_card(card: _Card) -> None:
     """The panel's newest finished result, at full size."""
     _header(card.job)
-    _body(card, lambda: show_media(card.job, key_prefix=card.key_prefix, width=card.image_width), retry=True)
+    _body(card, lambda: show_media(card.job, width=card.image_width), retry=True)
     _finished_extras(card, compact=False)
-    _folded_details(card.job, card.key_prefix, "Prompt and settings")
+    _folded_details(card.job, "Prompt and settings")
 
 
 def _finished_card(card: _Card) -> None:
-    """An older finished result: its thumbnail, the full result built only while "Full size" is open."""
+    """An older finished result: its thumbnail; its row's Full size opens the large view."""
     _header(card.job)
-    _body(card, lambda: _thumbnail_and_full_size(card.job, card.key_prefix), retry=True)
+    _body(card, lambda: show_thumbnail(card.job), retry=True)
     _finished_extras(card, compact=False)
-    _folded_details(card.job, card.key_prefix, "Prompt and settings")
+    _folded_details(card.job, "Prompt and settings")
 
 
 def _take_card(card: _Card) -> None:
     """A take in a batch's grid: status and time taken only (the batch's header names the model and when it was sent)."""
     _take_header(card.job)
-    _body(card, lambda: show_thumbnail(card.job), retry=True)  # Full size is an icon in the row of buttons under it
+    _body(card, lambda: show_thumbnail(card.job), retry=True)
     _finished_extras(card, compact=True)
-    if card.job.status != JobStatus.SUCCEEDED:  # a result's Details are in its row of buttons
-        _folded_details(card.job, card.key_prefix, "Details")
+    _folded_details(card.job, "Details")
 
 
 def _selected_card(card: _Card) -> None:
-    """History's selected job: full size, its prompt and settings shown open, the raw form behind "Details"."""
+    """History's selected job: full size, its prompt and settings shown open."""
     _header(card.job)
-    _body(card, lambda: show_media(card.job, key_prefix=card.key_prefix, width=card.image_width), retry=True)
+    _body(card, lambda: show_media(card.job, width=card.image_width), retry=True)
     _finished_extras(card, compact=False)
-    _details(card.job, card.key_prefix)
-    with st.expander("Details"):
-        _raw_details(card.job)
+    _details(card.job)
+    _admin_details(card.job)
 
 
 _RENDERERS: dict[CardMode, Callable[[_Card], None]] = {
@@ -454,12 +446,13 @@ def _progress(job: Job, typical: float) -> None:
 
 
 def _failure(job: Job) -> None:
-    """What went wrong in plain words, what Rivya said if that adds anything, and what became of the credits."""
+    """What went wrong in plain words, what Rivya said (and its error code) if that adds anything, and what became
+    of the credits."""
     words = UNCONFIRMED if job.status == JobStatus.UNCONFIRMED else explain_code(job.error_code)
     message = f"**{md_escape(words.title)}** {md_escape(words.action)}"
-    said = (job.error_message or "").strip()
-    if said and said.rstrip(".").lower() != words.title.rstrip(".").lower():
-        message += f"\n\nRivya said: {md_escape(said)}"
+    said = service_said(job.error_message, job.error_code, words.title)
+    if said:
+        message += f"\n\n{md_escape(said)}"
     st.error(message, icon=":material/error:")
     if job.credits_returned:
         st.caption(f"{job.credits_returned} credits were returned to the wallet.")
@@ -467,17 +460,8 @@ def _failure(job: Job) -> None:
         st.caption("Rivya refused it, so no credits were charged.")
 
 
-def _thumbnail_and_full_size(job: Job, key_prefix: str) -> None:
-    """The thumbnail, and the full result with its download built only while "Full size and download" is open."""
-    show_thumbnail(job)
-    full = st.expander("Full size and download", key=f"{key_prefix}:full:{job.id}", on_change="rerun")
-    if full.open:
-        with full:
-            show_media(job, key_prefix=key_prefix)
-
-
 def _finished_extras(card: _Card, *, compact: bool) -> None:
-    """Under a finished card: a result's star, Animate and lineage, a failure's lineage; nothing while running."""
+    """Under a finished card: a result's row of actions and lineage, a failure's lineage; nothing while running."""
     job = card.job
     if not job.is_done:
         return
@@ -493,43 +477,49 @@ def _live_details(card: _Card, title: str) -> None:
     """A live card's prompt and settings, built only while opened; a result being saved is live for a moment
     only: its card is drawn whole."""
     if card.job.is_done:
-        _folded_details(card.job, card.key_prefix, title)
+        _folded_details(card.job, title)
         return
     box = st.expander(title, key=f"{card.key_prefix}:details:{card.job.id}", on_change="rerun")
     if box.open:
         with box:
-            _details(card.job, card.key_prefix)
-            _raw_details(card.job)
+            _details(card.job)
+            _admin_details(card.job, nested=True)
 
 
-def _folded_details(job: Job, key_prefix: str, title: str) -> None:
-    """The prompt and settings, then their raw form, behind ``title``."""
+def _folded_details(job: Job, title: str) -> None:
+    """The prompt, settings and cost behind ``title`` (for admins, the raw form too)."""
     with st.expander(title):
-        _details(job, key_prefix)
-        _raw_details(job)
+        _details(job)
+        _admin_details(job, nested=True)
 
 
-def _details(job: Job, key_prefix: str) -> None:
-    """The prompt and settings in words, what the job holds or cost, its link and "Use these settings"."""
-    st.text(job.prompt)
-    described = describe_params(job.model, job.params)
+def _details(job: Job) -> None:
+    """The prompt, the settings in words and what the job cost or holds: what a person needs to make it again
+    (the row of actions has Use these settings and Copy link)."""
+    st.text(job.prompt or "(no prompt)")
+    shown = {k: v for k, v in job.params.items() if v is not None and v != ""}  # an unset setting is not "None"
+    described = describe_params(job.model, shown)
     if described:
         st.caption(md_escape(described))
-    held = "" if job.is_done else " (held until it finishes)"
-    st.caption(f"Credits: {job.charged_credits}{held}")
-    if job.status == JobStatus.SUCCEEDED:
-        st.caption("Link to this result")
-        st.code(link_to(job.id), language=None)
-    use_settings_button(job, key=f"{key_prefix}:reuse:{job.id}")
+    st.caption(cost_words(job))
 
 
-def _raw_details(job: Job) -> None:
-    """What Rivya was sent and answered, for someone tracing a job: raw settings, status checks, task id."""
-    st.json(dict(job.params), expanded=True)
-    st.caption(f"Status checks with Rivya: {job.polls}")
-    if job.task_id:
-        st.caption("Rivya task id")
-        st.code(job.task_id, language=None)
+def _admin_details(job: Job, *, nested: bool = False) -> None:
+    """For admins only, behind "Details for admins": what Rivya was sent and answered (raw settings, how often the
+    app asked for the status, the task id), for tracing a job. A person's view never shows raw JSON."""
+    if not is_admin():
+        return
+    box = st.container(border=True) if nested else st.expander("Details for admins", icon=":material/admin_panel_settings:")
+    with box:
+        if nested:  # inside a card's own expander, where Streamlit allows no second one
+            st.caption(":material/admin_panel_settings: Details for admins")
+        st.json(dict(job.params), expanded=True)
+        st.caption(f"Status checks with Rivya: {job.polls}")
+        if job.error_code:
+            st.caption(f"Error code: {md_escape(job.error_code)}")
+        if job.task_id:
+            st.caption("Rivya task id")
+            st.code(job.task_id, language=None)
 
 
 def _load(log: TaskLog, model: str, followed: Iterable[int], limit: int) -> list[Job]:
@@ -596,7 +586,9 @@ def _live_part(studio: Studio, plan: PanelPlan, model: str, key_prefix: str, lim
     def live() -> None:
         if session().goto_page:
             st.rerun()  # "Use these settings" on a live card: the page run switches page
-        current = _load(studio.log, model, plan.watched, limit)
+        # One counter read while the log is unchanged; the rows again only when it moved (ui/live.py).
+        current = read_on_change(studio.log, key_prefix, lambda: _load(studio.log, model, plan.watched, limit),
+                                 inputs=(plan.watched, limit))
         if plan.needs_page_run(current, datetime.now(UTC)):
             st.rerun()
         shown = plan.live_cards(current)  # newest first
@@ -620,8 +612,25 @@ def _batch_box(
         st.markdown(f"{batch_header(list(group.jobs))} · {_model_name(first.model)}  \n"
                     f":small[:gray[sent {local_time(first.submitted_at)}{f' · {on_way} on their way' if on_way else ''}]]")
         st.caption(md_escape(first.prompt[:200]))
+        _batch_retry(group, key_prefix)
         if group.page_drawn:
             _grid(list(group.page_drawn), lambda j: job_card(j, CardMode.TAKE, typical=plan.typical, key_prefix=key_prefix,
                                                              facts=facts, person=person), len(group.jobs))
         if group.hosts_live:
             live()
+
+
+def _batch_retry(group: PanelGroup, key_prefix: str) -> None:
+    """"Try the N again · cost" for a batch with several failed takes that may be tried again and were not yet:
+    one press, each take sent again under its own key (``_handle_retry``), nothing sent twice."""
+    said = session().retry(key_prefix).said
+    failed = [j for j in sorted(group.jobs, key=lambda j: j.id)
+              if j.is_done and can_retry(j) and said.get(j.id, ("",))[0] != "sent"]
+    if len(failed) < 2:  # one failed take offers its own Try again
+        return
+    cost = sum(credits_for(j.model, retry_params(j)) for j in failed)
+    st.button(
+        f"Try the {len(failed)} again · {cost:,} credits", key=f"{key_prefix}:retry-batch:{group.first.id}",
+        on_click=_register_retry, args=(key_prefix, tuple(j.id for j in failed), group.first.model),
+        icon=":material/refresh:", help="Send each failed take's prompt and settings again, as new jobs.",
+    )

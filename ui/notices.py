@@ -3,6 +3,10 @@ count of new results in the tab's title, and optionally a sound and a browser no
 
 Whose jobs: the signed-in person's (``jobs.person``); without sign-in, this browser session's (``jobs.session_id``).
 
+Toasts only for what the page does not show: a job ending on the page that shows it (its card turns, Home's Recent
+results gain it) gets no toast (``on_page``), and a toast still on screen when the person opens another page is closed
+there, unless it is that page's own news (toasts are not the page's content and must not follow the person).
+
 Seen rule (per browser tab): a result counts as seen once this tab shows a page where it appears: the page of its
 kind (Image, Video), the Gallery (every result), or its own large view (``?job=<id>``). A result that finishes while
 its page is open is seen at once. The tab's title reads "(N) Imagine Studio" while N results are not seen yet.
@@ -15,6 +19,7 @@ the viewer's jobs that are new since the last look or were unfinished then.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -39,6 +44,7 @@ ALERTS = "notices:alerts"  # the sidebar toggle's widget key
 # url_path of a page -> the kind of result it shows; the Gallery shows every kind.
 PAGE_SHOWS = {"image": "image", "video": "video"}
 SHOWS_EVERYTHING = "gallery"
+HOME = ""  # Home's url_path: its Recent results show the newest results
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,20 @@ class Watch:
 def shows(page: str, category: str) -> bool:
     """True when the page at ``page`` (a url_path) shows results of ``category``."""
     return page == SHOWS_EVERYTHING or PAGE_SHOWS.get(page) == category
+
+
+def on_page(page: str, job: Finished) -> bool:
+    """True when the page at ``page`` shows this ended job as it is now (its card, its tile): no toast then. The
+    Image and Video pages show their kind's jobs, failures too; the Gallery and Home show results. History lists
+    rows, not results: its toast offers the result itself."""
+    if PAGE_SHOWS.get(page) == job.category:
+        return True
+    return job.succeeded and page in (SHOWS_EVERYTHING, HOME)
+
+
+def to_tell(page: str, finished: list[Finished]) -> list[Finished]:
+    """Of the jobs that ended in one look, those a toast tells of: the ones the open page does not show."""
+    return [job for job in finished if not on_page(page, job)]
 
 
 def title(unseen: int) -> str:
@@ -206,13 +226,37 @@ def _look(state: Watch, log: TaskLog) -> list[Finished]:
 
 
 def _tell(finished: list[Finished]) -> None:
-    """One toast for the jobs that ended in this look; with the toggle on, a sound and a browser notification too."""
+    """One toast for the jobs that ended in this look and are not on the open page; with the toggle on, a sound and
+    a browser notification for every one (the person may be in another tab).
+
+    A success's toast is short (it only points elsewhere); a failure's stays longer: it asks for a decision.
+    """
     if not finished:
         return
-    ok = all(job.succeeded for job in finished)
-    st.toast(toast_text(finished), icon=":material/check_circle:" if ok else ":material/error:", duration="long")
+    told = to_tell(session().page, finished)
+    if told:
+        ok = all(job.succeeded for job in told)
+        st.toast(toast_text(told), icon=":material/check_circle:" if ok else ":material/error:",
+                 duration="short" if ok else "long")
     if st.session_state.get(ALERTS):
         _alert(finished)
+
+
+def _close_old_toasts(page: str, keep: list[Finished]) -> None:
+    """On opening ``page``: close the toasts still showing from the last one, except those of ``keep`` (this
+    run's own news; each toast links its job, ``?job=<id>``, which is how they are told apart).
+
+    The script names the page and a fresh number: an element the front end already shows in that place runs no
+    script again, so the same text on the next page change would do nothing.
+    """
+    ids = _js(json.dumps([job.id for job in keep]))
+    _script(
+        f"/* {_js(page)} {uuid.uuid4().hex} */ (() => {{ const keep = new Set(JSON.parse(" + ids + ").map(String));"
+        " for (const toast of document.querySelectorAll('[data-testid=\"stToast\"]')) {"
+        " const link = toast.querySelector('a[href*=\"job=\"]');"
+        " const id = link && new URL(link.href, document.baseURI).searchParams.get('job');"
+        " if (!keep.has(id)) toast.querySelector('button[aria-label=\"Close\"]')?.click(); } })();"
+    )
 
 
 @outage_guard()
@@ -233,6 +277,7 @@ def watch(studio: Studio, page: str) -> None:
     notifications, and starts the watcher that toasts this viewer's finished jobs on any page: every
     ``REFRESH_SECONDS`` while the viewer has unfinished jobs, else every ``IDLE_REFRESH_SECONDS``.
     """
+    moved = session().page != page
     session().page = page
     try:
         state: Watch | None = _watch(studio.log)
@@ -249,6 +294,8 @@ def watch(studio: Studio, page: str) -> None:
         if session().ask_permission:
             session().ask_permission = False
             _script("if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();")
+        if moved:
+            _close_old_toasts(page, finished)
         _tell(finished)
         if state is not None:
             st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)(studio.log)

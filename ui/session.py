@@ -45,7 +45,7 @@ class RetryState:
     """Try again on the cards of one panel (``key_prefix``): the last press and what each press said."""
 
     click: Intent | None = None
-    press: tuple[int, str] | None = None  # (job id, model) the next page run acts on, once
+    press: tuple[tuple[int, ...], str] | None = None  # (job ids, model) the next page run acts on, once
     said: dict[int, tuple[str, Any]] = field(default_factory=dict)  # per failed job: (notice kind, text or new id)
 
 
@@ -83,6 +83,8 @@ class Session:
     gallery_comparing: list[int] | None = None  # set by Compare: the ids the next page run shows side by side
     # -- widget values kept while their page is not shown (ui/form.py ``remembered``)
     kept: dict[str, Any] = field(default_factory=dict)
+    # -- what live parts of pages read last (ui/live.py): key -> ((the log's change counter, inputs), what was read)
+    live_reads: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     # -- per model, and per card panel
     models: dict[str, ModelState] = field(default_factory=dict)
     retries: dict[str, RetryState] = field(default_factory=dict)

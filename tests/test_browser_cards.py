@@ -1,0 +1,120 @@
+"""The job card in headless Chromium on the real server: live without a reload, Copy link, toasts that stay put.
+
+One server for the module; each test makes its own jobs. The sandbox keeps every task running until a test lets
+them all end (``let_everything_end``), so what the page shows before and after is not a race with the clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from rivya.sandbox import Sandbox, Timing
+
+from .browser_support import StreamlitServer, new_page, open_page, served_app, tasks_with, type_prompt
+
+pytestmark = pytest.mark.browser
+# A job's new state shows within one refresh of the log (<= 5 s) once the follower records it; the follower polls on
+# its own schedule, so the deadlines here are generous: they bound a wait, they do not measure it.
+SHOWN_TIMEOUT = 40_000
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(timing=Timing(image_queued=0.3, image_processing=3600, video_queued=0.3, video_processing=3600)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    with served_app(sandbox, tmp_path_factory.mktemp("cards")) as server:
+        yield server
+
+
+def let_everything_end(sandbox: Sandbox) -> None:
+    """Every task the sandbox holds ends at its next status check (a "#fail" prompt fails, the others succeed)."""
+    with sandbox.state.lock:
+        for task in sandbox.state.tasks.values():
+            task.queued_for = task.processing_for = 0
+
+
+def generate(page: Page, sandbox: Sandbox, prompt: str) -> None:
+    """Type ``prompt``, press Generate and wait for the sandbox to hold its task and the card to show it running."""
+    type_prompt(page, prompt)
+    page.get_by_role("button", name="Generate").click()
+    assert tasks_with(sandbox, prompt, at_least=1)
+    expect(page.locator(".st-key-results").get_by_text(re.compile("^(Queued|Generating)…"))).to_be_visible(
+        timeout=SHOWN_TIMEOUT)
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    with new_page(browser, request) as pg:
+        yield pg
+
+
+def test_a_job_that_ends_shows_on_its_panel_and_on_home_without_a_reload(
+    browser: Browser, page: Page, app: StreamlitServer, sandbox: Sandbox, request: pytest.FixtureRequest,
+) -> None:
+    open_page(page, f"{app.url}/image")
+    generate(page, sandbox, "A lighthouse that finishes while I watch")
+    with new_page(browser, request) as home:  # another tab, on Home, opened while the job runs
+        open_page(home, app.url)
+        expect(home.get_by_text(re.compile(r"1 job is still running"))).to_be_visible(timeout=SHOWN_TIMEOUT)
+        expect(home.get_by_text("A lighthouse that finishes while I watch")).to_have_count(0)
+        navigations = []
+        page.on("framenavigated", lambda frame: navigations.append(frame.url))
+        home.on("framenavigated", lambda frame: navigations.append(frame.url))
+        let_everything_end(sandbox)
+        panel = page.locator(".st-key-results")
+        expect(panel.get_by_text("Done", exact=True)).to_be_visible(timeout=SHOWN_TIMEOUT)
+        expect(panel.get_by_test_id("stImage").first).to_be_visible(timeout=SHOWN_TIMEOUT)
+        expect(home.get_by_text("A lighthouse that finishes while I watch")).to_be_visible(timeout=SHOWN_TIMEOUT)
+        expect(home.get_by_text(re.compile(r"still running"))).to_have_count(0)
+        assert navigations == []  # neither tab was reloaded
+
+
+def _linked_ids(page: Page) -> list[int]:
+    links = page.locator(".st-key-results [data-copy-link]").evaluate_all("bs => bs.map(b => b.dataset.copyLink)")
+    return [int(link.rsplit("=", 1)[1]) for link in links]
+
+
+def test_copy_link_puts_the_results_link_on_the_clipboard_on_a_phone(
+    browser: Browser, app: StreamlitServer, sandbox: Sandbox, request: pytest.FixtureRequest,
+) -> None:
+    with new_page(browser, request, viewport={"width": 390, "height": 844},
+                  permissions=["clipboard-read", "clipboard-write"]) as page:
+        open_page(page, f"{app.url}/image")
+        before = max(_linked_ids(page), default=0)  # results other tests made show in the panel too
+        generate(page, sandbox, "A lighthouse to share")
+        let_everything_end(sandbox)
+        page.wait_for_function(
+            "n => [...document.querySelectorAll('.st-key-results [data-copy-link]')]"
+            ".some(b => Number(b.dataset.copyLink.split('=').pop()) > n)", arg=before, timeout=SHOWN_TIMEOUT)
+        job_id = max(_linked_ids(page))
+        button = page.locator(f".st-key-results [data-copy-link$='job={job_id}']")
+        row = button.locator("xpath=ancestor::*[contains(@class, 'stHorizontalBlock')][1]")
+        for name in ("Star", "Animate", "Full size", "Download", "Use these settings", "Copy link"):
+            expect(row.get_by_role("button", name=re.compile(name)).first).to_be_visible()
+        button.click()
+        expect(button).to_have_text("Link copied")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == f"{app.url}/gallery?job={job_id}", copied
+        page.goto(copied)  # the link opens that result's large view
+        expect(page.get_by_role("dialog").get_by_text(f"#{job_id} · Grok Imagine")).to_be_visible(timeout=SHOWN_TIMEOUT)
+
+
+def test_a_toast_does_not_follow_the_person_to_the_next_page(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/image")
+    generate(page, sandbox, "A lighthouse that will #fail")
+    page.get_by_role("link", name="Video").click()  # a page that does not show image jobs: their end is a toast
+    expect(page.locator("h1", has_text="Video")).to_be_visible(timeout=SHOWN_TIMEOUT)
+    let_everything_end(sandbox)
+    toast = page.get_by_test_id("stToast").filter(has_text="Image did not finish")
+    expect(toast).to_be_visible(timeout=SHOWN_TIMEOUT)  # a failure's toast stays about 10 s
+    page.get_by_role("link", name="History & credits").click()
+    expect(page.locator("h1", has_text="History")).to_be_visible(timeout=SHOWN_TIMEOUT)
+    expect(toast).to_have_count(0, timeout=3_000)  # closed on the new page, long before it would have gone
