@@ -192,7 +192,7 @@ def test_each_place_in_the_panel_draws_its_own_kind_of_card(app_sandbox: Sandbox
     panel = "grok-imagine:panel"
     # The live card builds its prompt and settings once opened; the older result its full size; the newest is
     # full size already (its download is the only one), the batch's finished take has Details as an icon.
-    assert {e.key: e.label for e in at.expander if e.key} == {
+    assert {e.key: e.label for e in at.expander if e.key and e.key.startswith(panel)} == {
         f"{panel}:details:{running.id}": "Prompt and settings", f"{panel}:full:{older.id}": "Full size and download",
     }
     assert len(at.get("download_button")) == 1

@@ -8,7 +8,7 @@ import streamlit as st
 from rivya.catalog import MODELS
 from rivya.stars import set_star
 from rivya.tasklog import Job
-from ui.form import prefill
+from ui.form import use_job_settings
 from ui.services import PAGE_FOR_CATEGORY, current_studio
 from ui.session import session
 
@@ -47,14 +47,8 @@ def star_button(job_id: int, starred: bool, person: str, *, key: str) -> None:
     )
 
 
-def _use_settings(job: Job) -> None:
-    """Refill the right page's form and go there (no job is created)."""
-    prefill(MODELS[job.model], job.prompt, job.params)
-    session().goto_page = PAGE_FOR_CATEGORY[MODELS[job.model].category]
-
-
 def use_settings_button(job: Job, *, key: str) -> None:
     """Disabled for a model this app no longer offers (its form does not exist)."""
-    st.button("Use these settings", key=key, on_click=_use_settings, args=(job,), icon=":material/replay:",
+    st.button("Use these settings", key=key, on_click=use_job_settings, args=(job,), icon=":material/replay:",
               disabled=job.model not in MODELS,
               help="Fill the form with this prompt and these settings; nothing is sent until you press Generate.")
