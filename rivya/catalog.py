@@ -123,7 +123,10 @@ MODELS: dict[str, ModelSpec] = {
                     default="normal",
                     options=("fun", "normal", "spicy"),
                     option_labels={"fun": "Fun", "normal": "Normal", "spicy": "Spicy"},
-                    help="Generation style.",
+                    # The reference says only "generation mode"; the words below are xAI's for its Grok Imagine modes.
+                    help="The video's style. Normal: balanced, follows the prompt. Fun: playful, exaggerated. "
+                         "Spicy: bolder, more suggestive results that can include mature content; the service may "
+                         "still moderate or refuse them.",
                 ),
                 Param(
                     key="duration",

@@ -182,12 +182,21 @@ def save_preset(log: TaskLog, name: str, model: str, prompt: str, params: dict[s
 
 
 def rename_preset(log: TaskLog, preset_id: int, name: str) -> Preset:
-    """Give a preset a new name (a change of case only is allowed); ``PresetNameTaken``, ``PresetNotFound``."""
+    """Give a preset a new name (a change of case only is allowed); ``PresetNameTaken``, ``PresetNotFound``.
+
+    A starter given another name is the team's own from then on: it loses its "starter" mark (the seeding marker
+    already keeps it from coming back under its shipped name). The same name again, in any case (names are compared
+    so, as for uniqueness), changes nothing.
+    """
     name = clean_name(name)
     try:
         with log.writing() as db:
-            row = db.execute("UPDATE presets SET name = ?, updated_at = ? WHERE id = ? RETURNING *",
-                             (name, utc_now(), preset_id)).fetchone()
+            # SET's right-hand sides read the row as it was, on both engines: ``name = ?`` compares the old name (any case).
+            row = db.execute(
+                "UPDATE presets SET builtin = CASE WHEN name = ? THEN builtin ELSE 0 END, name = ?, updated_at = ? "
+                "WHERE id = ? RETURNING *",
+                (name, name, utc_now(), preset_id),
+            ).fetchone()
     except IntegrityError:
         raise PresetNameTaken(name) from None
     if row is None:

@@ -1,4 +1,5 @@
-"""The generate pages in headless Chromium on the real server: Ctrl+Enter, a batch of three, Animate end to end."""
+"""The generate pages in headless Chromium on the real server: Ctrl+Enter, a batch of three, Animate end to end, the
+prompt library staying open, the cost on Generate, Generate waiting for a prompt, the new job in view."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from playwright.sync_api import Browser, Page, expect
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import ARTIFACTS, StreamlitServer, new_page, open_page, served_app, tasks_with, type_prompt
+from .browser_support import (
+    ARTIFACTS,
+    GENERATE_DISABLED,
+    GENERATE_ENABLED,
+    StreamlitServer,
+    new_page,
+    open_page,
+    served_app,
+    tasks_with,
+    type_prompt,
+)
 
 pytestmark = pytest.mark.browser
 TIMING = Timing(image_queued=0.3, image_processing=1.0, video_queued=0.3, video_processing=1.5)
@@ -41,10 +52,20 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 
-
-
 def results(page: Page) -> object:
     return page.locator(".st-key-results").get_by_test_id("stImage").locator("img")
+
+
+def generate(page: Page) -> object:
+    return page.locator(".st-key-generate-row").get_by_role("button", name=re.compile("Generate"))
+
+
+def in_view(page: Page, locator: object) -> bool:
+    """The element's whole box lies within the viewport as it is scrolled now."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["x"] >= 0 \
+        and box["x"] + box["width"] <= size["width"]
 
 
 def test_ctrl_enter_generates_and_the_prompt_keeps_focus(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
@@ -131,3 +152,114 @@ def test_generate_pages_screenshots(browser: Browser, app: StreamlitServer, path
         page.screenshot(path=ARTIFACTS / f"generate-{path}-{width}-form.png")
     finally:
         context.close()
+
+
+def test_the_prompt_library_stays_open_after_save_apply_and_rename(page: Page, app: StreamlitServer) -> None:
+    open_page(page, f"{app.url}/image")
+    page.get_by_text("Prompt library").click()
+    page.get_by_role("tab", name="Presets").click()
+    apply = page.get_by_role("button", name="Apply")
+    elsewhere = page.get_by_text("Model: Grok Imagine")  # the next click, outside the library
+
+    apply.click()
+    expect(page.get_by_text(re.compile("^Applied “"))).to_be_visible()
+    elsewhere.click()
+    type_prompt(page, "A kingfisher on a reed")  # a page run of its own
+    expect(apply).to_be_visible()
+
+    page.get_by_role("textbox", name="Save what the form holds as a preset").fill("Kingfisher")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved “Kingfisher” for the whole team.")).to_be_visible()
+    elsewhere.click()
+    type_prompt(page, "A kingfisher diving")
+    expect(apply).to_be_visible()
+
+    picked = page.locator(".st-key-grok-imagine-preset-pick")
+    expect(picked).to_contain_text("Kingfisher")
+    page.get_by_role("button", name="Rename").click()
+    new_name = page.get_by_role("textbox", name="New name")
+    new_name.fill("Blue kingfisher")
+    new_name.press("Enter")  # Enter renames
+    expect(page.get_by_text("Renamed to “Blue kingfisher”.")).to_be_visible()
+    expect(new_name).to_be_hidden()  # the popover closed
+    expect(picked).to_contain_text("Blue kingfisher")  # the list shows the new name at once
+    elsewhere.click()
+    type_prompt(page, "A kingfisher at dusk")
+    expect(apply).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_a_renamed_starter_loses_its_badge(page: Page, app: StreamlitServer) -> None:
+    open_page(page, f"{app.url}/video")
+    page.get_by_text("Prompt library").click()
+    page.get_by_role("tab", name="Presets").click()
+    picked = page.locator(".st-key-grok-imagine-video-preset-pick")
+    expect(picked).to_contain_text("· starter")
+    page.get_by_role("button", name="Rename").click()
+    page.get_by_role("textbox", name="New name").fill("Our opening shot")
+    page.get_by_role("button", name="Rename", exact=True).last.click()
+    expect(picked).to_contain_text("Our opening shot")
+    expect(picked).not_to_contain_text("starter")
+
+
+def test_the_cost_is_on_the_button(page: Page, app: StreamlitServer) -> None:
+    open_page(page, f"{app.url}/image")
+    type_prompt(page, "A cost on the button")
+    expect(generate(page)).to_contain_text("Generate · 4 credits")
+    how_many = page.get_by_role("radiogroup", name="How many")
+    how_many.get_by_role("radio", name="4", exact=True).click()
+    expect(generate(page)).to_contain_text("Generate 4 · 16 credits")
+    page.get_by_text("Quality mode").click()  # a setting: both models bill a fixed price per take
+    expect(generate(page)).to_contain_text("Generate 4 · 16 credits")
+    how_many.get_by_role("radio", name="2", exact=True).click()
+    expect(generate(page)).to_contain_text("Generate 2 · 8 credits")
+    page.get_by_role("link", name="Video").click()
+    expect(page.locator("h1").first).to_have_text("Video")
+    expect(generate(page)).to_contain_text("Generate · 10 credits")  # How many stayed on the Image page
+    page.get_by_role("link", name="Image").click()
+    expect(page.locator("h1").first).to_have_text("Image")
+    expect(generate(page)).to_contain_text("Generate · 4 credits")  # and was not kept after leaving it
+
+
+def test_generate_waits_for_a_prompt_and_says_why_beside_it(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
+    open_page(page, f"{app.url}/image")
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    box.fill("")
+    box.press("Tab")
+    expect(page.locator(GENERATE_DISABLED)).not_to_have_count(0)
+    reason = page.get_by_text("Describe the image you want in the prompt box.")
+    expect(reason).to_be_visible()
+    button, why = generate(page).bounding_box(), reason.bounding_box()
+    assert 0 <= why["y"] - (button["y"] + button["height"]) < 40  # right under the button, not below the fold
+    box.click()
+    box.type("A heron waiting")  # typed, never left: Generate turns on after a pause in typing
+    expect(page.locator(GENERATE_ENABLED)).to_have_count(1)
+    expect(reason).to_have_count(0)
+    expect(box).to_be_focused()
+    box.type(" by the river")
+    expect(box).to_have_value("A heron waiting by the river")
+    assert not tasks_with(sandbox, "A heron waiting", timeout=0)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1400, 1000), (390, 844)])
+def test_after_a_press_the_new_job_is_in_view(browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest,
+                                              width: int, height: int) -> None:
+    with new_page(browser, request, viewport={"width": width, "height": height}, is_mobile=width < 500) as page:
+        open_page(page, f"{app.url}/video")
+        if width >= 1000:  # the Video page's whole form, Generate included, fits the first screen
+            expect(generate(page)).to_be_visible()
+            assert in_view(page, generate(page))
+        prompt = f"A lantern drifting at {width} px"
+        type_prompt(page, prompt)
+        generate(page).scroll_into_view_if_needed()
+        generate(page).click()
+        card = page.locator(".st-key-results").get_by_text(prompt).first
+        expect(card).to_be_visible(timeout=RESULT_TIMEOUT)
+        page.wait_for_function(
+            """(text) => { const el = [...document.querySelectorAll('.st-key-results *')]
+                             .find(e => e.childElementCount === 0 && e.textContent.includes(text));
+                           if (!el) return false; const r = el.getBoundingClientRect();
+                           return r.top >= 0 && r.bottom <= window.innerHeight; }""",
+            arg=prompt, timeout=RESULT_TIMEOUT,
+        )
+        expect(page.get_by_test_id("stException")).to_have_count(0)

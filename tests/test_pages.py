@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from rivya.catalog import MODELS
 from rivya.sandbox import Sandbox
+from ui.session import SESSION
 
 from .conftest import APP, creates, open_page, wait_for
 
@@ -31,34 +32,44 @@ def test_form_is_built_from_the_catalog(app_sandbox: Sandbox, page: str, model: 
             radio = at.radio(key=key)
             assert list(radio.options) == [param.label_for(o) for o in param.options]
             assert radio.value == param.default
-    assert any(f"**{spec.base_credits} credits** · balance 1,000" in m.value for m in at.markdown)
+    assert at.button(key=f"{model}:generate").label == f"Generate · {spec.base_credits} credits"
+    assert any(m.value == "Credit balance 1,000" for m in at.markdown)
 
 
-def test_invalid_input_shows_messages_and_sends_nothing(app_sandbox: Sandbox) -> None:
+def test_generate_waits_for_a_prompt_it_can_send_and_says_why(app_sandbox: Sandbox) -> None:
     at = open_page("pages/video.py")
+    generate = at.button(key="grok-imagine-video:generate")
+    assert generate.disabled  # a fresh form: nothing to send yet
     at.text_area(key="grok-imagine-video:prompt").input("   ").run()
-    at.button(key="grok-imagine-video:generate").click().run()
-    assert "A prompt is required" in at.error[0].value and "Nothing was sent" in at.error[0].value
-    # An over-long paste stays in the box, counted as validate() counts, and is not sent.
+    assert at.button(key="grok-imagine-video:generate").disabled
+    assert "Describe the video you want in the prompt box." in " ".join(c.value for c in at.caption)
+    # An over-long paste stays in the box, counted as validate() counts, and cannot be sent.
     at.text_area(key="grok-imagine-video:prompt").input("🦊" * 5001).run()
     assert "5,001 / 5,000 characters: 1 too many" in at.error[0].value
-    at.button(key="grok-imagine-video:generate").click().run()
+    assert at.button(key="grok-imagine-video:generate").disabled
+    assert "Shorten the prompt to generate." in " ".join(c.value for c in at.caption)
+    at.text_area(key="grok-imagine-video:prompt").input("🦊" * 5000).run()
+    assert not at.button(key="grok-imagine-video:generate").disabled
+    assert not any("prompt" in c.value for c in at.caption if "characters" not in c.value)
     assert len(creates(app_sandbox)) == 0 and not at.exception
 
 
-def test_short_balance_is_refused_before_sending(app_sandbox: Sandbox) -> None:
+def test_a_short_wallet_stops_generate_until_it_is_topped_up(app_sandbox: Sandbox) -> None:
+    from ui.services import get_studio
+
     app_sandbox.set_credits(3)
     at = open_page("pages/image.py")
     at.text_area(key="grok-imagine:prompt").input("a fox").run()
-    at.button(key="grok-imagine:generate").click().run()
-    assert "costs 4 credits but the wallet holds 3" in at.error[0].value
-    assert len(creates(app_sandbox)) == 0
-    at.run().run()  # refreshes (the panel's, or any other) keep the message until the person acts
-    assert "costs 4 credits but the wallet holds 3" in at.error[0].value
+    assert at.button(key="grok-imagine:generate").disabled
+    assert any(c.value.endswith("This costs 4 credits; the wallet holds 3. Top up to generate.") for c in at.caption)
+    at.run().run()  # refreshes keep it so
+    assert at.button(key="grok-imagine:generate").disabled and len(creates(app_sandbox)) == 0
     app_sandbox.set_credits(100)
-    at.text_area(key="grok-imagine:prompt").input("a fox, topped up").run()
-    at.button(key="grok-imagine:generate").click().run()  # the next press replaces it
-    assert not any("wallet holds" in e.value for e in at.error) and len(creates(app_sandbox)) == 1
+    get_studio().forget_balance()  # the wallet is read again (as after its few seconds of cache)
+    at.run()
+    assert not at.button(key="grok-imagine:generate").disabled
+    at.button(key="grok-imagine:generate").click().run()
+    assert not any("wallet holds" in c.value for c in at.caption) and len(creates(app_sandbox)) == 1
 
 
 def test_one_click_one_task_even_with_reruns_and_a_double_click(app_sandbox: Sandbox) -> None:
@@ -105,8 +116,18 @@ def test_use_these_settings_refills_the_form(app_sandbox: Sandbox) -> None:
     wait_for(at, lambda a: any("**Done**" in m.value for m in a.markdown))
     at.text_area(key="grok-imagine-video:prompt").input("something else").run()
     at.slider(key="grok-imagine-video:duration").set_value(20).run()
+    at.session_state[SESSION].model("grok-imagine-video").notice = ("fix", "Nothing was sent. A prompt is required.")
+    at.run()
+    assert any("A prompt is required" in e.value for e in at.error)  # the last press's message
     reuse = next(b for b in at.button if b.label == "Use these settings")
     reuse.click().run()
+    from ui.services import get_studio
+
+    job = get_studio().log.recent(limit=1)[0]
+    (filled,) = [s.value.replace("\\", "") for s in at.success]  # shown as Markdown, its # escaped
+    assert filled == f"Settings from job #{job.id} are in the form. Change anything, then press Generate."
+    assert not any("A prompt is required" in e.value for e in at.error)  # it was about another prompt: gone
+    assert job.prompt == "waves at night"
     assert at.text_area(key="grok-imagine-video:prompt").value == "waves at night"
     assert at.slider(key="grok-imagine-video:duration").value == 9
     assert at.radio(key="grok-imagine-video:aspect_ratio").value == "16:9"
@@ -117,10 +138,15 @@ def test_the_form_survives_visiting_another_page(app_sandbox: Sandbox) -> None:
     at = open_page("pages/video.py")
     at.text_area(key="grok-imagine-video:prompt").input("kept while I look around").run()
     at.slider(key="grok-imagine-video:duration").set_value(17).run()
+    at.segmented_control(key="grok-imagine-video:count").set_value(3).run()
+    assert at.button(key="grok-imagine-video:generate").label == "Generate 3 · 30 credits"
     at.switch_page("pages/history.py").run()
     at.switch_page("pages/video.py").run()
     assert at.text_area(key="grok-imagine-video:prompt").value == "kept while I look around"
     assert at.slider(key="grok-imagine-video:duration").value == 17
+    # How many is not carried to the next visit's prompt: one take, as the button says.
+    assert at.segmented_control(key="grok-imagine-video:count").value == 1
+    assert at.button(key="grok-imagine-video:generate").label == "Generate · 10 credits"
     assert not at.exception
 
 

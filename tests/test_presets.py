@@ -105,6 +105,18 @@ def test_starters_are_seeded_once_and_stay_deleted(log: TaskLog, log_location: P
     reopened.close()
 
 
+def test_a_renamed_starter_is_the_teams_own(log: TaskLog) -> None:
+    seed_starters(log)
+    starter = next(p for p in list_presets(log) if p.name == STARTERS[0].name)
+    assert starter.builtin
+    assert rename_preset(log, starter.id, STARTERS[0].name).builtin  # the same name again changes nothing
+    renamed = rename_preset(log, starter.id, "Our mug shot")
+    assert not renamed.builtin and not get_preset(log, starter.id).builtin
+    assert not next(p for p in list_presets(log) if p.id == starter.id).builtin
+    other = next(p for p in list_presets(log) if p.name == STARTERS[1].name)
+    assert rename_preset(log, other.id, STARTERS[1].name.upper()).builtin  # names compare in any case: the same name
+
+
 def test_every_starter_passes_the_catalog(log: TaskLog) -> None:
     for starter in STARTERS:
         save_preset(log, "check " + starter.name, starter.model, starter.prompt, starter.params)  # raises if invalid

@@ -198,7 +198,8 @@ def test_no_job_is_sent_while_the_tab_has_not_said_who_pays(app_env: Sandbox) ->
     at.run()
     assert "Which key pays?" in shown_text(at)
     at.text_area(key="grok-imagine:prompt").input("who pays for this?").run()
-    at.button(key="grok-imagine:generate").click().run()
+    assert at.button(key="grok-imagine:generate").disabled  # the press re-checks it too (test_presses)
+    assert "Choose which key pays" in shown_text(at)
     at.run()
     assert app_env.state.tasks == {} and not at.exception
 
@@ -462,8 +463,9 @@ def test_budget_message_on_the_page_and_history(app_env: Sandbox, monkeypatch: p
     at.switch_page("pages/image.py").run()
     assert "Team budget today: 0 of 3 credits used" in shown_text(at)
     at.text_area(key="grok-imagine:prompt").input("over budget").run()
-    at.button(key="grok-imagine:generate").click().run()
-    assert "the team's daily budget of 3 credits" in at.error[0].value and app_env.state.tasks == {}
+    assert at.button(key="grok-imagine:generate").disabled  # the press re-checks it too (test_presses)
+    assert "This costs 4 credits; 3 are left of the team's budget today." in shown_text(at)
+    assert app_env.state.tasks == {}
     at.switch_page("pages/history.py").run()
     assert {m.label: m.value for m in at.metric}.get("Team budget used today") in (None, "0 / 3")
 

@@ -14,7 +14,7 @@ from rivya.media import result_image_size
 from rivya.stars import set_star
 from rivya.tasklog import Job
 from ui.downloads import download_button
-from ui.form import prefill
+from ui.form import use_job_settings
 from ui.services import PAGE_FOR_CATEGORY, current_studio
 from ui.session import session
 
@@ -86,25 +86,16 @@ def star_button(job_id: int, starred: bool, person: str, *, key: str) -> None:
     )
 
 
-def use_settings(job: Job) -> None:
-    """Refill the right page's form with the job's prompt and settings and go there (no job is created).
-
-    The one way a card hands a job back to the form: "Use these settings" and "Edit and try again" both call it.
-    """
-    prefill(MODELS[job.model], job.prompt, job.params)
-    session().goto_page = PAGE_FOR_CATEGORY[MODELS[job.model].category]
-
-
 def use_settings_button(job: Job, *, key: str) -> None:
     """Disabled for a model this app no longer offers (its form does not exist)."""
-    st.button("Use these settings", key=key, on_click=use_settings, args=(job,), icon=":material/replay:",
+    st.button("Use these settings", key=key, on_click=use_job_settings, args=(job,), icon=":material/replay:",
               disabled=job.model not in MODELS,
               help="Fill the form with this prompt and these settings; nothing is sent until you press Generate.")
 
 
 def edit_and_retry_button(job: Job, *, key: str) -> None:
     """Beside Try again on a failure: the prompt and settings back in the form, to change before sending again."""
-    st.button("Edit and try again", key=key, on_click=use_settings, args=(job,), icon=":material/edit:",
+    st.button("Edit and try again", key=key, on_click=use_job_settings, args=(job,), icon=":material/edit:",
               disabled=job.model not in MODELS,
               help="Put this prompt and these settings back in the form to change them; nothing is sent until you "
                    "press Generate.")

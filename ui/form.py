@@ -6,7 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from rivya.catalog import ModelSpec, Param
+from rivya.catalog import MODELS, ModelSpec, Param
+from rivya.tasklog import Job
+from ui.services import PAGE_FOR_CATEGORY
 from ui.session import session
 
 
@@ -56,6 +58,22 @@ def prefill(spec: ModelSpec, prompt: str, params: dict[str, Any]) -> None:
             st.session_state[widget_key(spec.id, param.key)] = to_widget(param, params[param.key])
 
 
+def use_job_settings(job: Job) -> None:
+    """Put a job's prompt and settings back in its page's form and open that page; nothing is sent.
+
+    The one way in for "Use these settings" and "Edit and try again" (a button's callback): the last press's message
+    goes (it was about another prompt), the form says where its settings came from, and the page opens with the
+    form in view.
+    """
+    spec = MODELS[job.model]
+    prefill(spec, job.prompt, job.params)
+    state = session().model(spec.id)
+    state.notice = None
+    state.filled = f"Settings from job #{job.id} are in the form. Change anything, then press Generate."
+    state.scroll = "form"
+    session().goto_page = PAGE_FOR_CATEGORY[spec.category]
+
+
 def form_values(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     """The prompt and every setting the form holds now, as the API expects them (for a button's callback)."""
     prompt = st.session_state.get(widget_key(spec.id, "prompt"), "")
@@ -63,25 +81,50 @@ def form_values(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     return prompt, params
 
 
+def _narrow(param: Param) -> bool:
+    """Fits half the form's width: a slider, a switch, or a choice of two."""
+    return param.kind == "number" or (param.kind == "select" and len(param.options) <= 2)
+
+
+def _rows(spec: ModelSpec) -> list[tuple[Param, ...]]:
+    """The parameters in catalog order, two narrow neighbours sharing a row (a shorter form: Generate in sight)."""
+    rows: list[tuple[Param, ...]] = []
+    for param in spec.params:
+        if rows and len(rows[-1]) == 1 and _narrow(rows[-1][0]) and _narrow(param):
+            rows[-1] = (rows[-1][0], param)
+        else:
+            rows.append((param,))
+    return rows
+
+
+def _param_widget(spec: ModelSpec, param: Param, *, has_reference: bool) -> Any:
+    """One parameter's widget; its API value, or None when it is not sent (off while a reference is attached)."""
+    key = widget_key(spec.id, param.key)
+    remembered(key, to_widget(param, param.default))
+    disabled = param.text_only and has_reference
+    if _is_switch(param):
+        st.toggle(param.label, key=key, help=param.help, disabled=disabled)
+        if disabled:
+            st.caption(f"{param.label} applies to text-only prompts, so it is off while a reference image is attached.")
+    elif param.kind == "select":
+        st.radio(param.label, param.options, key=key, help=param.help, horizontal=True, format_func=param.label_for)
+    else:
+        st.slider(
+            param.label, param.minimum, param.maximum, step=param.step, key=key, help=param.help,
+            format=f"%d {param.unit}".strip(),
+        )
+    remember(key)
+    return None if disabled else to_api(param, st.session_state[key])
+
+
 def param_widgets(spec: ModelSpec, *, has_reference: bool) -> dict[str, Any]:
     """Draw one widget per parameter, with the documented default; return the API params."""
     params: dict[str, Any] = {}
-    for param in spec.params:
-        key = widget_key(spec.id, param.key)
-        remembered(key, to_widget(param, param.default))
-        disabled = param.text_only and has_reference
-        if _is_switch(param):
-            st.toggle(param.label, key=key, help=param.help, disabled=disabled)
-            if disabled:
-                st.caption(f"{param.label} applies to text-only prompts, so it is off while a reference image is attached.")
-        elif param.kind == "select":
-            st.radio(param.label, param.options, key=key, help=param.help, horizontal=True, format_func=param.label_for)
-        else:
-            st.slider(
-                param.label, param.minimum, param.maximum, step=param.step, key=key, help=param.help,
-                format=f"%d {param.unit}".strip(),
-            )
-        remember(key)
-        if not disabled:
-            params[param.key] = to_api(param, st.session_state[key])
+    for row in _rows(spec):
+        places = st.columns(len(row), gap="medium") if len(row) > 1 else [st.container()]
+        for param, place in zip(row, places, strict=True):
+            with place:
+                value = _param_widget(spec, param, has_reference=has_reference)
+            if value is not None:
+                params[param.key] = value
     return params

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -27,6 +28,7 @@ from rivya.thumbnails import PREVIEW, thumbnail_bytes
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import follow, follow_later, jobs_panel
+from ui.page_scripts import commit_prompt_while_typing, scroll_into_view
 from ui.services import current_studio, session_id
 from ui.session import session
 from ui.text import credits_text, md_escape, shorten
@@ -65,6 +67,7 @@ def _register_click(model: str) -> None:
     session().model(model).click = intent
     session().model(model).pressed = True  # acted on once, by the next page run
     session().model(model).notice = None  # a new press replaces the last message
+    session().model(model).filled = None
 
 
 def _notice(model: str, kind: str, text: str) -> None:
@@ -203,8 +206,16 @@ def _library_message(model: str, kind: str, text: str, *, tab: str | None = None
         st.session_state[widget_key(model, "library-tab")] = tab
 
 
+def _form_filled(model: str) -> None:
+    """The form now holds something else: the last press's message and the job it was filled from no longer apply."""
+    state = session().model(model)
+    state.notice = None
+    state.filled = None
+
+
 def _use_prompt(model: str, prompt: str) -> None:
     st.session_state[widget_key(model, "prompt")] = prompt
+    _form_filled(model)
     _library_message(model, "ok", "The prompt was filled in.")
 
 
@@ -215,6 +226,7 @@ def _apply_preset(model: str, preset_id: int) -> None:
         _library_message(model, "error", "That preset no longer exists (someone may have deleted it).", tab="Presets")
         return
     prefill(MODELS[model], preset.prompt, preset.params)
+    _form_filled(model)
     session().model(model).preset = preset.id
     _library_message(model, "ok", f"Applied “{preset.name}”.", tab="Presets")
 
@@ -234,17 +246,24 @@ def _save_preset(model: str) -> None:
 
 
 def _rename_preset(model: str, preset_id: int) -> None:
+    """The Rename form's submit (its button or Enter): on success the popover closes and the box empties."""
+    name_key = widget_key(model, "preset-rename")
     try:
-        preset = rename_preset(current_studio().log, preset_id, st.session_state.get(widget_key(model, "preset-rename"), ""))
+        preset = rename_preset(current_studio().log, preset_id, st.session_state.get(name_key) or "")
     except PresetError as exc:
         _library_message(model, "error", str(exc), tab="Presets")
         return
+    st.session_state[name_key] = ""
+    st.session_state[widget_key(model, "preset-rename-open")] = False
+    # Set again from here, so the browser shows the new label (it keeps the label it showed as the choice).
+    st.session_state[widget_key(model, "preset-pick")] = preset.id
     _library_message(model, "ok", f"Renamed to “{preset.name}”.", tab="Presets")
 
 
 def _delete_preset(model: str, preset_id: int, name: str) -> None:
     delete_preset(current_studio().log, preset_id)
     st.session_state.pop(widget_key(model, "preset-pick"), None)
+    st.session_state[widget_key(model, "preset-delete-open")] = False  # else it opens over the next preset's
     _library_message(model, "ok", f"Deleted “{name}”.", tab="Presets")
 
 
@@ -281,10 +300,13 @@ def _presets(studio: Studio, spec: ModelSpec) -> None:
         with st.container(horizontal=True, key=widget_key(model, "preset-actions")):  # wraps on a phone
             st.button("Apply", key=widget_key(model, "preset-apply"), on_click=_apply_preset, args=(model, chosen.id),
                       type="primary", icon=":material/input:")
-            with st.popover("Rename", icon=":material/edit:"):
-                st.text_input("New name", key=widget_key(model, "preset-rename"), value=None, placeholder=chosen.name)
-                st.button("Rename", key=widget_key(model, "preset-rename-go"), on_click=_rename_preset, args=(model, chosen.id))
-            with st.popover("Delete", icon=":material/delete:"):
+            # Keyed and tracked, so a callback can close them; a form, so Enter renames.
+            with st.popover("Rename", icon=":material/edit:", key=widget_key(model, "preset-rename-open"), on_change="rerun"), \
+                    st.form(widget_key(model, "preset-rename-form"), border=False, enter_to_submit=True):
+                st.text_input("New name", key=widget_key(model, "preset-rename"), placeholder=chosen.name,
+                              max_chars=PRESET_NAME_MAX_CHARS)
+                st.form_submit_button("Rename", on_click=_rename_preset, args=(model, chosen.id), type="primary")
+            with st.popover("Delete", icon=":material/delete:", key=widget_key(model, "preset-delete-open"), on_change="rerun"):
                 st.markdown(f"Delete “{md_escape(chosen.name)}” for the whole team?")
                 st.button("Delete preset", key=widget_key(model, "preset-delete"), on_click=_delete_preset,
                           args=(model, chosen.id, chosen.name), type="primary")
@@ -298,10 +320,18 @@ def _presets(studio: Studio, spec: ModelSpec) -> None:
 
 
 def _library(studio: Studio, spec: ModelSpec) -> None:
-    """Recent prompts and presets (the shipped ones arrive as the ``Studio`` opens), folded away until wanted."""
+    """Recent prompts and presets (the shipped ones arrive as the ``Studio`` opens), folded away until wanted.
+
+    Keyed and tracked on the server: it stays as the person left it, open after Save, Apply or Rename (an
+    unkeyed expander whose arguments change is a new one, folded), and its contents are read only while open.
+    """
     state = session().model(spec.id)
     message, state.library_message = state.library_message, None
-    with st.expander("Prompt library", icon=":material/bookmarks:", expanded=message is not None):
+    library = st.expander("Prompt library", icon=":material/bookmarks:", key=widget_key(spec.id, "library"),
+                          on_change="rerun")
+    if not library.open:
+        return
+    with library:
         if message:
             kind, text = message
             (st.success if kind == "ok" else st.error)(md_escape(text))
@@ -345,6 +375,8 @@ def _handle_click(studio: Studio, spec: ModelSpec, prompt: str, params: dict, re
         _notice(spec.id, outcome.notice, f"**{md_escape(words.title)}** {md_escape(words.action)}")
     follow_later(spec.id, outcome.waiting)
     follow(spec.id, outcome.jobs)
+    if outcome.jobs:
+        state.scroll = "results"  # the new jobs in view (``results_panel``), at every width
 
 
 def _follow_waiting(studio: Studio, model: str) -> None:
@@ -383,12 +415,64 @@ def budget_caption(studio: Studio, person: Person | None) -> str | None:
     return f"{text[0].upper()}{text[1:]} (resets at midnight {settings.budget_timezone})."
 
 
+def generate_label(count: int, cost: int) -> str:
+    """Generate with what one press makes and costs: "Generate 4 · 16 credits", "Generate · 4 credits" for one."""
+    takes = f" {count}" if count > 1 else ""
+    return f"Generate{takes} · {count * cost:,} credit{'s' if count * cost != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why Generate is off, in words shown beside it; ``prompt``: fixed by typing in the prompt box."""
+
+    reason: str
+    prompt: bool = False
+
+
+def _blocker(studio: Studio, spec: ModelSpec, prompt: str, problem: str | None, total: int, balance: int | None, *,
+             down: bool) -> Blocker | None:
+    """The first thing that stops this form from being sent, or None. Only a hint: ``Studio.submit`` checks it all
+    again at the press (the wallet read fresh), so a stale figure here never lets a press through."""
+    settings = studio.settings
+    if down:
+        return Blocker("Generate waits until the job log can be reached.")
+    if personal_key_choice_pending():
+        return Blocker("Choose which key pays (at the top of the page).")
+    if not prompt.strip():
+        return Blocker(f"Describe the {spec.category} you want in the prompt box.", prompt=True)
+    if len(prompt) > spec.max_prompt_length:
+        return Blocker("Shorten the prompt to generate.", prompt=True)
+    if problem:
+        return Blocker("Remove or replace the reference image.")
+    if balance is not None and balance < total:
+        return Blocker(f"This costs {total:,} credits; the wallet holds {balance:,}. Top up to generate.")
+    if settings.daily_budget is not None:
+        left = settings.daily_budget - studio.used_today()
+        if total > left:
+            return Blocker(f"This costs {total:,} credits; {max(left, 0):,} are left of the team's budget today.")
+    person = current_person()
+    if person is not None and settings.person_daily_budget is not None:
+        left = settings.person_daily_budget - studio.used_today(person.id)
+        if total > left:
+            return Blocker(f"This costs {total:,} credits; {max(left, 0):,} are left of your budget today.")
+    return None
+
+
+def _filled(model: str) -> None:
+    """Where the form's settings came from ("Use these settings"), at its top, where the page opens."""
+    text = session().model(model).filled
+    if text:
+        with st.container(key=widget_key(model, "filled")):
+            st.success(md_escape(text), icon=":material/input:")
+
+
 def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
-    """The form column: library, prompt, reference, settings, how many, and Generate with its price.
+    """The form column: library, prompt, reference, settings, and How many beside Generate with its price.
 
     ``down``: the job log cannot be reached (the main script's notice says so); the form waits with Generate off.
     """
     model = spec.id
+    _filled(model)
     if not down:
         _library(studio, spec)
     prompt_key = widget_key(model, "prompt")
@@ -397,7 +481,7 @@ def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
     prompt = st.text_area(
         "Prompt",
         key=prompt_key,
-        height=140,
+        height=110,
         placeholder=f"Describe the {spec.category} you want, e.g. a lighthouse on a cliff at dawn, soft mist",
     )
     remember(prompt_key)
@@ -408,35 +492,49 @@ def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
     else:
         (reference, problem), parent_id = _reference_input(studio, spec), None
     params = param_widgets(spec, has_reference=reference is not None or problem is not None)
-    count_key = widget_key(model, "count")
-    remembered(count_key, 1)
-    st.segmented_control("How many", HOW_MANY, key=count_key, required=True,
-                         help="Several takes of the same prompt and settings.")
-    remember(count_key)
-    count = _count(model)
-    cost = credits_for(model, params)
-    row = st.container(horizontal=True, vertical_alignment="center", key="generate-row")  # wraps on a phone
-    row.button(
-        "Generate", type="primary", key=widget_key(model, "generate"), shortcut=SHORTCUT, on_click=_register_click,
-        args=(model,), icon=ICONS.get(spec.category), disabled=down,
-    )
-    price = row.empty()
     # Handled before the balance is read, so the balance already shows these jobs.
-    _handle_click(studio, spec, prompt, params, reference, problem, count=count, parent_id=parent_id)
-    _show_notice(model)
+    _handle_click(studio, spec, prompt, params, reference, problem, count=_count(model), parent_id=parent_id)
+    bar = st.container(horizontal=True, vertical_alignment="bottom", key="generate-bar")  # wraps on a phone
+    # How many belongs to this page while it is open: it is not kept when the person leaves (the next prompt on
+    # another visit starts at one take). It stays after a press, as the button says ("Generate 4 · 16 credits"):
+    # resetting it then would turn a double click's second half into a new press of one take.
+    bar.segmented_control("How many", HOW_MANY, key=widget_key(model, "count"), required=True, default=1,
+                          help="Several takes of the same prompt and settings.")
+    count = _count(model)
+    total = count * credits_for(model, params)
     balance = _balance(studio)
-    total = f"{count} × {cost} = {count * cost} credits" if count > 1 else f"{cost} credits"
-    price.markdown(f"**{total}** · balance {credits_text(balance)}")
+    blocker = _blocker(studio, spec, prompt, problem, total, balance, down=down)
+    row = bar.container(horizontal=True, vertical_alignment="center", key="generate-row", width="content")
+    row.button(
+        generate_label(count, credits_for(model, params)), type="primary", key=widget_key(model, "generate"),
+        shortcut=SHORTCUT, on_click=_register_click, args=(model,), icon=ICONS.get(spec.category),
+        disabled=blocker is not None,
+    )
+    if blocker is not None:
+        # Beside the button, not below the fold; a marker the browser reads while the person types a first prompt.
+        with st.container(key=widget_key(model, "waiting-for-prompt" if blocker.prompt else "waiting")):
+            st.caption(f":material/info: {md_escape(blocker.reason)}")
+        commit_prompt_while_typing(prompt_key, widget_key(model, "waiting-for-prompt"), widget_key(model, "generate"))
+    st.markdown(f"Credit balance {credits_text(balance)}")
+    _show_notice(model)
     caption = None if down else budget_caption(studio, current_person())
     if caption:
         st.caption(caption)
+    if session().model(model).scroll == "form":
+        session().model(model).scroll = None
+        scroll_into_view(widget_key(model, "filled"))
 
 
 def results_panel(studio: Studio, model: str, *, down: bool) -> None:
-    """The panel column: this session's jobs for ``model`` and their results (nothing while the log is down)."""
+    """The panel column: this session's jobs for ``model`` and their results (nothing while the log is down).
+
+    After a press that sent jobs, the panel is brought into view (on a phone it sits under the form)."""
     with st.container(key="results"):
         if down:
             st.caption("Your jobs show here again once the job log can be reached.")
             return
         _follow_waiting(studio, model)
         jobs_panel(studio, model, session().model(model).followed)
+    if session().model(model).scroll == "results":
+        session().model(model).scroll = None
+        scroll_into_view("results")

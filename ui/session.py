@@ -34,6 +34,8 @@ class ModelState:
     notice: tuple[str, str] | None = None  # (kind, text) about the last press, until the next press
     library_message: tuple[str, str] | None = None  # (kind, text) about the last prompt-library action, shown once
     preset: int | None = None  # the preset applied or saved last; the next job records it
+    filled: str | None = None  # where the form's settings came from ("Settings from job #12 …"), until the next press
+    scroll: str | None = None  # what the next page run brings into view, once: "form" or "results"
     # The uploaded reference: (file id, prepared reference, problem, preview bytes), made once per upload.
     reference: tuple[str, Reference | None, str | None, bytes | None] | None = None
     # The image being animated (Video page): job_id, owner it was uploaded for, reference, problem, preview.
