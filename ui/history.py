@@ -20,7 +20,7 @@ from rivya.messages import explain
 from rivya.money import returned_credits
 from rivya.people import Person, distinct_names, maker_name, star_owner
 from rivya.resources import is_web_url
-from rivya.status import JobStatus, status_word
+from rivya.status import STATUS_WORDS, JobStatus, status_word
 from rivya.studio import Studio
 from rivya.tasklog import Job
 from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_bytes
@@ -210,7 +210,10 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
                         help="Favourites: results you starred. Mine: jobs you made." if person is not None
                         else "Favourites: results starred in this app.")
     chosen_models = models.multiselect("Model", choices.models, key=MODELS, format_func=display_name)
-    chosen_statuses = statuses.multiselect("Status", choices.statuses, key=STATUSES, format_func=status_word)
+    # In the order a job passes through them (as the cards and the chart name them), ones the app does not know last.
+    order = list(STATUS_WORDS)
+    offered = sorted(choices.statuses, key=lambda s: (order.index(s) if s in order else len(order), s))
+    chosen_statuses = statuses.multiselect("Status", offered, key=STATUSES, format_func=status_word)
     span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key=DATES,
                             help=days_note(studio.log.timezone))
     start, end = (span if isinstance(span, tuple | list) and len(span) == 2 else (None, None))
