@@ -477,7 +477,11 @@ class LedgerView:
 
     def page(self, jobs: JobFilter, *, offset: int = 0, limit: int = 100) -> pd.DataFrame:
         """Rows ``offset`` to ``offset + limit`` of the matching jobs, newest first, with CSV_COLUMNS and MADE_BY
-        (times parsed)."""
+        (times parsed). Kept while the log is unchanged, so a warm visit or another tab reads it once: one frame
+        shared by every session, which callers read and never change."""
+        return self._cached(("page", jobs, offset, limit), lambda: self._page(jobs, offset, limit))
+
+    def _page(self, jobs: JobFilter, offset: int, limit: int) -> pd.DataFrame:
         sql, args = self._select(jobs, f"LIMIT {int(limit)} OFFSET {int(offset)}", offset + limit)
         rows = [_csv_row(r, made_by=True) for r in self.log.read(sql, args)]
         frame = pd.DataFrame(rows, columns=[*CSV_COLUMNS, MADE_BY])

@@ -283,6 +283,14 @@ def _thumbnail_uri(media_path: str, media_dir: Path) -> str:
     return data_uri(small) if small else NO_THUMBNAIL
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _shaped_rows(_page: pd.DataFrame, key: str, zone: str, media_dir: Path, made_by: bool) -> pd.DataFrame:
+    """``_table_rows``, kept per page of rows (``key``: the log's change counter before the read, filter and page
+    number): a warm visit, another tab or a live check that found nothing new does not shape the same rows again.
+    Shared by every session, read only."""
+    return _table_rows(_page, zone, media_dir, made_by=made_by)
+
+
 def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path, *, made_by: bool) -> pd.DataFrame:
     """The visible page of rows in people's words, times in ``zone``, thumbnails inlined (a few KB each, this page's).
 
@@ -336,7 +344,7 @@ def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[in
     zone = viewer_timezone().key
     made_by = auth_configured()
     event = st.dataframe(
-        _table_rows(page, zone, studio.jobs.media_dir, made_by=made_by),
+        _shaped_rows(page, repr((before, jobs, number)), zone, studio.jobs.media_dir, made_by),
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
