@@ -6,17 +6,19 @@ import streamlit as st
 
 from rivya.people import Person
 from rivya.studio import Studio
-from ui.access import current_person, is_admin, page_access
+from ui.access import auth_configured, current_person, is_admin, page_access
 from ui.history import (
     SELECTED_IMAGE_PX,
     balance_row,
     charts,
     figures,
+    follow_log,
     job_filters,
     jobs_table,
     my_spend,
     selection_actions,
     spend_by_person,
+    start_live,
     stuck_jobs,
 )
 from ui.jobs_view import CardMode, job_card
@@ -34,15 +36,16 @@ def history_page(studio: Studio) -> None:
     if log_unreachable():  # the notice above says why; the figures and the table all read the log
         st.caption("Jobs and spending show here again once the job log can be reached.")
         return
+    start_live(studio)  # before the figures and the table read the log
     top = st.container()
     _history(studio, person)
+    follow_log(studio)
     with top:  # filled last: the balance may wait for Rivya's answer, and the table need not wait with it
         balance_row(studio, person)
 
 
 def _history(studio: Studio, person: Person | None) -> None:
-    total = studio.ledger.total()
-    if not total:
+    if not studio.ledger.total():
         st.caption("No jobs yet. Make an image or a video and it will show up here.")
         return
     figures(studio)
@@ -61,22 +64,30 @@ def _history(studio: Studio, person: Person | None) -> None:
         with tabs[2]:
             spend_by_person(studio)
     with jobs_tab:
-        jobs = job_filters(studio, person)
-        matching = studio.ledger.count(jobs)
-        # On the left, beside the count: the table's own toolbar appears top right on hover and would cover it.
-        with st.container(horizontal=True, vertical_alignment="center"):
-            st.caption(f"{matching:,} of {total:,} jobs, newest first", width="content")
-            st.download_button(
-                "Download CSV", lambda: studio.ledger.to_csv(jobs), file_name="imagine-studio-jobs.csv", mime="text/csv",
-                icon=":material/download:", on_click="ignore", key="history:csv", type="tertiary",
-            )
-        selected = jobs_table(studio, jobs, matching)
-        chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
-        if chosen:
-            selection_actions(chosen)
-        if len(chosen) == 1:
-            st.subheader("Selected job", anchor=False)
-            job_card(chosen[0], CardMode.SELECTED, key_prefix="history", image_width=SELECTED_IMAGE_PX)
+        _jobs(studio, person)
+
+
+@st.fragment
+def _jobs(studio: Studio, person: Person | None) -> None:
+    """Filters, table and the selected job: a fragment, so a filter, a page or a selection reruns this part only
+    (the figures above do not change with them, and each of their reruns costs a query and a redraw)."""
+    jobs = job_filters(studio, person)
+    matching = studio.ledger.count(jobs)
+    # On the left, beside the count: the table's own toolbar appears top right on hover and would cover it.
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(f"{matching:,} of {studio.ledger.total():,} jobs, newest first", width="content")
+        made_by = auth_configured()
+        st.download_button(
+            "Download CSV", lambda: studio.ledger.to_csv(jobs, made_by=made_by), file_name="imagine-studio-jobs.csv",
+            mime="text/csv", icon=":material/download:", on_click="ignore", key="history:csv", type="tertiary",
+        )
+    selected = jobs_table(studio, jobs, matching)
+    chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
+    if chosen:
+        selection_actions(chosen)
+    if len(chosen) == 1:
+        st.subheader("Selected job", anchor=False)
+        job_card(chosen[0], CardMode.SELECTED, key_prefix="history", image_width=SELECTED_IMAGE_PX)
 
 
 history_page(studio)

@@ -38,6 +38,7 @@ import pandas as pd
 from .budgets import current_day, day_start, midnight
 from .constants import LEDGER_MEMO_SIZE, OLDER_SPEND_SECONDS
 from .money import CHARGED_SQL
+from .people import maker_name
 from .status import JobStatus
 from .tasklog import PENDING_WHERE, RESULT_MS_WHERE, TaskLog
 
@@ -45,9 +46,12 @@ CSV_COLUMNS = [
     "id", "submitted_at", "finished_at", "model", "status", "prompt", "params", "reserved_credits", "final_credits",
     "charged_credits", "seconds_to_result", "task_id", "result_urls", "media_paths", "error_code", "error_message",
 ]
+# Who made each job (``rivya.people.maker_name``): in the CSV when people sign in, and in every page of rows.
+MADE_BY = "made_by"
 _ROW_SQL = (
     "j.id, j.submitted_at, j.finished_at, j.model, j.status, j.prompt, j.params, j.reserved_credits, j.final_credits, "
-    f"{CHARGED_SQL} AS charged_credits, j.task_id, j.result_urls, j.media_paths, j.error_code, j.error_message"
+    f"{CHARGED_SQL} AS charged_credits, j.task_id, j.result_urls, j.media_paths, j.error_code, j.error_message, "
+    "j.person, j.person_name"
 )
 
 
@@ -194,10 +198,11 @@ def _csv_time(stamp: str | None) -> str | None:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
-def _csv_row(row: Any) -> tuple[Any, ...]:
-    """One ``_ROW_SQL`` row as CSV_COLUMNS values."""
+def _csv_row(row: Any, *, made_by: bool) -> tuple[Any, ...]:
+    """One ``_ROW_SQL`` row as CSV_COLUMNS values, then MADE_BY's when ``made_by``."""
     seconds = _seconds(row[4], row[1], row[2])
-    return (row[0], _csv_time(row[1]), _csv_time(row[2]), *row[3:10], seconds, *row[10:])
+    values = (row[0], _csv_time(row[1]), _csv_time(row[2]), *row[3:10], seconds, *row[10:15])
+    return (*values, maker_name(row[15], row[16])) if made_by else values
 
 
 class LedgerView:
@@ -341,6 +346,23 @@ class LedgerView:
                f"FROM jobs {self.log.dialect.indexed_by('jobs_pending')} WHERE {PENDING_WHERE}")
         return self._cached(("running", threshold), lambda: tuple(self.log.read(sql, (threshold,))[0]))
 
+    # -- what a live page compares: cheap stamps of what it shows -----------------------------
+
+    def rollup_stamp(self) -> tuple[tuple[Any, ...], ...]:
+        """Per status: jobs, credits charged and returned, timed results, from the rollup. Every figure, count and
+        chart moves only with these; a poll of a running job (which bumps the change counter) moves none of them."""
+        sql = ("SELECT status, SUM(jobs), SUM(charged), SUM(returned), SUM(timed) FROM job_days "
+               "GROUP BY status ORDER BY status")
+        return self._cached(("rollup_stamp",), lambda: tuple(tuple(r) for r in self.log.read(sql)))
+
+    def rows_stamp(self, ids: tuple[int, ...]) -> tuple[tuple[Any, ...], ...]:
+        """The rows with ``ids`` as a page of the table reads them (status, credits, results, times, maker), by
+        primary key: when it differs from the stamp taken as the page was drawn, the page shows a stale row."""
+        if not ids:
+            return ()
+        sql = f"SELECT {_ROW_SQL} FROM jobs AS j WHERE j.id IN ({_marks(tuple(map(str, ids)))}) ORDER BY j.id"
+        return tuple(tuple(r) for r in self.log.read(sql, list(ids)))
+
     # -- spend per person: the budgets' day boundary ------------------------------------------
 
     def _kept(self, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -454,9 +476,15 @@ class LedgerView:
         return "jobs_fts CROSS JOIN jobs AS j ON j.id = jobs_fts.rowid", "jobs_fts MATCH ?", [match]
 
     def page(self, jobs: JobFilter, *, offset: int = 0, limit: int = 100) -> pd.DataFrame:
-        """Rows ``offset`` to ``offset + limit`` of the matching jobs, newest first, with CSV_COLUMNS (times parsed)."""
+        """Rows ``offset`` to ``offset + limit`` of the matching jobs, newest first, with CSV_COLUMNS and MADE_BY
+        (times parsed). Kept while the log is unchanged, so a warm visit or another tab reads it once: one frame
+        shared by every session, which callers read and never change."""
+        return self._cached(("page", jobs, offset, limit), lambda: self._page(jobs, offset, limit))
+
+    def _page(self, jobs: JobFilter, offset: int, limit: int) -> pd.DataFrame:
         sql, args = self._select(jobs, f"LIMIT {int(limit)} OFFSET {int(offset)}", offset + limit)
-        frame = pd.DataFrame([_csv_row(r) for r in self.log.read(sql, args)], columns=CSV_COLUMNS)
+        rows = [_csv_row(r, made_by=True) for r in self.log.read(sql, args)]
+        frame = pd.DataFrame(rows, columns=[*CSV_COLUMNS, MADE_BY])
         for column in ("submitted_at", "finished_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
         for column in ("reserved_credits", "final_credits"):
@@ -507,27 +535,28 @@ class LedgerView:
         sizes = {index: self.count(part) for index, part in narrowest.items() if part is not None}
         return f"INDEXED BY {min(sizes, key=sizes.__getitem__)}" if sizes else "NOT INDEXED"
 
-    def csv_chunks(self, jobs: JobFilter, *, chunk_rows: int = 2000) -> Iterator[bytes]:
-        """Every matching job as UTF-8 CSV (header first), newest first, a chunk of rows at a time."""
+    def csv_chunks(self, jobs: JobFilter, *, made_by: bool = False, chunk_rows: int = 2000) -> Iterator[bytes]:
+        """Every matching job as UTF-8 CSV (header first), newest first, a chunk of rows at a time; with a MADE_BY
+        column last when ``made_by`` (people sign in)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow([*CSV_COLUMNS, MADE_BY] if made_by else CSV_COLUMNS)
         sql, args = self._select(jobs, "", self.total())
         for rows in self.log.read_chunks(sql, args, chunk_rows):
-            writer.writerows(_csv_row(r) for r in rows)
+            writer.writerows(_csv_row(r, made_by=made_by) for r in rows)
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
         if buffer.tell():
             yield buffer.getvalue().encode("utf-8")
 
-    def to_csv(self, jobs: JobFilter) -> bytes:
+    def to_csv(self, jobs: JobFilter, *, made_by: bool = False) -> bytes:
         """Every matching job as one UTF-8 CSV (what the download button serves, which holds it whole).
 
         Chunks go into one growing buffer, whose ``getvalue()`` hands over its bytes without a copy.
         """
         buffer = io.BytesIO()
-        for chunk in self.csv_chunks(jobs):
+        for chunk in self.csv_chunks(jobs, made_by=made_by):
             buffer.write(chunk)
         return buffer.getvalue()
 

@@ -29,9 +29,26 @@ def person_id(issuer: str, subject: str) -> str:
     return ID_PREFIX + hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()
 
 
-def short_id(person: str) -> str:
-    """A person's id as the admins' table shows it: a former id (an email or subject) as is, a hashed one shortened."""
-    return person[: len(ID_PREFIX) + 12] if person.startswith(ID_PREFIX) else person
+def maker_name(person: str | None, name: str | None) -> str:
+    """Who made a job, as people read it: the name the provider gave at the time, else a former id (an email or a
+    subject) as it was; empty when nobody was signed in. A hashed id (``ID_PREFIX``) is never shown: it means nothing
+    to a person and is the key their rows and stars are filed under."""
+    if name and name.strip():
+        return name.strip()
+    if not person:
+        return ""
+    return "A signed-in person" if person.startswith(ID_PREFIX) else person
+
+
+def distinct_names(names: list[str]) -> list[str]:
+    """``names`` in order, a repeated one numbered from its second use ("Ana", "Ana (2)"): two accounts of one
+    name stay told apart without showing their ids."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
 
 
 def verified_email(claims: dict) -> str | None:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rivya.people import person_id, short_id
+from rivya import ledger
+from rivya.people import ID_PREFIX, distinct_names, maker_name, person_id
 from rivya.sandbox import Sandbox
 from rivya.stars import set_star
 from ui.text import md_escape
 
 from .conftest import APP, FAST_TIMING, image_bytes, parent_of
-from .test_history import SQLITE_ONLY, app_log
+from .test_history import SQLITE_ONLY, app_log, download_bytes, keep_media_manager  # noqa: F401 - an autouse fixture
 
 ISSUER = "https://id.example"
 ANA = {"is_logged_in": True, "iss": ISSUER, "sub": "ana-1", "email": "ana@example.com", "email_verified": True, "name": "Ana"}
@@ -130,10 +133,10 @@ def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
     at.run()
     people = next(d.value for d in at.dataframe if "person" in d.value.columns)
     assert people.to_dict("records") == [
-        {"person": "Ana", "id": short_id(person_id(ISSUER, "ana-1")), "jobs": 3, "today": 4, "week": 14, "ever": 16},
-        {"person": "Bo", "id": "bo@example.com", "jobs": 1, "today": 10, "week": 10, "ever": 10},
-        {"person": "Nobody signed in", "id": "", "jobs": 1, "today": 4, "week": 4, "ever": 4},
-    ]
+        {"person": "Ana", "jobs": 3, "today": 4, "week": 14, "ever": 16},
+        {"person": "Bo", "jobs": 1, "today": 10, "week": 10, "ever": 10},
+        {"person": "Nobody signed in", "jobs": 1, "today": 4, "week": 4, "ever": 4},
+    ]  # Ana's rows are keyed by her hashed id: the table names her, and shows no account codes
     bo = history(BO)
     assert "Spend per person" not in [t.label for t in bo.tabs]  # only ADMINS see everyone's spend
     assert {m.label: m.value for m in bo.metric}["Your spend today"] == "10"
@@ -179,9 +182,13 @@ def test_a_filter_change_clears_the_selection_rather_than_moving_it_to_another_j
 def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]) -> None:
     at = history(None)
     table = jobs_table(at).value
-    assert list(table.columns)[3:7] == ["status", "reserved", "final", "charged"] and table.columns[-1] == "params"
+    # The status beside the picture (a phone shows both without scrolling sideways); cost and returned, not the
+    # service's reserved and final credits (those are in the CSV).
+    assert list(table.columns[:3]) == ["result", "status", "prompt"] and table.columns[-1] == "params"
+    assert not {"reserved", "final", "charged"} & set(table.columns) and "made_by" not in table.columns
     assert list(table["status"]) == ["Done", "Done", "Done", "Done", "Failed"]  # the cards' words
-    assert list(table["charged"]) == [4, 10, 4, 10, 2]
+    assert list(table["cost"]) == [4, 10, 4, 10, 2]
+    assert list(table["returned"].fillna(0)) == [0, 0, 0, 0, 2]  # the failed job was charged 2 of its 4
     csv = parent_of(at.main, lambda node: getattr(node, "proto", None) is not None
                     and str(getattr(node.proto, "id", "")).endswith("history:csv"))
     assert any("jobs, newest first" in getattr(c, "value", "") for c in csv.children.values())  # beside the count
@@ -273,3 +280,59 @@ def test_sign_in_without_an_allow_list_refuses_to_start(seeded: list[int]) -> No
     assert not at.exception and "Imagine Studio cannot start" in at.error[0].value
     assert md_escape("set ALLOWED_EMAIL_DOMAINS or ALLOWED_EMAILS") in at.error[0].value
     assert not at.metric and not at.button and not at.sidebar.caption
+
+
+def test_maker_names_never_show_a_hashed_id() -> None:
+    hashed = person_id(ISSUER, "zoe-9")
+    assert maker_name(hashed, "Zoe") == "Zoe"
+    assert maker_name(hashed, None) == "A signed-in person"  # no name given: never the key itself
+    assert maker_name("bo@example.com", None) == "bo@example.com"  # a former id is an email people can read
+    assert maker_name(None, None) == ""
+    assert distinct_names(["Ana", "Bo", "Ana", "Ana"]) == ["Ana", "Bo", "Ana (2)", "Ana (3)"]
+
+
+@SQLITE_ONLY
+def test_made_by_in_the_table_and_the_csv_when_people_sign_in(seeded: list[int]) -> None:
+    at = history(ANA)  # Ana's rows are claimed on sign-in: keyed by her hashed id from then on
+    table = jobs_table(at)
+    assert list(table.value["made_by"].fillna("")) == ["Ana", "Bo", "", "Ana", "Ana"]
+    assert "Made by" in str(table.proto)
+    assert ID_PREFIX not in table.value.drop(columns="result").to_csv()
+    csv = pd.read_csv(io.BytesIO(download_bytes(at, "history:csv")), keep_default_na=False)
+    assert list(csv.columns) == [*ledger.CSV_COLUMNS, ledger.MADE_BY]
+    assert list(csv["made_by"]) == ["Ana", "Bo", "", "Ana", "Ana"]
+    assert ID_PREFIX not in download_bytes(at, "history:csv").decode()
+    anonymous = history(None)  # no sign-in: nobody to name, and the CSV keeps its columns
+    assert "made_by" not in jobs_table(anonymous).value.columns
+    csv = pd.read_csv(io.BytesIO(download_bytes(anonymous, "history:csv")))
+    assert list(csv.columns) == ledger.CSV_COLUMNS
+
+
+def chip_labels(at: AppTest) -> list[str]:
+    return [b.label for b in at.button if b.key.startswith("history:chip:")]
+
+
+@SQLITE_ONLY
+def test_hidden_filters_show_as_chips_that_remove_them(seeded: list[int]) -> None:
+    at = history(None)
+    statuses = at.multiselect(key="history:statuses")
+    assert statuses.options == ["Done", "Failed"]  # the table's words, not the log's "succeeded"
+    assert not chip_labels(at)  # nothing chosen: no chips
+    statuses.set_value(["failed"]).run()
+    assert shown(at).startswith("1 of 5 jobs") and chip_labels(at) == ["Status: Failed", "Clear filters"]
+    at.text_input(key="history:text").input("seeded").run()
+    assert chip_labels(at) == ["Status: Failed", "Words: seeded", "Clear filters"]
+    at.button(key="history:chip:status:failed").click().run()  # removing the chip removes the filter
+    assert at.multiselect(key="history:statuses").value == [] and shown(at).startswith("5 of 5 jobs")
+    assert chip_labels(at) == ["Words: seeded", "Clear filters"]
+    today = datetime.now(ZoneInfo("America/Los_Angeles")).date()  # the budgets' (and the filter's) days
+    at.date_input(key="history:dates").set_value((today - timedelta(days=1), today)).run()
+    assert shown(at).startswith("3 of 5 jobs")
+    assert chip_labels(at)[0].startswith("Submitted ") and chip_labels(at)[1:] == ["Words: seeded", "Clear filters"]
+    at.button(key="history:chip:dates").click().run()
+    assert shown(at).startswith("5 of 5 jobs")
+    at.multiselect(key="history:models").set_value(["grok-imagine"]).run()
+    at.multiselect(key="history:statuses").set_value(["succeeded"]).run()
+    at.button(key="history:chip:all").click().run()  # everything at once
+    assert shown(at).startswith("5 of 5 jobs") and not chip_labels(at)
+    assert at.multiselect(key="history:models").value == [] and at.text_input(key="history:text").value == ""

@@ -703,3 +703,26 @@ def test_history_today_is_what_the_budget_counts_as_used_today(log: TaskLog, hou
         assert berlin.committed_credits_since(since, person="ana@example.com") == used
     finally:
         berlin.close()
+
+
+@pytest.mark.parametrize("log_location", ENGINES, indirect=True)
+def test_live_stamps_move_with_what_history_shows_not_with_polls(log_location: Path | str) -> None:
+    """History redraws when a stamp moves: a poll of a running job (which moves the change counter) moves neither;
+    its end moves both, a saved result the rows', a new job the rollup's."""
+    log = TaskLog(log_location)
+    view = LedgerView(log)
+    job = log.add(idempotency_key="live-1", backend="b", model="grok-imagine", category="image", prompt="p", params={})
+    log.update(job.id, status="queued", reserved_credits=4, task_id="t1")
+    rollup, rows, counter = view.rollup_stamp(), view.rows_stamp((job.id,)), log.signature()
+    log.update(job.id, polls=3)
+    assert log.signature() != counter
+    assert (view.rollup_stamp(), view.rows_stamp((job.id,))) == (rollup, rows)
+    log.update(job.id, status="succeeded", final_credits=4)
+    assert view.rollup_stamp() != rollup and view.rows_stamp((job.id,)) != rows
+    rollup, rows = view.rollup_stamp(), view.rows_stamp((job.id,))
+    log.update(job.id, media_paths=["/media/result.png"])
+    assert view.rows_stamp((job.id,)) != rows and view.rollup_stamp() == rollup
+    log.add(idempotency_key="live-2", backend="b", model="grok-imagine", category="image", prompt="q", params={})
+    assert view.rollup_stamp() != rollup
+    assert view.rows_stamp(()) == ()
+    log.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -16,16 +17,18 @@ from rivya.catalog import describe_params, display_name
 from rivya.errors import RivyaError
 from rivya.media import saved_media
 from rivya.messages import explain
-from rivya.people import Person, short_id, star_owner
+from rivya.money import returned_credits
+from rivya.people import Person, distinct_names, maker_name, star_owner
 from rivya.resources import is_web_url
-from rivya.status import JobStatus, status_word
+from rivya.status import STATUS_WORDS, JobStatus, status_word
 from rivya.studio import Studio
 from rivya.tasklog import Job
 from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_bytes
-from ui.access import key_owner
+from ui.access import auth_configured, key_owner
 from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
+from ui.outage import outage_guard
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
@@ -47,6 +50,13 @@ STATUS_COLOURS = {
 TIME_MEASURES = {"median": "half finished within", "p90": "9 in 10 finished within"}
 FAVOURITES, MINE = "Favourites", "Mine"
 COMPARE_MIN, COMPARE_MAX = 2, 4
+# Seconds between two looks at the log's change counter while History is open: a job's new state shows within this
+# (plus one page run) of the log recording it.
+LIVE_SECONDS = 2.0
+# The filters' widget keys: the chips below them clear a filter by resetting its widget's value.
+ONLY, MODELS, TEXT, STATUSES, DATES, PAGE = (
+    "history:only", "history:models", "history:text", "history:statuses", "history:dates", "history:page")
+_SHOWN = "history:shown"
 
 
 def balance_row(studio: Studio, person: Person | None) -> None:
@@ -90,8 +100,7 @@ def spend_by_person(studio: Studio) -> None:
     rows = studio.ledger.spend_by_person()
     table = pd.DataFrame(
         {
-            "person": [r.name if r.person else "Nobody signed in" for r in rows],
-            "id": [short_id(r.person or "") for r in rows],
+            "person": distinct_names([maker_name(r.person, r.name) if r.person else "Nobody signed in" for r in rows]),
             "jobs": [r.jobs for r in rows],
             "today": [r.spend.today for r in rows],
             "week": [r.spend.last_7_days for r in rows],
@@ -101,10 +110,8 @@ def spend_by_person(studio: Studio) -> None:
     st.dataframe(
         table, hide_index=True, key="history:people",
         column_config={
-            "person": st.column_config.TextColumn("Person"),
-            "id": st.column_config.TextColumn(
-                "Account", help="A short code of the sign-in account, so two people of the same name are told apart. "
-                                "Jobs from before accounts had codes show the email or the provider's account name."),
+            "person": st.column_config.TextColumn(
+                "Person", help="The name the sign-in provider gave. Two accounts of one name are numbered: Ana, Ana (2)."),
             "jobs": st.column_config.NumberColumn("Jobs", format="%d"),
             "today": st.column_config.NumberColumn("Spent today", format="%d"),
             "week": st.column_config.NumberColumn("Last 7 days", format="%d"),
@@ -180,7 +187,8 @@ def charts(studio: Studio) -> None:
                 "x": {"field": "model", "type": "nominal", "title": None, "axis": {"labelAngle": 0}},
                 "xOffset": {"field": "measure"},
                 "y": {"field": "seconds", "type": "quantitative", "title": "seconds"},
-                "color": {"field": "measure", "type": "nominal", "title": None, "legend": _LEGEND},
+                # One per line: two long measures side by side are cut off in a third of 1400 px and on a phone.
+                "color": {"field": "measure", "type": "nominal", "title": None, "legend": {**_LEGEND, "columns": 1}},
             },
         }
         st.vega_lite_chart(data, spec, width="stretch", height=CHART_HEIGHT)
@@ -192,26 +200,79 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     choices = studio.ledger.choices()
     # Status and dates sit in a popover: the browser then builds (and rebuilds on every rerun) two fewer widgets,
     # which made the page's first draw and each filter noticeably quicker in Chromium (benchmarks/history.py).
+    # What is chosen there shows as chips below the row, so it stays in sight with the popover closed.
+    narrowed = len(st.session_state.get(STATUSES) or ()) + _dates_narrowed(st.session_state.get(DATES), choices)
     only, models, text, more = st.columns([2, 3, 4, 2], vertical_alignment="bottom")
-    statuses = dates = more.popover("More filters", icon=":material/filter_list:")
+    statuses = dates = more.popover(f"More filters ({narrowed})" if narrowed else "More filters",
+                                    icon=":material/filter_list:")
     shown = [FAVOURITES, MINE] if person is not None else [FAVOURITES]
-    picked = only.pills("Show only", shown, selection_mode="multi", key="history:only",
+    picked = only.pills("Show only", shown, selection_mode="multi", key=ONLY,
                         help="Favourites: results you starred. Mine: jobs you made." if person is not None
                         else "Favourites: results starred in this app.")
-    chosen_models = models.multiselect("Model", choices.models, key="history:models", format_func=display_name)
-    chosen_statuses = statuses.multiselect("Status", choices.statuses, key="history:statuses")
-    span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key="history:dates",
+    chosen_models = models.multiselect("Model", choices.models, key=MODELS, format_func=display_name)
+    # In the order a job passes through them (as the cards and the chart name them), ones the app does not know last.
+    order = list(STATUS_WORDS)
+    offered = sorted(choices.statuses, key=lambda s: (order.index(s) if s in order else len(order), s))
+    chosen_statuses = statuses.multiselect("Status", offered, key=STATUSES, format_func=status_word)
+    span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key=DATES,
                             help=days_note(studio.log.timezone))
     start, end = (span if isinstance(span, tuple | list) and len(span) == 2 else (None, None))
     query = text.text_input(
-        "Search prompts", key="history:text", placeholder="words in the prompt",
+        "Search prompts", key=TEXT, placeholder="words in the prompt",
         help="Finds prompts with every word, in any order; a word of three letters or more also finds words it starts.",
     )
+    _chips(chosen_statuses, (start, end) if _dates_narrowed(span, choices) else None, query.strip(), choices)
     return ledger.JobFilter(
         tuple(chosen_models), tuple(chosen_statuses), start, end, query.strip(),
         person=person.id if person is not None and MINE in picked else None,
         starred_by=star_owner(person) if FAVOURITES in picked else None,
     )
+
+
+def _dates_narrowed(span: object, choices: ledger.Choices) -> bool:
+    """True when the date filter leaves out days of the log (its default is the log's first to last day)."""
+    if not isinstance(span, tuple | list) or len(span) != 2:
+        return False
+    first, last = span
+    return (choices.first_day is not None and first > choices.first_day) or (
+        choices.last_day is not None and last < choices.last_day)
+
+
+def _day_text(day: date) -> str:
+    return f"{day:%b} {day.day}, {day:%Y}"
+
+
+def _drop_status(status: str) -> None:
+    st.session_state[STATUSES] = [s for s in st.session_state.get(STATUSES) or () if s != status]
+
+
+def _reset(keys: dict[str, object]) -> None:
+    """Give each filter widget in ``keys`` its value (a chip's or "Clear filters"' press, before the rerun)."""
+    for key, value in keys.items():
+        st.session_state[key] = value
+
+
+def _chips(statuses: list[str], span: tuple[date, date] | None, words: str, choices: ledger.Choices) -> None:
+    """The filters hidden in "More filters" and the search words as chips; pressing one removes that filter.
+
+    The models and "Show only" are chips already (the multiselect's and the pills'), so they are not repeated.
+    """
+    everything = (choices.first_day, choices.last_day)
+    active = bool(statuses or span or words or st.session_state.get(MODELS) or st.session_state.get(ONLY))
+    if not active:
+        return
+    with st.container(horizontal=True, gap="small", key="history:chips"):
+        for status in statuses:
+            st.button(f"Status: {status_word(status)}", icon=":material/close:", key=f"history:chip:status:{status}",
+                      on_click=_drop_status, args=(status,), help="Remove this filter")
+        if span is not None:
+            st.button(f"Submitted {_day_text(span[0])} – {_day_text(span[1])}", icon=":material/close:",
+                      key="history:chip:dates", on_click=_reset, args=({DATES: everything},), help="Remove this filter")
+        if words:
+            st.button(f"Words: {words}", icon=":material/close:", key="history:chip:text", on_click=_reset,
+                      args=({TEXT: ""},), help="Remove this filter")
+        st.button("Clear filters", key="history:chip:all", type="tertiary", on_click=_reset,
+                  args=({STATUSES: [], DATES: everything, TEXT: "", MODELS: [], ONLY: []},))
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
@@ -222,8 +283,20 @@ def _thumbnail_uri(media_path: str, media_dir: Path) -> str:
     return data_uri(small) if small else NO_THUMBNAIL
 
 
-def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path) -> pd.DataFrame:
-    """The visible page of rows, times in ``zone``, with thumbnails inlined (a few KB each, only for this page)."""
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _shaped_rows(_page: pd.DataFrame, key: str, zone: str, media_dir: Path, made_by: bool) -> pd.DataFrame:
+    """``_table_rows``, kept per page of rows (``key``: the log's change counter before the read, filter and page
+    number): a warm visit, another tab or a live check that found nothing new does not shape the same rows again.
+    Shared by every session, read only."""
+    return _table_rows(_page, zone, media_dir, made_by=made_by)
+
+
+def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path, *, made_by: bool) -> pd.DataFrame:
+    """The visible page of rows in people's words, times in ``zone``, thumbnails inlined (a few KB each, this page's).
+
+    The status comes second, so a phone shows it beside the picture without scrolling sideways; the raw credits
+    (reserved, final) are in the CSV, the table shows what a job cost and what came back (``rivya.money``'s rules).
+    """
     def thumb(paths: str) -> str:
         saved = json.loads(paths) if isinstance(paths, str) else []
         return _thumbnail_uri(saved[0], media_dir) if saved else NO_THUMBNAIL
@@ -231,22 +304,25 @@ def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path) -> pd.DataFrame:
     def link(urls: str) -> str | None:
         return next((u for u in json.loads(urls) if is_web_url(u)), None) if isinstance(urls, str) else None
 
-    urls = page["result_urls"].map(link)
-    return pd.DataFrame(
-        {
-            "result": page["media_paths"].map(thumb),
-            "prompt": page["prompt"],
-            "model": page["model"].map(display_name),
-            "status": page["status"].map(status_word),
-            "reserved": page["reserved_credits"],
-            "final": page["final_credits"],
-            "charged": page["charged_credits"],
-            "submitted": page["submitted_at"].dt.tz_convert(zone).dt.tz_localize(None),
-            "seconds": page["seconds_to_result"],
-            "link": urls,
-            "params": [describe_params(m, json.loads(p)) for m, p in zip(page["model"], page["params"], strict=True)],
-        }
-    )
+    def whole(value: object) -> int | None:
+        return None if pd.isna(value) else int(value)  # type: ignore[call-overload]
+
+    returned = [returned_credits(s, whole(r), whole(f)) or None for s, r, f in
+                zip(page["status"], page["reserved_credits"], page["final_credits"], strict=True)]
+    columns = {
+        "result": page["media_paths"].map(thumb),
+        "status": page["status"].map(status_word),
+        "prompt": page["prompt"],
+        **({"made_by": page[ledger.MADE_BY].replace("", None)} if made_by else {}),
+        "model": page["model"].map(display_name),
+        "cost": page["charged_credits"],
+        "returned": pd.array(returned, dtype="Int64"),
+        "submitted": page["submitted_at"].dt.tz_convert(zone).dt.tz_localize(None),
+        "seconds": page["seconds_to_result"],
+        "link": page["result_urls"].map(link),
+        "params": [describe_params(m, json.loads(p)) for m, p in zip(page["model"], page["params"], strict=True)],
+    }
+    return pd.DataFrame(columns)
 
 
 def table_key(jobs: ledger.JobFilter, page: int) -> str:
@@ -261,11 +337,14 @@ def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[in
     pages = max(1, math.ceil(matching / PAGE_SIZE))
     number = 1
     if pages > 1:
-        number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="history:page", width=160)
+        number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=PAGE, width=160)
+    before = studio.log.signature()
     page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    _shown_rows(studio, tuple(int(i) for i in page["id"]), before)
     zone = viewer_timezone().key
+    made_by = auth_configured()
     event = st.dataframe(
-        _table_rows(page, zone, studio.jobs.media_dir),
+        _shaped_rows(page, repr((before, jobs, number)), zone, studio.jobs.media_dir, made_by),
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
@@ -273,17 +352,19 @@ def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[in
         row_height=56,
         placeholder="—",  # a failed job has no time to result and no link: a dash, not the word "None"
         column_config={
-            "result": st.column_config.ImageColumn("Result", width="small"),
+            "result": st.column_config.ImageColumn("Result", width=56),
+            "status": st.column_config.TextColumn("Status", width=88),
             "prompt": st.column_config.TextColumn("Prompt", width="medium"),
+            "made_by": st.column_config.TextColumn("Made by"),
             "model": st.column_config.TextColumn("Model"),
-            "status": st.column_config.TextColumn("Status"),
-            "reserved": st.column_config.NumberColumn("Reserved", format="%d"),
-            "final": st.column_config.NumberColumn("Final", format="%d"),
-            "charged": st.column_config.NumberColumn("Charged", format="%d"),
+            "cost": st.column_config.NumberColumn(
+                "Cost", format="%d", help="Credits the job cost; while it runs, what it holds until it ends."),
+            "returned": st.column_config.NumberColumn(
+                "Returned", format="%d", help="Credits given back because the job failed."),
             "submitted": st.column_config.DatetimeColumn(f"Submitted ({zone})", format="YYYY-MM-DD HH:mm:ss"),
             "seconds": st.column_config.NumberColumn("Time to result", format="%.1f s"),
-            "link": st.column_config.LinkColumn("Rivya link", display_text="open"),
-            "params": st.column_config.TextColumn("Parameters"),
+            "link": st.column_config.LinkColumn("Link on Rivya", display_text="open"),
+            "params": st.column_config.TextColumn("Settings"),
         },
     )
     rows = event.selection.rows if event else []
@@ -318,3 +399,56 @@ def stuck_jobs(studio: Studio) -> None:
         if button.button("Check now", key="history:recheck", icon=":material/sync:"):
             studio.jobs.recheck()
             st.toast("Checking every running job now.")
+
+
+@dataclass
+class Shown:
+    """What this tab's History shows, as stamps of the log (``LedgerView.rollup_stamp`` and ``rows_stamp``).
+
+    ``signature`` is the log's change counter when the stamps were last known to match the log; ``rows`` is None
+    when the log changed while the table was read (the table may then be stale, so the next look redraws).
+    """
+
+    signature: tuple[int, int, int]
+    rollup: tuple
+    ids: tuple[int, ...] = ()
+    rows: tuple | None = ()
+
+
+def start_live(studio: Studio) -> None:
+    """At the top of a whole run, before anything reads the log: stamp what the figures, counts and charts show.
+
+    Taken first, so a change that lands while the page is read makes the stamp older than the page, never newer:
+    the next look then redraws once rather than missing it.
+    """
+    st.session_state[_SHOWN] = Shown(studio.log.signature(), studio.ledger.rollup_stamp())
+
+
+def _shown_rows(studio: Studio, ids: tuple[int, ...], before: tuple[int, int, int]) -> None:
+    """Stamp the table's rows as just read; ``before`` is the change counter read before them."""
+    shown: Shown | None = st.session_state.get(_SHOWN)
+    if shown is None:
+        return
+    rows = studio.ledger.rows_stamp(ids)
+    shown.ids, shown.rows = ids, rows if studio.log.signature() == before else None
+
+
+@st.fragment(run_every=LIVE_SECONDS)
+@outage_guard()
+def follow_log(studio: Studio) -> None:
+    """Every LIVE_SECONDS: one read of the log's change counter; when it moved, the two stamps; when what the page
+    shows changed (a job's status, cost or result, a new job), the whole page runs again, without a reload.
+
+    A poll of a running job moves the counter but neither stamp, so it costs two small reads and no redraw.
+    """
+    shown: Shown | None = st.session_state.get(_SHOWN)
+    if shown is None:
+        return
+    signature = studio.log.signature()
+    if shown.rows is not None and signature == shown.signature:
+        return
+    if (shown.rows is not None and studio.ledger.rollup_stamp() == shown.rollup
+            and studio.ledger.rows_stamp(shown.ids) == shown.rows):
+        shown.signature = signature
+        return
+    st.rerun()

@@ -1,0 +1,122 @@
+"""History in headless Chromium on the real server: it follows the log without a reload, hidden filters stay in sight
+as chips, and a phone shows each job's status without scrolling sideways.
+
+The grid draws on a canvas; its cells are read from the accessible table it keeps beside it, which holds the rows and
+columns on screen only (so a column there is one a person sees without scrolling)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from rivya.sandbox import Sandbox
+from rivya.tasklog import TaskLog
+
+from .browser_support import StreamlitServer, new_page, open_page, served_app
+from .conftest import image_bytes
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1400, "height": 1000}
+# Generous: the page looks every 2 s (ui.history.LIVE_SECONDS) and then runs once; a loaded CI machine is slow.
+LIVE_TIMEOUT = 20_000
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    """The app on a log with two finished jobs (one failed) of another backend: the follower leaves them alone."""
+    data = tmp_path_factory.mktemp("history")
+    log = TaskLog(data / "tasklog.sqlite3")
+    for n, (prompt, status) in enumerate([("an orchid in the rain", "succeeded"), ("a storm at sea", "failed")]):
+        job = log.add(idempotency_key=f"seed-{n}", backend="elsewhere", model="grok-imagine", category="image",
+                      prompt=prompt, params={"aspect_ratio": "1:1"})
+        log.update(job.id, status=status, reserved_credits=4, final_credits=4 if status == "succeeded" else 0)
+    log.close()
+    with Sandbox() as sandbox, served_app(sandbox, data) as server:
+        yield server
+
+
+def jobs_caption(page: Page, text: str) -> None:
+    expect(page.get_by_text(text)).to_be_visible(timeout=LIVE_TIMEOUT)
+
+
+def test_history_shows_a_jobs_new_state_without_a_reload(browser: Browser, app: StreamlitServer,
+                                                          request: pytest.FixtureRequest) -> None:
+    log = TaskLog(app.data_dir / "tasklog.sqlite3")
+    job = log.add(idempotency_key="live", backend="elsewhere", model="grok-imagine", category="image",
+                  prompt="a kite over the dunes", params={"aspect_ratio": "1:1"})
+    log.update(job.id, status="queued", reserved_credits=4)
+    with new_page(browser, request, viewport=LAPTOP) as page:
+        open_page(page, f"{app.url}/history")
+        expect(page.get_by_text("1 job(s) still running")).to_be_visible(timeout=15_000)
+        cells = page.get_by_test_id("stDataFrame").locator("td")
+        expect(cells.filter(has_text="a kite over the dunes")).to_have_count(1)
+        expect(cells.filter(has_text=re.compile("^Queued$"))).to_have_count(1)  # the one running job: this one
+        expect(cells.filter(has_text=re.compile("^Done$"))).to_have_count(1)
+        page.evaluate("window.notReloaded = true")
+        result = app.data_dir / "media" / "kite.png"
+        result.parent.mkdir(exist_ok=True)
+        result.write_bytes(image_bytes("PNG", (64, 64), "orange"))
+        log.update(job.id, status="succeeded", final_credits=4, media_paths=[str(result)])
+        expect(page.get_by_text("1 job(s) still running")).to_have_count(0, timeout=LIVE_TIMEOUT)
+        expect(cells.filter(has_text=re.compile("^Queued$"))).to_have_count(0)
+        expect(cells.filter(has_text=re.compile("^Done$"))).to_have_count(2)  # the kite's row now says Done
+        expect(page.get_by_text("Jobs by status — Done: 2 · Failed: 1")).to_be_visible()
+        assert page.evaluate("window.notReloaded === true")  # the same page, redrawn in place
+        # A job added meanwhile shows too, and the count with it.
+        log.add(idempotency_key="live-2", backend="elsewhere", model="grok-imagine", category="image",
+                prompt="a lantern festival", params={})
+        jobs_caption(page, "4 of 4 jobs, newest first")
+        expect(cells.filter(has_text="a lantern festival")).to_have_count(1)
+        assert page.evaluate("window.notReloaded === true")
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    log.close()
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1400", "390"])
+def test_a_status_chosen_under_more_filters_stays_in_sight_as_a_chip(
+        browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest, viewport: dict) -> None:
+    with new_page(browser, request, viewport=viewport) as page:
+        open_page(page, f"{app.url}/history")
+        caption = page.get_by_text("jobs, newest first")
+        expect(caption).to_be_visible(timeout=15_000)
+        every = caption.inner_text().split(" of ")[0]
+        page.get_by_role("button", name="More filters").click()
+        page.get_by_test_id("stMultiSelect").filter(has_text="Status").get_by_role("combobox").click()
+        page.get_by_role("option", name="Failed").click()
+        page.keyboard.press("Escape")  # the options list
+        page.keyboard.press("Escape")  # the popover
+        expect(page.get_by_test_id("stMultiSelect").filter(has_text="Status")).to_be_hidden()
+        chip = page.get_by_role("button", name="Status: Failed")
+        expect(chip).to_be_visible()
+        expect(page.get_by_role("button", name="More filters (1)")).to_be_visible()
+        jobs_caption(page, f"1 of {every} jobs, newest first")
+        chip.click()
+        expect(chip).to_have_count(0)
+        jobs_caption(page, f"{every} of {every} jobs, newest first")
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_a_phone_shows_the_status_beside_the_picture(browser: Browser, app: StreamlitServer,
+                                                      request: pytest.FixtureRequest) -> None:
+    with new_page(browser, request, viewport=PHONE) as page:
+        open_page(page, f"{app.url}/history")
+        grid = page.get_by_test_id("stDataFrame")
+        expect(grid).to_be_visible(timeout=15_000)
+        grid.scroll_into_view_if_needed()
+        expect(grid.locator("th").filter(has_text="Status")).to_have_count(1)  # drawn: the grid renders what is on screen
+        expect(grid.locator("td").filter(has_text=re.compile("^Failed$"))).to_have_count(1)
+        box = grid.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+        csv = page.get_by_role("button", name="Download CSV")
+        grid.hover()  # the grid's toolbar shows on hover, top right: it must not cover the download button
+        toolbar = page.get_by_test_id("stElementToolbar").last
+        expect(toolbar).to_be_visible()
+        tool, button = toolbar.bounding_box(), csv.bounding_box()
+        assert tool is not None and button is not None
+        overlap = (min(tool["x"] + tool["width"], button["x"] + button["width"]) > max(tool["x"], button["x"])
+                   and min(tool["y"] + tool["height"], button["y"] + button["height"]) > max(tool["y"], button["y"]))
+        assert not overlap, (tool, button)
