@@ -96,6 +96,22 @@ def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = GA
     return GalleryPage(shown, cursor)
 
 
+def neighbours(log: TaskLog, f: GalleryFilter, job_id: int) -> tuple[int | None, int | None]:
+    """The results matching ``f`` just newer and just older than ``job_id`` (``None`` at either end): the large
+    view's previous / next across the whole filtered set, loaded or not. ``job_id`` itself need not match ``f``
+    (opened from a link, or unstarred meanwhile): its neighbours are still the nearest matches by id."""
+    where, args = _where(log, f)
+    older = log.read(f"SELECT id FROM jobs WHERE {where} AND id < ? ORDER BY id DESC LIMIT 1", [*args, job_id])
+    newer = log.read(f"SELECT id FROM jobs WHERE {where} AND id > ? ORDER BY id ASC LIMIT 1", [*args, job_id])
+    return (int(newer[0][0]) if newer else None, int(older[0][0]) if older else None)
+
+
+def shown_ids(log: TaskLog, f: GalleryFilter, pages: int) -> tuple[int, ...]:
+    """The ids the Gallery shows for ``f`` after ``pages`` pages: its live watcher compares them to see whether the
+    grid changed (one keyset read per page, only after the log's change counter moved)."""
+    return tuple(j.id for j in results_pages(log, f, pages).jobs)
+
+
 def count_results(log: TaskLog, f: GalleryFilter) -> int:
     """How many results match ``f`` (one indexed count)."""
     where, args = _where(log, f)

@@ -398,15 +398,15 @@ def test_a_filter_that_hides_picked_results_unpicks_them(seeded_app) -> None:
     at = open_page("pages/gallery.py")
     for job in made[-3:]:
         at.checkbox(key=f"gallery:pick:{job.id}").check().run()
-    assert any("3 picked for Compare" in c.value for c in at.caption)
+    assert any("**3 picked** · " in c.value for c in at.caption)
     at.toggle(key="gallery:favourites").set_value(True).run()
     assert tiles(at) == [newest]
-    bar = next(c.value for c in at.caption if "picked for Compare" in c.value)
-    assert bar.startswith("1 result, newest first · 1 picked for Compare")  # one result, not "1 of 1 results"
+    bar = next(c.value for c in at.caption if "picked" in c.value)
+    assert bar.endswith("**1 picked** (compare 2 to 4) · 1 result, newest first")  # one result, not "1 of 1 results"
     assert at.button(key="gallery:compare").disabled  # the two hidden picks are not compared
     at.toggle(key="gallery:favourites").set_value(False).run()
     assert not at.checkbox(key=f"gallery:pick:{made[-2].id}").value and at.checkbox(key=f"gallery:pick:{newest}").value
-    assert any("1 picked for Compare" in c.value for c in at.caption)
+    assert any("**1 picked**" in c.value for c in at.caption)
 
 
 def test_home_opens_recent_results_and_links_the_gallery(seeded_app) -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 from rivya.tasklog import SHARED_OWNER
 
 if TYPE_CHECKING:
+    from rivya.gallery import GalleryFilter
     from rivya.jobs import Reference
     from rivya.presses import Intent
     from rivya.studio import Studio
@@ -81,6 +82,10 @@ class Session:
     gallery_pages: int = 1  # how many pages "Load more" has shown
     gallery_picked: list[int] = field(default_factory=list)  # ids picked for Compare, in the order they were picked
     gallery_comparing: list[int] | None = None  # set by Compare: the ids the next page run shows side by side
+    gallery_opening: bool = False  # a tile's Open was pressed: the grid's own rerun hands over to a page run
+    gallery_filter: GalleryFilter | None = None  # the filters the grid last ran with: the large view's previous / next
+    # (log change counter, ids shown) as the grid last drew them: the live watcher reruns the page when they differ
+    gallery_drawn: tuple[tuple[int, int, int], tuple[int, ...]] | None = None
     # -- widget values kept while their page is not shown (ui/form.py ``remembered``)
     kept: dict[str, Any] = field(default_factory=dict)
     # -- per model, and per card panel
