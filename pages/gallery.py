@@ -41,12 +41,13 @@ STYLE = f"""<style>
 [class*="st-key-gtile-v-"] [data-testid="stImage"]::after {{ content: "\\25B6"; position: absolute; left: 50%; top: 50%;
   transform: translate(-50%, -50%); width: 2.4rem; height: 2.4rem; line-height: 2.4rem; text-align: center;
   border-radius: 50%; background: rgb(0 0 0 / 0.55); color: #fff; font-size: 1.1rem; pointer-events: none; }}
+[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] {{ margin: 0 !important; }}
 [class*="st-key-gtile-"] [data-testid="stCaptionContainer"] p {{ white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; margin: 0; }}
-[class*="st-key-gtile-"] [data-testid="stMarkdownContainer"] p.gallery-prompt {{ display: -webkit-box;
-  -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; height: 2.8em; line-height: 1.4em;
-  margin: 0; font-size: 0.9rem; }}
-[class*="st-key-gtile-"] .stButton button {{ min-height: 2rem; padding: 0.15rem 0.5rem; }}
+p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
+  height: 2.7em; line-height: 1.35em; margin: 0; font-size: 0.875rem; }}
+[class*="st-key-gtile-"] .stButton button {{ min-height: 2rem; padding: 0.15rem 0.55rem; }}
+[class*="st-key-gtile-"] .stCheckbox label {{ gap: 0.25rem; }}
 [class*="st-key-gallery-star-"] button p {{ position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip-path: inset(50%); white-space: nowrap; }}
 .st-key-gallery-bar {{ position: sticky; top: 3.75rem; z-index: 20; background: #fff; padding: 0.35rem 0;
@@ -142,7 +143,7 @@ def _tile(job: Job, starred: bool, person: str) -> None:
             parts.insert(0, "No preview")
         st.caption(md_escape(" · ".join(parts)))
         st.html(f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
-        with st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False):
+        with st.container(horizontal=True, gap="xsmall", vertical_alignment="center", wrap=False):
             st.button("Open", key=f"gallery:open:{job.id}", on_click=_open, args=(job.id,),
                       help="The large view: full size, Animate, Download, tags, Copy link")
             star_button(job.id, starred, person, key=f"gallery:star:{job.id}")
