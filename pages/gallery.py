@@ -20,7 +20,7 @@ from ui.actions import star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.form import widget_key
-from ui.large_view import open_link
+from ui.large_view import hand_over, open_in_page
 from ui.outage import log_unreachable
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
@@ -82,12 +82,6 @@ def _compare(picked: list[int]) -> None:
     session().gallery_comparing = picked
 
 
-def _open(job_id: int) -> None:
-    """A tile's Open: the large view, which a whole page run draws (``studio_app.py``), not the grid's own rerun."""
-    open_link(job_id)
-    session().gallery_opening = True
-
-
 def _clear_picks() -> None:
     picked, session().gallery_picked = session().gallery_picked, []
     for job_id in picked:
@@ -144,7 +138,7 @@ def _tile(job: Job, starred: bool, person: str) -> None:
         st.caption(md_escape(" · ".join(parts)))
         st.html(f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
         with st.container(horizontal=True, gap="xsmall", vertical_alignment="center", wrap=False):
-            st.button("Open", key=f"gallery:open:{job.id}", on_click=_open, args=(job.id,),
+            st.button("Open", key=f"gallery:open:{job.id}", on_click=open_in_page, args=(job.id,),
                       help="The large view: full size, Animate, Download, tags, Copy link")
             star_button(job.id, starred, person, key=f"gallery:star:{job.id}")
             st.checkbox("Pick", key=_pick_key(job.id), on_change=_pick, args=(job.id,))  # the bar above explains
@@ -192,9 +186,9 @@ def results_count(shown: int, total: int) -> str:
 @st.fragment
 def _results(person: str) -> None:
     """Filters, selection bar and grid: a search, a pick or "Load more" reruns only this, not the page's frame."""
-    if session().gallery_opening or session().gallery_comparing:
-        session().gallery_opening = False
-        st.rerun()  # a dialog is drawn by a page run (the large view by studio_app.py, Compare by gallery_page)
+    hand_over()  # the large view is drawn by a page run (studio_app.py)
+    if session().gallery_comparing:
+        st.rerun()  # so is Compare (gallery_page)
     jobs_filter = _filters(person)
     session().gallery_filter = jobs_filter
     signature = studio.log.signature()  # before the read: a change after it is seen by the watcher next time
