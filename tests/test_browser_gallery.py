@@ -168,7 +168,8 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     open_gallery(page, served.url)
-    assert tile_rows(page) == [5, 2]  # at least five a row beside the sidebar
+    rows = tile_rows(page)
+    assert rows[0] >= 5 and rows[:-1] == [rows[0]] * (len(rows) - 1), rows  # at least five a row beside the sidebar
     heights = {round(t.bounding_box()["height"]) for t in page.locator('[class*="st-key-gtile-"]').all()}
     assert len(heights) == 1, heights  # one or two prompt lines, a video or not, starred or not: the same height
     page.get_by_label("Search prompts or tags").fill("lighthouse")
