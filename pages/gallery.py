@@ -9,7 +9,7 @@ import streamlit as st
 
 from rivya import gallery, stars, tags
 from rivya.catalog import display_name
-from rivya.constants import GALLERY_LIVE_SECONDS, MAX_COMPARED, MIN_COMPARED
+from rivya.constants import GALLERY_COUNT_CAP, GALLERY_LIVE_SECONDS, MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
 from rivya.people import star_owner
 from rivya.sniffing import is_video
@@ -131,11 +131,10 @@ def _tile(job: Job, starred: bool, person: str) -> None:
         # Served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again. Without a preview,
         # the same box in the letterbox colour keeps the tile the shape of the others.
         st.image(str(thumb) if thumb is not None else blank(TILE), width="stretch")
-        kind = "Video" if video else "Image"
-        parts = [("★ " if starred else "") + kind, display_name(job.model), local_time(job.submitted_at)]
-        if thumb is None:
-            parts.insert(0, "No preview")
-        st.caption(md_escape(" · ".join(parts)))
+        kind = ("★ " if starred else "") + ("Video" if video else "Image")
+        # One line either way (the tile's height): why the box is empty, else what it is and when it was made.
+        st.caption("No preview of this result." if thumb is None else
+                   md_escape(" · ".join((kind, display_name(job.model), local_time(job.submitted_at)))))
         st.html(f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
         with st.container(horizontal=True, gap="xsmall", vertical_alignment="center", wrap=False):
             st.button("Open", key=f"gallery:open:{job.id}", on_click=open_in_page, args=(job.id,),
@@ -177,7 +176,10 @@ def _selection_bar(count: str, picked: list[int]) -> None:
 
 
 def results_count(shown: int, total: int) -> str:
-    """``3 of 40 results`` while more can be loaded, else ``1 result`` / ``40 results``."""
+    """``3 of 40 results`` while more can be loaded (``15 of 1,000+ results`` past the count's cap), else
+    ``1 result`` / ``40 results``."""
+    if total > GALLERY_COUNT_CAP:
+        return f"{shown:,} of {GALLERY_COUNT_CAP:,}+ results"
     if shown < total:
         return f"{shown:,} of {total:,} results"
     return f"{total:,} result" + ("" if total == 1 else "s")
@@ -198,7 +200,8 @@ def _results(person: str) -> None:
         st.info("No results match these filters." if jobs_filter != GalleryFilter() else
                 "Nothing here yet: results appear once an image or video is made.", icon=":material/photo_library:")
         return
-    total = len(shown.jobs) if shown.next_before is None else gallery.count_results(studio.log, jobs_filter)
+    total = (len(shown.jobs) if shown.next_before is None else
+             gallery.count_results(studio.log, jobs_filter, at_most=GALLERY_COUNT_CAP + 1))
     _selection_bar(f"{results_count(len(shown.jobs), total)}, newest first", _visible_picks(shown.jobs))
     starred = stars.starred(studio.log, (j.id for j in shown.jobs), person)
     with st.container(horizontal=True, key="gallery-grid"):

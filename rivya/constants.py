@@ -157,6 +157,8 @@ OLDER_SPEND_SECONDS = 600.0
 # Gallery tiles per page: three rows of five on a desktop (two of them above the fold), a first screen and a bit;
 # every tile drawn costs the browser.
 GALLERY_PAGE_SIZE = 15
+# The Gallery counts matching results up to this many and says "1,000+" beyond: a bounded read at any log size.
+GALLERY_COUNT_CAP = 1000
 # The open Gallery looks at the log's change counter this often, and redraws when the results it shows changed.
 GALLERY_LIVE_SECONDS = 2.5
 # Results Compare shows side by side: fewer compares nothing, more do not fit the dialog at one scale.

@@ -112,10 +112,14 @@ def shown_ids(log: TaskLog, f: GalleryFilter, pages: int) -> tuple[int, ...]:
     return tuple(j.id for j in results_pages(log, f, pages).jobs)
 
 
-def count_results(log: TaskLog, f: GalleryFilter) -> int:
-    """How many results match ``f`` (one indexed count)."""
+def count_results(log: TaskLog, f: GalleryFilter, *, at_most: int | None = None) -> int:
+    """How many results match ``f`` (one indexed count), counting no further than ``at_most``: a page that says
+    "1,000+" then costs the same in a log of a thousand results as in one of a million."""
     where, args = _where(log, f)
-    return int(log.read(f"SELECT COUNT(*) FROM jobs WHERE {where}", args)[0][0])
+    if at_most is None:
+        return int(log.read(f"SELECT COUNT(*) FROM jobs WHERE {where}", args)[0][0])
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE {where} LIMIT ?) AS counted"
+    return int(log.read(sql, [*args, at_most])[0][0])
 
 
 def result_models(log: TaskLog) -> list[str]:

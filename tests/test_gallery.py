@@ -456,3 +456,12 @@ def test_large_view_offers_no_animate_or_download_for_a_file_that_does_not_decod
         keys = {b.key for b in at.button} | {b.key for b in at.get("download_button")}
         assert (f"large:animate:{job.id}" in keys) is offered and (f"large:download:{job.id}" in keys) is offered
         assert f"large:reuse:{job.id}" in keys  # the recipe is still there to use
+
+
+def test_count_stops_at_its_cap(log: TaskLog, tmp_path: Path) -> None:
+    for n in range(5):
+        add_result(log, tmp_path / "media", f"sea {n}")
+    add_result(log, tmp_path / "media", "not saved", saved=False)
+    assert gallery.count_results(log, GalleryFilter(), at_most=3) == 3  # "1,000+" on the page: never read further
+    assert gallery.count_results(log, GalleryFilter(), at_most=10) == 5 == gallery.count_results(log, GalleryFilter())
+    assert gallery.count_results(log, GalleryFilter(text="sea 4"), at_most=3) == 1
