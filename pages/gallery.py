@@ -80,6 +80,7 @@ def _pick(job_id: int) -> None:
 def _compare(picked: list[int]) -> None:
     """Compare's callback: the next page run shows these results side by side."""
     session().gallery_comparing = picked
+    session().opening = True  # the dialog is drawn by a page run: the grid's own rerun hands over (hand_over)
 
 
 def _clear_picks() -> None:
@@ -188,9 +189,7 @@ def results_count(shown: int, total: int) -> str:
 @st.fragment
 def _results(person: str) -> None:
     """Filters, selection bar and grid: a search, a pick or "Load more" reruns only this, not the page's frame."""
-    hand_over()  # the large view is drawn by a page run (studio_app.py)
-    if session().gallery_comparing:
-        st.rerun()  # so is Compare (gallery_page)
+    hand_over()  # the large view is drawn by a page run (studio_app.py), and so is Compare (gallery_page)
     jobs_filter = _filters(person)
     session().gallery_filter = jobs_filter
     signature = studio.log.signature()  # before the read: a change after it is seen by the watcher next time
@@ -232,9 +231,8 @@ def gallery_page() -> None:
         st.caption("Results show here again once the job log can be reached.")
         return
     st.html(STYLE)
-    comparing, session().gallery_comparing = session().gallery_comparing, None
-    if comparing:
-        open_compare(comparing)
+    if session().gallery_comparing:  # kept until the dialog is closed: a live redraw of the page keeps it open
+        open_compare(session().gallery_comparing)
     _results(star_owner(current_person()))
     st.fragment(_watch, run_every=GALLERY_LIVE_SECONDS)()
 

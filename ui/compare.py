@@ -18,6 +18,7 @@ from ui.actions import star_button
 from ui.large_view import hand_over, open_in_page
 from ui.pictures import show_result_image
 from ui.services import current_studio
+from ui.session import session
 from ui.text import md_escape
 
 # The large dialog's content is about 1,150 CSS pixels wide; the widest result fills its column.
@@ -41,7 +42,18 @@ def _size(path: Path | None) -> tuple[int, int]:
     return result_image_size(path) or (0, 0)
 
 
-@st.dialog("Compare", width="large")
+def _closed() -> None:
+    """The dialog was dismissed: the Gallery stops drawing it again on its page runs."""
+    session().gallery_comparing = None
+
+
+def _open(job_id: int) -> None:
+    """Open on a compared result: its large view replaces Compare."""
+    session().gallery_comparing = None
+    open_in_page(job_id)
+
+
+@st.dialog("Compare", width="large", on_dismiss=_closed)
 def open_compare(job_ids: list[int]) -> None:
     """The chosen results side by side: each at one scale, with its prompt and settings, differences marked."""
     hand_over()  # Open was pressed on one of them: the page run shows its large view instead
@@ -73,7 +85,7 @@ def open_compare(job_ids: list[int]) -> None:
             st.markdown(f"**#{job.id}** · {job.charged_credits:,} credits")
             with st.container(horizontal=True, gap="small"):
                 star_button(job.id, job.id in starred, person, key=f"compare:star:{job.id}")
-                st.button("Open", key=f"compare:open:{job.id}", icon=":material/open_in_full:", on_click=open_in_page,
+                st.button("Open", key=f"compare:open:{job.id}", icon=":material/open_in_full:", on_click=_open,
                           args=(job.id,), help="This result's large view: full size, Animate, Download, tags")
             # Words marked only against a related first prompt: between unrelated ones every word would be struck.
             st.markdown(_prompt_markdown(jobs[0].prompt, job.prompt) if diffed[index] else md_escape(job.prompt))
