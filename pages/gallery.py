@@ -2,31 +2,57 @@
 
 from __future__ import annotations
 
+import html
 from datetime import date
 
 import streamlit as st
 
 from rivya import gallery, stars, tags
 from rivya.catalog import display_name
-from rivya.constants import MAX_COMPARED, MIN_COMPARED
+from rivya.constants import GALLERY_COUNT_CAP, GALLERY_LIVE_SECONDS, MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter
 from rivya.people import star_owner
 from rivya.sniffing import is_video
 from rivya.tasklog import Job
 from rivya.thumbnails import TILE, blank, shown_thumbnail
 from ui.access import current_person, page_access
-from ui.actions import animate_button, star_button
+from ui.actions import star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.form import widget_key
-from ui.large_view import open_link
+from ui.large_view import hand_over, open_in_page
 from ui.outage import log_unreachable
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
-COLUMNS = 3  # tiles per row: wide enough for a tile's three controls on one line
+# The grid: a keyed horizontal container laid out as a CSS grid, so tiles keep one width and line up in rows at any
+# window width (Streamlit's columns stack one per row on a phone). Tiles are keyed ``gtile-i-<id>`` / ``gtile-v-<id>``
+# (image / video) so one stylesheet can fix their parts' heights and badge the videos.
+TILE_MIN_PX = 160  # two tiles a row on a 390-pixel phone, five or more beside the sidebar at 1400
+STYLE = f"""<style>
+.st-key-gallery-grid {{ display: grid !important; gap: 0.6rem;
+  grid-template-columns: repeat(auto-fill, minmax({TILE_MIN_PX}px, 1fr)); align-items: start; }}
+.st-key-gallery-grid > div {{ width: auto !important; min-width: 0; max-width: none !important; }}
+[class*="st-key-gtile-"] {{ padding: 0.45rem !important; gap: 0.3rem !important; }}
+[class*="st-key-gtile-"] [data-testid="stImage"] {{ position: relative; }}
+[class*="st-key-gtile-"] [data-testid="stImage"] img {{ aspect-ratio: 4 / 3; object-fit: cover; border-radius: 0.3rem; }}
+[class*="st-key-gtile-v-"] [data-testid="stImage"]::after {{ content: "\\25B6"; position: absolute; left: 50%; top: 50%;
+  transform: translate(-50%, -50%); width: 2.4rem; height: 2.4rem; line-height: 2.4rem; text-align: center;
+  border-radius: 50%; background: rgb(0 0 0 / 0.55); color: #fff; font-size: 1.1rem; pointer-events: none; }}
+[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] {{ margin: 0 !important; }}
+[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] p {{ white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; margin: 0; }}
+p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
+  height: 2.7em; line-height: 1.35em; margin: 0; font-size: 0.875rem; }}
+[class*="st-key-gtile-"] .stButton button {{ min-height: 2rem; padding: 0.15rem 0.55rem; }}
+[class*="st-key-gtile-"] .stCheckbox label {{ gap: 0.25rem; }}
+[class*="st-key-gallery-star-"] button p {{ position: absolute; width: 1px; height: 1px; overflow: hidden;
+  clip-path: inset(50%); white-space: nowrap; }}
+.st-key-gallery-bar {{ position: sticky; top: 3.75rem; z-index: 20; background: #fff; padding: 0.35rem 0;
+  border-bottom: 1px solid rgb(49 51 63 / 0.12); }}
+</style>"""
 
 
 def _pick_key(job_id: int) -> str:
@@ -54,6 +80,7 @@ def _pick(job_id: int) -> None:
 def _compare(picked: list[int]) -> None:
     """Compare's callback: the next page run shows these results side by side."""
     session().gallery_comparing = picked
+    session().opening = True  # the dialog is drawn by a page run: the grid's own rerun hands over (hand_over)
 
 
 def _clear_picks() -> None:
@@ -94,22 +121,26 @@ def _filters(person: str) -> GalleryFilter:
 
 
 def _tile(job: Job, starred: bool, person: str) -> None:
+    """One result: a fixed 4:3 preview, one caption line, two prompt lines and one row of controls, so every tile
+    has the same height. Animate, Download, Use these settings and Copy link are in the large view (Open): four
+    fewer widgets per tile to send and draw on every rerun of the grid."""
     media_dir = studio.jobs.media_dir
-    with st.container(border=True):
-        path = gallery.result_file(job, media_dir)
+    path = gallery.result_file(job, media_dir)
+    video = path is not None and is_video(path)
+    with st.container(border=True, key=f"gtile-{'v' if video else 'i'}-{job.id}"):
         thumb = shown_thumbnail(path, TILE, media_dir)
-        if thumb is not None:  # served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again
-            st.image(str(thumb), width="stretch")
-        else:  # the same box as a preview, so this tile keeps the grid's shape instead of looking torn
-            st.image(blank(TILE), width="stretch")
-            st.caption("No preview of this result.")
-        kind = ":material/movie: Video" if path is not None and is_video(path) else ":material/image: Image"
-        st.caption(f"{kind} · {md_escape(display_name(job.model))} · {local_time(job.submitted_at)}")
-        st.markdown(md_escape(shorten(job.prompt, 91)))
-        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-            st.button("Open", key=f"gallery:open:{job.id}", on_click=open_link, args=(job.id,), icon=":material/open_in_full:")
+        # Served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again. Without a preview,
+        # the same box in the letterbox colour keeps the tile the shape of the others.
+        st.image(str(thumb) if thumb is not None else blank(TILE), width="stretch")
+        kind = ("★ " if starred else "") + ("Video" if video else "Image")
+        # One line either way (the tile's height): why the box is empty, else what it is and when it was made.
+        st.caption("No preview of this result." if thumb is None else
+                   md_escape(" · ".join((kind, display_name(job.model), local_time(job.submitted_at)))))
+        st.html(f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
+        with st.container(horizontal=True, gap="xsmall", vertical_alignment="center", wrap=False):
+            st.button("Open", key=f"gallery:open:{job.id}", on_click=open_in_page, args=(job.id,),
+                      help="The large view: full size, Animate, Download, tags, Copy link")
             star_button(job.id, starred, person, key=f"gallery:star:{job.id}")
-            animate_button(job, key=f"gallery:animate:{job.id}", compact=True)
             st.checkbox("Pick", key=_pick_key(job.id), on_change=_pick, args=(job.id,))  # the bar above explains
 
 
@@ -127,27 +158,71 @@ def _visible_picks(shown: list[Job]) -> list[int]:
     return picked
 
 
-def _compare_bar(count: str, picked: list[int]) -> None:
+def _selection_bar(count: str, picked: list[int]) -> None:
+    """"3 picked · Compare · Download ZIP · Clear", kept in view at the top while the grid scrolls (CSS: sticky)."""
     ready = MIN_COMPARED <= len(picked) <= MAX_COMPARED
-    bar = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    bar = st.container(horizontal=True, gap="small", vertical_alignment="center", key="gallery-bar")
     if picked:
-        hint = f"{len(picked)} picked for Compare" + ("" if ready else f" (pick {MIN_COMPARED} to {MAX_COMPARED})")
+        hint = f"**{len(picked)} picked**" + ("" if ready else f" (compare {MIN_COMPARED} to {MAX_COMPARED})") + f" · {count}"
     else:
-        hint = f"tick **Pick** on {MIN_COMPARED} to {MAX_COMPARED} results to compare them, or on any to download a ZIP"
-    bar.caption(f"{count} · {hint}", width="stretch")
+        hint = f"{count} · tick **Pick** on {MIN_COMPARED} to {MAX_COMPARED} results to compare them, or on any to download a ZIP"
+    bar.caption(hint, width="stretch")
     bar.button("Compare", key="gallery:compare", icon=":material/compare:", disabled=not ready, type="primary",
-                   on_click=_compare, args=(list(picked),))
+               on_click=_compare, args=(list(picked),))
     if picked:
         with bar:
             zip_download(studio.log.many(picked), key="gallery:zip")
-    bar.button("Clear picks", key="gallery:clear", on_click=_clear_picks, disabled=not picked)
+    bar.button("Clear", key="gallery:clear", on_click=_clear_picks, disabled=not picked, icon=":material/close:",
+               help="Untick every picked result")
 
 
 def results_count(shown: int, total: int) -> str:
-    """``3 of 40 results`` while more can be loaded, else ``1 result`` / ``40 results``."""
+    """``3 of 40 results`` while more can be loaded (``15 of 1,000+ results`` past the count's cap), else
+    ``1 result`` / ``40 results``."""
+    if total > GALLERY_COUNT_CAP:
+        return f"{shown:,} of {GALLERY_COUNT_CAP:,}+ results"
     if shown < total:
         return f"{shown:,} of {total:,} results"
     return f"{total:,} result" + ("" if total == 1 else "s")
+
+
+@st.fragment
+def _results(person: str) -> None:
+    """Filters, selection bar and grid: a search, a pick or "Load more" reruns only this, not the page's frame."""
+    hand_over()  # the large view is drawn by a page run (studio_app.py), and so is Compare (gallery_page)
+    jobs_filter = _filters(person)
+    session().gallery_filter = jobs_filter
+    signature = studio.log.signature()  # before the read: a change after it is seen by the watcher next time
+    shown = gallery.results_pages(studio.log, jobs_filter, session().gallery_pages)
+    session().gallery_drawn = (signature, tuple(j.id for j in shown.jobs))
+    if not shown.jobs:
+        st.info("No results match these filters." if jobs_filter != GalleryFilter() else
+                "Nothing here yet: results appear once an image or video is made.", icon=":material/photo_library:")
+        return
+    total = (len(shown.jobs) if shown.next_before is None else
+             gallery.count_results(studio.log, jobs_filter, at_most=GALLERY_COUNT_CAP + 1))
+    _selection_bar(f"{results_count(len(shown.jobs), total)}, newest first", _visible_picks(shown.jobs))
+    starred = stars.starred(studio.log, (j.id for j in shown.jobs), person)
+    with st.container(horizontal=True, key="gallery-grid"):
+        for job in shown.jobs:
+            _tile(job, job.id in starred, person)
+    if shown.next_before is not None:
+        st.button("Load more", key="gallery:more", on_click=_more, icon=":material/expand_more:")
+
+
+def _watch() -> None:
+    """Live: when the log's change counter moved, read the ids the grid would show; if they differ from those drawn
+    (a new result, one removed), run the page again. A look that finds nothing new is one read of the counter."""
+    drawn, jobs_filter = session().gallery_drawn, session().gallery_filter
+    if drawn is None or jobs_filter is None:
+        return
+    signature = studio.log.signature()
+    if signature == drawn[0]:
+        return
+    ids = gallery.shown_ids(studio.log, jobs_filter, session().gallery_pages)
+    session().gallery_drawn = (signature, drawn[1])
+    if ids != drawn[1]:
+        st.rerun()
 
 
 def gallery_page() -> None:
@@ -155,26 +230,11 @@ def gallery_page() -> None:
     if log_unreachable():  # the notice above says why; the filters and tiles all read the log
         st.caption("Results show here again once the job log can be reached.")
         return
-    person = star_owner(current_person())
-    jobs_filter = _filters(person)
-    pages = session().gallery_pages
-    shown = gallery.results_pages(studio.log, jobs_filter, pages)
-    total = gallery.count_results(studio.log, jobs_filter)
-    if not shown.jobs:
-        st.info("No results match these filters." if jobs_filter != GalleryFilter() else
-                "Nothing here yet: results appear once an image or video is made.", icon=":material/photo_library:")
-        return
-    _compare_bar(f"{results_count(len(shown.jobs), total)}, newest first", _visible_picks(shown.jobs))
-    comparing, session().gallery_comparing = session().gallery_comparing, None
-    if comparing:
-        open_compare(comparing)
-    starred = stars.starred(studio.log, (j.id for j in shown.jobs), person)
-    for row in range(0, len(shown.jobs), COLUMNS):
-        for column, job in zip(st.columns(COLUMNS), shown.jobs[row : row + COLUMNS], strict=False):
-            with column:
-                _tile(job, job.id in starred, person)
-    if shown.next_before is not None:
-        st.button("Load more", key="gallery:more", on_click=_more, icon=":material/expand_more:")
+    st.html(STYLE)
+    if session().gallery_comparing:  # kept until the dialog is closed: a live redraw of the page keeps it open
+        open_compare(session().gallery_comparing)
+    _results(star_owner(current_person()))
+    st.fragment(_watch, run_every=GALLERY_LIVE_SECONDS)()
 
 
 gallery_page()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, Param, display_name
+from .constants import RELATED_PROMPTS
 from .tasklog import Job
 
 Op = Literal["equal", "delete", "insert"]
@@ -109,6 +110,21 @@ def prompt_diff(a: str, b: str) -> list[tuple[Op, str]]:
         if j2 > j1:
             runs.append(("insert", " ".join(new[j1:j2])))
     return runs
+
+
+def prompt_similarity(a: str, b: str) -> float:
+    """How much two prompts share, word by word, from 0 (nothing) to 1 (the same words in the same order):
+    ``difflib``'s ratio over words compared case-insensitively, so "Fox" and "fox" count as shared here."""
+    old, new = a.casefold().split(), b.casefold().split()
+    if not old and not new:
+        return 1.0
+    return difflib.SequenceMatcher(a=old, b=new, autojunk=False).ratio()
+
+
+def related(a: str, b: str) -> bool:
+    """Whether a word diff of these prompts helps: one is a variation of the other (``RELATED_PROMPTS`` or more
+    shared). Between unrelated prompts a diff strikes out every word and helps nobody."""
+    return prompt_similarity(a, b) >= RELATED_PROMPTS
 
 
 def same_scale_widths(sizes: list[tuple[int, int]], column_px: int) -> list[int]:

@@ -158,10 +158,19 @@ MEDIAN_FROM = 3
 # submitted over a week ago, which hardly changes, kept this long (its totals read most of the log).
 LEDGER_MEMO_SIZE = 64
 OLDER_SPEND_SECONDS = 600.0
-# Gallery tiles per page: four rows of three, a first screen and a bit; every tile drawn costs the browser.
-GALLERY_PAGE_SIZE = 12
+# Gallery tiles per page: three rows of five on a desktop (two of them above the fold), a first screen and a bit;
+# every tile drawn costs the browser.
+GALLERY_PAGE_SIZE = 15
+# The Gallery counts matching results up to this many and says "1,000+" beyond: a bounded read at any log size.
+GALLERY_COUNT_CAP = 1000
+# The open Gallery looks at the log's change counter this often, and redraws when the results it shows changed.
+GALLERY_LIVE_SECONDS = 2.5
 # Results Compare shows side by side: fewer compares nothing, more do not fit the dialog at one scale.
 MIN_COMPARED, MAX_COMPARED = 2, 4
+# Compare marks word differences only between prompts sharing at least this share of their words (difflib's ratio:
+# 2 x shared / total). 0.5 keeps "a lighthouse at dawn" vs "a misty lighthouse at dusk" (0.67) and drops two
+# prompts that share only "a" and "the" ("a cat on the sofa" vs "a dog in the park at night": 0.33).
+RELATED_PROMPTS = 0.5
 # A ZIP of results larger than this is refused before anything is built: Streamlit holds a built download in the
 # server's memory until it is served.
 MAX_ZIP_BYTES = 150 * 2**20

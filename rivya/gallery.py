@@ -96,10 +96,30 @@ def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = GA
     return GalleryPage(shown, cursor)
 
 
-def count_results(log: TaskLog, f: GalleryFilter) -> int:
-    """How many results match ``f`` (one indexed count)."""
+def neighbours(log: TaskLog, f: GalleryFilter, job_id: int) -> tuple[int | None, int | None]:
+    """The results matching ``f`` just newer and just older than ``job_id`` (``None`` at either end): the large
+    view's previous / next across the whole filtered set, loaded or not. ``job_id`` itself need not match ``f``
+    (opened from a link, or unstarred meanwhile): its neighbours are still the nearest matches by id."""
     where, args = _where(log, f)
-    return int(log.read(f"SELECT COUNT(*) FROM jobs WHERE {where}", args)[0][0])
+    older = log.read(f"SELECT id FROM jobs WHERE {where} AND id < ? ORDER BY id DESC LIMIT 1", [*args, job_id])
+    newer = log.read(f"SELECT id FROM jobs WHERE {where} AND id > ? ORDER BY id ASC LIMIT 1", [*args, job_id])
+    return (int(newer[0][0]) if newer else None, int(older[0][0]) if older else None)
+
+
+def shown_ids(log: TaskLog, f: GalleryFilter, pages: int) -> tuple[int, ...]:
+    """The ids the Gallery shows for ``f`` after ``pages`` pages: its live watcher compares them to see whether the
+    grid changed (one keyset read per page, only after the log's change counter moved)."""
+    return tuple(j.id for j in results_pages(log, f, pages).jobs)
+
+
+def count_results(log: TaskLog, f: GalleryFilter, *, at_most: int | None = None) -> int:
+    """How many results match ``f`` (one indexed count), counting no further than ``at_most``: a page that says
+    "1,000+" then costs the same in a log of a thousand results as in one of a million."""
+    where, args = _where(log, f)
+    if at_most is None:
+        return int(log.read(f"SELECT COUNT(*) FROM jobs WHERE {where}", args)[0][0])
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE {where} LIMIT ?) AS counted"
+    return int(log.read(sql, [*args, at_most])[0][0])
 
 
 def result_models(log: TaskLog) -> list[str]:

@@ -54,6 +54,13 @@ def start(sandbox: Sandbox, data: Path) -> StreamlitServer:
     return StreamlitServer(sandbox_env(sandbox, data))
 
 
+@pytest.fixture(scope="module")
+def served(sandbox: Sandbox, seeded: tuple[Path, list[Job]]) -> Iterator[StreamlitServer]:
+    """One server for the tests that only read the seeded log (a restart has a test of its own)."""
+    server = start(sandbox, seeded[0])
+    yield server
+    server.stop()
+
 
 def compare(page: Page, jobs: list[Job]) -> Locator:
     """Pick these tiles, press Compare, and return the dialog once its results are drawn."""
@@ -88,41 +95,38 @@ def open_gallery(page: Page, url: str) -> None:
     expect(page.get_by_role("button", name="Compare", exact=True)).to_be_visible()
 
 
-def test_gallery_large_view_link_and_compare(browser: Browser, sandbox: Sandbox, seeded: tuple[Path, list[Job]]) -> None:
-    data, made = seeded
+def test_gallery_large_view_link_and_compare(browser: Browser, served: StreamlitServer, seeded: tuple[Path, list[Job]]) -> None:
+    _, made = seeded
     newest = made[-1]
-    server = start(sandbox, data)
-    try:
-        context = browser.new_context(viewport=DESKTOP)
-        page = context.new_page()
-        open_gallery(page, server.url)
-        loaded_images(page.get_by_test_id("stMain"))
-        page.screenshot(path=ARTIFACTS / "gallery-desktop.png", full_page=True)
-        page.locator(f".st-key-gallery-open-{newest.id}").get_by_role("button", name="Open").click()
-        dialog = page.get_by_role("dialog")
-        expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
-        expect(dialog.get_by_text("4 credits")).to_be_visible()
-        expect(dialog.get_by_text("made by Ann Lee")).to_be_visible()
-        loaded_images(dialog)
-        dialog.screenshot(path=ARTIFACTS / "large-view-desktop.png")
-        assert page.url.endswith(f"/gallery?job={newest.id}")
-        page.keyboard.press("Escape")
-        expect(dialog).to_have_count(0)
-        expect(page).not_to_have_url(f"{server.url}/gallery?job={newest.id}")
-        dialog = compare(page, [made[-1], made[0]])  # the newest and the oldest lighthouse
-        expect(dialog.locator("del")).to_have_count(2)  # "misty" and "dusk," of the first are not in the second
-        dialog.screenshot(path=ARTIFACTS / "compare-desktop.png")
-        context.close()
-        phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-        page = phone.new_page()
-        open_gallery(page, server.url)
-        loaded_images(page.get_by_test_id("stMain").locator(".stElementContainer").filter(has=page.locator("img")).first)
-        page.screenshot(path=ARTIFACTS / "gallery-phone.png")
-        compare(page, [made[-1], made[-2]])
-        page.screenshot(path=ARTIFACTS / "compare-phone.png", full_page=True)
-        phone.close()
-    finally:
-        server.stop()
+    server = served
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    open_gallery(page, server.url)
+    loaded_images(page.get_by_test_id("stMain"))
+    page.screenshot(path=ARTIFACTS / "gallery-desktop.png", full_page=True)
+    page.locator(f".st-key-gallery-open-{newest.id}").get_by_role("button", name="Open").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
+    expect(dialog.get_by_text("4 credits")).to_be_visible()
+    expect(dialog.get_by_text("made by Ann Lee")).to_be_visible()
+    loaded_images(dialog)
+    dialog.screenshot(path=ARTIFACTS / "large-view-desktop.png")
+    assert page.url.endswith(f"/gallery?job={newest.id}")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(page).not_to_have_url(f"{server.url}/gallery?job={newest.id}")
+    dialog = compare(page, [made[-1], made[0]])  # the newest and the oldest lighthouse
+    expect(dialog.locator("del")).to_have_count(2)  # "misty" and "dusk," of the first are not in the second
+    dialog.screenshot(path=ARTIFACTS / "compare-desktop.png")
+    context.close()
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    open_gallery(page, server.url)
+    loaded_images(page.get_by_test_id("stMain").locator(".stElementContainer").filter(has=page.locator("img")).first)
+    page.screenshot(path=ARTIFACTS / "gallery-phone.png")
+    compare(page, [made[-1], made[-2]])
+    page.screenshot(path=ARTIFACTS / "compare-phone.png", full_page=True)
+    phone.close()
 
 
 def test_a_result_link_opens_after_a_restart_in_a_fresh_browser(
@@ -149,3 +153,75 @@ def test_a_result_link_opens_after_a_restart_in_a_fresh_browser(
         context.close()
     finally:
         server.stop()
+
+
+def tile_rows(page: Page) -> list[int]:
+    """How many tiles each row of the grid holds, top to bottom (tiles whose tops line up form a row)."""
+    tops = [round(t.bounding_box()["y"]) for t in page.locator('[class*="st-key-gtile-"]').all()]
+    return [tops.count(top) for top in sorted(set(tops))]
+
+
+def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
+    browser: Browser, served: StreamlitServer, seeded: tuple[Path, list[Job]],
+) -> None:
+    data, made = seeded
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    open_gallery(page, served.url)
+    rows = tile_rows(page)
+    assert rows[0] >= 5 and rows[:-1] == [rows[0]] * (len(rows) - 1), rows  # at least five a row beside the sidebar
+    heights = {round(t.bounding_box()["height"]) for t in page.locator('[class*="st-key-gtile-"]').all()}
+    assert len(heights) == 1, heights  # one or two prompt lines, a video or not, starred or not: the same height
+    page.get_by_label("Search prompts or tags").fill("lighthouse")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("2 results, newest first")).to_be_visible(timeout=20_000)
+    settled(page)
+    newest, oldest = made[-1], made[0]  # the two lighthouses, with five other results between them
+    page.locator(f".st-key-gallery-open-{newest.id}").get_by_role("button", name="Open").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
+    expect(dialog.get_by_role("button", name="Previous")).to_be_disabled()
+    page.keyboard.press("ArrowRight")  # the arrow key, as Next
+    expect(dialog.get_by_text(oldest.prompt, exact=True)).to_be_visible(timeout=20_000)
+    expect(page).to_have_url(f"{served.url}/gallery?job={oldest.id}")
+    expect(dialog.get_by_role("button", name="Next")).to_be_disabled()  # the last of the filtered set
+    dialog.get_by_role("button", name="Previous").click()
+    expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
+    page.keyboard.press("ArrowRight")
+    expect(dialog.get_by_text(oldest.prompt, exact=True)).to_be_visible(timeout=20_000)
+    page.keyboard.press("ArrowLeft")
+    expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    log = TaskLog(data / "tasklog.sqlite3")  # as the follower does: a row and a saved file, no reload of the page
+    try:
+        arrived = add_result(log, data / "media", "a lighthouse in a storm", params={"aspect_ratio": "1:1"})
+    finally:
+        log.close()
+    expect(page.locator(f".st-key-gallery-open-{arrived.id}")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("3 results, newest first")).to_be_visible()
+    context.close()
+
+
+def test_phone_grid_is_two_a_row_and_the_selection_bar_stays_in_view(
+    browser: Browser, served: StreamlitServer,
+) -> None:
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.goto(f"{served.url}/gallery")
+    expect(page.locator(".st-key-gallery-bar")).to_be_visible(timeout=30_000)
+    settled(page)
+    rows = tile_rows(page)
+    assert rows[:-1] == [2] * (len(rows) - 1) and rows[-1] in (1, 2), rows
+    tiles = page.locator('[class*="st-key-gtile-"]')
+    tiles.last.scroll_into_view_if_needed()
+    tiles.last.locator(".stCheckbox").get_by_text("Pick").click()  # a pick at the bottom of the grid
+    bar = page.locator(".st-key-gallery-bar")
+    expect(bar.get_by_text("1 picked")).to_be_visible(timeout=20_000)
+    settled(page)
+    search = page.get_by_label("Search prompts or tags").bounding_box()
+    assert search["y"] + search["height"] < 0, search  # what lies above the bar has scrolled out of view
+    box = bar.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box  # the bar has not
+    expect(bar.get_by_role("button", name="Clear")).to_be_in_viewport()
+    phone.close()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rivya.compare import prompt_diff, same_scale_widths, settings_diff
+from rivya import stars
+from rivya.compare import prompt_diff, prompt_similarity, related, same_scale_widths, settings_diff
 from rivya.tasklog import TaskLog
 
 from .conftest import open_page
@@ -88,7 +89,7 @@ def test_compare_a_video_with_an_image_marks_only_the_model(seeded_app) -> None:
     at.button(key="gallery:compare").click().run()
     assert not at.exception
     texts = [m.value for m in at.markdown]
-    assert any(c.value.startswith("Different: Model, Reference image ·") for c in at.caption)
+    assert any(c.value == "Different: Model, Reference image" for c in at.caption)  # unrelated prompts: no word marks
     assert ":orange-background[**Model: Grok Imagine Video**]" in texts
     assert ":gray[Duration: 6 s]" in texts and ":gray[Duration: —]" in texts  # the image model has no duration
     assert ":orange-background[**Reference image: yes**]" in texts
@@ -114,3 +115,33 @@ def test_compare_from_the_gallery(seeded_app) -> None:  # noqa: F811 - the fixtu
     assert at.button(key="gallery:compare").disabled  # five is too many
     at.button(key="gallery:clear").click().run()
     assert not at.checkbox(key=f"gallery:pick:{made[-1].id}").value
+
+
+def test_related_prompts_threshold() -> None:
+    assert related("a lighthouse on a cliff at dawn, watercolor", "a misty lighthouse on a cliff at dusk, watercolor")
+    assert related("picture number 29", "picture number 28")
+    assert related("A Red Fox", "a red fox, photo")  # case does not make words different here
+    assert not related("a cat on the sofa", "a dog in the park at night")  # only "a" and "the" shared
+    assert not related("a red fox in fresh snow, photo", "a tiny robot watering a plant")
+    assert prompt_similarity("", "") == 1.0 and prompt_similarity("fox", "") == 0.0
+
+
+def test_compare_offers_star_and_open_and_diffs_only_related_prompts(seeded_app) -> None:  # noqa: F811 - the fixture
+    log, made = seeded_app
+    robot = add_result(log, log.path.parent / "media", "a tiny robot watering a plant")
+    at = open_page("pages/gallery.py")
+    for job in (made[-1], made[-2], robot):  # the first picked is the one the others are diffed against
+        at.checkbox(key=f"gallery:pick:{job.id}").check().run()
+    at.button(key="gallery:compare").click().run()
+    texts = [m.value for m in at.markdown]
+    assert "picture number :red[~~29~~] :green-background[28]" in texts  # related: its words marked
+    assert "a tiny robot watering a plant" in texts and not any("robot" in t and "~~" in t for t in texts)
+    at.button(key=f"compare:open:{made[-2].id}").click().run()
+    assert at.query_params["job"] == str(made[-2].id) and any(c.value == made[-2].prompt for c in at.code)
+    # AppTest reruns the whole page on a press (a browser reruns only the dialog): compare again to press Star.
+    at = open_page("pages/gallery.py")
+    for job in (made[-1], robot):
+        at.checkbox(key=f"gallery:pick:{job.id}").check().run()
+    at.button(key="gallery:compare").click().run()
+    at.button(key=f"compare:star:{robot.id}").click().run()
+    assert robot.id in stars.starred(log, [robot.id], "")

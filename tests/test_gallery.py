@@ -398,15 +398,15 @@ def test_a_filter_that_hides_picked_results_unpicks_them(seeded_app) -> None:
     at = open_page("pages/gallery.py")
     for job in made[-3:]:
         at.checkbox(key=f"gallery:pick:{job.id}").check().run()
-    assert any("3 picked for Compare" in c.value for c in at.caption)
+    assert any("**3 picked** · " in c.value for c in at.caption)
     at.toggle(key="gallery:favourites").set_value(True).run()
     assert tiles(at) == [newest]
-    bar = next(c.value for c in at.caption if "picked for Compare" in c.value)
-    assert bar.startswith("1 result, newest first · 1 picked for Compare")  # one result, not "1 of 1 results"
+    bar = next(c.value for c in at.caption if "picked" in c.value)
+    assert bar.endswith("**1 picked** (compare 2 to 4) · 1 result, newest first")  # one result, not "1 of 1 results"
     assert at.button(key="gallery:compare").disabled  # the two hidden picks are not compared
     at.toggle(key="gallery:favourites").set_value(False).run()
     assert not at.checkbox(key=f"gallery:pick:{made[-2].id}").value and at.checkbox(key=f"gallery:pick:{newest}").value
-    assert any("1 picked for Compare" in c.value for c in at.caption)
+    assert any("**1 picked**" in c.value for c in at.caption)
 
 
 def test_home_opens_recent_results_and_links_the_gallery(seeded_app) -> None:
@@ -419,3 +419,49 @@ def test_home_opens_recent_results_and_links_the_gallery(seeded_app) -> None:
     at.button(key=f"home:full:{clip.id}").click().run()
     assert at.query_params["job"] == str(clip.id)
     assert any(c.value == clip.prompt for c in at.code)  # the large view, on Home
+
+
+def test_neighbours_step_across_the_filtered_set(log: TaskLog, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    first, _, middle, _, last = [add_result(log, media, p) for p in ("sea one", "fox", "sea two", "owl", "sea three")]
+    sea = GalleryFilter(text="sea")
+    assert gallery.neighbours(log, sea, middle.id) == (last.id, first.id)  # the fox and the owl between are skipped
+    assert gallery.neighbours(log, sea, last.id) == (None, middle.id)
+    assert gallery.neighbours(log, sea, first.id) == (middle.id, None)
+    assert gallery.neighbours(log, GalleryFilter(), middle.id) == (middle.id + 1, middle.id - 1)
+
+
+def test_large_view_previous_and_next_follow_the_gallery_filters(seeded_app) -> None:
+    _, made = seeded_app
+    at = open_page("pages/gallery.py")
+    at.text_input(key="gallery:text").set_value("lighthouse").run()
+    at.button(key=f"gallery:open:{made[1].id}").click().run()
+    assert at.button(key="large:previous").disabled  # the newest lighthouse clip: nothing newer matches
+    at.button(key="large:next").click().run()
+    assert at.query_params["job"] == str(made[0].id) and any(c.value == made[0].prompt for c in at.code)
+    assert at.button(key="large:next").disabled  # the oldest match, though older results exist under no filter
+    at.button(key="large:previous").click().run()
+    assert at.query_params["job"] == str(made[1].id) and any(c.value == made[1].prompt for c in at.code)
+
+
+def test_large_view_offers_no_animate_or_download_for_a_file_that_does_not_decode(seeded_app) -> None:
+    log, made = seeded_app
+    broken = add_result(log, log.path.parent / "media", "a damaged picture")
+    Path(broken.media_paths[0]).write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    for job, offered in ((broken, False), (made[-1], True)):
+        at = open_page("pages/gallery.py")
+        at.query_params["job"] = str(job.id)
+        at.run()
+        assert not at.exception
+        keys = {b.key for b in at.button} | {b.key for b in at.get("download_button")}
+        assert (f"large:animate:{job.id}" in keys) is offered and (f"large:download:{job.id}" in keys) is offered
+        assert f"large:reuse:{job.id}" in keys  # the recipe is still there to use
+
+
+def test_count_stops_at_its_cap(log: TaskLog, tmp_path: Path) -> None:
+    for n in range(5):
+        add_result(log, tmp_path / "media", f"sea {n}")
+    add_result(log, tmp_path / "media", "not saved", saved=False)
+    assert gallery.count_results(log, GalleryFilter(), at_most=3) == 3  # "1,000+" on the page: never read further
+    assert gallery.count_results(log, GalleryFilter(), at_most=10) == 5 == gallery.count_results(log, GalleryFilter())
+    assert gallery.count_results(log, GalleryFilter(text="sea 4"), at_most=3) == 1

@@ -6,13 +6,19 @@ from pathlib import Path
 
 import streamlit as st
 
-from rivya.compare import prompt_diff, same_scale_widths, settings_diff
+from rivya import stars
+from rivya.compare import prompt_diff, related, same_scale_widths, settings_diff
 from rivya.constants import MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import result_file
 from rivya.media import result_image_size
+from rivya.people import star_owner
 from rivya.sniffing import is_video
+from ui.access import current_person
+from ui.actions import star_button
+from ui.large_view import hand_over, open_in_page
 from ui.pictures import show_result_image
 from ui.services import current_studio
+from ui.session import session
 from ui.text import md_escape
 
 # The large dialog's content is about 1,150 CSS pixels wide; the widest result fills its column.
@@ -36,21 +42,37 @@ def _size(path: Path | None) -> tuple[int, int]:
     return result_image_size(path) or (0, 0)
 
 
-@st.dialog("Compare", width="large")
+def _closed() -> None:
+    """The dialog was dismissed: the Gallery stops drawing it again on its page runs."""
+    session().gallery_comparing = None
+
+
+def _open(job_id: int) -> None:
+    """Open on a compared result: its large view replaces Compare."""
+    session().gallery_comparing = None
+    open_in_page(job_id)
+
+
+@st.dialog("Compare", width="large", on_dismiss=_closed)
 def open_compare(job_ids: list[int]) -> None:
     """The chosen results side by side: each at one scale, with its prompt and settings, differences marked."""
+    hand_over()  # Open was pressed on one of them: the page run shows its large view instead
     jobs = sorted(current_studio().log.many(job_ids), key=lambda j: job_ids.index(j.id))
     if not MIN_COMPARED <= len(jobs) <= MAX_COMPARED:
         st.warning(f"Pick {MIN_COMPARED} to {MAX_COMPARED} results to compare.")
         return
     rows = settings_diff(jobs)
     differing = [r.label for r in rows if r.differs]
+    diffed = [index > 0 and related(jobs[0].prompt, job.prompt) for index, job in enumerate(jobs)]
     st.caption(("Different: " + ", ".join(differing) if differing else "Same model and settings")
-               + " · prompt words added compared with the first are highlighted, words dropped are struck through.")
+               + (" · prompt words added compared with the first are highlighted, words dropped are struck through."
+                  if any(diffed) else ""))
     media_dir = current_studio().jobs.media_dir
     paths = [result_file(job, media_dir) for job in jobs]
     sizes = [_size(path) for path in paths]
     widths = same_scale_widths(sizes, DIALOG_PX // len(jobs))
+    person = star_owner(current_person())
+    starred = stars.starred(current_studio().log, job_ids, person)
     columns = st.columns(len(jobs))
     for index, (job, column, path, width, size) in enumerate(zip(jobs, columns, paths, widths, sizes, strict=True)):
         with column:
@@ -61,7 +83,12 @@ def open_compare(job_ids: list[int]) -> None:
             else:
                 show_result_image(path, width=width if size[0] else "stretch")
             st.markdown(f"**#{job.id}** · {job.charged_credits:,} credits")
-            st.markdown(md_escape(job.prompt) if index == 0 else _prompt_markdown(jobs[0].prompt, job.prompt))
+            with st.container(horizontal=True, gap="small"):
+                star_button(job.id, job.id in starred, person, key=f"compare:star:{job.id}")
+                st.button("Open", key=f"compare:open:{job.id}", icon=":material/open_in_full:", on_click=_open,
+                          args=(job.id,), help="This result's large view: full size, Animate, Download, tags")
+            # Words marked only against a related first prompt: between unrelated ones every word would be struck.
+            st.markdown(_prompt_markdown(jobs[0].prompt, job.prompt) if diffed[index] else md_escape(job.prompt))
             for row in rows:
                 value = row.values[index]
                 line = f"{md_escape(row.label)}: {NOT_APPLICABLE if value is None else md_escape(value)}"

@@ -18,7 +18,7 @@ import streamlit as st
 from rivya import stars, tags
 from rivya.catalog import MODELS, describe_params, display_name
 from rivya.errors import InvalidInputError
-from rivya.gallery import result_file
+from rivya.gallery import GalleryFilter, neighbours, result_file
 from rivya.lineage import lineage
 from rivya.media import result_image_size
 from rivya.people import star_owner
@@ -55,6 +55,20 @@ def open_link(job_id: int) -> None:
     """Button callback: show ``job_id`` in the large view (and put it in the address, so it can be shared)."""
     st.query_params[LINK_PARAM] = str(job_id)
     session().shown = job_id
+
+
+def open_in_page(job_id: int) -> None:
+    """Open's callback inside a fragment or another dialog (the Gallery's grid, Compare): their own rerun does not
+    draw the large view, so it hands over to a page run (``hand_over``), which does (``open_from_link``)."""
+    open_link(job_id)
+    session().opening = True
+
+
+def hand_over() -> None:
+    """Call first in a fragment or dialog that offers ``open_in_page``: after such a press, run the whole page."""
+    if session().opening:
+        session().opening = False
+        st.rerun()
 
 
 def _tags_key(job_id: int | None) -> str:
@@ -133,19 +147,23 @@ def capped_width(shape: tuple[int, int] | None) -> int | Literal["stretch"]:
     return width if width < COLUMN_PX else "stretch"
 
 
-def _show_result(job: Job) -> None:
+def _show_result(job: Job) -> bool:
+    """The result, or words saying why it cannot be shown; True when a result file was shown (so it can be
+    animated or downloaded). A video is taken as shown: its player says so itself if it cannot play."""
     path = result_file(job, current_studio().jobs.media_dir)
     if path is not None and is_video(path):
         st.video(str(path), format=mimetypes.guess_type(path.name)[0] or "video/mp4", width=capped_width(_shape(job, path)))
-    elif path is not None:
-        show_result_image(path, width=capped_width(_shape(job, path)))
-    elif job.status != JobStatus.SUCCEEDED:
+        return True
+    if path is not None:
+        return show_result_image(path, width=capped_width(_shape(job, path)))
+    if job.status != JobStatus.SUCCEEDED:
         st.info(f"This job has no result: it is {md_escape(job.status)}.", icon=":material/info:")
     else:
         st.warning("This result is not saved here, so it cannot be shown.", icon=":material/broken_image:")
         link = job.result_urls[0] if job.result_urls else None
         if is_web_url(link):
             st.link_button("Open Rivya's link (it may have expired)", link, icon=":material/open_in_new:")
+    return False
 
 
 def _chain_line(job: Job) -> str:
@@ -179,12 +197,16 @@ def _details(job: Job) -> None:
     st.markdown(f"**{job.charged_credits:,} credits**{maker} · {local_time(job.submitted_at)}")
 
 
-def _actions(job: Job) -> None:
+def _actions(job: Job, shown: bool) -> None:
+    """The result's actions; Animate and Download only for a result that could be shown (a damaged file would
+    fail as a video's source and download as something nobody can open)."""
     row = st.container(horizontal=True, gap="small", vertical_alignment="center")
     with row:
-        animate_button(job, key=f"large:animate:{job.id}")
+        if shown:
+            animate_button(job, key=f"large:animate:{job.id}")
         use_settings_button(job, key=f"large:reuse:{job.id}")
-        download_button(job, key=f"large:download:{job.id}")  # the saved file, its recipe written inside
+        if shown:
+            download_button(job, key=f"large:download:{job.id}")  # the saved file, its recipe written inside
     with row.popover("Copy link", icon=":material/link:"):
         st.caption("Anyone on the team can open this result with this link:")
         st.code(link_to(job.id), language=None)
@@ -204,6 +226,24 @@ def _tags(job: Job) -> None:
         st.error(md_escape(error))
 
 
+def _step(job_id: int) -> None:
+    """Previous / Next: the open dialog shows that result, and the address names it."""
+    session().shown = job_id
+    session().linked = job_id
+    st.query_params[LINK_PARAM] = str(job_id)
+
+
+def _steps(job: Job) -> None:
+    """Previous / Next (also the left and right arrow keys) across the results the Gallery's filters match,
+    newest first as the grid shows them; from another page, across every result."""
+    newer, older = neighbours(current_studio().log, session().gallery_filter or GalleryFilter(), job.id)
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center", horizontal_alignment="right")
+    row.button("Previous", key="large:previous", icon=":material/chevron_left:", shortcut="left", disabled=newer is None,
+               on_click=_step, args=(newer,), help="The newer result (left arrow key)")
+    row.button("Next", key="large:next", icon=":material/chevron_right:", icon_position="right", shortcut="right",
+               disabled=older is None, on_click=_step, args=(older,), help="The older result (right arrow key)")
+
+
 @st.dialog("Result", width="large", on_dismiss=_closed)
 @outage_guard()  # the dialog's own reruns run outside the page's frame (ui/outage.py)
 def show_large(job_id: int) -> None:
@@ -217,14 +257,17 @@ def show_large(job_id: int) -> None:
             f"There is no result #{job_id} in this studio. The link may be mistyped, or it comes from another "
             "installation of Imagine Studio.", icon=":material/search_off:")
         return
-    st.subheader(f"#{job.id} · {display_name(job.model)}", anchor=False)
+    heading, steps = st.columns([3, 2], vertical_alignment="center")
+    heading.subheader(f"#{job.id} · {display_name(job.model)}", anchor=False)
+    with steps:
+        _steps(job)
     result, about = st.columns([3, 2])  # side by side on a desktop, one under the other on a phone
     with result:
-        _show_result(job)
+        shown = _show_result(job)
     with about:
         _details(job)
         person = star_owner(current_person())
         star_button(job.id, job.id in stars.starred(current_studio().log, [job.id], person), person, key=f"large:star:{job.id}")
-        _tags(job)
-        _actions(job)
+        _actions(job, shown)
+        _tags(job)  # last: its open list of tags drops over nothing but the space below, never over a button
     _lineage(job)

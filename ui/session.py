@@ -15,6 +15,7 @@ import streamlit as st
 from rivya.tasklog import SHARED_OWNER
 
 if TYPE_CHECKING:
+    from rivya.gallery import GalleryFilter
     from rivya.jobs import Reference
     from rivya.presses import Intent
     from rivya.studio import Studio
@@ -79,10 +80,14 @@ class Session:
     shown: int | None = None  # the result the open dialog shows (lineage links move it along the chain)
     linked: int | None = None  # the id the address named when the dialog was last opened from it
     tag_error: str | None = None  # what was wrong with a tag just typed: said once
+    opening: bool = False  # Open was pressed in a fragment or a dialog: its own rerun hands over to a page run
     # -- the Gallery page
     gallery_pages: int = 1  # how many pages "Load more" has shown
     gallery_picked: list[int] = field(default_factory=list)  # ids picked for Compare, in the order they were picked
-    gallery_comparing: list[int] | None = None  # set by Compare: the ids the next page run shows side by side
+    gallery_comparing: list[int] | None = None  # set by Compare: the ids shown side by side until it is closed
+    gallery_filter: GalleryFilter | None = None  # the filters the grid last ran with: the large view's previous / next
+    # (log change counter, ids shown) as the grid last drew them: the live watcher reruns the page when they differ
+    gallery_drawn: tuple[tuple[int, int, int], tuple[int, ...]] | None = None
     # -- widget values kept while their page is not shown (ui/form.py ``remembered``)
     kept: dict[str, Any] = field(default_factory=dict)
     # -- what live parts of pages read last (ui/live.py): key -> ((the log's change counter, inputs), what was read)
