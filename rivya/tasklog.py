@@ -625,6 +625,7 @@ class TaskLog:
         batch_id: str | None = None,
         parent_id: int | None = None,
         preset_id: int | None = None,
+        grid_id: str | None = None,
     ) -> Job:
         """Write a ``submitting`` row; a key already logged returns that row unchanged."""
         with self.writing() as db:
@@ -633,6 +634,7 @@ class TaskLog:
                 params=params, reference_path=reference_path, reference_url=reference_url, page=page,
                 session_id=session_id, submitted_at=submitted_at, key_owner=key_owner, expected_credits=expected_credits,
                 person=person, person_name=person_name, batch_id=batch_id, parent_id=parent_id, preset_id=preset_id,
+                grid_id=grid_id,
             )
 
     @staticmethod
