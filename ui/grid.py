@@ -54,7 +54,8 @@ def grid_view(grid_id: str, *, key_prefix: str) -> None:
             st.rerun()  # every cell settled: one page run draws the finished grid and stops the refreshes
         _table(fresh, key_prefix)
 
-    cells()
+    with st.container(key="explore-grid"):
+        cells()
     _grid_actions(record, key_prefix)
 
 
@@ -81,11 +82,11 @@ def _table(record: GridRecord, key_prefix: str) -> None:
         widths = [LABEL_WIDTH, *([1] * len(columns.values))] if rows else [1] * len(columns.values)
         header = st.columns(widths, vertical_alignment="bottom")
         for place, label in zip(header[-len(columns.values):], columns.labels, strict=True):
-            place.markdown(f"**{md_escape(label)}**", help=md_escape(columns.name))
+            place.markdown(f"**{md_escape(label)}**")
         for r in range(len(rows.values)) if rows else [None]:
             line = st.columns(widths)
             if rows is not None and r is not None:
-                line[0].markdown(f"**{md_escape(rows.labels[r])}**", help=md_escape(rows.name))
+                line[0].markdown(f"**{md_escape(rows.labels[r])}**")
             for c, place in enumerate(line[-len(columns.values):]):
                 at = (*section, *((r,) if r is not None else ()), c)
                 cell, job = by_place[at]

@@ -1,0 +1,47 @@
+"""The Explore page under AppTest on a real sandbox and log: plain words for a grid that cannot be made or found,
+nothing sent; the wallet checked for the whole grid; a press shows its grid."""
+
+from __future__ import annotations
+
+from rivya.constants import MAX_GRID_JOBS
+from rivya.sandbox import Sandbox
+
+from .conftest import creates, open_page
+
+PAGE = "pages/explore.py"
+PROMPT = "grok-imagine:prompt"
+GO = "explore:grok-imagine:go"
+
+
+def test_a_grid_past_the_bound_is_refused_in_words_with_the_button_off(app_sandbox: Sandbox) -> None:
+    at = open_page(PAGE)
+    many = "{" + "|".join(f"colour {n}" for n in range(MAX_GRID_JOBS + 1)) + "}"
+    at.text_area(key=f"explore:{PROMPT}").input(f"a {many} kettle").run()
+    assert at.warning[0].value.startswith(f"This grid would make {MAX_GRID_JOBS + 1} jobs; one grid makes at most "
+                                          f"{MAX_GRID_JOBS}.")
+    assert at.button(key=GO).disabled and not at.exception
+    at.text_area(key=f"explore:{PROMPT}").input("a {red|{blue} kettle").run()
+    assert "cannot be nested" in at.warning[0].value and at.button(key=GO).disabled
+    assert creates(app_sandbox) == []
+
+
+def test_a_press_the_wallet_cannot_pay_sends_nothing_then_a_paid_one_shows_its_grid(app_sandbox: Sandbox) -> None:
+    app_sandbox.set_credits(7)
+    at = open_page(PAGE)
+    at.text_area(key=f"explore:{PROMPT}").input("a {red|blue} kettle").run()
+    assert any("2 images · 8 credits" in m.value for m in at.markdown)
+    at.button(key=GO).click().run()
+    assert "These 2 jobs cost 8 credits but the wallet holds 7" in at.error[0].value and creates(app_sandbox) == []
+    app_sandbox.set_credits(100)
+    at.text_area(key=f"explore:{PROMPT}").input("a {red|blue} kettle, topped up").run()  # the same form at once: a double click
+    at.button(key=GO).click().run()
+    assert len(creates(app_sandbox)) == 2 and str(at.query_params["grid"]).startswith("studio-")
+    assert not at.error and not at.exception
+    assert any(m.value == "**red**" for m in at.markdown) and any(m.value == "**blue**" for m in at.markdown)
+
+
+def test_an_unknown_grid_link_says_so(app_sandbox: Sandbox) -> None:
+    at = open_page(PAGE)
+    at.query_params["grid"] = "studio-nothing-here"
+    at.run()
+    assert "This grid is not kept here" in at.info[0].value and not at.exception
