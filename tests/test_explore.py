@@ -198,13 +198,13 @@ def test_people_racing_grids_never_pass_their_budgets_and_no_grid_is_half_made(
 
     def one(n: int) -> None:
         try:
-            press(jobs, f"g{n}", (ANN, BOB)[n % 2], person_budget=32, daily_budget=48)
+            press(jobs, f"g{n}", (ANN, BOB)[n % 2], person_budget=40, daily_budget=56)
         except SpendLimitError as exc:
             refused.append(exc.whose)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(8)))
-    # 16 credits a grid: three fit the team's 48, and neither person may have a third (32 each).
+    # 16 credits a grid: three fit the team's 56 (a fourth would pass it), and neither person may have a third (40).
     assert jobs.log.committed_credits_since(day_start("UTC")) == 48 and len(sandbox.state.tasks) == 12
     grids = {job.grid_id for job in jobs.log.where("grid_id IS NOT NULL")}
     assert len(grids) == 3 and len(recent_grids(jobs.log)) == 3 and len(refused) == 5
