@@ -10,17 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from rivya import RivyaClient
+from rivya import RivyaClient, gallery
 from rivya.budgets import day_start
 from rivya.config import Settings
 from rivya.constants import MAX_GRID_JOBS
 from rivya.errors import SpendLimitError
 from rivya.explore import GridError, axis_params, cell_keys, parse_prompt, plan_grid
+from rivya.gallery import GalleryFilter
 from rivya.grids import get_grid, recent_grids, recorder
 from rivya.jobs import JobService
+from rivya.ledger import JobFilter, LedgerView
 from rivya.people import Person
 from rivya.presses import GridForm, Notice, Who
 from rivya.sandbox import Sandbox
+from rivya.stars import set_star
 from rivya.status import JobStatus
 from rivya.studio import Studio
 from rivya.submitting import Take
@@ -237,3 +240,24 @@ def test_a_cell_whose_reply_is_lost_stays_charged_and_a_refused_cell_is_never_ch
     done = wait_settled(jobs, [j.id for j in made])
     assert [j.status for j in done] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED, JobStatus.REJECTED, JobStatus.REJECTED]
     assert sum(j.charged_credits for j in done) == 8 and sandbox.balance() == 0 and len(sandbox.state.tasks) == 2
+
+
+def test_grids_are_found_in_history_and_gallery_by_their_filter(
+    sandbox: Sandbox, tmp_path: Path, log_location: Path | str
+) -> None:
+    jobs = service(sandbox, tmp_path, log_location)
+    lone = jobs.submit(IMAGE, "a lone kettle", BASE, idempotency_key="lone", person=ANN)
+    cells = press(jobs, "g-kept", ANN)
+    wait_settled(jobs, [lone.id, *(j.id for j in cells)])
+    ids = sorted(j.id for j in cells)
+    ledger = LedgerView(jobs.log)
+    for only in (JobFilter(grids_only=True), JobFilter(grids_only=True, person=ANN.id),
+                 JobFilter(grids_only=True, text="kettle"), JobFilter(grids_only=True, models=(IMAGE,)),
+                 JobFilter(grids_only=True, statuses=(JobStatus.SUCCEEDED,))):
+        assert ledger.count(only) == 4 and sorted(ledger.page(only)["id"]) == ids, only
+    assert ledger.count(JobFilter()) == 5 and ledger.count(JobFilter(grids_only=True, text="lone")) == 0
+    set_star(jobs.log, ids[1], ANN.id, True)
+    assert list(ledger.page(JobFilter(grids_only=True, starred_by=ANN.id))["id"]) == [ids[1]]
+    assert gallery.count_results(jobs.log, GalleryFilter(grids_only=True)) == 4
+    assert sorted(j.id for j in gallery.results_page(jobs.log, GalleryFilter(grids_only=True)).jobs) == ids
+    assert gallery.count_results(jobs.log, GalleryFilter()) == 5

@@ -45,7 +45,7 @@ STATUS_COLOURS = {
 }
 # What the time chart's two bars measure, in plain words rather than "median" and "p90".
 TIME_MEASURES = {"median": "half finished within", "p90": "9 in 10 finished within"}
-FAVOURITES, MINE = "Favourites", "Mine"
+FAVOURITES, MINE, GRIDS = "Favourites", "Mine", "Grids"
 COMPARE_MIN, COMPARE_MAX = 2, 4
 
 
@@ -194,10 +194,10 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     # which made the page's first draw and each filter noticeably quicker in Chromium (benchmarks/history.py).
     only, models, text, more = st.columns([2, 3, 4, 2], vertical_alignment="bottom")
     statuses = dates = more.popover("More filters", icon=":material/filter_list:")
-    shown = [FAVOURITES, MINE] if person is not None else [FAVOURITES]
+    shown = [FAVOURITES, MINE, GRIDS] if person is not None else [FAVOURITES, GRIDS]
     picked = only.pills("Show only", shown, selection_mode="multi", key="history:only",
-                        help="Favourites: results you starred. Mine: jobs you made." if person is not None
-                        else "Favourites: results starred in this app.")
+                        help=("Favourites: results you starred. Mine: jobs you made." if person is not None
+                              else "Favourites: results starred in this app.") + " Grids: jobs made on Explore.")
     chosen_models = models.multiselect("Model", choices.models, key="history:models", format_func=display_name)
     chosen_statuses = statuses.multiselect("Status", choices.statuses, key="history:statuses")
     span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key="history:dates",
@@ -210,7 +210,7 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     return ledger.JobFilter(
         tuple(chosen_models), tuple(chosen_statuses), start, end, query.strip(),
         person=person.id if person is not None and MINE in picked else None,
-        starred_by=star_owner(person) if FAVOURITES in picked else None,
+        starred_by=star_owner(person) if FAVOURITES in picked else None, grids_only=GRIDS in picked,
     )
 
 
