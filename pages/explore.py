@@ -180,6 +180,10 @@ def _open(grid_id: str) -> None:
     st.query_params[GRID_PARAM] = grid_id
 
 
+def _close() -> None:
+    st.query_params.pop(GRID_PARAM, None)
+
+
 def explore_page(studio: Studio) -> None:
     """The form on the left; the grid named in the address (or the list of grids) on the right."""
     down = log_down()
@@ -195,6 +199,7 @@ def explore_page(studio: Studio) -> None:
             return
         grid_id = st.query_params.get(GRID_PARAM)
         if grid_id:
+            st.button("All grids", key=_key("all"), type="tertiary", icon=":material/arrow_back:", on_click=_close)
             grid_view(grid_id, key_prefix=f"{SCOPE}:grid")
         else:
             grids_list(studio)
