@@ -186,9 +186,8 @@ def plan_grid(model: str, prompt: str, params: Mapping[str, Any], settings: Mapp
     if problems:
         raise GridError(problems)
     for key, values in settings.items():
-        param = spec.param(key)
-        assert param is not None  # _setting_problems refused unknown keys
-        axes.append(Axis(param.label, key, tuple(values), tuple(value_label(param, v) for v in values)))
+        if (param := spec.param(key)) is not None:  # always: ``_setting_problems`` refused unknown keys
+            axes.append(Axis(param.label, key, tuple(values), tuple(value_label(param, v) for v in values)))
     count = 1
     for axis in axes:
         count *= len(axis.values)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .database import Transaction
-from .explore import GridError, Plan, cell_keys, plan_grid
+from .explore import Plan, cell_keys, plan_grid
 from .people import Person
 from .tasklog import Job, TaskLog, utc_now
 
@@ -25,8 +25,6 @@ class GridRecord:
 
     id: str
     plan: Plan
-    params: dict[str, Any]
-    settings: dict[str, list[Any]]
     person_name: str | None
     created_at: str
     jobs: tuple[Job | None, ...]
@@ -62,8 +60,8 @@ def recorder(grid_id: str, plan: Plan, params: Mapping[str, Any], settings: Mapp
 
 
 def get_grid(log: TaskLog, grid_id: str) -> GridRecord | None:
-    """The grid and its cells' jobs; None for an unknown id, or a row the catalog can no longer plan (a model or
-    value since removed), which cannot be drawn as a grid."""
+    """The grid and its cells' jobs; None for an unknown id, or a row that can no longer be planned (a model or value
+    since removed from the catalog, a row edited by hand), which cannot be drawn as a grid."""
     if not grid_id or len(grid_id) > GRID_ID_CHARS:
         return None
     rows = log.read("SELECT id, model, prompt, params, axes, person_name, created_at FROM grids WHERE id = ?",
@@ -71,14 +69,13 @@ def get_grid(log: TaskLog, grid_id: str) -> GridRecord | None:
     if not rows:
         return None
     row = rows[0]
-    params, settings = json.loads(row[3]), json.loads(row[4])
     try:
-        plan = plan_grid(row[1], row[2], params, settings)
-    except (GridError, KeyError):
+        plan = plan_grid(row[1], row[2], json.loads(row[3]), json.loads(row[4]))
+    except (ValueError, KeyError, TypeError, AttributeError):  # GridError is a ValueError; so is unreadable JSON
         return None
     by_key = {job.idempotency_key: job for job in log.where("grid_id = ?", (grid_id,), limit=len(plan.cells) + 1)}
     jobs = tuple(by_key.get(key) for key in cell_keys(grid_id, len(plan.cells)))
-    return GridRecord(row[0], plan, params, settings, row[5], row[6], jobs)
+    return GridRecord(row[0], plan, row[5], row[6], jobs)
 
 
 def recent_grids(log: TaskLog, *, limit: int = 20) -> list[GridSummary]:

@@ -261,3 +261,16 @@ def test_grids_are_found_in_history_and_gallery_by_their_filter(
     assert gallery.count_results(jobs.log, GalleryFilter(grids_only=True)) == 4
     assert sorted(j.id for j in gallery.results_page(jobs.log, GalleryFilter(grids_only=True)).jobs) == ids
     assert gallery.count_results(jobs.log, GalleryFilter()) == 5
+
+
+def test_a_grid_row_that_can_no_longer_be_planned_is_no_grid(tmp_path: Path) -> None:
+    """A model since removed from the catalog, or a row edited by hand, is "not kept here", never a traceback."""
+    log = TaskLog(tmp_path / "log.sqlite3")
+    plan = plan_grid(KETTLES.model, KETTLES.prompt, KETTLES.params, KETTLES.settings)
+    for grid_id, model, axes in (("g-gone", "grok-imagine-retired", "{}"), ("g-bad", IMAGE, "not json"),
+                                 ("g-list", IMAGE, "[1, 2]")):
+        with log.writing() as db:
+            recorder(grid_id, plan, KETTLES.params, KETTLES.settings, ANN)(db)
+            db.execute("UPDATE grids SET model = ?, axes = ? WHERE id = ?", (model, axes, grid_id))
+        assert get_grid(log, grid_id) is None, grid_id
+    log.close()
