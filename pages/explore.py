@@ -170,9 +170,9 @@ def grids_list(studio: Studio) -> None:
         return
     st.markdown("**Recent grids**")
     for grid in grids:
-        who = f" · {grid.person_name}" if grid.person_name else ""
-        st.button(shorten(grid.prompt, 80), key=_key(f"open:{grid.id}"), type="tertiary", icon=":material/grid_view:",
-                  on_click=_open, args=(grid.id,),
+        who = f" · {md_escape(grid.person_name)}" if grid.person_name else ""
+        st.button(md_escape(shorten(grid.prompt, 80)), key=_key(f"open:{grid.id}"), type="tertiary",
+                  icon=":material/grid_view:", on_click=_open, args=(grid.id,),
                   help=f"{grid.cells} jobs · {local_time(grid.created_at)}{who}")
 
 

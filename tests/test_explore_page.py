@@ -45,3 +45,18 @@ def test_an_unknown_grid_link_says_so(app_sandbox: Sandbox) -> None:
     at.query_params["grid"] = "studio-nothing-here"
     at.run()
     assert "This grid is not kept here" in at.info[0].value and not at.exception
+
+
+def test_the_video_model_offers_its_own_settings_as_axes(app_sandbox: Sandbox) -> None:
+    """Every setting comes from the catalog: a model's parameters are the page's axes, with no page code of their own."""
+    at = open_page(PAGE)
+    at.segmented_control(key="explore:model").set_value("grok-imagine-video").run()
+    video = "explore:grok-imagine-video"
+    assert [str(o) for o in at.multiselect(key=f"{video}:duration").options] == [f"{n} s" for n in range(6, 31)]
+    at.text_area(key=f"{video}:prompt").input("a fox").run()
+    at.pills(key=f"{video}:mode").set_value(["fun", "spicy"]).run()
+    at.pills(key=f"{video}:resolution").set_value(["480p", "720p"]).run()
+    assert any("2 × 2 = 4 videos · 40 credits" in m.value for m in at.markdown)
+    at.multiselect(key=f"{video}:duration").set_value([6, 10]).run()  # a third setting varied: refused in words
+    assert at.warning[0].value == "A grid varies at most 2 settings; 3 were chosen." and at.button(key=f"{video}:go").disabled
+    assert creates(app_sandbox) == [] and not at.exception
