@@ -3,10 +3,15 @@ nothing sent; the wallet checked for the whole grid; a press shows its grid."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from rivya.constants import MAX_GRID_JOBS
 from rivya.sandbox import Sandbox
+from ui.services import get_studio
 
 from .conftest import creates, open_page
+from .test_outage import assert_outage_page, errors
 
 PAGE = "pages/explore.py"
 PROMPT = "grok-imagine:prompt"
@@ -60,3 +65,22 @@ def test_the_video_model_offers_its_own_settings_as_axes(app_sandbox: Sandbox) -
     at.multiselect(key=f"{video}:duration").set_value([6, 10]).run()  # a third setting varied: refused in words
     assert at.warning[0].value == "A grid varies at most 2 settings; 3 were chosen." and at.button(key=f"{video}:go").disabled
     assert creates(app_sandbox) == [] and not at.exception
+
+
+def test_a_press_while_the_log_is_gone_sends_nothing_and_the_page_keeps_its_frame(
+    app_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    at = open_page(PAGE)
+    at.text_area(key=f"explore:{PROMPT}").input("a {red|blue} kettle without its log").run()
+    path = get_studio().log.db.path
+    assert path is not None and path.exists()
+    aside = tmp_path / "aside.sqlite3"
+    shutil.move(path, aside)
+    at.button(key=GO).click().run()  # the button was drawn before the file went
+    assert "Nothing was sent or charged" in errors(at)
+    assert_outage_page(at, "Explore")
+    assert at.button(key=GO).disabled and not creates(app_sandbox) and not path.exists()
+    assert "Grids show here again once the job log can be reached." in [c.value for c in at.caption]
+    shutil.move(aside, path)
+    at.run()
+    assert not at.exception and not at.button(key=GO).disabled
