@@ -27,6 +27,7 @@ def main() -> None:
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
             st.Page("pages/image.py", title="Image", icon=":material/image:"),
             st.Page("pages/video.py", title="Video", icon=":material/movie:"),
+            st.Page("pages/explore.py", title="Explore", icon=":material/grid_view:"),
             st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
             st.Page("pages/history.py", title="History & credits", icon=":material/receipt_long:"),
         ],

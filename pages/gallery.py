@@ -99,6 +99,7 @@ def _filters(person: str) -> GalleryFilter:
                              key="gallery:models", on_change=_reset_pages)
         favourites = st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
                                help="Results you starred" if person else "Results the team starred")
+        grids = st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")
         # The rarer filters fold away: on a phone the results would otherwise start a whole screen down.
         more = ("gallery:dates", "gallery:people", "gallery:tag")
         with st.expander("More filters: dates, people, tags", expanded=any(st.session_state.get(k) for k in more)):
@@ -117,7 +118,7 @@ def _filters(person: str) -> GalleryFilter:
     start: date | None = days[0] if days else None
     end: date | None = days[1] if len(days) > 1 else start
     return GalleryFilter(models=tuple(models or ()), favourites_of=person if favourites else None, text=text or "",
-                         tag=tag or "", people=tuple(makers), start=start, end=end)
+                         tag=tag or "", people=tuple(makers), start=start, end=end, grids_only=grids)
 
 
 def _tile(job: Job, starred: bool, person: str) -> None:

@@ -213,3 +213,9 @@ WEBHOOK_NAME = "Imagine Studio"
 
 # Two presses of one form (Generate) or one card (Try again) this close together are one intent: a double click.
 DOUBLE_CLICK_SECONDS = 2.0
+
+# Explore (``rivya.explore``): most jobs one grid makes (a grid is one press, checked and charged as a whole, and
+# must fit one screen), most settings it varies beside the prompt's choices, and a prompt alternative's header length.
+MAX_GRID_JOBS = 16
+MAX_SETTING_AXES = 2
+EXPLORE_LABEL_CHARS = 24

@@ -34,6 +34,7 @@ class GalleryFilter:
     people: tuple[str, ...] = ()  # ``jobs.person`` values
     start: date | None = None  # days of the log's zone (``TaskLog.timezone``), inclusive
     end: date | None = None
+    grids_only: bool = False  # only results that are cells of an Explore grid
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ def _where(log: TaskLog, f: GalleryFilter) -> tuple[str, list[Any]]:
     if f.tag:
         conditions.append("id IN (SELECT job_id FROM tags WHERE tag = ?)")
         args.append(f.tag)
+    if f.grids_only:
+        conditions.append(f"{dialect.unindexed('grid_id')} IS NOT NULL")
     if f.people:
         conditions.append(f"{dialect.unindexed('person')} IN ({','.join('?' * len(f.people))})")
         args += f.people

@@ -82,6 +82,7 @@ class JobService:
                                  budget=self.budget, outage=outage)
         # What the app calls, under the names it always had.
         self.submit, self.submit_batch = self.submitter.submit, self.submitter.submit_batch
+        self.submit_takes = self.submitter.submit_takes
         self.follow_once, self.recheck = self.follower.follow_once, self.follower.recheck
         self.client_for, self.register_key = self.keys.client_for, self.keys.register
         # This follower's name in the log's leases, and its measure of keeping the cadence.

@@ -66,11 +66,12 @@ class JobFilter:
     text: str = ""  # words in the prompt; see ``rivya.dialect.fts5_query``
     person: str | None = None  # "Mine": only jobs this person made (``Person.id``)
     starred_by: str | None = None  # "Favourites": only results this viewer starred (``rivya.people.star_owner``)
+    grids_only: bool = False  # "Grids": only cells of an Explore grid (index ``jobs_grid``)
 
     @property
     def by_row(self) -> bool:
         """True when a condition is not in the per-day rollup, so counts read the rows."""
-        return bool(self.text.strip()) or self.person is not None or self.starred_by is not None
+        return bool(self.text.strip()) or self.person is not None or self.starred_by is not None or self.grids_only
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ def _row_where(jobs: JobFilter, timezone: str, *, stars: bool = True) -> tuple[l
     if jobs.person is not None:
         conditions.append("j.person = ?")
         args.append(jobs.person)
+    if jobs.grids_only:
+        conditions.append("j.grid_id IS NOT NULL")
     if stars and jobs.starred_by is not None:
         conditions.append("EXISTS (SELECT 1 FROM stars AS s WHERE s.job_id = j.id AND s.person = ?)")
         args.append(jobs.starred_by)
@@ -459,6 +462,8 @@ class LedgerView:
         if jobs.starred_by is not None:
             source = f"stars AS s {dialect.indexed_by('stars_person')} {dialect.join_in_order} jobs AS j ON j.id = s.job_id"
             return source, "s.person = ?", [jobs.starred_by], "s.job_id"
+        if jobs.person is None:  # "Grids" alone: the grids' partial index (its condition is in ``_row_where``)
+            return f"jobs AS j {dialect.indexed_by('jobs_grid')}", "true", [], "j.id"
         return f"jobs AS j {dialect.indexed_by('jobs_person')}", "true", [], "j.id"
 
     def _text_source(self, jobs: JobFilter) -> tuple[str, str, list[Any]]:
@@ -531,6 +536,7 @@ class LedgerView:
             "jobs_status": JobFilter(statuses=jobs.statuses) if jobs.statuses else None,
             "jobs_submitted_at": JobFilter(start=jobs.start, end=jobs.end) if jobs.start or jobs.end else None,
             "jobs_person": JobFilter(person=jobs.person) if jobs.person is not None else None,
+            "jobs_grid": JobFilter(grids_only=True) if jobs.grids_only else None,
         }
         sizes = {index: self.count(part) for index, part in narrowest.items() if part is not None}
         return f"INDEXED BY {min(sizes, key=sizes.__getitem__)}" if sizes else "NOT INDEXED"

@@ -10,7 +10,7 @@ never a second job.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 from .catalog import MODELS, REFERENCE_ITEMS_KEY, credits_for, validate
 from .constants import DOUBLE_CLICK_SECONDS
 from .errors import RivyaError, StorageError
+from .explore import GridError, cell_keys, plan_grid
+from .grids import recorder
 from .jobs import Reference
 from .messages import Explanation, explain, explain_batch
 from .people import Person
 from .presets import get_preset
 from .status import JobStatus
+from .submitting import Take
 from .tasklog import SHARED_OWNER, Job, TaskLog
 
 if TYPE_CHECKING:
@@ -82,6 +85,17 @@ class Form:
 
 
 @dataclass(frozen=True)
+class GridForm:
+    """What one press of Explore asks for: the prompt as written (with its ``{a|b}`` choices), the fixed settings,
+    and up to two settings to vary (parameter key to the values to try)."""
+
+    model: str
+    prompt: str
+    params: Mapping[str, Any]
+    settings: Mapping[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
 class Who:
     """Who presses and which key pays.
 
@@ -134,14 +148,44 @@ def submit(studio: Studio, form: Form, who: Who, intent: str) -> Outcome:
         return Outcome(notice=Notice.FIX, problems=tuple(problems))
     keys = intent_keys(intent, form.count)
     settings = studio.settings
+    owner = who.owner
+    return _send(studio, owner, keys, lambda: studio.jobs.submit_batch(
+        form.model, form.prompt, dict(form.params), keys=keys, reference=form.reference, page=who.page,
+        session_id=who.session_id, owner=owner, daily_budget=settings.daily_budget, person=who.person,
+        person_budget=settings.person_daily_budget, budget_timezone=settings.budget_timezone,
+        batch_id=intent if form.count > 1 else None, parent_id=form.parent_id,
+        preset_id=_preset_in_use(studio.log, form),
+    ))
+
+
+def submit_grid(studio: Studio, form: GridForm, who: Who, intent: str) -> Outcome:
+    """One press of Explore: the whole grid checked once (its plan, the key, the wallet), then one job per cell
+    under ``intent`` (the grid's id) with one key per cell, all or none, like a batch."""
     try:
-        jobs = studio.jobs.submit_batch(
-            form.model, form.prompt, dict(form.params), keys=keys, reference=form.reference, page=who.page,
-            session_id=who.session_id, owner=who.owner, daily_budget=settings.daily_budget, person=who.person,
-            person_budget=settings.person_daily_budget, budget_timezone=settings.budget_timezone,
-            batch_id=intent if form.count > 1 else None, parent_id=form.parent_id,
-            preset_id=_preset_in_use(studio.log, form),
-        )
+        plan = plan_grid(form.model, form.prompt, form.params, form.settings)
+    except GridError as exc:
+        return Outcome(notice=Notice.FIX, problems=tuple(exc.problems))
+    if who.owner is None:
+        return Outcome(notice=Notice.FIX, problems=(CHOOSE_KEY,))
+    short = _wallet_short(studio, plan.credits, len(plan.cells), who.owner)
+    if short:
+        return Outcome(notice=Notice.FIX, problems=tuple(short))
+    keys = cell_keys(intent, len(plan.cells))
+    takes = [Take(key, cell.prompt, cell.params) for key, cell in zip(keys, plan.cells, strict=True)]
+    settings = studio.settings
+    owner = who.owner
+    record = recorder(intent, plan, form.params, form.settings, who.person)
+    return _send(studio, owner, keys, lambda: studio.jobs.submit_takes(
+        form.model, takes, page=who.page, session_id=who.session_id, owner=owner,
+        daily_budget=settings.daily_budget, person=who.person, person_budget=settings.person_daily_budget,
+        budget_timezone=settings.budget_timezone, grid_id=intent, record=record,
+    ))
+
+
+def _send(studio: Studio, owner: str, keys: list[str], send: Callable[[], list[Job]]) -> Outcome:
+    """Run one checked press's ``send`` and say what became of it, from what this press knows."""
+    try:
+        jobs = send()
     except StorageError as exc:
         # Decided from what this press knows, never by reading the log again: it is what just failed. Whether the
         # create may have gone out (``after_send``) decides between "nothing was sent" and "don't press again".
@@ -151,7 +195,7 @@ def submit(studio: Studio, form: Form, who: Who, intent: str) -> Outcome:
     except RivyaError as exc:
         return _met_error(studio.log, exc, keys)
     finally:
-        studio.forget_balance(who.owner)
+        studio.forget_balance(owner)
     return Outcome(jobs=tuple(jobs))
 
 
@@ -190,20 +234,20 @@ def _problems(studio: Studio, form: Form, who: Who) -> list[str]:
     if who.owner is None:
         problems.append(CHOOSE_KEY)
     elif not problems:
-        problems.extend(_wallet_short(studio, form, who.owner))
+        cost = credits_for(form.model, dict(form.params)) * form.count
+        problems.extend(_wallet_short(studio, cost, form.count, who.owner))
     return problems
 
 
-def _wallet_short(studio: Studio, form: Form, owner: str) -> list[str]:
-    """The wallet, read fresh, cannot pay for the whole press; an unknown balance lets the service decide."""
-    cost = credits_for(form.model, dict(form.params)) * form.count
+def _wallet_short(studio: Studio, cost: int, count: int, owner: str) -> list[str]:
+    """The wallet, read fresh, cannot pay ``cost`` for the whole press; an unknown balance lets the service decide."""
     try:
         balance = studio.balance(owner, fresh=True)
     except RivyaError:
         return []
     if balance is None or balance >= cost:
         return []
-    what = "This job costs" if form.count == 1 else f"These {form.count} jobs cost"
+    what = "This job costs" if count == 1 else f"These {count} jobs cost"
     return [f"{what} {cost} credits but the wallet holds {balance}. Top up, then try again."]
 
 

@@ -176,6 +176,10 @@ class Studio:
         """One press of Generate: checked once, then ``form.count`` jobs under ``intent``'s keys, all or none."""
         return presses.submit(self, form, who, intent)
 
+    def submit_grid(self, form: presses.GridForm, who: presses.Who, intent: str) -> presses.Outcome:
+        """One press of Explore: the whole grid checked once, then one job per cell under ``intent``, all or none."""
+        return presses.submit_grid(self, form, who, intent)
+
     def retry(self, job_id: int, who: presses.Who, intent: str) -> presses.Outcome:
         """One press of Try again on job ``job_id``: a new job of its model, prompt, settings and reference."""
         return presses.retry(self, job_id, who, intent)

@@ -53,6 +53,15 @@ UNCONFIRMED_REFUSAL = "unconfirmed_refusal"
 
 
 @dataclass(frozen=True)
+class Take:
+    """One job of a press: its idempotency key, prompt and settings (a batch's takes share the last two)."""
+
+    key: str
+    prompt: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Reference:
     """A reference image checked locally, copied under the data dir, and uploaded."""
 
@@ -89,6 +98,24 @@ class Submitter:
         params: dict[str, Any],
         *,
         keys: Sequence[str],
+        batch_id: str | None = None,
+        **options: Any,
+    ) -> list[Job]:
+        """Log, then create: one job per key, all of the same prompt and settings, written all or none.
+
+        ``submit_takes`` with one take per key (same options, same guarantees); a batch of several takes gets one
+        ``batch_id`` (the first key unless given).
+        """
+        if len(keys) > 1 and batch_id is None:
+            batch_id = keys[0]
+        takes = [Take(key, prompt, params) for key in keys]
+        return self.submit_takes(model, takes, batch_id=batch_id, **options)
+
+    def submit_takes(
+        self,
+        model: str,
+        takes: Sequence[Take],
+        *,
         reference: Reference | None = None,
         page: str | None = None,
         session_id: str | None = None,
@@ -100,46 +127,54 @@ class Submitter:
         batch_id: str | None = None,
         parent_id: int | None = None,
         preset_id: int | None = None,
+        grid_id: str | None = None,
+        record: Callable[[Transaction], None] | None = None,
     ) -> list[Job]:
-        """Log, then create: one job per key, all of the same prompt and settings, written all or none.
+        """Log, then create: one job per take (a batch's takes, or an Explore grid's cells), written all or none.
 
         The same keys always yield the same rows and the same tasks, so a rerun or double click
-        of one press is never a second batch. The whole batch's cost is checked against the team's
-        and the person's daily budget in one step (``SpendLimitError``: nothing logged or sent).
+        of one press is never a second batch. The whole press's cost (each take at its own price) is checked
+        against the team's and the person's daily budget in one step (``SpendLimitError``: nothing logged or sent).
+        ``record`` writes what else belongs to the press (a grid's plan) in the same transaction as its rows.
 
         Raises ``InvalidInputError`` (nothing logged or sent), ``StorageError`` (the log could not
         be written; ``after_send`` says whether a create may have gone out) and, when the service
         refuses the first create outright, the ``APIStatusError`` (that row is kept as
-        ``rejected``, nothing charged; the rest of the batch is left to the follower). When an
+        ``rejected``, nothing charged; the rest of the press is left to the follower). When an
         outcome is unknown, or the shared request budget has no room right now, a row is
         returned still ``submitting`` and the follower finishes it with the same key.
         """
+        keys = [take.key for take in takes]
         if not keys or len(set(keys)) != len(keys):
             raise ValueError("a batch needs distinct idempotency keys")
-        params = {k: v for k, v in params.items() if k != REFERENCE_ITEMS_KEY}
-        if reference is not None:
-            params[REFERENCE_ITEMS_KEY] = [reference.uploaded.as_reference_item()]
-        problems = validate(model, prompt, params)
+        sent: list[tuple[str, str, dict[str, Any]]] = []
+        problems: list[str] = []
+        for take in takes:
+            params = {k: v for k, v in take.params.items() if k != REFERENCE_ITEMS_KEY}
+            if reference is not None:
+                params[REFERENCE_ITEMS_KEY] = [reference.uploaded.as_reference_item()]
+            problems.extend(p for p in validate(model, take.prompt, params) if p not in problems)
+            sent.append((take.key, take.prompt, params))
         if problems:
             raise InvalidInputError(problems)
         self.keys.client_for(owner)  # fails early when a personal key is no longer held here
-        cost = credits_for(model, params)
-        if len(keys) > 1 and batch_id is None:
-            batch_id = keys[0]
+        cost = sum(credits_for(model, params) for _, _, params in sent)
 
         def add(db: Transaction) -> list[Job | None]:
-            self._check_budgets(len(keys) * cost, daily_budget, person, person_budget, budget_timezone)
+            self._check_budgets(cost, daily_budget, person, person_budget, budget_timezone)
+            if record is not None:
+                record(db)
             return [
                 self.log.add_in(
                     db, idempotency_key=key, params=params, backend=self.backend, model=model,
                     category=MODELS[model].category, prompt=prompt,
                     reference_path=reference.local_path if reference else None,
                     reference_url=reference.uploaded.url if reference else None, page=page,
-                    session_id=session_id, key_owner=owner, expected_credits=cost,
+                    session_id=session_id, key_owner=owner, expected_credits=credits_for(model, params),
                     person=person.id if person else None, person_name=person.name if person else None,
-                    batch_id=batch_id, parent_id=parent_id, preset_id=preset_id,
+                    batch_id=batch_id, parent_id=parent_id, preset_id=preset_id, grid_id=grid_id,
                 )
-                for key in keys
+                for key, prompt, params in sent
             ]
 
         # Checking the budgets and writing the rows is one step, so two sessions cannot both slip

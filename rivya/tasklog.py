@@ -156,6 +156,25 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN sends INTEGER NOT NULL DEFAULT 1;
     """,
+    # v7: Explore's grids. A grid is one press: its jobs carry its id (``grid_id``) and ``grids`` keeps what it was
+    # planned from (``rivya.explore.plan_grid``: model, prompt as written, fixed settings, the setting axes), which
+    # alone redraws it labelled by row and column; cell n is the job with the key ``<id>-<n>``.
+    """
+    ALTER TABLE jobs ADD COLUMN grid_id TEXT;
+    CREATE INDEX jobs_grid ON jobs (grid_id) WHERE grid_id IS NOT NULL;
+    CREATE TABLE grids (
+        id TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        axes TEXT NOT NULL DEFAULT '{}',
+        cells INTEGER NOT NULL,
+        person TEXT,
+        person_name TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX grids_created ON grids (created_at);
+    """,
 )
 # PostgreSQL's schema, written anew at the version SQLite reached through ``MIGRATIONS`` (a PostgreSQL log starts
 # there): the same tables, columns and indexes, in PostgreSQL's words. Each entry is (version reached, script);
@@ -278,6 +297,23 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
     (6, """
     ALTER TABLE jobs ADD COLUMN sends INTEGER NOT NULL DEFAULT 1;
     """),
+    # v7, as SQLite's: Explore's grids.
+    (7, """
+    ALTER TABLE jobs ADD COLUMN grid_id TEXT;
+    CREATE INDEX jobs_grid ON jobs (grid_id) WHERE grid_id IS NOT NULL;
+    CREATE TABLE grids (
+        id TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        axes TEXT NOT NULL DEFAULT '{}',
+        cells INTEGER NOT NULL,
+        person TEXT,
+        person_name TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX grids_created ON grids (created_at);
+    """),
 )
 SHARED_OWNER = "shared"
 logger = logging.getLogger("rivya.tasklog")
@@ -392,7 +428,7 @@ _INSERTABLE = frozenset(
     {
         "idempotency_key", "backend", "submitted_at", "updated_at", "model", "category", "prompt", "params",
         "reference_path", "reference_url", "status", "page", "session_id", "key_owner", "expected_credits", "person",
-        "person_name", "batch_id", "parent_id", "preset_id", "sends",
+        "person_name", "batch_id", "parent_id", "preset_id", "sends", "grid_id",
     }
 )
 _UPDATABLE = frozenset(
@@ -453,6 +489,7 @@ class Job:
     parent_id: int | None = None
     preset_id: int | None = None
     sends: int = 0
+    grid_id: str | None = None  # the Explore grid this job is a cell of (``rivya.grids``)
 
     @property
     def is_done(self) -> bool:
@@ -588,6 +625,7 @@ class TaskLog:
         batch_id: str | None = None,
         parent_id: int | None = None,
         preset_id: int | None = None,
+        grid_id: str | None = None,
     ) -> Job:
         """Write a ``submitting`` row; a key already logged returns that row unchanged."""
         with self.writing() as db:
@@ -596,6 +634,7 @@ class TaskLog:
                 params=params, reference_path=reference_path, reference_url=reference_url, page=page,
                 session_id=session_id, submitted_at=submitted_at, key_owner=key_owner, expected_credits=expected_credits,
                 person=person, person_name=person_name, batch_id=batch_id, parent_id=parent_id, preset_id=preset_id,
+                grid_id=grid_id,
             )
 
     @staticmethod

@@ -95,7 +95,7 @@ def table_ids(at: AppTest, seeded: list[int]) -> list[int]:
 
 def test_mine_and_favourites_for_a_signed_in_person(seeded: list[int]) -> None:
     at = history(BO)
-    assert at.pills(key="history:only").options == ["Favourites", "Mine"]
+    assert at.pills(key="history:only").options == ["Favourites", "Mine", "Grids"]
     at.pills(key="history:only").set_value(["Mine"]).run()
     assert shown(at).startswith("1 of 5 jobs") and table_ids(at, seeded) == [seeded[1]]
     at.pills(key="history:only").set_value(["Favourites"]).run()
@@ -109,7 +109,7 @@ def test_mine_and_favourites_for_a_signed_in_person(seeded: list[int]) -> None:
 
 def test_without_sign_in_favourites_are_the_teams_and_there_is_no_mine(seeded: list[int]) -> None:
     at = history(None)
-    assert at.pills(key="history:only").options == ["Favourites"]
+    assert at.pills(key="history:only").options == ["Favourites", "Grids"]
     at.pills(key="history:only").set_value(["Favourites"]).run()
     assert table_ids(at, seeded) == [seeded[2]]
     labels = {m.label for m in at.metric}

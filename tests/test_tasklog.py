@@ -257,7 +257,7 @@ def test_sqlite_migration_v4_back_fills_search_totals_and_counter(tmp_path: Path
     path = tmp_path / "old.sqlite3"
     v3_log(path, ["a red fox", "a lighthouse at dawn", "fox; and; semicolons", "snow"])
     log = TaskLog(path)
-    assert log.schema_version == len(MIGRATIONS) == 6
+    assert log.schema_version == len(MIGRATIONS) >= 6
     assert log.signature()[:2] == (4, 4)
     assert [r[0] for r in log.read("SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH 'fox' ORDER BY rowid")] == [1, 3]
     totals = [tuple(r) for r in log.read("SELECT day, status, jobs, charged FROM job_days ORDER BY day")]
@@ -292,13 +292,24 @@ def test_migration_v6_counts_a_row_from_before_as_sent_once(log_location: Path |
     of it cannot prove nothing was made). Rows written since start at 0, and each send is counted before it goes."""
     v5_log(log_location)
     log = TaskLog(log_location)
-    assert log.schema_version == len(MIGRATIONS) == 6
+    assert log.schema_version == len(MIGRATIONS) >= 6
     old = log.by_key("old")
     assert old.sends == 1 and log.count_send(old.id).sends == 2
     new = add(log, "new")
     assert new.sends == 0 and log.count_send(new.id).sends == 1 and log.count_send(new.id).sends == 2
     log.update(new.id, status=JobStatus.QUEUED, task_id="t")
     assert log.count_send(new.id) is None and log.get(new.id).sends == 2  # a settled row is never counted (or sent)
+    log.close()
+
+
+def test_migration_v7_keeps_rows_from_before_out_of_any_grid(log_location: Path | str) -> None:
+    """Explore's grids (v7): a row from before belongs to no grid, and a new row may name one."""
+    v5_log(log_location)
+    log = TaskLog(log_location)
+    assert log.schema_version == len(MIGRATIONS) >= 7
+    assert log.by_key("old").grid_id is None and log.read("SELECT COUNT(*) FROM grids")[0][0] == 0
+    assert add(log, "cell", grid_id="g-1").grid_id == "g-1"
+    assert [job.idempotency_key for job in log.where("grid_id IS NOT NULL")] == ["cell"]
     log.close()
 
 

@@ -48,7 +48,7 @@ STATUS_COLOURS = {
 }
 # What the time chart's two bars measure, in plain words rather than "median" and "p90".
 TIME_MEASURES = {"median": "half finished within", "p90": "9 in 10 finished within"}
-FAVOURITES, MINE = "Favourites", "Mine"
+FAVOURITES, MINE, GRIDS = "Favourites", "Mine", "Grids"
 COMPARE_MIN, COMPARE_MAX = 2, 4
 # Seconds between two looks at the log's change counter while History is open: a job's new state shows within this
 # (plus one page run) of the log recording it.
@@ -205,10 +205,10 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     only, models, text, more = st.columns([2, 3, 4, 2], vertical_alignment="bottom")
     statuses = dates = more.popover(f"More filters ({narrowed})" if narrowed else "More filters",
                                     icon=":material/filter_list:")
-    shown = [FAVOURITES, MINE] if person is not None else [FAVOURITES]
+    shown = [FAVOURITES, MINE, GRIDS] if person is not None else [FAVOURITES, GRIDS]
     picked = only.pills("Show only", shown, selection_mode="multi", key=ONLY,
-                        help="Favourites: results you starred. Mine: jobs you made." if person is not None
-                        else "Favourites: results starred in this app.")
+                        help=("Favourites: results you starred. Mine: jobs you made." if person is not None
+                              else "Favourites: results starred in this app.") + " Grids: jobs made on Explore.")
     chosen_models = models.multiselect("Model", choices.models, key=MODELS, format_func=display_name)
     # In the order a job passes through them (as the cards and the chart name them), ones the app does not know last.
     order = list(STATUS_WORDS)
@@ -225,7 +225,7 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     return ledger.JobFilter(
         tuple(chosen_models), tuple(chosen_statuses), start, end, query.strip(),
         person=person.id if person is not None and MINE in picked else None,
-        starred_by=star_owner(person) if FAVOURITES in picked else None,
+        starred_by=star_owner(person) if FAVOURITES in picked else None, grids_only=GRIDS in picked,
     )
 
 
