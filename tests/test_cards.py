@@ -194,7 +194,8 @@ def test_each_place_in_the_panel_draws_its_own_kind_of_card(app_sandbox: Sandbox
     # The live card builds its prompt and settings once opened; the newest result is full size, the older one a
     # thumbnail whose Full size opens the large view; both have their whole row (Download in it); the batch's
     # finished take keeps Animate, Download and the rest in its "More" menu, built once opened.
-    assert {e.key: e.label for e in at.expander if e.key and e.key.startswith(panel)} == {f"{panel}:details:{running.id}": "Prompt and settings"}
+    keyed = {e.key: e.label for e in at.expander if e.key and e.key.startswith(panel)}
+    assert keyed == {f"{panel}:details:{running.id}": "Prompt and settings"}
     assert len(at.get("download_button")) == 2
     assert at.button(key=f"{panel}:full:{older.id}").label == "Full size"
     assert f"{panel}:more:{take.id}" in [p.key for p in at.get("popover")]
