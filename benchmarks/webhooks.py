@@ -87,6 +87,7 @@ def one_run(way: str, jobs_count: int, seconds: float) -> dict[str, float]:
             while not all(jobs.log.get(i).is_done for i in ids) and time.monotonic() < deadline:
                 time.sleep(0.1)
         finally:
+            jobs.saver.wait()  # results saved before the scratch folder goes
             jobs.stop()
             receiver.stop()
         rows = [jobs.log.get(i) for i in ids]

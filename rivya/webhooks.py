@@ -142,7 +142,7 @@ class HookReceiver:
         self._seen: OrderedDict[tuple[str, bool], None] = OrderedDict()
         self._woken: dict[str, float] = {}
         self._bucket = _Bucket(constants.WEBHOOK_WAKES_PER_SECOND, constants.WEBHOOK_WAKE_BURST, clock)
-        self._asked_at = -float("inf")
+        self._asked_at = {True: -float("inf"), False: -float("inf")}  # last ask of the replicas, signed or not
         self._lock = threading.Lock()
 
     def receive(self, body: bytes, headers: Mapping[str, str]) -> Answer:
@@ -171,7 +171,7 @@ class HookReceiver:
         if task_id is None:
             return self._answer("signed_other" if signed else "other", 200, "Received.")
         try:
-            outcome = self._wake(task_id)
+            outcome = self._wake(task_id, signed=signed)
         except StorageError:
             # The log is unreachable: nothing could be polled or recorded now; the service retries the delivery,
             # which must then not be taken for a replay.
@@ -202,8 +202,13 @@ class HookReceiver:
                 return True
         return False
 
-    def _wake(self, task_id: str) -> str:
-        """Wake the job of ``task_id`` if it is ours, unfinished, and within the rate limits; returns what happened."""
+    def _wake(self, task_id: str, *, signed: bool) -> str:
+        """Wake the job of ``task_id`` if it is ours, unfinished, and within the rate limits; returns what happened.
+
+        A signed event is the service's own (its id is new: replays were turned away): it skips the per-task and
+        overall limits, which unsigned events share, so a flood of forged events cannot crowd out a real one. Asking
+        the other replicas is limited either way (each ask makes every holder look at all its jobs), in two windows.
+        """
         found = self.log.where("backend = ? AND task_id = ?", (self.backend, task_id), limit=1)
         job = found[0] if found else None
         if job is None:
@@ -212,17 +217,19 @@ class HookReceiver:
             return "already_ended" if job.is_done else "not_sent"
         now = self.clock()
         with self._lock:
-            if now - self._woken.get(task_id, -float("inf")) < constants.WEBHOOK_TASK_WAKE_SECONDS:
-                return "limited_task"
-            if not self._bucket.take():
-                return "limited_overall"
-            self._woken[task_id] = now
-            if len(self._woken) > constants.WEBHOOK_SEEN_EVENTS:
-                self._woken = {t: at for t, at in self._woken.items() if now - at < constants.WEBHOOK_TASK_WAKE_SECONDS}
+            if not signed:
+                if now - self._woken.get(task_id, -float("inf")) < constants.WEBHOOK_TASK_WAKE_SECONDS:
+                    return "limited_task"
+                if not self._bucket.take():
+                    return "limited_overall"
+                self._woken[task_id] = now
+                if len(self._woken) > constants.WEBHOOK_SEEN_EVENTS:
+                    self._woken = {t: at for t, at in self._woken.items()
+                                   if now - at < constants.WEBHOOK_TASK_WAKE_SECONDS}
             if not self.holds(job.id):
-                if now - self._asked_at < constants.WEBHOOK_RECHECK_SECONDS:
+                if now - self._asked_at[signed] < constants.WEBHOOK_RECHECK_SECONDS:
                     return "limited_replicas"
-                self._asked_at = now
+                self._asked_at[signed] = now
                 ask = True
             else:
                 ask = False

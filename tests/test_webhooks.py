@@ -143,8 +143,13 @@ def test_a_forged_event_costs_one_status_request_and_changes_nothing_and_a_repla
         jobs.follow_once()
         assert status_requests(sandbox, job.task_id) == 1  # at most one wake per task per WEBHOOK_TASK_WAKE_SECONDS
         assert hooks.receiver.counts["limited_task"] == 50
-        # A replayed event: its signature is good, its id already seen.
+        # The service's own (signed) event is not crowded out by the forged ones.
+        real = json.dumps({"id": "evt_real", "type": "generation.succeeded", "data": {"id": job.task_id}}).encode()
         secret = hooks.receiver.secrets.current or ""
+        assert receiver.post(real, **{"Rivya-Signature": sign(secret, real, int(time.time()))}).ok
+        jobs.follow_once()
+        assert status_requests(sandbox, job.task_id) == 2
+        # A replayed event: its signature is good, its id already seen.
         body = json.dumps({"id": "evt_signed", "type": "webhook.test", "data": {}}).encode()
         headers = {"Rivya-Signature": sign(secret, body, int(time.time()))}
         assert receiver.post(body, **headers).status_code == 200
