@@ -36,8 +36,6 @@ log = logging.getLogger("rivya.webhooks")
 # scheme of "t=<unix time>,v1=<hex HMAC-SHA256 of '<time>.<raw body>' keyed with the whsec_ secret>", in a header of
 # this name. Several v1= values are accepted (a provider signing with two secrets during a rotation sends both).
 SIGNATURE_HEADER = "rivya-signature"
-# Longest event or task id read from an event; ours are short, anything longer is not one of ours.
-MAX_ID_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -155,7 +153,7 @@ class HookReceiver:
             return self._answer("not_json", 400, "The body is not a JSON event.")
         event_id = event.get("id") if isinstance(event, dict) else None
         kind = event.get("type") if isinstance(event, dict) else None
-        if not (isinstance(event_id, str) and 0 < len(event_id) <= MAX_ID_CHARS and isinstance(kind, str)):
+        if not (isinstance(event_id, str) and 0 < len(event_id) <= constants.WEBHOOK_MAX_ID_CHARS and isinstance(kind, str)):
             return self._answer("not_event", 400, "The body is not an event (no id or type).")
         signed = self._verified(body, {k.lower(): v for k, v in headers.items()})
         with self._lock:
@@ -253,6 +251,6 @@ def _task_id(event: Mapping[str, Any]) -> str | None:
                       event.get("object")):
         if isinstance(candidate, dict):
             task_id = candidate.get("id")
-            if isinstance(task_id, str) and 0 < len(task_id) <= MAX_ID_CHARS:
+            if isinstance(task_id, str) and 0 < len(task_id) <= constants.WEBHOOK_MAX_ID_CHARS:
                 return task_id
     return None
