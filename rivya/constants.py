@@ -194,6 +194,8 @@ PRESET_NAME_MAX_CHARS = 60
 # counter every WEBHOOK_RECHECK_READ seconds while webhooks are on. The last WEBHOOK_SEEN_EVENTS event ids are
 # remembered (a replay is answered, not acted on). A signature older or newer than WEBHOOK_TOLERANCE_SECONDS is refused.
 WEBHOOK_MAX_BODY = 64 * 1024
+# Longest event or task id read from an event; the service's are short, anything longer is not one of ours.
+WEBHOOK_MAX_ID_CHARS = 200
 WEBHOOK_TASK_WAKE_SECONDS = 5.0
 WEBHOOK_WAKES_PER_SECOND = 20.0
 WEBHOOK_WAKE_BURST = 50

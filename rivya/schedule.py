@@ -152,19 +152,19 @@ class Timetable:
 
     def _placed(self, now: float, expected: float, wait: float, category: str) -> float:
         """The wait to the next look, placed where the job has most likely finished, never closer than the documented
-        spacing (5 s; video 10 s) nor further than the documented cap (10 s; video 20 s), both stretched to the budget.
+        spacing (5 s; video 10 s, stretched to the budget) nor further than the usual interval (``wait``).
 
-        Before the expected finish, the look lands ``LOOK_MARGIN`` after it when the cap allows (else at the cap, the
-        most the reference allows); from then until the job is ``LOOK_OVERDUE_FACTOR`` times its typical duration old,
-        looks keep the shortest spacing, since a job past its typical time may end at any moment; after that, the
-        usual growing interval (``wait``). The request count stays about what the growing cadence spends.
+        Before the expected finish, the look lands ``LOOK_MARGIN`` after it when the usual interval reaches that far
+        (a job that ends early is found no later than before); from then until the job is ``LOOK_OVERDUE_FACTOR``
+        times its typical duration old, looks keep the shortest spacing instead of growing, since a job past its
+        typical time may end at any moment; after that, the usual growing interval. A look moved earlier to the finish
+        replaces one the growing cadence would have made a little later, so the request count stays about the same.
         """
         video = category == "video"
         spacing = (self.cadence.video_interval if video else self.cadence.image_interval) * self.stretch
-        cap = (self.cadence.video_max if video else self.cadence.image_max) * self.stretch
         target = expected + constants.LOOK_MARGIN
         if now < target:
-            return min(max(target - now, spacing), max(cap, spacing))
+            return min(max(target - now, spacing), wait)
         typical = expected_seconds(category)
         if now < expected + typical * (constants.LOOK_OVERDUE_FACTOR - 1.0):
             return spacing

@@ -36,8 +36,6 @@ log = logging.getLogger("rivya.webhooks")
 # scheme of "t=<unix time>,v1=<hex HMAC-SHA256 of '<time>.<raw body>' keyed with the whsec_ secret>", in a header of
 # this name. Several v1= values are accepted (a provider signing with two secrets during a rotation sends both).
 SIGNATURE_HEADER = "rivya-signature"
-# Longest event or task id read from an event; ours are short, anything longer is not one of ours.
-MAX_ID_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ class HookReceiver:
         self._seen: OrderedDict[tuple[str, bool], None] = OrderedDict()
         self._woken: dict[str, float] = {}
         self._bucket = _Bucket(constants.WEBHOOK_WAKES_PER_SECOND, constants.WEBHOOK_WAKE_BURST, clock)
-        self._asked_at = -float("inf")
+        self._asked_at = {True: -float("inf"), False: -float("inf")}  # last ask of the replicas, signed or not
         self._lock = threading.Lock()
 
     def receive(self, body: bytes, headers: Mapping[str, str]) -> Answer:
@@ -155,7 +153,7 @@ class HookReceiver:
             return self._answer("not_json", 400, "The body is not a JSON event.")
         event_id = event.get("id") if isinstance(event, dict) else None
         kind = event.get("type") if isinstance(event, dict) else None
-        if not (isinstance(event_id, str) and 0 < len(event_id) <= MAX_ID_CHARS and isinstance(kind, str)):
+        if not (isinstance(event_id, str) and 0 < len(event_id) <= constants.WEBHOOK_MAX_ID_CHARS and isinstance(kind, str)):
             return self._answer("not_event", 400, "The body is not an event (no id or type).")
         signed = self._verified(body, {k.lower(): v for k, v in headers.items()})
         with self._lock:
@@ -171,7 +169,7 @@ class HookReceiver:
         if task_id is None:
             return self._answer("signed_other" if signed else "other", 200, "Received.")
         try:
-            outcome = self._wake(task_id)
+            outcome = self._wake(task_id, signed=signed)
         except StorageError:
             # The log is unreachable: nothing could be polled or recorded now; the service retries the delivery,
             # which must then not be taken for a replay.
@@ -202,8 +200,13 @@ class HookReceiver:
                 return True
         return False
 
-    def _wake(self, task_id: str) -> str:
-        """Wake the job of ``task_id`` if it is ours, unfinished, and within the rate limits; returns what happened."""
+    def _wake(self, task_id: str, *, signed: bool) -> str:
+        """Wake the job of ``task_id`` if it is ours, unfinished, and within the rate limits; returns what happened.
+
+        A signed event is the service's own (its id is new: replays were turned away): it skips the per-task and
+        overall limits, which unsigned events share, so a flood of forged events cannot crowd out a real one. Asking
+        the other replicas is limited either way (each ask makes every holder look at all its jobs), in two windows.
+        """
         found = self.log.where("backend = ? AND task_id = ?", (self.backend, task_id), limit=1)
         job = found[0] if found else None
         if job is None:
@@ -212,17 +215,19 @@ class HookReceiver:
             return "already_ended" if job.is_done else "not_sent"
         now = self.clock()
         with self._lock:
-            if now - self._woken.get(task_id, -float("inf")) < constants.WEBHOOK_TASK_WAKE_SECONDS:
-                return "limited_task"
-            if not self._bucket.take():
-                return "limited_overall"
-            self._woken[task_id] = now
-            if len(self._woken) > constants.WEBHOOK_SEEN_EVENTS:
-                self._woken = {t: at for t, at in self._woken.items() if now - at < constants.WEBHOOK_TASK_WAKE_SECONDS}
+            if not signed:
+                if now - self._woken.get(task_id, -float("inf")) < constants.WEBHOOK_TASK_WAKE_SECONDS:
+                    return "limited_task"
+                if not self._bucket.take():
+                    return "limited_overall"
+                self._woken[task_id] = now
+                if len(self._woken) > constants.WEBHOOK_SEEN_EVENTS:
+                    self._woken = {t: at for t, at in self._woken.items()
+                                   if now - at < constants.WEBHOOK_TASK_WAKE_SECONDS}
             if not self.holds(job.id):
-                if now - self._asked_at < constants.WEBHOOK_RECHECK_SECONDS:
+                if now - self._asked_at[signed] < constants.WEBHOOK_RECHECK_SECONDS:
                     return "limited_replicas"
-                self._asked_at = now
+                self._asked_at[signed] = now
                 ask = True
             else:
                 ask = False
@@ -246,6 +251,6 @@ def _task_id(event: Mapping[str, Any]) -> str | None:
                       event.get("object")):
         if isinstance(candidate, dict):
             task_id = candidate.get("id")
-            if isinstance(task_id, str) and 0 < len(task_id) <= MAX_ID_CHARS:
+            if isinstance(task_id, str) and 0 < len(task_id) <= constants.WEBHOOK_MAX_ID_CHARS:
                 return task_id
     return None

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
+from rivya import constants
 from rivya.sandbox import Sandbox, Timing
 
 from .browser_support import StreamlitServer, free_port, new_page, open_page, sandbox_env, tasks_with, type_prompt
@@ -56,4 +57,7 @@ def test_a_result_reaches_the_page_through_the_webhook(browser: Browser, app: St
             timeout=RESULT_TIMEOUT)
     polls = [e for e in hook_sandbox.journal if e.method == "GET" and e.task_id == task.id]
     assert len(polls) == 1  # the woken look; no scheduled look was needed
+    # ...and it came before the first look the relaxed schedule had (the safety interval after the create): only the
+    # event can have brought it forward.
+    assert polls[0].at - hook_sandbox.state.tasks[task.id].started < constants.WEBHOOK_SAFETY_INTERVAL["image"] - 1.0
     assert any(d["event_type"] == "generation.succeeded" and d["status"] == "succeeded" for d in hooks.deliveries)

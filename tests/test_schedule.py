@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime
 
@@ -145,3 +146,46 @@ def test_a_create_answered_gets_its_first_look_in_the_window_from_now(clock: Man
     timetable = Timetable(CADENCE, clock=clock)
     timetable.created(7)
     assert timetable.due_at(7) - clock() == pytest.approx(CADENCE.first_look(7)) and timetable.attempt(7)[1] == 0
+
+
+def _looks(timetable: Timetable, job: Job, clock: ManualClock, until: float) -> list[float]:
+    """Seconds after submit of every look the timetable asks for, polling whenever a look falls due, up to ``until``."""
+    start, looks = clock(), []
+    while clock() - start < until:
+        taken = timetable.take([job], PLENTY)
+        if taken:
+            looks.append(round(clock() - start, 2))
+            timetable.polled(job.id, len(looks), job.category)
+            timetable.done(job.id)
+        clock.advance(0.05)
+    return looks
+
+
+def test_looks_near_and_past_the_typical_finish_keep_the_shortest_documented_spacing(clock: ManualClock) -> None:
+    job = row(1, clock())
+    looks = _looks(Timetable(CADENCE, clock=clock), job, clock, 40)
+    typical = constants.EXPECTED_SECONDS["image"]
+    assert 2.0 <= looks[0] <= 3.0  # the documented first look
+    # The first look after the typical finish comes within the shortest spacing of it.
+    assert next(look for look in looks if look >= typical) <= typical + 5.0 + 0.06
+    gaps = [b - a for a, b in itertools.pairwise(looks)]
+    assert all(5.0 - 0.06 <= gap <= 10.0 + 0.06 for gap in gaps)  # 5-10 s apart, never closer
+    # A job overdue past its typical time is looked at every 5 s (the shortest documented spacing) for a while.
+    overdue = [look for look in looks if typical < look <= 2 * typical]
+    assert all(abs(b - a - 5.0) < 0.06 for a, b in itertools.pairwise(overdue)) and len(overdue) >= 2
+
+
+def test_healthy_webhooks_relax_the_looks_and_their_loss_restores_the_documented_cadence(clock: ManualClock) -> None:
+    timetable = Timetable(CADENCE, clock=clock)
+    healthy = True
+    timetable.relaxed = lambda: healthy
+    timetable.created(1, "image")
+    assert timetable.due_at(1) == clock() + constants.WEBHOOK_SAFETY_INTERVAL["image"]  # the event is expected first
+    job = row(2, clock(), polls=1)
+    timetable.take([job], PLENTY)
+    timetable.polled(2, 1, "image")
+    assert timetable.due_at(2) == clock() + constants.WEBHOOK_SAFETY_INTERVAL["image"]
+    healthy = False
+    timetable.tighten()  # deliveries stopped
+    assert timetable.due_at(1) <= clock() + 3.0  # back inside the documented first-look window
+    assert timetable.due_at(2) <= clock() + CADENCE.delay(1, category="image")

@@ -8,6 +8,7 @@ test's (generous) deadline, so the result can only have come through the event.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,12 +21,14 @@ import uvicorn
 from starlette.applications import Starlette
 
 from rivya import RivyaClient, constants
+from rivya.config import load_settings
 from rivya.hook_route import hook_route
 from rivya.hook_setup import Webhooks
 from rivya.jobs import JobService
 from rivya.polling import PollSchedule, RequestBudget
 from rivya.sandbox import Sandbox, Timing
 from rivya.sandbox.hooks import sign
+from rivya.studio import Studio
 from rivya.tasklog import TaskLog
 
 QUICK = Timing(image_queued=0.2, image_processing=0.8)
@@ -140,8 +143,13 @@ def test_a_forged_event_costs_one_status_request_and_changes_nothing_and_a_repla
         jobs.follow_once()
         assert status_requests(sandbox, job.task_id) == 1  # at most one wake per task per WEBHOOK_TASK_WAKE_SECONDS
         assert hooks.receiver.counts["limited_task"] == 50
-        # A replayed event: its signature is good, its id already seen.
+        # The service's own (signed) event is not crowded out by the forged ones.
+        real = json.dumps({"id": "evt_real", "type": "generation.succeeded", "data": {"id": job.task_id}}).encode()
         secret = hooks.receiver.secrets.current or ""
+        assert receiver.post(real, **{"Rivya-Signature": sign(secret, real, int(time.time()))}).ok
+        jobs.follow_once()
+        assert status_requests(sandbox, job.task_id) == 2
+        # A replayed event: its signature is good, its id already seen.
         body = json.dumps({"id": "evt_signed", "type": "webhook.test", "data": {}}).encode()
         headers = {"Rivya-Signature": sign(secret, body, int(time.time()))}
         assert receiver.post(body, **headers).status_code == 200
@@ -177,8 +185,9 @@ def test_a_receiver_that_was_down_leaves_polling_to_find_the_result_then_polling
 
 
 def test_a_restart_reuses_the_endpoint_by_url_rotates_its_secret_and_touches_no_other_endpoint(
-    hook_sandbox: Sandbox, receiver: HookServer, tmp_path: Path
+    hook_sandbox: Sandbox, receiver: HookServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     client = RivyaClient(hook_sandbox.api_key, hook_sandbox.url)
     other = client.create_webhook("https://elsewhere.example/hooks", name="someone else's")
     first = turn_on(service(hook_sandbox, tmp_path, tmp_path / "a.sqlite3"), hook_sandbox, receiver)
@@ -198,6 +207,21 @@ def test_a_restart_reuses_the_endpoint_by_url_rotates_its_secret_and_touches_no_
     receiver.hooks = fresh
     assert receiver.post(body, **{"Rivya-Signature": sign(old_secret or "", body, int(time.time()))}).ok
     assert not fresh.health.healthy
+    # The secrets stay in memory: never in a log line or an object's repr.
+    for secret in (old_secret or "", again.receiver.secrets.current or ""):
+        assert secret not in caplog.text and secret not in repr(again.endpoint) and secret not in repr(again.receiver.secrets)
+
+
+def test_public_url_is_checked_and_without_it_nothing_changes(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="PUBLIC_URL"):
+        load_settings(environ={"PUBLIC_URL": "ftp://studio.example"})
+    assert load_settings(environ={"PUBLIC_URL": "https://studio.example/"}).public_url == "https://studio.example"
+    studio = Studio.open(load_settings(environ={"RIVYA_DATA_DIR": str(tmp_path)}), follow=False)
+    try:
+        assert studio.webhooks is None and not studio.jobs.timetable.relaxed()
+        assert studio.sandbox is not None and studio.sandbox.webhooks.endpoints == {}  # nothing registered
+    finally:
+        studio.close()
 
 
 def test_an_event_at_the_replica_that_does_not_hold_the_job_reaches_the_holder(
