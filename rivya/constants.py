@@ -221,3 +221,5 @@ DOUBLE_CLICK_SECONDS = 2.0
 MAX_GRID_JOBS = 16
 MAX_SETTING_AXES = 2
 EXPLORE_LABEL_CHARS = 24
+# Longest grid id a ``?grid=`` address may ask the log for: ids are a press's intent (``studio-<32 hex>``).
+GRID_ID_CHARS = 200

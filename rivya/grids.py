@@ -11,12 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .constants import GRID_ID_CHARS
 from .database import Transaction
 from .explore import Plan, cell_keys, plan_grid
 from .people import Person
 from .tasklog import Job, TaskLog, utc_now
-
-GRID_ID_CHARS = 200  # a grid id is the press's intent (``studio-<hex>``); an address asking for more is no grid
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,12 @@ def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield server
 
 
-def grid_labels(page: Page) -> None:
-    """The grid's column labels (aspect ratios) and row labels (the prompt's choices), and its four results."""
+def grid_labels(page: Page, *, phone: bool = False) -> None:
+    """The grid's column labels (aspect ratios) and row labels (the prompt's choices), and its four results; on a
+    phone, where the columns stack, each cell's own label instead."""
     grid = page.locator(".st-key-explore-grid")
-    for label in ("1:1", "16:9", "red", "blue"):
+    cells = [f"{row} × {column}" for row in ("red", "blue") for column in ("1:1", "16:9")]
+    for label in cells if phone else ("1:1", "16:9", "red", "blue"):
         expect(grid.get_by_text(label, exact=True)).to_be_visible(timeout=RESULT_TIMEOUT)
     expect(grid.get_by_test_id("stImage")).to_have_count(4, timeout=RESULT_TIMEOUT)
 
@@ -63,7 +65,10 @@ def test_a_grid_of_two_choices_by_two_aspect_ratios(browser: Browser, request: p
     assert "grid=" in grid_url
     with new_page(browser, request, viewport={"width": 390, "height": 844}) as phone:  # the link opens it again
         open_page(phone, grid_url)
-        grid_labels(phone)
-        phone.get_by_role("button", name="All grids").scroll_into_view_if_needed()  # the form comes first on a phone
+        grid_labels(phone, phone=True)
+        expect(phone.locator(".st-key-explore-grid").get_by_text("red", exact=True)).to_be_hidden()
+        # The form comes first on a phone: the grid's top at the top of the screen.
+        phone.get_by_role("button", name="All grids").evaluate("button => button.scrollIntoView({block: 'start'})")
+        expect(phone.locator(".st-key-explore-grid").get_by_test_id("stImage").first).to_be_in_viewport()
         phone.screenshot(path=ARTIFACTS / "explore-390.png")
     assert len(creates(sandbox)) == 4  # the page runs since the press never made a second grid

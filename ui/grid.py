@@ -9,6 +9,7 @@ from urllib.parse import urljoin
 import streamlit as st
 
 from rivya.catalog import display_name
+from rivya.explore import Cell
 from rivya.grids import GridRecord, get_grid
 from rivya.people import star_owner
 from rivya.presets import PresetError, save_preset
@@ -26,6 +27,10 @@ EXPLORE_PATH = "explore"
 REFRESH_SECONDS = 2.0  # how often a grid with jobs on their way looks again; a cell's job takes ~10 s or more
 # Row labels take this share of a row beside its cells.
 LABEL_WIDTH = 0.6
+# Where Streamlit stacks columns (a phone), a header row or a row label stands alone above the cells it named, so it
+# is hidden and each cell's own caption names its values instead; on a wider screen that caption repeats the headers.
+PHONE_STYLE = ("<style>@media (max-width: 640px) { [class*='st-key-explore-head'] { display: none; } }"
+               "@media (min-width: 641px) { [class*='st-key-explore-cell-'] { display: none; } }</style>")
 
 
 def grid_link(grid_id: str) -> str:
@@ -54,6 +59,7 @@ def grid_view(grid_id: str, *, key_prefix: str) -> None:
             st.rerun()  # every cell settled: one page run draws the finished grid and stops the refreshes
         _table(fresh, key_prefix)
 
+    st.html(PHONE_STYLE)
     with st.container(key="explore-grid"):
         cells()
     _grid_actions(record, key_prefix)
@@ -80,23 +86,24 @@ def _table(record: GridRecord, key_prefix: str) -> None:
             st.markdown("#### " + " · ".join(f"{md_escape(a.name)}: {md_escape(a.labels[i])}"
                                              for a, i in zip(sections, section, strict=True)))
         widths = [LABEL_WIDTH, *([1] * len(columns.values))] if rows else [1] * len(columns.values)
-        header = st.columns(widths, vertical_alignment="bottom")
+        name = "-".join(map(str, section))
+        header = st.container(key=f"explore-head-{name}").columns(widths, vertical_alignment="bottom")
         for place, label in zip(header[-len(columns.values):], columns.labels, strict=True):
             place.markdown(f"**{md_escape(label)}**")
         for r in range(len(rows.values)) if rows else [None]:
             line = st.columns(widths)
             if rows is not None and r is not None:
-                line[0].markdown(f"**{md_escape(rows.labels[r])}**")
+                line[0].container(key=f"explore-head-{name}-{r}").markdown(f"**{md_escape(rows.labels[r])}**")
             for c, place in enumerate(line[-len(columns.values):]):
                 at = (*section, *((r,) if r is not None else ()), c)
                 cell, job = by_place[at]
                 with place:
-                    _cell(plan.cell_label(cell), job, key_prefix, facts, person)
+                    _cell(cell, plan.cell_label(cell), job, key_prefix, facts, person)
 
 
-def _cell(label: str, job: Job | None, key_prefix: str, facts: CardFacts, person: str) -> None:
-    """One cell: its labels in words (the only labels a phone shows once the columns stack), then its job's card."""
-    st.caption(md_escape(label))
+def _cell(cell: Cell, label: str, job: Job | None, key_prefix: str, facts: CardFacts, person: str) -> None:
+    """One cell: its labels in words (on a phone only, where they are the only labels left), then its job's card."""
+    st.container(key=f"explore-cell-{'-'.join(map(str, cell.at))}").caption(md_escape(label))
     if job is None:
         st.warning("This cell's job is not in the log.", icon=":material/help:")
         return
