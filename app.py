@@ -105,7 +105,11 @@ def closing_session_store() -> ClosingSessionStore:
 
 async def sweep_closed_sessions() -> None:
     """Shut down expired sessions on time: the store only looks at expiry when a tab connects or closes."""
-    store = closing_session_store()
+    try:
+        store = closing_session_store()
+    except AttributeError as exc:  # Streamlit moved its session store: say so, and serve on
+        log.error("closed sessions will not be shut down: Streamlit's session store moved (%s)", exc)
+        return
     manager = Runtime.instance()._session_mgr
     while True:
         await asyncio.sleep(min(store.ttl, SWEEP_SECONDS))
