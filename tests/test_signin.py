@@ -72,7 +72,8 @@ def test_sign_in_works_from_an_install_of_requirements_txt_alone(
     secrets.write_text('ALLOWED_EMAIL_DOMAINS = ["example.com"]\n' + provider.auth_secrets(port))
     env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(tmp_path)}
     # The app's own environment, made from requirements.txt alone (tests/requirements_venv.py).
-    server = StreamlitServer(env, secrets=secrets, port=port, python=requirements_python)
+    # Its first start reads every module from a new folder: generous on a busy machine.
+    server = StreamlitServer(env, secrets=secrets, port=port, python=requirements_python, start_timeout=300)
     try:
         with new_page(browser, request, base_url=server.url) as page:
             page.goto("/")
