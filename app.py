@@ -8,6 +8,8 @@ before a restart are followed again before anyone opens a page; it closes it at 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import gc
 import importlib
 import logging
@@ -104,17 +106,57 @@ def closing_session_store() -> ClosingSessionStore:
 
 async def sweep_closed_sessions() -> None:
     """Shut down expired sessions on time: the store only looks at expiry when a tab connects or closes."""
-    store = closing_session_store()
+    try:
+        store = closing_session_store()
+    except AttributeError as exc:  # Streamlit moved its session store: say so, and serve on
+        log.error("closed sessions will not be shut down: Streamlit's session store moved (%s)", exc)
+        return
     manager = Runtime.instance()._session_mgr
     while True:
         await asyncio.sleep(min(store.ttl, SWEEP_SECONDS))
         with manager._storage_lock:
-            store.expire()
+            dropped = store.expire()
+        if dropped:
+            gc.collect()  # a session's objects hold reference cycles; Streamlit's own collection after runs is off
+            give_back_memory()
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library's allocator controls, where it is glibc (Linux); None elsewhere."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+GLIBC = _glibc()
+M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
+
+
+def fewer_malloc_arenas() -> None:
+    """Two malloc arenas, not glibc's default of eight per core.
+
+    Every script run happens on a thread of its own; glibc gives threads their own arenas, and memory freed
+    in one is kept there for reuse by it: the process's size then tracks the busiest moment of each arena,
+    not what is alive. Two arenas keep threads sharing (and reusing) the same freed memory. Called before
+    any session's thread starts.
+    """
+    if GLIBC is not None:
+        GLIBC.mallopt(M_ARENA_MAX, 2)
+
+
+def give_back_memory() -> None:
+    """Return freed heap pages to the system (after closed sessions were shut down)."""
+    if GLIBC is not None:
+        GLIBC.malloc_trim(0)
 
 
 @asynccontextmanager
 async def lifespan(_app: st.App) -> AsyncIterator[None]:
     """Open the process's backend (log, follower, sandbox, password gate) with the server."""
+    fewer_malloc_arenas()
     leave_legacy_pages_mode()  # before any session exists: a deep link opened first runs its page once
     try:
         await asyncio.to_thread(lambda: open_shared(current_settings()))

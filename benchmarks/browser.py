@@ -11,7 +11,8 @@ each websocket message arrives (``performance.now()``, whose zero is the navigat
 fields of Streamlit's ``ForwardMsg`` from its bytes: ``new_session`` (a script run began) and
 ``script_finished`` = FINISHED_SUCCESSFULLY (a whole run ended; a fragment's run or one cut short for a rerun
 does not count). A step is drawn at the first animation frame where its own content predicate holds, no
-element is stale and a whole run has finished since the step began. Server run = that run's ``script_finished``
+element is stale, no element still shows the skeleton Streamlit draws while its lazily loaded code arrives,
+and a whole run has finished since the step began. Server run = that run's ``script_finished``
 less its ``new_session``, as the browser received them.
 """
 
@@ -96,7 +97,7 @@ def drawn(page: Page, started_ms: float, content: str, arg: object = None, *, fr
               const runs = window.__runs;
               const ends = runs ? runs.finished.concat(fragment ? runs.fragments : []).filter(t => t >= started) : [];
               if (!ends.length) return false;
-              if (document.querySelector('[data-stale="true"]')) return false;
+              if (document.querySelector('[data-stale="true"], [data-testid="stMain"] [data-testid^="stSkeleton"]')) return false;
               if (!({content})) return false;
               const finished = Math.min(...ends);
               const begun = runs.started.filter(t => t >= started && t <= finished).pop() ?? started;

@@ -107,9 +107,11 @@ class StreamlitServer:
     """
 
     def __init__(
-        self, env: dict[str, str], *, secrets: Path | None = None, port: int | None = None, script: Path | None = None
+        self, env: dict[str, str], *, secrets: Path | None = None, port: int | None = None, script: Path | None = None,
+        python: Path | None = None, start_timeout: float = 60,
     ) -> None:
-        """``script``: a page of a test's own instead of ``app.py`` (it finds the app's modules on ``PYTHONPATH``)."""
+        """``script``: a page of a test's own instead of ``app.py`` (it finds the app's modules on ``PYTHONPATH``);
+        ``python``: another environment's interpreter (default: this one); ``start_timeout``: seconds to answer."""
         self.port = port or free_port()  # given when the secrets must name the address first (sign-in's redirect_uri)
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith(("RIVYA_", "APP_PASSWORD", "DAILY_CREDIT_BUDGET"))}
@@ -118,7 +120,7 @@ class StreamlitServer:
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         secrets_file = secrets or ARTIFACTS / f"no-secrets-{self.port}.toml"  # never created
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script or "app.py"), "--server.port", str(self.port),
+            [str(python or sys.executable), "-m", "streamlit", "run", str(script or "app.py"), "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
              "--secrets.files", str(secrets_file)],
             cwd=ROOT,
@@ -126,7 +128,7 @@ class StreamlitServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.url}/_stcore/health", timeout=1).ok:

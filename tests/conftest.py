@@ -21,6 +21,7 @@ from ui.services import MAIN_SCRIPT
 
 from .postgres_server import PostgresServer
 
+pytest_plugins = ["tests.requirements_venv"]  # a requirements-only environment, installed in the background
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(MAIN_SCRIPT)  # what AppTest runs: the app's pages (``app.py`` only serves them)
 PAGE_SCRIPTS = ("pages/image.py", "pages/video.py", "pages/history.py")

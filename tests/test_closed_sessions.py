@@ -47,5 +47,5 @@ def test_a_closed_tabs_media_is_released_after_its_reconnect_window(browser: Bro
     deadline = time.monotonic() + 90  # the window, then the sweep (every TTL_SECONDS here), on a busy machine
     while served(icon) == 200 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert served(icon) == 404, "the closed session's media file is still held"
+    assert served(icon) == 404, f"the closed session's media file is still held; see {app.log_path}"
     assert "could not be shut down" not in Path(app.log_path).read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -60,6 +61,29 @@ def app(provider: OidcProvider, sandbox: Sandbox, tmp_path_factory: pytest.TempP
     server.stop()
 
 
+
+@pytest.mark.timeout(1500)
+def test_sign_in_works_from_an_install_of_requirements_txt_alone(
+    browser: Browser, provider: OidcProvider, sandbox: Sandbox, requirements_python: Path,
+    tmp_path: Path, request: pytest.FixtureRequest,
+) -> None:
+    port = free_port()
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('ALLOWED_EMAIL_DOMAINS = ["example.com"]\n' + provider.auth_secrets(port))
+    env = {"RIVYA_BASE_URL": sandbox.url, "RIVYA_API_KEY": sandbox.api_key, "RIVYA_DATA_DIR": str(tmp_path)}
+    # The app's own environment, made from requirements.txt alone (tests/requirements_venv.py).
+    # Its first start reads every module from a new folder: generous on a busy machine.
+    server = StreamlitServer(env, secrets=secrets, port=port, python=requirements_python, start_timeout=300)
+    try:
+        with new_page(browser, request, base_url=server.url) as page:
+            page.goto("/")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name=ADA["sub"]).click()  # the provider's one-click account
+            expect(page.get_by_text("Signed in as Ada Lovelace")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Internal Server Error")).to_have_count(0)
+            expect(page.get_by_role("heading", name="Imagine Studio")).to_be_visible()
+    finally:
+        server.stop()
 
 
 def sign_in(page: Page) -> None:
