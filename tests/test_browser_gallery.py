@@ -108,7 +108,7 @@ def test_a_result_link_opens_after_a_restart_in_a_fresh_browser(
         page = context.new_page()
         page.goto(f"{server.url}/gallery?job={video.id}")
         dialog = page.get_by_role("dialog")
-        expect(dialog.get_by_text(video.prompt, exact=True)).to_be_visible(timeout=30_000)
+        expect(dialog.get_by_text(video.prompt, exact=True)).to_be_visible(timeout=90_000)  # a fresh server, a busy machine
         expect(dialog.get_by_text("10 credits")).to_be_visible()
         player = dialog.locator("video")
         expect(player).to_be_attached()
