@@ -179,8 +179,11 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
     open_gallery(page, served.url)
     rows = tile_rows(page)
     assert rows[0] >= 5 and rows[:-1] == [rows[0]] * (len(rows) - 1), rows  # at least five a row beside the sidebar
-    heights = {round(box["height"]) for box in tile_boxes(page)}
-    assert len(heights) == 1, heights  # one or two prompt lines, a video or not, starred or not: the same height
+    # One or two prompt lines, a video or not, a preview or not: once every picture is drawn, one height.
+    page.wait_for_function("""() => { const ts = [...document.querySelectorAll('[class*="st-key-gtile-"]')];
+        const imgs = [...document.querySelectorAll('[class*="st-key-gtile-"] img')];
+        return ts.length && imgs.length === ts.length && imgs.every(i => i.complete && i.naturalWidth > 0)
+            && new Set(ts.map(t => Math.round(t.getBoundingClientRect().height))).size === 1; }""", timeout=30_000)
     page.get_by_label("Search prompts or tags").fill("lighthouse")
     page.keyboard.press("Enter")
     expect(page.get_by_text("2 results, newest first")).to_be_visible(timeout=20_000)
