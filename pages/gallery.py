@@ -29,7 +29,8 @@ studio = page_access()  # first, whatever started this script: nothing is drawn 
 
 # The grid: a keyed horizontal container laid out as a CSS grid, so tiles keep one width and line up in rows at any
 # window width (Streamlit's columns stack one per row on a phone). Tiles are keyed ``gtile-i-<id>`` / ``gtile-v-<id>``
-# (image / video) so one stylesheet can fix their parts' heights and badge the videos.
+# (image / video) so one stylesheet can fix their parts' heights and badge the videos. The selection bar sticks
+# through its layout wrapper: Streamlit wraps each container in one exactly its height, which would hold it in place.
 TILE_MIN_PX = 160  # two tiles a row on a 390-pixel phone, five or more beside the sidebar at 1400
 STYLE = f"""<style>
 .st-key-gallery-grid {{ display: grid !important; gap: 0.6rem;
@@ -50,8 +51,8 @@ p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-ori
 [class*="st-key-gtile-"] .stCheckbox label {{ gap: 0.25rem; }}
 [class*="st-key-gallery-star-"] button p {{ position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip-path: inset(50%); white-space: nowrap; }}
-.st-key-gallery-bar {{ position: sticky; top: 3.75rem; z-index: 20; background: #fff; padding: 0.35rem 0;
-  border-bottom: 1px solid rgb(49 51 63 / 0.12); }}
+[data-testid="stLayoutWrapper"]:has(> .st-key-gallery-bar) {{ position: sticky; top: 3.75rem; z-index: 20; }}
+.st-key-gallery-bar {{ background: #fff; padding: 0.35rem 0; border-bottom: 1px solid rgb(49 51 63 / 0.12); }}
 </style>"""
 
 

@@ -100,13 +100,21 @@ def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = GA
 
 
 def neighbours(log: TaskLog, f: GalleryFilter, job_id: int) -> tuple[int | None, int | None]:
-    """The results matching ``f`` just newer and just older than ``job_id`` (``None`` at either end): the large
-    view's previous / next across the whole filtered set, loaded or not. ``job_id`` itself need not match ``f``
-    (opened from a link, or unstarred meanwhile): its neighbours are still the nearest matches by id."""
+    """The results matching ``f`` just newer and just older than ``job_id``: the large view's previous / next across
+    the whole filtered set, loaded or not. Past either end it wraps round (the newest's previous is the oldest), so
+    a step never disables the button that has the focus (the browser would drop the focus out of the dialog, and
+    Escape would no longer close it); ``None`` only when nothing else matches. ``job_id`` itself need not match
+    ``f`` (opened from a link, or unstarred meanwhile): its neighbours are still the nearest matches by id."""
     where, args = _where(log, f)
-    older = log.read(f"SELECT id FROM jobs WHERE {where} AND id < ? ORDER BY id DESC LIMIT 1", [*args, job_id])
-    newer = log.read(f"SELECT id FROM jobs WHERE {where} AND id > ? ORDER BY id ASC LIMIT 1", [*args, job_id])
-    return (int(newer[0][0]) if newer else None, int(older[0][0]) if older else None)
+
+    def first(condition: str, order: str, bound: list[Any]) -> int | None:
+        rows = log.read(f"SELECT id FROM jobs WHERE {where}{condition} AND id <> ? ORDER BY id {order} LIMIT 1",
+                        [*args, *bound, job_id])
+        return int(rows[0][0]) if rows else None
+
+    newer = first(" AND id > ?", "ASC", [job_id]) or first("", "ASC", [])  # else the oldest
+    older = first(" AND id < ?", "DESC", [job_id]) or first("", "DESC", [])  # else the newest
+    return newer, older
 
 
 def shown_ids(log: TaskLog, f: GalleryFilter, pages: int) -> tuple[int, ...]:

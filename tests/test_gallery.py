@@ -426,9 +426,10 @@ def test_neighbours_step_across_the_filtered_set(log: TaskLog, tmp_path: Path) -
     first, _, middle, _, last = [add_result(log, media, p) for p in ("sea one", "fox", "sea two", "owl", "sea three")]
     sea = GalleryFilter(text="sea")
     assert gallery.neighbours(log, sea, middle.id) == (last.id, first.id)  # the fox and the owl between are skipped
-    assert gallery.neighbours(log, sea, last.id) == (None, middle.id)
-    assert gallery.neighbours(log, sea, first.id) == (middle.id, None)
+    assert gallery.neighbours(log, sea, last.id) == (first.id, middle.id)  # round from the newest to the oldest
+    assert gallery.neighbours(log, sea, first.id) == (middle.id, last.id)  # and from the oldest to the newest
     assert gallery.neighbours(log, GalleryFilter(), middle.id) == (middle.id + 1, middle.id - 1)
+    assert gallery.neighbours(log, GalleryFilter(text="fox"), middle.id - 1) == (None, None)  # nothing else matches
 
 
 def test_large_view_previous_and_next_follow_the_gallery_filters(seeded_app) -> None:
@@ -436,12 +437,12 @@ def test_large_view_previous_and_next_follow_the_gallery_filters(seeded_app) -> 
     at = open_page("pages/gallery.py")
     at.text_input(key="gallery:text").set_value("lighthouse").run()
     at.button(key=f"gallery:open:{made[1].id}").click().run()
-    assert at.button(key="large:previous").disabled  # the newest lighthouse clip: nothing newer matches
     at.button(key="large:next").click().run()
     assert at.query_params["job"] == str(made[0].id) and any(c.value == made[0].prompt for c in at.code)
-    assert at.button(key="large:next").disabled  # the oldest match, though older results exist under no filter
-    at.button(key="large:previous").click().run()
+    at.button(key="large:next").click().run()  # from the oldest match round to the newest, past 30 other results
     assert at.query_params["job"] == str(made[1].id) and any(c.value == made[1].prompt for c in at.code)
+    at.button(key="large:previous").click().run()
+    assert at.query_params["job"] == str(made[0].id)
 
 
 def test_large_view_offers_no_animate_or_download_for_a_file_that_does_not_decode(seeded_app) -> None:

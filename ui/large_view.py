@@ -235,13 +235,14 @@ def _step(job_id: int) -> None:
 
 def _steps(job: Job) -> None:
     """Previous / Next (also the left and right arrow keys) across the results the Gallery's filters match,
-    newest first as the grid shows them; from another page, across every result."""
+    newest first as the grid shows them, round from either end; from another page, across every result."""
     newer, older = neighbours(current_studio().log, session().gallery_filter or GalleryFilter(), job.id)
     row = st.container(horizontal=True, gap="small", vertical_alignment="center", horizontal_alignment="right")
     row.button("Previous", key="large:previous", icon=":material/chevron_left:", shortcut="left", disabled=newer is None,
-               on_click=_step, args=(newer,), help="The newer result (left arrow key)")
+               on_click=_step, args=(newer,), help="The newer result; from the newest, the oldest (left arrow key)")
     row.button("Next", key="large:next", icon=":material/chevron_right:", icon_position="right", shortcut="right",
-               disabled=older is None, on_click=_step, args=(older,), help="The older result (right arrow key)")
+               disabled=older is None, on_click=_step, args=(older,),
+               help="The older result; from the oldest, the newest (right arrow key)")
 
 
 @st.dialog("Result", width="large", on_dismiss=_closed)
