@@ -203,8 +203,9 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     # What is chosen there shows as chips below the row, so it stays in sight with the popover closed.
     narrowed = len(st.session_state.get(STATUSES) or ()) + _dates_narrowed(st.session_state.get(DATES), choices)
     only, models, text, more = st.columns([2, 3, 4, 2], vertical_alignment="bottom")
+    # Keyed: its label counts what is chosen inside, and a new label must not make a new (closed) popover.
     statuses = dates = more.popover(f"More filters ({narrowed})" if narrowed else "More filters",
-                                    icon=":material/filter_list:")
+                                    icon=":material/filter_list:", key="history:more")
     shown = [FAVOURITES, MINE] if person is not None else [FAVOURITES]
     picked = only.pills("Show only", shown, selection_mode="multi", key=ONLY,
                         help="Favourites: results you starred. Mine: jobs you made." if person is not None
