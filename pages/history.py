@@ -12,15 +12,14 @@ from ui.history import (
     balance_row,
     charts,
     figures,
-    follow_log,
     job_filters,
     jobs_table,
     my_spend,
     selection_actions,
     spend_by_person,
-    start_live,
     stuck_jobs,
 )
+from ui.history_live import follow_log, start_live
 from ui.jobs_view import CardMode, job_card
 from ui.outage import log_unreachable
 from ui.services import demo_banner
