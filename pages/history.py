@@ -12,18 +12,18 @@ from ui.history import (
     balance_row,
     charts,
     figures,
-    follow_log,
     job_filters,
     jobs_table,
     my_spend,
     selection_actions,
     spend_by_person,
-    start_live,
     stuck_jobs,
 )
+from ui.history_live import follow_log, start_live
 from ui.jobs_view import CardMode, job_card
 from ui.outage import log_unreachable
 from ui.services import demo_banner
+from ui.session import session
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
@@ -71,6 +71,8 @@ def _history(studio: Studio, person: Person | None) -> None:
 def _jobs(studio: Studio, person: Person | None) -> None:
     """Filters, table and the selected job: a fragment, so a filter, a page or a selection reruns this part only
     (the figures above do not change with them, and each of their reruns costs a query and a redraw)."""
+    if session().goto_page:
+        st.rerun()  # "Use these settings" or Animate on the selected job: the page run switches page
     jobs = job_filters(studio, person)
     matching = studio.ledger.count(jobs)
     # On the left, beside the count: the table's own toolbar appears top right on hover and would cover it.

@@ -146,7 +146,7 @@ def test_history_table_charts_row_and_csv(page: Page, app: StreamlitServer, tmp_
     log.update(job.id, status="succeeded", reserved_credits=4, final_credits=4, media_paths=[str(result)], task_id="task_seeded")
     open_page(page, f"{app.url}/history")
     grid = page.get_by_test_id("stDataFrame")
-    expect(grid).to_be_visible()
+    expect(grid).to_be_visible(timeout=20_000)  # a first draw on two shared cores under load takes seconds
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     csv = Path(download.value.path()).read_text()

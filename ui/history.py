@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from ui.access import auth_configured, key_owner
 from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.outage import outage_guard
+from ui.history_live import stamp_rows
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
@@ -50,13 +49,9 @@ STATUS_COLOURS = {
 TIME_MEASURES = {"median": "half finished within", "p90": "9 in 10 finished within"}
 FAVOURITES, MINE, GRIDS = "Favourites", "Mine", "Grids"
 COMPARE_MIN, COMPARE_MAX = 2, 4
-# Seconds between two looks at the log's change counter while History is open: a job's new state shows within this
-# (plus one page run) of the log recording it.
-LIVE_SECONDS = 2.0
 # The filters' widget keys: the chips below them clear a filter by resetting its widget's value.
 ONLY, MODELS, TEXT, STATUSES, DATES, PAGE = (
     "history:only", "history:models", "history:text", "history:statuses", "history:dates", "history:page")
-_SHOWN = "history:shown"
 
 
 def balance_row(studio: Studio, person: Person | None) -> None:
@@ -203,8 +198,9 @@ def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
     # What is chosen there shows as chips below the row, so it stays in sight with the popover closed.
     narrowed = len(st.session_state.get(STATUSES) or ()) + _dates_narrowed(st.session_state.get(DATES), choices)
     only, models, text, more = st.columns([2, 3, 4, 2], vertical_alignment="bottom")
+    # Keyed: its label counts what is chosen inside, and a new label must not make a new (closed) popover.
     statuses = dates = more.popover(f"More filters ({narrowed})" if narrowed else "More filters",
-                                    icon=":material/filter_list:")
+                                    icon=":material/filter_list:", key="history:more")
     shown = [FAVOURITES, MINE, GRIDS] if person is not None else [FAVOURITES, GRIDS]
     picked = only.pills("Show only", shown, selection_mode="multi", key=ONLY,
                         help=("Favourites: results you starred. Mine: jobs you made." if person is not None
@@ -340,7 +336,7 @@ def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[in
         number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=PAGE, width=160)
     before = studio.log.signature()
     page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    _shown_rows(studio, tuple(int(i) for i in page["id"]), before)
+    stamp_rows(studio, tuple(int(i) for i in page["id"]), before)
     zone = viewer_timezone().key
     made_by = auth_configured()
     event = st.dataframe(
@@ -400,55 +396,3 @@ def stuck_jobs(studio: Studio) -> None:
             studio.jobs.recheck()
             st.toast("Checking every running job now.")
 
-
-@dataclass
-class Shown:
-    """What this tab's History shows, as stamps of the log (``LedgerView.rollup_stamp`` and ``rows_stamp``).
-
-    ``signature`` is the log's change counter when the stamps were last known to match the log; ``rows`` is None
-    when the log changed while the table was read (the table may then be stale, so the next look redraws).
-    """
-
-    signature: tuple[int, int, int]
-    rollup: tuple
-    ids: tuple[int, ...] = ()
-    rows: tuple | None = ()
-
-
-def start_live(studio: Studio) -> None:
-    """At the top of a whole run, before anything reads the log: stamp what the figures, counts and charts show.
-
-    Taken first, so a change that lands while the page is read makes the stamp older than the page, never newer:
-    the next look then redraws once rather than missing it.
-    """
-    st.session_state[_SHOWN] = Shown(studio.log.signature(), studio.ledger.rollup_stamp())
-
-
-def _shown_rows(studio: Studio, ids: tuple[int, ...], before: tuple[int, int, int]) -> None:
-    """Stamp the table's rows as just read; ``before`` is the change counter read before them."""
-    shown: Shown | None = st.session_state.get(_SHOWN)
-    if shown is None:
-        return
-    rows = studio.ledger.rows_stamp(ids)
-    shown.ids, shown.rows = ids, rows if studio.log.signature() == before else None
-
-
-@st.fragment(run_every=LIVE_SECONDS)
-@outage_guard()
-def follow_log(studio: Studio) -> None:
-    """Every LIVE_SECONDS: one read of the log's change counter; when it moved, the two stamps; when what the page
-    shows changed (a job's status, cost or result, a new job), the whole page runs again, without a reload.
-
-    A poll of a running job moves the counter but neither stamp, so it costs two small reads and no redraw.
-    """
-    shown: Shown | None = st.session_state.get(_SHOWN)
-    if shown is None:
-        return
-    signature = studio.log.signature()
-    if shown.rows is not None and signature == shown.signature:
-        return
-    if (shown.rows is not None and studio.ledger.rollup_stamp() == shown.rollup
-            and studio.ledger.rows_stamp(shown.ids) == shown.rows):
-        shown.signature = signature
-        return
-    st.rerun()
