@@ -59,7 +59,10 @@ def home_page(studio: Studio) -> None:
     st.title("Imagine Studio", anchor=False)
     st.caption("Make images and videos with Grok Imagine. Type a prompt, press Generate, and watch it finish.")
     demo_banner(studio)
-    backend, balance, jobs = st.columns(3)
+    # Rows that wrap rather than columns, which a phone stacks one per row: the figures and links then take two rows
+    # there instead of seven, and the recent results come into the first screens.
+    figures = st.container(horizontal=True, gap="medium")
+    backend, balance, jobs = (figures.container(width="stretch") for _ in range(3))
     backend.metric("Connected to", "Sandbox" if studio.sandbox else "Rivya API")
     if not studio.sandbox:  # the demo banner above already explains the sandbox
         backend.caption(md_escape(studio.backend_label))
@@ -72,16 +75,17 @@ def home_page(studio: Studio) -> None:
     down = log_down()  # the notice above says why; the links below still work
     jobs.metric("Jobs", "—" if down else f"{studio.log.signature()[0]:,}")  # the counter's row count: no table scan
     st.subheader("Start", anchor=False)
-    columns = st.columns(len(MODELS) + 2)
+    links = st.container(horizontal=True, gap="small")
+    columns = [links.container(border=True, width="stretch") for _ in range(len(MODELS) + 2)]
     for column, spec in zip(columns, MODELS.values(), strict=False):
-        with column.container(border=True):
+        with column:
             st.page_link(PAGE_FOR_CATEGORY[spec.category], label=f"Make {'an' if spec.category[0] in 'aeiou' else 'a'} "
                          f"{spec.category}", icon=ICONS.get(spec.category))
             st.caption(f"{spec.display_name} · {spec.base_credits} credits")
-    with columns[-2].container(border=True):
+    with columns[-2]:
         st.page_link("pages/gallery.py", label="Gallery", icon=":material/photo_library:")
         st.caption("Results, favourites, Compare")
-    with columns[-1].container(border=True):
+    with columns[-1]:
         st.page_link("pages/history.py", label="History & credits", icon=":material/receipt_long:")
         st.caption("Every job and what it cost")
     if not down:

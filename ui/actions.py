@@ -28,7 +28,7 @@ if (!window.__studioCopyLink) {
     const button = event.target.closest("[data-copy-link]");
     if (!button) return;
     const link = new URL(button.dataset.copyLink, document.baseURI).href;
-    const label = button.querySelector("span");
+    const label = button.querySelector("[data-label]");
     try {
       await navigator.clipboard.writeText(link);
       label.textContent = "Link copied";
@@ -41,14 +41,14 @@ if (!window.__studioCopyLink) {
 </script>"""
 # Close to a Streamlit secondary button, so the row reads as one row; colours follow the theme's text colour.
 _COPY_STYLE = (
-    "display:inline-flex;align-items:center;gap:.4rem;min-height:2.5rem;padding:.25rem .75rem;font:inherit;"
-    "color:inherit;background:transparent;border:1px solid color-mix(in srgb,currentColor 20%,transparent);"
-    "border-radius:.5rem;cursor:pointer;white-space:nowrap"
+    "display:inline-flex;align-items:center;gap:.5rem;min-height:2.5rem;padding:.25rem .75rem;font:inherit;font-size:.875rem;"
+    "color:inherit;background:transparent;border:1px solid color-mix(in srgb,currentColor 18%,transparent);"
+    "border-radius:.5rem;cursor:pointer;white-space:nowrap;line-height:1.6"
 )
+# Streamlit's own icon font (bundled with it, as its buttons' icons are); hidden from screen readers, which read the words.
 _LINK_ICON = (
-    '<svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="currentColor"><path d="M3.9 12c0-1.71 '
-    "1.39-3.1 3.1-3.1h4V7H7c-2.76 0-5 2.24-5 5s2.24 5 5 5h4v-1.9H7c-1.71 0-3.1-1.39-3.1-3.1zM8 13h8v-2H8v2zm9-6h-4v1.9h4"
-    'c1.71 0 3.1 1.39 3.1 3.1s-1.39 3.1-3.1 3.1h-4V17h4c2.76 0 5-2.24 5-5s-2.24-5-5-5z"/></svg>'
+    '<span aria-hidden="true" style="font-family:\'Material Symbols Rounded\';font-size:1.25rem;line-height:1;'
+    'font-feature-settings:\'liga\'">link</span>'
 )
 
 
@@ -105,7 +105,7 @@ def copy_link_button(link: str) -> None:
     """"Copy link": puts the result's address (``ui.large_view.link_to``) on the clipboard with one click."""
     st.html(
         f'<button type="button" data-copy-link="{html.escape(link, quote=True)}" style="{_COPY_STYLE}" '
-        f'title="Copy the link to this result: anyone on the team can open it">{_LINK_ICON}<span>Copy link</span>'
+        f'title="Copy the link to this result: anyone on the team can open it">{_LINK_ICON}<span data-label>Copy link</span>'
         f"</button>{_COPY_SCRIPT}",
         unsafe_allow_javascript=True,
         width="content",
