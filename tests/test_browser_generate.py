@@ -263,3 +263,30 @@ def test_after_a_press_the_new_job_is_in_view(browser: Browser, app: StreamlitSe
             arg=header.element_handle(), timeout=RESULT_TIMEOUT,
         )
         expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_use_these_settings_lands_on_the_filled_form_and_says_so(browser: Browser, app: StreamlitServer,
+                                                                 sandbox: Sandbox, request: pytest.FixtureRequest) -> None:
+    with new_page(browser, request, viewport={"width": 390, "height": 844}, is_mobile=True) as page:
+        open_page(page, f"{app.url}/image")
+        type_prompt(page, "An otter floating on its back")
+        generate(page).scroll_into_view_if_needed()
+        generate(page).click()
+        tasks_with(sandbox, "An otter floating on its back", at_least=1)
+        (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", ("An otter floating on its back",))
+        expect(results(page).first).to_be_visible(timeout=RESULT_TIMEOUT)
+        type_prompt(page, "Something else entirely")
+        details = page.locator(".st-key-results").get_by_text("Prompt and settings").first
+        details.scroll_into_view_if_needed()
+        details.click()
+        reuse = page.locator(".st-key-results").get_by_role("button", name="Use these settings").first
+        reuse.scroll_into_view_if_needed()
+        reuse.click()
+        said = page.get_by_text(f"Settings from job #{job.id} are in the form.")
+        expect(said).to_be_visible()
+        expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("An otter floating on its back")
+        page.wait_for_function(  # the page brought the message (and the form under it) into view
+            """(el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }""",
+            arg=said.element_handle(), timeout=15_000,
+        )
+        expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -28,7 +28,7 @@ from rivya.thumbnails import PREVIEW, thumbnail_bytes
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import follow, follow_later, jobs_panel
-from ui.page_scripts import commit_prompt_while_typing, scroll_into_view
+from ui.page_scripts import commit_prompt_while_typing, scroll_into_view, scroll_to_top
 from ui.services import current_studio, session_id
 from ui.session import session
 from ui.text import credits_text, md_escape, shorten
@@ -520,9 +520,9 @@ def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
     caption = None if down else budget_caption(studio, current_person())
     if caption:
         st.caption(caption)
-    if session().model(model).scroll == "form":
+    if session().model(model).scroll == "form":  # the page opens at its top: the title, what was filled, the form
         session().model(model).scroll = None
-        scroll_into_view(widget_key(model, "filled"))
+        scroll_to_top()
 
 
 def results_panel(studio: Studio, model: str, *, down: bool) -> None:
