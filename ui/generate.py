@@ -500,13 +500,13 @@ def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
     # resetting it then would turn a double click's second half into a new press of one take.
     bar.segmented_control("How many", HOW_MANY, key=widget_key(model, "count"), required=True, default=1,
                           help="Several takes of the same prompt and settings.")
-    count = _count(model)
-    total = count * credits_for(model, params)
+    count, cost = _count(model), credits_for(model, params)  # the catalog's price: the one source
+    total = count * cost
     balance = _balance(studio)
     blocker = _blocker(studio, spec, prompt, problem, total, balance, down=down)
     row = bar.container(horizontal=True, vertical_alignment="center", key="generate-row", width="content")
     row.button(
-        generate_label(count, credits_for(model, params)), type="primary", key=widget_key(model, "generate"),
+        generate_label(count, cost), type="primary", key=widget_key(model, "generate"),
         shortcut=SHORTCUT, on_click=_register_click, args=(model,), icon=ICONS.get(spec.category),
         disabled=blocker is not None,
     )
