@@ -146,7 +146,7 @@ def receive_animate(studio: Studio, spec: ModelSpec) -> None:
     session().model(spec.id).animate = {
         "job_id": job.id, "owner": None, "reference": None, "problem": None, "preview": None,
     }
-    session().model(spec.id).notice = None
+    _form_filled(spec.id)
 
 
 def _drop_animate(model: str) -> None:
