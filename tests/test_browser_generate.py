@@ -60,12 +60,13 @@ def generate(page: Page) -> object:
     return page.locator(".st-key-generate-row").get_by_role("button", name=re.compile("Generate"))
 
 
-def in_view(page: Page, locator: object) -> bool:
-    """The element's whole box lies within the viewport as it is scrolled now."""
-    box = locator.bounding_box()
-    size = page.viewport_size
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["x"] >= 0 \
-        and box["x"] + box["width"] <= size["width"]
+def wait_in_view(page: Page, locator: object, *, upper_half: bool = False, timeout: float = RESULT_TIMEOUT) -> None:
+    """Wait until the element's box lies within the viewport (its upper half) as the page has scrolled it."""
+    page.wait_for_function(
+        """([el, half]) => { const r = el.getBoundingClientRect();
+                             return r.top >= 0 && r.bottom <= window.innerHeight / (half ? 2 : 1); }""",
+        arg=[locator.element_handle(), upper_half], timeout=timeout,
+    )
 
 
 def test_ctrl_enter_generates_and_the_prompt_keeps_focus(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
@@ -246,8 +247,8 @@ def test_after_a_press_the_new_job_is_in_view(browser: Browser, app: StreamlitSe
     with new_page(browser, request, viewport={"width": width, "height": height}, is_mobile=width < 500) as page:
         open_page(page, f"{app.url}/video")
         if width >= 1000:  # the Video page's whole form, Generate included, fits the first screen
-            expect(generate(page)).to_be_visible()
-            assert in_view(page, generate(page))
+            expect(generate(page)).to_be_visible(timeout=30_000)
+            wait_in_view(page, generate(page), timeout=15_000)
         prompt = f"A lantern drifting at {width} px"
         type_prompt(page, prompt)
         generate(page).scroll_into_view_if_needed()
@@ -258,10 +259,7 @@ def test_after_a_press_the_new_job_is_in_view(browser: Browser, app: StreamlitSe
         expect(header).to_be_visible(timeout=RESULT_TIMEOUT)
         # Brought to the upper half of the screen by the page, not by the test: on a phone the panel sits under the
         # whole form, and the result under the card's header needs the room below it.
-        page.wait_for_function(
-            """(el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight / 2; }""",
-            arg=header.element_handle(), timeout=RESULT_TIMEOUT,
-        )
+        wait_in_view(page, header, upper_half=True)
         expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
@@ -285,8 +283,5 @@ def test_use_these_settings_lands_on_the_filled_form_and_says_so(browser: Browse
         said = page.get_by_text(f"Settings from job #{job.id} are in the form.")
         expect(said).to_be_visible()
         expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("An otter floating on its back")
-        page.wait_for_function(  # the page brought the message (and the form under it) into view
-            """(el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }""",
-            arg=said.element_handle(), timeout=15_000,
-        )
+        wait_in_view(page, said, timeout=15_000)  # the page brought the message (and the form under it) into view
         expect(page.get_by_test_id("stException")).to_have_count(0)
