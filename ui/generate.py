@@ -435,7 +435,7 @@ def _blocker(studio: Studio, spec: ModelSpec, prompt: str, problem: str | None, 
     again at the press (the wallet read fresh), so a stale figure here never lets a press through."""
     settings = studio.settings
     if down:
-        return Blocker("Generate waits until the job log can be reached.")
+        return Blocker("Generate waits for the job log (the notice at the top says why).")
     if personal_key_choice_pending():
         return Blocker("Choose which key pays (at the top of the page).")
     if not prompt.strip():
