@@ -60,12 +60,13 @@ def generate(page: Page) -> object:
     return page.locator(".st-key-generate-row").get_by_role("button", name=re.compile("Generate"))
 
 
-def in_view(page: Page, locator: object) -> bool:
-    """The element's whole box lies within the viewport as it is scrolled now."""
-    box = locator.bounding_box()
-    size = page.viewport_size
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["x"] >= 0 \
-        and box["x"] + box["width"] <= size["width"]
+def wait_in_view(page: Page, locator: object, *, upper_half: bool = False, timeout: float = RESULT_TIMEOUT) -> None:
+    """Wait until the element's box lies within the viewport (its upper half) as the page has scrolled it."""
+    page.wait_for_function(
+        """([el, half]) => { const r = el.getBoundingClientRect();
+                             return r.top >= 0 && r.bottom <= window.innerHeight / (half ? 2 : 1); }""",
+        arg=[locator.element_handle(), upper_half], timeout=timeout,
+    )
 
 
 def test_ctrl_enter_generates_and_the_prompt_keeps_focus(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
@@ -91,7 +92,7 @@ def test_a_batch_of_three_from_the_browser(page: Page, app: StreamlitServer, san
     open_page(page, f"{app.url}/image")
     type_prompt(page, "Three takes of a heron")
     page.get_by_role("radiogroup", name="How many").get_by_role("radio", name="3", exact=True).click()
-    expect(page.get_by_text("3 × 4 = 12 credits")).to_be_visible()  # shown before anything is sent
+    expect(generate(page)).to_contain_text("Generate 3 · 12 credits")  # shown before anything is sent
     assert not tasks_with(sandbox, "Three takes of a heron", timeout=0)
     page.get_by_role("button", name=re.compile("Generate")).dblclick()
     tasks = tasks_with(sandbox, "Three takes of a heron", at_least=3)
@@ -174,15 +175,15 @@ def test_the_prompt_library_stays_open_after_save_apply_and_rename(page: Page, a
     type_prompt(page, "A kingfisher diving")
     expect(apply).to_be_visible()
 
-    picked = page.locator(".st-key-grok-imagine-preset-pick")
-    expect(picked).to_contain_text("Kingfisher")
+    picked = page.get_by_role("combobox", name="Preset (most starred results first)")
+    expect(picked).to_have_value("Kingfisher")
     page.get_by_role("button", name="Rename").click()
     new_name = page.get_by_role("textbox", name="New name")
     new_name.fill("Blue kingfisher")
     new_name.press("Enter")  # Enter renames
     expect(page.get_by_text("Renamed to “Blue kingfisher”.")).to_be_visible()
     expect(new_name).to_be_hidden()  # the popover closed
-    expect(picked).to_contain_text("Blue kingfisher")  # the list shows the new name at once
+    expect(picked).to_have_value("Blue kingfisher")  # the list shows the new name at once
     elsewhere.click()
     type_prompt(page, "A kingfisher at dusk")
     expect(apply).to_be_visible()
@@ -193,13 +194,12 @@ def test_a_renamed_starter_loses_its_badge(page: Page, app: StreamlitServer) -> 
     open_page(page, f"{app.url}/video")
     page.get_by_text("Prompt library").click()
     page.get_by_role("tab", name="Presets").click()
-    picked = page.locator(".st-key-grok-imagine-video-preset-pick")
-    expect(picked).to_contain_text("· starter")
+    picked = page.get_by_role("combobox", name="Preset (most starred results first)")
+    expect(picked).to_have_value(re.compile(r"· starter$"))
     page.get_by_role("button", name="Rename").click()
     page.get_by_role("textbox", name="New name").fill("Our opening shot")
     page.get_by_role("button", name="Rename", exact=True).last.click()
-    expect(picked).to_contain_text("Our opening shot")
-    expect(picked).not_to_contain_text("starter")
+    expect(picked).to_have_value("Our opening shot")  # the team's own now: no starter badge
 
 
 def test_the_cost_is_on_the_button(page: Page, app: StreamlitServer) -> None:
@@ -209,7 +209,7 @@ def test_the_cost_is_on_the_button(page: Page, app: StreamlitServer) -> None:
     how_many = page.get_by_role("radiogroup", name="How many")
     how_many.get_by_role("radio", name="4", exact=True).click()
     expect(generate(page)).to_contain_text("Generate 4 · 16 credits")
-    page.get_by_text("Quality mode").click()  # a setting: both models bill a fixed price per take
+    page.get_by_text("Quality mode", exact=True).click()  # a setting: both models bill a fixed price per take
     expect(generate(page)).to_contain_text("Generate 4 · 16 credits")
     how_many.get_by_role("radio", name="2", exact=True).click()
     expect(generate(page)).to_contain_text("Generate 2 · 8 credits")
@@ -242,24 +242,46 @@ def test_generate_waits_for_a_prompt_and_says_why_beside_it(page: Page, app: Str
 
 
 @pytest.mark.parametrize(("width", "height"), [(1400, 1000), (390, 844)])
-def test_after_a_press_the_new_job_is_in_view(browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest,
-                                              width: int, height: int) -> None:
+def test_after_a_press_the_new_job_is_in_view(browser: Browser, app: StreamlitServer, sandbox: Sandbox,
+                                              request: pytest.FixtureRequest, width: int, height: int) -> None:
     with new_page(browser, request, viewport={"width": width, "height": height}, is_mobile=width < 500) as page:
         open_page(page, f"{app.url}/video")
         if width >= 1000:  # the Video page's whole form, Generate included, fits the first screen
-            expect(generate(page)).to_be_visible()
-            assert in_view(page, generate(page))
+            expect(generate(page)).to_be_visible(timeout=30_000)
+            wait_in_view(page, generate(page), timeout=15_000)
         prompt = f"A lantern drifting at {width} px"
         type_prompt(page, prompt)
         generate(page).scroll_into_view_if_needed()
         generate(page).click()
-        card = page.locator(".st-key-results").get_by_text(prompt).first
-        expect(card).to_be_visible(timeout=RESULT_TIMEOUT)
-        page.wait_for_function(
-            """(text) => { const el = [...document.querySelectorAll('.st-key-results *')]
-                             .find(e => e.childElementCount === 0 && e.textContent.includes(text));
-                           if (!el) return false; const r = el.getBoundingClientRect();
-                           return r.top >= 0 && r.bottom <= window.innerHeight; }""",
-            arg=prompt, timeout=RESULT_TIMEOUT,
-        )
+        tasks_with(sandbox, prompt, at_least=1)
+        (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
+        header = page.locator(".st-key-results").get_by_text(re.compile(rf"Grok Imagine Video · #{job.id}$")).first
+        expect(header).to_be_visible(timeout=RESULT_TIMEOUT)
+        # Brought to the upper half of the screen by the page, not by the test: on a phone the panel sits under the
+        # whole form, and the result under the card's header needs the room below it.
+        wait_in_view(page, header, upper_half=True)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_use_these_settings_lands_on_the_filled_form_and_says_so(browser: Browser, app: StreamlitServer,
+                                                                 sandbox: Sandbox, request: pytest.FixtureRequest) -> None:
+    with new_page(browser, request, viewport={"width": 390, "height": 844}, is_mobile=True) as page:
+        open_page(page, f"{app.url}/image")
+        type_prompt(page, "An otter floating on its back")
+        generate(page).scroll_into_view_if_needed()
+        generate(page).click()
+        tasks_with(sandbox, "An otter floating on its back", at_least=1)
+        (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", ("An otter floating on its back",))
+        expect(results(page).first).to_be_visible(timeout=RESULT_TIMEOUT)
+        type_prompt(page, "Something else entirely")
+        details = page.locator(".st-key-results").get_by_text("Prompt and settings").first
+        details.scroll_into_view_if_needed()
+        details.click()
+        reuse = page.locator(".st-key-results").get_by_role("button", name="Use these settings").first
+        reuse.scroll_into_view_if_needed()
+        reuse.click()
+        said = page.get_by_text(f"Settings from job #{job.id} are in the form.")
+        expect(said).to_be_visible()
+        expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("An otter floating on its back")
+        wait_in_view(page, said, timeout=15_000)  # the page brought the message (and the form under it) into view
         expect(page.get_by_test_id("stException")).to_have_count(0)

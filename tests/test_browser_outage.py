@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from rivya.sandbox import Sandbox
 
-from .browser_support import GENERATE_DISABLED, GENERATE_ENABLED, new_page, open_page, served_app
+from .browser_support import GENERATE_DISABLED, GENERATE_ENABLED, new_page, open_page, served_app, type_prompt
 from .conftest import FAST_TIMING
 from .postgres_server import PostgresServer
 
@@ -38,6 +38,7 @@ def test_an_open_page_says_the_log_is_unreachable_and_comes_back_by_itself(
         sandbox, tmp_path / "data", DATABASE_URL=database.create_database(), MEDIA_DIR=str(tmp_path / "media")
     ) as app:
         open_page(page, f"{app.url}/image")
+        type_prompt(page, "a lighthouse while the log comes and goes")  # Generate waits for a prompt of its own
         expect(page.locator(GENERATE_ENABLED)).to_have_count(1)
 
         database.halt()
@@ -57,6 +58,7 @@ def test_an_open_page_says_the_log_is_unreachable_and_comes_back_by_itself(
 
         database.resume()
         expect(page.get_by_text(UNREACHABLE)).to_have_count(0, timeout=NOTICED)
+        type_prompt(page, "a lighthouse once the log is back")  # the reload began a new session, its box empty
         expect(page.locator(GENERATE_DISABLED)).to_have_count(0)
         expect(page.locator(GENERATE_ENABLED)).to_have_count(1)
         expect(page.get_by_test_id("stException")).to_have_count(0)

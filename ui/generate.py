@@ -28,7 +28,7 @@ from rivya.thumbnails import PREVIEW, thumbnail_bytes
 from ui.access import current_person, key_owner, personal_key_choice_pending
 from ui.form import form_values, param_widgets, prefill, remember, remembered, widget_key
 from ui.jobs_view import follow, follow_later, jobs_panel
-from ui.page_scripts import commit_prompt_while_typing, scroll_into_view
+from ui.page_scripts import commit_prompt_while_typing, scroll_into_view, scroll_to_top
 from ui.services import current_studio, session_id
 from ui.session import session
 from ui.text import credits_text, md_escape, shorten
@@ -146,7 +146,7 @@ def receive_animate(studio: Studio, spec: ModelSpec) -> None:
     session().model(spec.id).animate = {
         "job_id": job.id, "owner": None, "reference": None, "problem": None, "preview": None,
     }
-    session().model(spec.id).notice = None
+    _form_filled(spec.id)
 
 
 def _drop_animate(model: str) -> None:
@@ -435,7 +435,7 @@ def _blocker(studio: Studio, spec: ModelSpec, prompt: str, problem: str | None, 
     again at the press (the wallet read fresh), so a stale figure here never lets a press through."""
     settings = studio.settings
     if down:
-        return Blocker("Generate waits until the job log can be reached.")
+        return Blocker("Generate waits for the job log (the notice at the top says why).")
     if personal_key_choice_pending():
         return Blocker("Choose which key pays (at the top of the page).")
     if not prompt.strip():
@@ -500,13 +500,13 @@ def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
     # resetting it then would turn a double click's second half into a new press of one take.
     bar.segmented_control("How many", HOW_MANY, key=widget_key(model, "count"), required=True, default=1,
                           help="Several takes of the same prompt and settings.")
-    count = _count(model)
-    total = count * credits_for(model, params)
+    count, cost = _count(model), credits_for(model, params)  # the catalog's price: the one source
+    total = count * cost
     balance = _balance(studio)
     blocker = _blocker(studio, spec, prompt, problem, total, balance, down=down)
     row = bar.container(horizontal=True, vertical_alignment="center", key="generate-row", width="content")
     row.button(
-        generate_label(count, credits_for(model, params)), type="primary", key=widget_key(model, "generate"),
+        generate_label(count, cost), type="primary", key=widget_key(model, "generate"),
         shortcut=SHORTCUT, on_click=_register_click, args=(model,), icon=ICONS.get(spec.category),
         disabled=blocker is not None,
     )
@@ -520,9 +520,9 @@ def generate_form(studio: Studio, spec: ModelSpec, *, down: bool) -> None:
     caption = None if down else budget_caption(studio, current_person())
     if caption:
         st.caption(caption)
-    if session().model(model).scroll == "form":
+    if session().model(model).scroll == "form":  # the page opens at its top: the title, what was filled, the form
         session().model(model).scroll = None
-        scroll_into_view(widget_key(model, "filled"))
+        scroll_to_top()
 
 
 def results_panel(studio: Studio, model: str, *, down: bool) -> None:

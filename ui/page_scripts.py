@@ -17,8 +17,10 @@ PRESS_WAIT_MS = 5000
 
 
 def _run(body: str) -> None:
-    """Run ``body`` in the page. A fresh comment makes each call a new element, so the script runs each time."""
-    st.html(f"<script>/* {uuid.uuid4().hex} */{body}</script>", unsafe_allow_javascript=True, width="content")
+    """Run ``body`` in the page, in a scope of its own (the page's scripts share one global scope). A fresh comment
+    makes each call a new element, so the script runs each time."""
+    st.html(f"<script>/* {uuid.uuid4().hex} */(() => {{{body}}})();</script>", unsafe_allow_javascript=True,
+            width="content")
 
 
 def _css_key(key: str) -> str:
@@ -40,6 +42,14 @@ def scroll_into_view(key: str) -> None:
         el.scrollIntoView({{block: "start"}});
       }};
       setTimeout(go, 50);
+    """)
+
+
+def scroll_to_top() -> None:
+    """Scroll the page back to its top (its title, then the form), wherever the person had scrolled to."""
+    _run("""
+      const main = document.querySelector('[data-testid="stMain"]');
+      (main && main.scrollHeight > main.clientHeight ? main : document.scrollingElement).scrollTo({top: 0});
     """)
 
 
