@@ -226,11 +226,12 @@ def test_selected_rows_offer_compare_animate_and_a_zip(seeded: list[int]) -> Non
     at = history(None)
     select(at, [0])
     assert at.button(key="history:compare").disabled  # one result: nothing to compare with
-    assert at.button(key="history:animate")  # one image result
+    # One image result: Animate once, on the selected job's card (its row of actions), not again above the table.
+    assert [b.key for b in at.button if b.label == "Animate"] == [f"history:animate:{seeded[0]}"]
     assert any("Selected job" in h.value for h in at.subheader)
     select(at, [0, 1, 2])
     assert not at.button(key="history:compare").disabled
-    assert not [b for b in at.button if b.key == "history:animate"]  # Animate takes exactly one image
+    assert not [b for b in at.button if b.label == "Animate"]  # no card for three rows, and no Animate for them
     assert [b for b in at.get("download_button") if b.proto.id.endswith("history:zip")]
     select(at, [0, 4])  # the failed job has no result: no comparing it
     assert at.button(key="history:compare").disabled
