@@ -194,7 +194,8 @@ def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]
     assert any("jobs, newest first" in getattr(c, "value", "") for c in csv.children.values())  # beside the count
     select(at, [0])
     actions = parent_of(at.main, lambda node: getattr(node, "key", None) == "history:compare")
-    assert actions.type == "flex_container" and len(actions.children) == 4  # Compare, Animate, ZIP, note: no gaps
+    # Compare, ZIP, note: no gaps (Animate is on the selected job's card, once)
+    assert actions.type == "flex_container" and len(actions.children) == 3
     assert "Prompt and settings" not in [e.label for e in at.expander]  # the selected job's shown open
     # Raw settings and status checks are for admins only (nobody is one without sign-in).
     assert "Details for admins" not in [e.label for e in at.expander]
