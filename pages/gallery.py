@@ -16,7 +16,7 @@ from rivya.sniffing import is_video
 from rivya.tasklog import Job
 from rivya.thumbnails import TILE, blank, shown_thumbnail
 from ui.access import current_person, page_access
-from ui.actions import star_button
+from ui.actions import full_size_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.form import widget_key
@@ -49,7 +49,8 @@ p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-ori
   height: 2.7em; line-height: 1.35em; margin: 0; font-size: 0.875rem; }}
 [class*="st-key-gtile-"] .stButton button {{ min-height: 2rem; padding: 0.15rem 0.55rem; }}
 [class*="st-key-gtile-"] .stCheckbox label {{ gap: 0.25rem; }}
-[class*="st-key-gallery-star-"] button p {{ position: absolute; width: 1px; height: 1px; overflow: hidden;
+[class*="st-key-gallery-star-"] button p, [class*="st-key-gallery-open-"] button p {{
+  position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip-path: inset(50%); white-space: nowrap; }}
 [data-testid="stLayoutWrapper"]:has(> .st-key-gallery-bar) {{ position: sticky; top: 3.75rem; z-index: 20; }}
 .st-key-gallery-bar {{ background: #fff; padding: 0.35rem 0; border-bottom: 1px solid rgb(49 51 63 / 0.12); }}
@@ -124,7 +125,7 @@ def _filters(person: str) -> GalleryFilter:
 
 def _tile(job: Job, starred: bool, person: str) -> None:
     """One result: a fixed 4:3 preview, one caption line, two prompt lines and one row of controls, so every tile
-    has the same height. Animate, Download, Use these settings and Copy link are in the large view (Open): four
+    has the same height. Animate, Download, Use these settings and Copy link are in the large view (Full size): four
     fewer widgets per tile to send and draw on every rerun of the grid."""
     media_dir = studio.jobs.media_dir
     path = gallery.result_file(job, media_dir)
@@ -140,9 +141,11 @@ def _tile(job: Job, starred: bool, person: str) -> None:
                    md_escape(" · ".join((kind, display_name(job.model), local_time(job.submitted_at)))))
         st.html(f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
         with st.container(horizontal=True, gap="xsmall", vertical_alignment="center", wrap=False):
-            st.button("Open", key=f"gallery:open:{job.id}", on_click=open_in_page, args=(job.id,),
-                      help="The large view: full size, Animate, Download, tags, Copy link")
+            # The row's own Star and Full size (ui.actions), in its order; Full size opens the large view, which has the
+            # whole row (Animate, Download, Use these settings, Copy link). Both show their icon only here (STYLE hides
+            # the words from sight, not from screen readers; the tooltip says them): with Pick, a 160-pixel tile's width.
             star_button(job.id, starred, person, key=f"gallery:star:{job.id}")
+            full_size_button(job.id, key=f"gallery:open:{job.id}", on_click=open_in_page)
             st.checkbox("Pick", key=_pick_key(job.id), on_change=_pick, args=(job.id,))  # the bar above explains
 
 

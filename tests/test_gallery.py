@@ -333,7 +333,12 @@ def test_open_shows_the_large_view_and_puts_the_result_in_the_address(seeded_app
     assert at.query_params["job"] == str(newest.id)
     assert any(c.value == newest.prompt for c in at.code)
     assert any("**4 credits**" in m.value for m in at.markdown)
-    assert any(c.value == f"/gallery?job={newest.id}" for c in at.code)  # Copy link
+    # The tile's Full size leads to the whole row of actions, as on a card (less Full size: it is shown large)
+    keys = {b.key for b in at.button} | {b.key for b in at.get("download_button")}
+    assert {f"large:{name}:{newest.id}" for name in ("star", "animate", "download", "reuse")} <= keys
+    assert f"large:full:{newest.id}" not in keys
+    # Copy link, the row's own button (ui.actions.copy_link_button), which copies this address
+    assert any(f'data-copy-link="/gallery?job={newest.id}"' in h.proto.body for h in at.get("html"))
 
 
 def test_a_link_opens_its_result_and_an_unknown_one_says_so(seeded_app) -> None:

@@ -194,7 +194,8 @@ def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]
     assert any("jobs, newest first" in getattr(c, "value", "") for c in csv.children.values())  # beside the count
     select(at, [0])
     actions = parent_of(at.main, lambda node: getattr(node, "key", None) == "history:compare")
-    assert actions.type == "flex_container" and len(actions.children) == 4  # Compare, Animate, ZIP, note: no gaps
+    # Compare, ZIP, note: no gaps (Animate is on the selected job's card, once)
+    assert actions.type == "flex_container" and len(actions.children) == 3
     assert "Prompt and settings" not in [e.label for e in at.expander]  # the selected job's shown open
     # Raw settings and status checks are for admins only (nobody is one without sign-in).
     assert "Details for admins" not in [e.label for e in at.expander]
@@ -226,11 +227,12 @@ def test_selected_rows_offer_compare_animate_and_a_zip(seeded: list[int]) -> Non
     at = history(None)
     select(at, [0])
     assert at.button(key="history:compare").disabled  # one result: nothing to compare with
-    assert at.button(key="history:animate")  # one image result
+    # One image result: Animate once, on the selected job's card (its row of actions), not again above the table.
+    assert [b.key for b in at.button if b.label == "Animate"] == [f"history:animate:{seeded[0]}"]
     assert any("Selected job" in h.value for h in at.subheader)
     select(at, [0, 1, 2])
     assert not at.button(key="history:compare").disabled
-    assert not [b for b in at.button if b.key == "history:animate"]  # Animate takes exactly one image
+    assert not [b for b in at.button if b.label == "Animate"]  # no card for three rows, and no Animate for them
     assert [b for b in at.get("download_button") if b.proto.id.endswith("history:zip")]
     select(at, [0, 4])  # the failed job has no result: no comparing it
     assert at.button(key="history:compare").disabled

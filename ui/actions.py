@@ -5,6 +5,7 @@ behaves the same everywhere."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -112,31 +113,38 @@ def copy_link_button(link: str) -> None:
     )
 
 
+def _decodes(job: Job) -> bool:
+    """False for an image whose saved file is missing or does not decode: the card and the large view show a
+    placeholder there, so it is neither a video's source nor a file to download (not the picture it claims to be)."""
+    if job.category != "image":
+        return True
+    path = result_file(job, current_studio().jobs.media_dir)
+    return path is not None and result_image_size(path) is not None
+
+
 def result_download(job: Job, *, key: str) -> None:
-    """Download for a saved result, with its recipe inside; none for an image file that does not decode (the card
-    shows a placeholder there, and offers no file that is not the picture it claims to be)."""
-    if job.category == "image":
-        path = result_file(job, current_studio().jobs.media_dir)
-        if path is None or result_image_size(path) is None:
-            return
-    download_button(job, key=key)  # the file carries its recipe; made on click
+    """Download for a saved result, with its recipe inside; none for an image file that does not decode."""
+    if _decodes(job):
+        download_button(job, key=key)  # the file carries its recipe; made on click
 
 
-def _full_size_button(job: Job, key: str) -> None:
-    """Opens the result in the large view, through its ``?job=`` link."""
+def full_size_button(job_id: int, *, key: str, on_click: Callable[[int], None] | None = None) -> None:
+    """"Full size": the result in the large view, through its ``?job=`` link. ``on_click`` replaces the opener
+    inside a fragment or a dialog (``ui.large_view.open_in_page``), whose own rerun does not draw the large view."""
     from ui.large_view import open_link  # the large view draws this row too: imported when used, not at import
 
-    st.button("Full size", key=key, icon=":material/open_in_full:", on_click=open_link, args=(job.id,),
-              help="Open this result large, with its tags, lineage and link.")
+    st.button("Full size", key=key, icon=":material/open_in_full:", on_click=on_click or open_link, args=(job_id,),
+              help="Open this result large: Animate, Download, Use these settings, Copy link, tags and lineage.")
 
 
 def _rest(job: Job, key_prefix: str, *, full_size: bool) -> None:
     """The actions after Star: Animate, Full size, Download, Use these settings, Copy link."""
     from ui.large_view import link_to
 
-    animate_button(job, key=f"{key_prefix}:animate:{job.id}")
+    if _decodes(job):  # a damaged picture is no video's source
+        animate_button(job, key=f"{key_prefix}:animate:{job.id}")
     if full_size:
-        _full_size_button(job, f"{key_prefix}:full:{job.id}")
+        full_size_button(job.id, key=f"{key_prefix}:full:{job.id}")
     result_download(job, key=f"{key_prefix}:download:{job.id}")
     use_settings_button(job, key=f"{key_prefix}:reuse:{job.id}")
     copy_link_button(link_to(job.id))
@@ -157,7 +165,7 @@ def result_actions(job: Job, key_prefix: str, *, starred: bool, person: str, com
             _rest(job, key_prefix, full_size=full_size)
             return
         if full_size:
-            _full_size_button(job, f"{key_prefix}:full:{job.id}")
+            full_size_button(job.id, key=f"{key_prefix}:full:{job.id}")
         more = st.popover("More", icon=":material/more_horiz:", key=f"{key_prefix}:more:{job.id}", on_change="rerun",
                           help="Animate, Download, Use these settings, Copy link")
         if more.open:

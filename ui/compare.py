@@ -14,7 +14,7 @@ from rivya.media import result_image_size
 from rivya.people import star_owner
 from rivya.sniffing import is_video
 from ui.access import current_person
-from ui.actions import star_button
+from ui.actions import full_size_button, star_button
 from ui.large_view import hand_over, open_in_page
 from ui.pictures import show_result_image
 from ui.services import current_studio
@@ -48,7 +48,7 @@ def _closed() -> None:
 
 
 def _open(job_id: int) -> None:
-    """Open on a compared result: its large view replaces Compare."""
+    """Full size on a compared result: its large view replaces Compare."""
     session().gallery_comparing = None
     open_in_page(job_id)
 
@@ -83,10 +83,10 @@ def open_compare(job_ids: list[int]) -> None:
             else:
                 show_result_image(path, width=width if size[0] else "stretch")
             st.markdown(f"**#{job.id}** · {job.charged_credits:,} credits")
+            # The first two of the row every result has (ui.actions.result_actions); the rest are in the large view.
             with st.container(horizontal=True, gap="small"):
                 star_button(job.id, job.id in starred, person, key=f"compare:star:{job.id}")
-                st.button("Open", key=f"compare:open:{job.id}", icon=":material/open_in_full:", on_click=_open,
-                          args=(job.id,), help="This result's large view: full size, Animate, Download, tags")
+                full_size_button(job.id, key=f"compare:open:{job.id}", on_click=_open)
             # Words marked only against a related first prompt: between unrelated ones every word would be struck.
             st.markdown(_prompt_markdown(jobs[0].prompt, job.prompt) if diffed[index] else md_escape(job.prompt))
             for row in rows:

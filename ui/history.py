@@ -24,7 +24,6 @@ from rivya.studio import Studio
 from rivya.tasklog import Job
 from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_bytes
 from ui.access import auth_configured, key_owner
-from ui.actions import animate_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.history_live import stamp_rows
@@ -368,15 +367,14 @@ def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[in
 
 
 def selection_actions(jobs: list[Job]) -> None:
-    """What can be done with the selected rows: Compare 2-4 results, Animate one image, download them as a ZIP."""
+    """What can be done with the selected rows together: Compare 2-4 results, download them as a ZIP. One selected
+    job's own actions (Animate, Download...) are on its card below, once."""
     results = [j for j in jobs if j.status == JobStatus.SUCCEEDED and j.media_paths]
     comparable = COMPARE_MIN <= len(jobs) <= COMPARE_MAX and len(results) == len(jobs)
     with st.container(horizontal=True, vertical_alignment="center"):  # no gap where a button is absent
         if st.button("Compare", key="history:compare", icon=":material/compare:", disabled=not comparable,
                      help=f"Select {COMPARE_MIN} to {COMPARE_MAX} finished results to see them side by side."):
             open_compare([j.id for j in jobs])
-        if len(jobs) == 1:
-            animate_button(jobs[0], key="history:animate")
         zip_download(results, key="history:zip")
         skipped = len(jobs) - len(results)
         st.caption(f"{len(jobs):,} selected" + (f"; {skipped:,} without a saved result" if skipped else ""))

@@ -27,8 +27,7 @@ from rivya.sniffing import is_video
 from rivya.status import JobStatus
 from rivya.tasklog import Job
 from ui.access import current_person
-from ui.actions import animate_button, star_button, use_settings_button
-from ui.downloads import download_button
+from ui.actions import result_actions
 from ui.form import widget_key
 from ui.outage import outage_guard
 from ui.pictures import show_result_image
@@ -147,15 +146,16 @@ def capped_width(shape: tuple[int, int] | None) -> int | Literal["stretch"]:
     return width if width < COLUMN_PX else "stretch"
 
 
-def _show_result(job: Job) -> bool:
-    """The result, or words saying why it cannot be shown; True when a result file was shown (so it can be
-    animated or downloaded). A video is taken as shown: its player says so itself if it cannot play."""
+def _show_result(job: Job) -> None:
+    """The result, or words saying why it cannot be shown (a damaged picture: a placeholder). A video's player says
+    so itself if it cannot play."""
     path = result_file(job, current_studio().jobs.media_dir)
     if path is not None and is_video(path):
         st.video(str(path), format=mimetypes.guess_type(path.name)[0] or "video/mp4", width=capped_width(_shape(job, path)))
-        return True
+        return
     if path is not None:
-        return show_result_image(path, width=capped_width(_shape(job, path)))
+        show_result_image(path, width=capped_width(_shape(job, path)))
+        return
     if job.status != JobStatus.SUCCEEDED:
         st.info(f"This job has no result: it is {md_escape(job.status)}.", icon=":material/info:")
     else:
@@ -163,7 +163,6 @@ def _show_result(job: Job) -> bool:
         link = job.result_urls[0] if job.result_urls else None
         if is_web_url(link):
             st.link_button("Open Rivya's link (it may have expired)", link, icon=":material/open_in_new:")
-    return False
 
 
 def _chain_line(job: Job) -> str:
@@ -197,19 +196,13 @@ def _details(job: Job) -> None:
     st.markdown(f"**{job.charged_credits:,} credits**{maker} · {local_time(job.submitted_at)}")
 
 
-def _actions(job: Job, shown: bool) -> None:
-    """The result's actions; Animate and Download only for a result that could be shown (a damaged file would
-    fail as a video's source and download as something nobody can open)."""
-    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
-    with row:
-        if shown:
-            animate_button(job, key=f"large:animate:{job.id}")
-        use_settings_button(job, key=f"large:reuse:{job.id}")
-        if shown:
-            download_button(job, key=f"large:download:{job.id}")  # the saved file, its recipe written inside
-    with row.popover("Copy link", icon=":material/link:"):
-        st.caption("Anyone on the team can open this result with this link:")
-        st.code(link_to(job.id), language=None)
+def _actions(job: Job) -> None:
+    """The result's row of actions, as on every card (``ui.actions.result_actions``), less Full size: it is shown
+    large here. Animate and Download only for a saved result that decodes (a damaged file would fail as a video's
+    source and download as something nobody can open)."""
+    person = star_owner(current_person())
+    starred = job.id in stars.starred(current_studio().log, [job.id], person)
+    result_actions(job, "large", starred=starred, person=person, full_size=False)
 
 
 def _tags(job: Job) -> None:
@@ -264,11 +257,9 @@ def show_large(job_id: int) -> None:
         _steps(job)
     result, about = st.columns([3, 2])  # side by side on a desktop, one under the other on a phone
     with result:
-        shown = _show_result(job)
+        _show_result(job)
     with about:
         _details(job)
-        person = star_owner(current_person())
-        star_button(job.id, job.id in stars.starred(current_studio().log, [job.id], person), person, key=f"large:star:{job.id}")
-        _actions(job, shown)
+        _actions(job)
         _tags(job)  # last: its open list of tags drops over nothing but the space below, never over a button
     _lineage(job)
