@@ -10,11 +10,13 @@ the new environment is not slowed by compiling pandas and pyarrow.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,41 +24,62 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = "requirements_python"
 INSTALL_TIMEOUT = 1500  # seconds
+# Names the folder every process of one run shares: set by the run's main process, inherited by pytest-xdist's
+# workers. Each worker collects every test; the first to claim the folder (an atomic mkdir) installs while the others
+# wait for its exit code.
+RUN_VARIABLE = "STUDIO_REQUIREMENTS_RUN"
+
+
+def _folder() -> Path:
+    return Path(tempfile.gettempdir()) / f"requirements-only-{os.environ[RUN_VARIABLE]}"
 
 
 class Install:
-    """``python -m venv`` then ``pip install -r requirements.txt`` in a shell, started now, awaited by ``python()``."""
+    """``python -m venv`` then ``pip install -r requirements.txt`` in a shell, started by the first process of the run
+    that collects a test needing it; its exit code lands in ``rc``, which ``python()`` waits for in any process."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="requirements-only-"))
-        self.log = self.folder / "install.log"
-        venv = self.folder / "venv"
+        folder = _folder()
+        self.log = folder / "install.log"
+        self.rc = folder / "rc"
+        venv = folder / "venv"
         self.interpreter = venv / "bin" / "python"
+        self.started = time.monotonic()
+        self.process: subprocess.Popen | None = None
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            return  # another worker of this run installs
         script = (f'"{sys.executable}" -m venv "{venv}" && "{self.interpreter}" -m pip install --quiet '
-                  f'--disable-pip-version-check -r "{ROOT / "requirements.txt"}"')
+                  f'--disable-pip-version-check -r "{ROOT / "requirements.txt"}"; echo $? > "{self.rc}.part" '
+                  f'&& mv "{self.rc}.part" "{self.rc}"')
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(["bash", "-c", script], stdout=log, stderr=subprocess.STDOUT)
-        self.started = time.monotonic()
 
     def python(self) -> Path:
         """The environment's interpreter once the install has ended; a failure names pip's last words."""
-        try:
-            self.process.wait(max(1.0, INSTALL_TIMEOUT - (time.monotonic() - self.started)))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise RuntimeError(f"pip install -r requirements.txt took over {INSTALL_TIMEOUT} s") from None
-        if self.process.returncode != 0:
+        while not self.rc.exists():
+            if time.monotonic() - self.started > INSTALL_TIMEOUT:
+                raise RuntimeError(f"pip install -r requirements.txt took over {INSTALL_TIMEOUT} s")
+            time.sleep(0.5)  # waiting on another process's install: nothing to block on but its file
+        if self.rc.read_text().strip() != "0":
             raise RuntimeError(f"pip install -r requirements.txt failed:\n{self.log.read_text()[-3000:]}")
         return self.interpreter
 
     def close(self) -> None:
-        if self.process.poll() is None:
+        """Stop an install still running; the folder goes when the whole run ends (another worker may still use it)."""
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _install: Install | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's main process names the run before any worker starts (workers inherit its environment)."""
+    if not hasattr(config, "workerinput"):
+        os.environ[RUN_VARIABLE] = uuid.uuid4().hex
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -66,9 +89,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         _install = Install()
 
 
-def pytest_sessionfinish() -> None:
+def pytest_sessionfinish(session: pytest.Session) -> None:
     if _install is not None:
         _install.close()
+    if not hasattr(session.config, "workerinput"):  # the run's main process (or a run without xdist): remove it
+        shutil.rmtree(_folder(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

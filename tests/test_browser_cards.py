@@ -14,7 +14,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from rivya.sandbox import Sandbox, Timing
 
-from .browser_support import StreamlitServer, new_page, open_page, served_app, tasks_with, type_prompt
+from .browser_support import (
+    StreamlitServer,
+    let_everything_end,
+    new_page,
+    open_page,
+    served_app,
+    tasks_with,
+    type_prompt,
+)
 
 pytestmark = pytest.mark.browser
 # A job's new state shows within one refresh of the log (<= 5 s) once the follower records it; the follower polls on
@@ -33,12 +41,6 @@ def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with served_app(sandbox, tmp_path_factory.mktemp("cards")) as server:
         yield server
 
-
-def let_everything_end(sandbox: Sandbox) -> None:
-    """Every task the sandbox holds ends at its next status check (a "#fail" prompt fails, the others succeed)."""
-    with sandbox.state.lock:
-        for task in sandbox.state.tasks.values():
-            task.queued_for = task.processing_for = 0
 
 
 def generate(page: Page, sandbox: Sandbox, prompt: str) -> None:

@@ -18,14 +18,23 @@ from rivya.people import person_id
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import OidcProvider, StreamlitServer, free_port, new_page
+from .browser_support import (
+    OidcProvider,
+    StreamlitServer,
+    free_port,
+    let_everything_end,
+    new_page,
+    tasks_with,
+    type_prompt,
+)
 
 pytestmark = pytest.mark.browser
 ADA = {"sub": "ada-sub-1", "email": "Ada@Example.com", "email_verified": True, "name": "Ada Lovelace"}
 # Verified, but not on the allow-list (ALLOWED_EMAIL_DOMAINS = example.com matches the whole domain, not a suffix).
 EVE = {"sub": "eve-sub-1", "email": "eve@evil-example.com", "email_verified": True, "name": "Eve"}
 # Long enough that a person can go to another page before the job ends.
-TIMING = Timing(image_queued=0.5, image_processing=5.0, video_queued=0.5, video_processing=3.0)
+# Jobs are held until a test lets them end (``let_everything_end``): what a page shows is then no race with the clock.
+TIMING = Timing(image_queued=0.5, image_processing=3600, video_queued=0.5, video_processing=3600)
 RESULT_TIMEOUT = 40_000
 
 
@@ -106,16 +115,17 @@ def test_a_page_opened_without_signing_in_shows_only_the_sign_in_prompt(page: Pa
 
 
 def test_sign_in_names_the_person_and_their_job_is_attributed(
-    page: Page, app: StreamlitServer, provider: OidcProvider
+    page: Page, app: StreamlitServer, provider: OidcProvider, sandbox: Sandbox
 ) -> None:
     sign_in(page)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     page.goto("/image")
     expect(page.get_by_text("Signed in as Ada Lovelace")).to_be_visible(timeout=30_000)  # a new tab is signed in too
     prompt = "A signed-in lighthouse"
-    page.get_by_role("textbox", name="Prompt").fill(prompt)
-    page.get_by_role("textbox", name="Prompt").press("Control+Enter")
+    type_prompt(page, prompt)
     page.get_by_role("button", name="Generate").click()
+    assert tasks_with(sandbox, prompt, at_least=1)
+    let_everything_end(sandbox)
     expect(page.locator(".st-key-results").get_by_test_id("stImage").first).to_be_visible(timeout=RESULT_TIMEOUT)
     (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
     assert (job.person, job.person_name) == (person_id(provider.url, ADA["sub"]), "Ada Lovelace")
@@ -149,7 +159,9 @@ def test_an_account_outside_the_allow_list_sees_plain_words_and_sign_out_only(pa
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
 
 
-def test_a_job_that_ends_on_another_page_brings_a_toast_and_counts_in_the_title(page: Page, app: StreamlitServer) -> None:
+def test_a_job_that_ends_on_another_page_brings_a_toast_and_counts_in_the_title(
+    page: Page, app: StreamlitServer, sandbox: Sandbox
+) -> None:
     page.context.grant_permissions(["notifications"])
     page.add_init_script("""
         window.shownNotifications = [];
@@ -161,12 +173,13 @@ def test_a_job_that_ends_on_another_page_brings_a_toast_and_counts_in_the_title(
     page.goto("/image")
     page.get_by_text("Sound and notification when a job ends").click()
     prompt = "A kettle that sings when done"
-    page.get_by_role("textbox", name="Prompt").fill(prompt)
-    page.get_by_role("textbox", name="Prompt").press("Control+Enter")
+    type_prompt(page, prompt)
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_text(re.compile("^(Queued|Generating|Sending)…"))).to_be_visible(timeout=10_000)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="History & credits").click()
     expect(page).to_have_url(re.compile(r"/history$"))
+    expect(page.get_by_role("heading", name="History & credits")).to_be_visible(timeout=30_000)
+    let_everything_end(sandbox)  # the job ends once History is open: its toast comes there
     toast = page.get_by_test_id("stToast").filter(has_text="Image is ready")
     expect(toast).to_be_visible(timeout=RESULT_TIMEOUT)
     (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
