@@ -97,14 +97,13 @@ class Session:
                 await self._reader
 
     async def click_generate(self, prompt: str) -> None:
-        """Type a prompt and press Generate in one rerun, as the browser sends them; wait for that run."""
-        states = [
-            WidgetState(id=self.widget_ids[f"{MODEL}:prompt"], string_value=prompt),
-            WidgetState(id=self.widget_ids[f"{MODEL}:generate"], trigger_value=True),
-        ]
-        self._full_done.clear()
-        await self._send_rerun(widgets=states)
-        await asyncio.wait_for(self._full_done.wait(), OPEN_TIMEOUT)
+        """Type a prompt (one run: Generate is off while the box is empty, and Streamlit drops a press of a button
+        that was off in the last run), then press Generate (a second run), as the browser sends them."""
+        typed = WidgetState(id=self.widget_ids[f"{MODEL}:prompt"], string_value=prompt)
+        for states in ([typed], [typed, WidgetState(id=self.widget_ids[f"{MODEL}:generate"], trigger_value=True)]):
+            self._full_done.clear()
+            await self._send_rerun(widgets=states)
+            await asyncio.wait_for(self._full_done.wait(), OPEN_TIMEOUT)
 
     def set_fixed_interval(self, seconds: float | None) -> None:
         """Re-arm every fragment timer at ``seconds`` (None: the server's own intervals from now on)."""

@@ -179,6 +179,7 @@ def test_a_job_that_ends_on_another_page_brings_a_toast_and_counts_in_the_title(
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="History & credits").click()
     expect(page).to_have_url(re.compile(r"/history$"))
     expect(page.get_by_role("heading", name="History & credits")).to_be_visible(timeout=30_000)
+    assert tasks_with(sandbox, prompt, at_least=1)
     let_everything_end(sandbox)  # the job ends once History is open: its toast comes there
     toast = page.get_by_test_id("stToast").filter(has_text="Image is ready")
     expect(toast).to_be_visible(timeout=RESULT_TIMEOUT)
