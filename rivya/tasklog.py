@@ -30,6 +30,24 @@ from .errors import StorageError
 from .money import CHARGED_SQL, RETURNED_SQL, charged_credits, returned_credits
 from .status import TERMINAL, JobStatus, sql_in, sql_status
 
+# v7 of both engines (the same SQL in each): Explore's grids.
+_GRIDS = """
+ALTER TABLE jobs ADD COLUMN grid_id TEXT;
+CREATE INDEX jobs_grid ON jobs (grid_id) WHERE grid_id IS NOT NULL;
+CREATE TABLE grids (
+    id TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    axes TEXT NOT NULL DEFAULT '{}',
+    cells INTEGER NOT NULL,
+    person TEXT,
+    person_name TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX grids_created ON grids (created_at);
+"""
+
 # Each entry moves the schema one version up; never edit a shipped entry, append one.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -159,22 +177,7 @@ MIGRATIONS: tuple[str, ...] = (
     # v7: Explore's grids. A grid is one press: its jobs carry its id (``grid_id``) and ``grids`` keeps what it was
     # planned from (``rivya.explore.plan_grid``: model, prompt as written, fixed settings, the setting axes), which
     # alone redraws it labelled by row and column; cell n is the job with the key ``<id>-<n>``.
-    """
-    ALTER TABLE jobs ADD COLUMN grid_id TEXT;
-    CREATE INDEX jobs_grid ON jobs (grid_id) WHERE grid_id IS NOT NULL;
-    CREATE TABLE grids (
-        id TEXT PRIMARY KEY,
-        model TEXT NOT NULL,
-        prompt TEXT NOT NULL,
-        params TEXT NOT NULL DEFAULT '{}',
-        axes TEXT NOT NULL DEFAULT '{}',
-        cells INTEGER NOT NULL,
-        person TEXT,
-        person_name TEXT,
-        created_at TEXT NOT NULL
-    );
-    CREATE INDEX grids_created ON grids (created_at);
-    """,
+    _GRIDS,
 )
 # PostgreSQL's schema, written anew at the version SQLite reached through ``MIGRATIONS`` (a PostgreSQL log starts
 # there): the same tables, columns and indexes, in PostgreSQL's words. Each entry is (version reached, script);
@@ -298,22 +301,7 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
     ALTER TABLE jobs ADD COLUMN sends INTEGER NOT NULL DEFAULT 1;
     """),
     # v7, as SQLite's: Explore's grids.
-    (7, """
-    ALTER TABLE jobs ADD COLUMN grid_id TEXT;
-    CREATE INDEX jobs_grid ON jobs (grid_id) WHERE grid_id IS NOT NULL;
-    CREATE TABLE grids (
-        id TEXT PRIMARY KEY,
-        model TEXT NOT NULL,
-        prompt TEXT NOT NULL,
-        params TEXT NOT NULL DEFAULT '{}',
-        axes TEXT NOT NULL DEFAULT '{}',
-        cells INTEGER NOT NULL,
-        person TEXT,
-        person_name TEXT,
-        created_at TEXT NOT NULL
-    );
-    CREATE INDEX grids_created ON grids (created_at);
-    """),
+    (7, _GRIDS),
 )
 SHARED_OWNER = "shared"
 logger = logging.getLogger("rivya.tasklog")
