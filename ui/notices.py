@@ -47,6 +47,11 @@ ALERTS = "notices:alerts"  # the sidebar toggle's widget key
 PAGE_SHOWS = {"image": "image", "video": "video"}
 SHOWS_EVERYTHING = "gallery"
 HOME = ""  # Home's url_path: its Recent results show the newest results
+# Streamlit pins toasts under the header, top right. On a phone that is over the top of the page's content (the job
+# cards, "Settings from job #N are in the form"): there they sit at the bottom of the screen instead, the place
+# phones show such notes, clear of what the person just pressed and reads. 640 px: where Streamlit stacks columns.
+TOAST_STYLE = ("<style>@media (max-width: 640px) { [data-testid='stToastContainer'] {"
+               " top: auto !important; bottom: 0.75rem; left: 0; right: 0; } }</style>")
 
 
 @dataclass(frozen=True)
@@ -293,6 +298,7 @@ def watch(studio: Studio, page: str) -> None:
     """
     moved = session().page != page
     session().page = page
+    st.html(TOAST_STYLE)  # style only: Streamlit puts it where it takes no room
     try:
         state: Watch | None = _watch(studio.log)
         finished = _look(state, studio.log)
