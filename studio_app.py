@@ -14,7 +14,6 @@ from ui.large_view import open_from_link
 from ui.notices import TITLE, watch
 from ui.outage import log_down, page_frame
 from ui.services import APP_ICON, studio_or_stop
-from ui.session import session
 
 
 def main() -> None:
@@ -33,7 +32,6 @@ def main() -> None:
         ],
         position="sidebar" if has_access() else "hidden",
     )
-    session().page = page.url_path  # "" is Home; the demo banner shows there only
     # While the job log cannot be reached, every page keeps this frame and says so in plain words (ui/outage.py).
     with page_frame(probe=has_access()):
         if has_access():
