@@ -24,7 +24,7 @@ from ui.form import remember, remembered, widget_key
 from ui.generate import budget_caption
 from ui.grid import GRID_PARAM, grid_view
 from ui.outage import log_down
-from ui.services import demo_banner, session_id
+from ui.services import session_id
 from ui.session import session
 from ui.text import credits_text, local_time, md_escape, shorten
 
@@ -189,7 +189,6 @@ def explore_page(studio: Studio) -> None:
     down = log_down()
     st.title("Explore", anchor=False)
     st.caption("One press, a labelled grid of prompt and setting variations.")
-    demo_banner(studio)
     form, panel = st.columns([4, 7], gap="large")
     with form:
         explore_form(studio, down=down)

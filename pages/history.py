@@ -22,7 +22,6 @@ from ui.history import (
 from ui.history_live import follow_log, start_live
 from ui.jobs_view import CardMode, job_card
 from ui.outage import log_unreachable
-from ui.services import demo_banner
 from ui.session import session
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
@@ -32,7 +31,6 @@ def history_page(studio: Studio) -> None:
     """The balance row on top is filled last: it may wait for Rivya, and the table need not wait with it."""
     person = current_person()
     st.title("History & credits", anchor=False)
-    demo_banner(studio)
     if log_unreachable():  # the notice above says why; the figures and the table all read the log
         st.caption("Jobs and spending show here again once the job log can be reached.")
         return

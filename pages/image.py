@@ -9,7 +9,6 @@ from rivya.studio import Studio
 from ui.access import page_access
 from ui.generate import generate_form, results_panel
 from ui.outage import log_down
-from ui.services import demo_banner
 from ui.text import md_escape
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
@@ -21,7 +20,6 @@ def image_page(studio: Studio) -> None:
     down = log_down()  # the job log cannot be reached: the main script's notice says so; the form waits with Generate off
     st.title("Image", anchor=False)  # the navigation's name of this page
     st.caption(f"Model: {md_escape(spec.display_name)}")
-    demo_banner(studio)
     form, panel = st.columns([5, 6], gap="large")
     with form:
         generate_form(studio, spec, down=down)

@@ -9,7 +9,6 @@ from rivya.studio import Studio
 from ui.access import page_access
 from ui.generate import generate_form, receive_animate, results_panel
 from ui.outage import log_down
-from ui.services import demo_banner
 from ui.text import md_escape
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
@@ -23,7 +22,6 @@ def video_page(studio: Studio) -> None:
         receive_animate(studio, spec)  # before the form draws: it prefills the prompt and shape
     st.title("Video", anchor=False)  # the navigation's name of this page
     st.caption(f"Model: {md_escape(spec.display_name)}")
-    demo_banner(studio)
     form, panel = st.columns([5, 6], gap="large")
     with form:
         generate_form(studio, spec, down=down)

@@ -321,7 +321,7 @@ RESULT_MS_WHERE = f"status = {_SUCCEEDED} AND finished_at IS NOT NULL"
 # Whose jobs a viewer follows (``TaskLog.pending_ids``, ``TaskLog.viewer_news``): a signed-in person's, or one browser
 # session's.
 VIEWER_COLUMNS = frozenset({"person", "session_id"})
-_BRIEF = "id, category, status, prompt, batch_id"
+_BRIEF = "id, category, status, prompt, batch_id, grid_id"
 
 _ROLLUP_COLUMNS = ("submitted_at", "finished_at", "model", "status", "reserved_credits", "final_credits", "expected_credits")
 
@@ -439,6 +439,7 @@ class Brief(NamedTuple):
     status: str
     prompt: str
     batch_id: str | None
+    grid_id: str | None = None  # the Explore grid it is a cell of: that page shows it
 
 
 @dataclass(frozen=True)
@@ -822,7 +823,7 @@ class TaskLog:
         if also:
             sql += f" UNION ALL SELECT {_BRIEF} FROM jobs WHERE id IN ({','.join('?' * len(also))})"
             args += also
-        return [Brief(int(r[0]), r[1], r[2], r[3], r[4]) for r in self._query(sql, args)]
+        return [Brief(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in self._query(sql, args)]
 
     def pending(self, backend: str | None = None) -> list[Job]:
         """Jobs not yet finished (oldest first), optionally of one backend only: read from index ``jobs_pending``."""

@@ -229,8 +229,11 @@ def test_markup_in_a_prompt_shows_as_text(page: Page, app: StreamlitServer) -> N
     open_page(page, f"{app.url}/image")
     type_prompt(page, nasty)
     page.get_by_role("button", name="Generate").click()
-    result_image(page)
+    # Opened on the live card while the job runs (the live part is above the finished results): the finished card
+    # that replaces it keeps it open, so a person reading it does not see it snap shut.
+    expect(page.get_by_text(re.compile("^(Queued|Generating|Sending)…"))).to_be_visible(timeout=10_000)
     page.locator(".st-key-results").get_by_text("Prompt and settings").first.click()
+    result_image(page)  # drawn by the finished card only (a live card draws no result until the page run)
     expect(page.locator(".st-key-results").get_by_text(nasty, exact=True).first).to_be_visible()
     assert page.locator("img[src=x]").count() == 0 and page.evaluate("window.pwned") is None
     assert page.locator(".st-key-results a[href='http://evil.example']").count() == 0

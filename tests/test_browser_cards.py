@@ -117,6 +117,14 @@ def test_a_toast_does_not_follow_the_person_to_the_next_page(page: Page, app: St
     let_everything_end(sandbox)
     toast = page.get_by_test_id("stToast").filter(has_text="Image did not finish")
     expect(toast).to_be_visible(timeout=SHOWN_TIMEOUT)  # a failure's toast stays about 10 s
-    page.get_by_role("link", name="History & credits").click()
+    assert toast.bounding_box()["y"] < 200  # a wide screen: top right, under the header
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: at the bottom, clear of the page's top
+    page.wait_for_function("el => el.getBoundingClientRect().bottom > 844 - 100", arg=toast.element_handle(),
+                           timeout=10_000)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sidebar = page.get_by_test_id("stSidebar")  # folded on the narrow screen, open again on the wide one
+    expect(sidebar).to_have_attribute("data-collapsed", "false")
+    expect(sidebar.get_by_role("switch")).to_be_visible()
+    sidebar.get_by_role("link", name="History & credits").click()
     expect(page.locator("h1", has_text="History")).to_be_visible(timeout=SHOWN_TIMEOUT)
     expect(toast).to_have_count(0, timeout=3_000)  # closed on the new page, long before it would have gone

@@ -187,21 +187,22 @@ def test_each_place_in_the_panel_draws_its_own_kind_of_card(app_sandbox: Sandbox
     older = logged("succeeded", saved=True, final_credits=4, prompt="older")
     take = logged("succeeded", saved=True, final_credits=4, batch_id="batch-4")
     running_take = logged("processing", reserved_credits=4, task_id="t-take", batch_id="batch-4")
-    logged("succeeded", saved=True, final_credits=4, prompt="newest")
+    newest = logged("succeeded", saved=True, final_credits=4, prompt="newest")
     running = logged("processing", reserved_credits=4, task_id="t-alone", prompt="running")
     at = open_page("pages/image.py")
     panel = "grok-imagine:panel"
     # The live card builds its prompt and settings once opened; the newest result is full size, the older one a
     # thumbnail whose Full size opens the large view; both have their whole row (Download in it); the batch's
     # finished take keeps Animate, Download and the rest in its "More" menu, built once opened.
+    # Every card's details are keyed by its job, live or finished: the live card and the finished card that
+    # replaces it are one expander, which stays open as the job ends.
     keyed = {e.key: e.label for e in at.expander if e.key and e.key.startswith(panel)}
-    assert keyed == {f"{panel}:details:{running.id}": "Prompt and settings"}
+    assert keyed == {f"{panel}:details:{job.id}": label for job, label in (
+        (running, "Prompt and settings"), (newest, "Prompt and settings"), (older, "Prompt and settings"),
+        (take, "Details"), (running_take, "Details"))}
     assert len(at.get("download_button")) == 2
     assert at.button(key=f"{panel}:full:{older.id}").label == "Full size"
     assert f"{panel}:more:{take.id}" in [p.key for p in at.get("popover")]
-    # Drawn by the page run (a job on its own runs, so the live part is above), each take folds its details.
-    folded = [e.label for e in at.expander if not e.key and e.label in ("Details", "Prompt and settings")]
-    assert sorted(folded) == ["Details", "Details", "Prompt and settings", "Prompt and settings"]
     assert len(at.get("progress")) == 2 and any(f"#{running_take.id}]" in m.value for m in at.markdown)
     assert not at.exception
 
@@ -289,6 +290,9 @@ def test_cards_say_no_none_no_raw_details_and_the_same_labelled_actions(app_sand
                                                                                        "seed": None})
     failed = logged("failed", error_code="odd_failure", error_message=None, reserved_credits=4, final_credits=0)
     at = open_page("pages/image.py")
+    for job in (older, newest):  # their prompt and settings, built once opened
+        at.session_state[f"grok-imagine:panel:details:{job.id}"] = True
+    at.run()
     shown = card_texts(at)
     assert not [t for t in shown if "None" in t], shown
     assert not [t for t in shown if "Status checks" in t or "Details for admins" in t]  # admins only

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from .conftest import APP
 
-PAGES = ("pages/image.py", "pages/video.py", "pages/gallery.py", "pages/history.py")
+PAGES = ("pages/image.py", "pages/video.py", "pages/gallery.py", "pages/history.py", "pages/explore.py")
 
 
 @pytest.fixture

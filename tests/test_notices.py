@@ -125,6 +125,15 @@ def test_a_toast_tells_only_of_jobs_the_open_page_does_not_show() -> None:
     assert to_tell("history", ended) == ended  # rows, not results: the toast links each result
 
 
+def test_explore_shows_the_cells_of_its_open_grid_and_only_those() -> None:
+    cell, failed_cell = Finished(1, "image", "succeeded", "a", "g1", "g1"), Finished(2, "image", "failed", "b", "g1", "g1")
+    other_grid, plain = Finished(3, "image", "succeeded", "c", "g2", "g2"), Finished(4, "video", "succeeded", "d")
+    ended = [cell, failed_cell, other_grid, plain]
+    assert to_tell("explore", ended, "g1") == [other_grid, plain]  # every cell of the open grid is its card there
+    assert to_tell("explore", ended, None) == ended  # the list of grids shows no cell
+    assert to_tell("history", ended, "g1") == ended  # a grid id only counts on Explore
+
+
 def test_watching_by_anything_else_is_refused(log: TaskLog) -> None:
     with pytest.raises(ValueError):
         Watch.start(log, "prompt", "x")
@@ -166,6 +175,27 @@ def test_a_job_that_ends_on_the_page_showing_it_brings_no_toast(app_sandbox: San
     assert any(f"#{shown}]" in m.value for m in at.markdown)  # its card, on this page
     (toast,) = at.toast  # only the video, which this page does not show
     assert "Video is ready" in toast.value and f"?job={elsewhere}" in toast.value and "ended too" not in toast.value
+
+
+def test_cells_that_end_on_explore_showing_their_grid_bring_no_toast(app_sandbox: Sandbox) -> None:
+    from ui.services import get_studio
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/explore.py")
+    at.query_params["grid"] = "g1"
+    at.run()
+    assert not at.exception and not at.toast
+    studio_log, me = get_studio().log, at.session_state[SESSION].id
+    cells = [studio_log.add(idempotency_key=f"g1-{n}", backend="sandbox", model="grok-imagine", category="image",
+                            prompt=f"cell {n}", params={}, session_id=me, grid_id="g1").id for n in range(2)]
+    elsewhere = add(studio_log, "not-a-cell", session=me)
+    for job_id in (*cells, elsewhere):
+        end(studio_log, job_id)
+    at.run()
+    assert not at.exception
+    (toast,) = at.toast  # only the job this page does not show
+    assert f"?job={elsewhere}" in toast.value and "ended too" not in toast.value
 
 
 def test_a_batch_that_ends_in_one_look_is_one_toast(app_sandbox: Sandbox) -> None:

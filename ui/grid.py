@@ -25,8 +25,6 @@ from ui.text import local_time, md_escape
 GRID_PARAM = "grid"  # ``explore?grid=<id>`` opens a kept grid
 EXPLORE_PATH = "explore"
 REFRESH_SECONDS = 2.0  # how often a grid with jobs on their way looks again; a cell's job takes ~10 s or more
-# Row labels take this share of a row beside its cells.
-LABEL_WIDTH = 0.6
 # Where Streamlit stacks columns (a phone), a header row or a row label stands alone above the cells it named, so it
 # is hidden and each cell's own caption names its values instead; on a wider screen that caption repeats the headers.
 PHONE_STYLE = ("<style>@media (max-width: 640px) { [class*='st-key-explore-head'] { display: none; } }"
@@ -85,16 +83,18 @@ def _table(record: GridRecord, key_prefix: str) -> None:
         if sections:
             st.markdown("#### " + " · ".join(f"{md_escape(a.name)}: {md_escape(a.labels[i])}"
                                              for a, i in zip(sections, section, strict=True)))
-        widths = [LABEL_WIDTH, *([1] * len(columns.values))] if rows else [1] * len(columns.values)
+        # A row's label heads its row rather than standing beside it: a label column took a share of every row, and
+        # a cell as narrow as that (~190 px at 1400) stacked its Star, Full size and More one under another.
+        widths = [1] * len(columns.values)
         name = "-".join(map(str, section))
         header = st.container(key=f"explore-head-{name}").columns(widths, vertical_alignment="bottom")
-        for place, label in zip(header[-len(columns.values):], columns.labels, strict=True):
+        for place, label in zip(header, columns.labels, strict=True):
             place.markdown(f"**{md_escape(label)}**")
         for r in range(len(rows.values)) if rows else [None]:
-            line = st.columns(widths)
             if rows is not None and r is not None:
-                line[0].container(key=f"explore-head-{name}-{r}").markdown(f"**{md_escape(rows.labels[r])}**")
-            for c, place in enumerate(line[-len(columns.values):]):
+                st.container(key=f"explore-head-{name}-{r}").markdown(f"**{md_escape(rows.labels[r])}**")
+            line = st.columns(widths)
+            for c, place in enumerate(line):
                 at = (*section, *((r,) if r is not None else ()), c)
                 cell, job = by_place[at]
                 with place:

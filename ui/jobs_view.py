@@ -326,7 +326,7 @@ def _live_card(card: _Card) -> None:
     _live_header(card.job)
     _body(card, lambda: show_media(card.job), retry=False)
     _finished_extras(card, compact=False)  # a result being saved already has its actions
-    _live_details(card, "Prompt and settings")
+    _details_box(card, "Prompt and settings")
 
 
 def _live_take_card(card: _Card) -> None:
@@ -334,7 +334,7 @@ def _live_take_card(card: _Card) -> None:
     _take_header(card.job)
     _body(card, lambda: show_media(card.job), retry=False)
     _finished_extras(card, compact=True)
-    _live_details(card, "Details")
+    _details_box(card, "Details")
 
 
 def _newest_card(card: _Card) -> None:
@@ -342,7 +342,7 @@ def _newest_card(card: _Card) -> None:
     _header(card.job)
     _body(card, lambda: show_media(card.job, width=card.image_width), retry=True)
     _finished_extras(card, compact=False)
-    _folded_details(card.job, "Prompt and settings")
+    _details_box(card, "Prompt and settings")
 
 
 def _finished_card(card: _Card) -> None:
@@ -350,7 +350,7 @@ def _finished_card(card: _Card) -> None:
     _header(card.job)
     _body(card, lambda: show_thumbnail(card.job), retry=True)
     _finished_extras(card, compact=False)
-    _folded_details(card.job, "Prompt and settings")
+    _details_box(card, "Prompt and settings")
 
 
 def _take_card(card: _Card) -> None:
@@ -358,7 +358,7 @@ def _take_card(card: _Card) -> None:
     _take_header(card.job)
     _body(card, lambda: show_thumbnail(card.job), retry=True)
     _finished_extras(card, compact=True)
-    _folded_details(card.job, "Details")
+    _details_box(card, "Details")
 
 
 def _selected_card(card: _Card) -> None:
@@ -473,24 +473,18 @@ def _finished_extras(card: _Card, *, compact: bool) -> None:
         _lineage_lines(job, card.key_prefix, facts)
 
 
-def _live_details(card: _Card, title: str) -> None:
-    """A live card's prompt and settings, built only while opened; a result being saved is live for a moment
-    only: its card is drawn whole."""
-    if card.job.is_done:
-        _folded_details(card.job, title)
-        return
+def _details_box(card: _Card, title: str) -> None:
+    """The prompt, settings and cost behind ``title`` (for admins, the raw form too), built only while open.
+
+    Keyed by the job, so the live card and the finished card that replaces it (drawn elsewhere: the page run's list
+    instead of the live part) are one expander: one the person opened stays open as the job finishes. An expander
+    whose open state Streamlit tracks reruns the script when toggled; that rerun also builds its content only then.
+    """
     box = st.expander(title, key=f"{card.key_prefix}:details:{card.job.id}", on_change="rerun")
     if box.open:
         with box:
             _details(card.job)
             _admin_details(card.job, nested=True)
-
-
-def _folded_details(job: Job, title: str) -> None:
-    """The prompt, settings and cost behind ``title`` (for admins, the raw form too)."""
-    with st.expander(title):
-        _details(job)
-        _admin_details(job, nested=True)
 
 
 def _details(job: Job) -> None:

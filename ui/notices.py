@@ -4,8 +4,9 @@ count of new results in the tab's title, and optionally a sound and a browser no
 Whose jobs: the signed-in person's (``jobs.person``); without sign-in, this browser session's (``jobs.session_id``).
 
 Toasts only for what the page does not show: a job ending on the page that shows it (its card turns, Home's Recent
-results gain it) gets no toast (``on_page``), and a toast still on screen when the person opens another page is closed
-there, unless it is that page's own news (toasts are not the page's content and must not follow the person).
+results gain it, an Explore grid's cell fills in) gets no toast (``on_page``), and a toast still on screen when the
+person opens another page is closed there, unless it is that page's own news (toasts are not the page's content and
+must not follow the person).
 
 Seen rule (per browser tab): a result counts as seen once this tab shows a page where it appears: the page of its
 kind (Image, Video), the Gallery (every result), or its own large view (``?job=<id>``). A result that finishes while
@@ -29,6 +30,7 @@ from rivya.status import TERMINAL, JobStatus
 from rivya.studio import Studio
 from rivya.tasklog import TaskLog
 from ui.access import current_person
+from ui.grid import EXPLORE_PATH, GRID_PARAM
 from ui.large_view import link_to, linked_job_id
 from ui.outage import outage_guard
 from ui.services import session_id
@@ -45,6 +47,11 @@ ALERTS = "notices:alerts"  # the sidebar toggle's widget key
 PAGE_SHOWS = {"image": "image", "video": "video"}
 SHOWS_EVERYTHING = "gallery"
 HOME = ""  # Home's url_path: its Recent results show the newest results
+# Streamlit pins toasts under the header, top right. On a phone that is over the top of the page's content (the job
+# cards, "Settings from job #N are in the form"): there they sit at the bottom of the screen instead, the place
+# phones show such notes, clear of what the person just pressed and reads. 640 px: where Streamlit stacks columns.
+TOAST_STYLE = ("<style>@media (max-width: 640px) { [data-testid='stToastContainer'] {"
+               " top: auto !important; bottom: 0.75rem; left: 0; right: 0; } }</style>")
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class Finished:
     status: str
     prompt: str
     batch_id: str | None = None
+    grid_id: str | None = None  # the Explore grid it is a cell of
 
     @property
     def succeeded(self) -> bool:
@@ -93,18 +101,18 @@ class Watch:
         self.signature = signature
         self.newest = max([signature[1], self.newest, *(r.id for r in rows)])
         finished = []
-        for job_id, category, status, prompt, batch_id in rows:
+        for job_id, category, status, prompt, batch_id, grid_id in rows:
             if status in TERMINAL:
                 self.pending.discard(job_id)
-                finished.append(Finished(job_id, category, status, prompt, batch_id))
+                finished.append(Finished(job_id, category, status, prompt, batch_id, grid_id))
             else:
                 self.pending.add(job_id)
         return sorted(finished, key=lambda f: f.id)
 
-    def record(self, finished: list[Finished], page: str) -> None:
-        """Count the new results as unseen unless the page open now shows them."""
+    def record(self, finished: list[Finished], page: str, grid: str | None = None) -> None:
+        """Count the new results as unseen unless the page open now (with the Explore grid ``grid``) shows them."""
         for job in finished:
-            if job.succeeded and not shows(page, job.category):
+            if job.succeeded and not shows(page, job.category) and not in_grid(page, job, grid):
                 self.unseen[job.id] = job.category
 
     def seen(self, page: str, link: int | None = None) -> None:
@@ -119,18 +127,24 @@ def shows(page: str, category: str) -> bool:
     return page == SHOWS_EVERYTHING or PAGE_SHOWS.get(page) == category
 
 
-def on_page(page: str, job: Finished) -> bool:
+def in_grid(page: str, job: Finished, grid: str | None) -> bool:
+    """True when ``page`` is Explore showing the grid ``grid`` (its ``?grid=`` address) and ``job`` is one of its
+    cells, failed ones too: each cell is the job's card."""
+    return page == EXPLORE_PATH and grid is not None and job.grid_id == grid
+
+
+def on_page(page: str, job: Finished, grid: str | None = None) -> bool:
     """True when the page at ``page`` shows this ended job as it is now (its card, its tile): no toast then. The
-    Image and Video pages show their kind's jobs, failures too; the Gallery and Home show results. History lists
-    rows, not results: its toast offers the result itself."""
-    if PAGE_SHOWS.get(page) == job.category:
+    Image and Video pages show their kind's jobs, failures too; the Gallery and Home show results; Explore the
+    cells of the grid it shows (``grid``). History lists rows, not results: its toast offers the result itself."""
+    if PAGE_SHOWS.get(page) == job.category or in_grid(page, job, grid):
         return True
     return job.succeeded and page in (SHOWS_EVERYTHING, HOME)
 
 
-def to_tell(page: str, finished: list[Finished]) -> list[Finished]:
+def to_tell(page: str, finished: list[Finished], grid: str | None = None) -> list[Finished]:
     """Of the jobs that ended in one look, those a toast tells of: the ones the open page does not show."""
-    return [job for job in finished if not on_page(page, job)]
+    return [job for job in finished if not on_page(page, job, grid)]
 
 
 def title(unseen: int) -> str:
@@ -218,10 +232,15 @@ def _alert(finished: list[Finished]) -> None:
     )
 
 
+def _open_grid() -> str | None:
+    """The Explore grid the open page shows (read at each look: a press on Explore opens its new grid)."""
+    return st.query_params.get(GRID_PARAM) if session().page == EXPLORE_PATH else None
+
+
 def _look(state: Watch, log: TaskLog) -> list[Finished]:
     """The viewer's jobs that ended since the last look (``StorageError`` while the log cannot be read)."""
     finished = state.check(log)
-    state.record(finished, session().page)
+    state.record(finished, session().page, _open_grid())
     return finished
 
 
@@ -233,7 +252,7 @@ def _tell(finished: list[Finished]) -> None:
     """
     if not finished:
         return
-    told = to_tell(session().page, finished)
+    told = to_tell(session().page, finished, _open_grid())
     if told:
         ok = all(job.succeeded for job in told)
         st.toast(toast_text(told), icon=":material/check_circle:" if ok else ":material/error:",
@@ -279,6 +298,7 @@ def watch(studio: Studio, page: str) -> None:
     """
     moved = session().page != page
     session().page = page
+    st.html(TOAST_STYLE)  # style only: Streamlit puts it where it takes no room
     try:
         state: Watch | None = _watch(studio.log)
         finished = _look(state, studio.log)

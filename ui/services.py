@@ -22,7 +22,6 @@ MAIN_SCRIPT = Path(__file__).resolve().parent.parent / "studio_app.py"
 # fetch an SVG from a font CDN on every page load (and fail offline). The Material icons elsewhere are
 # drawn with the font Streamlit serves itself.
 APP_ICON = MAIN_SCRIPT.parent / "static" / "icon.png"
-HOME = ""  # Home's url_path (the default page's)
 PAGE_FOR_CATEGORY = {"image": "pages/image.py", "video": "pages/video.py"}
 
 log = logging.getLogger("imagine_studio")
@@ -101,12 +100,9 @@ def session_id() -> str:
 
 
 def demo_banner(studio: Studio) -> None:
-    """Say once, on Home, that jobs run on the sandbox and which setting changes that; nothing on other pages.
-
-    Pages may all call it: repeated on every page it was noise (issue 20), and the "Connected to: Sandbox"
-    figure on Home stays the reminder.
-    """
-    if studio.sandbox is not None and session().page == HOME:
+    """Say that jobs run on the sandbox and which setting changes that. Home alone calls it: repeated on every
+    page it was noise (issue 20), and the "Connected to: Sandbox" figure on Home stays the reminder."""
+    if studio.sandbox is not None:
         st.info(
             "**Demo mode.** No API key is configured, so jobs run on a local sandbox: results are "
             "placeholders made on this computer, no real credits are spent, and the sandbox's credits "
