@@ -274,12 +274,9 @@ def test_use_these_settings_lands_on_the_filled_form_and_says_so(browser: Browse
         (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", ("An otter floating on its back",))
         expect(results(page).first).to_be_visible(timeout=RESULT_TIMEOUT)
         type_prompt(page, "Something else entirely")
-        details = page.locator(".st-key-results").get_by_text("Prompt and settings").first
-        details.scroll_into_view_if_needed()
-        details.click()
-        reuse = page.locator(".st-key-results").get_by_role("button", name="Use these settings").first
-        reuse.scroll_into_view_if_needed()
-        reuse.click()
+        # The card's own action row (its details need not be opened); click() scrolls to it and waits for it to hold
+        # still, so a panel refresh that redraws the card meanwhile is no race.
+        page.locator(".st-key-results").get_by_role("button", name="Use these settings").first.click()
         said = page.get_by_text(f"Settings from job #{job.id} are in the form.")
         expect(said).to_be_visible()
         expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("An otter floating on its back")

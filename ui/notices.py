@@ -280,13 +280,21 @@ def _close_old_toasts(page: str, keep: list[Finished]) -> None:
 
 @outage_guard()
 def _watcher(log: TaskLog) -> None:
-    """The fragment's body: one counter read while nothing changed; the tab's title follows the unseen count."""
+    """The fragment's body: one counter read while nothing changed; the tab's title follows the unseen count.
+
+    News that makes a toast, a sound or a notification is told by a whole run of the page, which this starts:
+    Streamlit 1.67 drops a toast a fragment sent when the page runs again soon after (the front end unmounts it with
+    the run's stale elements; fixed upstream in streamlit#16498), and pages that follow the log (History, the
+    Gallery) run again when a job ends. A toast sent by the whole run is part of it and stays.
+    """
     state = _watch(log)
     before = len(state.unseen)
     finished = _look(state, log)
     if len(state.unseen) != before:
         st.set_page_config(page_title=title(len(state.unseen)))
-    _tell(finished)
+    if to_tell(session().page, finished, _open_grid()) or (finished and st.session_state.get(ALERTS)):
+        session().news.extend(finished)
+        st.rerun()
 
 
 def watch(studio: Studio, page: str) -> None:
@@ -301,7 +309,8 @@ def watch(studio: Studio, page: str) -> None:
     st.html(TOAST_STYLE)  # style only: Streamlit puts it where it takes no room
     try:
         state: Watch | None = _watch(studio.log)
-        finished = _look(state, studio.log)
+        finished = session().news + _look(state, studio.log)  # the watcher's news first: it started this run
+        session().news = []
     except StorageError:  # the page says the log cannot be reached; watching starts on the first run after it is back
         state, finished = None, []
     if state is not None:

@@ -75,6 +75,7 @@ class Session:
     # -- finished-job notices (ui/notices.py)
     watch: Watch | None = None
     page: str = ""  # the open page's url_path
+    news: list[Any] = field(default_factory=list)  # jobs the watcher found ended, told by the next whole run
     ask_permission: bool = False  # ask the browser for notifications on the next run
     # -- the large view (ui/large_view.py)
     shown: int | None = None  # the result the open dialog shows (lineage links move it along the chain)
