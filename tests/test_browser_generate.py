@@ -276,7 +276,10 @@ def test_use_these_settings_lands_on_the_filled_form_and_says_so(browser: Browse
         type_prompt(page, "Something else entirely")
         # The card's own action row (its details need not be opened); click() scrolls to it and waits for it to hold
         # still, so a panel refresh that redraws the card meanwhile is no race.
-        page.locator(".st-key-results").get_by_role("button", name="Use these settings").first.click()
+        # This job's card once finished (its key is the panel's, then ``reuse`` and the id).
+        reuse = page.locator(f".st-key-results .st-key-grok-imagine-panel-reuse-{job.id} button:visible").first
+        expect(reuse).to_be_visible(timeout=RESULT_TIMEOUT)
+        reuse.click()
         said = page.get_by_text(f"Settings from job #{job.id} are in the form.")
         expect(said).to_be_visible()
         expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("An otter floating on its back")
