@@ -534,6 +534,10 @@ def test_prompts_and_messages_are_shown_as_text(app_env: Sandbox) -> None:
     while not at.error and time.monotonic() < deadline:
         time.sleep(0.3)
         at.run()
+    for details in at.expander:  # a finished card builds its details once they are opened
+        if details.key and details.key.startswith("grok-imagine:panel:details:"):
+            at.session_state[details.key] = True
+    at.run()
     assert nasty in [t.value for t in at.get("text")]  # the prompt, verbatim, as plain text
     escaped = md_escape(nasty)
     assert "\\*\\*bold\\*\\*" in escaped and "\\<img" in escaped and "\\[click\\]" in escaped and "\\$x" in escaped
