@@ -38,7 +38,9 @@ from benchmarks.browser import (
     IMAGES,
     TABLE,
     TEXT,
+    Pairs,
     Row,
+    Scenario,
     Step,
     act,
     fresh,
@@ -196,15 +198,25 @@ def wait_for_running(data: Path, category: str, count: int) -> None:
         time.sleep(0.3)
 
 
-def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
+def beside_the_floor(
+    browser: Browser, sandbox: Sandbox, reps: int, seed: Callable[[Path], int],
+    scenario: Callable[[StreamlitServer, int], Scenario],
+) -> tuple[Pairs, int]:
+    """Seed a log, serve the Studio on it and reference app (b), and time ``scenario`` against (b)'s, interleaved;
+    the pairs and what the seed returned (how many rows the scenario's search matches)."""
     with tempfile.TemporaryDirectory() as folder:
-        matches = seed_history(Path(folder), args.history)
+        matches = seed(Path(folder))
         studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
         try:
-            pairs = interleaved(browser, history_scenario(studio, args.history, matches), floor_scenario(floor), args.reps)
+            return interleaved(browser, scenario(studio, matches), floor_scenario(floor), reps), matches
         finally:
             studio.stop()
             floor.stop()
+
+
+def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
+    pairs, matches = beside_the_floor(browser, sandbox, args.reps, lambda folder: seed_history(folder, args.history),
+                                      lambda studio, found: history_scenario(studio, args.history, found))
     n = f"{args.history:,}"
     return [row(pairs, f"History {n}, first visit", "first", "first", "(b) first visit"),
             row(pairs, f"History {n}, warm visit", "warm", "warm", "(b) warm visit"),
@@ -213,14 +225,8 @@ def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) 
 
 
 def group_gallery(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
-    with tempfile.TemporaryDirectory() as folder:
-        matches = gallery_bench.seed(Path(folder), args.gallery)
-        studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
-        try:
-            pairs = interleaved(browser, gallery_scenario(studio, matches), floor_scenario(floor), args.reps)
-        finally:
-            studio.stop()
-            floor.stop()
+    pairs, matches = beside_the_floor(browser, sandbox, args.reps, lambda folder: gallery_bench.seed(folder, args.gallery),
+                                      gallery_scenario)
     n = f"{args.gallery:,}"
     return [row(pairs, f"Gallery {n}, first visit", "first", "first", "(b) first visit"),
             row(pairs, f"Gallery {n}, warm visit", "warm", "warm", "(b) warm visit"),
