@@ -85,7 +85,8 @@ class Studio:
     sandbox: Sandbox | None = None
     # Rivya webhooks, with ``PUBLIC_URL`` set (``rivya.hook_setup``); None without.
     webhooks: Webhooks | None = None
-    _balances: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
+    _balances: dict[str, tuple[float, int | None]] = field(default_factory=dict, repr=False)
+    _refreshing: set[str] = field(default_factory=set, repr=False)  # keys whose balance a thread is asking for
     _references: dict[tuple[str, str, str], Reference] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _follower_lock: FollowerLock | None = field(default=None, repr=False)
@@ -154,20 +155,51 @@ class Studio:
         return "Local sandbox (demo)" if self.sandbox else self.settings.base_url
 
     def balance(self, owner: str = SHARED_OWNER, *, fresh: bool = False) -> int | None:
-        """The wallet of a key, cached for a few seconds: every rerun of every page shows it.
+        """The wallet of a key, as shown on every run of every page: never a wait on Rivya once it is known.
 
-        None means unknown (the reply did not say, or the shared request budget has no room
-        right now); callers show "—" and let the service decide at submit.
+        A figure older than ``BALANCE_TTL`` is returned as it is while one background request refreshes it, so a
+        page run never waits for the service (stale-while-revalidate). ``fresh=True`` (the press's own check: money
+        fails closed) always asks the service and waits. None means unknown (the reply did not say, or the shared
+        request budget has no room right now); callers show "—" and let the service decide at submit.
         """
-        now = time.monotonic()
         cached = self._balances.get(owner)
-        if not fresh and cached and now - cached[0] < BALANCE_TTL:
+        if not fresh and cached:
+            if time.monotonic() - cached[0] >= BALANCE_TTL:
+                self._refresh_balance_later(owner)
             return cached[1]
+        return self._ask_balance(owner, cached)
+
+    def _ask_balance(self, owner: str, cached: tuple[float, int | None] | None) -> int | None:
         if not self.jobs.budget.try_acquire():
             return cached[1] if cached else None
         credits = self.jobs.client_for(owner).get_credits().current_credits
-        self._balances[owner] = (now, credits)
+        self._balances[owner] = (time.monotonic(), credits)
         return credits
+
+    def _refresh_balance_later(self, owner: str) -> None:
+        """One refresh per key at a time, in a thread of its own. A failure keeps the last figure (logged without
+        the key) and the next page run after ``BALANCE_TTL`` tries again; a figure forgotten meanwhile (a press
+        spent credits) is not brought back by a reply that left before it."""
+        with self._lock:
+            if owner in self._refreshing:
+                return
+            self._refreshing.add(owner)
+        before = self._balances.get(owner)
+
+        def refresh() -> None:
+            try:
+                if not self.jobs.budget.try_acquire():
+                    return
+                credits = self.jobs.client_for(owner).get_credits().current_credits
+                if self._balances.get(owner) is before:
+                    self._balances[owner] = (time.monotonic(), credits)
+            except Exception as error:  # a background look: the figure on screen stays as it was
+                log.warning("The credit balance could not be refreshed: %s", type(error).__name__)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(owner)
+
+        threading.Thread(target=refresh, name="balance-refresh", daemon=True).start()
 
     def forget_balance(self, owner: str = SHARED_OWNER) -> None:
         self._balances.pop(owner, None)

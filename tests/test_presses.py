@@ -18,6 +18,7 @@ from rivya.studio import Studio
 from rivya.tasklog import Job
 
 from .conftest import creates, image_bytes
+from .test_webhooks import until
 
 IMAGE = "grok-imagine"
 ADA = Person("ada@example.com", "Ada")
@@ -185,3 +186,20 @@ def test_the_shipped_presets_arrive_when_the_studio_opens(open_studio: Callable[
     studio = open_studio()
     starters = list_presets(studio.log, IMAGE)
     assert starters and all(p.builtin for p in starters)  # before any page ran
+
+
+def test_a_page_run_shows_the_last_balance_while_one_background_request_refreshes_it(
+        open_studio: Callable[..., Studio], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run of every page shows the balance: once known, a run never waits on Rivya for it (an old figure is
+    shown while one request refreshes it), and the press's own check always asks."""
+    studio = open_studio()
+    assert studio.balance() == 1000
+    sandbox.set_credits(700)
+    monkeypatch.setattr("rivya.studio.BALANCE_TTL", 0.0)
+    before = asked(sandbox, "credits")
+    assert studio.balance() == 1000  # the figure it had; the new one is being asked for in the background
+    until(lambda: studio.balance() == 700)
+    assert studio.balance(fresh=True) == 700 and asked(sandbox, "credits") >= before + 2
+    studio.forget_balance()
+    sandbox.set_credits(650)
+    assert studio.balance() == 650  # forgotten after a press: asked for again before it is shown
