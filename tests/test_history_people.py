@@ -16,6 +16,7 @@ from rivya import ledger
 from rivya.people import ID_PREFIX, distinct_names, maker_name, person_id
 from rivya.sandbox import Sandbox
 from rivya.stars import set_star
+from ui.history import TABLE
 from ui.text import md_escape
 
 from .conftest import APP, FAST_TIMING, image_bytes, parent_of
@@ -161,9 +162,8 @@ def jobs_table(at: AppTest):
 
 
 def select(at: AppTest, rows: list[int]) -> None:
-    """Select ``rows`` as a click would: through the table's widget key (one per filter and page)."""
-    key = "history:table" + jobs_table(at).proto.id.split("history:table", 1)[1]
-    at.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    """Select ``rows`` as a click would: through the table's widget key."""
+    at.session_state[TABLE] = {"selection": {"rows": rows, "columns": [], "cells": []}}
     at.run()
     assert not at.exception, at.exception
 
@@ -173,8 +173,11 @@ def test_a_filter_change_clears_the_selection_rather_than_moving_it_to_another_j
     at = history(None)
     select(at, [1])
     assert any("Selected job" in h.value for h in at.subheader)
+    table = jobs_table(at).proto.id
     at.multiselect(key="history:models").set_value(["grok-imagine"]).run()  # row 1 is now another job
     assert not any("Selected job" in h.value for h in at.subheader)
+    # The same table, its rows replaced (the browser updates a table in place; a new key would build a new one).
+    assert jobs_table(at).proto.id == table and jobs_table(at).proto.selection_state
     assert not [b for b in at.button if b.key == "history:compare"] and not at.exception
 
 

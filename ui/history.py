@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from datetime import date, datetime
@@ -320,11 +319,22 @@ def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path, *, made_by: bool
     return pd.DataFrame(columns)
 
 
-def table_key(jobs: ledger.JobFilter, page: int) -> str:
-    """The table's widget key, one per filter and page: a selection belongs to the rows it was made on, so any
-    change of filter or page starts with none (Streamlit keeps a selection by row position)."""
-    digest = hashlib.sha256(repr((jobs, page)).encode()).hexdigest()[:16]
-    return f"history:table:{digest}"
+TABLE = "history:table"  # the jobs table's widget key: one for every filter and page (see ``_fresh_selection``)
+_TABLE_ROWS = "history:table:rows"  # the filter and page number the table's selection was made on
+NO_SELECTION = {"selection": {"rows": [], "columns": [], "cells": []}}
+
+
+def _fresh_selection(jobs: ledger.JobFilter, page: int) -> None:
+    """Clear the table's selection when its filter or page changed: a selection belongs to the rows it was made on,
+    and Streamlit keeps one by row position, so row 2 of another filter would be another job.
+
+    One key for every filter and page, rather than one each: a new key is a new table in the browser, built from
+    scratch on every filter (a fresh grid costs the front end several times an update of the same one's rows).
+    """
+    shown = (jobs, page)
+    if st.session_state.get(_TABLE_ROWS) != shown:
+        st.session_state[_TABLE_ROWS] = shown
+        st.session_state[TABLE] = NO_SELECTION
 
 
 def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
@@ -338,12 +348,13 @@ def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[in
     stamp_rows(studio, tuple(int(i) for i in page["id"]), before)
     zone = viewer_timezone().key
     made_by = auth_configured()
+    _fresh_selection(jobs, number)
     event = st.dataframe(
         _shaped_rows(page, repr((before, jobs, number)), zone, studio.jobs.media_dir, made_by),
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
-        key=table_key(jobs, number),
+        key=TABLE,
         row_height=56,
         placeholder="—",  # a failed job has no time to result and no link: a dash, not the word "None"
         column_config={
