@@ -126,7 +126,7 @@ def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
     captions = [c.value for c in at.caption]
     assert captions.count("Resets at midnight") == 2
     # One calendar: the team's "Spent today" counts the days the team budget does, and says whose days they are.
-    assert captions.count("Days run midnight to midnight, America/Los_Angeles.") == 1
+    assert " ".join(captions).count("Days run midnight to midnight, America/Los_Angeles.") == 1
     assert metrics["Spent today"] == "18"
     assert "Spend per person" in [t.label for t in at.tabs]
     assert len(at.dataframe) == 1  # the table per person is built only while its tab is open
@@ -336,6 +336,15 @@ def test_hidden_filters_show_as_chips_that_remove_them(seeded: list[int]) -> Non
     assert chip_labels(at)[0].startswith("Submitted ") and chip_labels(at)[1:] == ["Words: seeded", "Clear filters"]
     at.button(key="history:chip:dates").click().run()
     assert shown(at).startswith("5 of 5 jobs")
+    # The model and "Show only" are under "More filters" too: chosen, they show as chips, counted on its label.
+    at.multiselect(key="history:models").set_value(["grok-imagine"]).run()
+    at.pills(key="history:only").set_value(["Grids"]).run()
+    assert chip_labels(at) == ["Show only: Grids", "Model: Grok Imagine", "Words: seeded", "Clear filters"]
+    assert shown(at).startswith("0 of 5 jobs")
+    at.button(key="history:chip:only:Grids").click().run()
+    assert at.pills(key="history:only").value == [] and chip_labels(at)[0] == "Model: Grok Imagine"
+    at.button(key="history:chip:model:grok-imagine").click().run()
+    assert at.multiselect(key="history:models").value == [] and shown(at).startswith("5 of 5 jobs")
     at.multiselect(key="history:models").set_value(["grok-imagine"]).run()
     at.multiselect(key="history:statuses").set_value(["succeeded"]).run()
     at.button(key="history:chip:all").click().run()  # everything at once
