@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -118,6 +119,18 @@ def test_figures_from_the_seeded_log(seeded: Sandbox) -> None:
     assert "Days run midnight to midnight, UTC." in captions  # one calendar, named once beside the figures
     assert "Done: 3" in captions and "Failed: 1" in captions and "Not started: 1" in captions
     assert "Grok Imagine: 10 s" in captions and "Grok Imagine Video: 20 s" in captions
+
+
+# Streamlit's front end loads and runs its emoji plugin for a markdown text with a shortcode-like ":word:"
+# (its StreamlitMarkdown's test, Streamlit 1.67): a chunk download and a second render on every visit.
+EMOJI_CODE = re.compile(r":(?!material/|streamlit:)[\w+-][\w_+-]*:")
+
+
+def test_no_text_on_history_makes_the_browser_load_its_emoji_plugin(seeded: Sandbox) -> None:
+    at = open_page("pages/history.py")
+    texts = [m.value for m in (*at.caption, *at.markdown)]
+    assert any(t.startswith("Read from Rivya at") for t in texts)  # the balance's clock, HH:MM:SS
+    assert not [t for t in texts if EMOJI_CODE.search(t)]
 
 
 def test_filters_and_exact_csv(seeded: Sandbox) -> None:
