@@ -15,6 +15,7 @@ from ui.history import (
     job_filters,
     jobs_table,
     my_spend,
+    page_number,
     selection_actions,
     spend_by_person,
     stuck_jobs,
@@ -75,13 +76,17 @@ def _jobs(studio: Studio, person: Person | None) -> None:
     matching = studio.ledger.count(jobs)
     # On the left, beside the count: the table's own toolbar appears top right on hover and would cover it.
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.caption(f"{matching:,} of {studio.ledger.total():,} jobs, newest first", width="content")
+        count = st.empty()  # filled once the page number is known (below, with the table)
         made_by = auth_configured()
         st.download_button(
             "Download CSV", lambda: studio.ledger.to_csv(jobs, made_by=made_by), file_name="imagine-studio-jobs.csv",
             mime="text/csv", icon=":material/download:", on_click="ignore", key="history:csv", type="tertiary",
         )
-    selected = jobs_table(studio, jobs, matching)
+        pager = st.container(width="content")
+    number, pages = page_number(jobs, matching, pager)
+    count.caption(f"{matching:,} of {studio.ledger.total():,} jobs, newest first"
+                  + (f" · page {number:,} of {pages:,}" if pages > 1 else ""), width="content")
+    selected = jobs_table(studio, jobs, number)
     chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
     if chosen:
         selection_actions(chosen)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from rivya import ledger
 from rivya.catalog import describe_params, display_name
@@ -50,6 +51,7 @@ COMPARE_MIN, COMPARE_MAX = 2, 4
 # The filters' widget keys: the chips below them clear a filter by resetting its widget's value.
 ONLY, MODELS, TEXT, STATUSES, DATES, PAGE = (
     "history:only", "history:models", "history:text", "history:statuses", "history:dates", "history:page")
+_PAGED = "history:paged"  # the filter the page number belongs to
 
 
 def balance_row(studio: Studio, person: Person | None) -> None:
@@ -351,12 +353,25 @@ def _fresh_selection(jobs: ledger.JobFilter, page: int) -> None:
         st.session_state[TABLE] = NO_SELECTION
 
 
-def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
-    """The paged table; returns the ids of the rows the user selected, in the order shown."""
+def page_number(jobs: ledger.JobFilter, matching: int, pager: DeltaGenerator) -> tuple[int, int]:
+    """The page of rows to show, and how many pages there are; "Go to page" (a popover in ``pager``) picks another.
+
+    A popover rather than the number box itself: the box is built in the browser only when opened, one widget kind
+    fewer on every visit; the caption beside it names the page shown. A new filter starts at its first page.
+    """
     pages = max(1, math.ceil(matching / PAGE_SIZE))
-    number = 1
-    if pages > 1:
+    if st.session_state.get(_PAGED) != jobs:
+        st.session_state[_PAGED] = jobs
+        st.session_state.pop(PAGE, None)  # the box's own default, page 1
+    if pages == 1:
+        return 1, 1
+    with pager.popover("Go to page", icon=":material/menu_book:", type="tertiary", key="history:pager"):
         number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=PAGE, width=160)
+    return int(number), pages
+
+
+def jobs_table(studio: Studio, jobs: ledger.JobFilter, number: int) -> list[int]:
+    """Page ``number`` of the table; returns the ids of the rows the user selected, in the order shown."""
     before = studio.log.signature()
     page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     stamp_rows(studio, tuple(int(i) for i in page["id"]), before)
