@@ -85,7 +85,15 @@ def test_a_status_chosen_under_more_filters_stays_in_sight_as_a_chip(
         caption = page.get_by_text("jobs, newest first")
         expect(caption).to_be_visible(timeout=15_000)
         every = caption.inner_text().split(" of ")[0]
+        # The first screen builds one filter (the search box): the others, the page box and the sidebar's key box are
+        # built when their popover opens (each widget kind is a script the browser loads and runs on every visit).
+        expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=WAIT)
+        for kind in ("stMultiSelect", "stButtonGroup", "stDateInput", "stNumberInput"):
+            expect(page.get_by_test_id(kind)).to_have_count(0)
+        expect(page.get_by_test_id("stSidebar").get_by_test_id("stTextInput")).to_have_count(0)
         page.get_by_role("button", name="More filters").click()
+        expect(page.get_by_test_id("stButtonGroup").filter(has_text="Show only")).to_be_visible(timeout=WAIT)
+        expect(page.get_by_test_id("stMultiSelect").filter(has_text="Model")).to_be_visible(timeout=WAIT)
         page.get_by_test_id("stMultiSelect").filter(has_text="Status").get_by_role("combobox").click()
         page.get_by_role("option", name="Failed").click()
         # The popover stays open while choosing (its label now counts the choice): one Escape closes the options list.

@@ -194,7 +194,7 @@ def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]
     assert list(table["returned"].fillna(0)) == [0, 0, 0, 0, 2]  # the failed job was charged 2 of its 4
     csv = parent_of(at.main, lambda node: getattr(node, "proto", None) is not None
                     and str(getattr(node.proto, "id", "")).endswith("history:csv"))
-    assert any("jobs, newest first" in getattr(c, "value", "") for c in csv.children.values())  # beside the count
+    assert any("jobs, newest first" in str(getattr(c, "value", "")) for c in csv.children.values())  # beside the count
     select(at, [0])
     actions = parent_of(at.main, lambda node: getattr(node, "key", None) == "history:compare")
     # Compare, ZIP, note: no gaps (Animate is on the selected job's card, once)
