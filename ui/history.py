@@ -337,7 +337,6 @@ def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path, *, made_by: bool
 
 TABLE = "history:table"  # the jobs table's widget key: one for every filter and page (see ``_fresh_selection``)
 _TABLE_ROWS = "history:table:rows"  # the filter and page number the table's selection was made on
-NO_SELECTION = {"selection": {"rows": [], "columns": [], "cells": []}}
 
 
 def _fresh_selection(jobs: ledger.JobFilter, page: int) -> None:
@@ -350,7 +349,7 @@ def _fresh_selection(jobs: ledger.JobFilter, page: int) -> None:
     shown = (jobs, page)
     if st.session_state.get(_TABLE_ROWS) != shown:
         st.session_state[_TABLE_ROWS] = shown
-        st.session_state[TABLE] = NO_SELECTION
+        st.session_state[TABLE] = {"selection": {"rows": [], "columns": [], "cells": []}}  # a new one each time
 
 
 def page_number(jobs: ledger.JobFilter, matching: int, pager: DeltaGenerator) -> tuple[int, int]:
