@@ -15,6 +15,7 @@ from ui.history import (
     job_filters,
     jobs_table,
     my_spend,
+    page_number,
     selection_actions,
     spend_by_person,
     stuck_jobs,
@@ -73,15 +74,20 @@ def _jobs(studio: Studio, person: Person | None) -> None:
         st.rerun()  # "Use these settings" or Animate on the selected job: the page run switches page
     jobs = job_filters(studio, person)
     matching = studio.ledger.count(jobs)
-    # On the left, beside the count: the table's own toolbar appears top right on hover and would cover it.
+    # The buttons first, on the left: the table's own toolbar appears top right on hover and would cover them (on a
+    # phone, a short count beside them leaves them under it); the count follows them.
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.caption(f"{matching:,} of {studio.ledger.total():,} jobs, newest first", width="content")
         made_by = auth_configured()
         st.download_button(
             "Download CSV", lambda: studio.ledger.to_csv(jobs, made_by=made_by), file_name="imagine-studio-jobs.csv",
             mime="text/csv", icon=":material/download:", on_click="ignore", key="history:csv", type="tertiary",
         )
-    selected = jobs_table(studio, jobs, matching)
+        pager = st.container(width="content")
+        count = st.empty()  # filled once the page number is known (below, with the table)
+    number, pages = page_number(jobs, matching, pager)
+    count.caption(f"{matching:,} of {studio.ledger.total():,} jobs, newest first"
+                  + (f" · page {number:,} of {pages:,}" if pages > 1 else ""), width="content")
+    selected = jobs_table(studio, jobs, number)
     chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
     if chosen:
         selection_actions(chosen)

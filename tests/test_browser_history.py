@@ -85,7 +85,15 @@ def test_a_status_chosen_under_more_filters_stays_in_sight_as_a_chip(
         caption = page.get_by_text("jobs, newest first")
         expect(caption).to_be_visible(timeout=15_000)
         every = caption.inner_text().split(" of ")[0]
+        # The first screen builds one filter (the search box): the others, the page box and the sidebar's key box are
+        # built when their popover opens (each widget kind is a script the browser loads and runs on every visit).
+        expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=WAIT)
+        for kind in ("stMultiSelect", "stButtonGroup", "stDateInput", "stNumberInput"):
+            expect(page.get_by_test_id(kind)).to_have_count(0)
+        expect(page.get_by_test_id("stSidebar").get_by_test_id("stTextInput")).to_have_count(0)
         page.get_by_role("button", name="More filters").click()
+        expect(page.get_by_test_id("stButtonGroup").filter(has_text="Show only")).to_be_visible(timeout=WAIT)
+        expect(page.get_by_test_id("stMultiSelect").filter(has_text="Model")).to_be_visible(timeout=WAIT)
         page.get_by_test_id("stMultiSelect").filter(has_text="Status").get_by_role("combobox").click()
         page.get_by_role("option", name="Failed").click()
         # The popover stays open while choosing (its label now counts the choice): one Escape closes the options list.
@@ -124,3 +132,30 @@ def test_a_phone_shows_the_status_beside_the_picture(browser: Browser, app: Stre
         overlap = (min(tool["x"] + tool["width"], button["x"] + button["width"]) > max(tool["x"], button["x"])
                    and min(tool["y"] + tool["height"], button["y"] + button["height"]) > max(tool["y"], button["y"]))
         assert not overlap, (tool, button)
+
+
+def test_a_new_search_clears_the_tables_selection_in_the_browser_too(browser: Browser, app: StreamlitServer,
+                                                                       request: pytest.FixtureRequest) -> None:
+    """One table for every filter (``ui.history.TABLE``): the server clears its selection on a new filter, and the
+    browser must show and send back none, or row 1 of the new rows (another job) would be "selected" next run."""
+    with new_page(browser, request, viewport=LAPTOP) as page:
+        open_page(page, f"{app.url}/history")
+        grid = page.get_by_test_id("stDataFrame")
+        expect(grid.locator("td").filter(has_text="an orchid in the rain")).to_have_count(1, timeout=WAIT)
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 28)  # the newest row's tick box: below the 35 px header
+        selected = page.get_by_role("heading", name="Selected job")
+        expect(selected).to_be_visible(timeout=WAIT)
+        search = page.get_by_role("textbox", name="Search prompts")
+        search.fill("orchid")
+        search.press("Enter")  # the orchid job (the module's oldest) is now the table's first row
+        one = re.compile(r"^1 of \d+ jobs, newest first$")
+        expect(page.get_by_text(one)).to_be_visible(timeout=WAIT)
+        expect(selected).to_have_count(0, timeout=WAIT)
+        page.get_by_role("button", name="Refresh balance").click()  # a whole run: the browser sends the table's state
+        expect(page.get_by_text(re.compile("Read from Rivya at"))).to_be_visible(timeout=WAIT)
+        page.get_by_role("button", name="Refresh balance").click()
+        expect(page.get_by_text(one)).to_be_visible(timeout=WAIT)
+        expect(selected).to_have_count(0, timeout=WAIT)
+        expect(page.get_by_test_id("stException")).to_have_count(0, timeout=WAIT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -118,6 +119,40 @@ def test_figures_from_the_seeded_log(seeded: Sandbox) -> None:
     assert "Days run midnight to midnight, UTC." in captions  # one calendar, named once beside the figures
     assert "Done: 3" in captions and "Failed: 1" in captions and "Not started: 1" in captions
     assert "Grok Imagine: 10 s" in captions and "Grok Imagine Video: 20 s" in captions
+
+
+# Streamlit's front end loads and runs its emoji plugin for a markdown text with a shortcode-like ":word:"
+# (its StreamlitMarkdown's test, Streamlit 1.67): a chunk download and a second render on every visit.
+EMOJI_CODE = re.compile(r":(?!material/|streamlit:)[\w+-][\w_+-]*:")
+
+
+def test_no_text_on_history_makes_the_browser_load_its_emoji_plugin(seeded: Sandbox) -> None:
+    at = open_page("pages/history.py")
+    texts = [m.value for m in (*at.caption, *at.markdown)]
+    assert any(t.startswith("Read from Rivya at") for t in texts)  # the balance's clock, HH:MM:SS
+    assert not [t for t in texts if EMOJI_CODE.search(t)]
+
+
+@SQLITE_ONLY
+def test_pages_are_one_press_away_and_a_new_filter_starts_at_the_first(seeded: Sandbox,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ui.history.PAGE_SIZE", 2)  # the seeded six jobs on three pages
+    at = open_page("pages/history.py")
+
+    def count() -> str:
+        return next(c.value for c in at.caption if "jobs, newest first" in c.value)
+
+    assert count() == "6 of 6 jobs, newest first · page 1 of 3" and len(at.dataframe[0].value) == 2
+    newest = list(at.dataframe[0].value["prompt"])
+    at.number_input(key="history:page").set_value(3).run()  # under "Go to page"
+    assert count() == "6 of 6 jobs, newest first · page 3 of 3"
+    oldest = list(at.dataframe[0].value["prompt"])
+    assert len(oldest) == 2 and not set(oldest) & set(newest)
+    at.multiselect(key="history:models").set_value(["grok-imagine"]).run()  # another filter: its first page
+    assert at.number_input(key="history:page").value == 1 and count() == "4 of 6 jobs, newest first · page 1 of 2"
+    at.text_input(key="history:text").input("fox").run()  # one page: no page box, no page in the caption
+    assert count().startswith("1 of 6 jobs, newest first") and "page" not in count()
+    assert not at.number_input and not at.exception
 
 
 def test_filters_and_exact_csv(seeded: Sandbox) -> None:

@@ -304,7 +304,9 @@ def key_sidebar(studio: Studio) -> None:
             st.caption("Choose which key pays at the top of the page.")
             return
         else:
-            with st.expander("Use my own API key"):
+            # A popover, not an expander: its box and button are built in the browser only once it is opened, where
+            # a closed expander's are built on every page run of every page.
+            with st.popover("Use my own API key", icon=":material/key:", width="stretch"):
                 _key_input()
                 st.button("Use for this tab", on_click=_use_personal_key, key="key:use")
         _key_error()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from datetime import date, datetime
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from rivya import ledger
 from rivya.catalog import describe_params, display_name
@@ -51,6 +51,7 @@ COMPARE_MIN, COMPARE_MAX = 2, 4
 # The filters' widget keys: the chips below them clear a filter by resetting its widget's value.
 ONLY, MODELS, TEXT, STATUSES, DATES, PAGE = (
     "history:only", "history:models", "history:text", "history:statuses", "history:dates", "history:page")
+_PAGED = "history:paged"  # the filter the page number belongs to
 
 
 def balance_row(studio: Studio, person: Person | None) -> None:
@@ -64,7 +65,10 @@ def balance_row(studio: Studio, person: Person | None) -> None:
         studio.forget_balance(key_owner())
     try:
         balance.metric("Credit balance", credits_text(studio.balance(key_owner())))
-        refresh.caption(f"Read from Rivya at {datetime.now(viewer_timezone()):%H:%M:%S %Z}")
+        # The colons escaped: Streamlit's front end loads and runs its emoji plugin for a text where one looks like
+        # ":26:" (a shortcode), a chunk download and a second render of the caption on every visit.
+        now = datetime.now(viewer_timezone())
+        refresh.caption(f"Read from Rivya at {now:%H:%M:%S}".replace(":", "\\:") + f" {now:%Z}")
     except RivyaError as exc:
         words = explain(exc)
         balance.metric("Credit balance", "—")
@@ -124,12 +128,12 @@ def figures(studio: Studio) -> None:
         st.metric("Spent, all time", f"{fig.spent_all_time:,}", width=FIGURE_PX)
         st.metric("Returned on failures", f"{fig.returned_on_failures:,}", width=FIGURE_PX)
         st.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}", width=FIGURE_PX)
-    st.caption(days_note(studio.log.timezone))
     by_status = " · ".join(f"{md_escape(status_word(status))}: {count:,}" for status, count in fig.jobs_by_status.items())
     medians = " · ".join(f"{display_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
-    st.caption(f"Jobs by status — {by_status}")
-    if medians:
-        st.caption(f"Median time to result — {medians}")
+    # One caption of three lines, not three captions: each element is one more the browser builds on every visit.
+    lines = [days_note(studio.log.timezone), f"Jobs by status — {by_status}",
+             *([f"Median time to result — {medians}"] if medians else [])]
+    st.caption("  \n".join(lines))
 
 
 def _stacked_by_day(table: pd.DataFrame, series: str, value: str) -> None:
@@ -191,32 +195,39 @@ def charts(studio: Studio) -> None:
 
 
 def job_filters(studio: Studio, person: Person | None) -> ledger.JobFilter:
+    """The search box on the first screen, every other filter under "More filters" (a popover).
+
+    A popover's content is built in the browser only once it is opened: the page's first draw, a warm visit and a
+    switch from another page then build one widget and one button instead of five widgets of four kinds (a pills
+    row and two multiselects, each kind a script the browser loads and runs). What is chosen there shows as chips
+    below the row (``_chips``) and as a count in the popover's label, so it stays in sight with the popover closed.
+    """
     choices = studio.ledger.choices()
-    # Status and dates sit in a popover: the browser then builds (and rebuilds on every rerun) two fewer widgets,
-    # which made the page's first draw and each filter noticeably quicker in Chromium (benchmarks/history.py).
-    # What is chosen there shows as chips below the row, so it stays in sight with the popover closed.
-    narrowed = len(st.session_state.get(STATUSES) or ()) + _dates_narrowed(st.session_state.get(DATES), choices)
-    only, models, text, more = st.columns([2, 3, 4, 2], vertical_alignment="bottom")
-    # Keyed: its label counts what is chosen inside, and a new label must not make a new (closed) popover.
-    statuses = dates = more.popover(f"More filters ({narrowed})" if narrowed else "More filters",
-                                    icon=":material/filter_list:", key="history:more")
+    narrowed = (len(st.session_state.get(ONLY) or ()) + len(st.session_state.get(MODELS) or ())
+                + len(st.session_state.get(STATUSES) or ()) + _dates_narrowed(st.session_state.get(DATES), choices))
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        query = st.text_input(
+            "Search prompts", key=TEXT, placeholder="words in the prompt",
+            help="Finds prompts with every word, in any order; a word of three letters or more also finds words it "
+                 "starts.",
+        )
+        # Keyed: its label counts what is chosen inside, and a new label must not make a new (closed) popover.
+        more = st.popover(f"More filters ({narrowed})" if narrowed else "More filters", icon=":material/filter_list:",
+                          key="history:more", width="content")
     shown = [FAVOURITES, MINE, GRIDS] if person is not None else [FAVOURITES, GRIDS]
-    picked = only.pills("Show only", shown, selection_mode="multi", key=ONLY,
+    picked = more.pills("Show only", shown, selection_mode="multi", key=ONLY,
                         help=("Favourites: results you starred. Mine: jobs you made." if person is not None
                               else "Favourites: results starred in this app.") + " Grids: jobs made on Explore.")
-    chosen_models = models.multiselect("Model", choices.models, key=MODELS, format_func=display_name)
+    chosen_models = more.multiselect("Model", choices.models, key=MODELS, format_func=display_name)
     # In the order a job passes through them (as the cards and the chart name them), ones the app does not know last.
     order = list(STATUS_WORDS)
     offered = sorted(choices.statuses, key=lambda s: (order.index(s) if s in order else len(order), s))
-    chosen_statuses = statuses.multiselect("Status", offered, key=STATUSES, format_func=status_word)
-    span = dates.date_input("Submitted between", (choices.first_day, choices.last_day), key=DATES,
-                            help=days_note(studio.log.timezone))
+    chosen_statuses = more.multiselect("Status", offered, key=STATUSES, format_func=status_word)
+    span = more.date_input("Submitted between", (choices.first_day, choices.last_day), key=DATES,
+                           help=days_note(studio.log.timezone))
     start, end = (span if isinstance(span, tuple | list) and len(span) == 2 else (None, None))
-    query = text.text_input(
-        "Search prompts", key=TEXT, placeholder="words in the prompt",
-        help="Finds prompts with every word, in any order; a word of three letters or more also finds words it starts.",
-    )
-    _chips(chosen_statuses, (start, end) if _dates_narrowed(span, choices) else None, query.strip(), choices)
+    _chips(picked, chosen_models, chosen_statuses, (start, end) if _dates_narrowed(span, choices) else None,
+           query.strip(), choices)
     return ledger.JobFilter(
         tuple(chosen_models), tuple(chosen_statuses), start, end, query.strip(),
         person=person.id if person is not None and MINE in picked else None,
@@ -237,8 +248,9 @@ def _day_text(day: date) -> str:
     return f"{day:%b} {day.day}, {day:%Y}"
 
 
-def _drop_status(status: str) -> None:
-    st.session_state[STATUSES] = [s for s in st.session_state.get(STATUSES) or () if s != status]
+def _drop(key: str, value: str) -> None:
+    """Take ``value`` out of the multi-choice filter under ``key`` (a chip's press, before the rerun)."""
+    st.session_state[key] = [v for v in st.session_state.get(key) or () if v != value]
 
 
 def _reset(keys: dict[str, object]) -> None:
@@ -247,27 +259,30 @@ def _reset(keys: dict[str, object]) -> None:
         st.session_state[key] = value
 
 
-def _chips(statuses: list[str], span: tuple[date, date] | None, words: str, choices: ledger.Choices) -> None:
-    """The filters hidden in "More filters" and the search words as chips; pressing one removes that filter.
-
-    The models and "Show only" are chips already (the multiselect's and the pills'), so they are not repeated.
-    """
-    everything = (choices.first_day, choices.last_day)
-    active = bool(statuses or span or words or st.session_state.get(MODELS) or st.session_state.get(ONLY))
-    if not active:
+def _chips(only: list[str], models: list[str], statuses: list[str], span: tuple[date, date] | None, words: str,
+           choices: ledger.Choices) -> None:
+    """Every filter chosen under "More filters" and the search words as chips; pressing one removes that filter."""
+    if not (only or models or statuses or span or words):
         return
     with st.container(horizontal=True, gap="small", key="history:chips"):
+        for name in only:
+            st.button(f"Show only: {name}", icon=":material/close:", key=f"history:chip:only:{name}",
+                      on_click=_drop, args=(ONLY, name), help="Remove this filter")
+        for model in models:
+            st.button(f"Model: {display_name(model)}", icon=":material/close:", key=f"history:chip:model:{model}",
+                      on_click=_drop, args=(MODELS, model), help="Remove this filter")
         for status in statuses:
             st.button(f"Status: {status_word(status)}", icon=":material/close:", key=f"history:chip:status:{status}",
-                      on_click=_drop_status, args=(status,), help="Remove this filter")
+                      on_click=_drop, args=(STATUSES, status), help="Remove this filter")
         if span is not None:
             st.button(f"Submitted {_day_text(span[0])} – {_day_text(span[1])}", icon=":material/close:",
-                      key="history:chip:dates", on_click=_reset, args=({DATES: everything},), help="Remove this filter")
+                      key="history:chip:dates", on_click=_reset, args=({DATES: (choices.first_day, choices.last_day)},),
+                      help="Remove this filter")
         if words:
             st.button(f"Words: {words}", icon=":material/close:", key="history:chip:text", on_click=_reset,
                       args=({TEXT: ""},), help="Remove this filter")
         st.button("Clear filters", key="history:chip:all", type="tertiary", on_click=_reset,
-                  args=({STATUSES: [], DATES: everything, TEXT: "", MODELS: [], ONLY: []},))
+                  args=({STATUSES: [], DATES: (choices.first_day, choices.last_day), TEXT: "", MODELS: [], ONLY: []},))
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
@@ -320,30 +335,54 @@ def _table_rows(page: pd.DataFrame, zone: str, media_dir: Path, *, made_by: bool
     return pd.DataFrame(columns)
 
 
-def table_key(jobs: ledger.JobFilter, page: int) -> str:
-    """The table's widget key, one per filter and page: a selection belongs to the rows it was made on, so any
-    change of filter or page starts with none (Streamlit keeps a selection by row position)."""
-    digest = hashlib.sha256(repr((jobs, page)).encode()).hexdigest()[:16]
-    return f"history:table:{digest}"
+TABLE = "history:table"  # the jobs table's widget key: one for every filter and page (see ``_fresh_selection``)
+_TABLE_ROWS = "history:table:rows"  # the filter and page number the table's selection was made on
 
 
-def jobs_table(studio: Studio, jobs: ledger.JobFilter, matching: int) -> list[int]:
-    """The paged table; returns the ids of the rows the user selected, in the order shown."""
+def _fresh_selection(jobs: ledger.JobFilter, page: int) -> None:
+    """Clear the table's selection when its filter or page changed: a selection belongs to the rows it was made on,
+    and Streamlit keeps one by row position, so row 2 of another filter would be another job.
+
+    One key for every filter and page, rather than one each: a new key is a new table in the browser, built from
+    scratch on every filter (a fresh grid costs the front end several times an update of the same one's rows).
+    """
+    shown = (jobs, page)
+    if st.session_state.get(_TABLE_ROWS) != shown:
+        st.session_state[_TABLE_ROWS] = shown
+        st.session_state[TABLE] = {"selection": {"rows": [], "columns": [], "cells": []}}  # a new one each time
+
+
+def page_number(jobs: ledger.JobFilter, matching: int, pager: DeltaGenerator) -> tuple[int, int]:
+    """The page of rows to show, and how many pages there are; "Go to page" (a popover in ``pager``) picks another.
+
+    A popover rather than the number box itself: the box is built in the browser only when opened, one widget kind
+    fewer on every visit; the caption beside it names the page shown. A new filter starts at its first page.
+    """
     pages = max(1, math.ceil(matching / PAGE_SIZE))
-    number = 1
-    if pages > 1:
+    if st.session_state.get(_PAGED) != jobs:
+        st.session_state[_PAGED] = jobs
+        st.session_state.pop(PAGE, None)  # the box's own default, page 1
+    if pages == 1:
+        return 1, 1
+    with pager.popover("Go to page", icon=":material/menu_book:", type="tertiary", key="history:pager"):
         number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=PAGE, width=160)
+    return int(number), pages
+
+
+def jobs_table(studio: Studio, jobs: ledger.JobFilter, number: int) -> list[int]:
+    """Page ``number`` of the table; returns the ids of the rows the user selected, in the order shown."""
     before = studio.log.signature()
     page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     stamp_rows(studio, tuple(int(i) for i in page["id"]), before)
     zone = viewer_timezone().key
     made_by = auth_configured()
+    _fresh_selection(jobs, number)
     event = st.dataframe(
         _shaped_rows(page, repr((before, jobs, number)), zone, studio.jobs.media_dir, made_by),
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
-        key=table_key(jobs, number),
+        key=TABLE,
         row_height=56,
         placeholder="—",  # a failed job has no time to result and no link: a dash, not the word "None"
         column_config={
