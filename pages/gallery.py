@@ -74,8 +74,10 @@ def _pick_key(job_id: int) -> str:
 
 
 def _reset_pages() -> None:
-    """A filter changed: start again from the newest results."""
+    """A filter changed: start again from the newest results. Only the results part runs again (the filters show
+    their own new values), so no filter is sent again and none of their choices is read again."""
     session().gallery_pages = 1
+    st.rerun(RESULTS)
 
 
 def _more(pages: int) -> None:
@@ -109,36 +111,47 @@ def _clear_picks() -> None:
     st.rerun(RESULTS)
 
 
-def _filters(person: str) -> GalleryFilter:
+def _filters(person: str) -> None:
+    """The filter widgets, drawn by the page run; ``_chosen_filter`` reads what they hold."""
     log = studio.log
     with st.container(border=True):
         search, kinds = st.columns([3, 2], vertical_alignment="bottom")
-        text = search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
-                                 placeholder="e.g. lighthouse, or a tag")
-        models = kinds.pills("Model", gallery.result_models(log), selection_mode="multi", format_func=display_name,
-                             key="gallery:models", on_change=_reset_pages)
-        favourites = st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
-                               help="Results you starred" if person else "Results the team starred")
-        grids = st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")
+        search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
+                          placeholder="e.g. lighthouse, or a tag")
+        kinds.pills("Model", gallery.result_models(log), selection_mode="multi", format_func=display_name,
+                    key="gallery:models", on_change=_reset_pages)
+        st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
+                  help="Results you starred" if person else "Results the team starred")
+        st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")
         # The rarer filters fold away: on a phone the results would otherwise start a whole screen down.
         more = ("gallery:dates", "gallery:people", "gallery:tag")
         with st.expander("More filters: dates, people, tags", expanded=any(st.session_state.get(k) for k in more)):
             first, last = gallery.result_days(log)
-            picked_days = st.date_input("Made between", value=(), min_value=first, max_value=last, key="gallery:dates",
-                                        on_change=_reset_pages, format="YYYY-MM-DD",
-                                        help=days_note(log.timezone))
+            st.date_input("Made between", value=(), min_value=first, max_value=last, key="gallery:dates",
+                          on_change=_reset_pages, format="YYYY-MM-DD", help=days_note(log.timezone))
             people = gallery.makers(log)
             if person in people:  # "Mine": the signed-in viewer first, named as such
                 people = {person: f"Me ({people[person]})"} | {k: v for k, v in people.items() if k != person}
-            makers = st.multiselect("Made by", list(people), format_func=people.get, key="gallery:people",
-                                    on_change=_reset_pages, placeholder="Anyone") if people else []
+            if people:
+                st.multiselect("Made by", list(people), format_func=people.get, key="gallery:people",
+                               on_change=_reset_pages, placeholder="Anyone")
             popular = [t for t, _ in tags.popular_tags(log, limit=12)]
-            tag = st.pills("Tag", popular, key="gallery:tag", on_change=_reset_pages, format_func=md_escape) if popular else None
+            if popular:
+                st.pills("Tag", popular, key="gallery:tag", on_change=_reset_pages, format_func=md_escape)
+
+
+def _chosen_filter(person: str) -> GalleryFilter:
+    """What the filters hold, read from their widgets' state: the results part also runs without them."""
+    state = st.session_state
+    picked_days = state.get("gallery:dates") or ()
     days = tuple(picked_days) if isinstance(picked_days, (tuple, list)) else (picked_days,)
     start: date | None = days[0] if days else None
     end: date | None = days[1] if len(days) > 1 else start
-    return GalleryFilter(models=tuple(models or ()), favourites_of=person if favourites else None, text=text or "",
-                         tag=tag or "", people=tuple(makers), start=start, end=end, grids_only=grids)
+    return GalleryFilter(models=tuple(state.get("gallery:models") or ()),
+                         favourites_of=person if state.get("gallery:favourites") else None,
+                         text=state.get("gallery:text") or "", tag=state.get("gallery:tag") or "",
+                         people=tuple(state.get("gallery:people") or ()), start=start, end=end,
+                         grids_only=bool(state.get("gallery:grids")))
 
 
 def _tile(job: Job, starred: bool, person: str) -> None:
@@ -222,10 +235,10 @@ def results_count(shown: int, total: int) -> str:
 
 @st.fragment(key=RESULTS)
 def _results(person: str) -> None:
-    """Filters, selection bar and grid: a search reruns only this, not the page's frame. The grid's pages are parts of
-    their own (``_page``, ``_after``): a star redraws one page's tiles, "Load more" sends only the new tiles."""
+    """Selection bar and grid: a search reruns only this, not the page's frame nor the filters. The grid's pages are
+    parts of their own (``_page``, ``_after``): a star redraws one page's tiles, "Load more" sends only the new tiles."""
     hand_over()  # the large view is drawn by a page run (studio_app.py), and so is Compare (gallery_page)
-    jobs_filter = _filters(person)
+    jobs_filter = _chosen_filter(person)
     session().gallery_filter = jobs_filter
     signature = studio.log.signature()  # before the read: a change after it is seen by the watcher next time
     pages = gallery.page_by_page(studio.log, jobs_filter, session().gallery_pages)
@@ -298,7 +311,9 @@ def gallery_page() -> None:
     st.html(STYLE)
     if session().gallery_comparing:  # kept until the dialog is closed: a live redraw of the page keeps it open
         open_compare(session().gallery_comparing)
-    _results(star_owner(current_person()))
+    person = star_owner(current_person())
+    _filters(person)
+    _results(person)
     st.fragment(_watch, run_every=GALLERY_LIVE_SECONDS)()
 
 
