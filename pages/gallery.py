@@ -47,9 +47,8 @@ STYLE = f"""<style>
 [class*="st-key-gtile-v-"] [data-testid="stImage"]::after {{ content: "\\25B6"; position: absolute; left: 50%; top: 50%;
   transform: translate(-50%, -50%); width: 2.4rem; height: 2.4rem; line-height: 2.4rem; text-align: center;
   border-radius: 50%; background: rgb(0 0 0 / 0.55); color: #fff; font-size: 1.1rem; pointer-events: none; }}
-[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] {{ margin: 0 !important; }}
-[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] p {{ white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; margin: 0; }}
+p.gallery-meta {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis; margin: 0 0 0.3rem;
+  font-size: 0.875rem; line-height: 1.35em; color: rgb(49 51 63 / 0.6); }}
 p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
   height: 2.7em; line-height: 1.35em; margin: 0; font-size: 0.875rem; }}
 [class*="st-key-gtile-"] .stButton button {{ min-height: 2rem; padding: 0.15rem 0.55rem; }}
@@ -65,6 +64,7 @@ p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-ori
 </style>"""
 
 
+NO_PREVIEW = "No preview of this result."
 RESULTS, BAR = "gallery-results-part", "gallery-bar-part"  # fragment keys: a callback reruns one by its key (st.rerun)
 
 
@@ -167,10 +167,11 @@ def _tile(job: Job, starred: bool, person: str) -> None:
         # the same box in the letterbox colour keeps the tile the shape of the others.
         st.image(str(thumb) if thumb is not None else blank(TILE), width="stretch")
         kind = ("★ " if starred else "") + ("Video" if video else "Image")
-        # One line either way (the tile's height): why the box is empty, else what it is and when it was made.
-        st.caption("No preview of this result." if thumb is None else
-                   md_escape(" · ".join((kind, display_name(job.model), local_time(job.submitted_at)))))
-        st.html(f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
+        # One line either way (the tile's height): why the box is empty, else what it is and when it was made; then two
+        # lines of the prompt. One element for both: a tile is drawn (and sent) as few elements as it can be.
+        meta = (NO_PREVIEW if thumb is None else " · ".join((kind, display_name(job.model), local_time(job.submitted_at))))
+        st.html(f'<p class="gallery-meta">{html.escape(meta)}</p>'
+                f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
         with st.container(horizontal=True, gap="xsmall", vertical_alignment="center", wrap=False):
             # The row's own Star and Full size (ui.actions), in its order; Full size opens the large view, which has the
             # whole row (Animate, Download, Use these settings, Copy link). Both show their icon only here (STYLE hides
