@@ -60,8 +60,9 @@ p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-ori
 [data-testid="stVerticalBlock"]:has(> [data-testid="stLayoutWrapper"] > .st-key-gallery-bar),
 [data-testid="stLayoutWrapper"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"] > .st-key-gallery-bar) {{
   display: contents !important; }}
+[data-testid="stElementContainer"]:has(.gallery-style) {{ display: none; }}
 .st-key-gallery-bar {{ background: #fff; padding: 0.35rem 0; border-bottom: 1px solid rgb(49 51 63 / 0.12); }}
-</style>"""
+</style><span class="gallery-style"></span>"""
 
 
 NO_PREVIEW = "No preview of this result."
@@ -309,6 +310,8 @@ def gallery_page() -> None:
     if log_unreachable():  # the notice above says why; the filters and tiles all read the log
         st.caption("Results show here again once the job log can be reached.")
         return
+    # With an element beside the style, Streamlit draws it in the page, not in its event container, which a fragment's
+    # run (the live watcher's, a pick's) empties: the grid would then lose its layout until the next page run.
     st.html(STYLE)
     if session().gallery_comparing:  # kept until the dialog is closed: a live redraw of the page keeps it open
         open_compare(session().gallery_comparing)
