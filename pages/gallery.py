@@ -264,6 +264,9 @@ def _page(jobs: list[Job], person: str) -> None:
     """One page of tiles: a star or Full size on one of them reruns only these."""
     hand_over()
     starred = stars.starred(studio.log, (j.id for j in jobs), person)
+    shown_filter = session().gallery_filter
+    if shown_filter is not None and shown_filter.favourites_of is not None and len(starred) < len(jobs):
+        st.rerun()  # a result unstarred under "Favourites only" leaves the grid, as the whole page would have it
     for job in jobs:
         _tile(job, job.id in starred, person)
 
