@@ -313,9 +313,10 @@ def gallery_page() -> None:
     if log_unreachable():  # the notice above says why; the filters and tiles all read the log
         st.caption("Results show here again once the job log can be reached.")
         return
-    # With an element beside the style, Streamlit draws it in the page, not in its event container, which a fragment's
-    # run (the live watcher's, a pick's) empties: the grid would then lose its layout until the next page run.
-    st.html(STYLE)
+    # Markdown, not st.html: its code comes with the page, while st.html's loads on first use, and until it has the
+    # grid has no layout (a new visitor saw one column of tiles). In the page, not in the event container, where a
+    # style-only st.html goes: a fragment's run (the live watcher's, a pick's) empties that.
+    st.markdown(STYLE, unsafe_allow_html=True)
     if session().gallery_comparing:  # kept until the dialog is closed: a live redraw of the page keeps it open
         open_compare(session().gallery_comparing)
     person = star_owner(current_person())
