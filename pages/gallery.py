@@ -314,8 +314,7 @@ def gallery_page() -> None:
         st.caption("Results show here again once the job log can be reached.")
         return
     # Markdown, not st.html: its code comes with the page, while st.html's loads on first use, and until it has the
-    # grid has no layout (a new visitor saw one column of tiles). In the page, not in the event container, where a
-    # style-only st.html goes: a fragment's run (the live watcher's, a pick's) empties that.
+    # grid has no layout (a new visitor saw one column of tiles). Its empty box is hidden (STYLE: .gallery-style).
     st.markdown(STYLE, unsafe_allow_html=True)
     if session().gallery_comparing:  # kept until the dialog is closed: a live redraw of the page keeps it open
         open_compare(session().gallery_comparing)
