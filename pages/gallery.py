@@ -9,8 +9,8 @@ import streamlit as st
 
 from rivya import gallery, stars, tags
 from rivya.catalog import display_name
-from rivya.constants import GALLERY_COUNT_CAP, GALLERY_LIVE_SECONDS, MAX_COMPARED, MIN_COMPARED
-from rivya.gallery import GalleryFilter
+from rivya.constants import GALLERY_COUNT_CAP, GALLERY_LIVE_SECONDS, GALLERY_PAGE_SIZE, MAX_COMPARED, MIN_COMPARED
+from rivya.gallery import GalleryFilter, GalleryPage
 from rivya.people import star_owner
 from rivya.sniffing import is_video
 from rivya.tasklog import Job
@@ -29,22 +29,26 @@ studio = page_access()  # first, whatever started this script: nothing is drawn 
 
 # The grid: a keyed horizontal container laid out as a CSS grid, so tiles keep one width and line up in rows at any
 # window width (Streamlit's columns stack one per row on a phone). Tiles are keyed ``gtile-i-<id>`` / ``gtile-v-<id>``
-# (image / video) so one stylesheet can fix their parts' heights and badge the videos. The selection bar sticks
-# through its layout wrapper: Streamlit wraps each container in one exactly its height, which would hold it in place.
+# (image / video) so one stylesheet can fix their parts' heights and badge the videos. Each page of tiles is a
+# fragment, whose wrappers are taken out of the layout (display: contents), so every tile is one cell of one grid.
+# The selection bar sticks through its layout wrapper: Streamlit wraps each container in one exactly its height, which
+# would hold it in place; the bar's fragment's own two wrappers are taken out of the layout for the same reason.
 TILE_MIN_PX = 160  # two tiles a row on a 390-pixel phone, five or more beside the sidebar at 1400
 STYLE = f"""<style>
 .st-key-gallery-grid {{ display: grid !important; gap: 0.6rem;
   grid-template-columns: repeat(auto-fill, minmax({TILE_MIN_PX}px, 1fr)); align-items: start; }}
-.st-key-gallery-grid > div {{ width: auto !important; min-width: 0; max-width: none !important; }}
+.st-key-gallery-grid div:not([class*="st-key-gtile-"]):has([class*="st-key-gtile-"], .st-key-gallery-more) {{
+  display: contents !important; }}
+.st-key-gallery-grid [class*="st-key-gtile-"] {{ width: auto !important; min-width: 0; max-width: none !important; }}
+.st-key-gallery-more {{ grid-column: 1 / -1; }}
 [class*="st-key-gtile-"] {{ padding: 0.45rem !important; gap: 0.3rem !important; }}
 [class*="st-key-gtile-"] [data-testid="stImage"] {{ position: relative; }}
 [class*="st-key-gtile-"] [data-testid="stImage"] img {{ aspect-ratio: 4 / 3; object-fit: cover; border-radius: 0.3rem; }}
 [class*="st-key-gtile-v-"] [data-testid="stImage"]::after {{ content: "\\25B6"; position: absolute; left: 50%; top: 50%;
   transform: translate(-50%, -50%); width: 2.4rem; height: 2.4rem; line-height: 2.4rem; text-align: center;
   border-radius: 50%; background: rgb(0 0 0 / 0.55); color: #fff; font-size: 1.1rem; pointer-events: none; }}
-[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] {{ margin: 0 !important; }}
-[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] p {{ white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; margin: 0; }}
+p.gallery-meta {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis; margin: 0 0 0.3rem;
+  font-size: 0.875rem; line-height: 1.35em; color: rgb(49 51 63 / 0.6); }}
 p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
   height: 2.7em; line-height: 1.35em; margin: 0; font-size: 0.875rem; }}
 [class*="st-key-gtile-"] .stButton button {{ min-height: 2rem; padding: 0.15rem 0.55rem; }}
@@ -53,8 +57,16 @@ p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-ori
   position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip-path: inset(50%); white-space: nowrap; }}
 [data-testid="stLayoutWrapper"]:has(> .st-key-gallery-bar) {{ position: sticky; top: 3.75rem; z-index: 20; }}
+[data-testid="stVerticalBlock"]:has(> [data-testid="stLayoutWrapper"] > .st-key-gallery-bar),
+[data-testid="stLayoutWrapper"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"] > .st-key-gallery-bar) {{
+  display: contents !important; }}
+[data-testid="stElementContainer"]:has(.gallery-style) {{ display: none; }}
 .st-key-gallery-bar {{ background: #fff; padding: 0.35rem 0; border-bottom: 1px solid rgb(49 51 63 / 0.12); }}
-</style>"""
+</style><span class="gallery-style"></span>"""
+
+
+NO_PREVIEW = "No preview of this result."
+RESULTS, BAR = "gallery-results-part", "gallery-bar-part"  # fragment keys: a callback reruns one by its key (st.rerun)
 
 
 def _pick_key(job_id: int) -> str:
@@ -63,20 +75,27 @@ def _pick_key(job_id: int) -> str:
 
 
 def _reset_pages() -> None:
-    """A filter changed: start again from the newest results."""
+    """A filter changed: start again from the newest results. Only the results part runs again (the filters show
+    their own new values), so no filter is sent again and none of their choices is read again."""
     session().gallery_pages = 1
+    st.rerun(RESULTS)
 
 
-def _more() -> None:
-    session().gallery_pages += 1
+def _more(pages: int) -> None:
+    """Load more's callback: one page more than the ``pages`` drawn (a double click's second half adds none). The
+    fragment holding the button reruns: it draws only the new page's tiles, and the next Load more."""
+    session().gallery_pages = pages + 1
 
 
 def _pick(job_id: int) -> None:
+    """A Pick box's callback: only the selection bar is drawn again (its count, Compare, the ZIP); the box shows its
+    own tick, so the tiles are not sent again."""
     picked = session().gallery_picked
     if st.session_state[_pick_key(job_id)]:
         picked.append(job_id)
     elif job_id in picked:
         picked.remove(job_id)
+    st.rerun(BAR)
 
 
 def _compare(picked: list[int]) -> None:
@@ -86,41 +105,54 @@ def _compare(picked: list[int]) -> None:
 
 
 def _clear_picks() -> None:
+    """Clear's callback: every box unticked, so the whole results part is drawn again (bar and tiles)."""
     picked, session().gallery_picked = session().gallery_picked, []
     for job_id in picked:
         st.session_state[_pick_key(job_id)] = False
+    st.rerun(RESULTS)
 
 
-def _filters(person: str) -> GalleryFilter:
+def _filters(person: str) -> None:
+    """The filter widgets, drawn by the page run; ``_chosen_filter`` reads what they hold."""
     log = studio.log
     with st.container(border=True):
         search, kinds = st.columns([3, 2], vertical_alignment="bottom")
-        text = search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
-                                 placeholder="e.g. lighthouse, or a tag")
-        models = kinds.pills("Model", gallery.result_models(log), selection_mode="multi", format_func=display_name,
-                             key="gallery:models", on_change=_reset_pages)
-        favourites = st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
-                               help="Results you starred" if person else "Results the team starred")
-        grids = st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")
+        search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
+                          placeholder="e.g. lighthouse, or a tag")
+        kinds.pills("Model", gallery.result_models(log), selection_mode="multi", format_func=display_name,
+                    key="gallery:models", on_change=_reset_pages)
+        st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
+                  help="Results you starred" if person else "Results the team starred")
+        st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")
         # The rarer filters fold away: on a phone the results would otherwise start a whole screen down.
         more = ("gallery:dates", "gallery:people", "gallery:tag")
         with st.expander("More filters: dates, people, tags", expanded=any(st.session_state.get(k) for k in more)):
             first, last = gallery.result_days(log)
-            picked_days = st.date_input("Made between", value=(), min_value=first, max_value=last, key="gallery:dates",
-                                        on_change=_reset_pages, format="YYYY-MM-DD",
-                                        help=days_note(log.timezone))
+            st.date_input("Made between", value=(), min_value=first, max_value=last, key="gallery:dates",
+                          on_change=_reset_pages, format="YYYY-MM-DD", help=days_note(log.timezone))
             people = gallery.makers(log)
             if person in people:  # "Mine": the signed-in viewer first, named as such
                 people = {person: f"Me ({people[person]})"} | {k: v for k, v in people.items() if k != person}
-            makers = st.multiselect("Made by", list(people), format_func=people.get, key="gallery:people",
-                                    on_change=_reset_pages, placeholder="Anyone") if people else []
+            if people:
+                st.multiselect("Made by", list(people), format_func=people.get, key="gallery:people",
+                               on_change=_reset_pages, placeholder="Anyone")
             popular = [t for t, _ in tags.popular_tags(log, limit=12)]
-            tag = st.pills("Tag", popular, key="gallery:tag", on_change=_reset_pages, format_func=md_escape) if popular else None
+            if popular:
+                st.pills("Tag", popular, key="gallery:tag", on_change=_reset_pages, format_func=md_escape)
+
+
+def _chosen_filter(person: str) -> GalleryFilter:
+    """What the filters hold, read from their widgets' state: the results part also runs without them."""
+    state = st.session_state
+    picked_days = state.get("gallery:dates") or ()
     days = tuple(picked_days) if isinstance(picked_days, (tuple, list)) else (picked_days,)
     start: date | None = days[0] if days else None
     end: date | None = days[1] if len(days) > 1 else start
-    return GalleryFilter(models=tuple(models or ()), favourites_of=person if favourites else None, text=text or "",
-                         tag=tag or "", people=tuple(makers), start=start, end=end, grids_only=grids)
+    return GalleryFilter(models=tuple(state.get("gallery:models") or ()),
+                         favourites_of=person if state.get("gallery:favourites") else None,
+                         text=state.get("gallery:text") or "", tag=state.get("gallery:tag") or "",
+                         people=tuple(state.get("gallery:people") or ()), start=start, end=end,
+                         grids_only=bool(state.get("gallery:grids")))
 
 
 def _tile(job: Job, starred: bool, person: str) -> None:
@@ -136,10 +168,11 @@ def _tile(job: Job, starred: bool, person: str) -> None:
         # the same box in the letterbox colour keeps the tile the shape of the others.
         st.image(str(thumb) if thumb is not None else blank(TILE), width="stretch")
         kind = ("★ " if starred else "") + ("Video" if video else "Image")
-        # One line either way (the tile's height): why the box is empty, else what it is and when it was made.
-        st.caption("No preview of this result." if thumb is None else
-                   md_escape(" · ".join((kind, display_name(job.model), local_time(job.submitted_at)))))
-        st.html(f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
+        # One line either way (the tile's height): why the box is empty, else what it is and when it was made; then two
+        # lines of the prompt. One element for both: a tile is drawn (and sent) as few elements as it can be.
+        meta = (NO_PREVIEW if thumb is None else " · ".join((kind, display_name(job.model), local_time(job.submitted_at))))
+        st.html(f'<p class="gallery-meta">{html.escape(meta)}</p>'
+                f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
         with st.container(horizontal=True, gap="xsmall", vertical_alignment="center", wrap=False):
             # The row's own Star and Full size (ui.actions), in its order; Full size opens the large view, which has the
             # whole row (Animate, Download, Use these settings, Copy link). Both show their icon only here (STYLE hides
@@ -163,8 +196,12 @@ def _visible_picks(shown: list[Job]) -> list[int]:
     return picked
 
 
-def _selection_bar(count: str, picked: list[int]) -> None:
-    """"3 picked · Compare · Download ZIP · Clear", kept in view at the top while the grid scrolls (CSS: sticky)."""
+@st.fragment(key=BAR)
+def _selection_bar(count: str) -> None:
+    """"3 picked · Compare · Download ZIP · Clear", kept in view at the top while the grid scrolls (CSS: sticky).
+    A part of its own: a pick redraws only this."""
+    hand_over()  # Compare's dialog is drawn by a page run
+    picked = session().gallery_picked
     ready = MIN_COMPARED <= len(picked) <= MAX_COMPARED
     bar = st.container(horizontal=True, gap="small", vertical_alignment="center", key="gallery-bar")
     if picked:
@@ -181,6 +218,13 @@ def _selection_bar(count: str, picked: list[int]) -> None:
                help="Untick every picked result")
 
 
+def total_count(total: int) -> str:
+    """``1 result``, ``40 results``, ``1,000+ results`` past the count's cap: the bar's count."""
+    if total > GALLERY_COUNT_CAP:
+        return f"{GALLERY_COUNT_CAP:,}+ results"
+    return f"{total:,} result" + ("" if total == 1 else "s")
+
+
 def results_count(shown: int, total: int) -> str:
     """``3 of 40 results`` while more can be loaded (``15 of 1,000+ results`` past the count's cap), else
     ``1 result`` / ``40 results``."""
@@ -191,28 +235,62 @@ def results_count(shown: int, total: int) -> str:
     return f"{total:,} result" + ("" if total == 1 else "s")
 
 
-@st.fragment
+@st.fragment(key=RESULTS)
 def _results(person: str) -> None:
-    """Filters, selection bar and grid: a search, a pick or "Load more" reruns only this, not the page's frame."""
+    """Selection bar and grid: a search reruns only this, not the page's frame nor the filters. The grid's pages are
+    parts of their own (``_page``, ``_after``): a star redraws one page's tiles, "Load more" sends only the new tiles."""
     hand_over()  # the large view is drawn by a page run (studio_app.py), and so is Compare (gallery_page)
-    jobs_filter = _filters(person)
+    jobs_filter = _chosen_filter(person)
     session().gallery_filter = jobs_filter
     signature = studio.log.signature()  # before the read: a change after it is seen by the watcher next time
-    shown = gallery.results_pages(studio.log, jobs_filter, session().gallery_pages)
-    session().gallery_drawn = (signature, tuple(j.id for j in shown.jobs))
-    if not shown.jobs:
+    pages = gallery.page_by_page(studio.log, jobs_filter, session().gallery_pages)
+    shown = [job for page in pages for job in page.jobs]
+    session().gallery_drawn = (signature, tuple(j.id for j in shown))
+    if not shown:
         st.info("No results match these filters." if jobs_filter != GalleryFilter() else
                 "Nothing here yet: results appear once an image or video is made.", icon=":material/photo_library:")
         return
-    total = (len(shown.jobs) if shown.next_before is None else
+    total = (len(shown) if pages[-1].next_before is None else
              gallery.count_results(studio.log, jobs_filter, at_most=GALLERY_COUNT_CAP + 1))
-    _selection_bar(f"{results_count(len(shown.jobs), total)}, newest first", _visible_picks(shown.jobs))
-    starred = stars.starred(studio.log, (j.id for j in shown.jobs), person)
+    _visible_picks(shown)
+    _selection_bar(f"{total_count(total)}, newest first")
     with st.container(horizontal=True, key="gallery-grid"):
-        for job in shown.jobs:
-            _tile(job, job.id in starred, person)
-    if shown.next_before is not None:
-        st.button("Load more", key="gallery:more", on_click=_more, icon=":material/expand_more:")
+        _page(pages[0].jobs, person)
+        _after(1, pages[0].next_before, pages[1:], total, person)
+
+
+@st.fragment
+def _page(jobs: list[Job], person: str) -> None:
+    """One page of tiles: a star or Full size on one of them reruns only these."""
+    hand_over()
+    starred = stars.starred(studio.log, (j.id for j in jobs), person)
+    shown_filter = session().gallery_filter
+    if shown_filter is not None and shown_filter.favourites_of is not None and len(starred) < len(jobs):
+        st.rerun()  # a result unstarred under "Favourites only" leaves the grid, as the whole page would have it
+    for job in jobs:
+        _tile(job, job.id in starred, person)
+
+
+@st.fragment
+def _after(drawn: int, cursor: int | None, later: list[GalleryPage], total: int, person: str) -> None:
+    """What follows the first ``drawn`` pages: the pages loaded after them (``later``, read by the whole run; read here
+    when Load more reran only this), else Load more with the count shown so far."""
+    hand_over()
+    if cursor is None:
+        return
+    if session().gallery_pages <= drawn:
+        with st.container(horizontal=True, vertical_alignment="center", key="gallery-more"):
+            st.caption(results_count(drawn * GALLERY_PAGE_SIZE, total))
+            st.button("Load more", key="gallery:more", on_click=_more, args=(drawn,), icon=":material/expand_more:")
+        return
+    if later:
+        page, later = later[0], later[1:]
+    else:  # Load more: this page is new, and the watcher's list of what is shown grows by it
+        page = gallery.results_page(studio.log, session().gallery_filter or GalleryFilter(), before=cursor)
+        signature, ids = session().gallery_drawn or (studio.log.signature(), ())
+        session().gallery_drawn = (signature, ids[: drawn * GALLERY_PAGE_SIZE] + tuple(j.id for j in page.jobs))
+    _page(page.jobs, person)
+    _after(drawn + 1, page.next_before, later, total, person)
 
 
 def _watch() -> None:
@@ -235,10 +313,14 @@ def gallery_page() -> None:
     if log_unreachable():  # the notice above says why; the filters and tiles all read the log
         st.caption("Results show here again once the job log can be reached.")
         return
-    st.html(STYLE)
+    # Markdown, not st.html: its code comes with the page, while st.html's loads on first use, and until it has the
+    # grid has no layout (a new visitor saw one column of tiles). Its empty box is hidden (STYLE: .gallery-style).
+    st.markdown(STYLE, unsafe_allow_html=True)
     if session().gallery_comparing:  # kept until the dialog is closed: a live redraw of the page keeps it open
         open_compare(session().gallery_comparing)
-    _results(star_owner(current_person()))
+    person = star_owner(current_person())
+    _filters(person)
+    _results(person)
     st.fragment(_watch, run_every=GALLERY_LIVE_SECONDS)()
 
 

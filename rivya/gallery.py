@@ -88,15 +88,21 @@ def results_page(log: TaskLog, f: GalleryFilter, *, before: int | None = None, l
 
 def results_pages(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = GALLERY_PAGE_SIZE) -> GalleryPage:
     """The first ``pages`` pages as one: what the Gallery shows after "Load more" was pressed ``pages - 1`` times."""
-    shown: list[Job] = []
+    read = page_by_page(log, f, pages, limit=limit)
+    return GalleryPage([job for page in read for job in page.jobs], read[-1].next_before)
+
+
+def page_by_page(log: TaskLog, f: GalleryFilter, pages: int, *, limit: int = GALLERY_PAGE_SIZE) -> list[GalleryPage]:
+    """The first ``pages`` pages, each with its own cursor (fewer when the results end first): the Gallery draws each
+    page in a part of its own, so "Load more" sends only the new one."""
+    read: list[GalleryPage] = []
     cursor: int | None = None
     for _ in range(max(1, pages)):
-        page = results_page(log, f, before=cursor, limit=limit)
-        shown += page.jobs
-        cursor = page.next_before
+        read.append(results_page(log, f, before=cursor, limit=limit))
+        cursor = read[-1].next_before
         if cursor is None:
             break
-    return GalleryPage(shown, cursor)
+    return read
 
 
 def neighbours(log: TaskLog, f: GalleryFilter, job_id: int) -> tuple[int | None, int | None]:

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from rivya import gallery
+from rivya.constants import GALLERY_PAGE_SIZE
+from rivya.gallery import GalleryFilter
 from rivya.sandbox import Sandbox
 from rivya.tasklog import Job, TaskLog
 
@@ -243,3 +246,39 @@ def test_phone_grid_is_two_a_row_and_the_selection_bar_stays_in_view(
     assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box  # the bar has not
     expect(bar.get_by_role("button", name="Clear")).to_be_in_viewport()
     phone.close()
+
+
+def test_load_more_sends_only_the_new_tiles(browser: Browser, served: StreamlitServer, seeded: tuple[Path, list[Job]]) -> None:
+    """The tiles already shown are not sent again (nor those of a pick): "Load more" reruns only the part of the grid
+    after them. Last in this module: it adds a page of results to the log the others read."""
+    data, _ = seeded
+    log = TaskLog(data / "tasklog.sqlite3")
+    try:
+        for n in range(GALLERY_PAGE_SIZE):
+            add_result(log, data / "media", f"a paper boat number {n}", params={"aspect_ratio": "1:1"})
+        first, second = (page.jobs for page in gallery.page_by_page(log, GalleryFilter(), 2))
+    finally:
+        log.close()
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    frames: list[bytes] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))
+    page.goto(f"{served.url}/gallery")
+    tiles = page.locator('[class*="st-key-gtile-"]')
+    expect(tiles).to_have_count(GALLERY_PAGE_SIZE, timeout=30_000)
+    settled(page)
+    assert all(f"gallery:star:{job.id}".encode() in b"".join(frames) for job in first)  # how a sent tile is recognised
+    frames.clear()
+    page.get_by_role("button", name="Load more").click()
+    expect(tiles).to_have_count(len(first) + len(second), timeout=30_000)
+    expect(page.get_by_text(f"{len(first) + len(second)} results, newest first")).to_be_visible()
+    settled(page)
+    sent = b"".join(frames)
+    assert all(f"gallery:star:{job.id}".encode() in sent for job in second)
+    assert not [job.id for job in first if f"gallery:star:{job.id}".encode() in sent]
+    frames.clear()
+    tiles.last.locator(".stCheckbox").get_by_text("Pick").click()
+    expect(page.locator(".st-key-gallery-bar").get_by_text("1 picked")).to_be_visible(timeout=20_000)
+    settled(page)
+    assert b"gallery:compare" in b"".join(frames) and b"gallery:star:" not in b"".join(frames)
+    context.close()

@@ -12,7 +12,7 @@ from rivya.compare import prompt_diff, prompt_similarity, related, same_scale_wi
 from rivya.tasklog import TaskLog
 
 from .conftest import open_page
-from .test_gallery import add_result, seeded_app  # noqa: F401 - the fixture is used by name
+from .test_gallery import add_result, pick, seeded_app  # noqa: F401 - the fixture is used by name
 
 
 def test_prompt_diff_word_by_word() -> None:
@@ -84,8 +84,8 @@ def test_compare_a_video_with_an_image_marks_only_the_model(seeded_app) -> None:
                       params={"mode": "normal", "duration": 6, "resolution": "480p", "aspect_ratio": "1:1",
                               "referenceMediaItems": ref})
     at = open_page("pages/gallery.py")
-    at.checkbox(key=f"gallery:pick:{clip.id}").check().run()
-    at.checkbox(key=f"gallery:pick:{made[-1].id}").check().run()
+    pick(at, clip.id)
+    pick(at, made[-1].id)
     at.button(key="gallery:compare").click().run()
     assert not at.exception
     texts = [m.value for m in at.markdown]
@@ -101,9 +101,9 @@ def test_compare_from_the_gallery(seeded_app) -> None:  # noqa: F811 - the fixtu
     at = open_page("pages/gallery.py")
     compare = at.button(key="gallery:compare")
     assert compare.disabled
-    at.checkbox(key=f"gallery:pick:{made[-1].id}").check().run()
+    pick(at, made[-1].id)
     assert at.button(key="gallery:compare").disabled  # one is not enough
-    at.checkbox(key=f"gallery:pick:{made[-2].id}").check().run()
+    pick(at, made[-2].id)
     at.button(key="gallery:compare").click().run()
     assert not at.exception
     texts = [m.value for m in at.markdown]
@@ -111,7 +111,7 @@ def test_compare_from_the_gallery(seeded_app) -> None:  # noqa: F811 - the fixtu
     assert "picture number :red[~~29~~] :green-background[28]" in texts  # the second, diffed against it
     assert ":gray[Aspect ratio: 1\\:1]" in texts and not any("aspect_ratio" in t or "not set" in t for t in texts)
     for n in (-3, -4, -5):
-        at.checkbox(key=f"gallery:pick:{made[n].id}").check().run()
+        pick(at, made[n].id)
     assert at.button(key="gallery:compare").disabled  # five is too many
     at.button(key="gallery:clear").click().run()
     assert not at.checkbox(key=f"gallery:pick:{made[-1].id}").value
@@ -131,7 +131,7 @@ def test_compare_offers_star_and_open_and_diffs_only_related_prompts(seeded_app)
     robot = add_result(log, log.path.parent / "media", "a tiny robot watering a plant")
     at = open_page("pages/gallery.py")
     for job in (made[-1], made[-2], robot):  # the first picked is the one the others are diffed against
-        at.checkbox(key=f"gallery:pick:{job.id}").check().run()
+        pick(at, job.id)
     at.button(key="gallery:compare").click().run()
     texts = [m.value for m in at.markdown]
     assert "picture number :red[~~29~~] :green-background[28]" in texts  # related: its words marked
@@ -141,7 +141,7 @@ def test_compare_offers_star_and_open_and_diffs_only_related_prompts(seeded_app)
     # AppTest reruns the whole page on a press (a browser reruns only the dialog): compare again to press Star.
     at = open_page("pages/gallery.py")
     for job in (made[-1], robot):
-        at.checkbox(key=f"gallery:pick:{job.id}").check().run()
+        pick(at, job.id)
     at.button(key="gallery:compare").click().run()
     at.button(key=f"compare:star:{robot.id}").click().run()
     assert robot.id in stars.starred(log, [robot.id], "")

@@ -21,6 +21,7 @@ from rivya.sandbox.render import render_mp4, render_png
 from rivya.tasklog import Job, TaskLog
 from rivya.thumbnails import BACKGROUND, TILE, thumbnail
 from ui import large_view
+from ui.session import SESSION
 
 from .conftest import APP, FAST_TIMING, image_bytes, open_page
 from .test_tasklog import explain
@@ -278,6 +279,27 @@ def tiles(at) -> list[int]:
     return [int(b.key.rsplit(":", 1)[1]) for b in at.button if b.key and b.key.startswith("gallery:open:")]
 
 
+def pick(at: AppTest, job_id: int) -> AppTest:
+    """Tick a tile's Pick box. That redraws only the selection bar (a fragment of its own), and AppTest then holds only
+    the bar's elements: the page is run again so the test can read the rest."""
+    at.checkbox(key=f"gallery:pick:{job_id}").check().run()
+    return at.run()
+
+
+def test_a_pick_redraws_only_the_selection_bar(seeded_app) -> None:
+    """The bar says what is picked; no tile is drawn (sent) again for a tick the box already shows."""
+    _, made = seeded_app
+    at = open_page("pages/gallery.py")
+    at.checkbox(key=f"gallery:pick:{made[-1].id}").check().run()
+    assert [c.value for c in at.caption] == ["**1 picked** (compare 2 to 4) · 32 results, newest first"]
+    assert not at.checkbox and not tiles(at) and [b.key for b in at.button] == ["gallery:compare", "gallery:clear"]
+    at.run()
+    assert at.checkbox(key=f"gallery:pick:{made[-1].id}").value and at.session_state[SESSION].gallery_picked == [made[-1].id]
+    at.button(key="gallery:clear").click().run()  # Clear unticks the boxes: the whole results part is drawn again
+    assert not at.checkbox(key=f"gallery:pick:{made[-1].id}").value and not at.session_state[SESSION].gallery_picked
+    assert len(tiles(at)) == GALLERY_PAGE_SIZE
+
+
 def test_page_shows_newest_and_loads_more(seeded_app) -> None:
     _, made = seeded_app
     at = open_page("pages/gallery.py")
@@ -290,12 +312,19 @@ def test_page_shows_newest_and_loads_more(seeded_app) -> None:
     assert tiles(at) == [j.id for j in made[::-1]]
 
 
+def filters(at: AppTest) -> AppTest:
+    """A filter change reruns only the results part (a fragment), and AppTest then holds only its elements: the page
+    is run again to reach the filters."""
+    return at.run()
+
+
 def test_page_filters_by_prompt_words(seeded_app) -> None:
     _, made = seeded_app
     at = open_page("pages/gallery.py")
     at.text_input(key="gallery:text").set_value("lighthouse").run()
     assert tiles(at) == [made[1].id, made[0].id]
-    at.text_input(key="gallery:text").set_value("no such words").run()
+    assert not at.text_input and not at.toggle  # the filters are not drawn (sent) again for a search
+    filters(at).text_input(key="gallery:text").set_value("no such words").run()
     assert not tiles(at) and "No results match" in at.info[0].value
 
 
@@ -317,11 +346,11 @@ def test_page_filters_by_model_and_dates(seeded_app) -> None:
     at = open_page("pages/gallery.py")
     at.button_group(key="gallery:models").set_value(["grok-imagine-video"]).run()
     assert tiles(at) == [made[1].id, made[0].id]
-    at.button_group(key="gallery:models").set_value([]).run()
+    filters(at).button_group(key="gallery:models").set_value([]).run()
     days_ago_5 = (NOW - timedelta(days=5)).date()
-    at.date_input(key="gallery:dates").set_value((days_ago_5, days_ago_5 + timedelta(days=1))).run()
+    filters(at).date_input(key="gallery:dates").set_value((days_ago_5, days_ago_5 + timedelta(days=1))).run()
     assert tiles(at) == [made[1].id, made[0].id]
-    at.date_input(key="gallery:dates").set_value((NOW.date(), NOW.date())).run()
+    filters(at).date_input(key="gallery:dates").set_value((NOW.date(), NOW.date())).run()
     assert len(tiles(at)) == GALLERY_PAGE_SIZE and made[0].id not in tiles(at)
 
 
@@ -402,14 +431,14 @@ def test_a_filter_that_hides_picked_results_unpicks_them(seeded_app) -> None:
     stars.set_star(log, newest, "", True)
     at = open_page("pages/gallery.py")
     for job in made[-3:]:
-        at.checkbox(key=f"gallery:pick:{job.id}").check().run()
+        pick(at, job.id)
     assert any("**3 picked** · " in c.value for c in at.caption)
     at.toggle(key="gallery:favourites").set_value(True).run()
     assert tiles(at) == [newest]
     bar = next(c.value for c in at.caption if "picked" in c.value)
     assert bar.endswith("**1 picked** (compare 2 to 4) · 1 result, newest first")  # one result, not "1 of 1 results"
     assert at.button(key="gallery:compare").disabled  # the two hidden picks are not compared
-    at.toggle(key="gallery:favourites").set_value(False).run()
+    filters(at).toggle(key="gallery:favourites").set_value(False).run()
     assert not at.checkbox(key=f"gallery:pick:{made[-2].id}").value and at.checkbox(key=f"gallery:pick:{newest}").value
     assert any("**1 picked**" in c.value for c in at.caption)
 

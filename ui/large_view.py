@@ -110,7 +110,9 @@ def open_from_link() -> None:
 def _save_tags(job_id: int) -> None:
     """Multiselect callback: add the tags newly picked or typed, remove those taken out."""
     log = current_studio().log
-    wanted = st.session_state[_tags_key(job_id)]
+    wanted = st.session_state.get(_tags_key(job_id))
+    if wanted is None:  # the view was closed (its box forgotten) before the browser last sent the box: nothing to save
+        return
     had = tags.tags_of(log, [job_id]).get(job_id, [])
     try:
         for tag in wanted:
