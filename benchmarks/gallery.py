@@ -23,6 +23,7 @@ Run: python -m benchmarks.gallery                  (about 2 minutes)
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
@@ -66,7 +67,16 @@ def seed(data: Path, count: int) -> int:
         prompt = f"a {ADJECTIVES[n % len(ADJECTIVES)]} {SUBJECTS[n % len(SUBJECTS)]} number {n}"
         matches += "misty" in prompt and "lighthouse" in prompt
         path = media / f"{n + 1}-0.{'mp4' if video else 'png'}"
-        os.link(sources["mp4"] if video else sources[f"png{n % 4}"], path)
+        source = sources["mp4"] if video else sources[f"png{n % 4}"]
+        try:
+            os.link(source, path)
+        except OSError as error:  # a file system's most links to one file (ext4: 65,000): start a new source copy
+            if error.errno != errno.EMLINK:
+                raise
+            copy = source.with_name(f"{source.stem}-{n}{source.suffix}")
+            shutil.copyfile(source, copy)
+            sources["mp4" if video else f"png{n % 4}"] = copy
+            os.link(copy, path)
         stamp = (now - timedelta(seconds=(count - n) * 90 * 86_400 / count)).isoformat(timespec="milliseconds")
         rows.append((
             f"bench-{n}", "bench", stamp, stamp, stamp, "grok-imagine-video" if video else "grok-imagine",
