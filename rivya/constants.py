@@ -237,3 +237,8 @@ LIVE_WAITS_PER_PASS = 3
 LIVE_MAX_WAITS = 5_000
 # The route open pages wait on (``rivya.live_route``).
 LIVE_PATH = "/live/changes"
+# Webhook health shared by replicas (``rivya.webhooks.WebhookHealth``): a replica that verifies a delivery stamps the
+# log at most every WEBHOOK_HEALTH_WRITE_SECONDS, and each replica reads the stamp at most every
+# WEBHOOK_HEALTH_READ_SECONDS (both far below WEBHOOK_HEALTHY_SECONDS).
+WEBHOOK_HEALTH_WRITE_SECONDS = 10.0
+WEBHOOK_HEALTH_READ_SECONDS = 2.0
