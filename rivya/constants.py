@@ -242,3 +242,9 @@ LIVE_PATH = "/live/changes"
 # WEBHOOK_HEALTH_READ_SECONDS (both far below WEBHOOK_HEALTHY_SECONDS).
 WEBHOOK_HEALTH_WRITE_SECONDS = 10.0
 WEBHOOK_HEALTH_READ_SECONDS = 2.0
+# Typical seconds per model and time settings (``rivya.typical``): the follower reads the log's newest TYPICAL_SAMPLE
+# succeeded jobs at most every TYPICAL_REFRESH_SECONDS, and takes the median of each kind's newest TYPICAL_PER_KIND
+# (once MEDIAN_FROM of a kind have finished; before, the catalog's expected seconds).
+TYPICAL_SAMPLE = 500
+TYPICAL_PER_KIND = 20
+TYPICAL_REFRESH_SECONDS = 60.0
