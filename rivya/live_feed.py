@@ -28,10 +28,11 @@ log = logging.getLogger("rivya.live")
 
 @dataclass(eq=False)
 class _Waiter:
-    """One wait: answered (``deliver``) with the first counter value that differs from ``since``."""
+    """One wait: answered (``deliver``) with the first counter value that differs from ``since``, or None when the
+    log cannot be read (the page then wakes its parts on their own timers, and they show the outage)."""
 
     since: int
-    deliver: Callable[[int], None]
+    deliver: Callable[[int | None], None]
 
 
 class ChangeFeed:
@@ -64,12 +65,13 @@ class ChangeFeed:
         """This process wrote the log: read the counter now rather than at the next interval."""
         self._wake.set()
 
-    async def changed(self, since: int, timeout: float) -> int:
-        """The counter once it differs from ``since``, or ``since`` after ``timeout`` seconds without a change."""
+    async def changed(self, since: int, timeout: float) -> int | None:
+        """The counter once it differs from ``since``, ``since`` after ``timeout`` seconds without a change, or None
+        as soon as the log cannot be read."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
+        future: asyncio.Future[int | None] = loop.create_future()
 
-        def deliver(value: int) -> None:
+        def deliver(value: int | None) -> None:
             loop.call_soon_threadsafe(lambda: future.done() or future.set_result(value))
 
         waiter = _Waiter(since, deliver)
@@ -82,10 +84,10 @@ class ChangeFeed:
             with self._lock:
                 self._waiters.discard(waiter)
 
-    def wait(self, since: int, timeout: float) -> int:
+    def wait(self, since: int, timeout: float) -> int | None:
         """``changed`` for a thread (tests and scripts)."""
         done = threading.Event()
-        got: list[int] = []
+        got: list[int | None] = []
         waiter = _Waiter(since, lambda value: (got.append(value), done.set()))
         self._add(waiter)
         done.wait(timeout)
@@ -121,10 +123,13 @@ class ChangeFeed:
             self._wake.clear()
             try:
                 self.current()
-            except StorageError as exc:  # the pages say the log cannot be reached; waiters time out meanwhile
+            except StorageError as exc:  # every waiter is told at once: its page's parts then find the outage
                 log.warning("the live feed could not read the log's change counter (%s)", type(exc).__name__)
-                self._wake.clear()
-                threading.Event().wait(self.interval)  # no busy loop while pokes keep coming
+                with self._lock:
+                    failed, self._waiters = self._waiters, set()
+                for waiter in failed:
+                    waiter.deliver(None)
+                threading.Event().wait(self.interval)  # no busy loop while new waiters keep coming
 
     def close(self) -> None:
         """Stop the reader; waiters are left to time out."""

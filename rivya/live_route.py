@@ -63,6 +63,8 @@ def live_route(studio: Callable[[], Studio], alive: Callable[[str], bool]) -> Ro
             value = await shared.live.changed(int(raw), constants.LIVE_WAIT_SECONDS)
         finally:
             shared.passes.close_wait(token)
+        if value is None:  # the log cannot be read: the page wakes its parts, which show the outage notice
+            return _answer({"message": "Try again later."}, 503)
         return _answer({"changes": value})
 
     return Route(constants.LIVE_PATH, changes, methods=["GET"])

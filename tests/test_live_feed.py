@@ -20,6 +20,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from rivya import constants
+from rivya.errors import StorageError
 from rivya.live_feed import ChangeFeed, LivePasses
 from rivya.live_route import PASS_HEADER, live_route
 from rivya.tasklog import TaskLog
@@ -188,3 +189,22 @@ def test_one_pass_holds_few_waits_at_once(served: tuple, monkeypatch: pytest.Mon
     add(log, "ends the first wait")
     thread.join(DEADLINE)
     assert feed.waiting == 0
+
+
+def test_a_log_that_cannot_be_read_answers_every_waiter_at_once(served: tuple) -> None:
+    """The page is told, so its parts run and show the outage notice, rather than waiting for their slow timers."""
+    server, log, feed, passes, _alive = served
+    token = passes.grant("s1")
+    since = counter(log)
+    down = threading.Event()
+    read = feed._read
+    feed._read = lambda: (_ for _ in ()).throw(StorageError("the log is down")) if down.is_set() else read()
+    answers: list[requests.Response] = []
+    reads = feed.reads
+    thread = threading.Thread(target=lambda: answers.append(server.get(token, since)), daemon=True)
+    thread.start()
+    until(lambda: feed.waiting == 1 and feed.reads > reads)
+    down.set()
+    feed.poke()
+    thread.join(DEADLINE)
+    assert answers[0].status_code == 503 and "changes" not in answers[0].json()

@@ -11,7 +11,8 @@ Each live part (``live_fragment``) keeps its own comparison (what it would redra
 - a hidden wake button, pressed by the page's script on every change it is told of;
 - a slow safety timer (``SAFETY_SECONDS``), in case a push is lost;
 - its former timer's pace as the fallback: if the feed cannot be used (a proxy that drops the long wait, a refused
-  pass, the network), the script presses the button at that pace instead, as the part's own timer did before.
+  pass, the network, the log itself unreachable), the script presses every button once and then at that pace, as
+  the part's own timer did before, trying the feed again meanwhile.
 
 Home's Recent results redraw themselves (``live_section`` + ``read_on_change``); History (``follow_history``) and the
 Gallery (``follow_gallery``) run the page again when what they show changed; the notices' watcher, the job panel's
@@ -180,6 +181,7 @@ _SCRIPT = """(() => {
           await sleep(s.gap);
         }
       } catch (e) {
+        if (L.feed !== "fallback") wake();  // once: a part that reads the log shows an outage at once
         L.feed = "fallback"; since = null; startFallback();
         await sleep(retry); retry = Math.min(retry * 2, s.retryMax);
       }
