@@ -8,8 +8,8 @@ sandbox of image jobs of ``--seconds``, four ways: with or without webhooks (``P
 the feed). The page presses Generate ``--jobs`` times, a second or two apart; an in-page script records, at every
 animation frame, ``Date.now()`` when each job's card first shows its loaded image. The sandbox's finish time of the
 task (its creation plus its queued and processing seconds) is on the same machine's clock, so the difference needs no
-alignment. Also: finish → log (the row's ``finished_at``), status requests per job, and the websocket messages an idle
-Image page exchanges per minute (both ways), with and without the feed.
+alignment. Also: finish → log (the row's ``finished_at``), status requests per job, websocket messages per job (both
+ways, the whole run), and the websocket messages an idle Image page exchanges per minute, with and without the feed.
 """
 
 from __future__ import annotations
@@ -109,21 +109,23 @@ def one_run(browser: Browser, hooks: bool, feed: bool, jobs: int, seconds: float
             for n in range(jobs):
                 _generate(page, f"bench job {n}")
             db = sqlite3.connect(f"file:{data_dir / 'tasklog.sqlite3'}?mode=ro", uri=True, timeout=10)
-            rows = db.execute("SELECT id, task_id, finished_at, updated_at FROM jobs").fetchall()
+            rows = db.execute("SELECT id, task_id, finished_at, updated_at, status FROM jobs").fetchall()
             deadline = time.monotonic() + seconds * 4 + 60
             while time.monotonic() < deadline:
-                rows = db.execute("SELECT id, task_id, finished_at, updated_at FROM jobs").fetchall()
+                rows = db.execute("SELECT id, task_id, finished_at, updated_at, status FROM jobs").fetchall()
                 drawn = page.evaluate("window.__drawn")
-                if len(rows) == jobs and all(str(r[0]) in drawn for r in rows):
+                if len(rows) == jobs and all(str(r[0]) in drawn for r in rows if r[4] == "succeeded"):
                     break
                 time.sleep(0.25)
             db.close()
             drawn = page.evaluate("window.__drawn")
+            messages = page.evaluate("window.__messages")
             context.close()
         finally:
             server.stop()
         to_page, to_log, to_saved = [], [], []
-        for job_id, task_id, finished_at, saved_at in rows:
+        succeeded = [r for r in rows if r[4] == "succeeded"]  # a failed job has no result to draw
+        for job_id, task_id, finished_at, saved_at, _status in succeeded:
             task = sandbox.state.tasks[task_id]
             finished = _stamp(task.created_at) + task.queued_for + task.processing_for
             to_log.append(_stamp(finished_at) - finished)
@@ -132,7 +134,8 @@ def one_run(browser: Browser, hooks: bool, feed: bool, jobs: int, seconds: float
         gets = sum(1 for e in sandbox.journal if e.method == "GET" and e.path.startswith("/api/v1/generations/"))
         return {"log_p50": statistics.median(to_log), "log_p95": _p95(to_log), "saved_p50": statistics.median(to_saved),
                 "page_p50": statistics.median(to_page),
-                "page_p95": _p95(to_page), "polls": gets / len(rows), "drawn": sum(t < float("inf") for t in to_page)}
+                "page_p95": _p95(to_page), "polls": gets / len(rows), "messages": messages / len(rows),
+                "drawn": sum(t < float("inf") for t in to_page), "succeeded": len(succeeded)}
 
 
 def idle_messages(browser: Browser, feed: bool, seconds: float) -> float:
@@ -163,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="0: no idle measurement")
     parser.add_argument("--ways", default="0,1,2,3", help="which of the four ways to run (indexes into WAYS)")
     args = parser.parse_args(argv)
     with sync_playwright() as p:
@@ -171,21 +174,23 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.jobs} image jobs of {args.seconds:g} s pressed on the Image page; medians of {args.runs} run(s)")
         print()
         print("| webhooks | page told by | finish → log p50 | p95 | finish → result saved p50 | finish → page p50 | p95 "
-              "| status requests per job | drawn |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "| status requests per job | websocket messages per job | drawn / succeeded |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for index in (int(i) for i in args.ways.split(",")):
             hooks, told = WAYS[index]
             m = medians([one_run(browser, hooks == "webhooks on", told == "push feed", args.jobs, args.seconds)
                          for _ in range(args.runs)])
             print(f"| {hooks} | {told} | {m['log_p50']:.2f} s | {m['log_p95']:.2f} s | {m['saved_p50']:.2f} s "
                   f"| {m['page_p50']:.2f} s "
-                  f"| {m['page_p95']:.2f} s | {m['polls']:.2f} | {m['drawn']:.0f}/{args.jobs} |", flush=True)
-        print()
-        print("| idle Image page | websocket messages per minute |")
-        print("|---|---|")
-        for feed in (False, True):
-            print(f"| {'push feed' if feed else 'timers'} | {idle_messages(browser, feed, args.idle_seconds):.1f} |",
+                  f"| {m['page_p95']:.2f} s | {m['polls']:.2f} | {m['messages']:.0f} | {m['drawn']:.0f}/{m['succeeded']:.0f} |",
                   flush=True)
+        if args.idle_seconds > 0:
+            print()
+            print("| idle Image page | websocket messages per minute |")
+            print("|---|---|")
+            for feed in (False, True):
+                print(f"| {'push feed' if feed else 'timers'} | {idle_messages(browser, feed, args.idle_seconds):.1f} |",
+                      flush=True)
         browser.close()
 
 

@@ -47,7 +47,7 @@ LEAST_TIMER_SECONDS = 0.0
 # The page's script wakes the live parts at most once per WAKE_GAP_MS (the counter moves with every status look of a
 # running job: a busy log would otherwise rerun every part several times a second), and after a failed wait tries the
 # feed again after RETRY_MS, doubling up to RETRY_MAX_MS, waking the parts at their fallback paces meanwhile.
-WAKE_GAP_MS = 250
+WAKE_GAP_MS = 1000
 RETRY_MS = 2000
 RETRY_MAX_MS = 60_000
 # Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
