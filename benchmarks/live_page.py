@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from benchmarks import medians
 from rivya.sandbox import Sandbox, Timing
+from rivya.status import TERMINAL
 from tests.browser_support import (
     CHROMIUM_ARGS,
     ROOT,
@@ -114,7 +115,8 @@ def one_run(browser: Browser, hooks: bool, feed: bool, jobs: int, seconds: float
             while time.monotonic() < deadline:
                 rows = db.execute("SELECT id, task_id, finished_at, updated_at, status FROM jobs").fetchall()
                 drawn = page.evaluate("window.__drawn")
-                if len(rows) == jobs and all(str(r[0]) in drawn for r in rows if r[4] == "succeeded"):
+                ended = len(rows) == jobs and all(r[4] in TERMINAL for r in rows)
+                if ended and all(str(r[0]) in drawn for r in rows if r[4] == "succeeded"):
                     break
                 time.sleep(0.25)
             db.close()
