@@ -31,6 +31,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from rivya import gallery
 from rivya.constants import GALLERY_LIVE_SECONDS, LIVE_PATH
+from rivya.errors import StorageError
 from rivya.live_route import PASS_HEADER
 from rivya.studio import Studio
 from rivya.tasklog import TaskLog
@@ -121,8 +122,13 @@ def connect(studio: Studio) -> None:
         return
     if session().live_pass is None:
         session().live_pass = studio.passes.grant(ctx.session_id)
+    try:  # the counter this run's parts were drawn at: the first wait starts from it (None: the first answer wakes)
+        drawn: int | None = studio.log.signature()[2]
+    except StorageError:
+        drawn = None
     settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
-                           "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY}).replace("<", "\\u003c")
+                           "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY, "drawn": drawn,
+                           }).replace("<", "\\u003c")
     st.html(STYLE)  # style only: Streamlit puts it where it takes no room
     st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
 
@@ -165,7 +171,9 @@ _SCRIPT = """(() => {
   };
   const stopFallback = () => { clearInterval(fallback); fallback = null; };
   (async () => {
-    let since = null, retry = s.retry;
+    // From the counter the page was drawn at: a change since then wakes the parts at once, and none does not (a wake
+    // right after the page's run would only repeat it). Without it, or after a failed wait, the first answer wakes.
+    let since = typeof s.drawn === "number" ? s.drawn : null, retry = s.retry;
     for (;;) {
       try {
         const r = await fetch(s.url + (since === null ? "" : `?since=${since}`),
@@ -176,7 +184,7 @@ _SCRIPT = """(() => {
         L.feed = "on"; retry = s.retry; stopFallback();
         if (since === null || body.changes !== since) {
           if (since !== null) L.changes += 1;
-          wake();  // a first answer wakes too: a change may have landed between the page's run and the first wait
+          wake();
           since = body.changes;
           await sleep(s.gap);
         }
