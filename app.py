@@ -23,7 +23,8 @@ from streamlit.runtime.session_manager import SessionInfo
 
 from rivya.errors import StorageError
 from rivya.hook_route import hook_route
-from rivya.studio import close_shared, open_shared
+from rivya.live_route import live_route
+from rivya.studio import Studio, close_shared, open_shared, shared_studios
 from ui.services import MAIN_SCRIPT, current_settings, leave_legacy_pages_mode
 
 log = logging.getLogger("imagine_studio")
@@ -79,8 +80,11 @@ class ClosingSessionStore(TTLCache):
 
 
 def shut_down(info: SessionInfo) -> None:
-    """End a dropped session as Streamlit ends a live one (its files, tables and caches released)."""
+    """End a dropped session as Streamlit ends a live one (its files, tables and caches released, its live pass
+    dropped)."""
     try:
+        for studio in shared_studios():
+            studio.passes.revoke(info.session.id)
         info.session.shutdown()
     except Exception as exc:  # one session's trouble must not stop the sweep or a new session's start
         log.warning("a closed session could not be shut down (%s)", type(exc).__name__)
@@ -172,4 +176,16 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
         await asyncio.to_thread(close_shared)
 
 
-app = st.App(MAIN_SCRIPT, lifespan=lifespan, routes=[hook_route(lambda: open_shared(current_settings()))])
+def session_alive(session_id: str) -> bool:
+    """Whether the server still holds this browser session (connected, or closed but kept for a reconnect)."""
+    try:
+        return Runtime.instance()._session_mgr.get_session_info(session_id) is not None
+    except (AttributeError, RuntimeError):  # no runtime, or Streamlit moved it: no session is known, access closes
+        return False
+
+
+def studio() -> Studio:
+    return open_shared(current_settings())
+
+
+app = st.App(MAIN_SCRIPT, lifespan=lifespan, routes=[hook_route(studio), live_route(studio, session_alive)])

@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui.access import has_access, person_sidebar
 from ui.large_view import open_from_link
+from ui.live import connect, disconnect
 from ui.notices import TITLE, watch
 from ui.outage import log_down, page_frame
 from ui.services import APP_ICON, studio_or_stop
@@ -37,8 +38,12 @@ def main() -> None:
         if has_access():
             person_sidebar()  # who is signed in, and Sign out
             watch(studio, page.url_path)  # on every page: toasts and the tab's count when this person's jobs end
+            with st.sidebar:
+                connect(studio)  # the page's live parts are woken when the log changes (ui/live.py)
             if not log_down():
                 open_from_link()  # a ?job=<id> link opens that result's large view on any page
+        else:
+            disconnect(studio)
         page.run()
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from rivya import gallery, stars, tags
 from rivya.catalog import display_name
-from rivya.constants import GALLERY_COUNT_CAP, GALLERY_LIVE_SECONDS, GALLERY_PAGE_SIZE, MAX_COMPARED, MIN_COMPARED
+from rivya.constants import GALLERY_COUNT_CAP, GALLERY_PAGE_SIZE, MAX_COMPARED, MIN_COMPARED
 from rivya.gallery import GalleryFilter, GalleryPage
 from rivya.people import star_owner
 from rivya.sniffing import is_video
@@ -21,6 +21,7 @@ from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.form import widget_key
 from ui.large_view import hand_over, open_in_page
+from ui.live import follow_gallery
 from ui.outage import log_unreachable
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
@@ -293,21 +294,6 @@ def _after(drawn: int, cursor: int | None, later: list[GalleryPage], total: int,
     _after(drawn + 1, page.next_before, later, total, person)
 
 
-def _watch() -> None:
-    """Live: when the log's change counter moved, read the ids the grid would show; if they differ from those drawn
-    (a new result, one removed), run the page again. A look that finds nothing new is one read of the counter."""
-    drawn, jobs_filter = session().gallery_drawn, session().gallery_filter
-    if drawn is None or jobs_filter is None:
-        return
-    signature = studio.log.signature()
-    if signature == drawn[0]:
-        return
-    ids = gallery.shown_ids(studio.log, jobs_filter, session().gallery_pages)
-    session().gallery_drawn = (signature, drawn[1])
-    if ids != drawn[1]:
-        st.rerun()
-
-
 def gallery_page() -> None:
     st.title("Gallery", anchor=False)
     if log_unreachable():  # the notice above says why; the filters and tiles all read the log
@@ -321,7 +307,7 @@ def gallery_page() -> None:
     person = star_owner(current_person())
     _filters(person)
     _results(person)
-    st.fragment(_watch, run_every=GALLERY_LIVE_SECONDS)()
+    follow_gallery(studio)  # a page run when the results it would show changed (ui/live.py)
 
 
 gallery_page()

@@ -20,8 +20,8 @@ from ui.history import (
     spend_by_person,
     stuck_jobs,
 )
-from ui.history_live import follow_log, start_live
 from ui.jobs_view import CardMode, job_card
+from ui.live import follow_history, start_history
 from ui.outage import log_unreachable
 from ui.session import session
 
@@ -35,10 +35,10 @@ def history_page(studio: Studio) -> None:
     if log_unreachable():  # the notice above says why; the figures and the table all read the log
         st.caption("Jobs and spending show here again once the job log can be reached.")
         return
-    start_live(studio)  # before the figures and the table read the log
+    start_history(studio)  # before the figures and the table read the log
     top = st.container()
     _history(studio, person)
-    follow_log(studio)
+    follow_history(studio)
     with top:  # filled last: the balance may wait for Rivya's answer, and the table need not wait with it
         balance_row(studio, person)
 

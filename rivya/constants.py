@@ -223,3 +223,28 @@ MAX_SETTING_AXES = 2
 EXPLORE_LABEL_CHARS = 24
 # Longest grid id a ``?grid=`` address may ask the log for: ids are a press's intent (``studio-<32 hex>``).
 GRID_ID_CHARS = 200
+
+# The push feed for open pages (``rivya.live_feed``): one reader per process looks at the log's change counter every
+# LIVE_FEED_SECONDS while any tab waits (and at once when the process writes the log); a tab's wait is answered when
+# the counter moves, or after LIVE_WAIT_SECONDS without a change (under the ~30 s after which proxies drop an idle
+# request). At most LIVE_MAX_PASSES sessions hold a pass (the oldest go first), each with LIVE_WAITS_PER_PASS waits
+# open at once (a tab needs one; a reload overlaps the old page's), and LIVE_MAX_WAITS in the whole process.
+LIVE_FEED_SECONDS = 0.25
+LIVE_WAIT_SECONDS = 25.0
+LIVE_MAX_PASSES = 10_000
+LIVE_MAX_PASS_CHARS = 100
+LIVE_WAITS_PER_PASS = 3
+LIVE_MAX_WAITS = 5_000
+# The route open pages wait on (``rivya.live_route``).
+LIVE_PATH = "/live/changes"
+# Webhook health shared by replicas (``rivya.webhooks.WebhookHealth``): a replica that verifies a delivery stamps the
+# log at most every WEBHOOK_HEALTH_WRITE_SECONDS, and each replica reads the stamp at most every
+# WEBHOOK_HEALTH_READ_SECONDS (both far below WEBHOOK_HEALTHY_SECONDS).
+WEBHOOK_HEALTH_WRITE_SECONDS = 10.0
+WEBHOOK_HEALTH_READ_SECONDS = 2.0
+# Typical seconds per model and time settings (``rivya.typical``): the follower reads the log's newest TYPICAL_SAMPLE
+# succeeded jobs at most every TYPICAL_REFRESH_SECONDS, and takes the median of each kind's newest TYPICAL_PER_KIND
+# (once MEDIAN_FROM of a kind have finished; before, the catalog's expected seconds).
+TYPICAL_SAMPLE = 500
+TYPICAL_PER_KIND = 20
+TYPICAL_REFRESH_SECONDS = 60.0

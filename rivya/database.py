@@ -23,7 +23,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -150,6 +150,9 @@ class Database:
         self._state_lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._probed_at = -WRITE_PROBE_SECONDS
+        # Called after each committed write of this process (``rivya.live_feed.ChangeFeed.poke``: open pages hear of it
+        # at once rather than at the feed's next look); each must be quick and never raise.
+        self.written: list[Callable[[], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -226,6 +229,8 @@ class Database:
                     raise
             finally:
                 self._local.connection = None
+            if not snapshot:
+                self._told_written()
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -327,7 +332,13 @@ class Database:
             rows = result.fetchall() if result.returns_rows else []
             if watch and _total_changes(connection) > before:
                 self._writable_again()  # committed (autocommit) and changed rows: the log takes writes again
-            return rows
+        if getattr(self._local, "connection", None) is None:
+            self._told_written()  # autocommit: written now (inside a transaction, its commit tells)
+        return rows
+
+    def _told_written(self) -> None:
+        for listener in self.written:
+            listener()
 
     def chunks(self, sql: str, args: Iterable[Any] = (), size: int = 2000) -> Iterator[Sequence[Row[Any]]]:
         """The rows of one query, ``size`` at a time, so a caller never holds them all.

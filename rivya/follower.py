@@ -26,6 +26,7 @@ from .schedule import Timetable
 from .status import JobStatus, is_known
 from .submitting import Submitter
 from .tasklog import Job, TaskLog
+from .typical import TypicalSeconds
 
 log = logging.getLogger("rivya.jobs")
 
@@ -36,6 +37,7 @@ class Follower:
     def __init__(
         self, log: TaskLog, backend: str, *, keys: KeyRing, held: HeldJobs, timetable: Timetable, submitter: Submitter,
         recorder: OutcomeRecorder, saver: MediaSaver, budget: RequestBudget, outage: OutageNotice,
+        typical: TypicalSeconds | None = None,
     ) -> None:
         self.log = log
         self.backend = backend
@@ -47,6 +49,7 @@ class Follower:
         self.saver = saver
         self.budget = budget
         self.outage = outage
+        self.typical = typical
         # Seconds each request started after its scheduled time (most recent first out): the
         # follower's own measure of keeping the cadence, read by benchmarks and diagnostics.
         self.lateness: deque[float] = deque(maxlen=10_000)
@@ -73,6 +76,8 @@ class Follower:
             for job in self.log.unsaved(self.backend) if self.log.dialect.is_sqlite else ():
                 self.saver.save_later(job)
             self._recovered = True  # only once read: a log unreachable at start is asked again on the next pass
+        if self.typical is not None:
+            self.typical.refresh(self.log)  # at most once a minute: one bounded read
         taken = self.timetable.take(self.held.pending(), self.budget, can_act=lambda job: self.keys.holds(job.key_owner))
         # Submitted in due order: when every worker is busy, the pool's queue runs them in that order.
         futures = [self._pool.submit(self._act, job) for job in taken]

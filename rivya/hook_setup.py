@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
+from contextlib import suppress
 
 from . import constants
 from .client import RivyaClient
-from .errors import RivyaError, WebhookUrlRejectedError
+from .errors import RivyaError, StorageError, WebhookUrlRejectedError
 from .jobs import JobService
 from .resources import WebhookEndpoint
 from .webhooks import HookReceiver, WebhookHealth
@@ -32,7 +34,7 @@ class Webhooks:
     def __init__(self, jobs: JobService, client: RivyaClient, public_url: str) -> None:
         self.url = endpoint_url(public_url)
         self.client = client.with_options(max_retries=0)
-        self.health = WebhookHealth(on_lost=jobs.timetable.tighten)
+        self.health = WebhookHealth(on_lost=jobs.timetable.tighten, log=jobs.log)
         self.receiver = HookReceiver(
             jobs.log, jobs.backend, holds=jobs.held.holds, wake=lambda job_id: jobs.timetable.look_now([job_id]),
             ask_holder=jobs.log.ask_recheck, health=self.health,
@@ -40,6 +42,16 @@ class Webhooks:
         jobs.timetable.relaxed = lambda: self.health.healthy
         jobs.follower.found_end = self.health.found_by_poll
         jobs.held.recheck_read = constants.WEBHOOK_RECHECK_READ
+        look_now = jobs.held.on_recheck
+
+        def recheck(job_ids: Sequence[int]) -> None:
+            """Another replica received an event and asks for a look: the jobs' ends were announced there."""
+            # The looks go out even if the log cannot be read now; a finish they find may end the health here (safe).
+            with suppress(StorageError):
+                self.health.announced_jobs([j.task_id for j in jobs.log.many(job_ids) if j.task_id])
+            look_now(job_ids)
+
+        jobs.held.on_recheck = recheck
         self.endpoint: WebhookEndpoint | None = None
         self.created = False  # this process created the endpoint (so it is the only one it would ever remove)
         self._thread: threading.Thread | None = None

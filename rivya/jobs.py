@@ -31,6 +31,7 @@ from .saving import MediaSaver
 from .schedule import Timetable
 from .submitting import REFUSAL_CODES, Reference, Submitter
 from .tasklog import TaskLog
+from .typical import TypicalSeconds
 
 __all__ = ["REFUSAL_CODES", "Clock", "JobService", "Reference"]
 
@@ -69,6 +70,10 @@ class JobService:
         self.notifier = notifier
         self.keys = KeyRing(self.client)
         self.timetable = Timetable(schedule or client.poll_schedule, clock=clock.time)
+        # Looks are placed near each job's typical finish per model and settings, learnt from the log (``follower``
+        # refreshes it; the timetable reads it from memory).
+        self.typical = TypicalSeconds(clock=clock.monotonic)
+        self.timetable.typical = self.typical.seconds
         outage = OutageNotice()
         # Result links may point at the API's own host only when that host is itself local.
         self.saver = MediaSaver(tasklog, self.media_dir, allow_private=is_private_url(client.base_url), outage=outage)
@@ -79,7 +84,7 @@ class JobService:
                                    recorder=self.recorder, budget=self.budget)
         self.follower = Follower(tasklog, backend, keys=self.keys, held=self.held, timetable=self.timetable,
                                  submitter=self.submitter, recorder=self.recorder, saver=self.saver,
-                                 budget=self.budget, outage=outage)
+                                 budget=self.budget, outage=outage, typical=self.typical)
         # What the app calls, under the names it always had.
         self.submit, self.submit_batch = self.submitter.submit, self.submitter.submit_batch
         self.submit_takes = self.submitter.submit_takes

@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from statistics import median
 
-from rivya.catalog import expected_seconds
 from rivya.status import JobStatus
 from rivya.tasklog import Job
 
-from .constants import FAST_LEAD_SECONDS, FAST_REFRESH_SECONDS, MEDIAN_FROM, OVERDUE_FACTOR, SLOW_REFRESH_SECONDS
+from .constants import FAST_LEAD_SECONDS, FAST_REFRESH_SECONDS, OVERDUE_FACTOR, SLOW_REFRESH_SECONDS
+from .typical import median_or_expected
 
 
 def typical_seconds(jobs: Iterable[Job], category: str) -> float:
-    """The median time of the succeeded ``category`` jobs in view, once there are a few; else the expected time."""
-    done = [j.elapsed_seconds for j in jobs if j.status == JobStatus.SUCCEEDED and j.category == category]
-    return median(done) if len(done) >= MEDIAN_FROM else expected_seconds(category)
+    """The median time of the succeeded ``category`` jobs in view, once there are a few; else the expected time
+    (``rivya.typical``'s one rule)."""
+    return median_or_expected((j.elapsed_seconds for j in jobs if j.status == JobStatus.SUCCEEDED
+                               and j.category == category), category)
 
 
 def is_settled(job: Job) -> bool:

@@ -36,8 +36,10 @@ class Timetable:
         # How much every job's interval is stretched so that the demand fits the request budget.
         self.stretch = 1.0
         self._due: dict[int, tuple[float, int]] = {}  # job id: (when, requests so far)
-        # Wall-clock second each job is expected to finish (submitted + its typical seconds), and its category.
-        self._expect: dict[int, tuple[float, str]] = {}
+        # Wall-clock second each job is expected to finish (submitted + its typical seconds), its category, and its
+        # typical seconds: ``typical(job)``, per model and time settings (``rivya.typical``; memory only, no I/O).
+        self._expect: dict[int, tuple[float, str, float]] = {}
+        self.typical: Callable[[Job], float] = lambda job: expected_seconds(job.category)
         # True while webhook deliveries are healthy (``rivya.webhooks.WebhookHealth``): looks relax to the safety
         # cadence, since an event is expected to wake the job first.
         self.relaxed: Callable[[], bool] = lambda: False
@@ -88,8 +90,9 @@ class Timetable:
                 when, polls = self._next_due(job)
                 if job.status != JobStatus.SUBMITTING:
                     demand += 1.0 / self.cadence.delay(polls + 1, category=job.category)
-                expected = datetime.fromisoformat(job.submitted_at).timestamp() + expected_seconds(job.category)
-                self._expect[job.id] = (expected, job.category)
+                typical = self.typical(job)
+                expected = datetime.fromisoformat(job.submitted_at).timestamp() + typical
+                self._expect[job.id] = (expected, job.category, typical)
                 if when <= now:
                     due.append((when, expected, job))
         self.stretch = max(1.0, demand / (0.9 * budget.rate))
@@ -144,13 +147,13 @@ class Timetable:
         after the job's expected finish when that falls within the documented spacing (``_placed``)."""
         now = self.clock()
         with self._lock:
-            expected = self._expect.get(job_id, (None, category))[0]
+            expected, _, typical = self._expect.get(job_id, (None, category, 0.0))
         wait = self.interval(polls, category)
         if expected is not None and self.place_looks and not self.relaxed():
-            wait = self._placed(now + pause, expected, wait, category)
+            wait = self._placed(now + pause, expected, wait, category, typical)
         self._set(job_id, now + pause + wait, polls)
 
-    def _placed(self, now: float, expected: float, wait: float, category: str) -> float:
+    def _placed(self, now: float, expected: float, wait: float, category: str, typical: float) -> float:
         """The wait to the next look, placed where the job has most likely finished, never closer than the documented
         spacing (5 s; video 10 s, stretched to the budget) nor further than the usual interval (``wait``).
 
@@ -165,7 +168,6 @@ class Timetable:
         target = expected + constants.LOOK_MARGIN
         if now < target:
             return min(max(target - now, spacing), wait)
-        typical = expected_seconds(category)
         if now < expected + typical * (constants.LOOK_OVERDUE_FACTOR - 1.0):
             return spacing
         return wait
@@ -176,7 +178,7 @@ class Timetable:
         with self._lock:
             for job_id, (when, polls) in list(self._due.items()):
                 if when != math.inf and when > now and polls:
-                    category = self._expect.get(job_id, (0.0, "image"))[1]
+                    category = self._expect.get(job_id, (0.0, "image", 0.0))[1]
                     self._due[job_id] = (min(when, now + self.cadence.delay(polls, category=category) * self.stretch), polls)
                 elif when != math.inf and when > now:
                     self._due[job_id] = (min(when, now + self.cadence.first_look(job_id)), polls)

@@ -29,6 +29,7 @@ from .errors import StorageError
 from .hook_setup import Webhooks
 from .jobs import JobService, Reference
 from .ledger import LedgerView
+from .live_feed import ChangeFeed, LivePasses
 from .media import inspect_image
 from .notify import Notifier
 from .presets import seed_starters
@@ -82,6 +83,9 @@ class Studio:
     jobs: JobService
     ledger: LedgerView
     gate: PasswordGate
+    # The log's change counter pushed to open pages (``rivya.live_feed``), and who may wait on it.
+    live: ChangeFeed
+    passes: LivePasses
     sandbox: Sandbox | None = None
     # Rivya webhooks, with ``PUBLIC_URL`` set (``rivya.hook_setup``); None without.
     webhooks: Webhooks | None = None
@@ -112,9 +116,11 @@ class Studio:
             backend = settings.base_url
         notifier = Notifier(settings.notify_webhook_url, settings.notify_min_seconds) if settings.notify_webhook_url else None
         jobs = JobService(client, tasklog, settings.media_folder, backend=backend, notifier=notifier)
+        live = ChangeFeed(lambda: tasklog.signature()[2])
+        tasklog.db.written.append(live.poke)
         studio = cls(
             settings=settings, client=client, log=tasklog, jobs=jobs, ledger=LedgerView(tasklog),
-            gate=PasswordGate(settings.app_password or ""), sandbox=sandbox,
+            gate=PasswordGate(settings.app_password or ""), live=live, passes=LivePasses(), sandbox=sandbox,
         )
         if settings.public_url:
             studio.webhooks = Webhooks(jobs, client, settings.public_url)
@@ -243,6 +249,7 @@ class Studio:
 
     def close(self) -> None:
         self._closing.set()
+        self.live.close()
         if self._standby is not None:
             self._standby.join(timeout=STANDBY_RETRY + 1)
         self.jobs.stop()
@@ -278,6 +285,12 @@ def open_shared(settings: Settings) -> Studio:
         if studio is None:
             studio = _shared[settings] = Studio.open(settings)
         return studio
+
+
+def shared_studios() -> list[Studio]:
+    """Every ``Studio`` this process opened (a closed browser session's pass is dropped from each)."""
+    with _shared_lock:
+        return list(_shared.values())
 
 
 def close_shared(settings: Settings | None = None) -> None:

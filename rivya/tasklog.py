@@ -31,6 +31,13 @@ from .money import CHARGED_SQL, RETURNED_SQL, charged_credits, returned_credits
 from .status import TERMINAL, JobStatus, sql_in, sql_status
 
 # v7 of both engines (the same SQL in each): Explore's grids.
+# When a replica last verified a signed webhook delivery, in seconds since the epoch on its clock (0: never): every
+# replica relaxes its polling while any one of them receives deliveries, since the service delivers each event to one
+# address and only the newest replica holds the secret it signs with. A health stamp, not a secret.
+_WEBHOOK_HEALTH = """
+    CREATE TABLE webhook_health (one INTEGER PRIMARY KEY CHECK (one = 1), seen_at DOUBLE PRECISION NOT NULL);
+    INSERT INTO webhook_health (one, seen_at) VALUES (1, 0);
+"""
 _GRIDS = """
 ALTER TABLE jobs ADD COLUMN grid_id TEXT;
 CREATE INDEX jobs_grid ON jobs (grid_id) WHERE grid_id IS NOT NULL;
@@ -178,6 +185,8 @@ MIGRATIONS: tuple[str, ...] = (
     # planned from (``rivya.explore.plan_grid``: model, prompt as written, fixed settings, the setting axes), which
     # alone redraws it labelled by row and column; cell n is the job with the key ``<id>-<n>``.
     _GRIDS,
+    # v8: when a replica last verified a signed webhook delivery (``rivya.webhooks.WebhookHealth``).
+    _WEBHOOK_HEALTH,
 )
 # PostgreSQL's schema, written anew at the version SQLite reached through ``MIGRATIONS`` (a PostgreSQL log starts
 # there): the same tables, columns and indexes, in PostgreSQL's words. Each entry is (version reached, script);
@@ -302,6 +311,8 @@ POSTGRES_MIGRATIONS: tuple[tuple[int, str], ...] = (
     """),
     # v7, as SQLite's: Explore's grids.
     (7, _GRIDS),
+    # v8, as SQLite's: the webhook deliveries' health stamp.
+    (8, _WEBHOOK_HEALTH),
 )
 SHARED_OWNER = "shared"
 logger = logging.getLogger("rivya.tasklog")
@@ -770,6 +781,14 @@ class TaskLog:
     def rechecks_asked(self) -> int:
         """How many times a recheck was asked for, ever (0 on SQLite)."""
         return 0 if self.dialect.is_sqlite else int(self._query("SELECT asked FROM rechecks")[0][0])
+
+    def stamp_webhooks_seen(self, at: float) -> None:
+        """A signed webhook delivery was verified at ``at`` (seconds since the epoch); a later stamp is kept."""
+        self.db.execute("UPDATE webhook_health SET seen_at = ? WHERE one = 1 AND seen_at < ?", (at, at))
+
+    def webhooks_seen_at(self) -> float:
+        """When any replica last verified a signed webhook delivery (0: never)."""
+        return float(self._query("SELECT seen_at FROM webhook_health")[0][0])
 
     def release(self, holder: str) -> None:
         """Give up every lease ``holder`` has (a replica stopping cleanly), so others take its jobs at once."""

@@ -47,15 +47,29 @@ class Answer:
 
 
 class WebhookHealth:
-    """Whether deliveries are arriving: a signed event within ``WEBHOOK_HEALTHY_SECONDS``, and no finish since that a
-    poll found before any event announced it. Read by the follower's timetable to relax or restore its cadence."""
+    """Whether deliveries are arriving: a signed event within ``WEBHOOK_HEALTHY_SECONDS`` here or at any replica sharing
+    the log (its stamp, ``TaskLog.webhooks_seen_at``), and no finish found here since by a poll that no event announced.
+    Read by the follower's timetable to relax or restore its cadence.
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 on_lost: Callable[[], None] = lambda: None) -> None:
+    Replicas: the service delivers each event to one address, and the newest replica to start rotated the secret, so
+    only it verifies signatures; the shared stamp lets every replica relax while it does. A replica's own unannounced
+    finish ends its health until a newer delivery is stamped by any replica. A job this replica looked at because
+    another replica received its event (``announced_jobs``: the shared "check now" counter) counts as announced.
+    The stamp is written at most every ``WEBHOOK_HEALTH_WRITE_SECONDS`` and read at most every
+    ``WEBHOOK_HEALTH_READ_SECONDS``; a log that cannot be read counts as no stamp (the documented cadence: fail safe).
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 on_lost: Callable[[], None] = lambda: None, log: TaskLog | None = None) -> None:
         self.clock = clock
+        self.wall = wall
         self.on_lost = on_lost
+        self.log = log
         self._last = -float("inf")
         self._announced: OrderedDict[str, None] = OrderedDict()
+        self._written = -float("inf")  # wall time of this replica's last stamp written
+        self._shared = (-float("inf"), 0.0)  # (monotonic time read, stamp read)
+        self._lost_below = 0.0  # a shared stamp at or below this is older than this replica's last loss
         self._lock = threading.Lock()
 
     def seen(self, task_id: str | None = None) -> None:
@@ -63,21 +77,61 @@ class WebhookHealth:
         with self._lock:
             self._last = self.clock()
             if task_id:
-                self._announced[task_id] = None
-                while len(self._announced) > constants.WEBHOOK_SEEN_EVENTS:
-                    self._announced.popitem(last=False)
+                self._remember(task_id)
+            now = self.wall()
+            write = self.log is not None and now - self._written >= constants.WEBHOOK_HEALTH_WRITE_SECONDS
+            if write:
+                self._written = now
+        if write and self.log is not None:
+            try:
+                self.log.stamp_webhooks_seen(now)
+            except StorageError as exc:  # this replica still relaxes; the others go by their own stamps
+                log.warning("the webhook health stamp could not be written (%s)", type(exc).__name__)
+
+    def _remember(self, task_id: str) -> None:
+        self._announced[task_id] = None
+        while len(self._announced) > constants.WEBHOOK_SEEN_EVENTS:
+            self._announced.popitem(last=False)
+
+    def announced_jobs(self, task_ids: list[str]) -> None:
+        """Another replica received these tasks' events and asked this one to look (the shared "check now")."""
+        with self._lock:
+            for task_id in task_ids:
+                self._remember(task_id)
+
+    def _shared_stamp(self) -> float:
+        """Any replica's last stamp, read at most every ``WEBHOOK_HEALTH_READ_SECONDS``."""
+        if self.log is None:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            read_at, stamp = self._shared
+        if now - read_at < constants.WEBHOOK_HEALTH_READ_SECONDS:
+            return stamp
+        try:
+            stamp = self.log.webhooks_seen_at()
+        except StorageError:
+            stamp = 0.0
+        with self._lock:
+            self._shared = (now, stamp)
+        return stamp
 
     @property
     def healthy(self) -> bool:
+        stamp = self._shared_stamp()
         with self._lock:
-            return self.clock() - self._last < constants.WEBHOOK_HEALTHY_SECONDS
+            if self.clock() - self._last < constants.WEBHOOK_HEALTHY_SECONDS:
+                return True
+            return stamp > self._lost_below and self.wall() - stamp < constants.WEBHOOK_HEALTHY_SECONDS
 
     def found_by_poll(self, task_id: str) -> None:
         """A poll found ``task_id`` ended: if no event announced it, deliveries are not arriving; say so at once."""
+        if task_id in self._announced or not self.healthy:
+            return
+        stamp = self._shared_stamp()
         with self._lock:
-            if task_id in self._announced or self.clock() - self._last >= constants.WEBHOOK_HEALTHY_SECONDS:
-                return
             self._last = -float("inf")
+            self._lost_below = max(self._lost_below, stamp)
         log.warning("a job ended without a webhook event announcing it: polling goes back to its documented cadence")
         self.on_lost()
 

@@ -21,7 +21,8 @@ from .conftest import image_bytes
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1400, "height": 1000}
-# Generous: the page looks every 2 s (ui.history_live.LIVE_SECONDS) and then runs once; a loaded machine is slow.
+# Generous: the page looks when the log changes (ui.live; every 2 s without the feed) and then runs once; a loaded
+# machine is slow.
 LIVE_TIMEOUT = 20_000
 WAIT = 20_000  # any other step: two shared cores under other suites draw a page in seconds, not milliseconds
 

@@ -1,5 +1,7 @@
 """With ``PUBLIC_URL`` set, the real server registers its webhook endpoint with the sandbox and a result reaches the page
-through the event: the one status request is the woken one, made before any scheduled look would have found it."""
+through the event: the one status request is the woken one, made before any scheduled look would have found it; and
+the page is told by the push feed (``ui.live``): the server here runs every live part's timer at an hour
+(``tests/slow_timers_app.py``), so without the feed the result would not show."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from playwright.sync_api import Browser, expect
 from rivya import constants
 from rivya.sandbox import Sandbox, Timing
 
-from .browser_support import StreamlitServer, free_port, new_page, open_page, sandbox_env, tasks_with, type_prompt
+from .browser_support import ROOT, StreamlitServer, free_port, new_page, open_page, sandbox_env, tasks_with, type_prompt
 
 pytestmark = pytest.mark.browser
 # Finishes 4.5 s after the create: between the documented first look (2-3 s) and the next, placed just after the typical
@@ -32,14 +34,14 @@ def hook_sandbox() -> Iterator[Sandbox]:
 def app(hook_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
     port = free_port()
     env = sandbox_env(hook_sandbox, tmp_path_factory.mktemp("data"), PUBLIC_URL=f"http://127.0.0.1:{port}")
-    server = StreamlitServer(env, port=port)
+    server = StreamlitServer(env, port=port, script=ROOT / "tests" / "slow_timers_app.py")
     try:
         yield server
     finally:
         server.stop()
 
 
-def test_a_result_reaches_the_page_through_the_webhook(browser: Browser, app: StreamlitServer,
+def test_a_result_reaches_the_page_through_the_webhook_and_the_push_feed(browser: Browser, app: StreamlitServer,
                                                        hook_sandbox: Sandbox, request: pytest.FixtureRequest) -> None:
     hooks = hook_sandbox.webhooks
     deadline = time.monotonic() + 60
@@ -53,8 +55,12 @@ def test_a_result_reaches_the_page_through_the_webhook(browser: Browser, app: St
         type_prompt(page, "A heron told by a webhook")
         page.get_by_role("button", name=re.compile("Generate")).click()
         (task,) = tasks_with(hook_sandbox, "A heron told by a webhook", at_least=1)
+        # Every timer of the page is an hour long: the panel's live part carries its fallback pace in its wake key.
+        expect(page.locator("[class*='st-key-livewake-panel-grok-imagine-3600000']")).to_have_count(1)
         expect(page.locator(".st-key-results").get_by_test_id("stImage").locator("img").first).to_be_visible(
             timeout=RESULT_TIMEOUT)
+        live = page.evaluate("window.rivyaLive")
+        assert live["feed"] == "on" and live["changes"] >= 1  # told by the feed, never by a fallback timer
     polls = [e for e in hook_sandbox.journal if e.method == "GET" and e.task_id == task.id]
     assert len(polls) == 1  # the woken look; no scheduled look was needed
     # ...and it came before the first look the relaxed schedule had (the safety interval after the create): only the

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from rivya import constants
 from rivya.polling import PollSchedule, RequestBudget
 from rivya.schedule import Timetable
-from rivya.tasklog import Job
+from rivya.tasklog import Job, TaskLog
+from rivya.typical import TypicalSeconds
 
 from .conftest import ManualClock
 
@@ -189,3 +192,55 @@ def test_healthy_webhooks_relax_the_looks_and_their_loss_restores_the_documented
     timetable.tighten()  # deliveries stopped
     assert timetable.due_at(1) <= clock() + 3.0  # back inside the documented first-look window
     assert timetable.due_at(2) <= clock() + CADENCE.delay(1, category="image")
+
+
+def _video(job_id: int, at: float, seconds: float | None, **params: object) -> Job:
+    """A video row with these settings: pending, or succeeded after ``seconds``."""
+    job = row(job_id, at, category="video")
+    finished = None if seconds is None else datetime.fromtimestamp(at + seconds, UTC).isoformat()
+    return replace(job, params=params, status="queued" if seconds is None else "succeeded", finished_at=finished)
+
+
+def test_looks_are_placed_near_the_typical_finish_of_the_jobs_model_and_settings(clock: ManualClock) -> None:
+    """A 30 s 720p video takes 60 s here (the log's own medians); the catalog's 30 s is for a video of unknown kind."""
+    typical = TypicalSeconds(clock=clock)
+    long_kind, short_kind = {"duration": 30, "resolution": "720p"}, {"duration": 6}
+    typical.learn([_video(i, clock() - 100, 60.0 + i, **long_kind) for i in range(3)]
+                  + [_video(10 + i, clock() - 100, 12.0, **short_kind) for i in range(3)])
+    timetable = Timetable(CADENCE, clock=clock)
+    timetable.typical = typical.seconds
+    assert typical.seconds(_video(20, clock(), None, **short_kind)) == 12.0  # 480p is the default: the same kind
+    assert typical.seconds(_video(21, clock(), None, duration=12)) == constants.EXPECTED_SECONDS["video"]  # unseen
+    looks = _looks(timetable, _video(22, clock(), None, **long_kind), clock, 130)
+    expected = 61.0  # the median of 60, 61, 62
+    # Not drawn to the catalog's 30 s: no look is pulled in to the shortest spacing between 30 and the kind's finish...
+    early = [look for look in looks if 30.0 <= look <= expected]
+    assert any(b - a > 10.0 + 0.06 for a, b in itertools.pairwise(early))
+    # ...and the first look after the kind's own finish comes within the shortest spacing of it, then every 10 s.
+    assert next(look for look in looks if look >= expected) <= expected + 10.0 + 0.06
+    overdue = [look for look in looks if expected < look <= 2 * expected]
+    assert all(abs(b - a - 10.0) < 0.06 for a, b in itertools.pairwise(overdue)) and len(overdue) >= 2
+
+
+def test_the_typical_seconds_are_read_from_the_log_at_most_once_a_minute(clock: ManualClock, tmp_path: Path) -> None:
+    log = TaskLog(tmp_path / "log.sqlite3")
+    typical = TypicalSeconds(clock=clock)
+    start = datetime.fromtimestamp(clock() - 200, UTC).isoformat()
+    ids = [log.add(idempotency_key=f"v{n}", backend="b", model="grok-imagine-video", category="video", prompt="p",
+                   params={"duration": 30}, submitted_at=start).id for n in range(3)]
+
+    def all_took(seconds: float) -> None:
+        for job_id in ids:
+            log.update(job_id, status="succeeded", finished_at=datetime.fromtimestamp(clock() - 200 + seconds, UTC).isoformat())
+
+    pending = _video(99, clock(), None, duration=30)
+    all_took(50)
+    typical.refresh(log)
+    assert typical.seconds(pending) == 50.0
+    all_took(100)
+    typical.refresh(log)  # within the minute: not read again
+    assert typical.seconds(pending) == 50.0
+    clock.advance(constants.TYPICAL_REFRESH_SECONDS)
+    typical.refresh(log)
+    assert typical.seconds(pending) == 100.0
+    log.close()

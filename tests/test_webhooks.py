@@ -224,13 +224,16 @@ def test_public_url_is_checked_and_without_it_nothing_changes(tmp_path: Path) ->
         studio.close()
 
 
-def test_an_event_at_the_replica_that_does_not_hold_the_job_reaches_the_holder(
-    hook_sandbox: Sandbox, receiver: HookServer, tmp_path: Path, postgres_url: str
+def test_an_event_at_the_replica_that_does_not_hold_the_job_reaches_the_holder_and_both_relax_while_one_verifies(
+    hook_sandbox: Sandbox, receiver: HookServer, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(constants, "WEBHOOK_HEALTH_READ_SECONDS", 0.0)  # each look at the health reads the stamp
     holder = service(hook_sandbox, tmp_path / "a", postgres_url)
-    Webhooks(holder, RivyaClient(hook_sandbox.api_key, hook_sandbox.url), receiver.url)  # on, but not registered here
+    # On, but not registered here: it holds no secret, so it can verify no delivery of its own.
+    held = Webhooks(holder, RivyaClient(hook_sandbox.api_key, hook_sandbox.url), receiver.url)
     other = service(hook_sandbox, tmp_path / "b", postgres_url)
     reached = turn_on(other, hook_sandbox, receiver)  # the replica the event reaches
+    assert held.health.healthy and holder.timetable.relaxed()  # the other replica's stamp in the shared log
     holder.start()
     try:
         job = holder.submit("grok-imagine", "a harbour", {}, idempotency_key="r1")
@@ -241,3 +244,12 @@ def test_an_event_at_the_replica_that_does_not_hold_the_job_reaches_the_holder(
     assert holder.log.get(job.id).status == "succeeded"
     assert status_requests(hook_sandbox, job.task_id) == 1
     assert reached.receiver.counts.get("asked_holder") == 1
+    assert held.health.healthy  # the finish it found was announced at the other replica: still relaxed
+    # Deliveries stop: once no replica has verified one for WEBHOOK_HEALTHY_SECONDS, both are back on the documented
+    # cadence (the clocks moved on past the window).
+    later = time.time() + constants.WEBHOOK_HEALTHY_SECONDS + 1
+    for hooks in (held, reached):
+        hooks.health.wall = lambda: later
+        hooks.health.clock = lambda: time.monotonic() + constants.WEBHOOK_HEALTHY_SECONDS + 1
+    assert not held.health.healthy and not reached.health.healthy and not holder.timetable.relaxed()
+    assert "whsec" not in repr(holder.log.read("SELECT * FROM webhook_health"))  # a time, never a secret

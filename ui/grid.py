@@ -17,6 +17,7 @@ from rivya.tasklog import Job
 from ui.access import current_person
 from ui.downloads import zip_download
 from ui.jobs_view import CardFacts, CardMode, job_card, read_facts
+from ui.live import live_fragment
 from ui.outage import outage_guard
 from ui.services import current_studio
 from ui.session import session
@@ -24,7 +25,7 @@ from ui.text import local_time, md_escape
 
 GRID_PARAM = "grid"  # ``explore?grid=<id>`` opens a kept grid
 EXPLORE_PATH = "explore"
-REFRESH_SECONDS = 2.0  # how often a grid with jobs on their way looks again; a cell's job takes ~10 s or more
+REFRESH_SECONDS = 2.0  # a grid with jobs on their way looks again this often while the page cannot be told of changes
 # Where Streamlit stacks columns (a phone), a header row or a row label stands alone above the cells it named, so it
 # is hidden and each cell's own caption names its values instead; on a wider screen that caption repeats the headers.
 PHONE_STYLE = ("<style>@media (max-width: 640px) { [class*='st-key-explore-head'] { display: none; } }"
@@ -39,7 +40,7 @@ def grid_link(grid_id: str) -> str:
 
 
 def grid_view(grid_id: str, *, key_prefix: str) -> None:
-    """The grid ``grid_id``, redrawn every REFRESH_SECONDS while any cell's job is on its way."""
+    """The grid ``grid_id``, redrawn when the log changes while any cell's job is on its way."""
     record = get_grid(current_studio().log, grid_id)
     if record is None:
         st.info("This grid is not kept here (the link may be mistyped, or from another studio).", icon=":material/grid_off:")
@@ -47,8 +48,6 @@ def grid_view(grid_id: str, *, key_prefix: str) -> None:
     running = any(job is None or not job.is_done or job.awaits_media for job in record.jobs)
     _heading(record)
 
-    @st.fragment(run_every=REFRESH_SECONDS if running else None)
-    @outage_guard()  # a refresh during an outage turns the page to its outage notice instead of a traceback
     def cells() -> None:
         if session().goto_page:
             st.rerun()  # "Use these settings" on a cell: the page run switches page
@@ -59,7 +58,10 @@ def grid_view(grid_id: str, *, key_prefix: str) -> None:
 
     st.html(PHONE_STYLE)
     with st.container(key="explore-grid"):
-        cells()
+        if running:  # woken when the log changes (ui/live.py); a refresh during an outage shows the outage notice
+            live_fragment(cells, name="grid", fallback=REFRESH_SECONDS)()
+        else:
+            st.fragment(outage_guard()(cells))()
     _grid_actions(record, key_prefix)
 
 

@@ -19,6 +19,7 @@ from enum import Enum
 import streamlit as st
 
 from rivya.catalog import MODELS, credits_for, describe_params, display_name, expected_seconds
+from rivya.constants import SLOW_REFRESH_SECONDS
 from rivya.gallery import result_file
 from rivya.jobs import REFUSAL_CODES
 from rivya.lineage import lineage
@@ -36,8 +37,7 @@ from rivya.thumbnails import CARD, data_uri, shown_thumbnail
 from ui.access import current_person, is_admin, key_owner, personal_key_choice_pending
 from ui.actions import edit_and_retry_button, result_actions
 from ui.large_view import open_link
-from ui.live import read_on_change
-from ui.outage import outage_guard
+from ui.live import live_fragment, read_on_change
 from ui.pictures import show_result_image
 from ui.services import current_studio, session_id
 from ui.session import session
@@ -575,8 +575,6 @@ def _live_part(studio: Studio, plan: PanelPlan, model: str, key_prefix: str, lim
     """The fragment that redraws the running jobs' cards at the plan's pace, and turns into a page run when
     the plan no longer holds (a job settled, or the pace should change)."""
 
-    @st.fragment(run_every=plan.interval)
-    @outage_guard()  # a refresh during an outage turns the page to its outage notice instead of a traceback
     def live() -> None:
         if session().goto_page:
             st.rerun()  # "Use these settings" on a live card: the page run switches page
@@ -593,7 +591,12 @@ def _live_part(studio: Studio, plan: PanelPlan, model: str, key_prefix: str, lim
             for job in shown:
                 job_card(job, CardMode.LIVE, typical=plan.typical, key_prefix=key_prefix)
 
-    return live
+    # Woken when the log changes (ui/live.py); the timer only moves the running cards' time and progress bars, at the
+    # slow pace (the plan's faster pace near a job's expected finish was for catching the finish: the wake does that,
+    # and the plan's pace is the fallback while the page cannot be told of changes). A refresh during an outage turns
+    # the page to its outage notice instead of a traceback.
+    return live_fragment(live, name=f"panel-{model}", fallback=plan.interval or SLOW_REFRESH_SECONDS,
+                         safety=SLOW_REFRESH_SECONDS)
 
 
 def _batch_box(

@@ -1,29 +1,69 @@
-"""Parts of a page that follow the job log: redrawn every few seconds, re-read only when the log changed.
+"""Parts of a page that follow the job log, woken by the log's changes rather than by timers of their own.
 
 The log keeps a one-row change counter (``TaskLog.signature``) that moves with every row added, updated or removed.
-A live part reads it on each refresh (one cheap query) and reads its rows again only when it moved, so an idle tab
-costs one counter read per refresh, and a job's new state shows within one refresh of the log recording it.
+The server reads it once for the whole process and pushes its moves to open pages (``rivya.live_feed``, the route
+``rivya.live_route``): a small script per browser page (``connect``) waits on the route and, when the counter moves,
+wakes the page's live parts by pressing a hidden "wake" button inside each (a widget press reruns only its fragment).
+So an idle tab costs no script run at all, and a change shows within about a second of the log recording it.
 
-Use ``live_section`` for a block of a page (Home's "Recent results"; History and Gallery can use it too), and
-``read_on_change`` inside a fragment of one's own (the job panel's live part).
+Each live part (``live_fragment``) keeps its own comparison (what it would redraw) and shares the mechanism:
+
+- a hidden wake button, pressed by the page's script on every change it is told of;
+- a slow safety timer (``SAFETY_SECONDS``), in case a push is lost;
+- its former timer's pace as the fallback: if the feed cannot be used (a proxy that drops the long wait, a refused
+  pass, the network, the log itself unreachable), the script presses every button once and then at that pace, as
+  the part's own timer did before, trying the feed again meanwhile.
+
+Home's Recent results redraw themselves (``live_section`` + ``read_on_change``); History (``follow_history``) and the
+Gallery (``follow_gallery``) run the page again when what they show changed; the notices' watcher, the job panel's
+live part and an Explore grid's cells are live fragments of their own modules.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from rivya import gallery
+from rivya.constants import GALLERY_LIVE_SECONDS, LIVE_PATH
+from rivya.errors import StorageError
+from rivya.live_route import PASS_HEADER
+from rivya.studio import Studio
 from rivya.tasklog import TaskLog
 from ui.outage import outage_guard
 from ui.session import session
 
 T = TypeVar("T")
 
-# Seconds between two refreshes of a live section: a job's new state shows at most this long after the log records it
-# (the promise is 5 s; the follower records a finished job as soon as Rivya reports it).
+# Seconds between two looks of a part's slow safety timer: a change whose push was lost still shows within this.
+SAFETY_SECONDS = 60.0
+# No timer of a live part (the safety timer, the fallback pace) is shorter than this. 0: each keeps its own. Tests
+# that must see the push feed alone at work set it to an hour (tests/slow_timers_app.py).
+LEAST_TIMER_SECONDS = 0.0
+# The page's script wakes the live parts at most once per WAKE_GAP_MS (the counter moves with every status look of a
+# running job: a busy log would otherwise rerun every part several times a second), and after a failed wait tries the
+# feed again after RETRY_MS, doubling up to RETRY_MAX_MS, waking the parts at their fallback paces meanwhile.
+WAKE_GAP_MS = 1000
+RETRY_MS = 2000
+RETRY_MAX_MS = 60_000
+# Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
 LIVE_SECONDS = 3.0
+# History's fallback pace: a job's new state shows within this (plus one page run) of the log recording it.
+HISTORY_SECONDS = 2.0
+WAKE_KEY = "livewake"
+# The wake buttons are never seen (nor read aloud): only the page's script presses them.
+STYLE = f"<style>[class*='st-key-{WAKE_KEY}-'] {{ display: none !important; }}</style>"
+_SHOWN = "history:shown"
+
+
+def timer(seconds: float) -> float:
+    """A live part's timer of ``seconds``, no shorter than ``LEAST_TIMER_SECONDS``."""
+    return max(seconds, LEAST_TIMER_SECONDS)
 
 
 def read_on_change(log: TaskLog, key: str, read: Callable[[], T], *, inputs: Hashable = None) -> T:
@@ -42,11 +82,201 @@ def read_on_change(log: TaskLog, key: str, read: Callable[[], T], *, inputs: Has
     return value
 
 
-def live_section(draw: Callable[[], None], *, every: float = LIVE_SECONDS) -> None:
-    """Draw ``draw()`` now, and again every ``every`` seconds without a page run (a fragment).
+def wake_button(name: str, fallback: float) -> None:
+    """The hidden button the page's script presses to wake the fragment it is drawn in; ``fallback``: the seconds
+    between presses while the feed cannot be used (carried in its key, which the script reads)."""
+    st.button("Wake", key=f"{WAKE_KEY}-{name}-{round(timer(fallback) * 1000)}")
 
-    ``draw`` reads what it shows through ``read_on_change``, so a refresh that finds the log unchanged re-reads
-    nothing and re-sends the same elements (Streamlit's front end keeps them as they are). A refresh while the log
-    cannot be reached turns the page to its outage notice instead of a traceback.
+
+def live_fragment(body: Callable[[], None], *, name: str, fallback: float,
+                  safety: float = SAFETY_SECONDS) -> Callable[[], None]:
+    """``body`` as a live part: run now and whenever the log changes (the page's script wakes it), else every
+    ``safety`` seconds; ``fallback`` is its pace while the feed cannot be used. A run while the log cannot be
+    reached turns the page to its outage notice instead of a traceback. ``name`` is unique on the page."""
+
+    def run() -> None:
+        wake_button(name, fallback)
+        body()
+
+    return st.fragment(outage_guard()(run), run_every=timer(safety))
+
+
+def live_section(draw: Callable[[], None], *, name: str = "home", every: float = LIVE_SECONDS) -> None:
+    """Draw ``draw()`` now, and again on every change of the log (``every`` seconds: the fallback pace).
+
+    ``draw`` reads what it shows through ``read_on_change``, so a wake that finds the log unchanged re-reads nothing
+    and re-sends the same elements (Streamlit's front end keeps them as they are).
     """
-    st.fragment(outage_guard()(draw), run_every=every)()
+    live_fragment(draw, name=name, fallback=every)()
+
+
+def connect(studio: Studio) -> None:
+    """Once per page run, after access is granted: the page's script that waits on the feed and wakes the live parts.
+
+    The pass (``rivya.live_feed.LivePasses``) is granted once per browser session and handed to its page only. The
+    script installs itself once per browser page (the page stays while the person moves between pages) and takes the
+    newest pass each time it runs (a session that reconnected after a restart has a new one).
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None:  # not a browser session (a bare script run)
+        return
+    if session().live_pass is None:
+        session().live_pass = studio.passes.grant(ctx.session_id)
+    try:  # the counter this run's parts were drawn at: the first wait starts from it (None: the first answer wakes)
+        drawn: int | None = studio.log.signature()[2]
+    except StorageError:
+        drawn = None
+    settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
+                           "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY, "drawn": drawn,
+                           }).replace("<", "\\u003c")
+    st.html(STYLE)  # style only: Streamlit puts it where it takes no room
+    st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
+
+
+def disconnect(studio: Studio) -> None:
+    """Access ended (signed out): the session's pass is dropped; its page's script falls back to its timers."""
+    ctx = get_script_run_ctx()
+    if session().live_pass is not None and ctx is not None:
+        studio.passes.revoke(ctx.session_id)
+        session().live_pass = None
+
+
+# The page's script. ``window.rivyaLive`` holds its state across the page's runs; ``wakes`` counts the presses (read
+# by the benchmark). A wake presses every wake button on the page; while the feed fails, each button is pressed at the
+# pace its key carries.
+_SCRIPT = """(() => {
+  const s = SETTINGS;
+  const L = window.rivyaLive || (window.rivyaLive = {wakes: 0, changes: 0, feed: "starting", last: {}});
+  L.pass = s.pass;
+  if (L.running) return;
+  L.running = true;
+  const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+  const buttons = () => document.querySelectorAll(`[class*="st-key-${s.key}-"] button`);
+  const keyOf = (b) => [...b.closest(`[class*="st-key-${s.key}-"]`).classList].find((c) => c.startsWith("st-key-"));
+  // One press per browser task: Streamlit sends the widget updates of one task as one batch, for one fragment only.
+  const press = (list) => list.forEach((b, i) => setTimeout(() => { L.last[keyOf(b)] = Date.now(); b.click(); }, i * 20));
+  const wake = () => { L.wakes += 1; press([...buttons()]); };
+  let fallback = null;
+  const startFallback = () => {
+    if (fallback) return;
+    fallback = setInterval(() => {
+      const now = Date.now(), due = [];
+      for (const b of buttons()) {
+        const key = keyOf(b), pace = Number(key.split("-").pop());
+        if (!(key in L.last)) L.last[key] = now;
+        else if (pace > 0 && now - L.last[key] >= pace) { L.last[key] = now; due.push(b); }
+      }
+      press(due);
+    }, 250);
+  };
+  const stopFallback = () => { clearInterval(fallback); fallback = null; };
+  (async () => {
+    // From the counter the page was drawn at: a change since then wakes the parts at once, and none does not (a wake
+    // right after the page's run would only repeat it). Without it, or after a failed wait, the first answer wakes.
+    let since = typeof s.drawn === "number" ? s.drawn : null, retry = s.retry;
+    for (;;) {
+      try {
+        const r = await fetch(s.url + (since === null ? "" : `?since=${since}`),
+                              {headers: {[s.header]: L.pass}, cache: "no-store", credentials: "same-origin"});
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
+        const body = await r.json();
+        if (typeof body.changes !== "number") throw new Error("no counter");
+        L.feed = "on"; retry = s.retry; stopFallback();
+        if (since === null || body.changes !== since) {
+          if (since !== null) L.changes += 1;
+          wake();
+          since = body.changes;
+          await sleep(s.gap);
+        }
+      } catch (e) {
+        if (L.feed !== "fallback") wake();  // once: a part that reads the log shows an outage at once
+        L.feed = "fallback"; since = null; startFallback();
+        await sleep(retry); retry = Math.min(retry * 2, s.retryMax);
+      }
+    }
+  })();
+})();"""
+
+
+# -- History: a page run when what it shows changed --------------------------------------------------------------
+
+
+@dataclass
+class Shown:
+    """What this tab's History shows, as stamps of the log (``LedgerView.rollup_stamp`` and ``rows_stamp``).
+
+    ``signature`` is the log's change counter when the stamps were last known to match the log; ``rows`` is None
+    when the log changed while the table was read (the table may then be stale, so the next look redraws).
+    """
+
+    signature: tuple[int, int, int]
+    rollup: tuple
+    ids: tuple[int, ...] = ()
+    rows: tuple | None = ()
+
+
+def start_history(studio: Studio) -> None:
+    """At the top of History's whole run, before anything reads the log: stamp what the figures, counts and charts
+    show. Taken first, so a change that lands while the page is read makes the stamp older than the page, never
+    newer: the next look then redraws once rather than missing it."""
+    st.session_state[_SHOWN] = Shown(studio.log.signature(), studio.ledger.rollup_stamp())
+
+
+def stamp_rows(studio: Studio, ids: tuple[int, ...], before: tuple[int, int, int]) -> None:
+    """Stamp History's table rows as just read; ``before`` is the change counter read before them."""
+    shown: Shown | None = st.session_state.get(_SHOWN)
+    if shown is None:
+        return
+    rows = studio.ledger.rows_stamp(ids)
+    shown.ids, shown.rows = ids, rows if studio.log.signature() == before else None
+
+
+def history_changed(studio: Studio) -> bool:
+    """One read of the counter; when it moved, the two stamps: True when what History shows changed (a job's
+    status, cost or result, a new job). A poll of a running job moves the counter but neither stamp."""
+    shown: Shown | None = st.session_state.get(_SHOWN)
+    if shown is None:
+        return False
+    signature = studio.log.signature()
+    if shown.rows is not None and signature == shown.signature:
+        return False
+    if (shown.rows is not None and studio.ledger.rollup_stamp() == shown.rollup
+            and studio.ledger.rows_stamp(shown.ids) == shown.rows):
+        shown.signature = signature
+        return False
+    return True
+
+
+# -- the Gallery: a page run when the results it would show changed ----------------------------------------------
+
+
+def gallery_changed(studio: Studio) -> bool:
+    """When the counter moved, the ids the grid would show: True if they differ from those drawn (a new result, one
+    removed). A look that finds nothing new is one read of the counter."""
+    drawn, jobs_filter = session().gallery_drawn, session().gallery_filter
+    if drawn is None or jobs_filter is None:
+        return False
+    signature = studio.log.signature()
+    if signature == drawn[0]:
+        return False
+    ids = gallery.shown_ids(studio.log, jobs_filter, session().gallery_pages)
+    session().gallery_drawn = (signature, drawn[1])
+    return ids != drawn[1]
+
+
+def follow(changed: Callable[[], bool], *, name: str, fallback: float) -> None:
+    """A live part that draws nothing: the whole page runs again (without a reload) when ``changed()`` says so."""
+
+    def look() -> None:
+        if changed():
+            st.rerun()
+
+    live_fragment(look, name=name, fallback=fallback)()
+
+
+def follow_history(studio: Studio) -> None:
+    follow(lambda: history_changed(studio), name="history", fallback=HISTORY_SECONDS)
+
+
+def follow_gallery(studio: Studio) -> None:
+    follow(lambda: gallery_changed(studio), name="gallery", fallback=GALLERY_LIVE_SECONDS)

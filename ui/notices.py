@@ -12,8 +12,8 @@ Seen rule (per browser tab): a result counts as seen once this tab shows a page 
 kind (Image, Video), the Gallery (every result), or its own large view (``?job=<id>``). A result that finishes while
 its page is open is seen at once. The tab's title reads "(N) Imagine Studio" while N results are not seen yet.
 
-Cost: the watcher runs in every open tab every few seconds, so a look that finds nothing new is one read of the
-log's one-row change counter (``TaskLog.signature``). Only when it changed does one query by primary key read
+Cost: the watcher runs in every open tab when the log changes (``ui.live``), so a look that finds nothing new is one
+read of the log's one-row change counter (``TaskLog.signature``). Only when it changed does one query by primary key read
 the viewer's jobs that are new since the last look or were unfinished then.
 """
 
@@ -32,14 +32,14 @@ from rivya.tasklog import TaskLog
 from ui.access import current_person
 from ui.grid import EXPLORE_PATH, GRID_PARAM
 from ui.large_view import link_to, linked_job_id
-from ui.outage import outage_guard
+from ui.live import live_fragment
 from ui.services import session_id
 from ui.session import session
 from ui.text import md_escape, shorten
 
 TITLE = "Imagine Studio"
-# Seconds between two looks of the watcher while the viewer has unfinished jobs (at the page's last full run), and
-# otherwise: a job's toast comes at most this long after the log records its end.
+# Seconds between two looks of the watcher while the page cannot be told of the log's changes (``ui.live``: the
+# fallback pace), while the viewer has unfinished jobs (at the page's last full run) and otherwise.
 REFRESH_SECONDS = 2.0
 IDLE_REFRESH_SECONDS = 10.0
 ALERTS = "notices:alerts"  # the sidebar toggle's widget key
@@ -278,7 +278,6 @@ def _close_old_toasts(page: str, keep: list[Finished]) -> None:
     )
 
 
-@outage_guard()
 def _watcher(log: TaskLog) -> None:
     """The fragment's body: one counter read while nothing changed; the tab's title follows the unseen count.
 
@@ -301,8 +300,9 @@ def watch(studio: Studio, page: str) -> None:
     """Call once per app run from the main script, after access is granted; ``page`` is the open page's url_path.
 
     Marks what this page shows as seen, sets the tab's title, draws the sidebar toggle for sound and
-    notifications, and starts the watcher that toasts this viewer's finished jobs on any page: every
-    ``REFRESH_SECONDS`` while the viewer has unfinished jobs, else every ``IDLE_REFRESH_SECONDS``.
+    notifications, and starts the watcher that toasts this viewer's finished jobs on any page: woken when the log
+    changes (``ui.live``); while the page cannot be told of changes, every ``REFRESH_SECONDS`` while the viewer has
+    unfinished jobs, else every ``IDLE_REFRESH_SECONDS``.
     """
     moved = session().page != page
     session().page = page
@@ -327,4 +327,5 @@ def watch(studio: Studio, page: str) -> None:
             _close_old_toasts(page, finished)
         _tell(finished)
         if state is not None:
-            st.fragment(_watcher, run_every=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)(studio.log)
+            live_fragment(lambda: _watcher(studio.log), name="notices",
+                          fallback=REFRESH_SECONDS if state.pending else IDLE_REFRESH_SECONDS)()

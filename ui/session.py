@@ -77,6 +77,7 @@ class Session:
     page: str = ""  # the open page's url_path
     news: list[Any] = field(default_factory=list)  # jobs the watcher found ended, told by the next whole run
     ask_permission: bool = False  # ask the browser for notifications on the next run
+    live_pass: str | None = None  # this session's pass to the live feed (ui/live.py); never in a log or a URL
     # -- the large view (ui/large_view.py)
     shown: int | None = None  # the result the open dialog shows (lineage links move it along the chain)
     linked: int | None = None  # the id the address named when the dialog was last opened from it
