@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from rivya.sandbox import Sandbox
 
@@ -62,6 +62,12 @@ def type_prompt(page: Page, text: str) -> None:
     box.fill(text)
     box.press("Tab")
     expect(page.get_by_text(f"{len(text):,} / 5,000 characters")).to_be_visible()
+
+
+def generate_button(page: Page) -> Locator:
+    """The form's Generate button. While a run draws the page, the button may show twice for a moment (the new one
+    drawn, the old one not yet removed); both are the same widget, so either press is the same press."""
+    return page.get_by_role("button", name="Generate").first
 
 
 def tasks_with(sandbox: Sandbox, prompt: str, *, at_least: int = 0, timeout: float = 15) -> list:

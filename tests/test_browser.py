@@ -19,7 +19,16 @@ from rivya.recipes import read_recipe
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
-from .browser_support import ARTIFACTS, StreamlitServer, new_page, open_page, served_app, tasks_with, type_prompt
+from .browser_support import (
+    ARTIFACTS,
+    StreamlitServer,
+    generate_button,
+    new_page,
+    open_page,
+    served_app,
+    tasks_with,
+    type_prompt,
+)
 from .conftest import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -62,7 +71,7 @@ def test_make_an_image_and_see_it(page: Page, app: StreamlitServer, sandbox: San
     open_page(page, f"{app.url}/image")
     type_prompt(page, "A lighthouse on a cliff at dawn")
     page.get_by_text("16:9", exact=True).click()
-    page.get_by_role("button", name="Generate").click()
+    generate_button(page).click()
     assert result_image(page) == {"w": 1024, "h": 576}
     expect(page.get_by_text("Done", exact=True)).to_be_visible()
     (task,) = tasks_with(sandbox, "A lighthouse on a cliff at dawn")
@@ -80,7 +89,7 @@ def test_make_a_video_with_the_requested_duration(page: Page, app: StreamlitServ
     open_page(page, f"{app.url}/video")
     type_prompt(page, "Waves rolling onto a beach")
     page.get_by_text("16:9", exact=True).click()
-    page.get_by_role("button", name="Generate").click()
+    generate_button(page).click()
     video = page.locator("video").first
     expect(video).to_be_attached(timeout=RESULT_TIMEOUT)
     page.wait_for_function("v => v.readyState >= 1", arg=video.element_handle(), timeout=20_000)
@@ -91,7 +100,7 @@ def test_make_a_video_with_the_requested_duration(page: Page, app: StreamlitServ
 def test_refresh_while_a_job_runs_and_see_it_finish(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
     open_page(page, f"{app.url}/image")
     type_prompt(page, "A paper boat in the rain")
-    page.get_by_role("button", name="Generate").click()
+    generate_button(page).click()
     expect(page.get_by_text(re.compile("^(Queued|Generating|Sending)…"))).to_be_visible(timeout=10_000)
     page.reload()
     expect(page.locator("h1").first).to_be_visible(timeout=30_000)
@@ -102,7 +111,7 @@ def test_refresh_while_a_job_runs_and_see_it_finish(page: Page, app: StreamlitSe
 def test_double_click_makes_one_task(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
     open_page(page, f"{app.url}/image")
     type_prompt(page, "Two clicks, one cat")
-    page.get_by_role("button", name="Generate").dblclick()
+    generate_button(page).dblclick()
     result_image(page)
     page.wait_for_timeout(1500)
     assert len(tasks_with(sandbox, "Two clicks, one cat")) == 1
@@ -116,7 +125,7 @@ def test_reference_image_reaches_the_sandbox(page: Page, app: StreamlitServer, s
     page.locator("input[type=file]").set_input_files(str(ref))
     expect(page.get_by_text("Attached: my-sketch.png")).to_be_visible(timeout=15_000)
     expect(page.get_by_role("switch", name="Quality mode")).to_be_disabled()
-    page.get_by_role("button", name="Generate").click()
+    generate_button(page).click()
     result_image(page)
     files = [f for f in sandbox.state.files.values() if f.name == "my-sketch.png"]
     assert len(files) == 1 and files[0].data == ref.read_bytes()
@@ -175,7 +184,7 @@ def test_the_configured_key_never_reaches_the_browser(page: Page, app: Streamlit
         open_page(page, f"{app.url}/{path}")
         if path == "image":
             type_prompt(page, "Key check")
-            page.get_by_role("button", name="Generate").click()
+            generate_button(page).click()
             result_image(page)
         page.wait_for_timeout(500)
         html.append(page.content())
@@ -200,7 +209,7 @@ def test_every_page_renders_and_nothing_leaves_the_server(browser: Browser, app:
         open_page(page, f"{app.url}/image")
         prompt = "Nothing leaves the server"
         type_prompt(page, prompt)
-        page.get_by_role("button", name="Generate").click()
+        generate_button(page).click()
         result_image(page)
         (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
         for path in ("", "video", "gallery", "history", f"?job={job.id}"):
@@ -228,7 +237,7 @@ def test_markup_in_a_prompt_shows_as_text(page: Page, app: StreamlitServer) -> N
     nasty = "<img src=x onerror=window.pwned=1> **bold** [link](http://evil.example)"
     open_page(page, f"{app.url}/image")
     type_prompt(page, nasty)
-    page.get_by_role("button", name="Generate").click()
+    generate_button(page).click()
     # Opened on the live card while the job runs (the live part is above the finished results): the finished card
     # that replaces it keeps it open, so a person reading it does not see it snap shut.
     expect(page.get_by_text(re.compile("^(Queued|Generating|Sending)…"))).to_be_visible(timeout=10_000)
@@ -248,7 +257,7 @@ def test_demo_mode_without_a_key(browser: Browser, tmp_path: Path) -> None:
         # The first visit of a fresh server was a deep link: it still gets the app's navigation.
         expect(pg.get_by_test_id("stSidebarNav").get_by_text("History & credits")).to_be_visible()
         type_prompt(pg, "A demo fox")
-        pg.get_by_role("button", name="Generate").click()
+        generate_button(pg).click()
         assert result_image(pg)["w"] == 1024
         expect(pg.get_by_text("Demo mode.")).to_have_count(0)  # said once, on Home
         pg.screenshot(path=ARTIFACTS / "demo-mode-image.png", full_page=True)

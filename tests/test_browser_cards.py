@@ -16,6 +16,7 @@ from rivya.sandbox import Sandbox, Timing
 
 from .browser_support import (
     StreamlitServer,
+    generate_button,
     let_everything_end,
     new_page,
     open_page,
@@ -46,7 +47,7 @@ def app(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def generate(page: Page, sandbox: Sandbox, prompt: str) -> None:
     """Type ``prompt``, press Generate and wait for the sandbox to hold its task and the card to show it running."""
     type_prompt(page, prompt)
-    page.get_by_role("button", name="Generate").click()
+    generate_button(page).click()
     assert tasks_with(sandbox, prompt, at_least=1)
     expect(page.locator(".st-key-results").get_by_text(re.compile("^(Queued|Generating)…"))).to_be_visible(
         timeout=SHOWN_TIMEOUT)

@@ -22,6 +22,7 @@ from .browser_support import (
     OidcProvider,
     StreamlitServer,
     free_port,
+    generate_button,
     let_everything_end,
     new_page,
     tasks_with,
@@ -123,7 +124,7 @@ def test_sign_in_names_the_person_and_their_job_is_attributed(
     expect(page.get_by_text("Signed in as Ada Lovelace")).to_be_visible(timeout=30_000)  # a new tab is signed in too
     prompt = "A signed-in lighthouse"
     type_prompt(page, prompt)
-    page.get_by_role("button", name="Generate").click()
+    generate_button(page).click()
     assert tasks_with(sandbox, prompt, at_least=1)
     let_everything_end(sandbox)
     expect(page.locator(".st-key-results").get_by_test_id("stImage").first).to_be_visible(timeout=RESULT_TIMEOUT)
@@ -174,7 +175,7 @@ def test_a_job_that_ends_on_another_page_brings_a_toast_and_counts_in_the_title(
     page.get_by_text("Sound and notification when a job ends").click()
     prompt = "A kettle that sings when done"
     type_prompt(page, prompt)
-    page.get_by_role("button", name="Generate").click()
+    generate_button(page).click()
     expect(page.get_by_text(re.compile("^(Queued|Generating|Sending)…"))).to_be_visible(timeout=10_000)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="History & credits").click()
     expect(page).to_have_url(re.compile(r"/history$"))

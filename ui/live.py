@@ -49,6 +49,8 @@ LEAST_TIMER_SECONDS = 0.0
 # running job: a busy log would otherwise rerun every part several times a second), and after a failed wait tries the
 # feed again after RETRY_MS, doubling up to RETRY_MAX_MS, waking the parts at their fallback paces meanwhile.
 WAKE_GAP_MS = 1000
+# A wake waits for a run to follow a person's press or key, or this long after it (a gesture that starts no run).
+GESTURE_MS = 5000
 RETRY_MS = 2000
 RETRY_MAX_MS = 60_000
 # Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
@@ -127,8 +129,8 @@ def connect(studio: Studio) -> None:
     except StorageError:
         drawn = None
     settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
-                           "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY, "drawn": drawn,
-                           }).replace("<", "\\u003c")
+                           "gestureMs": GESTURE_MS, "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY,
+                           "drawn": drawn}).replace("<", "\\u003c")
     st.html(STYLE)  # style only: Streamlit puts it where it takes no room
     st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
 
@@ -153,14 +155,33 @@ _SCRIPT = """(() => {
   const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
   const buttons = () => document.querySelectorAll(`[class*="st-key-${s.key}-"] button`);
   const keyOf = (b) => [...b.closest(`[class*="st-key-${s.key}-"]`).classList].find((c) => c.startsWith("st-key-"));
+  // A press sends every widget's value as this page holds it. Sent while a person's own press is on its way (a run
+  // whose answer sets widgets, such as "Use these settings" filling the form), it would carry the values from before
+  // that answer, and Streamlit would keep them: the form would lose what was put in it. So a wake waits until the
+  // page is not running and a run has followed the person's last press or key (GESTURE_MS at most, for a gesture
+  // that starts no run).
+  const idle = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state")
+                     === "notRunning" && (L.ranSinceGesture || Date.now() - L.gesture > s.gestureMs);
+  if (!L.watching) {
+    L.watching = true; L.gesture = 0; L.ranSinceGesture = true;
+    const gesture = (e) => { if (e.isTrusted) { L.gesture = Date.now(); L.ranSinceGesture = false; } };
+    document.addEventListener("pointerdown", gesture, true);
+    document.addEventListener("keydown", gesture, true);
+    new MutationObserver(() => {
+      const app = document.querySelector('[data-testid="stApp"]');
+      if (app && app.getAttribute("data-test-script-state") === "running") L.ranSinceGesture = true;
+    }).observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+  }
+  const whenIdle = async () => { while (!idle()) await sleep(50); };
   // One press per browser task: Streamlit sends the widget updates of one task as one batch, for one fragment only.
   const press = (list) => list.forEach((b, i) => setTimeout(() => { L.last[keyOf(b)] = Date.now(); b.click(); }, i * 20));
-  const wake = () => { L.wakes += 1; press([...buttons()]); };
+  const wake = async () => { await whenIdle(); L.wakes += 1; press([...buttons()]); };
   let fallback = null;
   const startFallback = () => {
     if (fallback) return;
     fallback = setInterval(() => {
       const now = Date.now(), due = [];
+      if (!idle()) return;
       for (const b of buttons()) {
         const key = keyOf(b), pace = Number(key.split("-").pop());
         if (!(key in L.last)) L.last[key] = now;
@@ -184,12 +205,12 @@ _SCRIPT = """(() => {
         L.feed = "on"; retry = s.retry; stopFallback();
         if (since === null || body.changes !== since) {
           if (since !== null) L.changes += 1;
-          wake();
+          await wake();
           since = body.changes;
           await sleep(s.gap);
         }
       } catch (e) {
-        if (L.feed !== "fallback") wake();  // once: a part that reads the log shows an outage at once
+        if (L.feed !== "fallback") await wake();  // once: a part that reads the log shows an outage at once
         L.feed = "fallback"; since = null; startFallback();
         await sleep(retry); retry = Math.min(retry * 2, s.retryMax);
       }
