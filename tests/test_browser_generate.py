@@ -279,9 +279,18 @@ def test_use_these_settings_lands_on_the_filled_form_and_says_so(browser: Browse
         # This job's card once finished (its key is the panel's, then ``reuse`` and the id).
         reuse = page.locator(f".st-key-results .st-key-grok-imagine-panel-reuse-{job.id} button:visible").first
         expect(reuse).to_be_visible(timeout=RESULT_TIMEOUT)
+        # The log moves as the person presses (CI once had it so): the page's script wakes its live parts right
+        # after the press is sent. The wake must not carry the form's old values back over the filled ones.
+        wakes = page.evaluate("window.rivyaLive.wakes")
+        page.evaluate("() => document.addEventListener('click', () => setTimeout(() => window.rivyaLive.wake()), "
+                      "{capture: true, once: true})")
         reuse.click()
         said = page.get_by_text(f"Settings from job #{job.id} are in the form.")
         expect(said).to_be_visible()
-        expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("An otter floating on its back")
+        prompt = page.get_by_role("textbox", name="Prompt", exact=True)
+        expect(prompt).to_have_value("An otter floating on its back")
+        page.wait_for_function(f"window.rivyaLive.wakes > {wakes}")
+        expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
+        expect(prompt).to_have_value("An otter floating on its back")
         wait_in_view(page, said, timeout=15_000)  # the page brought the message (and the form under it) into view
         expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -176,6 +176,7 @@ _SCRIPT = """(() => {
   // One press per browser task: Streamlit sends the widget updates of one task as one batch, for one fragment only.
   const press = (list) => list.forEach((b, i) => setTimeout(() => { L.last[keyOf(b)] = Date.now(); b.click(); }, i * 20));
   const wake = async () => { await whenIdle(); L.wakes += 1; press([...buttons()]); };
+  L.wake = wake;  // a test wakes the page at a chosen moment, as a push would
   let fallback = null;
   const startFallback = () => {
     if (fallback) return;
