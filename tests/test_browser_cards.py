@@ -113,6 +113,9 @@ def test_copy_link_puts_the_results_link_on_the_clipboard_on_a_phone(
 def test_a_toast_does_not_follow_the_person_to_the_next_page(page: Page, app: StreamlitServer, sandbox: Sandbox) -> None:
     open_page(page, f"{app.url}/image")
     generate(page, sandbox, "A lighthouse that will #fail")
+    # The log moves as the person opens another page (CI once had it so): the wake must not cut that page's run short.
+    page.evaluate("() => document.addEventListener('click', () => setTimeout(() => window.rivyaLive.wake()), "
+                  "{capture: true, once: true})")
     page.get_by_role("link", name="Video").click()  # a page that does not show image jobs: their end is a toast
     expect(page.locator("h1", has_text="Video")).to_be_visible(timeout=SHOWN_TIMEOUT)
     let_everything_end(sandbox)

@@ -50,7 +50,7 @@ LEAST_TIMER_SECONDS = 0.0
 # feed again after RETRY_MS, doubling up to RETRY_MAX_MS, waking the parts at their fallback paces meanwhile.
 WAKE_GAP_MS = 1000
 # A wake waits for a run to follow a person's press or key, or this long after it (a gesture that starts no run).
-GESTURE_MS = 5000
+GESTURE_MS = 10_000
 RETRY_MS = 2000
 RETRY_MAX_MS = 60_000
 # Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
@@ -155,18 +155,20 @@ _SCRIPT = """(() => {
   const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
   const buttons = () => document.querySelectorAll(`[class*="st-key-${s.key}-"] button`);
   const keyOf = (b) => [...b.closest(`[class*="st-key-${s.key}-"]`).classList].find((c) => c.startsWith("st-key-"));
-  // A press sends every widget's value as this page holds it. Sent while a person's own press is on its way (a run
-  // whose answer sets widgets, such as "Use these settings" filling the form), it would carry the values from before
-  // that answer, and Streamlit would keep them: the form would lose what was put in it. So a wake waits until the
-  // page is not running and a run has followed the person's last press or key (GESTURE_MS at most, for a gesture
-  // that starts no run).
+  // A press sends every widget's value as this page holds it, and reruns a fragment ahead of any run under way.
+  // Sent while a person's own press is on its way, it would carry the values from before that press's answer (the
+  // form would lose what "Use these settings" put in it), or cut short the run of the page the person opened (and
+  // leave it blank). So a wake waits until the page is not running and a run has followed the person's last press
+  // or Enter or Tab (GESTURE_MS at most, for a gesture that starts no run); a press that finds a new gesture waits again.
+  const calm = () => L.ranSinceGesture || Date.now() - L.gesture > s.gestureMs;
   const idle = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state")
-                     === "notRunning" && (L.ranSinceGesture || Date.now() - L.gesture > s.gestureMs);
+                     === "notRunning" && calm();
   if (!L.watching) {
     L.watching = true; L.gesture = 0; L.ranSinceGesture = true;
     const gesture = (e) => { if (e.isTrusted) { L.gesture = Date.now(); L.ranSinceGesture = false; } };
     document.addEventListener("pointerdown", gesture, true);
-    document.addEventListener("keydown", gesture, true);
+    // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
+    document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
     new MutationObserver(() => {
       const app = document.querySelector('[data-testid="stApp"]');
       if (app && app.getAttribute("data-test-script-state") === "running") L.ranSinceGesture = true;
@@ -174,8 +176,13 @@ _SCRIPT = """(() => {
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
   // One press per browser task: Streamlit sends the widget updates of one task as one batch, for one fragment only.
-  const press = (list) => list.forEach((b, i) => setTimeout(() => { L.last[keyOf(b)] = Date.now(); b.click(); }, i * 20));
+  const press = (list) => list.forEach((b, i) => setTimeout(() => {
+    if (!b.isConnected) return;  // its page has gone
+    if (!calm()) { again(); return; }
+    L.last[keyOf(b)] = Date.now(); b.click();
+  }, i * 20));
   const wake = async () => { await whenIdle(); L.wakes += 1; press([...buttons()]); };
+  const again = () => { if (!L.again) { L.again = true; wake().finally(() => { L.again = false; }); } };
   L.wake = wake;  // a test wakes the page at a chosen moment, as a push would
   let fallback = null;
   const startFallback = () => {
