@@ -17,8 +17,7 @@ from rivya.sandbox import Sandbox
 from rivya.studio import Studio
 from rivya.tasklog import Job
 
-from .conftest import creates, image_bytes
-from .test_webhooks import until
+from .conftest import creates, image_bytes, until
 
 IMAGE = "grok-imagine"
 ADA = Person("ada@example.com", "Ada")
