@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.testing.v1 import AppTest
 
 from rivya import InsufficientCreditsError, RivyaClient, ledger
@@ -260,3 +261,33 @@ def test_a_cell_with_nothing_in_it_shows_a_dash_not_none(point_app) -> None:
         (table,) = at.dataframe
         assert table.value[["seconds", "link"]].iloc[0].isna().all()  # the row really has empty cells
         assert table.proto.placeholder == "—"
+
+
+def test_a_history_run_reads_the_logs_change_counter_at_most_twice(point_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counter (``TaskLog.signature``) is read once per page run and shared by its parts (the outage probe, the
+    notices, the live parts, the ledger's figures), plus once for the table's snapshot; it was read about 15 times."""
+    with Sandbox() as sandbox:
+        data = point_app(sandbox.url, sandbox.api_key)
+        log = TaskLog(data / "tasklog.sqlite3")
+        noon = today_noon()
+        for n in range(300):
+            job = log.add(idempotency_key=f"many-{n}", backend="seeded", model="grok-imagine", category="image",
+                          prompt=f"fox {n}", params={}, submitted_at=iso(noon - timedelta(minutes=n)))
+            log.update(job.id, status="succeeded", reserved_credits=4, final_credits=4, task_id=f"task_{n}",
+                       finished_at=iso(noon - timedelta(minutes=n) + timedelta(seconds=8)))
+        log.close()
+        at = open_page("pages/history.py")
+        reads: list[str] = []
+        query = TaskLog._query
+
+        def counting(self: TaskLog, sql: str, args: object = ()) -> object:
+            if "FROM log_changes" in sql and get_script_run_ctx(suppress_warning=True) is not None:
+                reads.append(sql)  # the page's own reads (not the follower's or the feed's threads)
+            return query(self, sql, args)
+
+        monkeypatch.setattr(TaskLog, "_query", counting)
+        for _ in range(2):
+            reads.clear()
+            at.run()
+            assert not at.exception and any("300 of 300 jobs" in c.value for c in at.caption)
+            assert 1 <= len(reads) <= 2, len(reads)

@@ -371,9 +371,10 @@ def page_number(jobs: ledger.JobFilter, matching: int, pager: DeltaGenerator) ->
 
 def jobs_table(studio: Studio, jobs: ledger.JobFilter, number: int) -> list[int]:
     """Page ``number`` of the table; returns the ids of the rows the user selected, in the order shown."""
-    before = studio.log.signature()
-    page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    stamp_rows(studio, tuple(int(i) for i in page["id"]), before)
+    with studio.log.reading():  # one state of the log for the rows shown and their stamp (a change after is seen)
+        before = studio.log.read_signature()
+        page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        stamp_rows(studio, tuple(int(i) for i in page["id"]))
     zone = viewer_timezone().key
     made_by = auth_configured()
     _fresh_selection(jobs, number)

@@ -226,14 +226,14 @@ _SCRIPT = """(() => {
 class Shown:
     """What this tab's History shows, as stamps of the log (``LedgerView.rollup_stamp`` and ``rows_stamp``).
 
-    ``signature`` is the log's change counter when the stamps were last known to match the log; ``rows`` is None
-    when the log changed while the table was read (the table may then be stale, so the next look redraws).
+    ``signature`` is the log's change counter when the stamps were last known to match the log; ``rows`` is read
+    on the same snapshot of the log as the table it stamps.
     """
 
     signature: tuple[int, int, int]
     rollup: tuple
     ids: tuple[int, ...] = ()
-    rows: tuple | None = ()
+    rows: tuple = ()
 
 
 def start_history(studio: Studio) -> None:
@@ -243,13 +243,12 @@ def start_history(studio: Studio) -> None:
     st.session_state[_SHOWN] = Shown(studio.log.signature(), studio.ledger.rollup_stamp())
 
 
-def stamp_rows(studio: Studio, ids: tuple[int, ...], before: tuple[int, int, int]) -> None:
-    """Stamp History's table rows as just read; ``before`` is the change counter read before them."""
+def stamp_rows(studio: Studio, ids: tuple[int, ...]) -> None:
+    """Stamp History's table rows as just read: called inside the snapshot (``TaskLog.reading``) they were read on,
+    so the stamp is of the rows shown, not of a change that landed after."""
     shown: Shown | None = st.session_state.get(_SHOWN)
-    if shown is None:
-        return
-    rows = studio.ledger.rows_stamp(ids)
-    shown.ids, shown.rows = ids, rows if studio.log.signature() == before else None
+    if shown is not None:
+        shown.ids, shown.rows = ids, studio.ledger.rows_stamp(ids)
 
 
 def history_changed(studio: Studio) -> bool:
@@ -259,10 +258,9 @@ def history_changed(studio: Studio) -> bool:
     if shown is None:
         return False
     signature = studio.log.signature()
-    if shown.rows is not None and signature == shown.signature:
+    if signature == shown.signature:
         return False
-    if (shown.rows is not None and studio.ledger.rollup_stamp() == shown.rollup
-            and studio.ledger.rows_stamp(shown.ids) == shown.rows):
+    if studio.ledger.rollup_stamp() == shown.rollup and studio.ledger.rows_stamp(shown.ids) == shown.rows:
         shown.signature = signature
         return False
     return True
