@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from rivya import InsufficientCreditsError, RivyaClient, ledger
 from rivya.jobs import JobService
 from rivya.sandbox import Sandbox
+from rivya.status import status_word
 from rivya.tasklog import TaskLog
 from rivya.thumbnails import CARD, thumbnail
 
@@ -291,3 +293,34 @@ def test_a_history_run_reads_the_logs_change_counter_at_most_twice(point_app, mo
             at.run()
             assert not at.exception and any("300 of 300 jobs" in c.value for c in at.caption)
             assert 1 <= len(reads) <= 2, len(reads)
+
+
+def test_the_tables_stamp_is_of_the_rows_shown_when_a_change_lands_while_they_are_read(
+        point_app, log_location: Path | str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """History's live look compares the rows shown with a stamp of them: one taken after a change that landed while
+    the table was read would match the log and hide the change, so both are read on one snapshot of the log."""
+    with Sandbox() as sandbox:
+        log = app_log(log_location, point_app(sandbox.url, sandbox.api_key), monkeypatch)
+        job = log.add(idempotency_key="mid", backend="seeded", model="grok-imagine", category="image", prompt="p",
+                      params={})
+        log.update(job.id, status="processing", reserved_credits=4, task_id="task_mid")
+        at = open_page("pages/history.py")
+        page, landed = ledger.LedgerView.page, []
+
+        def page_then_a_change(self: ledger.LedgerView, *args: object, **kwargs: object) -> pd.DataFrame:
+            frame = page(self, *args, **kwargs)
+            if not landed:  # another process's write (the follower's), between the table's read and its stamp
+                writer = threading.Thread(target=lambda: landed.append(
+                    log.update(job.id, status="succeeded", final_credits=4, finished_at=iso(datetime.now(UTC)))))
+                writer.start()
+                writer.join(30)
+            return frame
+
+        monkeypatch.setattr(ledger.LedgerView, "page", page_then_a_change)
+        at.run()
+        assert landed and not at.exception
+        shown_status = at.dataframe[0].value["status"].iloc[0]
+        assert shown_status == status_word("processing") != status_word("succeeded")  # read before the change
+        shown = at.session_state["history:shown"]
+        assert shown.ids == (job.id,) and shown.rows != ledger.LedgerView(log).rows_stamp(shown.ids)  # the next look redraws
+        log.close()
