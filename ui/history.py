@@ -26,7 +26,7 @@ from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_by
 from ui.access import auth_configured, key_owner
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.live import stamp_rows
+from ui.history_watch import stamp_rows
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
