@@ -20,8 +20,8 @@ from ui.actions import full_size_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.form import widget_key
+from ui.gallery_watch import follow_gallery
 from ui.large_view import hand_over, open_in_page
-from ui.live import follow_gallery
 from ui.outage import log_unreachable
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
@@ -307,7 +307,7 @@ def gallery_page() -> None:
     person = star_owner(current_person())
     _filters(person)
     _results(person)
-    follow_gallery(studio)  # a page run when the results it would show changed (ui/live.py)
+    follow_gallery(studio)  # a page run when the results it would show changed (ui/gallery_watch.py)
 
 
 gallery_page()

@@ -20,8 +20,8 @@ from ui.history import (
     spend_by_person,
     stuck_jobs,
 )
+from ui.history_watch import follow_history, start_history
 from ui.jobs_view import CardMode, job_card
-from ui.live import follow_history, start_history
 from ui.outage import log_unreachable
 from ui.session import session
 

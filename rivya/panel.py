@@ -7,22 +7,17 @@ or so, so only jobs still in progress are live; finished results are drawn once 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from rivya.status import JobStatus
 from rivya.tasklog import Job
 
 from .constants import FAST_LEAD_SECONDS, FAST_REFRESH_SECONDS, OVERDUE_FACTOR, SLOW_REFRESH_SECONDS
-from .typical import median_or_expected
 
-
-def typical_seconds(jobs: Iterable[Job], category: str) -> float:
-    """The median time of the succeeded ``category`` jobs in view, once there are a few; else the expected time
-    (``rivya.typical``'s one rule)."""
-    return median_or_expected((j.elapsed_seconds for j in jobs if j.status == JobStatus.SUCCEEDED
-                               and j.category == category), category)
+# How long a job usually takes, per its model and time settings: ``rivya.typical.TypicalSeconds.seconds``, the rule
+# the follower places its looks by.
+Typical = Callable[[Job], float]
 
 
 def is_settled(job: Job) -> bool:
@@ -38,10 +33,10 @@ def batch_groups(jobs: Iterable[Job]) -> list[list[Job]]:
     return list(groups.values())
 
 
-def refresh_interval(jobs: Iterable[Job], typical: float, now: datetime) -> float | None:
+def refresh_interval(jobs: Iterable[Job], typical: Typical, now: datetime) -> float | None:
     """Seconds between refreshes of the live cards; None when no job is left to follow.
 
-    Fast while a result is being saved or a job is near its expected finish (``typical`` seconds
+    Fast while a result is being saved or a job is near its expected finish (``typical(job)`` seconds
     after it was sent, give or take), slow otherwise.
     """
     interval = None
@@ -49,14 +44,15 @@ def refresh_interval(jobs: Iterable[Job], typical: float, now: datetime) -> floa
         if is_settled(job):
             continue
         elapsed = (now - datetime.fromisoformat(job.submitted_at)).total_seconds()
-        if job.awaits_media or typical - FAST_LEAD_SECONDS <= elapsed <= typical * OVERDUE_FACTOR:
+        usual = typical(job)
+        if job.awaits_media or usual - FAST_LEAD_SECONDS <= elapsed <= usual * OVERDUE_FACTOR:
             return FAST_REFRESH_SECONDS
         interval = SLOW_REFRESH_SECONDS
     return interval
 
 
 def needs_page_run(
-    jobs: Iterable[Job], settled_before: frozenset[int], armed: float | None, typical: float, now: datetime
+    jobs: Iterable[Job], settled_before: frozenset[int], armed: float | None, typical: Typical, now: datetime
 ) -> bool:
     """Whether a refresh must become a page run: a job has settled since (its result joins the finished
     list, drawn by the page run) or the refresh pace should change (only a page run re-arms the timer)."""
@@ -91,7 +87,7 @@ class PanelGroup:
 class PanelPlan:
     """What one page run of the panel draws, and what its live part does on each refresh."""
 
-    typical: float  # seconds a job of the panel's model usually takes (the progress bars' scale)
+    typical: Typical  # seconds a job of its model and settings usually takes (the progress bars' scale, the pace)
     interval: float | None  # seconds between refreshes; None: nothing to follow, no live part
     host: str | None  # the batch whose box holds the live part; None: the live part sits above the list
     host_size: int  # takes of the hosting batch (its grid's shape)
@@ -122,14 +118,13 @@ class PanelPlan:
         return needs_page_run(current, self.settled_ids, self.interval, self.typical, now)
 
 
-def plan_panel(jobs: Sequence[Job], followed: Iterable[int], category: str, now: datetime) -> PanelPlan:
-    """The plan for the panel's ``jobs`` (newest first, batches whole) of a model of ``category``.
+def plan_panel(jobs: Sequence[Job], followed: Iterable[int], typical: Typical, now: datetime) -> PanelPlan:
+    """The plan for the panel's ``jobs`` (newest first, batches whole); ``typical``: how long each usually takes.
 
     One live part, drawn where it belongs: above the finished results while a job on its own runs (it draws
     those), else inside the newest running batch, whose grid fills in. Running takes of any other batch are
     drawn by the page run in their own box (settling, they bring a page run all the same).
     """
-    typical = typical_seconds(jobs, category)
     settled = tuple(j for j in jobs if is_settled(j))
     running = [j for j in jobs if not is_settled(j)]
     groups = batch_groups(jobs)

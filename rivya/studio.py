@@ -175,17 +175,21 @@ class Studio:
             return cached[1]
         return self._ask_balance(owner, cached)
 
-    def _ask_balance(self, owner: str, cached: tuple[float, int | None] | None) -> int | None:
+    def _ask_balance(self, owner: str, cached: tuple[float, int | None] | None, *,
+                     only_if_unchanged: bool = False) -> int | None:
+        """Ask the service within the shared request budget and keep the reply. ``only_if_unchanged`` (the background
+        refresh) keeps it only while the stored figure is still ``cached``: one forgotten or replaced meanwhile (a press
+        spent credits) is not overwritten by a reply that left before."""
         if not self.jobs.budget.try_acquire():
             return cached[1] if cached else None
         credits = self.jobs.client_for(owner).get_credits().current_credits
-        self._balances[owner] = (time.monotonic(), credits)
+        if not only_if_unchanged or self._balances.get(owner) is cached:
+            self._balances[owner] = (time.monotonic(), credits)
         return credits
 
     def _refresh_balance_later(self, owner: str) -> None:
         """One refresh per key at a time, in a thread of its own. A failure keeps the last figure (logged without
-        the key) and the next page run after ``BALANCE_TTL`` tries again; a figure forgotten meanwhile (a press
-        spent credits) is not brought back by a reply that left before it."""
+        the key) and the next page run after ``BALANCE_TTL`` tries again."""
         with self._lock:
             if owner in self._refreshing:
                 return
@@ -194,11 +198,7 @@ class Studio:
 
         def refresh() -> None:
             try:
-                if not self.jobs.budget.try_acquire():
-                    return
-                credits = self.jobs.client_for(owner).get_credits().current_credits
-                if self._balances.get(owner) is before:
-                    self._balances[owner] = (time.monotonic(), credits)
+                self._ask_balance(owner, before, only_if_unchanged=True)
             except Exception as error:  # a background look: the figure on screen stays as it was
                 log.warning("The credit balance could not be refreshed: %s", type(error).__name__)
             finally:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 import pandas as pd
 import psycopg
@@ -523,6 +525,11 @@ class TaskLog:
     def __init__(self, where: Path | str, timezone: str = "UTC") -> None:
         """Open (and migrate) the log at ``where``; its rollup counts days in ``timezone`` (``BUDGET_TIMEZONE``)."""
         self.timezone = timezone
+        # The page run the calling thread is in, or None (set by the app, ``ui.services``): an object that lives as
+        # long as the run, held weakly, under which ``signature`` keeps the counter once per run.
+        self.run_key: Callable[[], object | None] = lambda: None
+        self._runs: WeakKeyDictionary[object, tuple[int, int, int]] = WeakKeyDictionary()
+        self._runs_lock = threading.Lock()
         zone_offsets(timezone)  # an unknown zone fails here, before the database is touched
         self.db = Database(where)
         self.dialect = self.db.dialect
@@ -889,10 +896,28 @@ class TaskLog:
     def signature(self) -> tuple[int, int, int]:
         """(rows, newest id, changes so far): differs whenever a row is added, updated or removed.
 
-        Read from the one-row counter the log's triggers keep, so it costs the same at any size.
+        Within one page run (``run_key``) the value read first is shared by every part of the run: it was read before
+        anything the run shows, so what a part keeps under it is never older than it (a change during the run is seen
+        by the next run). Outside a run (threads, scripts, tests) every call reads.
         """
+        run = self.run_key()
+        if run is not None:
+            with self._runs_lock:
+                kept = self._runs.get(run)
+            if kept is not None:
+                return kept
+        return self.read_signature()
+
+    def read_signature(self) -> tuple[int, int, int]:
+        """``signature`` read from the one-row counter the log's triggers keep (so it costs the same at any size),
+        whatever the run read before; the run's later ``signature`` calls share this newer value."""
         rows = self._query("SELECT rows, (SELECT COALESCE(MAX(id), 0) FROM jobs), changes FROM log_changes")
-        return tuple(int(v) for v in rows[0])  # type: ignore[return-value]
+        value: tuple[int, int, int] = tuple(int(v) for v in rows[0])  # type: ignore[assignment]
+        run = self.run_key()
+        if run is not None:
+            with self._runs_lock:
+                self._runs[run] = value
+        return value
 
     @property
     def unwritable(self) -> Unwritable | None:

@@ -3,7 +3,8 @@
 Per model and the settings that change a job's time (a video's duration and resolution, an image's pro mode): the
 median of the log's own newest succeeded jobs of that kind once there are ``MEDIAN_FROM`` of them, else the
 catalog's expected seconds for the category (``catalog.expected_seconds``). The follower places its looks near a job's
-typical finish (``rivya.schedule``); the panel scales its progress bars by it (``rivya.panel``).
+typical finish (``rivya.schedule``); the job panel scales each card's progress bar and sets its pace by it
+(``rivya.panel``, read through the same ``TypicalSeconds``).
 """
 
 from __future__ import annotations
@@ -30,12 +31,6 @@ def kind_of(model: str, params: Mapping[str, Any]) -> Kind:
     spec = MODELS.get(model)
     defaults = spec.defaults() if spec else {}
     return (model, *(str(params.get(key, defaults.get(key))) for key in TIME_SETTINGS))
-
-
-def median_or_expected(durations: Iterable[float], category: str) -> float:
-    """The median of ``durations`` once there are ``MEDIAN_FROM`` of them, else the category's expected seconds."""
-    done = list(durations)
-    return median(done) if len(done) >= constants.MEDIAN_FROM else expected_seconds(category)
 
 
 class TypicalSeconds:

@@ -15,8 +15,10 @@ from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from rivya import RivyaClient
+from rivya.jobs import JobService
 from rivya.polling import PollSchedule
 from rivya.sandbox import Sandbox, Timing
+from rivya.tasklog import Job
 from ui.services import MAIN_SCRIPT
 
 from .postgres_server import PostgresServer
@@ -143,6 +145,26 @@ def app_sandbox(point_app: Callable[..., Path]) -> Iterator[Sandbox]:
 def creates(sandbox: Sandbox) -> list:
     """The create requests the sandbox received."""
     return [e for e in sandbox.journal if e.method == "POST" and e.path == "/api/v1/generations"]
+
+
+def until(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Wait for work on another thread to show (a generous deadline to fail by, not a measure of speed)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def follow(jobs: JobService, job_id: int, timeout: float = 20) -> Job:
+    """Step the follower until the job has ended and its result is saved (what the follower thread does)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs.follow_once()
+        job = jobs.log.get(job_id)
+        if job.is_done and not job.awaits_media:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {jobs.log.get(job_id)}")
 
 
 def wait_for(at: AppTest, predicate: Callable[[AppTest], bool], timeout: float = 20) -> None:

@@ -211,7 +211,7 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
     # Results another person's job left in the log (another process, as the follower does: a row and a saved file):
     # no toast or news for this viewer, and no press here. The first may still be read by the run that closing the
     # dialog started; the second arrives once that run has drawn the first, so only the Gallery's own live watcher
-    # (ui/live.py ``follow_gallery``) can draw it.
+    # (ui/gallery_watch.py ``follow_gallery``) can draw it.
     for count, prompt in ((3, "a lighthouse in a storm"), (4, "a lighthouse under the stars")):
         log = TaskLog(data / "tasklog.sqlite3")
         try:

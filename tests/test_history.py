@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,11 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.testing.v1 import AppTest
 
 from rivya import InsufficientCreditsError, RivyaClient, ledger
 from rivya.jobs import JobService
 from rivya.sandbox import Sandbox
+from rivya.status import status_word
 from rivya.tasklog import TaskLog
 from rivya.thumbnails import CARD, thumbnail
 
@@ -260,3 +263,64 @@ def test_a_cell_with_nothing_in_it_shows_a_dash_not_none(point_app) -> None:
         (table,) = at.dataframe
         assert table.value[["seconds", "link"]].iloc[0].isna().all()  # the row really has empty cells
         assert table.proto.placeholder == "—"
+
+
+def test_a_history_run_reads_the_logs_change_counter_at_most_twice(point_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counter (``TaskLog.signature``) is read once per page run and shared by its parts (the outage probe, the
+    notices, the live parts, the ledger's figures), plus once for the table's snapshot; it was read about 15 times."""
+    with Sandbox() as sandbox:
+        data = point_app(sandbox.url, sandbox.api_key)
+        log = TaskLog(data / "tasklog.sqlite3")
+        noon = today_noon()
+        for n in range(300):
+            job = log.add(idempotency_key=f"many-{n}", backend="seeded", model="grok-imagine", category="image",
+                          prompt=f"fox {n}", params={}, submitted_at=iso(noon - timedelta(minutes=n)))
+            log.update(job.id, status="succeeded", reserved_credits=4, final_credits=4, task_id=f"task_{n}",
+                       finished_at=iso(noon - timedelta(minutes=n) + timedelta(seconds=8)))
+        log.close()
+        at = open_page("pages/history.py")
+        reads: list[str] = []
+        query = TaskLog._query
+
+        def counting(self: TaskLog, sql: str, args: object = ()) -> object:
+            if "FROM log_changes" in sql and get_script_run_ctx(suppress_warning=True) is not None:
+                reads.append(sql)  # the page's own reads (not the follower's or the feed's threads)
+            return query(self, sql, args)
+
+        monkeypatch.setattr(TaskLog, "_query", counting)
+        for _ in range(2):
+            reads.clear()
+            at.run()
+            assert not at.exception and any("300 of 300 jobs" in c.value for c in at.caption)
+            assert 1 <= len(reads) <= 2, len(reads)
+
+
+def test_the_tables_stamp_is_of_the_rows_shown_when_a_change_lands_while_they_are_read(
+        point_app, log_location: Path | str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """History's live look compares the rows shown with a stamp of them: one taken after a change that landed while
+    the table was read would match the log and hide the change, so both are read on one snapshot of the log."""
+    with Sandbox() as sandbox:
+        log = app_log(log_location, point_app(sandbox.url, sandbox.api_key), monkeypatch)
+        job = log.add(idempotency_key="mid", backend="seeded", model="grok-imagine", category="image", prompt="p",
+                      params={})
+        log.update(job.id, status="processing", reserved_credits=4, task_id="task_mid")
+        at = open_page("pages/history.py")
+        page, landed = ledger.LedgerView.page, []
+
+        def page_then_a_change(self: ledger.LedgerView, *args: object, **kwargs: object) -> pd.DataFrame:
+            frame = page(self, *args, **kwargs)
+            if not landed:  # another process's write (the follower's), between the table's read and its stamp
+                writer = threading.Thread(target=lambda: landed.append(
+                    log.update(job.id, status="succeeded", final_credits=4, finished_at=iso(datetime.now(UTC)))))
+                writer.start()
+                writer.join(30)
+            return frame
+
+        monkeypatch.setattr(ledger.LedgerView, "page", page_then_a_change)
+        at.run()
+        assert landed and not at.exception
+        shown_status = at.dataframe[0].value["status"].iloc[0]
+        assert shown_status == status_word("processing") != status_word("succeeded")  # read before the change
+        shown = at.session_state["history:shown"]
+        assert shown.ids == (job.id,) and shown.rows != ledger.LedgerView(log).rows_stamp(shown.ids)  # the next look redraws
+        log.close()

@@ -14,24 +14,13 @@ from rivya.sandbox import Sandbox
 from rivya.status import JobStatus
 from rivya.tasklog import TaskLog
 
-from .conftest import FAST_POLLS, image_bytes
+from .conftest import FAST_POLLS, follow, image_bytes
 
 
 def service(sandbox: Sandbox, tmp_path: Path, where: Path | str, *, retries: int = 2) -> JobService:
     """A service on the log at ``where`` (the ``log_location`` fixture: each test runs on SQLite and PostgreSQL)."""
     client = RivyaClient(sandbox.api_key, sandbox.url, poll_schedule=FAST_POLLS, max_retries=retries)
     return JobService(client, TaskLog(where), tmp_path / "media", backend="sandbox")
-
-
-def follow(jobs: JobService, job_id: int, timeout: float = 20) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        jobs.follow_once()
-        job = jobs.log.get(job_id)
-        if job.is_done:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {jobs.log.get(job_id).status}")
 
 
 def test_submit_follow_and_keep_the_image(sandbox: Sandbox, tmp_path: Path, log_location: Path | str) -> None:

@@ -9,8 +9,7 @@ write seen at a look the waiter itself started).
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,15 +24,10 @@ from rivya.live_feed import ChangeFeed, LivePasses
 from rivya.live_route import PASS_HEADER, live_route
 from rivya.tasklog import TaskLog
 
+from .conftest import until
+
 SELDOM = 600.0
 DEADLINE = 30.0
-
-
-def until(condition: Callable[[], object], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def add(log: TaskLog, key: str) -> int:

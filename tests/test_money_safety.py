@@ -23,7 +23,7 @@ from rivya.resources import Generation, UploadedFile
 from rivya.status import JobStatus
 from rivya.tasklog import TaskLog
 
-from .conftest import FAST_POLLS
+from .conftest import FAST_POLLS, follow
 from .outsider import Outsider, json_reply
 
 KEY = "rvya_sk_outsider_test"
@@ -45,17 +45,6 @@ def service(outsider: Outsider, tmp_path: Path, where: Path | str, *, budget: Re
     client = RivyaClient(KEY, outsider.url, poll_schedule=FAST_POLLS, max_retries=2, timeout=5)
     return JobService(client, log or TaskLog(where), tmp_path / "media", backend="outsider",
                       budget=budget or RequestBudget(rate=100, burst=50))
-
-
-def follow(jobs: JobService, job_id: int, timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        jobs.follow_once()
-        job = jobs.log.get(job_id)
-        if job.is_done and not job.awaits_media:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {jobs.log.get(job_id)}")
 
 
 # -- 409 for a duplicate in flight, unreadable 2xx -------------------------------------------------

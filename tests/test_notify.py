@@ -6,8 +6,7 @@ import json
 import logging
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from rivya.sandbox import Sandbox, Timing
 from rivya.studio import Studio
 from rivya.tasklog import Job, TaskLog
 
-from .conftest import FAST_POLLS
+from .conftest import FAST_POLLS, until
 
 # Images end in about 0.3 s, videos in about 3 s: with a 2 s threshold only videos are announced.
 TIMING = Timing(image_queued=0.1, image_processing=0.2, video_queued=1.0, video_processing=2.0)
@@ -71,14 +70,6 @@ def receiver() -> Iterator[Receiver]:
 def slow_sandbox() -> Iterator[Sandbox]:
     with Sandbox(timing=TIMING, seed=3) as server:
         yield server
-
-
-def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Follow-up work happens on other threads: wait for it (a deadline, not a measure)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def service(sandbox: Sandbox, tmp_path: Path, notifier: Notifier) -> JobService:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from rivya import RivyaClient
 from rivya.config import Settings
 from rivya.constants import DOUBLE_CLICK_SECONDS
 from rivya.people import Person
@@ -17,8 +19,7 @@ from rivya.sandbox import Sandbox
 from rivya.studio import Studio
 from rivya.tasklog import Job
 
-from .conftest import creates, image_bytes
-from .test_webhooks import until
+from .conftest import creates, image_bytes, until
 
 IMAGE = "grok-imagine"
 ADA = Person("ada@example.com", "Ada")
@@ -203,3 +204,32 @@ def test_a_page_run_shows_the_last_balance_while_one_background_request_refreshe
     studio.forget_balance()
     sandbox.set_credits(650)
     assert studio.balance() == 650  # forgotten after a press: asked for again before it is shown
+
+
+def test_a_background_refresh_that_left_before_a_press_does_not_bring_back_the_old_balance(
+        open_studio: Callable[..., Studio], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refresh stores its reply only while the figure it left from is still the one kept: a press that spent credits
+    meanwhile (``forget_balance``) and the fresh figure read after it win over the older reply."""
+    studio = open_studio()
+    assert studio.balance() == 1000
+    monkeypatch.setattr("rivya.studio.BALANCE_TTL", 0.0)
+    real, release, inside = RivyaClient.get_credits, threading.Event(), threading.Event()
+
+    def held(self: RivyaClient) -> object:
+        reply = real(self)
+        if threading.current_thread().name == "balance-refresh":  # the background refresh waits with its reply
+            inside.set()
+            assert release.wait(30)
+        return reply
+
+    monkeypatch.setattr(RivyaClient, "get_credits", held)
+    sandbox.set_credits(700)
+    assert studio.balance() == 1000  # the refresh has left; its reply (700) is held
+    assert inside.wait(30)
+    studio.forget_balance()  # a press spent credits
+    sandbox.set_credits(650)
+    assert studio.balance() == 650  # asked for again before it is shown
+    release.set()
+    until(lambda: not any(t.name == "balance-refresh" for t in threading.enumerate()))
+    monkeypatch.setattr("rivya.studio.BALANCE_TTL", 3600.0)
+    assert studio.balance() == 650  # not the 700 the refresh brought back

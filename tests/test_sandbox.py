@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from rivya.catalog import validate
 from rivya.sandbox import Sandbox, load_contract
 
 from .conftest import image_bytes
+from .postgres_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -291,12 +291,6 @@ def test_a_create_in_flight_answers_409_then_replays(sandbox: Sandbox) -> None:
     creates = [e for e in sandbox.journal if e.path == "/api/v1/generations"]
     assert [e.status for e in creates] == [0, 409, 409, 200, 409]
     assert list(sandbox.state.tasks) == [task_id] and sandbox.balance() == 996
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_cli_serves_and_the_readme_example_runs(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,6 +30,8 @@ from rivya.sandbox import Sandbox, Timing
 from rivya.sandbox.hooks import sign
 from rivya.studio import Studio
 from rivya.tasklog import TaskLog
+
+from .conftest import until
 
 QUICK = Timing(image_queued=0.2, image_processing=0.8)
 # A cadence that would not look at a job for ten minutes: only an event can bring its result within a test.
@@ -58,14 +60,6 @@ class HookServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
-
-
-def until(condition: Callable[[], object], timeout: float = DEADLINE) -> None:
-    """Wait for a condition, failing only after a generous deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_by
 from ui.access import auth_configured, key_owner
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.live import stamp_rows
+from ui.history_watch import stamp_rows
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
@@ -371,9 +371,10 @@ def page_number(jobs: ledger.JobFilter, matching: int, pager: DeltaGenerator) ->
 
 def jobs_table(studio: Studio, jobs: ledger.JobFilter, number: int) -> list[int]:
     """Page ``number`` of the table; returns the ids of the rows the user selected, in the order shown."""
-    before = studio.log.signature()
-    page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    stamp_rows(studio, tuple(int(i) for i in page["id"]), before)
+    with studio.log.reading():  # one state of the log for the rows shown and their stamp (a change after is seen)
+        before = studio.log.read_signature()
+        page = studio.ledger.page(jobs, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        stamp_rows(studio, tuple(int(i) for i in page["id"]))
     zone = viewer_timezone().key
     made_by = auth_configured()
     _fresh_selection(jobs, number)

@@ -18,7 +18,7 @@ from enum import Enum
 
 import streamlit as st
 
-from rivya.catalog import MODELS, credits_for, describe_params, display_name, expected_seconds
+from rivya.catalog import credits_for, describe_params, display_name
 from rivya.constants import SLOW_REFRESH_SECONDS
 from rivya.gallery import result_file
 from rivya.jobs import REFUSAL_CODES
@@ -314,9 +314,10 @@ def job_card(
     A finished card (not a live one) carries its row of actions (``ui.actions.result_actions``; the star is
     ``person``'s, a ``rivya.people.star_owner`` value), lineage and Try again; ``facts`` holds what the page run read
     for all cards at once (a card on its own reads its own). ``typical`` is how long such a job usually takes (the
-    progress bar's scale).
+    progress bar's scale; by default ``rivya.typical``'s rule for its model and settings, as the follower's).
     """
-    card = _Card(job, key_prefix, typical or expected_seconds(job.category), facts, person, image_width)
+    typical = typical or current_studio().jobs.typical.seconds(job)
+    card = _Card(job, key_prefix, typical, facts, person, image_width)
     with st.container(border=True, key=f"{key_prefix}:card:{job.id}"):
         _RENDERERS[mode](card)
 
@@ -557,7 +558,8 @@ def jobs_panel(studio: Studio, model: str, followed: list[int], *, limit: int = 
     if not jobs:
         st.caption("Your results will appear here.")
         return
-    plan = plan_panel(jobs, followed, MODELS[model].category, datetime.now(UTC))
+    studio.jobs.typical.refresh(studio.log)  # at most once a minute: the follower's figures where it runs here
+    plan = plan_panel(jobs, followed, studio.jobs.typical.seconds, datetime.now(UTC))
     live = _live_part(studio, plan, model, key_prefix, limit)
     if plan.live_above:
         live()
@@ -568,7 +570,8 @@ def jobs_panel(studio: Studio, model: str, followed: list[int], *, limit: int = 
             _batch_box(group, plan, key_prefix, facts, person, live)
         elif group.page_drawn:
             mode = CardMode.NEWEST if group.full_size else CardMode.FINISHED
-            job_card(group.page_drawn[0], mode, typical=plan.typical, key_prefix=key_prefix, facts=facts, person=person)
+            job_card(group.page_drawn[0], mode, typical=plan.typical(group.page_drawn[0]), key_prefix=key_prefix,
+                     facts=facts, person=person)
 
 
 def _live_part(studio: Studio, plan: PanelPlan, model: str, key_prefix: str, limit: int) -> Callable[[], None]:
@@ -585,11 +588,11 @@ def _live_part(studio: Studio, plan: PanelPlan, model: str, key_prefix: str, lim
             st.rerun()
         shown = plan.live_cards(current)  # newest first
         if plan.host:
-            _grid(shown[::-1], lambda j: job_card(j, CardMode.LIVE_TAKE, typical=plan.typical, key_prefix=key_prefix),
+            _grid(shown[::-1], lambda j: job_card(j, CardMode.LIVE_TAKE, typical=plan.typical(j), key_prefix=key_prefix),
                   plan.host_size)
         else:
             for job in shown:
-                job_card(job, CardMode.LIVE, typical=plan.typical, key_prefix=key_prefix)
+                job_card(job, CardMode.LIVE, typical=plan.typical(job), key_prefix=key_prefix)
 
     # Woken when the log changes (ui/live.py); the timer only moves the running cards' time and progress bars, at the
     # slow pace (the plan's faster pace near a job's expected finish was for catching the finish: the wake does that,
@@ -611,7 +614,7 @@ def _batch_box(
         st.caption(md_escape(first.prompt[:200]))
         _batch_retry(group, key_prefix)
         if group.page_drawn:
-            _grid(list(group.page_drawn), lambda j: job_card(j, CardMode.TAKE, typical=plan.typical, key_prefix=key_prefix,
+            _grid(list(group.page_drawn), lambda j: job_card(j, CardMode.TAKE, typical=plan.typical(j), key_prefix=key_prefix,
                                                              facts=facts, person=person), len(group.jobs))
         if group.hosts_live:
             live()

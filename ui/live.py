@@ -14,23 +14,21 @@ Each live part (``live_fragment``) keeps its own comparison (what it would redra
   pass, the network, the log itself unreachable), the script presses every button once and then at that pace, as
   the part's own timer did before, trying the feed again meanwhile.
 
-Home's Recent results redraw themselves (``live_section`` + ``read_on_change``); History (``follow_history``) and the
-Gallery (``follow_gallery``) run the page again when what they show changed; the notices' watcher, the job panel's
-live part and an Explore grid's cells are live fragments of their own modules.
+Home's Recent results redraw themselves (``live_section`` + ``read_on_change``); History (``ui.history_watch``) and the
+Gallery (``ui.gallery_watch``) run the page again (``follow``) when what they show changed; the notices' watcher, the
+job panel's live part and an Explore grid's cells are live fragments of their own modules.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from rivya import gallery
-from rivya.constants import GALLERY_LIVE_SECONDS, LIVE_PATH
+from rivya.constants import LIVE_PATH
 from rivya.errors import StorageError
 from rivya.live_route import PASS_HEADER
 from rivya.studio import Studio
@@ -55,12 +53,9 @@ RETRY_MS = 2000
 RETRY_MAX_MS = 60_000
 # Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
 LIVE_SECONDS = 3.0
-# History's fallback pace: a job's new state shows within this (plus one page run) of the log recording it.
-HISTORY_SECONDS = 2.0
 WAKE_KEY = "livewake"
 # The wake buttons are never seen (nor read aloud): only the page's script presses them.
 STYLE = f"<style>[class*='st-key-{WAKE_KEY}-'] {{ display: none !important; }}</style>"
-_SHOWN = "history:shown"
 
 
 def timer(seconds: float) -> float:
@@ -227,70 +222,7 @@ _SCRIPT = """(() => {
 })();"""
 
 
-# -- History: a page run when what it shows changed --------------------------------------------------------------
-
-
-@dataclass
-class Shown:
-    """What this tab's History shows, as stamps of the log (``LedgerView.rollup_stamp`` and ``rows_stamp``).
-
-    ``signature`` is the log's change counter when the stamps were last known to match the log; ``rows`` is None
-    when the log changed while the table was read (the table may then be stale, so the next look redraws).
-    """
-
-    signature: tuple[int, int, int]
-    rollup: tuple
-    ids: tuple[int, ...] = ()
-    rows: tuple | None = ()
-
-
-def start_history(studio: Studio) -> None:
-    """At the top of History's whole run, before anything reads the log: stamp what the figures, counts and charts
-    show. Taken first, so a change that lands while the page is read makes the stamp older than the page, never
-    newer: the next look then redraws once rather than missing it."""
-    st.session_state[_SHOWN] = Shown(studio.log.signature(), studio.ledger.rollup_stamp())
-
-
-def stamp_rows(studio: Studio, ids: tuple[int, ...], before: tuple[int, int, int]) -> None:
-    """Stamp History's table rows as just read; ``before`` is the change counter read before them."""
-    shown: Shown | None = st.session_state.get(_SHOWN)
-    if shown is None:
-        return
-    rows = studio.ledger.rows_stamp(ids)
-    shown.ids, shown.rows = ids, rows if studio.log.signature() == before else None
-
-
-def history_changed(studio: Studio) -> bool:
-    """One read of the counter; when it moved, the two stamps: True when what History shows changed (a job's
-    status, cost or result, a new job). A poll of a running job moves the counter but neither stamp."""
-    shown: Shown | None = st.session_state.get(_SHOWN)
-    if shown is None:
-        return False
-    signature = studio.log.signature()
-    if shown.rows is not None and signature == shown.signature:
-        return False
-    if (shown.rows is not None and studio.ledger.rollup_stamp() == shown.rollup
-            and studio.ledger.rows_stamp(shown.ids) == shown.rows):
-        shown.signature = signature
-        return False
-    return True
-
-
-# -- the Gallery: a page run when the results it would show changed ----------------------------------------------
-
-
-def gallery_changed(studio: Studio) -> bool:
-    """When the counter moved, the ids the grid would show: True if they differ from those drawn (a new result, one
-    removed). A look that finds nothing new is one read of the counter."""
-    drawn, jobs_filter = session().gallery_drawn, session().gallery_filter
-    if drawn is None or jobs_filter is None:
-        return False
-    signature = studio.log.signature()
-    if signature == drawn[0]:
-        return False
-    ids = gallery.shown_ids(studio.log, jobs_filter, session().gallery_pages)
-    session().gallery_drawn = (signature, drawn[1])
-    return ids != drawn[1]
+# -- a part that draws nothing: the page runs again when what it shows changed --------------------------------
 
 
 def follow(changed: Callable[[], bool], *, name: str, fallback: float) -> None:
@@ -301,11 +233,3 @@ def follow(changed: Callable[[], bool], *, name: str, fallback: float) -> None:
             st.rerun()
 
     live_fragment(look, name=name, fallback=fallback)()
-
-
-def follow_history(studio: Studio) -> None:
-    follow(lambda: history_changed(studio), name="history", fallback=HISTORY_SECONDS)
-
-
-def follow_gallery(studio: Studio) -> None:
-    follow(lambda: gallery_changed(studio), name="gallery", fallback=GALLERY_LIVE_SECONDS)

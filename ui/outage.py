@@ -60,7 +60,7 @@ def _outage() -> str | None:
     a probe (a no-op UPDATE rolled back, at most every few seconds per process) asks whether it takes writes again."""
     job_log = current_studio().log
     try:
-        job_log.signature()
+        job_log.read_signature()  # a real look, whatever this run read before; the run's parts then share it
     except StorageError as exc:
         log.warning("the job log cannot be reached: %s", exc)
         return UNREACHABLE

@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from rivya.config import Settings, load_settings
 from rivya.errors import StorageError
@@ -62,7 +63,17 @@ def get_studio() -> Studio:
     any browser clear its caches, which would reset the password back-off and start a second
     follower.
     """
-    return open_shared(current_settings())
+    studio = open_shared(current_settings())
+    studio.log.run_key = current_run  # the log's change counter is read once per page run, shared by its parts
+    return studio
+
+
+def current_run() -> object | None:
+    """The page run this thread is in, or None: an object Streamlit makes anew at the start of every run, whole or of
+    fragments only (``ScriptRunContext.reset``), and keeps until the next. An assumption about Streamlit's internals
+    (1.67); without the attribute every counter read asks the log again, as before."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return getattr(ctx, "parallel_coordinator", None)
 
 
 def studio_or_stop() -> Studio:
