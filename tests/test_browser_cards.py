@@ -101,7 +101,7 @@ def test_copy_link_puts_the_results_link_on_the_clipboard_on_a_phone(
         button = page.locator(f".st-key-results [data-copy-link$='job={job_id}']")
         row = button.locator("xpath=ancestor::*[contains(@class, 'stHorizontalBlock')][1]")
         for name in ("Star", "Animate", "Full size", "Download", "Use these settings", "Copy link"):
-            expect(row.get_by_role("button", name=re.compile(name)).first).to_be_visible()
+            expect(row.get_by_role("button", name=re.compile(name)).first).to_be_visible(timeout=SHOWN_TIMEOUT)
         button.click()
         expect(button.locator("[data-label]")).to_have_text("Link copied")
         copied = page.evaluate("navigator.clipboard.readText()")

@@ -227,7 +227,8 @@ def test_an_event_at_the_replica_that_does_not_hold_the_job_reaches_the_holder_a
     held = Webhooks(holder, RivyaClient(hook_sandbox.api_key, hook_sandbox.url), receiver.url)
     other = service(hook_sandbox, tmp_path / "b", postgres_url)
     reached = turn_on(other, hook_sandbox, receiver)  # the replica the event reaches
-    assert held.health.healthy and holder.timetable.relaxed()  # the other replica's stamp in the shared log
+    # The other replica's stamp in the shared log (written just after it marks itself healthy: waited for).
+    until(lambda: held.health.healthy and holder.timetable.relaxed())
     holder.start()
     try:
         job = holder.submit("grok-imagine", "a harbour", {}, idempotency_key="r1")
