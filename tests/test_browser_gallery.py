@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from rivya import gallery
+from rivya import gallery, stars
 from rivya.constants import GALLERY_PAGE_SIZE
 from rivya.gallery import GalleryFilter
 from rivya.sandbox import Sandbox
@@ -68,7 +68,7 @@ def served(sandbox: Sandbox, seeded: tuple[Path, list[Job]]) -> Iterator[Streaml
 def compare(page: Page, jobs: list[Job]) -> Locator:
     """Pick these tiles, press Compare, and return the dialog once its results are drawn."""
     for job in jobs:
-        page.locator(f".st-key-gallery-pick-{job.id}").get_by_text("Pick").click()
+        page.locator(f".st-key-gallery-tools-{job.id}").get_by_role("button", name="Pick").click()
         settled(page)
     page.get_by_role("button", name="Compare", exact=True).click()
     dialog = page.get_by_role("dialog")
@@ -135,7 +135,7 @@ def test_gallery_large_view_link_and_compare(browser: Browser, served: Streamlit
     open_gallery(page, server.url)
     loaded_images(page.get_by_test_id("stMain"))
     page.screenshot(path=ARTIFACTS / "gallery-desktop.png", full_page=True)
-    page.locator(f".st-key-gallery-open-{newest.id}").get_by_role("button", name="Full size").click()
+    page.locator(f".st-key-gallery-tools-{newest.id}").get_by_role("button", name="Full size").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
     expect(dialog.get_by_text("4 credits")).to_be_visible()
@@ -192,7 +192,7 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
     expect(page.get_by_text("2 results, newest first")).to_be_visible(timeout=20_000)
     settled(page)
     newest, oldest = made[-1], made[0]  # the two lighthouses, with five other results between them
-    page.locator(f".st-key-gallery-open-{newest.id}").get_by_role("button", name="Full size").click()
+    page.locator(f".st-key-gallery-tools-{newest.id}").get_by_role("button", name="Full size").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
     page.keyboard.press("ArrowRight")  # the arrow key, as Next
@@ -218,7 +218,7 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
             arrived = add_result(log, data / "media", prompt, params={"aspect_ratio": "1:1"}, person="bo@example.org")
         finally:
             log.close()
-        expect(page.locator(f".st-key-gallery-open-{arrived.id}")).to_be_visible(timeout=20_000)
+        expect(page.locator(f".st-key-gallery-tools-{arrived.id}")).to_be_visible(timeout=20_000)
         expect(page.get_by_text(f"{count} results, newest first")).to_be_visible()
         settled(page)
     context.close()
@@ -236,7 +236,7 @@ def test_phone_grid_is_two_a_row_and_the_selection_bar_stays_in_view(
     assert rows[:-1] == [2] * (len(rows) - 1) and rows[-1] in (1, 2), rows
     tiles = page.locator('[class*="st-key-gtile-"]')
     tiles.last.scroll_into_view_if_needed()
-    tiles.last.locator(".stCheckbox").get_by_text("Pick").click()  # a pick at the bottom of the grid
+    tiles.last.get_by_role("button", name="Pick").click()  # a pick at the bottom of the grid
     bar = page.locator(".st-key-gallery-bar")
     expect(bar.get_by_text("1 picked")).to_be_visible(timeout=20_000)
     settled(page)
@@ -267,18 +267,38 @@ def test_load_more_sends_only_the_new_tiles(browser: Browser, served: StreamlitS
     tiles = page.locator('[class*="st-key-gtile-"]')
     expect(tiles).to_have_count(GALLERY_PAGE_SIZE, timeout=30_000)
     settled(page)
-    assert all(f"gallery:star:{job.id}".encode() in b"".join(frames) for job in first)  # how a sent tile is recognised
+    assert all(f"gallery:tools:{job.id}".encode() in b"".join(frames) for job in first)  # how a sent tile is recognised
     frames.clear()
     page.get_by_role("button", name="Load more").click()
     expect(tiles).to_have_count(len(first) + len(second), timeout=30_000)
     expect(page.get_by_text(f"{len(first) + len(second)} results, newest first")).to_be_visible()
     settled(page)
     sent = b"".join(frames)
-    assert all(f"gallery:star:{job.id}".encode() in sent for job in second)
-    assert not [job.id for job in first if f"gallery:star:{job.id}".encode() in sent]
+    assert all(f"gallery:tools:{job.id}".encode() in sent for job in second)
+    assert not [job.id for job in first if f"gallery:tools:{job.id}".encode() in sent]
+    # A light tile: its picture and words are one element, its Star, Full size and Pick one more, in its box. Three
+    # messages a tile and a few for the part itself (it was seven a tile: picture, words, a row, two buttons, a box).
+    assert len(frames) <= 4 * len(second) + 10, len(frames)
     frames.clear()
-    tiles.last.locator(".stCheckbox").get_by_text("Pick").click()
+    tiles.last.get_by_role("button", name="Pick").click()
     expect(page.locator(".st-key-gallery-bar").get_by_text("1 picked")).to_be_visible(timeout=20_000)
     settled(page)
-    assert b"gallery:compare" in b"".join(frames) and b"gallery:star:" not in b"".join(frames)
+    assert b"gallery:compare" in b"".join(frames) and b"gallery:tools:" not in b"".join(frames)
+    # Star: one press, shown at once and kept in the log; a second press before any tile is drawn again undoes it.
+    frames.clear()
+    star, last = tiles.last.get_by_role("button", name="Star"), second[-1].id
+    star.click()
+    expect(star).to_have_attribute("aria-pressed", "true")
+    settled(page)
+    log = TaskLog(data / "tasklog.sqlite3")
+    try:
+        assert stars.starred(log, [last], "") == {last}
+        star.click()
+        expect(star).to_have_attribute("aria-pressed", "false")
+        settled(page)
+        assert stars.starred(log, [last], "") == set()
+    finally:
+        log.close()
+    assert b"gallery:tools:" not in b"".join(frames)  # no tile was sent again for a star
+    expect(tiles.last.get_by_role("button", name="Pick")).to_have_attribute("aria-pressed", "true")
     context.close()
