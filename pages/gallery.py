@@ -142,9 +142,14 @@ def _filters(person: str) -> None:
         st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
                   help="Results you starred" if person else "Results the team starred")
         st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")
-        # The rarer filters fold away: on a phone the results would otherwise start a whole screen down.
-        more = ("gallery:dates", "gallery:people", "gallery:tag")
-        with st.expander("More filters: dates, people, tags", expanded=any(st.session_state.get(k) for k in more)):
+        # The rarer filters fold away: on a phone the results would otherwise start a whole screen down. A popover, as
+        # History's: its content is built in the browser only once it is opened, so a visit, a switch from another
+        # page and every page run draw one button instead of a date picker, a multiselect and a row of pills. How
+        # many are chosen shows on it, so a narrowed grid says so with the popover closed (one press shows which).
+        chosen = sum(1 for k in ("gallery:dates", "gallery:people", "gallery:tag") if st.session_state.get(k))
+        # Keyed: its label counts what is chosen inside, and a new label must not make a new (closed) popover.
+        with st.popover("More filters: dates, people, tags" + (f" ({chosen} chosen)" if chosen else ""),
+                        icon=":material/filter_list:", key="gallery:more-filters", width="stretch"):
             first, last = gallery.result_days(log)
             st.date_input("Made between", value=(), min_value=first, max_value=last, key="gallery:dates",
                           on_change=_reset_pages, format="YYYY-MM-DD", help=days_note(log.timezone))
