@@ -47,11 +47,12 @@ STYLE = f"""<style>
   transform: translate(-50%, -50%); width: 2.4rem; height: 2.4rem; line-height: 2.4rem; text-align: center;
   border-radius: 50%; background: rgb(0 0 0 / 0.55); color: #fff; font-size: 1.1rem; pointer-events: none; }}
 [class*="st-key-gtile-"] [data-testid="stImageCaption"] {{ text-align: left; margin: 0.3rem 0 0; padding: 0; }}
+[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] {{ opacity: 1; }}
 [class*="st-key-gtile-"] [data-testid="stImageCaption"] p {{ font-size: 0.875rem; line-height: 1.35em; margin: 0; }}
 [class*="st-key-gtile-"] [data-testid="stImageCaption"] p:first-child {{ white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; margin-bottom: 0.3rem; }}
+  text-overflow: ellipsis; margin-bottom: 0.3rem; color: rgb(49 51 63 / 0.6); }}
 [class*="st-key-gtile-"] [data-testid="stImageCaption"] p:last-child {{ display: -webkit-box; -webkit-line-clamp: 2;
-  -webkit-box-orient: vertical; overflow: hidden; height: 2.7em; color: rgb(49 51 63) !important; }}
+  -webkit-box-orient: vertical; overflow: hidden; height: 2.7em; }}
 [class*="st-key-gallery-tools-"] button {{ min-height: 2rem; }}
 [class*="st-key-gallery-tools-"] button:not(:last-child) p {{ position: absolute; width: 1px; height: 1px;
   overflow: hidden; clip-path: inset(50%); white-space: nowrap; }}
