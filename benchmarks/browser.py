@@ -134,7 +134,7 @@ def fresh(browser: Browser) -> Iterator[BrowserContext]:
 
 
 def reference_server(name: str) -> StreamlitServer:
-    """Reference app ``name`` ("a", "b" or "c") served like the Studio (same Streamlit, same config, same flags)."""
+    """Reference app ``name`` ("a" to "d") served like the Studio (same Streamlit, same config, same flags)."""
     return StreamlitServer({}, script=REFERENCE / f"{name}.py")
 
 
@@ -148,25 +148,28 @@ class Pairs:
     studio: list[dict[str, Step]] = field(default_factory=list)
     reference: list[dict[str, Step]] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
+    second: list[dict[str, Step]] = field(default_factory=list)  # a second reference app's, when one is given
 
 
-def interleaved(browser: Browser, studio: Scenario, reference: Scenario, repetitions: int) -> Pairs:
-    """Run both scenarios ``repetitions`` times in turns, A B, B A, A B...; the one-minute load average after each pair.
+def interleaved(browser: Browser, studio: Scenario, reference: Scenario, repetitions: int,
+                second: Scenario | None = None) -> Pairs:
+    """Run the scenarios ``repetitions`` times in turns, the order rotated each time (A B, B A...; with ``second``,
+    A B C, B C A, C A B...); the one-minute load average after each repetition.
 
-    One pair first is not counted: it takes each server's first-run work (imports, caches) out of the figures.
+    One turn first is not counted: it takes each server's first-run work (imports, caches) out of the figures.
     """
-    studio(browser)
-    reference(browser)
+    scenarios = [studio, reference] + ([second] if second is not None else [])
+    for scenario in scenarios:
+        scenario(browser)
     pairs = Pairs()
     for n in range(repetitions):
-        if n % 2 == 0:
-            a = studio(browser)
-            b = reference(browser)
-        else:
-            b = reference(browser)
-            a = studio(browser)
-        pairs.studio.append(a)
-        pairs.reference.append(b)
+        turn = n % len(scenarios)
+        steps = {turn_at: scenarios[turn_at](browser)
+                 for turn_at in [*range(turn, len(scenarios)), *range(turn)]}
+        pairs.studio.append(steps[0])
+        pairs.reference.append(steps[1])
+        if second is not None:
+            pairs.second.append(steps[2])
         pairs.load.append(os.getloadavg()[0])
     return pairs
 
@@ -188,14 +191,16 @@ class Row:
                 f"| {statistics.median(self.reference):.2f} s | {statistics.median(self.load):.1f} |")
 
 
-def row(pairs: Pairs, figure: str, studio_step: str, reference_step: str, floor: str, *, server_run: bool = False) -> Row:
-    """The paired ratio of one Studio step to one reference step (or of their server runs)."""
+def row(pairs: Pairs, figure: str, studio_step: str, reference_step: str, floor: str, *, server_run: bool = False,
+        second: bool = False) -> Row:
+    """The paired ratio of one Studio step to one reference step (or of their server runs); ``second``: to the
+    second reference app's step."""
 
     def value(step: Step) -> float:
         return step.server_run if server_run else step.seconds
 
     studio = [value(s[studio_step]) for s in pairs.studio]
-    reference = [value(r[reference_step]) for r in pairs.reference]
+    reference = [value(r[reference_step]) for r in (pairs.second if second else pairs.reference)]
     ratios = [s / r for s, r in zip(studio, reference, strict=True)]
     return Row(figure, floor, ratios, studio, reference, pairs.load)
 

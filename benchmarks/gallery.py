@@ -98,7 +98,7 @@ def seed(data: Path, count: int) -> int:
 
 def _tiles_drawn(page: Page, tiles: int) -> None:
     """Wait until ``tiles`` tiles show, every thumbnail decoded, and the script run has ended."""
-    opens = page.locator("[class*='st-key-gallery-open-']")
+    opens = page.locator("[class*='st-key-gallery-tools-']")
     expect(opens).to_have_count(tiles, timeout=TIMEOUT_MS)
     page.wait_for_function(
         """n => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];

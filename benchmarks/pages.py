@@ -6,7 +6,9 @@ Groups (``--only`` picks some), each with its own servers, stopped before the ne
   filter (words typed into "Search prompts", then Enter), and Home -> History through the sidebar;
   each against (b)'s first visit, warm visit, filter and sidebar switch;
 - ``gallery``: the Gallery at ``--gallery`` results (default 10k): first visit, warm visit, "Load more", search, and
-  Home -> Gallery through the sidebar; against (b)'s first visit, warm visit, filter (twice) and switch;
+  Home -> Gallery through the sidebar; each against (b)'s first visit, warm visit, filter (twice) and switch (the
+  issue's target), and against the same steps of (d), the least picture grid (the floor for pictures), all three
+  served and timed in turns in one run;
 - ``jobs``: the Image and Video pages with 4 running jobs each, warm visit and its server run, against (b)'s;
 - ``scale``: History and Gallery first visits at ``--big`` (default 1M) vs ``--small`` (default 1k) logged jobs;
 - ``floor``: reference apps (a) and (c), first and warm visits, against (b): what Streamlit's own pieces cost.
@@ -61,6 +63,8 @@ HISTORY_LINK, GALLERY_LINK = "History & credits", "Gallery"
 HOME_TITLE = "Imagine Studio"
 FLOOR_ROWS, FLOOR_FILTER, FLOOR_MATCHES, FLOOR_OTHER_PAGE = 50, "misty", 10, "Records"
 RUNNING = 4
+PICTURES_FILTER, PICTURES_MATCHES, PICTURES_PAGE = "misty", 30, 15  # reference app (d): its search and its page
+PICTURES_LINK, PICTURES_HOME = "Pictures", "Home"
 
 
 def caption(shown: int, total: int) -> str:
@@ -91,6 +95,26 @@ def floor_scenario(server: StreamlitServer) -> Callable[[Browser], dict[str, Ste
             filtered = act(page, lambda: box.press("Enter"), TEXT, f"{FLOOR_MATCHES} of {FLOOR_ROWS} rows")
             switch = act(page, sidebar(page, FLOOR_OTHER_PAGE), HEADING, FLOOR_OTHER_PAGE)
         return {"first": first, "warm": warm, "filter": filtered, "switch": switch}
+
+    return run
+
+
+def pictures_scenario(server: StreamlitServer) -> Callable[[Browser], dict[str, Step]]:
+    """(d): the Gallery's steps on the least picture grid: first and warm visit, Load more, a search typed and Enter,
+    then its other page and back to the pictures through the sidebar."""
+
+    def run(browser: Browser) -> dict[str, Step]:
+        with fresh(browser) as context:
+            page = context.new_page()
+            first = visit(page, server.url, IMAGES, PICTURES_PAGE)
+            warm = visit(page, server.url, IMAGES, PICTURES_PAGE)
+            more = act(page, lambda: page.get_by_role("button", name="Load more").click(), IMAGES, 2 * PICTURES_PAGE)
+            box = page.get_by_role("textbox", name="Search")
+            box.fill(PICTURES_FILTER)
+            search = act(page, lambda: box.press("Enter"), TEXT, f"of {PICTURES_MATCHES} pictures")
+            visit(page, f"{server.url}/home", HEADING, PICTURES_HOME)
+            switch = act(page, sidebar(page, PICTURES_LINK), IMAGES, PICTURES_PAGE)
+        return {"first": first, "warm": warm, "more": more, "search": search, "switch": switch}
 
     return run
 
@@ -206,18 +230,23 @@ def wait_for_running(data: Path, category: str, count: int) -> None:
 
 def beside_the_floor(
     browser: Browser, sandbox: Sandbox, reps: int, seed: Callable[[Path], int],
-    scenario: Callable[[StreamlitServer, int], Scenario],
+    scenario: Callable[[StreamlitServer, int], Scenario], *, pictures: bool = False,
 ) -> tuple[Pairs, int]:
-    """Seed a log, serve the Studio on it and reference app (b), and time ``scenario`` against (b)'s, interleaved;
-    the pairs and what the seed returned (how many rows the scenario's search matches)."""
+    """Seed a log, serve the Studio on it and reference app (b), and time ``scenario`` against (b)'s, interleaved
+    (``pictures``: and against reference app (d)'s, in the same turns); the pairs and what the seed returned (how
+    many rows the scenario's search matches)."""
     with tempfile.TemporaryDirectory() as folder:
         matches = seed(Path(folder))
         studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
+        grid = reference_server("d") if pictures else None
         try:
-            return interleaved(browser, scenario(studio, matches), floor_scenario(floor), reps), matches
+            return interleaved(browser, scenario(studio, matches), floor_scenario(floor), reps,
+                               pictures_scenario(grid) if grid is not None else None), matches
         finally:
             studio.stop()
             floor.stop()
+            if grid is not None:
+                grid.stop()
 
 
 def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
@@ -232,13 +261,19 @@ def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) 
 
 def group_gallery(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
     pairs, matches = beside_the_floor(browser, sandbox, args.reps, lambda folder: gallery_bench.seed(folder, args.gallery),
-                                      gallery_scenario)
+                                      gallery_scenario, pictures=True)
     n = f"{args.gallery:,}"
-    return [row(pairs, f"Gallery {n}, first visit", "first", "first", "(b) first visit"),
-            row(pairs, f"Gallery {n}, warm visit", "warm", "warm", "(b) warm visit"),
-            row(pairs, f"Gallery {n}, search ({matches:,} results)", "search", "filter", "(b) filter"),
-            row(pairs, f"Gallery {n}, Load more", "more", "filter", "(b) filter"),
-            row(pairs, "Home → Gallery via the sidebar", "switch", "switch", "(b) sidebar switch")]
+    rows = []
+    for figure, step, floor_step, floor, grid_step, grid in (  # the Studio's step; (b)'s step and its words; (d)'s
+        (f"Gallery {n}, first visit", "first", "first", "first visit", "first", "first visit"),
+        (f"Gallery {n}, warm visit", "warm", "warm", "warm visit", "warm", "warm visit"),
+        (f"Gallery {n}, search ({matches:,} results)", "search", "filter", "filter", "search", "search"),
+        (f"Gallery {n}, Load more", "more", "filter", "filter", "more", "Load more"),
+        ("Home → Gallery via the sidebar", "switch", "switch", "sidebar switch", "switch", "sidebar switch"),
+    ):
+        rows.append(row(pairs, figure, step, floor_step, f"(b) {floor}"))  # the issue's target
+        rows.append(row(pairs, figure, step, grid_step, f"(d) {grid}", second=True))  # the floor for a picture grid
+    return rows
 
 
 def group_jobs(browser: Browser, args: argparse.Namespace) -> list[Row]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from datetime import date
 
 import streamlit as st
@@ -16,7 +15,6 @@ from rivya.sniffing import is_video
 from rivya.tasklog import Job
 from rivya.thumbnails import TILE, blank, shown_thumbnail
 from ui.access import current_person, page_access
-from ui.actions import full_size_button, star_button
 from ui.compare import open_compare
 from ui.downloads import zip_download
 from ui.form import widget_key
@@ -48,15 +46,16 @@ STYLE = f"""<style>
 [class*="st-key-gtile-v-"] [data-testid="stImage"]::after {{ content: "\\25B6"; position: absolute; left: 50%; top: 50%;
   transform: translate(-50%, -50%); width: 2.4rem; height: 2.4rem; line-height: 2.4rem; text-align: center;
   border-radius: 50%; background: rgb(0 0 0 / 0.55); color: #fff; font-size: 1.1rem; pointer-events: none; }}
-p.gallery-meta {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis; margin: 0 0 0.3rem;
-  font-size: 0.875rem; line-height: 1.35em; color: rgb(49 51 63 / 0.6); }}
-p.gallery-prompt {{ display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden;
-  height: 2.7em; line-height: 1.35em; margin: 0; font-size: 0.875rem; }}
-[class*="st-key-gtile-"] .stButton button {{ min-height: 2rem; padding: 0.15rem 0.55rem; }}
-[class*="st-key-gtile-"] .stCheckbox label {{ gap: 0.25rem; }}
-[class*="st-key-gallery-star-"] button p, [class*="st-key-gallery-open-"] button p {{
-  position: absolute; width: 1px; height: 1px; overflow: hidden;
-  clip-path: inset(50%); white-space: nowrap; }}
+[class*="st-key-gtile-"] [data-testid="stImageCaption"] {{ text-align: left; margin: 0.3rem 0 0; padding: 0; }}
+[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] {{ opacity: 1; }}
+[class*="st-key-gtile-"] [data-testid="stImageCaption"] p {{ font-size: 0.875rem; line-height: 1.35em; margin: 0; }}
+[class*="st-key-gtile-"] [data-testid="stImageCaption"] p:first-child {{ white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; margin-bottom: 0.3rem; color: rgb(49 51 63 / 0.6); }}
+[class*="st-key-gtile-"] [data-testid="stImageCaption"] p:last-child {{ display: -webkit-box; -webkit-line-clamp: 2;
+  -webkit-box-orient: vertical; overflow: hidden; height: 2.7em; }}
+[class*="st-key-gallery-tools-"] button {{ min-height: 2rem; }}
+[class*="st-key-gallery-tools-"] button:not(:last-child) p {{ position: absolute; width: 1px; height: 1px;
+  overflow: hidden; clip-path: inset(50%); white-space: nowrap; }}
 [data-testid="stLayoutWrapper"]:has(> .st-key-gallery-bar) {{ position: sticky; top: 3.75rem; z-index: 20; }}
 [data-testid="stVerticalBlock"]:has(> [data-testid="stLayoutWrapper"] > .st-key-gallery-bar),
 [data-testid="stLayoutWrapper"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"] > .st-key-gallery-bar) {{
@@ -70,9 +69,13 @@ NO_PREVIEW = "No preview of this result."
 RESULTS, BAR = "gallery-results-part", "gallery-bar-part"  # fragment keys: a callback reruns one by its key (st.rerun)
 
 
-def _pick_key(job_id: int) -> str:
-    """A tile's Pick box: its widget key."""
-    return widget_key("gallery", f"pick:{job_id}")
+STAR, FULL, PICK = "star", "full", "pick"  # a tile's one row of controls (``_tools``): its options
+TOOL_LABELS = {STAR: ":material/star: Star", FULL: ":material/open_in_full: Full size", PICK: "Pick"}
+
+
+def _tools_key(job_id: int) -> str:
+    """A tile's row of controls (Star, Full size, Pick): its widget key."""
+    return widget_key("gallery", f"tools:{job_id}")
 
 
 def _reset_pages() -> None:
@@ -88,14 +91,31 @@ def _more(pages: int) -> None:
     session().gallery_pages = pages + 1
 
 
-def _pick(job_id: int) -> None:
-    """A Pick box's callback: only the selection bar is drawn again (its count, Compare, the ZIP); the box shows its
-    own tick, so the tiles are not sent again."""
+def _tool(job_id: int, person: str) -> None:
+    """A tile's controls' callback: one of Star, Full size or Pick was pressed (one press, one change).
+
+    Full size opens the large view (a page run draws it) and is never left pressed. Star and Pick show their own
+    new state in the browser, so only the selection bar is drawn again (its count, Compare, the ZIP), not the tiles;
+    but an unstarred result leaves the grid under "Favourites only", which the results part's run does.
+    """
+    key = _tools_key(job_id)
+    chosen = set(st.session_state[key] or ())
+    if FULL in chosen:
+        st.session_state[key] = [t for t in (STAR, PICK) if t in chosen]
+        open_in_page(job_id)
+        return  # the grid's run hands over to a page run (hand_over)
     picked = session().gallery_picked
-    if st.session_state[_pick_key(job_id)]:
-        picked.append(job_id)
-    elif job_id in picked:
-        picked.remove(job_id)
+    if (PICK in chosen) != (job_id in picked):
+        if PICK in chosen:
+            picked.append(job_id)
+        else:
+            picked.remove(job_id)
+    # Against the log, not the tile as drawn: a second press before the tiles are drawn again undoes the first.
+    if (STAR in chosen) != (job_id in stars.starred(studio.log, (job_id,), person)):
+        stars.set_star(studio.log, job_id, person, STAR in chosen)
+        favourites = session().gallery_filter is not None and session().gallery_filter.favourites_of is not None
+        if favourites and STAR not in chosen:
+            st.rerun(RESULTS)
     st.rerun(BAR)
 
 
@@ -106,10 +126,8 @@ def _compare(picked: list[int]) -> None:
 
 
 def _clear_picks() -> None:
-    """Clear's callback: every box unticked, so the whole results part is drawn again (bar and tiles)."""
-    picked, session().gallery_picked = session().gallery_picked, []
-    for job_id in picked:
-        st.session_state[_pick_key(job_id)] = False
+    """Clear's callback: every Pick released, so the whole results part is drawn again (bar and tiles)."""
+    session().gallery_picked = []  # each tile's controls are set from it when drawn (``_tile``)
     st.rerun(RESULTS)
 
 
@@ -125,9 +143,14 @@ def _filters(person: str) -> None:
         st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
                   help="Results you starred" if person else "Results the team starred")
         st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")
-        # The rarer filters fold away: on a phone the results would otherwise start a whole screen down.
-        more = ("gallery:dates", "gallery:people", "gallery:tag")
-        with st.expander("More filters: dates, people, tags", expanded=any(st.session_state.get(k) for k in more)):
+        # The rarer filters fold away: on a phone the results would otherwise start a whole screen down. A popover, as
+        # History's: its content is built in the browser only once it is opened, so a visit, a switch from another
+        # page and every page run draw one button instead of a date picker, a multiselect and a row of pills. How
+        # many are chosen shows on it, so a narrowed grid says so with the popover closed (one press shows which).
+        chosen = sum(1 for k in ("gallery:dates", "gallery:people", "gallery:tag") if st.session_state.get(k))
+        # Keyed: its label counts what is chosen inside, and a new label must not make a new (closed) popover.
+        with st.popover("More filters: dates, people, tags" + (f" ({chosen} chosen)" if chosen else ""),
+                        icon=":material/filter_list:", key="gallery:more-filters", width="stretch"):
             first, last = gallery.result_days(log)
             st.date_input("Made between", value=(), min_value=first, max_value=last, key="gallery:dates",
                           on_change=_reset_pages, format="YYYY-MM-DD", help=days_note(log.timezone))
@@ -158,29 +181,29 @@ def _chosen_filter(person: str) -> GalleryFilter:
 
 def _tile(job: Job, starred: bool, person: str) -> None:
     """One result: a fixed 4:3 preview, one caption line, two prompt lines and one row of controls, so every tile
-    has the same height. Animate, Download, Use these settings and Copy link are in the large view (Full size): four
-    fewer widgets per tile to send and draw on every rerun of the grid."""
+    has the same height. Three elements in all (picture and words as one, the controls as one): every rerun of the
+    grid sends and draws each tile's elements, fifteen tiles a page. Animate, Download, Use these settings and Copy
+    link are in the large view (Full size)."""
     media_dir = studio.jobs.media_dir
     path = gallery.result_file(job, media_dir)
     video = path is not None and is_video(path)
     with st.container(border=True, key=f"gtile-{'v' if video else 'i'}-{job.id}"):
         thumb = shown_thumbnail(path, TILE, media_dir)
+        kind = "Video" if video else "Image"  # Star's own look says whether it is a favourite
+        # One line either way (the tile's height): why the box is empty, else what it is and when it was made; then two
+        # lines of the prompt (STYLE clamps them; the whole prompt is the picture's description and in Full size).
+        meta = NO_PREVIEW if thumb is None else " · ".join((kind, display_name(job.model), local_time(job.submitted_at)))
         # Served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again. Without a preview,
         # the same box in the letterbox colour keeps the tile the shape of the others.
-        st.image(str(thumb) if thumb is not None else blank(TILE), width="stretch")
-        kind = ("★ " if starred else "") + ("Video" if video else "Image")
-        # One line either way (the tile's height): why the box is empty, else what it is and when it was made; then two
-        # lines of the prompt. One element for both: a tile is drawn (and sent) as few elements as it can be.
-        meta = (NO_PREVIEW if thumb is None else " · ".join((kind, display_name(job.model), local_time(job.submitted_at))))
-        st.html(f'<p class="gallery-meta">{html.escape(meta)}</p>'
-                f'<p class="gallery-prompt" title="{html.escape(job.prompt)}">{html.escape(shorten(job.prompt, 120))}</p>')
-        with st.container(horizontal=True, gap="xsmall", vertical_alignment="center", wrap=False):
-            # The row's own Star and Full size (ui.actions), in its order; Full size opens the large view, which has the
-            # whole row (Animate, Download, Use these settings, Copy link). Both show their icon only here (STYLE hides
-            # the words from sight, not from screen readers; the tooltip says them): with Pick, a 160-pixel tile's width.
-            star_button(job.id, starred, person, key=f"gallery:star:{job.id}")
-            full_size_button(job.id, key=f"gallery:open:{job.id}", on_click=open_in_page)
-            st.checkbox("Pick", key=_pick_key(job.id), on_change=_pick, args=(job.id,))  # the bar above explains
+        st.image(str(thumb) if thumb is not None else blank(TILE), width="stretch",
+                 caption=f"{md_escape(meta)}\n\n{md_escape(shorten(job.prompt, 120))}", alt=job.prompt)
+        # Star, Full size and Pick as one widget, each one press. Their state is drawn from the log and the picks each
+        # time the tile is (a star or pick made elsewhere, Clear); Star and Full size show their icon only (STYLE hides
+        # their words from sight, not from screen readers): with Pick, a 160-pixel tile's width.
+        key = _tools_key(job.id)
+        st.session_state[key] = [t for t, on in ((STAR, starred), (PICK, job.id in session().gallery_picked)) if on]
+        st.pills("Star, Full size or Pick", list(TOOL_LABELS), selection_mode="multi", format_func=TOOL_LABELS.get,
+                 key=key, on_change=_tool, args=(job.id, person), label_visibility="collapsed")
 
 
 def _visible_picks(shown: list[Job]) -> list[int]:
@@ -189,12 +212,8 @@ def _visible_picks(shown: list[Job]) -> list[int]:
     Otherwise the bar would count, and Compare and the ZIP would take, results the filters no longer show.
     """
     visible = {j.id for j in shown}
-    picked = [i for i in session().gallery_picked if i in visible]
-    for job_id in session().gallery_picked:
-        if job_id not in visible:
-            st.session_state.pop(_pick_key(job_id), None)  # ticked again only when it is shown again
-    session().gallery_picked = picked
-    return picked
+    session().gallery_picked = [i for i in session().gallery_picked if i in visible]  # a tile's Pick is drawn from it
+    return session().gallery_picked
 
 
 @st.fragment(key=BAR)
@@ -208,7 +227,8 @@ def _selection_bar(count: str) -> None:
     if picked:
         hint = f"**{len(picked)} picked**" + ("" if ready else f" (compare {MIN_COMPARED} to {MAX_COMPARED})") + f" · {count}"
     else:
-        hint = f"{count} · tick **Pick** on {MIN_COMPARED} to {MAX_COMPARED} results to compare them, or on any to download a ZIP"
+        hint = (f"{count} · press **Pick** on {MIN_COMPARED} to {MAX_COMPARED} results to compare them, or on any to "
+                "download a ZIP; :material/open_in_full: shows one full size")
     bar.caption(hint, width="stretch")
     bar.button("Compare", key="gallery:compare", icon=":material/compare:", disabled=not ready, type="primary",
                on_click=_compare, args=(list(picked),))

@@ -7,13 +7,14 @@ Screenshots of the Gallery and Compare (desktop and phone) are saved under test-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from rivya import gallery
+from rivya import gallery, stars
 from rivya.constants import GALLERY_PAGE_SIZE
 from rivya.gallery import GalleryFilter
 from rivya.sandbox import Sandbox
@@ -68,7 +69,7 @@ def served(sandbox: Sandbox, seeded: tuple[Path, list[Job]]) -> Iterator[Streaml
 def compare(page: Page, jobs: list[Job]) -> Locator:
     """Pick these tiles, press Compare, and return the dialog once its results are drawn."""
     for job in jobs:
-        page.locator(f".st-key-gallery-pick-{job.id}").get_by_text("Pick").click()
+        page.locator(f".st-key-gallery-tools-{job.id}").get_by_role("button", name="Pick").click()
         settled(page)
     page.get_by_role("button", name="Compare", exact=True).click()
     dialog = page.get_by_role("dialog")
@@ -80,6 +81,14 @@ def compare(page: Page, jobs: list[Job]) -> Locator:
 def settled(page: Page) -> None:
     page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=30_000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def until(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    """Wait for what a press leads to on the server (a row in the log, a part drawn again), with a generous deadline."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not seen within {seconds} s: {what}"
+        time.sleep(0.1)
 
 
 def loaded_images(scope) -> None:
@@ -135,7 +144,7 @@ def test_gallery_large_view_link_and_compare(browser: Browser, served: Streamlit
     open_gallery(page, server.url)
     loaded_images(page.get_by_test_id("stMain"))
     page.screenshot(path=ARTIFACTS / "gallery-desktop.png", full_page=True)
-    page.locator(f".st-key-gallery-open-{newest.id}").get_by_role("button", name="Full size").click()
+    page.locator(f".st-key-gallery-tools-{newest.id}").get_by_role("button", name="Full size").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
     expect(dialog.get_by_text("4 credits")).to_be_visible()
@@ -180,6 +189,12 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     open_gallery(page, served.url)
+    # The rarer filters are built in the browser only when "More filters" is opened: none is drawn on a visit.
+    expect(page.get_by_test_id("stDateInput")).to_have_count(0)
+    page.get_by_role("button", name="More filters: dates, people, tags").click()
+    expect(page.get_by_test_id("stDateInput")).to_be_visible(timeout=20_000)
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("stDateInput")).to_be_hidden()
     rows = tile_rows(page)
     assert rows[0] >= 5 and rows[:-1] == [rows[0]] * (len(rows) - 1), rows  # at least five a row beside the sidebar
     # One or two prompt lines, a video or not, a preview or not: once every picture is drawn, one height.
@@ -192,7 +207,7 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
     expect(page.get_by_text("2 results, newest first")).to_be_visible(timeout=20_000)
     settled(page)
     newest, oldest = made[-1], made[0]  # the two lighthouses, with five other results between them
-    page.locator(f".st-key-gallery-open-{newest.id}").get_by_role("button", name="Full size").click()
+    page.locator(f".st-key-gallery-tools-{newest.id}").get_by_role("button", name="Full size").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
     page.keyboard.press("ArrowRight")  # the arrow key, as Next
@@ -218,7 +233,7 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
             arrived = add_result(log, data / "media", prompt, params={"aspect_ratio": "1:1"}, person="bo@example.org")
         finally:
             log.close()
-        expect(page.locator(f".st-key-gallery-open-{arrived.id}")).to_be_visible(timeout=20_000)
+        expect(page.locator(f".st-key-gallery-tools-{arrived.id}")).to_be_visible(timeout=20_000)
         expect(page.get_by_text(f"{count} results, newest first")).to_be_visible()
         settled(page)
     context.close()
@@ -236,7 +251,7 @@ def test_phone_grid_is_two_a_row_and_the_selection_bar_stays_in_view(
     assert rows[:-1] == [2] * (len(rows) - 1) and rows[-1] in (1, 2), rows
     tiles = page.locator('[class*="st-key-gtile-"]')
     tiles.last.scroll_into_view_if_needed()
-    tiles.last.locator(".stCheckbox").get_by_text("Pick").click()  # a pick at the bottom of the grid
+    tiles.last.get_by_role("button", name="Pick").click()  # a pick at the bottom of the grid
     bar = page.locator(".st-key-gallery-bar")
     expect(bar.get_by_text("1 picked")).to_be_visible(timeout=20_000)
     settled(page)
@@ -267,18 +282,37 @@ def test_load_more_sends_only_the_new_tiles(browser: Browser, served: StreamlitS
     tiles = page.locator('[class*="st-key-gtile-"]')
     expect(tiles).to_have_count(GALLERY_PAGE_SIZE, timeout=30_000)
     settled(page)
-    assert all(f"gallery:star:{job.id}".encode() in b"".join(frames) for job in first)  # how a sent tile is recognised
+    assert all(f"gallery:tools:{job.id}".encode() in b"".join(frames) for job in first)  # how a sent tile is recognised
     frames.clear()
     page.get_by_role("button", name="Load more").click()
     expect(tiles).to_have_count(len(first) + len(second), timeout=30_000)
     expect(page.get_by_text(f"{len(first) + len(second)} results, newest first")).to_be_visible()
     settled(page)
     sent = b"".join(frames)
-    assert all(f"gallery:star:{job.id}".encode() in sent for job in second)
-    assert not [job.id for job in first if f"gallery:star:{job.id}".encode() in sent]
+    assert all(f"gallery:tools:{job.id}".encode() in sent for job in second)
+    assert not [job.id for job in first if f"gallery:tools:{job.id}".encode() in sent]
+    # A light tile: its picture and words are one element, its Star, Full size and Pick one more, in its box. Three
+    # messages a tile and a few for the part itself (it was seven a tile: picture, words, a row, two buttons, a box).
+    assert len(frames) <= 4 * len(second) + 10, len(frames)
     frames.clear()
-    tiles.last.locator(".stCheckbox").get_by_text("Pick").click()
+    tiles.last.get_by_role("button", name="Pick").click()
     expect(page.locator(".st-key-gallery-bar").get_by_text("1 picked")).to_be_visible(timeout=20_000)
     settled(page)
-    assert b"gallery:compare" in b"".join(frames) and b"gallery:star:" not in b"".join(frames)
+    assert b"gallery:compare" in b"".join(frames) and b"gallery:tools:" not in b"".join(frames)
+    # Star: one press, shown at once and kept in the log; a second press before any tile is drawn again undoes it.
+    star, last = tiles.last.get_by_role("button", name="Star"), second[-1].id
+    log = TaskLog(data / "tasklog.sqlite3")
+    frames.clear()
+    try:
+        for on in (True, False):
+            star.click()
+            expect(star).to_have_attribute("aria-pressed", "true" if on else "false")
+            until(lambda on=on: (stars.starred(log, [last], "") == {last}) == on, "the press is kept in the log")
+    finally:
+        log.close()
+    tiles.first.get_by_role("button", name="Pick").click()  # answered after the stars' runs: they have all ended
+    expect(page.locator(".st-key-gallery-bar").get_by_text("2 picked")).to_be_visible(timeout=20_000)
+    settled(page)
+    assert b"gallery:tools:" not in b"".join(frames)  # no tile was sent again for a star or a pick
+    expect(tiles.last.get_by_role("button", name="Pick")).to_have_attribute("aria-pressed", "true")
     context.close()

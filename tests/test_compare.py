@@ -12,7 +12,7 @@ from rivya.compare import prompt_diff, prompt_similarity, related, same_scale_wi
 from rivya.tasklog import TaskLog
 
 from .conftest import open_page
-from .test_gallery import add_result, pick, seeded_app  # noqa: F401 - the fixture is used by name
+from .test_gallery import add_result, is_on, pick, seeded_app  # noqa: F401 - the fixture is used by name
 
 
 def test_prompt_diff_word_by_word() -> None:
@@ -114,7 +114,7 @@ def test_compare_from_the_gallery(seeded_app) -> None:  # noqa: F811 - the fixtu
         pick(at, made[n].id)
     assert at.button(key="gallery:compare").disabled  # five is too many
     at.button(key="gallery:clear").click().run()
-    assert not at.checkbox(key=f"gallery:pick:{made[-1].id}").value
+    assert not is_on(at, made[-1].id, "pick")
 
 
 def test_related_prompts_threshold() -> None:

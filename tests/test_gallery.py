@@ -276,27 +276,42 @@ def seeded_app(point_app) -> Iterator[tuple[TaskLog, list[Job]]]:
 
 
 def tiles(at) -> list[int]:
-    return [int(b.key.rsplit(":", 1)[1]) for b in at.button if b.key and b.key.startswith("gallery:open:")]
+    return [int(b.key.rsplit(":", 1)[1]) for b in at.button_group if b.key and b.key.startswith("gallery:tools:")]
+
+
+def tools(at: AppTest, job_id: int):
+    """A tile's one row of controls: Star, Full size and Pick (``st.pills``; its value is what is on)."""
+    return at.button_group(key=f"gallery:tools:{job_id}")
+
+
+def press(at: AppTest, job_id: int, tool: str) -> AppTest:
+    """One press on a tile's Star, Full size or Pick, as the browser sends it: that one option turned on or off."""
+    shown = tools(at, job_id).value
+    return tools(at, job_id).set_value([t for t in shown if t != tool] if tool in shown else [*shown, tool]).run()
 
 
 def pick(at: AppTest, job_id: int) -> AppTest:
-    """Tick a tile's Pick box. That redraws only the selection bar (a fragment of its own), and AppTest then holds only
+    """Press a tile's Pick. That redraws only the selection bar (a fragment of its own), and AppTest then holds only
     the bar's elements: the page is run again so the test can read the rest."""
-    at.checkbox(key=f"gallery:pick:{job_id}").check().run()
+    press(at, job_id, "pick")
     return at.run()
+
+
+def is_on(at: AppTest, job_id: int, tool: str) -> bool:
+    return tool in tools(at, job_id).value
 
 
 def test_a_pick_redraws_only_the_selection_bar(seeded_app) -> None:
     """The bar says what is picked; no tile is drawn (sent) again for a tick the box already shows."""
     _, made = seeded_app
     at = open_page("pages/gallery.py")
-    at.checkbox(key=f"gallery:pick:{made[-1].id}").check().run()
+    press(at, made[-1].id, "pick")
     assert [c.value for c in at.caption] == ["**1 picked** (compare 2 to 4) · 32 results, newest first"]
-    assert not at.checkbox and not tiles(at) and [b.key for b in at.button] == ["gallery:compare", "gallery:clear"]
+    assert not tiles(at) and [b.key for b in at.button] == ["gallery:compare", "gallery:clear"]
     at.run()
-    assert at.checkbox(key=f"gallery:pick:{made[-1].id}").value and at.session_state[SESSION].gallery_picked == [made[-1].id]
-    at.button(key="gallery:clear").click().run()  # Clear unticks the boxes: the whole results part is drawn again
-    assert not at.checkbox(key=f"gallery:pick:{made[-1].id}").value and not at.session_state[SESSION].gallery_picked
+    assert is_on(at, made[-1].id, "pick") and at.session_state[SESSION].gallery_picked == [made[-1].id]
+    at.button(key="gallery:clear").click().run()  # Clear unpicks every tile: the whole results part is drawn again
+    assert not is_on(at, made[-1].id, "pick") and not at.session_state[SESSION].gallery_picked
     assert len(tiles(at)) == GALLERY_PAGE_SIZE
 
 
@@ -332,13 +347,15 @@ def test_star_from_a_tile_is_kept_in_the_log(seeded_app) -> None:
     log, made = seeded_app
     newest = made[-1].id
     at = open_page("pages/gallery.py")
-    at.button(key=f"gallery:star:{newest}").click().run()
+    press(at, newest, "star")
     assert stars.starred(log, [newest], "") == {newest}
-    assert at.button(key=f"gallery:star:{newest}").label == "Starred"
+    at.run()
+    assert is_on(at, newest, "star") and not is_on(at, made[-2].id, "star")
     at.toggle(key="gallery:favourites").set_value(True).run()
     assert tiles(at) == [newest]
-    at.button(key=f"gallery:star:{newest}").click().run()
+    press(at, newest, "star")
     assert stars.starred(log, [newest], "") == set()
+    assert not tiles(at)  # unstarred under "Favourites only": it leaves the grid
 
 
 def test_page_filters_by_model_and_dates(seeded_app) -> None:
@@ -358,7 +375,7 @@ def test_open_shows_the_large_view_and_puts_the_result_in_the_address(seeded_app
     _, made = seeded_app
     newest = made[-1]
     at = open_page("pages/gallery.py")
-    at.button(key=f"gallery:open:{newest.id}").click().run()
+    press(at, newest.id, "full")
     assert at.query_params["job"] == str(newest.id)
     assert any(c.value == newest.prompt for c in at.code)
     assert any("**4 credits**" in m.value for m in at.markdown)
@@ -439,7 +456,7 @@ def test_a_filter_that_hides_picked_results_unpicks_them(seeded_app) -> None:
     assert bar.endswith("**1 picked** (compare 2 to 4) · 1 result, newest first")  # one result, not "1 of 1 results"
     assert at.button(key="gallery:compare").disabled  # the two hidden picks are not compared
     filters(at).toggle(key="gallery:favourites").set_value(False).run()
-    assert not at.checkbox(key=f"gallery:pick:{made[-2].id}").value and at.checkbox(key=f"gallery:pick:{newest}").value
+    assert not is_on(at, made[-2].id, "pick") and is_on(at, newest, "pick")
     assert any("**1 picked**" in c.value for c in at.caption)
 
 
@@ -470,7 +487,7 @@ def test_large_view_previous_and_next_follow_the_gallery_filters(seeded_app) -> 
     _, made = seeded_app
     at = open_page("pages/gallery.py")
     at.text_input(key="gallery:text").set_value("lighthouse").run()
-    at.button(key=f"gallery:open:{made[1].id}").click().run()
+    press(at, made[1].id, "full")
     at.button(key="large:next").click().run()
     assert at.query_params["job"] == str(made[0].id) and any(c.value == made[0].prompt for c in at.code)
     at.button(key="large:next").click().run()  # from the oldest match round to the newest, past 30 other results
