@@ -43,27 +43,6 @@ class ManualClock:
         self.now += seconds
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the browser files first, then the rest in their usual order (pyproject's ``--no-loadscope-reorder`` keeps
-    this order in pytest-xdist's workers, which would otherwise start the files with the most tests first).
-
-    With each file whole in one of two workers, the run ends when the last file does: the browser files are the long
-    ones (a server, a browser, jobs to wait for; several hold one test only), so they go first and short files fill the
-    end. Browser files that wait for the requirements-only install (``tests/requirements_venv.py``) go after the other
-    browser files, when it has long been done.
-    """
-    def group(tests: list[pytest.Item]) -> int:
-        if not any(test.get_closest_marker("browser") for test in tests):
-            return 2
-        return 1 if any("requirements_python" in getattr(test, "fixturenames", ()) for test in tests) else 0
-
-    by_file: dict[Path, list[pytest.Item]] = {}
-    for item in items:
-        by_file.setdefault(item.path, []).append(item)
-    order = {path: (group(tests), index) for index, (path, tests) in enumerate(by_file.items())}
-    items.sort(key=lambda item: order[item.path])
-
-
 @pytest.fixture(autouse=True, scope="session")
 def no_developer_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """AppTest reads ``.streamlit/secrets.toml``; a developer's real key there would win over a test's settings."""
