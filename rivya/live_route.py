@@ -30,6 +30,20 @@ def _answer(body: dict[str, object], status: int = 200) -> JSONResponse:
     return JSONResponse(body, status, headers=NO_STORE)
 
 
+async def _disconnected(request: Request) -> None:
+    """Return once the waiting page has gone (its tab closed or reloaded).
+
+    Its wait then ends at once instead of after ``LIVE_WAIT_SECONDS``: it no longer holds one of its pass's few waits,
+    and a server told to stop is not held up to that long by a request no one will read (its graceful shutdown waits
+    for every request in flight).
+    """
+    try:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # a server that cannot tell: the wait ends as it did before (a change, or its timeout)
+        await asyncio.Future()
+
+
 def live_route(studio: Callable[[], Studio], alive: Callable[[str], bool]) -> Route:
     """The route; ``studio()`` finds the process's ``Studio``, ``alive(session_id)`` whether the server still holds
     that browser session (a pass of a session that ended is refused, and dropped)."""
@@ -59,10 +73,17 @@ def live_route(studio: Callable[[], Studio], alive: Callable[[str], bool]) -> Ro
             return _answer({"message": "Try again later."}, 503)
         if not shared.passes.open_wait(token):
             return _answer({"message": "Too many waits for this page."}, 429)
+        wait = asyncio.ensure_future(shared.live.changed(int(raw), constants.LIVE_WAIT_SECONDS))
+        gone = asyncio.ensure_future(_disconnected(request))
         try:
-            value = await shared.live.changed(int(raw), constants.LIVE_WAIT_SECONDS)
+            await asyncio.wait((wait, gone), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            wait.cancel()
+            gone.cancel()
             shared.passes.close_wait(token)
+        if not wait.done() or wait.cancelled():  # the page went away: no one reads this answer
+            return _answer({"message": "Try again later."}, 503)
+        value = wait.result()
         if value is None:  # the log cannot be read: the page wakes its parts, which show the outage notice
             return _answer({"message": "Try again later."}, 503)
         return _answer({"changes": value})

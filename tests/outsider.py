@@ -22,6 +22,8 @@ from typing import Any
 
 from PIL import Image
 
+from rivya.sandbox.server import STOP_POLL
+
 Reply = tuple[int, dict[str, str], bytes]
 # A scripted reply: a (status, headers, body) triple, "drop" (close without answering), or a
 # callable that may sleep and then returns a triple. A scripted create makes (and charges) the
@@ -97,7 +99,7 @@ class Outsider:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True).start()
         return self
 
     @property

@@ -14,7 +14,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from rivya.sandbox import Sandbox
 
-from .browser_support import GENERATE_DISABLED, GENERATE_ENABLED, new_page, open_page, served_app, type_prompt
+from .browser_support import (
+    GENERATE_DISABLED,
+    GENERATE_ENABLED,
+    StreamlitServer,
+    new_page,
+    open_page,
+    served_app,
+    type_prompt,
+)
 from .conftest import FAST_TIMING
 from .postgres_server import PostgresServer
 
@@ -31,34 +39,42 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         yield pg
 
 
-def test_an_open_page_says_the_log_is_unreachable_and_comes_back_by_itself(
-    page: Page, tmp_path: Path
-) -> None:
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[PostgresServer, StreamlitServer]]:
+    """The log's own database server and the app. Asked for before ``page``, so the tab closes first and the app then
+    stops at once."""
     with Sandbox(timing=FAST_TIMING) as sandbox, PostgresServer() as database, served_app(
         sandbox, tmp_path / "data", DATABASE_URL=database.create_database(), MEDIA_DIR=str(tmp_path / "media")
     ) as app:
-        open_page(page, f"{app.url}/image")
-        type_prompt(page, "a lighthouse while the log comes and goes")  # Generate waits for a prompt of its own
-        expect(page.locator(GENERATE_ENABLED)).to_have_count(1)
+        yield database, app
 
-        database.halt()
-        expect(page.get_by_text(UNREACHABLE)).to_be_visible(timeout=NOTICED)
-        expect(page.locator(GENERATE_ENABLED)).to_have_count(0)
-        expect(page.locator(GENERATE_DISABLED)).not_to_have_count(0)
-        expect(page.locator("h1")).to_have_text("Image")
-        expect(page.get_by_test_id("stSidebarNav").get_by_text("Gallery")).to_be_visible()  # the navigation stays
-        expect(page.get_by_test_id("stException")).to_have_count(0)
 
-        page.reload()  # a new page run during the outage: the same frame and words
-        expect(page.get_by_text(UNREACHABLE)).to_be_visible(timeout=NOTICED)
-        expect(page.locator("h1")).to_have_text("Image")
-        expect(page.locator(GENERATE_ENABLED)).to_have_count(0)
-        expect(page.locator(GENERATE_DISABLED)).not_to_have_count(0)
-        expect(page.get_by_test_id("stException")).to_have_count(0)
+def test_an_open_page_says_the_log_is_unreachable_and_comes_back_by_itself(
+    served: tuple[PostgresServer, StreamlitServer], page: Page
+) -> None:
+    database, app = served
+    open_page(page, f"{app.url}/image")
+    type_prompt(page, "a lighthouse while the log comes and goes")  # Generate waits for a prompt of its own
+    expect(page.locator(GENERATE_ENABLED)).to_have_count(1)
 
-        database.resume()
-        expect(page.get_by_text(UNREACHABLE)).to_have_count(0, timeout=NOTICED)
-        type_prompt(page, "a lighthouse once the log is back")  # the reload began a new session, its box empty
-        expect(page.locator(GENERATE_DISABLED)).to_have_count(0)
-        expect(page.locator(GENERATE_ENABLED)).to_have_count(1)
-        expect(page.get_by_test_id("stException")).to_have_count(0)
+    database.halt()
+    expect(page.get_by_text(UNREACHABLE)).to_be_visible(timeout=NOTICED)
+    expect(page.locator(GENERATE_ENABLED)).to_have_count(0)
+    expect(page.locator(GENERATE_DISABLED)).not_to_have_count(0)
+    expect(page.locator("h1")).to_have_text("Image")
+    expect(page.get_by_test_id("stSidebarNav").get_by_text("Gallery")).to_be_visible()  # the navigation stays
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+    page.reload()  # a new page run during the outage: the same frame and words
+    expect(page.get_by_text(UNREACHABLE)).to_be_visible(timeout=NOTICED)
+    expect(page.locator("h1")).to_have_text("Image")
+    expect(page.locator(GENERATE_ENABLED)).to_have_count(0)
+    expect(page.locator(GENERATE_DISABLED)).not_to_have_count(0)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+    database.resume()
+    expect(page.get_by_text(UNREACHABLE)).to_have_count(0, timeout=NOTICED)
+    type_prompt(page, "a lighthouse once the log is back")  # the reload began a new session, its box empty
+    expect(page.locator(GENERATE_DISABLED)).to_have_count(0)
+    expect(page.locator(GENERATE_ENABLED)).to_have_count(1)
+    expect(page.get_by_test_id("stException")).to_have_count(0)

@@ -8,10 +8,12 @@ write seen at a look the waiter itself started).
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -202,3 +204,21 @@ def test_a_log_that_cannot_be_read_answers_every_waiter_at_once(served: tuple) -
     feed.poke()
     thread.join(DEADLINE)
     assert answers[0].status_code == 503 and "changes" not in answers[0].json()
+
+
+def test_a_wait_whose_page_went_away_ends_at_once_and_frees_its_place(served: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closed or reloaded tab's wait stops holding one of its pass's waits (and a stopping server's shutdown) at once,
+    not when its ``LIVE_WAIT_SECONDS`` would end (here never within the test)."""
+    server, log, feed, passes, _alive = served
+    monkeypatch.setattr(constants, "LIVE_WAIT_SECONDS", SELDOM)
+    monkeypatch.setattr(constants, "LIVE_WAITS_PER_PASS", 1)
+    token = passes.grant("s1")
+    since = counter(log)
+    address = urlsplit(server.url)
+    with socket.create_connection((address.hostname, address.port), timeout=DEADLINE) as tab:
+        tab.sendall(f"GET {address.path}?since={since} HTTP/1.1\r\nHost: {address.netloc}\r\n{PASS_HEADER}: {token}\r\n\r\n"
+                    .encode())
+        until(lambda: feed.waiting == 1)
+    until(lambda: feed.waiting == 0)
+    add(log, "a change after the tab went away")
+    assert server.get(token, since).json() == {"changes": counter(log)}  # its one place is free again

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from rivya.download import MediaFetchFailed, MediaRefused, download_media, is_private_url
 from rivya.media import saved_media
 from rivya.sandbox import Sandbox
+from rivya.sandbox.server import STOP_POLL
 from rivya.tasklog import TaskLog
 from rivya.thumbnails import CARD, PREVIEW, thumbnail, thumbnail_bytes
 
@@ -74,7 +75,7 @@ class Site:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True)
         self.thread.start()
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:

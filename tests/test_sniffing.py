@@ -16,6 +16,7 @@ from rivya import InvalidInputError, RivyaClient, sniffing
 from rivya.catalog import ReferenceRule
 from rivya.download import MediaRefused, download_media
 from rivya.media import inspect_image
+from rivya.sandbox.server import STOP_POLL
 from rivya.sniffing import Format
 
 from .conftest import image_bytes
@@ -86,7 +87,7 @@ class UploadCatcher:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
