@@ -155,19 +155,19 @@ _SCRIPT = """(() => {
   // form would lose what "Use these settings" put in it), or cut short the run of the page the person opened (and
   // leave it blank). So a wake waits until the page is not running and a run has followed the person's last press
   // or Enter or Tab (GESTURE_MS at most, for a gesture that starts no run); a press that finds a new gesture waits again.
+  // The run state is the attribute Streamlit's own browser tests read; without it (another Streamlit), the gesture
+  // rule alone holds wakes back.
+  const state = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state");
   const calm = () => L.ranSinceGesture || Date.now() - L.gesture > s.gestureMs;
-  const idle = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state")
-                     === "notRunning" && calm();
+  const idle = () => (state() ?? "notRunning") === "notRunning" && calm();
   if (!L.watching) {
     L.watching = true; L.gesture = 0; L.ranSinceGesture = true;
     const gesture = (e) => { if (e.isTrusted) { L.gesture = Date.now(); L.ranSinceGesture = false; } };
     document.addEventListener("pointerdown", gesture, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
     document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
-    new MutationObserver(() => {
-      const app = document.querySelector('[data-testid="stApp"]');
-      if (app && app.getAttribute("data-test-script-state") === "running") L.ranSinceGesture = true;
-    }).observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+    new MutationObserver(() => { if (state() === "running") L.ranSinceGesture = true; })
+      .observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
   // One press per browser task: Streamlit sends the widget updates of one task as one batch, for one fragment only.
