@@ -267,31 +267,32 @@ def test_each_key_is_its_own_account(sandbox: Sandbox) -> None:
 # -- a create still in flight ----------------------------------------------------------------
 
 
-def test_a_create_in_flight_answers_409_then_replays(sandbox: Sandbox) -> None:
-    sandbox.hold_next_creates(1, seconds=1.5)
-    body = {"model": "grok-imagine", "prompt": "held"}
-    headers = {"Idempotency-Key": "held-1"}
-    started = time.monotonic()
-    with pytest.raises(requests.ConnectionError):
-        api(sandbox, "POST", "/generations", json=body, headers=dict(headers))
-    (task_id,) = sandbox.state.tasks  # made and charged, though nobody heard back
-    assert sandbox.balance() == 996
+def test_a_create_in_flight_answers_409_then_replays() -> None:
+    clock = ManualClock()  # the in-flight window ends when the test moves the sandbox's clock, whatever the load
+    with Sandbox(clock=clock) as sandbox:
+        sandbox.hold_next_creates(1, seconds=1.5)
+        body = {"model": "grok-imagine", "prompt": "held"}
+        headers = {"Idempotency-Key": "held-1"}
+        with pytest.raises(requests.ConnectionError):
+            api(sandbox, "POST", "/generations", json=body, headers=dict(headers))
+        (task_id,) = sandbox.state.tasks  # made and charged, though nobody heard back
+        assert sandbox.balance() == 996
 
-    busy = api(sandbox, "POST", "/generations", json=body, headers=dict(headers))
-    assert time.monotonic() - started < 1.5, "too slow to observe the in-flight window"
-    assert busy.status_code == 409 and busy.json()["error"]["code"] == "idempotency_conflict"
-    assert "still being processed" in busy.json()["error"]["message"]
-    other = api(sandbox, "POST", "/generations", json={**body, "prompt": "not held"}, headers=dict(headers))
-    assert other.status_code == 409 and "different request body" in other.json()["error"]["message"]
+        clock.advance(1.4)
+        busy = api(sandbox, "POST", "/generations", json=body, headers=dict(headers))
+        assert busy.status_code == 409 and busy.json()["error"]["code"] == "idempotency_conflict"
+        assert "still being processed" in busy.json()["error"]["message"]
+        other = api(sandbox, "POST", "/generations", json={**body, "prompt": "not held"}, headers=dict(headers))
+        assert other.status_code == 409 and "different request body" in other.json()["error"]["message"]
 
-    time.sleep(max(0.0, started + 1.6 - time.monotonic()))
-    replay = api(sandbox, "POST", "/generations", json=body, headers=dict(headers))
-    assert replay.status_code == 200 and replay.json()["id"] == task_id
-    other = api(sandbox, "POST", "/generations", json={**body, "prompt": "not held"}, headers=dict(headers))
-    assert other.status_code == 409  # a used key with another body: always a conflict
-    creates = [e for e in sandbox.journal if e.path == "/api/v1/generations"]
-    assert [e.status for e in creates] == [0, 409, 409, 200, 409]
-    assert list(sandbox.state.tasks) == [task_id] and sandbox.balance() == 996
+        clock.advance(0.2)
+        replay = api(sandbox, "POST", "/generations", json=body, headers=dict(headers))
+        assert replay.status_code == 200 and replay.json()["id"] == task_id
+        other = api(sandbox, "POST", "/generations", json={**body, "prompt": "not held"}, headers=dict(headers))
+        assert other.status_code == 409  # a used key with another body: always a conflict
+        creates = [e for e in sandbox.journal if e.path == "/api/v1/generations"]
+        assert [e.status for e in creates] == [0, 409, 409, 200, 409]
+        assert list(sandbox.state.tasks) == [task_id] and sandbox.balance() == 996
 
 
 def test_cli_serves_and_the_readme_example_runs(tmp_path: Path) -> None:
