@@ -15,8 +15,12 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import streamlit
 import streamlit as st
+from starlette.routing import Route
+from streamlit import config as st_config
 from streamlit.runtime import Runtime
 from streamlit.runtime.caching.ttl_cache import TTLCache
 from streamlit.runtime.session_manager import SessionInfo
@@ -24,6 +28,7 @@ from streamlit.runtime.session_manager import SessionInfo
 from rivya.errors import StorageError
 from rivya.hook_route import hook_route
 from rivya.live_route import live_route
+from rivya.page_route import page_routes
 from rivya.studio import Studio, close_shared, open_shared, shared_studios
 from ui.services import MAIN_SCRIPT, current_settings, leave_legacy_pages_mode
 
@@ -188,4 +193,15 @@ def studio() -> Studio:
     return open_shared(current_settings())
 
 
-app = st.App(MAIN_SCRIPT, lifespan=lifespan, routes=[hook_route(studio), live_route(studio, session_alive)])
+def page_addresses() -> list[Route]:
+    """Each page's address answered with Streamlit's page plus where the app's root is (``rivya/page_route.py``).
+
+    The addresses are the files in ``pages/``, as ``st.Page`` names them; Home is also ``/``, which needs nothing.
+    """
+    pages = sorted(path.stem for path in (MAIN_SCRIPT.parent / "pages").glob("*.py"))
+    static = Path(streamlit.__file__).parent / "static" / "index.html"
+    return page_routes(static, pages, str(st_config.get_option("server.baseUrlPath") or ""))
+
+
+app = st.App(MAIN_SCRIPT, lifespan=lifespan,
+             routes=[hook_route(studio), live_route(studio, session_alive), *page_addresses()])

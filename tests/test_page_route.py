@@ -1,0 +1,45 @@
+"""The pages' addresses answered with Streamlit's page plus where the app's root is (``rivya/page_route.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.routing import Match
+
+from rivya.page_route import ROOT_SCRIPT, page_routes, with_root
+
+INDEX = "<!DOCTYPE html><html><head><title>Streamlit</title></head><body></body></html>"
+
+
+def test_the_root_script_comes_first_in_the_head_and_nothing_else_changes() -> None:
+    page = with_root(INDEX)
+    assert page is not None
+    assert page.startswith("<!DOCTYPE html><html><head>" + ROOT_SCRIPT + "<title>")
+    assert page.replace(ROOT_SCRIPT, "") == INDEX
+
+
+def test_without_a_page_to_change_streamlit_answers_the_addresses_itself(tmp_path: Path) -> None:
+    assert page_routes(tmp_path / "missing.html", ["history"]) == []
+    headless = tmp_path / "index.html"
+    headless.write_text("<html><body></body></html>")
+    assert page_routes(headless, ["history"]) == []
+
+
+def test_each_page_address_is_answered_under_the_base_path(tmp_path: Path) -> None:
+    index = tmp_path / "index.html"
+    index.write_text(INDEX)
+    routes = page_routes(index, ["gallery", "history"], "/studio/")
+
+    def matched(path: str) -> list:
+        scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b"", "headers": []}
+        return [route for route in routes if route.matches(scope)[0] == Match.FULL]
+
+    assert matched("/history") == [] and matched("/studio/explore") == []  # only the pages named, under the base
+    (route,) = matched("/studio/history")
+    answer = asyncio.run(route.endpoint(Request({"type": "http", "method": "GET", "path": "/studio/history",
+                                                 "headers": [], "query_string": b""})))
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "no-cache"
+    assert ROOT_SCRIPT in answer.body.decode()
