@@ -93,7 +93,8 @@ def floor_scenario(server: StreamlitServer) -> Callable[[Browser], dict[str, Ste
             box = page.get_by_role("textbox", name="Filter")
             box.fill(FLOOR_FILTER)
             filtered = act(page, lambda: box.press("Enter"), TEXT, f"{FLOOR_MATCHES} of {FLOOR_ROWS} rows")
-            switch = act(page, sidebar(page, FLOOR_OTHER_PAGE), HEADING, FLOOR_OTHER_PAGE)
+            # Its table too, as the Studio's switch waits for History's table (and the Gallery's for its pictures).
+            switch = act(page, sidebar(page, FLOOR_OTHER_PAGE), both(HEADING, TABLE), FLOOR_OTHER_PAGE)
         return {"first": first, "warm": warm, "filter": filtered, "switch": switch}
 
     return run

@@ -138,8 +138,10 @@ def _filters(person: str) -> None:
         search, kinds = st.columns([3, 2], vertical_alignment="bottom")
         search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
                           placeholder="e.g. lighthouse, or a tag")
-        kinds.pills("Model", gallery.result_models(log), selection_mode="multi", format_func=display_name,
-                    key="gallery:models", on_change=_reset_pages)
+        models = gallery.result_models(log)
+        if models:  # an empty Gallery has no model to pick: no "Model" label over nothing
+            kinds.pills("Model", models, selection_mode="multi", format_func=display_name, key="gallery:models",
+                        on_change=_reset_pages)
         st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
                   help="Results you starred" if person else "Results the team starred")
         st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")

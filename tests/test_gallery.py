@@ -442,6 +442,18 @@ def test_made_by_is_offered_only_once_people_exist(point_app) -> None:
         log.close()
 
 
+def test_an_empty_gallery_offers_no_model_to_pick(point_app) -> None:
+    with Sandbox(timing=FAST_TIMING) as sandbox:
+        data = point_app(sandbox.url, sandbox.api_key)
+        at = open_page("pages/gallery.py")
+        assert not [b for b in at.button_group if b.key == "gallery:models"]
+        log = TaskLog(data / "tasklog.sqlite3")
+        add_result(log, data / "media", "the first result")
+        at.run()
+        assert at.button_group(key="gallery:models").options == ["Grok Imagine"]
+        log.close()
+
+
 def test_a_filter_that_hides_picked_results_unpicks_them(seeded_app) -> None:
     log, made = seeded_app
     newest = made[-1].id
