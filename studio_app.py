@@ -11,8 +11,8 @@ import streamlit as st
 
 from ui.access import has_access, person_sidebar
 from ui.large_view import open_from_link
-from ui.live import connect, disconnect
-from ui.notices import TITLE, watch
+from ui.live import WAKE_STYLE, connect, disconnect
+from ui.notices import TITLE, TOAST_STYLE, watch
 from ui.outage import log_down, page_frame
 from ui.services import APP_ICON, studio_or_stop
 
@@ -36,6 +36,7 @@ def main() -> None:
     # While the job log cannot be reached, every page keeps this frame and says so in plain words (ui/outage.py).
     with page_frame(probe=has_access()):
         if has_access():
+            st.html(TOAST_STYLE + WAKE_STYLE)  # style only, one element: Streamlit puts it where it takes no room
             person_sidebar()  # who is signed in, and Sign out
             watch(studio, page.url_path)  # on every page: toasts and the tab's count when this person's jobs end
             with st.sidebar:

@@ -54,8 +54,9 @@ RETRY_MAX_MS = 60_000
 # Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
 LIVE_SECONDS = 3.0
 WAKE_KEY = "livewake"
-# The wake buttons are never seen (nor read aloud): only the page's script presses them.
-STYLE = f"<style>[class*='st-key-{WAKE_KEY}-'] {{ display: none !important; }}</style>"
+# The wake buttons are never seen (nor read aloud): only the page's script presses them. Drawn by the frame
+# (studio_app.py) with the other page-wide style, one element for both.
+WAKE_STYLE = f"<style>[class*='st-key-{WAKE_KEY}-'] {{ display: none !important; }}</style>"
 
 
 def timer(seconds: float) -> float:
@@ -126,7 +127,6 @@ def connect(studio: Studio) -> None:
     settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
                            "gestureMs": GESTURE_MS, "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY,
                            "drawn": drawn}).replace("<", "\\u003c")
-    st.html(STYLE)  # style only: Streamlit puts it where it takes no room
     st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
 
 

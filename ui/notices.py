@@ -50,6 +50,7 @@ HOME = ""  # Home's url_path: its Recent results show the newest results
 # Streamlit pins toasts under the header, top right. On a phone that is over the top of the page's content (the job
 # cards, "Settings from job #N are in the form"): there they sit at the bottom of the screen instead, the place
 # phones show such notes, clear of what the person just pressed and reads. 640 px: where Streamlit stacks columns.
+# Drawn by the frame (studio_app.py) with the other page-wide style, one element for both.
 TOAST_STYLE = ("<style>@media (max-width: 640px) { [data-testid='stToastContainer'] {"
                " top: auto !important; bottom: 0.75rem; left: 0; right: 0; } }</style>")
 
@@ -306,7 +307,6 @@ def watch(studio: Studio, page: str) -> None:
     """
     moved = session().page != page
     session().page = page
-    st.html(TOAST_STYLE)  # style only: Streamlit puts it where it takes no room
     try:
         state: Watch | None = _watch(studio.log)
         finished = session().news + _look(state, studio.log)  # the watcher's news first: it started this run
