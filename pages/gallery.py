@@ -135,11 +135,12 @@ def _filters(person: str) -> None:
     """The filter widgets, drawn by the page run; ``_chosen_filter`` reads what they hold."""
     log = studio.log
     with st.container(border=True):
-        search, kinds = st.columns([3, 2], vertical_alignment="bottom")
+        models = gallery.result_models(log)
+        # An empty Gallery has no model to pick: no "Model" label over nothing, and the search box has the row.
+        search, kinds = st.columns([3, 2], vertical_alignment="bottom") if models else (st.container(), None)
         search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
                           placeholder="e.g. lighthouse, or a tag")
-        models = gallery.result_models(log)
-        if models:  # an empty Gallery has no model to pick: no "Model" label over nothing
+        if kinds is not None:
             kinds.pills("Model", models, selection_mode="multi", format_func=display_name, key="gallery:models",
                         on_change=_reset_pages)
         st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
