@@ -76,7 +76,9 @@ def home_page(studio: Studio) -> None:
     jobs.metric("Jobs", "—" if down else f"{studio.log.signature()[0]:,}")  # the counter's row count: no table scan
     st.subheader("Start", anchor=False)
     links = st.container(horizontal=True, gap="small")
-    columns = [links.container(border=True, width="stretch") for _ in range(len(MODELS) + 2)]
+    # As tall as the tallest in their row: a card whose words wrap (on a phone) does not stand out from its neighbour.
+    columns = [links.container(border=True, width="stretch", height="stretch", key=f"home-start-{n}")
+               for n in range(len(MODELS) + 2)]
     for column, spec in zip(columns, MODELS.values(), strict=False):
         with column:
             st.page_link(PAGE_FOR_CATEGORY[spec.category], label=f"Make {'an' if spec.category[0] in 'aeiou' else 'a'} "

@@ -85,6 +85,21 @@ def _linked_ids(page: Page) -> list[int]:
     return [int(link.rsplit("=", 1)[1]) for link in links]
 
 
+def test_homes_start_cards_in_one_row_are_one_height_on_a_phone(
+    browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest,
+) -> None:
+    with new_page(browser, request, viewport={"width": 390, "height": 844}) as page:
+        open_page(page, app.url)
+        cards = page.locator("[class*='st-key-home-start-']")
+        expect(cards).to_have_count(4)
+        boxes = [cards.nth(n).bounding_box() for n in range(4)]
+        rows: dict[int, list[float]] = {}
+        for box in boxes:
+            assert box is not None
+            rows.setdefault(round(box["y"]), []).append(round(box["height"]))
+        assert len(rows) == 2 and all(len(set(heights)) == 1 for heights in rows.values()), rows
+
+
 def test_copy_link_puts_the_results_link_on_the_clipboard_on_a_phone(
     browser: Browser, app: StreamlitServer, sandbox: Sandbox, request: pytest.FixtureRequest,
 ) -> None:
