@@ -90,14 +90,21 @@ def test_homes_start_cards_in_one_row_are_one_height_on_a_phone(
 ) -> None:
     with new_page(browser, request, viewport={"width": 390, "height": 844}) as page:
         open_page(page, app.url)
-        cards = page.locator("[class*='st-key-home-start-']")
-        expect(cards).to_have_count(4)
-        boxes = [cards.nth(n).bounding_box() for n in range(4)]
-        rows: dict[int, list[float]] = {}
-        for box in boxes:
-            assert box is not None
-            rows.setdefault(round(box["y"]), []).append(round(box["height"]))
-        assert len(rows) == 2 and all(len(set(heights)) == 1 for heights in rows.values()), rows
+        # Once drawn (every card's words shown, fonts loaded, nothing stale), read at one instant: two rows of two,
+        # each row's cards one height. Without it, "Make a video" wraps its words and stands taller than its neighbour.
+        page.wait_for_function("""() => {
+            const cards = [...document.querySelectorAll("[class*='st-key-home-start-']")];
+            if (cards.length !== 4 || document.fonts.status !== "loaded"
+                || document.querySelector('[data-stale="true"]')
+                || !cards.every(c => c.querySelector('[data-testid="stCaptionContainer"]'))) return false;
+            const rows = {};
+            for (const card of cards) {
+                const box = card.getBoundingClientRect();
+                (rows[Math.round(box.top)] ??= []).push(Math.round(box.height));
+            }
+            const heights = Object.values(rows);
+            return heights.length === 2 && heights.every(row => new Set(row).size === 1);
+        }""", timeout=SHOWN_TIMEOUT)
 
 
 def test_copy_link_puts_the_results_link_on_the_clipboard_on_a_phone(
