@@ -18,6 +18,7 @@ from rivya import RivyaClient
 from rivya.page_route import ROOT_SCRIPT
 from rivya.recipes import read_recipe
 from rivya.sandbox import Sandbox, Timing
+from rivya.status import JobStatus
 from rivya.tasklog import TaskLog
 
 from .browser_support import (
@@ -30,7 +31,7 @@ from .browser_support import (
     tasks_with,
     type_prompt,
 )
-from .conftest import image_bytes
+from .conftest import image_bytes, until
 
 pytestmark = pytest.mark.browser
 SECRET_KEY = "rvya_sk_browser_must_never_see_this_8c2f"
@@ -212,7 +213,12 @@ def test_every_page_renders_and_nothing_leaves_the_server(browser: Browser, app:
         type_prompt(page, prompt)
         generate_button(page).click()
         result_image(page)
-        (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
+        # The panel also shows other tests' results: wait for this job's own, in the log.
+        log = TaskLog(app.data_dir / "tasklog.sqlite3")
+        until(lambda: [j for j in log.where("prompt = ?", (prompt,)) if j.status == JobStatus.SUCCEEDED and j.media_paths],
+              timeout=RESULT_TIMEOUT / 1000)
+        (job,) = log.where("prompt = ?", (prompt,))
+        log.close()
         for path in ("", "video", "gallery", "history", f"?job={job.id}"):
             open_page(page, f"{app.url}/{path}")
             if path == "history":
