@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import streamlit
 import streamlit as st
 from starlette.routing import Route
 from streamlit import config as st_config
@@ -199,7 +198,7 @@ def page_addresses() -> list[Route]:
     The addresses are the files in ``pages/``, as ``st.Page`` names them; Home is also ``/``, which needs nothing.
     """
     pages = sorted(path.stem for path in (MAIN_SCRIPT.parent / "pages").glob("*.py"))
-    static = Path(streamlit.__file__).parent / "static" / "index.html"
+    static = Path(st.__file__).parent / "static" / "index.html"
     return page_routes(static, pages, str(st_config.get_option("server.baseUrlPath") or ""))
 
 

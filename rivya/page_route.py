@@ -40,7 +40,7 @@ def with_root(index_html: str) -> str | None:
 def page_routes(index_html: Path, pages: Iterable[str], base_path: str = "") -> list[Route]:
     """One route per page address (under ``base_path``, Streamlit's ``server.baseUrlPath``), answering the page.
 
-    None when Streamlit's page cannot be read or changed (a development build serves its own): Streamlit then
+    No route when Streamlit's page cannot be read or changed (a development build serves its own): Streamlit then
     answers these addresses itself, as before.
     """
     try:
@@ -53,5 +53,6 @@ def page_routes(index_html: Path, pages: Iterable[str], base_path: str = "") -> 
     async def answer(_request: Request) -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
-    prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
+    root = base_path.strip("/")
+    prefix = f"/{root}" if root else ""
     return [Route(f"{prefix}/{name}", answer, methods=["GET"]) for name in pages]
