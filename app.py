@@ -29,6 +29,7 @@ from rivya.hook_route import hook_route
 from rivya.live_route import live_route
 from rivya.page_route import page_routes
 from rivya.studio import Studio, close_shared, open_shared, shared_studios
+from rivya.tile_route import tile_route
 from ui.services import MAIN_SCRIPT, current_settings, leave_legacy_pages_mode
 
 log = logging.getLogger("imagine_studio")
@@ -192,6 +193,11 @@ def studio() -> Studio:
     return open_shared(current_settings())
 
 
+def base_path() -> str:
+    """Streamlit's ``server.baseUrlPath``, read when ``app.py`` is imported (Streamlit loads its config before)."""
+    return str(st_config.get_option("server.baseUrlPath") or "")
+
+
 def page_addresses() -> list[Route]:
     """Each page's address answered with Streamlit's page plus where the app's root is (``rivya/page_route.py``).
 
@@ -199,8 +205,9 @@ def page_addresses() -> list[Route]:
     """
     pages = sorted(path.stem for path in (MAIN_SCRIPT.parent / "pages").glob("*.py"))
     static = Path(st.__file__).parent / "static" / "index.html"
-    return page_routes(static, pages, str(st_config.get_option("server.baseUrlPath") or ""))
+    return page_routes(static, pages, base_path())
 
 
 app = st.App(MAIN_SCRIPT, lifespan=lifespan,
-             routes=[hook_route(studio), live_route(studio, session_alive), *page_addresses()])
+             routes=[hook_route(studio), live_route(studio, session_alive),
+                     tile_route(base_path()), *page_addresses()])

@@ -74,7 +74,8 @@ WATCH_RUNS = """
 TEXT = "document.querySelector('[data-testid=\"stMain\"]')?.innerText.includes(arg)"
 HEADING = "[...document.querySelectorAll('h1')].some(h => h.innerText.trim() === arg)"
 TABLE = "!!document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stDataFrame\"]')"
-IMAGES = """(() => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+PICTURES = '[data-testid="stMain"] [data-testid="stImage"] img, [data-testid="stMain"] .gallery-tile img'  # st.image, a tile
+IMAGES = """(() => { const imgs = [...document.querySelectorAll('""" + PICTURES + """')];
                      return imgs.length >= arg && imgs.every(i => i.complete && i.naturalWidth > 0); })()"""
 
 

@@ -98,10 +98,10 @@ def seed(data: Path, count: int) -> int:
 
 def _tiles_drawn(page: Page, tiles: int) -> None:
     """Wait until ``tiles`` tiles show, every thumbnail decoded, and the script run has ended."""
-    opens = page.locator("[class*='st-key-gallery-tools-']")
+    opens = page.locator(".gallery-tile")
     expect(opens).to_have_count(tiles, timeout=TIMEOUT_MS)
     page.wait_for_function(
-        """n => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"] img')];
+        """n => { const imgs = [...document.querySelectorAll('[data-testid="stMain"] .gallery-tile img')];
                   return imgs.length >= n && imgs.every(i => i.complete && i.naturalWidth > 0)
                       && !document.querySelector('[data-stale="true"]'); }""",
         arg=tiles, timeout=TIMEOUT_MS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import streamlit as st
@@ -13,49 +14,35 @@ from rivya.gallery import GalleryFilter, GalleryPage
 from rivya.people import star_owner
 from rivya.sniffing import is_video
 from rivya.tasklog import Job
-from rivya.thumbnails import TILE, blank, shown_thumbnail
+from rivya.thumbnails import TILE, shown_thumbnail
+from rivya.tile_route import tile_address
 from ui.access import current_person, page_access
 from ui.compare import open_compare
 from ui.downloads import zip_download
-from ui.form import widget_key
 from ui.gallery_watch import follow_gallery
 from ui.large_view import hand_over, open_in_page
 from ui.outage import log_unreachable
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
+from ui.tiles import FULL, PICK, Tile, tile_page
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
 # The grid: a keyed horizontal container laid out as a CSS grid, so tiles keep one width and line up in rows at any
-# window width (Streamlit's columns stack one per row on a phone). Tiles are keyed ``gtile-i-<id>`` / ``gtile-v-<id>``
-# (image / video) so one stylesheet can fix their parts' heights and badge the videos. Each page of tiles is a
-# fragment, whose wrappers are taken out of the layout (display: contents), so every tile is one cell of one grid.
-# The selection bar sticks through its layout wrapper: Streamlit wraps each container in one exactly its height, which
-# would hold it in place; the bar's fragment's own two wrappers are taken out of the layout for the same reason.
+# window width (Streamlit's columns stack one per row on a phone). Each page of tiles is one element (``ui/tiles.py``)
+# inside a fragment; every wrapper between the grid and a tile is taken out of the layout (display: contents), so
+# every tile, on every page, is one cell of one grid. The selection bar sticks through its layout wrapper: Streamlit
+# wraps each container in one exactly its height, which would hold it in place; the bar's fragment's own two wrappers
+# are taken out of the layout for the same reason.
+MORE = '[data-testid="stHorizontalBlock"].st-key-gallery-more'  # the row: its button's box has the same key class
 TILE_MIN_PX = 160  # two tiles a row on a 390-pixel phone, five or more beside the sidebar at 1400
 STYLE = f"""<style>
 .st-key-gallery-grid {{ display: grid !important; gap: 0.6rem;
   grid-template-columns: repeat(auto-fill, minmax({TILE_MIN_PX}px, 1fr)); align-items: start; }}
-.st-key-gallery-grid div:not([class*="st-key-gtile-"]):has([class*="st-key-gtile-"], .st-key-gallery-more) {{
+.st-key-gallery-grid div:not(.gallery-tile, .st-key-gallery-more):has(.gallery-tile, {MORE}) {{
   display: contents !important; }}
-.st-key-gallery-grid [class*="st-key-gtile-"] {{ width: auto !important; min-width: 0; max-width: none !important; }}
-.st-key-gallery-more {{ grid-column: 1 / -1; }}
-[class*="st-key-gtile-"] {{ padding: 0.45rem !important; gap: 0.3rem !important; }}
-[class*="st-key-gtile-"] [data-testid="stImage"] {{ position: relative; }}
-[class*="st-key-gtile-"] [data-testid="stImage"] img {{ aspect-ratio: 4 / 3; object-fit: cover; border-radius: 0.3rem; }}
-[class*="st-key-gtile-v-"] [data-testid="stImage"]::after {{ content: "\\25B6"; position: absolute; left: 50%; top: 50%;
-  transform: translate(-50%, -50%); width: 2.4rem; height: 2.4rem; line-height: 2.4rem; text-align: center;
-  border-radius: 50%; background: rgb(0 0 0 / 0.55); color: #fff; font-size: 1.1rem; pointer-events: none; }}
-[class*="st-key-gtile-"] [data-testid="stImageCaption"] {{ text-align: left; margin: 0.3rem 0 0; padding: 0; }}
-[class*="st-key-gtile-"] [data-testid="stCaptionContainer"] {{ opacity: 1; }}
-[class*="st-key-gtile-"] [data-testid="stImageCaption"] p {{ font-size: 0.875rem; line-height: 1.35em; margin: 0; }}
-[class*="st-key-gtile-"] [data-testid="stImageCaption"] p:first-child {{ white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; margin-bottom: 0.3rem; color: rgb(49 51 63 / 0.6); }}
-[class*="st-key-gtile-"] [data-testid="stImageCaption"] p:last-child {{ display: -webkit-box; -webkit-line-clamp: 2;
-  -webkit-box-orient: vertical; overflow: hidden; height: 2.7em; }}
-[class*="st-key-gallery-tools-"] button {{ min-height: 2rem; }}
-[class*="st-key-gallery-tools-"] button:not(:last-child) p {{ position: absolute; width: 1px; height: 1px;
-  overflow: hidden; clip-path: inset(50%); white-space: nowrap; }}
+{MORE} {{ grid-column: 1 / -1; }}
+.st-key-gallery-grid [data-testid="stBidiComponentRegular"] > div:not(.gallery-tiles) {{ display: none; }}
 [data-testid="stLayoutWrapper"]:has(> .st-key-gallery-bar) {{ position: sticky; top: 3.75rem; z-index: 20; }}
 [data-testid="stVerticalBlock"]:has(> [data-testid="stLayoutWrapper"] > .st-key-gallery-bar),
 [data-testid="stLayoutWrapper"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"] > .st-key-gallery-bar) {{
@@ -67,15 +54,6 @@ STYLE = f"""<style>
 
 NO_PREVIEW = "No preview of this result."
 RESULTS, BAR = "gallery-results-part", "gallery-bar-part"  # fragment keys: a callback reruns one by its key (st.rerun)
-
-
-STAR, FULL, PICK = "star", "full", "pick"  # a tile's one row of controls (``_tools``): its options
-TOOL_LABELS = {STAR: ":material/star: Star", FULL: ":material/open_in_full: Full size", PICK: "Pick"}
-
-
-def _tools_key(job_id: int) -> str:
-    """A tile's row of controls (Star, Full size, Pick): its widget key."""
-    return widget_key("gallery", f"tools:{job_id}")
 
 
 def _reset_pages() -> None:
@@ -91,32 +69,29 @@ def _more(pages: int) -> None:
     session().gallery_pages = pages + 1
 
 
-def _tool(job_id: int, person: str) -> None:
-    """A tile's controls' callback: one of Star, Full size or Pick was pressed (one press, one change).
+def _press(person: str, job_id: int, tool: str, on: bool) -> None:
+    """A tile's Star, Full size or Pick was pressed (``ui/tiles.py`` checked the press): ``on`` is what it asks for.
 
-    Full size opens the large view (a page run draws it) and is never left pressed. Star and Pick show their own
-    new state in the browser, so only the selection bar is drawn again (its count, Compare, the ZIP), not the tiles;
-    but an unstarred result leaves the grid under "Favourites only", which the results part's run does.
+    Full size opens the large view (a page run draws it). Star and Pick show their own new state in the browser, so
+    only the selection bar is drawn again (its count, Compare, the ZIP), not the tiles; but an unstarred result
+    leaves the grid under "Favourites only", which the results part's run does.
     """
-    key = _tools_key(job_id)
-    chosen = set(st.session_state[key] or ())
-    if FULL in chosen:
-        st.session_state[key] = [t for t in (STAR, PICK) if t in chosen]
+    if tool == FULL:
         open_in_page(job_id)
         return  # the grid's run hands over to a page run (hand_over)
-    picked = session().gallery_picked
-    if (PICK in chosen) != (job_id in picked):
-        if PICK in chosen:
+    if tool == PICK:
+        picked = session().gallery_picked
+        if on and job_id not in picked:
             picked.append(job_id)
-        else:
+        elif not on and job_id in picked:
             picked.remove(job_id)
+        st.rerun(BAR)
+        return
     # Against the log, not the tile as drawn: a second press before the tiles are drawn again undoes the first.
-    if (STAR in chosen) != (job_id in stars.starred(studio.log, (job_id,), person)):
-        stars.set_star(studio.log, job_id, person, STAR in chosen)
-        favourites = session().gallery_filter is not None and session().gallery_filter.favourites_of is not None
-        if favourites and STAR not in chosen:
-            st.rerun(RESULTS)
-    st.rerun(BAR)
+    if on != (job_id in stars.starred(studio.log, (job_id,), person)):
+        stars.set_star(studio.log, job_id, person, on)
+    shown_filter = session().gallery_filter
+    st.rerun(RESULTS if not on and shown_filter is not None and shown_filter.favourites_of is not None else BAR)
 
 
 def _compare(picked: list[int]) -> None:
@@ -182,31 +157,20 @@ def _chosen_filter(person: str) -> GalleryFilter:
                          grids_only=bool(state.get("gallery:grids")))
 
 
-def _tile(job: Job, starred: bool, person: str) -> None:
-    """One result: a fixed 4:3 preview, one caption line, two prompt lines and one row of controls, so every tile
-    has the same height. Three elements in all (picture and words as one, the controls as one): every rerun of the
-    grid sends and draws each tile's elements, fifteen tiles a page. Animate, Download, Use these settings and Copy
-    link are in the large view (Full size)."""
+def _tile(job: Job, starred: bool) -> Tile:
+    """One result as its tile shows it: a fixed 4:3 preview, one caption line, two prompt lines, Star, Full size and
+    Pick, so every tile has the same height. Animate, Download, Use these settings and Copy link are in the large
+    view (Full size)."""
     media_dir = studio.jobs.media_dir
     path = gallery.result_file(job, media_dir)
     video = path is not None and is_video(path)
-    with st.container(border=True, key=f"gtile-{'v' if video else 'i'}-{job.id}"):
-        thumb = shown_thumbnail(path, TILE, media_dir)
-        kind = "Video" if video else "Image"  # Star's own look says whether it is a favourite
-        # One line either way (the tile's height): why the box is empty, else what it is and when it was made; then two
-        # lines of the prompt (STYLE clamps them; the whole prompt is the picture's description and in Full size).
-        meta = NO_PREVIEW if thumb is None else " · ".join((kind, display_name(job.model), local_time(job.submitted_at)))
-        # Served by URL: the browser keeps it, so a rerun (a star, a pick) sends no image again. Without a preview,
-        # the same box in the letterbox colour keeps the tile the shape of the others.
-        st.image(str(thumb) if thumb is not None else blank(TILE), width="stretch",
-                 caption=f"{md_escape(meta)}\n\n{md_escape(shorten(job.prompt, 120))}", alt=job.prompt)
-        # Star, Full size and Pick as one widget, each one press. Their state is drawn from the log and the picks each
-        # time the tile is (a star or pick made elsewhere, Clear); Star and Full size show their icon only (STYLE hides
-        # their words from sight, not from screen readers): with Pick, a 160-pixel tile's width.
-        key = _tools_key(job.id)
-        st.session_state[key] = [t for t, on in ((STAR, starred), (PICK, job.id in session().gallery_picked)) if on]
-        st.pills("Star, Full size or Pick", list(TOOL_LABELS), selection_mode="multi", format_func=TOOL_LABELS.get,
-                 key=key, on_change=_tool, args=(job.id, person), label_visibility="collapsed")
+    thumb = shown_thumbnail(path, TILE, media_dir)
+    src = tile_address(thumb, media_dir) if thumb is not None else None
+    kind = "Video" if video else "Image"  # Star's own look says whether it is a favourite
+    # One line either way (the tile's height): why the box is empty, else what it is and when it was made.
+    meta = NO_PREVIEW if src is None else " · ".join((kind, display_name(job.model), local_time(job.submitted_at)))
+    return Tile(id=job.id, src=src, video=video, meta=meta, prompt=shorten(job.prompt, 120), alt=job.prompt,
+                starred=starred, picked=job.id in session().gallery_picked)
 
 
 def _visible_picks(shown: list[Job]) -> list[int]:
@@ -291,8 +255,9 @@ def _page(jobs: list[Job], person: str) -> None:
     shown_filter = session().gallery_filter
     if shown_filter is not None and shown_filter.favourites_of is not None and len(starred) < len(jobs):
         st.rerun()  # a result unstarred under "Favourites only" leaves the grid, as the whole page would have it
-    for job in jobs:
-        _tile(job, job.id in starred, person)
+    session().tile_draws += 1
+    tile_page([_tile(job, job.id in starred) for job in jobs], key=f"gallery-tiles-{jobs[0].id}",
+              on_press=functools.partial(_press, person), drawn=session().tile_draws)
 
 
 @st.fragment

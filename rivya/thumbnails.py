@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -123,16 +122,6 @@ def shown_thumbnail(path: Path | None, size: Size, media_dir: Path) -> Path | No
     planted where the thumbnail would be is never read."""
     made = thumbnail(path, size) if path is not None else None
     return saved_media(str(made) if made else None, media_dir)
-
-
-def blank(size: Size) -> bytes:
-    """An empty box of ``size``'s shape in the letterbox colour: where a result has no preview, its tile keeps the
-    shape of the others (a few bytes; shown stretched, a flat colour stays flat)."""
-    width, height = size.box
-    divisor = math.gcd(width, height)
-    out = io.BytesIO()
-    Image.new("RGB", (width // divisor, height // divisor), BACKGROUND).save(out, "PNG")
-    return out.getvalue()
 
 
 def data_uri(data: Path | bytes, mime_type: str = "image/jpeg") -> str:

@@ -224,7 +224,7 @@ def test_every_page_renders_and_nothing_leaves_the_server(browser: Browser, app:
             if path == "history":
                 expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=15_000)
             if path == "gallery":
-                expect(page.get_by_test_id("stMain").get_by_test_id("stImage").first).to_be_visible(timeout=15_000)
+                expect(page.get_by_test_id("stMain").locator(".gallery-tile img").first).to_be_visible(timeout=15_000)
             if path.startswith("?job="):
                 expect(page.get_by_role("dialog").get_by_text(f"#{job.id}", exact=False).first).to_be_visible(timeout=30_000)
             page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')")

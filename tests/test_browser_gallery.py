@@ -7,11 +7,13 @@ Screenshots of the Gallery and Compare (desktop and phone) are saved under test-
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from rivya import gallery, stars
@@ -69,13 +71,18 @@ def served(sandbox: Sandbox, seeded: tuple[Path, list[Job]]) -> Iterator[Streaml
 def compare(page: Page, jobs: list[Job]) -> Locator:
     """Pick these tiles, press Compare, and return the dialog once its results are drawn."""
     for job in jobs:
-        page.locator(f".st-key-gallery-tools-{job.id}").get_by_role("button", name="Pick").click()
+        tile(page, job.id).get_by_role("button", name="Pick").click()
         settled(page)
     page.get_by_role("button", name="Compare", exact=True).click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text("Different: aspect ratio")).to_be_visible(timeout=20_000)
     loaded_images(dialog)
     return dialog
+
+
+def tile(page: Page, job_id: int) -> Locator:
+    """One result's tile (``ui/tiles.js``): its picture, words, Star, Full size and Pick."""
+    return page.locator(f'.gallery-tile[data-job="{job_id}"]')
 
 
 def settled(page: Page) -> None:
@@ -144,7 +151,7 @@ def test_gallery_large_view_link_and_compare(browser: Browser, served: Streamlit
     open_gallery(page, server.url)
     loaded_images(page.get_by_test_id("stMain"))
     page.screenshot(path=ARTIFACTS / "gallery-desktop.png", full_page=True)
-    page.locator(f".st-key-gallery-tools-{newest.id}").get_by_role("button", name="Full size").click()
+    tile(page, newest.id).get_by_role("button", name="Full size").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
     expect(dialog.get_by_text("4 credits")).to_be_visible()
@@ -169,10 +176,33 @@ def test_gallery_large_view_link_and_compare(browser: Browser, served: Streamlit
     phone.close()
 
 
+def test_a_tile_picture_is_served_only_at_an_address_a_page_was_given(
+    browser: Browser, served: StreamlitServer, seeded: tuple[Path, list[Job]],
+) -> None:
+    """A tile's picture is fetched by the SHA-256 of its bytes (``rivya/tile_route.py``), kept by the browser; no
+    other file of the media folder, and no name, is ever an address."""
+    data, made = seeded
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    open_gallery(page, served.url)
+    loaded_images(page.get_by_test_id("stMain"))
+    sources = page.locator(".gallery-tile img").evaluate_all("imgs => imgs.map(i => i.src)")
+    context.close()
+    assert len(sources) == len(SEED)
+    answer = requests.get(sources[0], timeout=30)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+    assert "immutable" in answer.headers["cache-control"]
+    assert sources[0] == f"{served.url}/tiles/{hashlib.sha256(answer.content).hexdigest()}.jpg"
+    result = hashlib.sha256(Path(made[0].media_paths[0]).read_bytes()).hexdigest()  # a result, never a tile
+    log = hashlib.sha256((data / "tasklog.sqlite3").read_bytes()).hexdigest()
+    for path in (f"tiles/{result}.jpg", f"tiles/{log}.jpg", "tiles/..%2Ftasklog.sqlite3.jpg", f"tiles/{'0' * 64}.jpg"):
+        assert requests.get(f"{served.url}/{path}", timeout=30).status_code in (400, 404), path  # 400: a bad path
+
+
 def tile_boxes(page: Page) -> list[dict[str, float]]:
     """Every tile's box, read at one instant once their pictures are drawn (no layout shift between two reads)."""
     loaded_images(page.get_by_test_id("stMain"))
-    return page.locator('[class*="st-key-gtile-"]').evaluate_all(
+    return page.locator(".gallery-tile").evaluate_all(
         "tiles => tiles.map(t => { const r = t.getBoundingClientRect(); return {y: r.y, height: r.height}; })")
 
 
@@ -198,8 +228,8 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
     rows = tile_rows(page)
     assert rows[0] >= 5 and rows[:-1] == [rows[0]] * (len(rows) - 1), rows  # at least five a row beside the sidebar
     # One or two prompt lines, a video or not, a preview or not: once every picture is drawn, one height.
-    page.wait_for_function("""() => { const ts = [...document.querySelectorAll('[class*="st-key-gtile-"]')];
-        const imgs = [...document.querySelectorAll('[class*="st-key-gtile-"] img')];
+    page.wait_for_function("""() => { const ts = [...document.querySelectorAll('.gallery-tile')];
+        const imgs = [...document.querySelectorAll('.gallery-tile img')];
         return ts.length && imgs.length === ts.length && imgs.every(i => i.complete && i.naturalWidth > 0)
             && new Set(ts.map(t => Math.round(t.getBoundingClientRect().height))).size === 1; }""", timeout=30_000)
     page.get_by_label("Search prompts or tags").fill("lighthouse")
@@ -207,7 +237,7 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
     expect(page.get_by_text("2 results, newest first")).to_be_visible(timeout=20_000)
     settled(page)
     newest, oldest = made[-1], made[0]  # the two lighthouses, with five other results between them
-    page.locator(f".st-key-gallery-tools-{newest.id}").get_by_role("button", name="Full size").click()
+    tile(page, newest.id).get_by_role("button", name="Full size").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text(newest.prompt, exact=True)).to_be_visible(timeout=20_000)
     page.keyboard.press("ArrowRight")  # the arrow key, as Next
@@ -233,7 +263,7 @@ def test_grid_rows_steps_across_the_filter_and_new_results_arrive_live(
             arrived = add_result(log, data / "media", prompt, params={"aspect_ratio": "1:1"}, person="bo@example.org")
         finally:
             log.close()
-        expect(page.locator(f".st-key-gallery-tools-{arrived.id}")).to_be_visible(timeout=20_000)
+        expect(tile(page, arrived.id)).to_be_visible(timeout=20_000)
         expect(page.get_by_text(f"{count} results, newest first")).to_be_visible()
         settled(page)
     context.close()
@@ -250,10 +280,10 @@ def test_phone_grid_is_two_a_row_and_the_selection_bar_stays_in_view(
 
     def two_a_row() -> bool:  # read once laid out: a fresh-clone run measured the tiles before the grid's style held
         rows = tile_rows(page)
-        return rows[:-1] == [2] * (len(rows) - 1) and rows[-1] in (1, 2)
+        return bool(rows) and rows[:-1] == [2] * (len(rows) - 1) and rows[-1] in (1, 2)
 
     until(two_a_row, "two tiles a row")
-    tiles = page.locator('[class*="st-key-gtile-"]')
+    tiles = page.locator(".gallery-tile")
     tiles.last.scroll_into_view_if_needed()
     tiles.last.get_by_role("button", name="Pick").click()  # a pick at the bottom of the grid
     bar = page.locator(".st-key-gallery-bar")
@@ -265,6 +295,14 @@ def test_phone_grid_is_two_a_row_and_the_selection_bar_stays_in_view(
     assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box  # the bar has not
     expect(bar.get_by_role("button", name="Clear")).to_be_in_viewport()
     phone.close()
+
+
+TILES = b"studio.gallery_tiles"  # in every message that draws a page of tiles: the element's name
+
+
+def sent_tile(job: Job) -> bytes:
+    """How a tile is recognised in what the server sent: its entry in its page's list (``ui/tiles.py``)."""
+    return f'{{"id": {job.id}, '.encode()
 
 
 def test_load_more_sends_only_the_new_tiles(browser: Browser, served: StreamlitServer, seeded: tuple[Path, list[Job]]) -> None:
@@ -283,26 +321,26 @@ def test_load_more_sends_only_the_new_tiles(browser: Browser, served: StreamlitS
     frames: list[bytes] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f if isinstance(f, bytes) else f.encode())))
     page.goto(f"{served.url}/gallery")
-    tiles = page.locator('[class*="st-key-gtile-"]')
+    tiles = page.locator(".gallery-tile")
     expect(tiles).to_have_count(GALLERY_PAGE_SIZE, timeout=30_000)
     settled(page)
-    assert all(f"gallery:tools:{job.id}".encode() in b"".join(frames) for job in first)  # how a sent tile is recognised
+    assert all(sent_tile(job) in b"".join(frames) for job in first)  # how a sent tile is recognised
     frames.clear()
     page.get_by_role("button", name="Load more").click()
     expect(tiles).to_have_count(len(first) + len(second), timeout=30_000)
     expect(page.get_by_text(f"{len(first) + len(second)} results, newest first")).to_be_visible()
     settled(page)
     sent = b"".join(frames)
-    assert all(f"gallery:tools:{job.id}".encode() in sent for job in second)
-    assert not [job.id for job in first if f"gallery:tools:{job.id}".encode() in sent]
-    # A light tile: its picture and words are one element, its Star, Full size and Pick one more, in its box. Three
-    # messages a tile and a few for the part itself (it was seven a tile: picture, words, a row, two buttons, a box).
-    assert len(frames) <= 4 * len(second) + 10, len(frames)
+    assert all(sent_tile(job) in sent for job in second)
+    assert not [job.id for job in first if sent_tile(job) in sent]
+    # A page of tiles is one element (``ui/tiles.py``): one message carries all its tiles, and the part's own few
+    # (its Load more row, the run's start and end) come with it. It was three messages a tile, 45 a page.
+    assert sum(TILES in frame for frame in frames) == 1 and len(frames) <= 15, len(frames)
     frames.clear()
     tiles.last.get_by_role("button", name="Pick").click()
     expect(page.locator(".st-key-gallery-bar").get_by_text("1 picked")).to_be_visible(timeout=20_000)
     settled(page)
-    assert b"gallery:compare" in b"".join(frames) and b"gallery:tools:" not in b"".join(frames)
+    assert b"gallery:compare" in b"".join(frames) and TILES not in b"".join(frames)
     # Star: one press, shown at once and kept in the log; a second press before any tile is drawn again undoes it.
     star, last = tiles.last.get_by_role("button", name="Star"), second[-1].id
     log = TaskLog(data / "tasklog.sqlite3")
@@ -317,6 +355,11 @@ def test_load_more_sends_only_the_new_tiles(browser: Browser, served: StreamlitS
     tiles.first.get_by_role("button", name="Pick").click()  # answered after the stars' runs: they have all ended
     expect(page.locator(".st-key-gallery-bar").get_by_text("2 picked")).to_be_visible(timeout=20_000)
     settled(page)
-    assert b"gallery:tools:" not in b"".join(frames)  # no tile was sent again for a star or a pick
+    assert TILES not in b"".join(frames)  # no tile was sent again for a star or a pick
     expect(tiles.last.get_by_role("button", name="Pick")).to_have_attribute("aria-pressed", "true")
+    # Clear: every tile is drawn again unpicked, though the list the browser was last sent said so already.
+    page.locator(".st-key-gallery-bar").get_by_role("button", name="Clear").click()
+    expect(page.locator(".st-key-gallery-bar").get_by_text("picked")).to_have_count(0, timeout=20_000)
+    settled(page)
+    expect(page.locator('.gallery-tile button[aria-pressed="true"]')).to_have_count(0)  # the star above ended off
     context.close()

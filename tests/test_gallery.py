@@ -3,6 +3,7 @@ the page under AppTest."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.testing.v1 import AppTest
 
 from rivya import gallery, stars, tags
@@ -275,19 +277,35 @@ def seeded_app(point_app) -> Iterator[tuple[TaskLog, list[Job]]]:
         seeded_log.close()
 
 
-def tiles(at) -> list[int]:
-    return [int(b.key.rsplit(":", 1)[1]) for b in at.button_group if b.key and b.key.startswith("gallery:tools:")]
+def tile_pages(at: AppTest) -> list:
+    """The pages of tiles drawn (``ui/tiles.py``: one element each), as AppTest holds them."""
+    return [e for e in at.get("bidi_component") if e.proto.component_name == "studio.gallery_tiles"]
 
 
-def tools(at: AppTest, job_id: int):
-    """A tile's one row of controls: Star, Full size and Pick (``st.pills``; its value is what is on)."""
-    return at.button_group(key=f"gallery:tools:{job_id}")
+def tile_data(at: AppTest) -> dict[int, dict]:
+    """Each tile drawn, by result id, as the page sent it to the browser."""
+    return {t["id"]: t for page in tile_pages(at) for t in json.loads(page.proto.json)["tiles"]}
+
+
+def tiles(at: AppTest) -> list[int]:
+    return list(tile_data(at))
+
+
+def send_press(at: AppTest, job_id: int, event: object) -> AppTest:
+    """Run the page with ``event`` as the press that ``job_id``'s page of tiles reports, as the browser sends it
+    (``ui/tiles.js``: one trigger, ``press``, on the element's events widget)."""
+    page = next(p for p in tile_pages(at) if any(t["id"] == job_id for t in json.loads(p.proto.json)["tiles"]))
+    states = at._tree.get_widget_states()  # AppTest has no class for a component: its events go as the browser's
+    trigger = states.widgets.add()
+    trigger.id = _make_trigger_id(page.proto.id, "events")
+    trigger.json_trigger_value = json.dumps([{"event": "press", "value": event}])
+    return at._run(states)
 
 
 def press(at: AppTest, job_id: int, tool: str) -> AppTest:
-    """One press on a tile's Star, Full size or Pick, as the browser sends it: that one option turned on or off."""
-    shown = tools(at, job_id).value
-    return tools(at, job_id).set_value([t for t in shown if t != tool] if tool in shown else [*shown, tool]).run()
+    """One press on a tile's Star, Full size or Pick: Star and Pick ask for the other state than the one drawn."""
+    on = tool == "full" or not tile_data(at)[job_id]["starred" if tool == "star" else "picked"]
+    return send_press(at, job_id, {"id": job_id, "tool": tool, "on": on})
 
 
 def pick(at: AppTest, job_id: int) -> AppTest:
@@ -298,7 +316,7 @@ def pick(at: AppTest, job_id: int) -> AppTest:
 
 
 def is_on(at: AppTest, job_id: int, tool: str) -> bool:
-    return tool in tools(at, job_id).value
+    return tile_data(at)[job_id]["starred" if tool == "star" else "picked"]
 
 
 def test_a_pick_redraws_only_the_selection_bar(seeded_app) -> None:
@@ -313,6 +331,24 @@ def test_a_pick_redraws_only_the_selection_bar(seeded_app) -> None:
     at.button(key="gallery:clear").click().run()  # Clear unpicks every tile: the whole results part is drawn again
     assert not is_on(at, made[-1].id, "pick") and not at.session_state[SESSION].gallery_picked
     assert len(tiles(at)) == GALLERY_PAGE_SIZE
+
+
+def test_a_press_the_page_did_not_offer_changes_nothing(seeded_app) -> None:
+    """The browser reports presses; a forged or garbled one (a tile not shown, a tool that does not exist, a value of
+    the wrong type) is dropped before anything acts on it."""
+    log, made = seeded_app
+    hidden, newest = made[0].id, made[-1].id  # the oldest is on a later page: not drawn
+    at = open_page("pages/gallery.py")
+    for event in ({"id": hidden, "tool": "star", "on": True}, {"id": hidden, "tool": "full", "on": True},
+                  {"id": str(newest), "tool": "star", "on": True}, {"id": True, "tool": "pick", "on": True},
+                  {"id": newest, "tool": "delete", "on": True}, {"id": newest, "tool": "star", "on": "yes"},
+                  {"id": newest, "tool": ["star"], "on": True}, "star", None, [newest, "star", True]):
+        send_press(at, newest, event)
+        assert not at.exception, event
+    assert stars.starred(log, [hidden, newest], "") == set()
+    assert not at.session_state[SESSION].gallery_picked and "job" not in at.query_params
+    send_press(at, newest, {"id": newest, "tool": "star", "on": True})  # the same press, well formed
+    assert stars.starred(log, [newest], "") == {newest}
 
 
 def test_page_shows_newest_and_loads_more(seeded_app) -> None:

@@ -1,0 +1,57 @@
+"""A page of Gallery tiles as one element: pictures, words and each tile's Star, Full size and Pick, drawn in the
+browser from a list (``tiles.js``, ``tiles.css``), with no Streamlit widget per tile.
+
+Why: fifteen rows of Streamlit widgets (``st.pills`` or buttons) cost the browser about 0.2 s of every grid drawn
+(a search, Load more, a visit), whatever they look like; one element holding the page costs what a picture grid
+does. A press comes back as one event, ``{"id", "tool", "on"}``, checked here before anything acts on it: the
+browser is not trusted to send a tile it was shown or a tool that exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import streamlit as st
+
+STAR, FULL, PICK = "star", "full", "pick"
+LABELS = {"star": "Star", "full": "Full size", "pick": "Pick", "group": "Star, Full size or Pick"}
+_HERE = Path(__file__).parent
+_TILES = st.components.v2.component("studio.gallery_tiles", js=(_HERE / "tiles.js").read_text(),
+                                    css=(_HERE / "tiles.css").read_text(), isolate_styles=False)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One result as its tile shows it. ``src`` is None where there is no preview (the box stays, empty)."""
+
+    id: int
+    src: str | None
+    video: bool
+    meta: str  # one line: what it is and when it was made, or why there is no preview
+    prompt: str  # two lines are shown; the whole prompt is ``alt`` (the picture's description) and in Full size
+    alt: str
+    starred: bool
+    picked: bool
+
+
+Press = Callable[[int, str, bool], None]  # (job id, STAR / FULL / PICK, on): what a press asks for
+
+
+def tile_page(tiles: list[Tile], *, key: str, on_press: Press, drawn: int) -> None:
+    """Draw ``tiles`` as one element keyed ``key``; ``on_press`` runs (as a callback, before the rerun) for each
+    valid press. ``drawn`` must differ on every draw: the browser then takes the tiles' state from this list again,
+    even where a press it made since left the list as it was (a Pick, then Clear)."""
+    shown = {t.id for t in tiles}
+
+    def pressed() -> None:
+        event = (st.session_state.get(key) or {}).get("press")
+        if not isinstance(event, dict):
+            return
+        job_id, tool, on = event.get("id"), event.get("tool"), event.get("on")
+        if type(job_id) is int and job_id in shown and tool in (STAR, FULL, PICK) and type(on) is bool:
+            on_press(job_id, tool, on)
+
+    _TILES(key=key, data={"tiles": [asdict(t) for t in tiles], "labels": LABELS, "drawn": drawn},
+           on_press_change=pressed, width="stretch")
