@@ -165,6 +165,8 @@ GALLERY_PAGE_SIZE = 15
 GALLERY_COUNT_CAP = 1000
 # The open Gallery looks at the log's change counter this often, and redraws when the results it shows changed.
 GALLERY_LIVE_SECONDS = 2.5
+# Tile picture addresses a process answers (``rivya.tile_route``): the newest made, about 600 pages of tiles, a few MB.
+TILES_KEPT = 10_000
 # Results Compare shows side by side: fewer compares nothing, more do not fit the dialog at one scale.
 MIN_COMPARED, MAX_COMPARED = 2, 4
 # Compare marks word differences only between prompts sharing at least this share of their words (difflib's ratio:

@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .constants import TILES_KEPT
 from .media import saved_media
 
 PREFIX = "tiles/"  # the route's address under the app's root; a page's tile addresses are relative to it
-TILES_KEPT = 10_000  # addresses answered: the newest made; about 600 pages of tiles, a few MB
 KEPT = {"Cache-Control": "private, max-age=31536000, immutable"}
 _made: OrderedDict[str, str] = OrderedDict()  # digest -> the thumbnail's resolved path
 _lock = threading.Lock()  # script threads add, the server's loop reads

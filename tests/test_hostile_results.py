@@ -23,6 +23,7 @@ from ui.pictures import UNREADABLE
 from ui.text import WORD_JOINER, md_escape
 
 from .conftest import APP, image_bytes, open_page
+from .test_gallery import tile_data
 from .test_media import Site, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,9 +128,11 @@ def test_a_saved_file_that_does_not_decode_shows_a_placeholder_everywhere(app_sa
     assert UNREADABLE in [w.value for w in card.warning]
     tiles = open_page("pages/gallery.py")
     assert not tiles.exception, tiles.exception
-    # The broken tile keeps a box of a preview's shape (so the grid's rows line up) and says why it is empty.
-    assert len(tiles.get("image")) == 2
-    assert any(i.caption.startswith("No preview of this result.") for e in tiles.get("image") for i in e.proto.imgs)
+    # The broken tile keeps a box of a preview's shape (ui/tiles.css, so the grid's rows line up), with no picture,
+    # and says why it is empty; the good one has its picture.
+    shown = tile_data(tiles)
+    assert shown[bad.id]["src"] is None and shown[bad.id]["meta"] == "No preview of this result."
+    assert shown[good.id]["src"] and shown[good.id]["meta"] != "No preview of this result."
     assert not open_page("pages/history.py").exception
     home = AppTest.from_file(APP, default_timeout=30).run()
     assert not home.exception and "No preview of this result." in [c.value for c in home.caption]
