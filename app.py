@@ -30,6 +30,7 @@ from rivya.live_route import live_route
 from rivya.page_route import page_routes
 from rivya.studio import Studio, close_shared, open_shared, shared_studios
 from rivya.tile_route import tile_route
+from ui.page_list import PAGES
 from ui.services import MAIN_SCRIPT, current_settings, leave_legacy_pages_mode
 
 log = logging.getLogger("imagine_studio")
@@ -201,9 +202,10 @@ def base_path() -> str:
 def page_addresses() -> list[Route]:
     """Each page's address answered with Streamlit's page plus where the app's root is (``rivya/page_route.py``).
 
-    The addresses are the files in ``pages/``, as ``st.Page`` names them; Home is also ``/``, which needs nothing.
+    The addresses are the pages' files' names (``ui/page_list.py``), as ``st.Page`` names them; Home is also ``/``,
+    which needs nothing.
     """
-    pages = sorted(path.stem for path in (MAIN_SCRIPT.parent / "pages").glob("*.py"))
+    pages = [entry.address for entry in PAGES]
     static = Path(st.__file__).parent / "static" / "index.html"
     return page_routes(static, pages, base_path())
 

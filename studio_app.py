@@ -1,6 +1,6 @@
 """Imagine Studio's frame: sign-in or password, the navigation, and the notices every page shares.
 
-Each page's layout is in its own file under ``pages/`` (Home is ``pages/home.py``).
+Each page's layout is in its own file under ``pages/``, listed in ``ui/page_list.py`` (Home is ``pages/home.py``).
 
 ``app.py`` serves this script; tests run it with ``AppTest`` (``tests/conftest.py``'s ``APP``).
 """
@@ -14,6 +14,7 @@ from ui.large_view import open_from_link
 from ui.live import WAKE_STYLE, connect, disconnect
 from ui.notices import TITLE, TOAST_STYLE, watch
 from ui.outage import log_down, page_frame
+from ui.page_list import PAGES
 from ui.services import APP_ICON, studio_or_stop
 
 
@@ -23,14 +24,7 @@ def main() -> None:
     # Every page starts with page_access(), which shows only the sign-in or password prompt until access is
     # granted; the pages are registered anyway, so a deep link still lands on its page afterwards.
     page = st.navigation(
-        [
-            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-            st.Page("pages/image.py", title="Image", icon=":material/image:"),
-            st.Page("pages/video.py", title="Video", icon=":material/movie:"),
-            st.Page("pages/explore.py", title="Explore", icon=":material/grid_view:"),
-            st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
-            st.Page("pages/history.py", title="History & credits", icon=":material/receipt_long:"),
-        ],
+        [st.Page(p.script, title=p.title, icon=p.icon, default=n == 0) for n, p in enumerate(PAGES)],
         position="sidebar" if has_access() else "hidden",
     )
     # While the job log cannot be reached, every page keeps this frame and says so in plain words (ui/outage.py).

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.routing import Match
 
 from rivya.page_route import ROOT_SCRIPT, page_routes, with_root
+from ui.page_list import PAGES
 
 INDEX = "<!DOCTYPE html><html><head><title>Streamlit</title></head><body></body></html>"
 
@@ -43,3 +44,10 @@ def test_each_page_address_is_answered_under_the_base_path(tmp_path: Path) -> No
     assert answer.status_code == 200
     assert answer.headers["cache-control"] == "no-cache"
     assert ROOT_SCRIPT in answer.body.decode()
+
+
+def test_every_page_file_is_listed_once_and_home_comes_first() -> None:
+    """One list of pages (``ui/page_list.py``) makes both the navigation and the addresses answered here."""
+    files = sorted(path.name for path in (Path(__file__).parent.parent / "pages").glob("*.py"))
+    assert sorted(Path(entry.script).name for entry in PAGES) == files
+    assert PAGES[0].address == "home"  # the default page
