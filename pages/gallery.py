@@ -24,7 +24,7 @@ from ui.large_view import hand_over, open_in_page
 from ui.outage import log_unreachable
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
-from ui.tiles import FULL, PICK, Tile, tile_page
+from ui.tiles import FULL, PICK, STAR, Press, Tile, tile_page
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
@@ -33,7 +33,8 @@ studio = page_access()  # first, whatever started this script: nothing is drawn 
 # inside a fragment; every wrapper between the grid and a tile is taken out of the layout (display: contents), so
 # every tile, on every page, is one cell of one grid. The selection bar sticks through its layout wrapper: Streamlit
 # wraps each container in one exactly its height, which would hold it in place; the bar's fragment's own two wrappers
-# are taken out of the layout for the same reason.
+# are taken out of the layout for the same reason. Streamlit puts a component's own <style> in a box beside its tiles:
+# hidden, so it takes no cell.
 MORE = '[data-testid="stHorizontalBlock"].st-key-gallery-more'  # the row: its button's box has the same key class
 TILE_MIN_PX = 160  # two tiles a row on a 390-pixel phone, five or more beside the sidebar at 1400
 STYLE = f"""<style>
@@ -53,7 +54,7 @@ STYLE = f"""<style>
 
 
 NO_PREVIEW = "No preview of this result."
-RESULTS, BAR = "gallery-results-part", "gallery-bar-part"  # fragment keys: a callback reruns one by its key (st.rerun)
+RESULTS = "gallery-results-part"  # the results part's fragment key: a callback reruns it by its key (st.rerun)
 
 
 def _reset_pages() -> None:
@@ -69,29 +70,29 @@ def _more(pages: int) -> None:
     session().gallery_pages = pages + 1
 
 
-def _press(person: str, job_id: int, tool: str, on: bool) -> None:
-    """A tile's Star, Full size or Pick was pressed (``ui/tiles.py`` checked the press): ``on`` is what it asks for.
+def _presses(person: str, presses: list[Press]) -> None:
+    """Tiles' Star, Full size or Pick were pressed (``ui/tiles.py`` checked each press): ``on`` is what each asks for.
 
-    Full size opens the large view (a page run draws it). Star and Pick show their own new state in the browser, so
-    only the selection bar is drawn again (its count, Compare, the ZIP), not the tiles; but an unstarred result
-    leaves the grid under "Favourites only", which the results part's run does.
+    Stars and picks are set as asked (one already set changes nothing), then the results part is drawn again: the bar
+    counts the picks, and the tiles show what the log and the picks hold (an unstarred result leaves the grid under
+    "Favourites only"). Full size opens the large view, which a page run draws.
     """
-    if tool == FULL:
-        open_in_page(job_id)
-        return  # the grid's run hands over to a page run (hand_over)
-    if tool == PICK:
-        picked = session().gallery_picked
-        if on and job_id not in picked:
+    picked = session().gallery_picked
+    asked_stars = {job_id: on for job_id, tool, on in presses if tool == STAR}
+    for job_id, tool, on in presses:
+        if tool == PICK and on and job_id not in picked:
             picked.append(job_id)
-        elif not on and job_id in picked:
+        elif tool == PICK and not on and job_id in picked:
             picked.remove(job_id)
-        st.rerun(BAR)
-        return
-    # Against the log, not the tile as drawn: a second press before the tiles are drawn again undoes the first.
-    if on != (job_id in stars.starred(studio.log, (job_id,), person)):
-        stars.set_star(studio.log, job_id, person, on)
-    shown_filter = session().gallery_filter
-    st.rerun(RESULTS if not on and shown_filter is not None and shown_filter.favourites_of is not None else BAR)
+    starred = stars.starred(studio.log, asked_stars, person) if asked_stars else set()
+    for job_id, on in asked_stars.items():
+        if on != (job_id in starred):
+            stars.set_star(studio.log, job_id, person, on)
+    full = [job_id for job_id, tool, _ in presses if tool == FULL]
+    if full:
+        open_in_page(full[-1])
+        return  # the grid's run hands over to a page run (hand_over)
+    st.rerun(RESULTS)
 
 
 def _compare(picked: list[int]) -> None:
@@ -183,10 +184,10 @@ def _visible_picks(shown: list[Job]) -> list[int]:
     return session().gallery_picked
 
 
-@st.fragment(key=BAR)
+@st.fragment
 def _selection_bar(count: str) -> None:
     """"3 picked · Compare · Download ZIP · Clear", kept in view at the top while the grid scrolls (CSS: sticky).
-    A part of its own: a pick redraws only this."""
+    A part of its own, so Compare's press reruns only this before handing over to the page run that opens it."""
     hand_over()  # Compare's dialog is drawn by a page run
     picked = session().gallery_picked
     ready = MIN_COMPARED <= len(picked) <= MAX_COMPARED
@@ -226,7 +227,8 @@ def results_count(shown: int, total: int) -> str:
 @st.fragment(key=RESULTS)
 def _results(person: str) -> None:
     """Selection bar and grid: a search reruns only this, not the page's frame nor the filters. The grid's pages are
-    parts of their own (``_page``, ``_after``): a star redraws one page's tiles, "Load more" sends only the new tiles."""
+    one element each (``_page``); what follows the first is a part of its own (``_after``), so "Load more" sends only the
+    new tiles. A press on a tile draws this whole part again (``_presses``)."""
     hand_over()  # the large view is drawn by a page run (studio_app.py), and so is Compare (gallery_page)
     jobs_filter = _chosen_filter(person)
     session().gallery_filter = jobs_filter
@@ -247,17 +249,11 @@ def _results(person: str) -> None:
         _after(1, pages[0].next_before, pages[1:], total, person)
 
 
-@st.fragment
 def _page(jobs: list[Job], person: str) -> None:
-    """One page of tiles: a star or Full size on one of them reruns only these."""
-    hand_over()
+    """One page of tiles, one element: a press on any of them draws the results part again (``_presses``)."""
     starred = stars.starred(studio.log, (j.id for j in jobs), person)
-    shown_filter = session().gallery_filter
-    if shown_filter is not None and shown_filter.favourites_of is not None and len(starred) < len(jobs):
-        st.rerun()  # a result unstarred under "Favourites only" leaves the grid, as the whole page would have it
-    session().tile_draws += 1
     tile_page([_tile(job, job.id in starred) for job in jobs], key=f"gallery-tiles-{jobs[0].id}",
-              on_press=functools.partial(_press, person), drawn=session().tile_draws)
+              on_press=functools.partial(_presses, person))
 
 
 @st.fragment

@@ -4,15 +4,18 @@ The Gallery draws its tiles in the browser from a list (``ui/tiles.py``), not as
 pictures need addresses of their own. As ``st.image``'s, an address is the SHA-256 of the picture's bytes, made only
 by the server for a tile it is drawing, and answered only for pictures it made one for (kept here, the newest
 ``TILES_KEPT``): never a file by name. So identical pictures share one address, which the browser fetches once and
-keeps (a digest names its bytes for ever: ``immutable``).
+keeps (a digest names its bytes for ever: ``immutable``). Each answer is checked against its digest, so a thumbnail
+rewritten (or swapped for a link) after it was drawn is never served under the old address.
 
 The list is the process's own: behind a load balancer, a page's requests must reach the replica that drew it, which
 Streamlit's websocket and ``/media`` already require. After a restart, an open page's old addresses answer 404
-until it is drawn again (a reconnecting page is).
+until it is drawn again (a reconnecting page is). Unlike ``/media``'s, an address outlives its session: it is kept
+until newer ones push it out, and it names only a thumbnail that whoever holds the address was shown.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import threading
@@ -20,7 +23,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .constants import TILES_KEPT
@@ -57,15 +60,26 @@ def tile_address(thumbnail: Path, media_dir: Path) -> str | None:
     return f"{PREFIX}{digest}.jpg"
 
 
+def _read(path: str) -> bytes | None:
+    """A thumbnail's bytes (a few KB), or None if it is gone."""
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return None
+
+
 def tile_route(base_path: str = "") -> Route:
     """The route, under ``base_path`` (Streamlit's ``server.baseUrlPath``)."""
 
     async def picture(request: Request) -> Response:
+        digest = request.path_params["digest"]
         with _lock:
-            path = _made.get(request.path_params["digest"])
-        if path is None or not Path(path).is_file():
+            path = _made.get(digest)
+        data = await asyncio.to_thread(_read, path) if path is not None else None
+        # Only the bytes the address names: a file rewritten, or swapped for a link, since it was drawn is not served.
+        if data is None or hashlib.sha256(data).hexdigest() != digest:
             return PlainTextResponse("Not found.", 404)
-        return FileResponse(path, media_type="image/jpeg", headers=KEPT)
+        return Response(data, media_type="image/jpeg", headers=KEPT)
 
     root = base_path.strip("/")
     return Route(f"/{root + '/' if root else ''}{PREFIX}{{digest}}.jpg", picture, methods=["GET", "HEAD"])

@@ -86,7 +86,6 @@ class Session:
     # -- the Gallery page
     gallery_pages: int = 1  # how many pages "Load more" has shown
     gallery_picked: list[int] = field(default_factory=list)  # ids picked for Compare, in the order they were picked
-    tile_draws: int = 0  # the Gallery's tile pages drawn: each draw tells the browser to take their state anew
     gallery_comparing: list[int] | None = None  # set by Compare: the ids shown side by side until it is closed
     gallery_filter: GalleryFilter | None = None  # the filters the grid last ran with: the large view's previous / next
     # (log change counter, ids shown) as the grid last drew them: the live watcher reruns the page when they differ

@@ -1,6 +1,7 @@
 // The Gallery's tiles: one page of results drawn here from data, with no Streamlit widget of their own (ui/tiles.py).
 // Star and Pick show their new state at once and tell the server what the person wants (on or off, not "toggle"),
-// so a double press ends where the person left it; Full size asks for the large view.
+// so a double press ends where the person left it; Full size asks for the large view. The server then draws the
+// tiles again (pages/gallery.py), so what they show is always what it holds.
 const SVG = 'xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true"';
 const STAR = "12,2.8 14.5,9.4 21.5,9.7 16,14.1 17.9,20.9 12,17 6.1,20.9 8,14.1 2.5,9.7 9.5,9.4";
 const ICONS = {
@@ -62,7 +63,13 @@ export default function ({ parentElement, data, setTriggerValue }) {
     root.className = "gallery-tiles";
     parentElement.appendChild(root);
   }
-  root.replaceChildren(...data.tiles.map((t) => tile(t, data.labels)));
+  // A new draw is the server's state: the tiles are built from it, and the presses made since the last one are
+  // forgotten (it holds them). The same draw again (a theme change) keeps what was pressed since.
+  if (root.dataset.drawn !== data.drawn) {
+    root.dataset.drawn = data.drawn;
+    root.replaceChildren(...data.tiles.map((t) => tile(t, data.labels)));
+    root.pending = new Map();
+  }
   root.onclick = (event) => {
     const b = event.target.closest("button[data-tool]");
     if (!b || !root.contains(b)) return;
@@ -73,7 +80,13 @@ export default function ({ parentElement, data, setTriggerValue }) {
       on = b.getAttribute("aria-pressed") !== "true";
       b.setAttribute("aria-pressed", String(on));
       if (tool === "star") b.innerHTML = on ? ICONS.starred : ICONS.star;
+      root.pending.set(`${id}:${tool}`, { id, tool, on });
     }
-    setTriggerValue("press", { id, tool, on });
+    // Every press since the last draw goes with each one: Streamlit keeps only the newest event sent while a run is
+    // under way, so two quick presses on two tiles would otherwise lose the first. Each says on or off, so one the
+    // server has already applied changes nothing.
+    const presses = [...root.pending.values()];
+    if (tool === "full") presses.push({ id, tool, on });
+    setTriggerValue("press", presses);
   };
 }

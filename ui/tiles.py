@@ -3,12 +3,14 @@ browser from a list (``tiles.js``, ``tiles.css``), with no Streamlit widget per 
 
 Why: fifteen rows of Streamlit widgets (``st.pills`` or buttons) cost the browser about 0.2 s of every grid drawn
 (a search, Load more, a visit), whatever they look like; one element holding the page costs what a picture grid
-does. A press comes back as one event, ``{"id", "tool", "on"}``, checked here before anything acts on it: the
-browser is not trusted to send a tile it was shown or a tool that exists.
+does. A press comes back as a list of ``{"id", "tool", "on"}``, each press made on the page since it was drawn
+(``tiles.js`` says why), every entry checked here before anything acts on it: the browser is not trusted to send a
+tile it was shown or a tool that exists.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 STAR, FULL, PICK = "star", "full", "pick"
-LABELS = {"star": "Star", "full": "Full size", "pick": "Pick", "group": "Star, Full size or Pick"}
+LABELS = {STAR: "Star", FULL: "Full size", PICK: "Pick", "group": "Star, Full size or Pick"}
 _HERE = Path(__file__).parent
 _TILES = st.components.v2.component("studio.gallery_tiles", js=(_HERE / "tiles.js").read_text(),
                                     css=(_HERE / "tiles.css").read_text(), isolate_styles=False)
@@ -36,22 +38,30 @@ class Tile:
     picked: bool
 
 
-Press = Callable[[int, str, bool], None]  # (job id, STAR / FULL / PICK, on): what a press asks for
+Press = tuple[int, str, bool]  # (job id, STAR / FULL / PICK, on): what a press asks for
 
 
-def tile_page(tiles: list[Tile], *, key: str, on_press: Press, drawn: int) -> None:
-    """Draw ``tiles`` as one element keyed ``key``; ``on_press`` runs (as a callback, before the rerun) for each
-    valid press. ``drawn`` must differ on every draw: the browser then takes the tiles' state from this list again,
-    even where a press it made since left the list as it was (a Pick, then Clear)."""
+def _checked(entry: object, shown: set[int]) -> Press | None:
+    """One reported press, if it names a tile drawn on this page, a tool and on or off; else None."""
+    if not isinstance(entry, dict):
+        return None
+    job_id, tool, on = entry.get("id"), entry.get("tool"), entry.get("on")
+    if type(job_id) is int and job_id in shown and tool in (STAR, FULL, PICK) and type(on) is bool:
+        return job_id, tool, on
+    return None
+
+
+def tile_page(tiles: list[Tile], *, key: str, on_press: Callable[[list[Press]], None]) -> None:
+    """Draw ``tiles`` as one element keyed ``key``; ``on_press`` runs (as a callback, before the rerun) with the valid
+    presses reported, in the order they were made. Each draw is new to the browser, even with the same tiles: it
+    then takes the tiles' state from this list again (a Pick, then Clear, sends the same list twice)."""
     shown = {t.id for t in tiles}
 
     def pressed() -> None:
-        event = (st.session_state.get(key) or {}).get("press")
-        if not isinstance(event, dict):
-            return
-        job_id, tool, on = event.get("id"), event.get("tool"), event.get("on")
-        if type(job_id) is int and job_id in shown and tool in (STAR, FULL, PICK) and type(on) is bool:
-            on_press(job_id, tool, on)
+        reported = (st.session_state.get(key) or {}).get("press")
+        presses = [p for e in reported if (p := _checked(e, shown))] if isinstance(reported, list) else []
+        if presses:
+            on_press(presses)
 
-    _TILES(key=key, data={"tiles": [asdict(t) for t in tiles], "labels": LABELS, "drawn": drawn},
+    _TILES(key=key, data={"tiles": [asdict(t) for t in tiles], "labels": LABELS, "drawn": secrets.token_hex(8)},
            on_press_change=pressed, width="stretch")
