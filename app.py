@@ -202,10 +202,10 @@ def base_path() -> str:
 def page_addresses() -> list[Route]:
     """Each page's address answered with Streamlit's page plus where the app's root is (``rivya/page_route.py``).
 
-    The addresses are the pages' files' names (``ui/page_list.py``), as ``st.Page`` names them; Home is also ``/``,
-    which needs nothing.
+    The addresses are the pages' files' names (``ui/page_list.py``), as ``st.Page`` names them; the default page
+    (Home) is ``/``, which needs nothing (Streamlit knows no ``/home``).
     """
-    pages = [entry.address for entry in PAGES]
+    pages = [entry.address for entry in PAGES[1:]]
     static = Path(st.__file__).parent / "static" / "index.html"
     return page_routes(static, pages, base_path())
 

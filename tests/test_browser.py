@@ -246,6 +246,7 @@ def test_the_pages_addresses_carry_the_root_script_and_home_is_streamlits_own(ap
         answer = requests.get(f"{app.url}/{path}?job=1", timeout=30)
         assert answer.status_code == 200 and ROOT_SCRIPT in answer.text
     assert ROOT_SCRIPT not in requests.get(app.url, timeout=30).text  # Home, at the root, needs nothing
+    assert ROOT_SCRIPT not in requests.get(f"{app.url}/home", timeout=30).text  # and Streamlit knows no /home
     assert requests.get(f"{app.url}/history/_stcore/health", timeout=30).status_code == 404
 
 
