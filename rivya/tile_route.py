@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import os
+import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -48,8 +50,8 @@ def tile_address(thumbnail: Path, media_dir: Path) -> str | None:
     if shown is None:
         return None
     try:
-        stat = shown.stat()
-        digest = _digest(str(shown), stat.st_size, stat.st_mtime_ns)
+        info = shown.stat()
+        digest = _digest(str(shown), info.st_size, info.st_mtime_ns)
     except OSError:
         return None
     with _lock:
@@ -60,12 +62,18 @@ def tile_address(thumbnail: Path, media_dir: Path) -> str | None:
     return f"{PREFIX}{digest}.jpg"
 
 
-def _read(path: str) -> bytes | None:
-    """A thumbnail's bytes (a few KB), or None if it is gone."""
+def _read(path: str, limit: int = 1 << 20) -> bytes | None:
+    """A thumbnail's bytes (a few KB; at most ``limit``), or None unless it is still a regular file, not a link: what
+    is at the path now is read without following a link or waiting on a pipe (its digest is checked after)."""
     try:
-        return Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return fh.read(limit) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        except OSError:
+            return None
 
 
 def tile_route(base_path: str = "") -> Route:

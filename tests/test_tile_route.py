@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from pathlib import Path
 
 from starlette.requests import Request
@@ -44,7 +45,7 @@ def test_a_thumbnail_rewritten_or_swapped_for_a_link_after_it_was_drawn_is_not_s
     secret = tmp_path / "secret.txt"
     secret.write_bytes(b"private")
     route = tile_route()
-    for change in ("rewrite", "link"):
+    for change in ("rewrite", "link", "pipe"):
         thumb = media / f"{change}.jpg"
         thumb.write_bytes(f"\xff\xd8 {change}".encode())
         address = tile_address(thumb, media)
@@ -53,5 +54,8 @@ def test_a_thumbnail_rewritten_or_swapped_for_a_link_after_it_was_drawn_is_not_s
             thumb.write_bytes(b"\xff\xd8 other bytes")
         else:
             thumb.unlink()
-            thumb.symlink_to(secret)
+            if change == "link":
+                thumb.symlink_to(secret)
+            else:
+                os.mkfifo(thumb)  # read, it would wait for a writer for ever
         assert answer(route, f"/{address}")[0] == 404, change
