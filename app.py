@@ -194,9 +194,11 @@ def studio() -> Studio:
     return open_shared(current_settings())
 
 
-def base_path() -> str:
-    """Streamlit's ``server.baseUrlPath``, read when ``app.py`` is imported (Streamlit loads its config before)."""
-    return str(st_config.get_option("server.baseUrlPath") or "")
+def route_prefix() -> str:
+    """Where the app's own routes live: ``""``, or ``"/<root>"`` under Streamlit's ``server.baseUrlPath`` (read when
+    ``app.py`` is imported; Streamlit loads its config before)."""
+    root = str(st_config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{root}" if root else ""
 
 
 def page_addresses() -> list[Route]:
@@ -207,9 +209,9 @@ def page_addresses() -> list[Route]:
     """
     pages = [entry.address for entry in PAGES[1:]]
     static = Path(st.__file__).parent / "static" / "index.html"
-    return page_routes(static, pages, base_path())
+    return page_routes(static, pages, route_prefix())
 
 
 app = st.App(MAIN_SCRIPT, lifespan=lifespan,
              routes=[hook_route(studio), live_route(studio, session_alive),
-                     tile_route(base_path()), *page_addresses()])
+                     tile_route(route_prefix()), *page_addresses()])

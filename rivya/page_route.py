@@ -37,8 +37,9 @@ def with_root(index_html: str) -> str | None:
     return index_html[:at] + ROOT_SCRIPT + index_html[at:]
 
 
-def page_routes(index_html: Path, pages: Iterable[str], base_path: str = "") -> list[Route]:
-    """One route per page address (under ``base_path``, Streamlit's ``server.baseUrlPath``), answering the page.
+def page_routes(index_html: Path, pages: Iterable[str], prefix: str = "") -> list[Route]:
+    """One route per page address under ``prefix`` (``""`` or ``"/<root>"``: Streamlit's ``server.baseUrlPath``),
+    answering the page.
 
     No route when Streamlit's page cannot be read or changed (a development build serves its own): Streamlit then
     answers these addresses itself, as before.
@@ -53,6 +54,4 @@ def page_routes(index_html: Path, pages: Iterable[str], base_path: str = "") -> 
     async def answer(_request: Request) -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
-    root = base_path.strip("/")
-    prefix = f"/{root}" if root else ""
     return [Route(f"{prefix}/{name}", answer, methods=["GET"]) for name in pages]

@@ -76,8 +76,8 @@ def _read(path: str, limit: int = 1 << 20) -> bytes | None:
             return None
 
 
-def tile_route(base_path: str = "") -> Route:
-    """The route, under ``base_path`` (Streamlit's ``server.baseUrlPath``)."""
+def tile_route(prefix: str = "") -> Route:
+    """The route, under ``prefix`` (``""`` or ``"/<root>"``: Streamlit's ``server.baseUrlPath``)."""
 
     async def picture(request: Request) -> Response:
         digest = request.path_params["digest"]
@@ -89,5 +89,4 @@ def tile_route(base_path: str = "") -> Route:
             return PlainTextResponse("Not found.", 404)
         return Response(data, media_type="image/jpeg", headers=KEPT)
 
-    root = base_path.strip("/")
-    return Route(f"/{root + '/' if root else ''}{PREFIX}{{digest}}.jpg", picture, methods=["GET", "HEAD"])
+    return Route(f"{prefix}/{PREFIX}{{digest}}.jpg", picture, methods=["GET", "HEAD"])

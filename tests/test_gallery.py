@@ -282,9 +282,14 @@ def tile_pages(at: AppTest) -> list:
     return [e for e in at.get("bidi_component") if e.proto.component_name == "studio.gallery_tiles"]
 
 
+def tiles_of(page) -> list[dict]:
+    """One page's tiles, as it sent them to the browser."""
+    return json.loads(page.proto.json)["tiles"]
+
+
 def tile_data(at: AppTest) -> dict[int, dict]:
-    """Each tile drawn, by result id, as the page sent it to the browser."""
-    return {t["id"]: t for page in tile_pages(at) for t in json.loads(page.proto.json)["tiles"]}
+    """Each tile drawn, by result id, as its page sent it to the browser."""
+    return {t["id"]: t for page in tile_pages(at) for t in tiles_of(page)}
 
 
 def tiles(at: AppTest) -> list[int]:
@@ -297,7 +302,7 @@ def send_press(at: AppTest, job_id: int, event: object) -> AppTest:
 
     AppTest has no class for a component, so this builds the browser's message with Streamlit's own private helpers
     (``_tree``, ``_run``, ``_make_trigger_id``): a Streamlit upgrade that moves them fails here first."""
-    page = next(p for p in tile_pages(at) if any(t["id"] == job_id for t in json.loads(p.proto.json)["tiles"]))
+    page = next(p for p in tile_pages(at) if any(t["id"] == job_id for t in tiles_of(p)))
     states = at._tree.get_widget_states()
     trigger = states.widgets.add()
     trigger.id = _make_trigger_id(page.proto.id, "events")

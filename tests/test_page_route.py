@@ -6,12 +6,23 @@ import asyncio
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.routing import Match
+from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from rivya.page_route import ROOT_SCRIPT, page_routes, with_root
 from ui.page_list import PAGES
 
 INDEX = "<!DOCTYPE html><html><head><title>Streamlit</title></head><body></body></html>"
+
+
+def get(routes: list[Route], path: str) -> Response | None:
+    """What the first of ``routes`` matching a GET of ``path`` answers, or None if none matches (the server's 404)."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b"", "headers": []}
+    for route in routes:
+        matched, child = route.matches(scope)
+        if matched == Match.FULL:
+            return asyncio.run(route.endpoint(Request({**scope, **child})))
+    return None
 
 
 def test_the_root_script_comes_first_in_the_head_and_nothing_else_changes() -> None:
@@ -31,17 +42,10 @@ def test_without_a_page_to_change_streamlit_answers_the_addresses_itself(tmp_pat
 def test_each_page_address_is_answered_under_the_base_path(tmp_path: Path) -> None:
     index = tmp_path / "index.html"
     index.write_text(INDEX)
-    routes = page_routes(index, ["gallery", "history"], "/studio/")
-
-    def matched(path: str) -> list:
-        scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b"", "headers": []}
-        return [route for route in routes if route.matches(scope)[0] == Match.FULL]
-
-    assert matched("/history") == [] and matched("/studio/explore") == []  # only the pages named, under the base
-    (route,) = matched("/studio/history")
-    answer = asyncio.run(route.endpoint(Request({"type": "http", "method": "GET", "path": "/studio/history",
-                                                 "headers": [], "query_string": b""})))
-    assert answer.status_code == 200
+    routes = page_routes(index, ["gallery", "history"], "/studio")
+    assert get(routes, "/history") is None and get(routes, "/studio/explore") is None  # only the pages named, under the base
+    answer = get(routes, "/studio/history")
+    assert answer is not None and answer.status_code == 200
     assert answer.headers["cache-control"] == "no-cache"
     assert ROOT_SCRIPT in answer.body.decode()
 

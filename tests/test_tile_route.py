@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 from pathlib import Path
 
-from starlette.requests import Request
-from starlette.routing import Match, Route
+from starlette.routing import Route
 
 from rivya.tile_route import tile_address, tile_route
+
+from .test_page_route import get
 
 
 def answer(route: Route, path: str) -> tuple[int, bytes]:
     """What the route answers a GET of ``path`` (404 where it does not match, as the server would)."""
-    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b"", "headers": []}
-    matched, child = route.matches(scope)
-    if matched != Match.FULL:
-        return 404, b""
-    response = asyncio.run(route.endpoint(Request({**scope, **child})))
-    return response.status_code, response.body
+    response = get([route], path)
+    return (404, b"") if response is None else (response.status_code, response.body)
 
 
 def test_a_drawn_thumbnail_is_served_under_the_base_path_by_its_digest_only(tmp_path: Path) -> None:
@@ -30,7 +26,7 @@ def test_a_drawn_thumbnail_is_served_under_the_base_path_by_its_digest_only(tmp_
     thumb.write_bytes(b"\xff\xd8 a thumbnail")
     address = tile_address(thumb, media)
     assert address == f"tiles/{hashlib.sha256(thumb.read_bytes()).hexdigest()}.jpg"
-    route = tile_route("/studio/")
+    route = tile_route("/studio")
     assert answer(route, f"/studio/{address}") == (200, thumb.read_bytes())
     assert answer(route, f"/{address}")[0] == 404  # only under the base path
     assert answer(route, f"/studio/tiles/{'0' * 64}.jpg")[0] == 404  # no address made for it
