@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -188,6 +190,22 @@ def parent_of(block: Any, wanted: Callable[[Any], bool]) -> Any:
             if found is not None:
                 return found
     return None
+
+
+def figures(at: AppTest) -> dict[str, str]:
+    """Every figure shown, label to value: ``st.metric``'s and the figure rows History draws as HTML (ui/figures.py)."""
+    shown = {m.label: m.value for m in at.metric}
+    for block in at.html:
+        for label, value in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", block.value):
+            shown[html.unescape(label)] = html.unescape(value)
+    return shown
+
+
+def figure_text(at: AppTest) -> str:
+    """The words of History's figure rows (labels, values, the lines under them), one line each, as a reader sees."""
+    rows = [block.value for block in at.html if 'class="studio-figures"' in block.value]
+    words = [re.sub(r"<[^>]+>", "\n", re.sub(r"<style>.*?</style>", "", row)) for row in rows]
+    return "\n".join(line.strip() for text in words for line in html.unescape(text).splitlines() if line.strip())
 
 
 def open_page(page: str) -> AppTest:

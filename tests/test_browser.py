@@ -318,11 +318,12 @@ def test_a_deep_link_to_a_fresh_server_shows_only_the_password_prompt(browser: B
         pg.wait_for_timeout(1000)
         expect(pg.locator("h1")).to_have_text(["Imagine Studio"])
         expect(pg.get_by_test_id("stDataFrame")).to_have_count(0)
-        expect(pg.get_by_test_id("stMetric")).to_have_count(0)
+        expect(pg.locator(".studio-figures")).to_have_count(0)  # History's figures (ui/figures.py), drawn after it
         expect(pg.get_by_test_id("stSidebarNav")).to_have_count(0)
         prompt.fill("correct horse")
         pg.get_by_role("button", name="Enter").click()
         expect(pg.get_by_role("heading", name="History & credits")).to_be_visible(timeout=30_000)
+        expect(pg.locator(".studio-figures").get_by_text("Credit balance")).to_be_visible()
         expect(pg.get_by_test_id("stSidebarNav").get_by_role("link", name="Image")).to_be_visible()
     finally:
         context.close()

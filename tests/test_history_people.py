@@ -19,7 +19,7 @@ from rivya.stars import set_star
 from ui.history import TABLE
 from ui.text import md_escape
 
-from .conftest import APP, FAST_TIMING, image_bytes, parent_of
+from .conftest import APP, FAST_TIMING, figure_text, figures, image_bytes, parent_of
 from .test_history import SQLITE_ONLY, app_log, download_bytes, keep_media_manager  # noqa: F401 - an autouse fixture
 
 ISSUER = "https://id.example"
@@ -113,20 +113,20 @@ def test_without_sign_in_favourites_are_the_teams_and_there_is_no_mine(seeded: l
     assert at.pills(key="history:only").options == ["Favourites", "Grids"]
     at.pills(key="history:only").set_value(["Favourites"]).run()
     assert table_ids(at, seeded) == [seeded[2]]
-    labels = {m.label for m in at.metric}
+    labels = set(figures(at))
     assert "Your spend today" not in labels and "Your budget used today" not in labels
     assert "Spend per person" not in [t.label for t in at.tabs]
 
 
 def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
     at = history(ANA)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = figures(at)
     assert (metrics["Your spend today"], metrics["Your spend, last 7 days"], metrics["Your spend, all time"]) == ("4", "14", "16")
     assert metrics["Your budget used today"] == "4 / 50" and metrics["Team budget used today"] == "18 / 100"
-    captions = [c.value for c in at.caption]
-    assert captions.count("Resets at midnight") == 2
+    notes = figure_text(at).splitlines()
+    assert notes.count("Resets at midnight") == 2
     # One calendar: the team's "Spent today" counts the days the team budget does, and says whose days they are.
-    assert " ".join(captions).count("Days run midnight to midnight, America/Los_Angeles.") == 1
+    assert notes.count("Days run midnight to midnight, America/Los_Angeles.") == 1
     assert metrics["Spent today"] == "18"
     assert "Spend per person" in [t.label for t in at.tabs]
     assert len(at.dataframe) == 1  # the table per person is built only while its tab is open
@@ -140,7 +140,7 @@ def test_own_spend_budgets_and_the_admins_table(seeded: list[int]) -> None:
     ]  # Ana's rows are keyed by her hashed id: the table names her, and shows no account codes
     bo = history(BO)
     assert "Spend per person" not in [t.label for t in bo.tabs]  # only ADMINS see everyone's spend
-    assert {m.label: m.value for m in bo.metric}["Your spend today"] == "10"
+    assert figures(bo)["Your spend today"] == "10"
 
 
 @SQLITE_ONLY
@@ -212,9 +212,9 @@ def test_table_columns_status_words_and_the_selected_jobs_card(seeded: list[int]
 @SQLITE_ONLY
 def test_figures_wrap_and_the_charts_name_their_measures(seeded: list[int]) -> None:
     at = history(None)
-    row = parent_of(at.main, lambda node: getattr(node, "label", None) == "Spent today")
+    row = next(block.value for block in at.html if "<dt>Spent today</dt>" in block.value)
     # A wrapping row, not five columns (which a phone stacks one per row): the figures go two per row there.
-    assert row.type == "flex_container" and row.proto.flex_container.wrap and len(row.children) == 5
+    assert row.count('class="studio-figure"') == 5 and ".studio-figures{display:flex;flex-wrap:wrap" in row
     at.session_state["history:tab"] = "Charts"
     at.run()
     import json
@@ -252,11 +252,11 @@ def test_a_subject_that_looks_like_an_email_is_not_that_person(seeded: list[int]
 
     refused = history(NOT_ANA)  # the allow-list matches verified emails only
     assert "did not include an email address your provider has verified" in refused.error[0].value
-    assert [b.label for b in refused.button] == ["Sign out"] and not refused.metric and not refused.dataframe
+    assert [b.label for b in refused.button] == ["Sign out"] and not figures(refused) and not refused.dataframe
     at = history(NOT_ANA, ALLOW_ANY_ACCOUNT=True)
     assert f"Signed in as **{md_escape('Account ana@example.com')}**" in [c.value for c in at.sidebar.caption]  # no admin
     assert "Spend per person" not in [t.label for t in at.tabs]
-    assert {m.label: m.value for m in at.metric}["Your spend, all time"] == "0"
+    assert figures(at)["Your spend, all time"] == "0"
     at.pills(key="history:only").set_value(["Favourites"]).run()
     assert shown(at).startswith("0 of 5 jobs")  # Ana starred two; none of them are this account's
     at.pills(key="history:only").set_value(["Mine"]).run()
@@ -273,7 +273,7 @@ def test_an_account_outside_the_allow_list_sees_plain_words_and_sign_out(seeded:
         at = history(user)
         assert not at.exception and "is open to its team only" in at.error[0].value
         assert [b.label for b in at.button] == ["Sign out"] and [t.value for t in at.title] == ["Imagine Studio"]
-        assert not at.metric and not at.dataframe and not at.sidebar.caption and not at.tabs
+        assert not figures(at) and not at.dataframe and not at.sidebar.caption and not at.tabs
     assert "Sign out" in [b.label for b in history(ANA).sidebar.button]  # a listed, verified email comes in
 
 
@@ -284,7 +284,7 @@ def test_sign_in_without_an_allow_list_refuses_to_start(seeded: list[int]) -> No
     at.run()
     assert not at.exception and "Imagine Studio cannot start" in at.error[0].value
     assert md_escape("set ALLOWED_EMAIL_DOMAINS or ALLOWED_EMAILS") in at.error[0].value
-    assert not at.metric and not at.button and not at.sidebar.caption
+    assert not figures(at) and not at.button and not at.sidebar.caption
 
 
 def test_maker_names_never_show_a_hashed_id() -> None:

@@ -18,7 +18,7 @@ from ui.notices import Finished, Watch, shows, title, to_tell, toast_text
 from ui.session import SESSION
 
 from .browser_support import free_port
-from .conftest import APP, ROOT
+from .conftest import APP, ROOT, figures
 from .test_tasklog import explain, statements
 
 
@@ -227,7 +227,7 @@ def test_with_sign_in_configured_a_page_shows_only_the_sign_in_prompt(app_sandbo
     at.run()
     assert not at.exception
     assert [b.label for b in at.button] == ["Sign in"] and [t.value for t in at.title] == ["Imagine Studio"]
-    assert not at.metric and not at.text_area and not at.toggle and not at.sidebar.get("page_link")
+    assert not figures(at) and not at.text_area and not at.toggle and not at.sidebar.get("page_link")
 
 
 def test_a_provider_that_does_not_answer_gets_a_plain_message_never_the_page(app_sandbox: Sandbox) -> None:
@@ -239,7 +239,7 @@ def test_a_provider_that_does_not_answer_gets_a_plain_message_never_the_page(app
     at.button[0].click().run()
     assert not at.exception
     assert "sign-in service is not answering" in at.error[0].value
-    assert [b.label for b in at.button] == ["Sign in"] and not at.metric and not at.text_area
+    assert [b.label for b in at.button] == ["Sign in"] and not figures(at) and not at.text_area
 
 
 def test_a_signed_in_person_is_named_and_told_about_their_jobs_from_other_tabs(
@@ -256,7 +256,7 @@ def test_a_signed_in_person_is_named_and_told_about_their_jobs_from_other_tabs(
     at.run()
     assert not at.exception
     assert "Signed in as **Ada Lovelace** · admin" in [c.value for c in at.sidebar.caption]
-    assert "Sign out" in [b.label for b in at.sidebar.button] and at.metric
+    assert "Sign out" in [b.label for b in at.sidebar.button] and figures(at)
     studio_log = get_studio().log
     job = add(studio_log, "elsewhere", session="another tab", person=person_id("https://id.example", "a1"))
     end(studio_log, job, "failed")
@@ -272,4 +272,4 @@ def test_a_sign_in_that_names_nobody_opens_nothing(app_sandbox: Sandbox) -> None
     at.user = {"is_logged_in": True, "name": ""}  # the provider's token carried neither email nor subject
     at.run()
     assert not at.exception and "did not say who you are" in at.error[0].value
-    assert [b.label for b in at.button] == ["Sign out"] and not at.metric and not at.sidebar.get("page_link")
+    assert [b.label for b in at.button] == ["Sign out"] and not figures(at) and not at.sidebar.get("page_link")

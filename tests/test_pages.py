@@ -11,7 +11,7 @@ from rivya.catalog import MODELS
 from rivya.sandbox import Sandbox
 from ui.session import SESSION
 
-from .conftest import APP, creates, open_page, wait_for
+from .conftest import APP, creates, figures, open_page, wait_for
 
 
 @pytest.mark.parametrize(("page", "model"), [("pages/image.py", "grok-imagine"), ("pages/video.py", "grok-imagine-video")])
@@ -153,7 +153,7 @@ def test_the_form_survives_visiting_another_page(app_sandbox: Sandbox) -> None:
 def test_home_shows_backend_balance_and_recent_results(app_sandbox: Sandbox) -> None:
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = figures(at)
     assert metrics["Connected to"] == "Rivya API" and metrics["Credit balance"] == "1,000"
     links = [link.proto.label for link in at.get("page_link")]
     assert links[:2] == ["Make an image", "Make a video"]
@@ -169,7 +169,7 @@ def test_a_bad_key_gets_plain_words_not_a_traceback(point_app) -> None:
         at.run()
         assert not at.exception
         assert any("The API key was not accepted." in c.value for c in at.caption)
-        shown = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "metric") for e in at.get(kind)]
+        shown = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "metric", "html") for e in at.get(kind)]
         assert shown and all("rvya_sk_not_a_real_key" not in str(v) for v in shown)
 
 

@@ -34,7 +34,7 @@ from ui.access import OWN_KEY_MARK
 from ui.services import get_studio, read_secrets
 from ui.text import md_escape
 
-from .conftest import APP, FAST_POLLS, FAST_TIMING, PAGE_SCRIPTS, ROOT, image_bytes
+from .conftest import APP, FAST_POLLS, FAST_TIMING, PAGE_SCRIPTS, ROOT, figures, image_bytes
 from .test_jobs import follow
 
 SHARED_KEY = "rvya_sk_shared_team_key_7d41c0"
@@ -50,7 +50,7 @@ def app_env(point_app) -> Iterator[Sandbox]:
 
 
 def shown_text(at: AppTest) -> str:
-    kinds = ("markdown", "caption", "error", "warning", "info", "success", "metric", "text", "code", "title")
+    kinds = ("markdown", "caption", "error", "warning", "info", "success", "metric", "html", "text", "code", "title")
     return " ".join(str(e.value) for kind in kinds for e in at.get(kind))
 
 
@@ -114,7 +114,7 @@ def test_personal_key_is_for_one_session_only(app_env: Sandbox) -> None:
     assert "This API key has been revoked." in shown_text(at)
     at.text_input(key="key:input").input(PERSONAL_KEY)
     at.button(key="key:use").click().run()
-    assert {m.label: m.value for m in at.metric}["Credit balance"] == "1,000"
+    assert figures(at)["Credit balance"] == "1,000"
     assert PERSONAL_KEY not in shown_text(at)
     assert all(PERSONAL_KEY not in repr(at.session_state[k]) for k in at.session_state)
     other = AppTest.from_file(APP, default_timeout=30)
@@ -135,7 +135,7 @@ def test_a_wrong_personal_key_is_refused_in_plain_words(app_env: Sandbox) -> Non
     at.text_input(key="key:input").input("rvya_sk_typo")
     at.button(key="key:use").click().run()
     assert "The API key was not accepted." in shown_text(at) and "rvya_sk_typo" not in shown_text(at)
-    assert {m.label: m.value for m in at.metric}["Credit balance"] == "1,000"
+    assert figures(at)["Credit balance"] == "1,000"
 
 
 def test_released_personal_key_is_dropped_after_its_jobs_finish(app_env: Sandbox, tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ def test_a_malformed_secrets_file_stops_the_app_and_names_the_file_only_in_the_s
     assert not at.exception and "Imagine Studio cannot start" in at.error[0].value
     assert md_escape("the secrets file could not be read (Illegal character") in at.error[0].value
     assert str(tmp_path) not in at.error[0].value and md_escape(str(tmp_path)) not in at.error[0].value
-    assert not at.info and not at.metric  # no demo banner: the app did not fall back to the sandbox
+    assert not at.info and not figures(at)  # no demo banner: the app did not fall back to the sandbox
 
 
 def test_a_reloaded_tab_that_used_its_own_key_must_choose_who_pays(app_env: Sandbox) -> None:
@@ -298,14 +298,14 @@ def test_pages_render_nothing_until_the_password(app_env: Sandbox, monkeypatch: 
     monkeypatch.setenv("APP_PASSWORD", "correct horse")
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
-    assert not at.metric and [t.value for t in at.title] == ["Imagine Studio"]
+    assert not figures(at) and [t.value for t in at.title] == ["Imagine Studio"]
     assert not at.sidebar.get("page_link") and not at.get("text_area")
     at.text_input(key="access:password").input("wrong")
     at.button[0].click().run()
-    assert "not right" in at.error[0].value and not at.metric
+    assert "not right" in at.error[0].value and not figures(at)
     at.text_input(key="access:password").input("correct horse")
     at.button[0].click().run()
-    assert {m.label for m in at.metric} >= {"Credit balance"}
+    assert set(figures(at)) >= {"Credit balance"}
     at.switch_page("pages/image.py").run()
     assert at.get("text_area")  # the Image page's form is there now
 
@@ -336,11 +336,11 @@ def test_a_page_run_alone_shows_only_the_password_prompt(app_env: Sandbox, monke
     at = AppTest.from_file(str(ROOT / page), default_timeout=30)
     at.run()
     assert [t.value for t in at.title] == ["Imagine Studio"] and [i.key for i in at.text_input] == ["access:password"]
-    assert not at.metric and not at.text_area and not at.get("arrow_data_frame") and len(at.button) == 1
+    assert not figures(at) and not at.text_area and not at.get("arrow_data_frame") and len(at.button) == 1
     at.text_input(key="access:password").input("correct horse")
     at.button[0].click().run()
     assert not at.exception and "Imagine Studio" not in [t.value for t in at.title]
-    assert at.text_area if page != "pages/history.py" else at.metric
+    assert at.text_area if page != "pages/history.py" else figures(at)
 
 
 def test_the_legacy_pages_flag_is_where_we_expect() -> None:
@@ -467,7 +467,7 @@ def test_budget_message_on_the_page_and_history(app_env: Sandbox, monkeypatch: p
     assert "This costs 4 credits; 3 are left of the team's budget today." in shown_text(at)
     assert app_env.state.tasks == {}
     at.switch_page("pages/history.py").run()
-    assert {m.label: m.value for m in at.metric}.get("Team budget used today") in (None, "0 / 3")
+    assert figures(at).get("Team budget used today") in (None, "0 / 3")
 
 
 # -- hardened inputs -------------------------------------------------------------------------

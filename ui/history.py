@@ -26,6 +26,7 @@ from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_by
 from ui.access import auth_configured, key_owner
 from ui.compare import open_compare
 from ui.downloads import zip_download
+from ui.figures import Figure, figure_row
 from ui.history_watch import stamp_rows
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
@@ -37,7 +38,6 @@ NO_THUMBNAIL = (
 STUCK_AFTER_SECONDS = 300
 CHART_HEIGHT = 320
 _LEGEND = {"orient": "bottom", "columns": 2, "labelLimit": 0}
-FIGURE_PX = 150  # a figure's width: five in a row at 1400 px, two per row on a phone (they wrap)
 SELECTED_IMAGE_PX = 480  # the selected job's picture: whole on a laptop screen, beside nothing
 # One colour per status in the jobs chart, the same on every day: failures red, successes green.
 STATUS_COLOURS = {
@@ -60,37 +60,34 @@ def balance_row(studio: Studio, person: Person | None) -> None:
     The balance's clock is the viewer's; the days are the studio's one calendar, named once beside the figures.
     """
     settings = studio.settings
-    balance, budget, mine, refresh = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
-    if refresh.button("Refresh balance", icon=":material/refresh:", key="history:refresh"):
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    shown = row.empty()  # filled once the button below has had its say (a press forgets the kept balance first)
+    if row.button("Refresh balance", icon=":material/refresh:", key="history:refresh"):
         studio.forget_balance(key_owner())
     try:
-        balance.metric("Credit balance", credits_text(studio.balance(key_owner())))
-        # The colons escaped: Streamlit's front end loads and runs its emoji plugin for a text where one looks like
-        # ":26:" (a shortcode), a chunk download and a second render of the caption on every visit.
         now = datetime.now(viewer_timezone())
-        refresh.caption(f"Read from Rivya at {now:%H:%M:%S}".replace(":", "\\:") + f" {now:%Z}")
+        figures = [Figure("Credit balance", credits_text(studio.balance(key_owner())),
+                          f"Read from Rivya at {now:%H:%M:%S} {now:%Z}")]
     except RivyaError as exc:
         words = explain(exc)
-        balance.metric("Credit balance", "—")
-        refresh.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
+        figures = [Figure("Credit balance", "—")]
+        row.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
     if settings.daily_budget is not None:
-        used = studio.used_today()
-        budget.metric("Team budget used today", f"{used:,} / {settings.daily_budget:,}")
-        budget.caption("Resets at midnight")
+        figures.append(Figure("Team budget used today", f"{studio.used_today():,} / {settings.daily_budget:,}",
+                              "Resets at midnight"))
     if person is not None and settings.person_daily_budget is not None:
         used = studio.used_today(person.id)
-        mine.metric("Your budget used today", f"{used:,} / {settings.person_daily_budget:,}")
-        mine.caption("Resets at midnight")
+        figures.append(Figure("Your budget used today", f"{used:,} / {settings.person_daily_budget:,}",
+                              "Resets at midnight"))
+    with shown:
+        figure_row(figures, beside=True)
 
 
 def my_spend(studio: Studio, person: Person) -> None:
     """The signed-in person's own spend, in the budgets' days."""
     spend = studio.ledger.person_spend(person.id)
-    with st.container(horizontal=True, gap="medium"):
-        st.metric("Your spend today", f"{spend.today:,}", width=FIGURE_PX)
-        st.metric("Your spend, last 7 days", f"{spend.last_7_days:,}", width=FIGURE_PX)
-        st.metric("Your spend, all time", f"{spend.all_time:,}", width=FIGURE_PX)
-    st.caption("Your jobs only.")
+    figure_row([Figure("Your spend today", f"{spend.today:,}"), Figure("Your spend, last 7 days", f"{spend.last_7_days:,}"),
+                Figure("Your spend, all time", f"{spend.all_time:,}")], ["Your jobs only."])
 
 
 def spend_by_person(studio: Studio) -> None:
@@ -120,20 +117,19 @@ def spend_by_person(studio: Studio) -> None:
 
 
 def figures(studio: Studio) -> None:
-    """The headline figures in a row that wraps (two per row on a phone) rather than stacking one per row."""
+    """The headline figures in a row that wraps (two per row on a phone), the days they count and the jobs by
+    status under them: one element."""
     fig = studio.ledger.figures()
-    with st.container(horizontal=True, gap="medium"):
-        st.metric("Spent today", f"{fig.spent_today:,}", width=FIGURE_PX)
-        st.metric("Spent, last 7 days", f"{fig.spent_7_days:,}", width=FIGURE_PX)
-        st.metric("Spent, all time", f"{fig.spent_all_time:,}", width=FIGURE_PX)
-        st.metric("Returned on failures", f"{fig.returned_on_failures:,}", width=FIGURE_PX)
-        st.metric("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}", width=FIGURE_PX)
-    by_status = " · ".join(f"{md_escape(status_word(status))}: {count:,}" for status, count in fig.jobs_by_status.items())
+    by_status = " · ".join(f"{status_word(status)}: {count:,}" for status, count in fig.jobs_by_status.items())
     medians = " · ".join(f"{display_name(m)}: {seconds(s)}" for m, s in fig.median_seconds_by_model.items())
-    # One caption of three lines, not three captions: each element is one more the browser builds on every visit.
-    lines = [days_note(studio.log.timezone), f"Jobs by status — {by_status}",
-             *([f"Median time to result — {medians}"] if medians else [])]
-    st.caption("  \n".join(lines))
+    figure_row(
+        [Figure("Spent today", f"{fig.spent_today:,}"), Figure("Spent, last 7 days", f"{fig.spent_7_days:,}"),
+         Figure("Spent, all time", f"{fig.spent_all_time:,}"),
+         Figure("Returned on failures", f"{fig.returned_on_failures:,}"),
+         Figure("Success rate", "—" if fig.success_rate is None else f"{fig.success_rate:.0%}")],
+        [days_note(studio.log.timezone), f"Jobs by status — {by_status}",
+         *([f"Median time to result — {medians}"] if medians else [])],
+    )
 
 
 def _stacked_by_day(table: pd.DataFrame, series: str, value: str) -> None:
@@ -423,14 +419,14 @@ def selection_actions(jobs: list[Job]) -> None:
 def stuck_jobs(studio: Studio) -> None:
     running, stuck = studio.ledger.running(stuck_after=STUCK_AFTER_SECONDS)
     if running:
-        note, button = st.columns([4, 1], vertical_alignment="center")
-        note.info(
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.info(
             f"{running:,} job(s) still running"
             + (f", {stuck:,} of them for over {STUCK_AFTER_SECONDS // 60} minutes" if stuck else "")
             + ". The app keeps checking them, even with no page open.",
             icon=":material/hourglass_top:",
         )
-        if button.button("Check now", key="history:recheck", icon=":material/sync:"):
+        if row.button("Check now", key="history:recheck", icon=":material/sync:"):
             studio.jobs.recheck()
             st.toast("Checking every running job now.")
 
