@@ -82,11 +82,9 @@ def _jobs(studio: Studio, person: Person | None) -> None:
             "Download CSV", lambda: studio.ledger.to_csv(jobs, made_by=made_by), file_name="imagine-studio-jobs.csv",
             mime="text/csv", icon=":material/download:", on_click="ignore", key="history:csv", type="tertiary",
         )
-        pager = st.container(width="content")
-        count = st.empty()  # filled once the page number is known (below, with the table)
-    number, pages = page_number(jobs, matching, pager)
-    count.caption(f"{matching:,} of {studio.ledger.total():,} jobs, newest first"
-                  + (f" · page {number:,} of {pages:,}" if pages > 1 else ""), width="content")
+        number, pages = page_number(jobs, matching)
+        st.caption(f"{matching:,} of {studio.ledger.total():,} jobs, newest first"
+                   + (f" · page {number:,} of {pages:,}" if pages > 1 else ""), width="content")
     selected = jobs_table(studio, jobs, number)
     chosen = sorted(studio.log.many(selected), key=lambda j: selected.index(j.id))
     if chosen:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from rivya import ledger
 from rivya.catalog import describe_params, display_name
@@ -348,8 +347,8 @@ def _fresh_selection(jobs: ledger.JobFilter, page: int) -> None:
         st.session_state[TABLE] = {"selection": {"rows": [], "columns": [], "cells": []}}  # a new one each time
 
 
-def page_number(jobs: ledger.JobFilter, matching: int, pager: DeltaGenerator) -> tuple[int, int]:
-    """The page of rows to show, and how many pages there are; "Go to page" (a popover in ``pager``) picks another.
+def page_number(jobs: ledger.JobFilter, matching: int) -> tuple[int, int]:
+    """The page of rows to show, and how many pages there are; "Go to page" (a popover, drawn here) picks another.
 
     A popover rather than the number box itself: the box is built in the browser only when opened, one widget kind
     fewer on every visit; the caption beside it names the page shown. A new filter starts at its first page.
@@ -360,7 +359,7 @@ def page_number(jobs: ledger.JobFilter, matching: int, pager: DeltaGenerator) ->
         st.session_state.pop(PAGE, None)  # the box's own default, page 1
     if pages == 1:
         return 1, 1
-    with pager.popover("Go to page", icon=":material/menu_book:", type="tertiary", key="history:pager"):
+    with st.popover("Go to page", icon=":material/menu_book:", type="tertiary", key="history:pager"):
         number = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=PAGE, width=160)
     return int(number), pages
 
