@@ -1,0 +1,59 @@
+"""History's steps on this checkout against another checkout of the Studio, side by side: what a change is worth.
+
+Issue 21's figures are ratios to reference app (b), and on these shared machines one run's median can be 0.7x
+another's, so a change of 10 % is lost between two runs of ``benchmarks.pages``. Here both Studios are served in
+the same run from logs seeded alike, their History scenarios (``benchmarks.pages.history_scenario``: warm visit,
+filter, Home -> History through the sidebar) timed in turns (A B, B A...), and each figure is the median of the
+per-repetition ratios this checkout / the other one. Below 1.00x: this checkout is quicker.
+
+The other checkout runs its own ``app.py`` and modules (``PYTHONPATH``), with this checkout's ``.streamlit`` config
+(a server's working directory); they are the same file unless a change touches it.
+
+Run: git worktree add /tmp/base main && python -m benchmarks.checkouts /tmp/base --reps 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from benchmarks.browser import interleaved, row, table
+from benchmarks.pages import history_scenario, seed_history
+from rivya.sandbox import Sandbox
+from tests.browser_support import CHROMIUM_ARGS, StreamlitServer, chromium_path, sandbox_env
+
+STEPS = {"warm": "warm visit", "filter": "filter (type, Enter)", "switch": "Home → History via the sidebar"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base", type=Path, help="the other checkout (a folder holding its app.py)")
+    parser.add_argument("--reps", type=int, default=12, help="repetitions (pairs), after one uncounted")
+    parser.add_argument("--history", type=int, default=100_000, help="jobs in each History log")
+    args = parser.parse_args()
+    base = args.base.resolve()
+    if not (base / "app.py").is_file():
+        parser.error(f"{base} holds no app.py")
+    with (tempfile.TemporaryDirectory() as mine, tempfile.TemporaryDirectory() as theirs, Sandbox() as sandbox,
+          sync_playwright() as p):
+        matches = seed_history(Path(mine), args.history)
+        seed_history(Path(theirs), args.history)
+        here = StreamlitServer(sandbox_env(sandbox, Path(mine)))
+        there = StreamlitServer({**sandbox_env(sandbox, Path(theirs)), "PYTHONPATH": str(base)}, script=base / "app.py")
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            pairs = interleaved(browser, history_scenario(here, args.history, matches),
+                                history_scenario(there, args.history, matches), args.reps)
+        finally:
+            browser.close()
+            here.stop()
+            there.stop()
+    print(f"\n{args.reps} pairs, order rotated; History at {args.history:,} jobs; the reference is {base}.\n")
+    print(table([row(pairs, f"History, {words}", step, step, "the other checkout's") for step, words in STEPS.items()]))
+
+
+if __name__ == "__main__":
+    main()
