@@ -3,8 +3,8 @@
 One ``st.html`` a row rather than one ``st.metric`` a figure: the browser builds each metric as a component of its
 own (its label through the Markdown renderer, its value, their styles). Ten metrics added to reference app (b) cost
 its warm visit about 0.07 s on these machines, and History showed six to eleven of them on every visit. Side by side
-with the metrics (``benchmarks.checkouts``, 12 pairs a run, three runs), History's warm visit took 0.88-0.95x the
-time and its sidebar switch 0.85-0.96x."""
+with the metrics (``benchmarks.checkouts``, 12 pairs a run, two runs), History's warm visit took 0.92-0.95x the time
+and its sidebar switch 0.90-0.96x."""
 
 from __future__ import annotations
 
