@@ -60,26 +60,26 @@ def balance_row(studio: Studio, person: Person | None) -> None:
     """
     settings = studio.settings
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-    shown = row.empty()  # filled once the button below has had its say (a press forgets the kept balance first)
+    slot = row.empty()  # filled once the button below has had its say (a press forgets the kept balance first)
     if row.button("Refresh balance", icon=":material/refresh:", key="history:refresh"):
         studio.forget_balance(key_owner())
     try:
-        now = datetime.now(viewer_timezone())
-        figures = [Figure("Credit balance", credits_text(studio.balance(key_owner())),
-                          f"Read from Rivya at {now:%H:%M:%S} {now:%Z}")]
+        credits = credits_text(studio.balance(key_owner()))
+        now = datetime.now(viewer_timezone())  # after the answer: the time it was read
+        balance = [Figure("Credit balance", credits, f"Read from Rivya at {now:%H:%M:%S} {now:%Z}")]
     except RivyaError as exc:
         words = explain(exc)
-        figures = [Figure("Credit balance", "—")]
+        balance = [Figure("Credit balance", "—")]
         row.caption(f"{md_escape(words.title)} {md_escape(words.action)}")
     if settings.daily_budget is not None:
-        figures.append(Figure("Team budget used today", f"{studio.used_today():,} / {settings.daily_budget:,}",
+        balance.append(Figure("Team budget used today", f"{studio.used_today():,} / {settings.daily_budget:,}",
                               "Resets at midnight"))
     if person is not None and settings.person_daily_budget is not None:
         used = studio.used_today(person.id)
-        figures.append(Figure("Your budget used today", f"{used:,} / {settings.person_daily_budget:,}",
+        balance.append(Figure("Your budget used today", f"{used:,} / {settings.person_daily_budget:,}",
                               "Resets at midnight"))
-    with shown:
-        figure_row(figures, beside=True)
+    with slot:
+        figure_row(balance, beside=True)
 
 
 def my_spend(studio: Studio, person: Person) -> None:
