@@ -175,6 +175,17 @@ def interleaved(browser: Browser, studio: Scenario, reference: Scenario, repetit
     return pairs
 
 
+def served_in_turns(browser: Browser, servers: list[StreamlitServer], scenarios: list[Scenario],
+                    repetitions: int) -> Pairs:
+    """``interleaved`` over ``scenarios`` (the Studio's, the reference's, an optional second reference's), then every
+    one of ``servers`` stopped, whatever happened."""
+    try:
+        return interleaved(browser, scenarios[0], scenarios[1], repetitions, *scenarios[2:])
+    finally:
+        for server in servers:
+            server.stop()
+
+
 @dataclass
 class Row:
     """One line of the table."""

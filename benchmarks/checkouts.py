@@ -20,7 +20,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from benchmarks.browser import interleaved, row, table
+from benchmarks.browser import row, served_in_turns, table
 from benchmarks.pages import history_scenario, seed_history
 from rivya.sandbox import Sandbox
 from tests.browser_support import CHROMIUM_ARGS, StreamlitServer, chromium_path, sandbox_env
@@ -45,12 +45,10 @@ def main() -> None:
         there = StreamlitServer({**sandbox_env(sandbox, Path(theirs)), "PYTHONPATH": str(base)}, script=base / "app.py")
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
-            pairs = interleaved(browser, history_scenario(here, args.history, matches),
-                                history_scenario(there, args.history, matches), args.reps)
+            pairs = served_in_turns(browser, [here, there], [history_scenario(here, args.history, matches),
+                                                             history_scenario(there, args.history, matches)], args.reps)
         finally:
             browser.close()
-            here.stop()
-            there.stop()
     print(f"\n{args.reps} pairs, order rotated; History at {args.history:,} jobs; the reference is {base}.\n")
     print(table([row(pairs, f"History, {words}", step, step, "the other checkout's") for step, words in STEPS.items()]))
 

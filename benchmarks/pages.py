@@ -49,6 +49,7 @@ from benchmarks.browser import (
     interleaved,
     reference_server,
     row,
+    served_in_turns,
     table,
     visit,
 )
@@ -239,15 +240,10 @@ def beside_the_floor(
     with tempfile.TemporaryDirectory() as folder:
         matches = seed(Path(folder))
         studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
-        grid = reference_server("d") if pictures else None
-        try:
-            return interleaved(browser, scenario(studio, matches), floor_scenario(floor), reps,
-                               pictures_scenario(grid) if grid is not None else None), matches
-        finally:
-            studio.stop()
-            floor.stop()
-            if grid is not None:
-                grid.stop()
+        grid = [reference_server("d")] if pictures else []
+        return served_in_turns(browser, [studio, floor, *grid],
+                               [scenario(studio, matches), floor_scenario(floor), *map(pictures_scenario, grid)],
+                               reps), matches
 
 
 def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
@@ -308,12 +304,8 @@ def group_scale(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) ->
             small_matches = seed(Path(small_folder), args.small)
             big = StreamlitServer(sandbox_env(sandbox, Path(big_folder)))
             small = StreamlitServer(sandbox_env(sandbox, Path(small_folder)))
-            try:
-                pairs = interleaved(browser, scenario(big, args.big, big_matches),
-                                    scenario(small, args.small, small_matches), args.reps)
-            finally:
-                big.stop()
-                small.stop()
+            pairs = served_in_turns(browser, [big, small], [scenario(big, args.big, big_matches),
+                                                            scenario(small, args.small, small_matches)], args.reps)
         rows.append(row(pairs, f"{name} at {args.big:,} vs {args.small:,}, first visit", "first", "first",
                         f"{name} at {args.small:,}"))
     return rows
@@ -323,11 +315,8 @@ def group_floor(browser: Browser, args: argparse.Namespace) -> list[Row]:
     rows = []
     for name in ("a", "c"):
         other, floor = reference_server(name), reference_server("b")
-        try:
-            pairs = interleaved(browser, warm_floor_scenario(other, name), warm_floor_scenario(floor), args.reps)
-        finally:
-            other.stop()
-            floor.stop()
+        pairs = served_in_turns(browser, [other, floor], [warm_floor_scenario(other, name), warm_floor_scenario(floor)],
+                                args.reps)
         rows += [row(pairs, f"({name}), first visit", "first", "first", "(b) first visit"),
                  row(pairs, f"({name}), warm visit", "warm", "warm", "(b) warm visit")]
     return rows
