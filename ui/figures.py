@@ -1,8 +1,8 @@
 """A row of headline figures as one element: each a label over a large value, as ``st.metric`` draws one.
 
 One ``st.html`` a row rather than one ``st.metric`` a figure: the browser builds each metric as a component of its
-own (its label through the Markdown renderer, its value, their styles). Ten metrics added to reference app (b) cost
-its warm visit about 0.07 s on these machines, and History showed six to eleven of them on every visit. Side by side
+own (its label through the Markdown renderer, its value, their styles). Ten metrics added to reference app (b) made
+its warm visit 1.15x (b)'s own (timed in turns), and History showed six to eleven of them on every visit. Side by side
 with the metrics (``benchmarks.checkouts``, 12 pairs a run, two runs), History's warm visit took 0.92-0.95x the time
 and its sidebar switch 0.90-0.96x."""
 
