@@ -7,10 +7,12 @@ them all end (``let_everything_end``), so what the page shows before and after i
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from rivya.sandbox import Sandbox, Timing
 
@@ -73,11 +75,60 @@ def test_a_job_that_ends_shows_on_its_panel_and_on_home_without_a_reload(
         home.on("framenavigated", lambda frame: navigations.append(frame.url))
         let_everything_end(sandbox)
         panel = page.locator(".st-key-results")
-        expect(panel.get_by_text("Done", exact=True)).to_be_visible(timeout=SHOWN_TIMEOUT)
+        # While the page run that moves it to the finished list is under way, the job's live card still shows beside
+        # its finished card (Streamlit clears a run's old elements when the run ends): one card once it has ended.
+        done = panel.get_by_text("Done", exact=True)
+        expect(done).to_have_count(1, timeout=SHOWN_TIMEOUT)
+        expect(done).to_be_visible()
         expect(panel.get_by_test_id("stImage").first).to_be_visible(timeout=SHOWN_TIMEOUT)
         expect(home.get_by_text("A lighthouse that finishes while I watch")).to_be_visible(timeout=SHOWN_TIMEOUT)
         expect(home.get_by_text(re.compile(r"still running"))).to_have_count(0)
         assert navigations == []  # neither tab was reloaded
+
+
+def _wakes_sent(frames: list[bytes | str]) -> list[set[str]]:
+    """For each rerun the page asked for, the wake buttons it presses (``ui/live.py``'s hidden buttons)."""
+    presses = []
+    for frame in frames:
+        if isinstance(frame, bytes):
+            message = BackMsg()
+            message.ParseFromString(frame)
+            if message.WhichOneof("type") == "rerun_script":
+                widgets = message.rerun_script.widget_states.widgets
+                presses.append({w.id.split("-livewake-")[1] for w in widgets if "-livewake-" in w.id and w.trigger_value})
+    return presses
+
+
+def test_a_wake_on_a_busy_page_reaches_every_live_part(
+    browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest,
+) -> None:
+    """Streamlit sends the presses it holds as one batch for one fragment: two wake presses that run together on a
+    busy page would rerun one part and lose the other's press. Each part gets a request of its own."""
+    sent: list[bytes | str] = []
+    with new_page(browser, request) as page:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        open_page(page, app.url)  # Home: its Recent results and the notices' watcher are live parts
+        buttons = page.locator("[class*='st-key-livewake-'] button")
+        expect(buttons).to_have_count(2)
+        expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
+        parts = {key.split("-livewake-")[1] for key in buttons.evaluate_all(
+            "bs => bs.map(b => [...b.closest(\"[class*='st-key-livewake-']\").classList]"
+            ".find(c => c.startsWith('st-key-livewake-')))")}
+        sent.clear()
+        # The page's main thread is held just after the wake started: its presses come due together.
+        page.evaluate("""async () => {
+            const woken = window.rivyaLive.wake();
+            await new Promise((done) => setTimeout(done));
+            const end = performance.now() + 300;
+            while (performance.now() < end) {}
+            await woken;
+        }""")
+        deadline = time.monotonic() + 20  # bounds the wait for the requests to go out; passing does not wait for it
+        while set().union(*_wakes_sent(sent)) != parts and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        presses = _wakes_sent(sent)
+        assert all(len(pressed) <= 1 for pressed in presses), presses
+        assert set().union(*presses) == parts, presses
 
 
 def _linked_ids(page: Page) -> list[int]:

@@ -170,13 +170,18 @@ _SCRIPT = """(() => {
       .observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
-  // One press per browser task: Streamlit sends the widget updates of one task as one batch, for one fragment only.
-  const press = (list) => list.forEach((b, i) => setTimeout(() => {
-    if (!b.isConnected) return;  // its page has gone
-    if (!calm()) { again(); return; }
-    L.last[keyOf(b)] = Date.now(); b.click();
-  }, i * 20));
-  const wake = async () => { await whenIdle(); L.wakes += 1; press([...buttons()]); };
+  // Streamlit sends the presses it holds when its own zero-delay timer fires, as one batch for one fragment only: a
+  // second press made before then is lost. So each press waits on a timer set after the previous press, which fires
+  // after that press's batch has gone (timers set up front would all be due at once on a busy page).
+  const press = async (list) => {
+    for (const b of list) {
+      if (!b.isConnected) continue;  // its page has gone
+      if (!calm()) { again(); return; }
+      L.last[keyOf(b)] = Date.now(); b.click();
+      await sleep(20);
+    }
+  };
+  const wake = async () => { await whenIdle(); L.wakes += 1; await press([...buttons()]); };
   const again = () => { if (!L.again) { L.again = true; wake().finally(() => { L.again = false; }); } };
   L.wake = wake;  // a test wakes the page at a chosen moment, as a push would
   let fallback = null;
