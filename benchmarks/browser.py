@@ -134,9 +134,9 @@ def fresh(browser: Browser) -> Iterator[BrowserContext]:
         context.close()
 
 
-def reference_server(name: str) -> StreamlitServer:
-    """Reference app ``name`` ("a" to "d") served like the Studio (same Streamlit, same config, same flags)."""
-    return StreamlitServer({}, script=REFERENCE / f"{name}.py")
+def reference_server(name: str, env: dict[str, str] | None = None) -> StreamlitServer:
+    """Reference app ``name`` ("a" to "e") served like the Studio (same Streamlit, same config, same flags)."""
+    return StreamlitServer(env or {}, script=REFERENCE / f"{name}.py")
 
 
 Scenario = Callable[[Browser], dict[str, Step]]

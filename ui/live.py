@@ -171,16 +171,17 @@ _SCRIPT = """(() => {
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
   // Streamlit sends the presses it holds when its own zero-delay timer fires, as one batch for one fragment only: a
-  // second press made before then is lost. So each press waits on a timer set after the previous press, which fires
-  // after that press's batch has gone (timers set up front would all be due at once on a busy page).
-  const press = async (list) => {
-    for (const b of list) {
-      if (!b.isConnected) continue;  // its page has gone
-      if (!calm()) { again(); return; }
-      L.last[keyOf(b)] = Date.now(); b.click();
-      await sleep(20);
-    }
-  };
+  // second press made before then is lost. So the page's presses (a wake's, the fallback's) take turns, each after a
+  // timer set once the previous press was made, which fires after that press's batch has gone (timers set up front
+  // would all come due at once on a busy page).
+  let turn = Promise.resolve();
+  const pressOne = (b) => (turn = turn.then(async () => {
+    if (!b.isConnected) return;  // its page has gone
+    if (!calm()) { again(); return; }
+    L.last[keyOf(b)] = Date.now(); b.click();
+    await sleep(20);
+  }).catch(() => {}));  // one press that failed does not stop the others
+  const press = (list) => Promise.all(list.map(pressOne));
   const wake = async () => { await whenIdle(); L.wakes += 1; await press([...buttons()]); };
   const again = () => { if (!L.again) { L.again = true; wake().finally(() => { L.again = false; }); } };
   L.wake = wake;  // a test wakes the page at a chosen moment, as a push would
