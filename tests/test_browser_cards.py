@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from rivya.sandbox import Sandbox, Timing
+from rivya.tasklog import TaskLog
 
 from .browser_support import (
     StreamlitServer,
@@ -86,17 +87,66 @@ def test_a_job_that_ends_shows_on_its_panel_and_on_home_without_a_reload(
         assert navigations == []  # neither tab was reloaded
 
 
-def _wakes_sent(frames: list[bytes | str]) -> list[set[str]]:
-    """For each rerun the page asked for, the wake buttons it presses (``ui/live.py``'s hidden buttons)."""
-    presses = []
+def _reruns_sent(frames: list[bytes | str]) -> list[tuple[str, set[str]]]:
+    """Each rerun the page asked for: the fragment it runs ("" for the whole page) and the buttons it presses, by key."""
+    reruns = []
     for frame in frames:
         if isinstance(frame, bytes):
             message = BackMsg()
             message.ParseFromString(frame)
             if message.WhichOneof("type") == "rerun_script":
-                widgets = message.rerun_script.widget_states.widgets
-                presses.append({w.id.split("-livewake-")[1] for w in widgets if "-livewake-" in w.id and w.trigger_value})
-    return presses
+                rerun = message.rerun_script
+                pressed = {w.id.split("-", 2)[-1] for w in rerun.widget_states.widgets if w.trigger_value}
+                reruns.append((rerun.fragment_id, pressed))
+    return reruns
+
+
+def _wakes_sent(frames: list[bytes | str]) -> list[set[str]]:
+    """For each rerun the page asked for, the wake buttons it presses (``ui/live.py``'s hidden buttons)."""
+    return [{k.split("livewake-")[1] for k in pressed if "livewake-" in k} for _, pressed in _reruns_sent(frames)]
+
+
+def test_a_press_that_goes_with_a_wake_still_runs_the_page(
+    browser: Browser, app: StreamlitServer, sandbox: Sandbox, request: pytest.FixtureRequest,
+) -> None:
+    """On a busy page the browser handles a person's key before Streamlit sends a wake's press (input goes first), and
+    both go as one batch, which reruns only the woken part: Generate's callback runs, the page does not. The page's
+    script then runs the page, so the press is not lost."""
+    sent: list[bytes | str] = []
+    prompt = "A press that goes with a wake"
+    with new_page(browser, request) as page:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        open_page(page, f"{app.url}/image")
+        type_prompt(page, prompt)
+        button = generate_button(page)
+        expect(button).to_be_enabled()
+        expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
+        button.focus()
+        sent.clear()
+        # The wake's first press holds the page's main thread until the person's key waits in its queue.
+        with page.expect_console_message(lambda message: message.text == "holding"):
+            page.evaluate("""() => {
+                const click = HTMLButtonElement.prototype.click;
+                HTMLButtonElement.prototype.click = function () {
+                    click.call(this);
+                    if (!this.closest("[class*='st-key-livewake-']")) return;
+                    HTMLButtonElement.prototype.click = click;
+                    console.log("holding");
+                    const end = performance.now() + 10000;
+                    while (!navigator.scheduling.isInputPending() && performance.now() < end) {}
+                };
+                setTimeout(() => window.rivyaLive.wake());
+            }""")
+        page.keyboard.press("Enter")
+        assert tasks_with(sandbox, prompt, at_least=1, timeout=SHOWN_TIMEOUT / 1000), _reruns_sent(sent)
+        (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
+        # Its card, drawn by a run of the page; Playwright hands over the page's sent frames while it waits for it.
+        expect(page.locator(f".st-key-grok-imagine-panel-card-{job.id}")).to_be_visible(timeout=SHOWN_TIMEOUT)
+        reruns = _reruns_sent(sent)
+        together = [n for n, (part, pressed) in enumerate(reruns)
+                    if part and any(k.endswith(":generate") for k in pressed)]
+        assert together, f"the key did not go with the wake's press: {reruns}"  # what this test is about
+        assert any(not part and "liverun" in pressed for part, pressed in reruns[together[0]:]), reruns
 
 
 def test_a_wake_on_a_busy_page_reaches_every_live_part(

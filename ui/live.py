@@ -54,9 +54,12 @@ RETRY_MAX_MS = 60_000
 # Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
 LIVE_SECONDS = 3.0
 WAKE_KEY = "livewake"
+# The page's own hidden button (drawn by ``connect``, outside every part): pressed, it runs the whole page. The script
+# presses it when a person's press may have gone with a wake's (see ``_SCRIPT``).
+RUN_KEY = "liverun"
 # The wake buttons are never seen (nor read aloud): only the page's script presses them. Drawn by the frame
 # (studio_app.py) with the other page-wide style, one element for both.
-WAKE_STYLE = f"<style>[class*='st-key-{WAKE_KEY}-'] {{ display: none !important; }}</style>"
+WAKE_STYLE = f"<style>[class*='st-key-{WAKE_KEY}-'], .st-key-{RUN_KEY} {{ display: none !important; }}</style>"
 
 
 def timer(seconds: float) -> float:
@@ -126,7 +129,8 @@ def connect(studio: Studio) -> None:
         drawn = None
     settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
                            "gestureMs": GESTURE_MS, "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY,
-                           "drawn": drawn}).replace("<", "\\u003c")
+                           "run": RUN_KEY, "drawn": drawn}).replace("<", "\\u003c")
+    st.button("Run the page", key=RUN_KEY)
     st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
 
 
@@ -138,12 +142,12 @@ def disconnect(studio: Studio) -> None:
         session().live_pass = None
 
 
-# The page's script. ``window.rivyaLive`` holds its state across the page's runs; ``wakes`` counts the presses (read
-# by the benchmark). A wake presses every wake button on the page; while the feed fails, each button is pressed at the
-# pace its key carries.
+# The page's script. ``window.rivyaLive`` holds its state across the page's runs; ``wakes`` counts the wakes (read
+# by the benchmark), ``reruns`` the page runs it asked for after a person's press went with a wake's. A wake presses
+# every wake button on the page; while the feed fails, each button is pressed at the pace its key carries.
 _SCRIPT = """(() => {
   const s = SETTINGS;
-  const L = window.rivyaLive || (window.rivyaLive = {wakes: 0, changes: 0, feed: "starting", last: {}});
+  const L = window.rivyaLive || (window.rivyaLive = {wakes: 0, changes: 0, reruns: 0, feed: "starting", last: {}});
   L.pass = s.pass;
   if (L.running) return;
   L.running = true;
@@ -162,11 +166,13 @@ _SCRIPT = """(() => {
   const idle = () => (state() ?? "notRunning") === "notRunning" && calm();
   if (!L.watching) {
     L.watching = true; L.gesture = 0; L.ranSinceGesture = true;
-    const gesture = (e) => { if (e.isTrusted) { L.gesture = Date.now(); L.ranSinceGesture = false; } };
+    const gesture = (e) => {
+      if (e.isTrusted) { L.gesture = Date.now(); L.gestureAt = performance.now(); L.ranSinceGesture = false; }
+    };
     document.addEventListener("pointerdown", gesture, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
     document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
-    new MutationObserver(() => { if (state() === "running") L.ranSinceGesture = true; })
+    new MutationObserver(() => { if (state() === "running") { L.ranSinceGesture = true; L.runs = (L.runs ?? 0) + 1; } })
       .observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
@@ -174,11 +180,25 @@ _SCRIPT = """(() => {
   // second press made before then is lost. So the page's presses (a wake's, the fallback's) take turns, each after a
   // timer set once the previous press was made, which fires after that press's batch has gone (timers set up front
   // would all come due at once on a busy page).
+  // A person's press or key that the browser handles before that timer (input goes first on a busy page) goes in the
+  // same batch, and so reruns only the woken part: the press's callback runs, but not the page. A timer set just
+  // after the press fires just after Streamlit's: a gesture seen by then makes the page run again once that run has
+  // ended (a page run asked for sooner would cut it short before the callback ran, and the press would be lost). A
+  // gesture that came after the batch had gone costs one page run more.
+  const runPage = async (runs) => {
+    const end = Date.now() + s.gestureMs;
+    while (!(L.runs > runs && state() === "notRunning") && Date.now() < end) await sleep(50);
+    L.reruns += 1;
+    document.querySelector(`.st-key-${s.run} button`)?.click();
+  };
   let turn = Promise.resolve();
   const pressOne = (b) => (turn = turn.then(async () => {
     if (!b.isConnected) return;  // its page has gone
     if (!calm()) { again(); return; }
-    L.last[keyOf(b)] = Date.now(); b.click();
+    L.last[keyOf(b)] = Date.now();
+    const at = performance.now(), runs = L.runs ?? 0;
+    b.click();
+    setTimeout(() => { if (L.gestureAt > at) runPage(runs); });
     await sleep(20);
   }).catch(() => {}));  // one press that failed does not stop the others
   const press = (list) => Promise.all(list.map(pressOne));
