@@ -1,9 +1,11 @@
-"""History's steps on this checkout against another checkout of the Studio, side by side: what a change is worth.
+"""History's (or the Gallery's) steps on this checkout against another checkout of the Studio, side by side: what a
+change is worth.
 
 Issue 21's figures are ratios to reference app (b), and on these shared machines one run's median can be 0.7x
 another's, so a change of 10 % is lost between two runs of ``benchmarks.pages``. Here both Studios are served in
 the same run from logs seeded alike, their History scenarios (``benchmarks.pages.history_scenario``: warm visit,
-filter, Home -> History through the sidebar) timed in turns (A B, B A...), and each figure is the median of the
+filter, Home -> History through the sidebar) or with ``--page gallery`` their Gallery scenarios (``gallery_scenario``:
+warm visit, Load more, search, Home -> Gallery) timed in turns (A B, B A...), and each figure is the median of the
 per-repetition ratios this checkout / the other one. Below 1.00x: this checkout is quicker.
 
 The other checkout runs its own ``app.py`` and modules (``PYTHONPATH``), with this checkout's ``.streamlit`` config
@@ -20,37 +22,55 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from benchmarks.browser import row, served_in_turns, table
-from benchmarks.pages import history_scenario, seed_history
+from benchmarks import gallery as gallery_bench
+from benchmarks.browser import Scenario, row, served_in_turns, table
+from benchmarks.pages import gallery_scenario, history_scenario, seed_history
 from rivya.sandbox import Sandbox
 from tests.browser_support import CHROMIUM_ARGS, StreamlitServer, chromium_path, sandbox_env
 
-STEPS = {"warm": "warm visit", "filter": "filter (type, Enter)", "switch": "Home → History via the sidebar"}
+STEPS = {
+    "history": {"warm": "warm visit", "filter": "filter (type, Enter)", "switch": "Home → History via the sidebar"},
+    "gallery": {"warm": "warm visit", "more": "Load more", "search": "search (type, Enter)",
+                "switch": "Home → Gallery via the sidebar"},
+}
+
+
+def seeded(page: str, folder: Path, rows: int) -> int:
+    """A log of ``rows`` for ``page`` in ``folder``; how many its search matches."""
+    return seed_history(folder, rows) if page == "history" else gallery_bench.seed(folder, rows)
+
+
+def scenario(page: str, server: StreamlitServer, rows: int, matches: int) -> Scenario:
+    return history_scenario(server, rows, matches) if page == "history" else gallery_scenario(server, matches)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", type=Path, help="the other checkout (a folder holding its app.py)")
     parser.add_argument("--reps", type=int, default=12, help="repetitions (pairs), after one uncounted")
-    parser.add_argument("--history", type=int, default=100_000, help="jobs in each History log")
+    parser.add_argument("--page", choices=tuple(STEPS), default="history", help="the page whose steps are timed")
+    parser.add_argument("--rows", type=int, help="jobs in each log (History 100,000, the Gallery 10,000)")
     args = parser.parse_args()
     base = args.base.resolve()
     if not (base / "app.py").is_file():
         parser.error(f"{base} holds no app.py")
     with (tempfile.TemporaryDirectory() as mine, tempfile.TemporaryDirectory() as theirs, Sandbox() as sandbox,
           sync_playwright() as p):
-        matches = seed_history(Path(mine), args.history)
-        seed_history(Path(theirs), args.history)
+        rows = args.rows or (100_000 if args.page == "history" else 10_000)
+        matches = seeded(args.page, Path(mine), rows)
+        seeded(args.page, Path(theirs), rows)
         here = StreamlitServer(sandbox_env(sandbox, Path(mine)))
         there = StreamlitServer({**sandbox_env(sandbox, Path(theirs)), "PYTHONPATH": str(base)}, script=base / "app.py")
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
-            pairs = served_in_turns(browser, [here, there], [history_scenario(here, args.history, matches),
-                                                             history_scenario(there, args.history, matches)], args.reps)
+            pairs = served_in_turns(browser, [here, there], [scenario(args.page, here, rows, matches),
+                                                             scenario(args.page, there, rows, matches)], args.reps)
         finally:
             browser.close()
-    print(f"\n{args.reps} pairs, order rotated; History at {args.history:,} jobs; the reference is {base}.\n")
-    print(table([row(pairs, f"History, {words}", step, step, "the other checkout's") for step, words in STEPS.items()]))
+    name = args.page.capitalize()
+    print(f"\n{args.reps} pairs, order rotated; {name} at {rows:,} jobs; the reference is {base}.\n")
+    print(table([row(pairs, f"{name}, {words}", step, step, "the other checkout's")
+                 for step, words in STEPS[args.page].items()]))
 
 
 if __name__ == "__main__":

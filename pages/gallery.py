@@ -113,7 +113,8 @@ def _filters(person: str) -> None:
     with st.container(border=True):
         models = gallery.result_models(log)
         # An empty Gallery has no model to pick: no "Model" label over nothing, and the search box has the row.
-        search, kinds = st.columns([3, 2], vertical_alignment="bottom") if models else (st.container(), None)
+        row = st.container(horizontal=True, vertical_alignment="bottom")  # wraps on a phone
+        search, kinds = row, (row if models else None)
         search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
                           placeholder="e.g. lighthouse, or a tag")
         if kinds is not None:
@@ -198,12 +199,13 @@ def _selection_bar(count: str) -> None:
         hint = (f"{count} · press **Pick** on {MIN_COMPARED} to {MAX_COMPARED} results to compare them, or on any to "
                 "download a ZIP; :material/open_in_full: shows one full size")
     bar.caption(hint, width="stretch")
+    if not picked:  # the hint says what a Pick brings: Compare, the ZIP and Clear come with the first
+        return
     bar.button("Compare", key="gallery:compare", icon=":material/compare:", disabled=not ready, type="primary",
                on_click=_compare, args=(list(picked),))
-    if picked:
-        with bar:
-            zip_download(studio.log.many(picked), key="gallery:zip")
-    bar.button("Clear", key="gallery:clear", on_click=_clear_picks, disabled=not picked, icon=":material/close:",
+    with bar:
+        zip_download(studio.log.many(picked), key="gallery:zip")
+    bar.button("Clear", key="gallery:clear", on_click=_clear_picks, icon=":material/close:",
                help="Untick every picked result")
 
 

@@ -111,7 +111,9 @@ def open_gallery(page: Page, url: str) -> None:
     expect(page.get_by_text(f"{len(SEED)} results, newest first")).to_be_visible(timeout=30_000)
     settled(page)
     expect(page.get_by_role("button", name="Full size", exact=True).first).to_be_visible(timeout=20_000)
-    expect(page.get_by_role("button", name="Compare", exact=True)).to_be_visible()
+    # Nothing picked: the bar says what a Pick brings; Compare, the ZIP and Clear come with the first.
+    expect(page.locator(".st-key-gallery-bar").get_by_text("to compare them")).to_be_visible()
+    expect(page.get_by_role("button", name="Compare", exact=True)).to_have_count(0)
 
 
 def test_a_result_link_opens_after_a_restart_in_a_fresh_browser(
