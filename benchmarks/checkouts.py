@@ -41,6 +41,7 @@ def seeded(page: str, folder: Path, rows: int) -> int:
 
 
 def scenario(page: str, server: StreamlitServer, rows: int, matches: int) -> Scenario:
+    """``page``'s steps on ``server`` (``benchmarks.pages``'s scenario for it)."""
     return history_scenario(server, rows, matches) if page == "history" else gallery_scenario(server, matches)
 
 

@@ -114,12 +114,11 @@ def _filters(person: str) -> None:
         models = gallery.result_models(log)
         # An empty Gallery has no model to pick: no "Model" label over nothing, and the search box has the row.
         row = st.container(horizontal=True, vertical_alignment="bottom")  # wraps on a phone
-        search, kinds = row, (row if models else None)
-        search.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
-                          placeholder="e.g. lighthouse, or a tag")
-        if kinds is not None:
-            kinds.pills("Model", models, selection_mode="multi", format_func=display_name, key="gallery:models",
-                        on_change=_reset_pages)
+        row.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
+                       placeholder="e.g. lighthouse, or a tag")
+        if models:
+            row.pills("Model", models, selection_mode="multi", format_func=display_name, key="gallery:models",
+                      on_change=_reset_pages)
         st.toggle("Favourites only", key="gallery:favourites", on_change=_reset_pages,
                   help="Results you starred" if person else "Results the team starred")
         st.toggle("Grids only", key="gallery:grids", on_change=_reset_pages, help="Results made on Explore")
