@@ -231,31 +231,47 @@ def wait_for_running(data: Path, category: str, count: int) -> None:
         time.sleep(0.3)
 
 
+Floor = Callable[[Path], tuple[StreamlitServer, Scenario]]  # a second reference app served on the seeded folder
+
+
 def beside_the_floor(
     browser: Browser, sandbox: Sandbox, reps: int, seed: Callable[[Path], int],
-    scenario: Callable[[StreamlitServer, int], Scenario], *, pictures: bool = False, history: int = 0,
+    scenario: Callable[[StreamlitServer, int], Scenario], *, second: Floor | None = None,
 ) -> tuple[Pairs, int]:
-    """Seed a log, serve the Studio on it and reference app (b), and time ``scenario`` against (b)'s, interleaved;
-    in the same turns, ``pictures``: reference app (d)'s picture grid, ``history``: reference app (e) on the same
-    log of ``history`` rows (History's own parts, the plain way). The pairs and what the seed returned (how many
-    rows the scenario's search matches)."""
+    """Seed a log, serve the Studio on it and reference app (b), and time ``scenario`` against (b)'s, interleaved
+    (``second``: and against a second reference app's, in the same turns); the pairs and what the seed returned (how
+    many rows the scenario's search matches)."""
     with tempfile.TemporaryDirectory() as folder:
         matches = seed(Path(folder))
         studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
-        grid = [reference_server("d")] if pictures else []
-        log = str(Path(folder) / "tasklog.sqlite3")
-        same = [reference_server("e", {history_floor.LOG_ENV: log})] if history else []
-        found = len(history_floor.matching(history_floor.read_jobs(log), history_bench.SEARCH)) if history else 0
-        return served_in_turns(
-            browser, [studio, floor, *grid, *same],
-            [scenario(studio, matches), floor_scenario(floor), *map(pictures_scenario, grid),
-             *(history_scenario(server, history, found) for server in same)], reps), matches
+        extra = [second(Path(folder))] if second is not None else []
+        return served_in_turns(browser, [studio, floor, *(server for server, _ in extra)],
+                               [scenario(studio, matches), floor_scenario(floor), *(run for _, run in extra)],
+                               reps), matches
+
+
+def picture_grid(_folder: Path) -> tuple[StreamlitServer, Scenario]:
+    """Reference app (d), the least picture grid, and its Gallery steps."""
+    server = reference_server("d")
+    return server, pictures_scenario(server)
+
+
+def history_parts(rows: int) -> Floor:
+    """Reference app (e) on the seeded log of ``rows`` jobs (History's own parts, the plain way), and History's steps."""
+
+    def serve(folder: Path) -> tuple[StreamlitServer, Scenario]:
+        log = str(folder / "tasklog.sqlite3")
+        found = len(history_floor.matching(history_floor.read_jobs(log), history_bench.SEARCH))
+        server = reference_server("e", {history_floor.LOG_ENV: log})
+        return server, history_scenario(server, rows, found)
+
+    return serve
 
 
 def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
     pairs, matches = beside_the_floor(browser, sandbox, args.reps, lambda folder: seed_history(folder, args.history),
                                       lambda studio, found: history_scenario(studio, args.history, found),
-                                      history=args.history)
+                                      second=history_parts(args.history))
     n = f"{args.history:,}"
     rows = []
     for figure, step, floor in ((f"History {n}, first visit", "first", "first visit"),
@@ -269,7 +285,7 @@ def group_history(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) 
 
 def group_gallery(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) -> list[Row]:
     pairs, matches = beside_the_floor(browser, sandbox, args.reps, lambda folder: gallery_bench.seed(folder, args.gallery),
-                                      gallery_scenario, pictures=True)
+                                      gallery_scenario, second=picture_grid)
     n = f"{args.gallery:,}"
     rows = []
     for figure, step, floor_step, floor, grid_step, grid in (  # the Studio's step; (b)'s step and its words; (d)'s

@@ -162,17 +162,15 @@ _SCRIPT = """(() => {
   // The run state is the attribute Streamlit's own browser tests read; without it (another Streamlit), the gesture
   // rule alone holds wakes back.
   const state = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state");
-  const calm = () => L.ranSinceGesture || Date.now() - L.gesture > s.gestureMs;
+  const calm = () => L.ranSinceGesture || performance.now() - L.gesture > s.gestureMs;
   const idle = () => (state() ?? "notRunning") === "notRunning" && calm();
   if (!L.watching) {
-    L.watching = true; L.gesture = 0; L.ranSinceGesture = true;
-    const gesture = (e) => {
-      if (e.isTrusted) { L.gesture = Date.now(); L.gestureAt = performance.now(); L.ranSinceGesture = false; }
-    };
+    L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true; L.runs = 0;
+    const gesture = (e) => { if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; } };
     document.addEventListener("pointerdown", gesture, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
     document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
-    new MutationObserver(() => { if (state() === "running") { L.ranSinceGesture = true; L.runs = (L.runs ?? 0) + 1; } })
+    new MutationObserver(() => { if (state() === "running") { L.ranSinceGesture = true; L.runs += 1; } })
       .observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
@@ -196,9 +194,9 @@ _SCRIPT = """(() => {
     if (!b.isConnected) return;  // its page has gone
     if (!calm()) { again(); return; }
     L.last[keyOf(b)] = Date.now();
-    const at = performance.now(), runs = L.runs ?? 0;
+    const at = performance.now(), runs = L.runs;
     b.click();
-    setTimeout(() => { if (L.gestureAt > at) runPage(runs); });
+    setTimeout(() => { if (L.gesture > at) runPage(runs); });
     await sleep(20);
   }).catch(() => {}));  // one press that failed does not stop the others
   const press = (list) => Promise.all(list.map(pressOne));
