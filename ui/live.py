@@ -85,8 +85,17 @@ def read_on_change(log: TaskLog, key: str, read: Callable[[], T], *, inputs: Has
 
 def wake_button(name: str, fallback: float) -> None:
     """The hidden button the page's script presses to wake the fragment it is drawn in; ``fallback``: the seconds
-    between presses while the feed cannot be used (carried in its key, which the script reads)."""
-    st.button("Wake", key=f"{WAKE_KEY}-{name}-{round(timer(fallback) * 1000)}")
+    between presses while the feed cannot be used (carried in its key, which the script reads).
+
+    Its label carries the session's count of draws, so the script sees a run of this part drawn (a fast run's "running"
+    state may never reach the page: the browser draws its start and end together). The key alone names the widget."""
+    st.button(f"Wake {_draw()}", key=f"{WAKE_KEY}-{name}-{round(timer(fallback) * 1000)}")
+
+
+def _draw() -> int:
+    """The session's count of draws of the page's script's buttons (the wake buttons, the page's run button)."""
+    session().live_draws += 1
+    return session().live_draws
 
 
 def live_fragment(body: Callable[[], None], *, name: str, fallback: float,
@@ -130,7 +139,7 @@ def connect(studio: Studio) -> None:
     settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
                            "gestureMs": GESTURE_MS, "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY,
                            "run": RUN_KEY, "drawn": drawn}).replace("<", "\\u003c")
-    st.button("Run the page", key=RUN_KEY)
+    st.button(f"Run the page {_draw()}", key=RUN_KEY)
     st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
 
 
@@ -162,15 +171,21 @@ _SCRIPT = """(() => {
   // The run state is the attribute Streamlit's own browser tests read; without it (another Streamlit), the gesture
   // rule alone holds wakes back.
   const state = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state");
-  const calm = () => L.ranSinceGesture || performance.now() - L.gesture > s.gestureMs;
+  // A run shows as the state "running", or as a draw: the buttons' labels count their draws (the browser may draw a
+  // fast run's start and end together, so that it never shows running).
+  const marks = () => [...document.querySelectorAll(`[class*="st-key-${s.key}-"] button, .st-key-${s.run} button`)]
+    .map((b) => b.textContent).join();
+  const calm = () => L.ranSinceGesture || marks() !== L.marks || performance.now() - L.gesture > s.gestureMs;
   const idle = () => (state() ?? "notRunning") === "notRunning" && calm();
   if (!L.watching) {
-    L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true; L.runs = 0;
-    const gesture = (e) => { if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; } };
+    L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true;
+    const gesture = (e) => {
+      if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; L.marks = marks(); }
+    };
     document.addEventListener("pointerdown", gesture, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
     document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
-    new MutationObserver(() => { if (state() === "running") { L.ranSinceGesture = true; L.runs += 1; } })
+    new MutationObserver(() => { if (state() === "running") L.ranSinceGesture = true; })
       .observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
@@ -183,9 +198,12 @@ _SCRIPT = """(() => {
   // after the press fires just after Streamlit's: a gesture seen by then makes the page run again once that run has
   // ended (a page run asked for sooner would cut it short before the callback ran, and the press would be lost). A
   // gesture that came after the batch had gone costs one page run more.
-  const runPage = async (runs) => {
+  // That run has ended once the woken part has drawn again (its button's label counts the draws; a run's "running"
+  // state alone may never show) and the page is not running.
+  const drawn = (key) => document.querySelector(`.${key} button`)?.textContent;
+  const runPage = async (key, before) => {
     const end = Date.now() + s.gestureMs;
-    while (!(L.runs > runs && state() === "notRunning") && Date.now() < end) await sleep(50);
+    while (!(drawn(key) !== before && state() === "notRunning") && Date.now() < end) await sleep(50);
     L.reruns += 1;
     document.querySelector(`.st-key-${s.run} button`)?.click();
   };
@@ -193,10 +211,10 @@ _SCRIPT = """(() => {
   const pressOne = (b) => (turn = turn.then(async () => {
     if (!b.isConnected) return;  // its page has gone
     if (!calm()) { again(); return; }
-    L.last[keyOf(b)] = Date.now();
-    const at = performance.now(), runs = L.runs;
+    const key = keyOf(b), before = b.textContent, at = performance.now();
+    L.last[key] = Date.now();
     b.click();
-    setTimeout(() => { if (L.gesture > at) runPage(runs); });
+    setTimeout(() => { if (L.gesture > at) runPage(key, before); });
     await sleep(20);
   }).catch(() => {}));  // one press that failed does not stop the others
   const press = (list) => Promise.all(list.map(pressOne));
