@@ -171,16 +171,16 @@ _SCRIPT = """(() => {
   // The run state is the attribute Streamlit's own browser tests read; without it (another Streamlit), the gesture
   // rule alone holds wakes back.
   const state = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state");
-  // A run shows as the state "running", or as a draw: the buttons' labels count their draws (the browser may draw a
-  // fast run's start and end together, so that it never shows running).
-  const marks = () => [...document.querySelectorAll(`[class*="st-key-${s.key}-"] button, .st-key-${s.run} button`)]
-    .map((b) => b.textContent).join();
-  const calm = () => L.ranSinceGesture || marks() !== L.marks || performance.now() - L.gesture > s.gestureMs;
+  // A run of the page shows as the state "running", or as the page's run button drawn again: its label counts the
+  // draws (the browser may draw a fast run's start and end together, so that it never shows running). A live part's
+  // redraw does not count here: a wake's run that was under way at the press would pass for the press's own run.
+  const pageDrawn = () => document.querySelector(`.st-key-${s.run} button`)?.textContent;
+  const calm = () => L.ranSinceGesture || pageDrawn() !== L.pageDrawn || performance.now() - L.gesture > s.gestureMs;
   const idle = () => (state() ?? "notRunning") === "notRunning" && calm();
   if (!L.watching) {
     L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true;
     const gesture = (e) => {
-      if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; L.marks = marks(); }
+      if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; L.pageDrawn = pageDrawn(); }
     };
     document.addEventListener("pointerdown", gesture, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
