@@ -116,7 +116,10 @@ def _press_with_a_wake(page: Page, app: StreamlitServer, sandbox: Sandbox, promp
     sent: list[bytes | str] = []
     page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
     open_page(page, f"{app.url}/image")
-    type_prompt(page, prompt)
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    box.fill(prompt)
+    box.evaluate("box => box.blur()")  # committed without a key or a pointer: no gesture before the wake's press
+    expect(page.get_by_text(f"{len(prompt):,} / 5,000 characters")).to_be_visible()
     button = generate_button(page)
     expect(button).to_be_enabled()
     expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)

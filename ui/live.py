@@ -89,13 +89,8 @@ def wake_button(name: str, fallback: float) -> None:
 
     Its label carries the session's count of draws, so the script sees a run of this part drawn (a fast run's "running"
     state may never reach the page: the browser draws its start and end together). The key alone names the widget."""
-    st.button(f"Wake {_draw()}", key=f"{WAKE_KEY}-{name}-{round(timer(fallback) * 1000)}")
-
-
-def _draw() -> int:
-    """The session's count of draws of the page's script's buttons (the wake buttons, the page's run button)."""
     session().live_draws += 1
-    return session().live_draws
+    st.button(f"Wake {session().live_draws}", key=f"{WAKE_KEY}-{name}-{round(timer(fallback) * 1000)}")
 
 
 def live_fragment(body: Callable[[], None], *, name: str, fallback: float,
@@ -139,7 +134,7 @@ def connect(studio: Studio) -> None:
     settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
                            "gestureMs": GESTURE_MS, "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY,
                            "run": RUN_KEY, "drawn": drawn}).replace("<", "\\u003c")
-    st.button(f"Run the page {_draw()}", key=RUN_KEY)
+    st.button("Run the page", key=RUN_KEY)
     st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
 
 
@@ -171,17 +166,11 @@ _SCRIPT = """(() => {
   // The run state is the attribute Streamlit's own browser tests read; without it (another Streamlit), the gesture
   // rule alone holds wakes back.
   const state = () => document.querySelector('[data-testid="stApp"]')?.getAttribute("data-test-script-state");
-  // A run of the page shows as the state "running", or as the page's run button drawn again: its label counts the
-  // draws (the browser may draw a fast run's start and end together, so that it never shows running). A live part's
-  // redraw does not count here: a wake's run that was under way at the press would pass for the press's own run.
-  const pageDrawn = () => document.querySelector(`.st-key-${s.run} button`)?.textContent;
-  const calm = () => L.ranSinceGesture || pageDrawn() !== L.pageDrawn || performance.now() - L.gesture > s.gestureMs;
+  const calm = () => L.ranSinceGesture || performance.now() - L.gesture > s.gestureMs;
   const idle = () => (state() ?? "notRunning") === "notRunning" && calm();
   if (!L.watching) {
     L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true;
-    const gesture = (e) => {
-      if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; L.pageDrawn = pageDrawn(); }
-    };
+    const gesture = (e) => { if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; } };
     document.addEventListener("pointerdown", gesture, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
     document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
