@@ -2,7 +2,6 @@
 change reaches an open page only through the push feed. ``LIVE_FEED=off`` leaves the feed's route out (the page's
 script then falls back to its timers, an hour here): the check that a test fails without the feed.
 ``LIVE_LEAST_TIMER=0`` keeps every timer at its own pace (``benchmarks/live_page.py``: the feed against the timers).
-``LIVE_GESTURE_MS`` sets how long the page's script waits at most for a run after a person's press (``GESTURE_MS``).
 
 Served by ``StreamlitServer(..., script=Path("tests/slow_timers_app.py"))``; Streamlit finds ``app`` below.
 """
@@ -20,7 +19,6 @@ from rivya.live_route import live_route
 from ui.services import MAIN_SCRIPT
 
 ui.live.LEAST_TIMER_SECONDS = float(os.environ.get("LIVE_LEAST_TIMER", "3600"))
-ui.live.GESTURE_MS = int(os.environ.get("LIVE_GESTURE_MS", ui.live.GESTURE_MS))
 ROUTES = [hook_route(studio)] + ([] if os.environ.get("LIVE_FEED") == "off" else [live_route(studio, session_alive)])
 
 app = st.App(MAIN_SCRIPT, lifespan=lifespan, routes=ROUTES)

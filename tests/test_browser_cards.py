@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -19,13 +18,11 @@ from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
 
 from .browser_support import (
-    ROOT,
     StreamlitServer,
     generate_button,
     let_everything_end,
     new_page,
     open_page,
-    sandbox_env,
     served_app,
     tasks_with,
     type_prompt,
@@ -110,79 +107,47 @@ def _wakes_sent(frames: list[bytes | str]) -> list[set[str]]:
     return [{k.split("livewake-")[1] for k in pressed if "livewake-" in k} for _, pressed in _reruns_sent(frames)]
 
 
-def _press_with_a_wake(page: Page, app: StreamlitServer, sandbox: Sandbox, prompt: str) -> None:
-    """Press Generate (Enter) while a wake's press holds the page, so both go as one batch; then the press's job
-    shows, and the page's script asked for the page run after that batch."""
-    sent: list[bytes | str] = []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
-    open_page(page, f"{app.url}/image")
-    box = page.get_by_role("textbox", name="Prompt", exact=True)
-    box.fill(prompt)
-    box.evaluate("box => box.blur()")  # committed without a key or a pointer: no gesture before the wake's press
-    expect(page.get_by_text(f"{len(prompt):,} / 5,000 characters")).to_be_visible()
-    button = generate_button(page)
-    expect(button).to_be_enabled()
-    expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
-    button.focus()
-    sent.clear()
-    # The wake's first press holds the page's main thread until the person's key waits in its queue.
-    with page.expect_console_message(lambda message: message.text == "holding"):
-        page.evaluate("""() => {
-            const click = HTMLButtonElement.prototype.click;
-            HTMLButtonElement.prototype.click = function () {
-                click.call(this);
-                if (!this.closest("[class*='st-key-livewake-']")) return;
-                HTMLButtonElement.prototype.click = click;
-                console.log("holding");
-                const end = performance.now() + 10000;
-                while (!navigator.scheduling.isInputPending() && performance.now() < end) {}
-            };
-            setTimeout(() => window.rivyaLive.wake());
-        }""")
-    page.keyboard.press("Enter")
-    assert tasks_with(sandbox, prompt, at_least=1, timeout=SHOWN_TIMEOUT / 1000), _reruns_sent(sent)
-    (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
-    # Its card, drawn by a run of the page; Playwright hands over the page's sent frames while it waits for it.
-    expect(page.locator(f".st-key-grok-imagine-panel-card-{job.id}")).to_be_visible(timeout=SHOWN_TIMEOUT)
-    reruns = _reruns_sent(sent)
-    together = [n for n, (part, pressed) in enumerate(reruns)
-                if part and any(k.endswith(":generate") for k in pressed)]
-    assert together, f"the key did not go with the wake's press: {reruns}"  # what this test is about
-    assert any(not part and "liverun" in pressed for part, pressed in reruns[together[0]:]), reruns
-
-
 def test_a_press_that_goes_with_a_wake_still_runs_the_page(
     browser: Browser, app: StreamlitServer, sandbox: Sandbox, request: pytest.FixtureRequest,
 ) -> None:
     """On a busy page the browser handles a person's key before Streamlit sends a wake's press (input goes first), and
     both go as one batch, which reruns only the woken part: Generate's callback runs, the page does not. The page's
     script then runs the page, so the press is not lost."""
+    sent: list[bytes | str] = []
+    prompt = "A press that goes with a wake"
     with new_page(browser, request) as page:
-        _press_with_a_wake(page, app, sandbox, "A press that goes with a wake")
-
-
-def test_a_press_that_goes_with_a_wake_runs_the_page_when_no_run_shows(
-    browser: Browser, sandbox: Sandbox, request: pytest.FixtureRequest, tmp_path: Path,
-) -> None:
-    """The browser may draw a fast run's start and end together, so the page never shows it running. The page's
-    script still sees the woken part's run end (its wake button's label counts the draws) and runs the page then,
-    not after its longest wait for a run (an hour here: a script that waited for "running" would never run it)."""
-    env = sandbox_env(sandbox, tmp_path, LIVE_LEAST_TIMER="0", LIVE_GESTURE_MS="3600000")
-    server = StreamlitServer(env, script=ROOT / "tests" / "slow_timers_app.py")
-    server.data_dir = tmp_path
-    try:
-        with new_page(browser, request) as page:
-            # React sets the run state with setAttribute: "running" is dropped, as if drawn together with its end.
-            page.add_init_script("""(() => {
-                const set = Element.prototype.setAttribute;
-                Element.prototype.setAttribute = function (name, value) {
-                    if (name === "data-test-script-state" && value === "running") return;
-                    return set.call(this, name, value);
+        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        open_page(page, f"{app.url}/image")
+        type_prompt(page, prompt)
+        button = generate_button(page)
+        expect(button).to_be_enabled()
+        expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
+        button.focus()
+        sent.clear()
+        # The wake's first press holds the page's main thread until the person's key waits in its queue.
+        with page.expect_console_message(lambda message: message.text == "holding"):
+            page.evaluate("""() => {
+                const click = HTMLButtonElement.prototype.click;
+                HTMLButtonElement.prototype.click = function () {
+                    click.call(this);
+                    if (!this.closest("[class*='st-key-livewake-']")) return;
+                    HTMLButtonElement.prototype.click = click;
+                    console.log("holding");
+                    const end = performance.now() + 10000;
+                    while (!navigator.scheduling.isInputPending() && performance.now() < end) {}
                 };
-            })()""")
-            _press_with_a_wake(page, server, sandbox, "A press with a wake and no run shown")
-    finally:
-        server.stop()
+                setTimeout(() => window.rivyaLive.wake());
+            }""")
+        page.keyboard.press("Enter")
+        assert tasks_with(sandbox, prompt, at_least=1, timeout=SHOWN_TIMEOUT / 1000), _reruns_sent(sent)
+        (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
+        # Its card, drawn by a run of the page; Playwright hands over the page's sent frames while it waits for it.
+        expect(page.locator(f".st-key-grok-imagine-panel-card-{job.id}")).to_be_visible(timeout=SHOWN_TIMEOUT)
+        reruns = _reruns_sent(sent)
+        together = [n for n, (part, pressed) in enumerate(reruns)
+                    if part and any(k.endswith(":generate") for k in pressed)]
+        assert together, f"the key did not go with the wake's press: {reruns}"  # what this test is about
+        assert any(not part and "liverun" in pressed for part, pressed in reruns[together[0]:]), reruns
 
 
 def test_a_wake_on_a_busy_page_reaches_every_live_part(

@@ -85,12 +85,8 @@ def read_on_change(log: TaskLog, key: str, read: Callable[[], T], *, inputs: Has
 
 def wake_button(name: str, fallback: float) -> None:
     """The hidden button the page's script presses to wake the fragment it is drawn in; ``fallback``: the seconds
-    between presses while the feed cannot be used (carried in its key, which the script reads).
-
-    Its label carries the session's count of draws, so the script sees a run of this part drawn (a fast run's "running"
-    state may never reach the page: the browser draws its start and end together). The key alone names the widget."""
-    session().live_draws += 1
-    st.button(f"Wake {session().live_draws}", key=f"{WAKE_KEY}-{name}-{round(timer(fallback) * 1000)}")
+    between presses while the feed cannot be used (carried in its key, which the script reads)."""
+    st.button("Wake", key=f"{WAKE_KEY}-{name}-{round(timer(fallback) * 1000)}")
 
 
 def live_fragment(body: Callable[[], None], *, name: str, fallback: float,
@@ -169,12 +165,12 @@ _SCRIPT = """(() => {
   const calm = () => L.ranSinceGesture || performance.now() - L.gesture > s.gestureMs;
   const idle = () => (state() ?? "notRunning") === "notRunning" && calm();
   if (!L.watching) {
-    L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true;
+    L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true; L.runs = 0;
     const gesture = (e) => { if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; } };
     document.addEventListener("pointerdown", gesture, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
     document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
-    new MutationObserver(() => { if (state() === "running") L.ranSinceGesture = true; })
+    new MutationObserver(() => { if (state() === "running") { L.ranSinceGesture = true; L.runs += 1; } })
       .observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
@@ -187,12 +183,9 @@ _SCRIPT = """(() => {
   // after the press fires just after Streamlit's: a gesture seen by then makes the page run again once that run has
   // ended (a page run asked for sooner would cut it short before the callback ran, and the press would be lost). A
   // gesture that came after the batch had gone costs one page run more.
-  // That run has ended once the woken part has drawn again (its button's label counts the draws; a run's "running"
-  // state alone may never show) and the page is not running.
-  const drawn = (key) => document.querySelector(`.${key} button`)?.textContent;
-  const runPage = async (key, before) => {
+  const runPage = async (runs) => {
     const end = Date.now() + s.gestureMs;
-    while (!(drawn(key) !== before && state() === "notRunning") && Date.now() < end) await sleep(50);
+    while (!(L.runs > runs && state() === "notRunning") && Date.now() < end) await sleep(50);
     L.reruns += 1;
     document.querySelector(`.st-key-${s.run} button`)?.click();
   };
@@ -200,10 +193,10 @@ _SCRIPT = """(() => {
   const pressOne = (b) => (turn = turn.then(async () => {
     if (!b.isConnected) return;  // its page has gone
     if (!calm()) { again(); return; }
-    const key = keyOf(b), before = b.textContent, at = performance.now();
-    L.last[key] = Date.now();
+    L.last[keyOf(b)] = Date.now();
+    const at = performance.now(), runs = L.runs;
     b.click();
-    setTimeout(() => { if (L.gesture > at) runPage(key, before); });
+    setTimeout(() => { if (L.gesture > at) runPage(runs); });
     await sleep(20);
   }).catch(() => {}));  // one press that failed does not stop the others
   const press = (list) => Promise.all(list.map(pressOne));

@@ -94,8 +94,6 @@ class Session:
     kept: dict[str, Any] = field(default_factory=dict)
     # -- what live parts of pages read last (ui/live.py): key -> ((the log's change counter, inputs), what was read)
     live_reads: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    # -- the live parts' draws so far: each wake button's label carries it, so the page's script sees a part's run
-    live_draws: int = 0
     # -- per model, and per card panel
     models: dict[str, ModelState] = field(default_factory=dict)
     retries: dict[str, RetryState] = field(default_factory=dict)
