@@ -17,7 +17,7 @@ from rivya.tasklog import Job
 from rivya.thumbnails import TILE, shown_thumbnail
 from rivya.tile_route import tile_address
 from ui.access import current_person, page_access
-from ui.compare import open_compare
+from ui.compare import draw_compare, start_compare
 from ui.downloads import zip_download
 from ui.gallery_watch import follow_gallery
 from ui.large_view import hand_over, open_in_page
@@ -93,12 +93,6 @@ def _presses(person: str, presses: list[Press]) -> None:
         open_in_page(full[-1])
         return  # the grid's run hands over to a page run (hand_over)
     st.rerun(RESULTS)
-
-
-def _compare(picked: list[int]) -> None:
-    """Compare's callback: the next page run shows these results side by side."""
-    session().gallery_comparing = picked
-    session().opening = True  # the dialog is drawn by a page run: the grid's own rerun hands over (hand_over)
 
 
 def _clear_picks() -> None:
@@ -201,7 +195,7 @@ def _selection_bar(count: str) -> None:
     if not picked:  # the hint says what a Pick brings: Compare, the ZIP and Clear come with the first
         return
     bar.button("Compare", key="gallery:compare", icon=":material/compare:", disabled=not ready, type="primary",
-               on_click=_compare, args=(list(picked),))
+               on_click=start_compare, args=(list(picked),))
     with bar:
         zip_download(studio.log.many(picked), key="gallery:zip")
     bar.button("Clear", key="gallery:clear", on_click=_clear_picks, icon=":material/close:",
@@ -287,8 +281,7 @@ def gallery_page() -> None:
     # Markdown, not st.html: its code comes with the page, while st.html's loads on first use, and until it has the
     # grid has no layout (a new visitor saw one column of tiles). Its empty box is hidden (STYLE: .gallery-style).
     st.markdown(STYLE, unsafe_allow_html=True)
-    if session().gallery_comparing:  # kept until the dialog is closed: a live redraw of the page keeps it open
-        open_compare(session().gallery_comparing)
+    draw_compare()
     person = star_owner(current_person())
     _filters(person)
     _results(person)

@@ -7,6 +7,7 @@ import streamlit as st
 from rivya.people import Person
 from rivya.studio import Studio
 from ui.access import auth_configured, current_person, is_admin, page_access
+from ui.compare import draw_compare
 from ui.history import (
     SELECTED_IMAGE_PX,
     balance_row,
@@ -22,6 +23,7 @@ from ui.history import (
 )
 from ui.history_watch import follow_history, start_history
 from ui.jobs_view import CardMode, job_card
+from ui.large_view import hand_over
 from ui.outage import log_unreachable
 from ui.session import session
 
@@ -39,6 +41,7 @@ def history_page(studio: Studio) -> None:
     top = st.container()
     _history(studio, person)
     follow_history(studio)
+    draw_compare()
     with top:  # filled last: the balance may wait for Rivya's answer, and the table need not wait with it
         balance_row(studio, person)
 
@@ -70,6 +73,7 @@ def _history(studio: Studio, person: Person | None) -> None:
 def _jobs(studio: Studio, person: Person | None) -> None:
     """Filters, table and the selected job: a fragment, so a filter, a page or a selection reruns this part only
     (the figures above do not change with them, and each of their reruns costs a query and a redraw)."""
+    hand_over()  # Compare, Full size: their dialogs are drawn by a page run
     if session().goto_page:
         st.rerun()  # "Use these settings" or Animate on the selected job: the page run switches page
     jobs = job_filters(studio, person)

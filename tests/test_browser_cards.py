@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -107,12 +107,46 @@ def _wakes_sent(frames: list[bytes | str]) -> list[set[str]]:
     return [{k.split("livewake-")[1] for k in pressed if "livewake-" in k} for _, pressed in _reruns_sent(frames)]
 
 
+def _press_with_a_wake(page: Page, sent: list[bytes | str], press: Callable[[], None]) -> int:
+    """``press()`` (a person's key) made while a wake's press waits to be sent, so both go as one batch; returns the
+    index, in what the page asked for, of that batch: a run of the woken part carrying the person's press too.
+
+    The wake's first press holds the page's main thread until the person's key waits in its queue (input goes first:
+    the browser handles the key before Streamlit's zero-delay timer sends the presses it holds).
+    """
+    expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
+    sent.clear()
+    with page.expect_console_message(lambda message: message.text == "holding"):
+        page.evaluate("""() => {
+            const click = HTMLButtonElement.prototype.click;
+            HTMLButtonElement.prototype.click = function () {
+                click.call(this);
+                if (!this.closest("[class*='st-key-livewake-']")) return;
+                HTMLButtonElement.prototype.click = click;
+                console.log("holding");
+                const end = performance.now() + 10000;
+                while (!navigator.scheduling.isInputPending() && performance.now() < end) {}
+            };
+            setTimeout(() => window.rivyaLive.wake());
+        }""")
+    press()
+    deadline = time.monotonic() + 20  # bounds the wait for the request to go out; passing does not wait for it
+    while time.monotonic() < deadline:
+        reruns = _reruns_sent(sent)
+        together = [n for n, (part, pressed) in enumerate(reruns)
+                    if part and any("livewake-" not in k for k in pressed)]
+        if together:
+            return together[0]
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the key did not go with the wake's press: {_reruns_sent(sent)}")
+
+
 def test_a_press_that_goes_with_a_wake_still_runs_the_page(
     browser: Browser, app: StreamlitServer, sandbox: Sandbox, request: pytest.FixtureRequest,
 ) -> None:
     """On a busy page the browser handles a person's key before Streamlit sends a wake's press (input goes first), and
-    both go as one batch, which reruns only the woken part: Generate's callback runs, the page does not. The page's
-    script then runs the page, so the press is not lost."""
+    both go as one batch, which reruns only the woken part: Generate's callback runs, the page does not. The woken
+    part then runs the page from the server (``ui/live.py``), so the press is not lost."""
     sent: list[bytes | str] = []
     prompt = "A press that goes with a wake"
     with new_page(browser, request) as page:
@@ -121,33 +155,66 @@ def test_a_press_that_goes_with_a_wake_still_runs_the_page(
         type_prompt(page, prompt)
         button = generate_button(page)
         expect(button).to_be_enabled()
-        expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
         button.focus()
-        sent.clear()
-        # The wake's first press holds the page's main thread until the person's key waits in its queue.
-        with page.expect_console_message(lambda message: message.text == "holding"):
-            page.evaluate("""() => {
-                const click = HTMLButtonElement.prototype.click;
-                HTMLButtonElement.prototype.click = function () {
-                    click.call(this);
-                    if (!this.closest("[class*='st-key-livewake-']")) return;
-                    HTMLButtonElement.prototype.click = click;
-                    console.log("holding");
-                    const end = performance.now() + 10000;
-                    while (!navigator.scheduling.isInputPending() && performance.now() < end) {}
-                };
-                setTimeout(() => window.rivyaLive.wake());
-            }""")
-        page.keyboard.press("Enter")
+        together = _press_with_a_wake(page, sent, lambda: page.keyboard.press("Enter"))
         assert tasks_with(sandbox, prompt, at_least=1, timeout=SHOWN_TIMEOUT / 1000), _reruns_sent(sent)
         (job,) = TaskLog(app.data_dir / "tasklog.sqlite3").where("prompt = ?", (prompt,))
         # Its card, drawn by a run of the page; Playwright hands over the page's sent frames while it waits for it.
         expect(page.locator(f".st-key-grok-imagine-panel-card-{job.id}")).to_be_visible(timeout=SHOWN_TIMEOUT)
         reruns = _reruns_sent(sent)
-        together = [n for n, (part, pressed) in enumerate(reruns)
-                    if part and any(k.endswith(":generate") for k in pressed)]
-        assert together, f"the key did not go with the wake's press: {reruns}"  # what this test is about
-        assert any(not part and "liverun" in pressed for part, pressed in reruns[together[0]:]), reruns
+        assert any(k.endswith(":generate") for k in reruns[together][1]), reruns
+        # The page ran from the server: the browser asked for no run of the whole page after the batch.
+        assert all(part for part, _ in reruns[together:]), reruns
+
+
+def test_apply_that_goes_with_a_wake_fills_the_form(
+    browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest,
+) -> None:
+    """Apply's callback puts a preset's prompt in the form. Gone with a wake's press, it runs in the woken part's run;
+    the page run that follows starts from what the server holds, so the browser's older (empty) prompt, which any
+    press from the browser would carry, does not undo it."""
+    sent: list[bytes | str] = []
+    with new_page(browser, request) as page:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        open_page(page, f"{app.url}/video")  # its starter preset
+        page.get_by_text("Prompt library").click()
+        page.get_by_role("tab", name="Presets").click()
+        expect(page.get_by_role("combobox", name="Preset (most starred results first)")).to_have_value(
+            re.compile(r"^Slow camera push-in"))
+        prompt = page.get_by_role("textbox", name="Prompt")
+        expect(prompt).to_have_value("")
+        page.get_by_role("button", name="Apply").focus()
+        together = _press_with_a_wake(page, sent, lambda: page.keyboard.press("Enter"))
+        expect(page.get_by_text("Applied “Slow camera push-in”.")).to_be_visible(timeout=SHOWN_TIMEOUT)
+        expect(prompt).to_have_value(re.compile(r"^Slow camera push-in on a steaming cup of tea"))
+        reruns = _reruns_sent(sent)
+        assert all(part for part, _ in reruns[together:]), reruns  # the page ran from the server
+
+
+def test_a_wake_leaves_an_open_popover_open(
+    browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest,
+) -> None:
+    """A wake presses a hidden button by script; a click the page sees outside an open popover closes it, so the
+    person typing a preset's new name while jobs run would lose the box at every change of the log."""
+    sent: list[bytes | str] = []
+    with new_page(browser, request) as page:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        open_page(page, f"{app.url}/video")
+        page.get_by_text("Prompt library").click()
+        page.get_by_role("tab", name="Presets").click()
+        page.get_by_role("button", name="Rename").click()
+        new_name = page.get_by_role("textbox", name="New name")
+        new_name.fill("Half typed")
+        expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
+        sent.clear()
+        page.evaluate("() => window.rivyaLive.wake()")
+        deadline = time.monotonic() + 20  # bounds the wait for the press to go out; passing does not wait for it
+        while not _wakes_sent(sent) and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert _wakes_sent(sent), "the wake sent nothing"
+        expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
+        expect(new_name).to_be_visible()
+        expect(new_name).to_have_value("Half typed")
 
 
 def test_a_wake_on_a_busy_page_reaches_every_live_part(

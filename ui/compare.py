@@ -42,14 +42,28 @@ def _size(path: Path | None) -> tuple[int, int]:
     return result_image_size(path) or (0, 0)
 
 
+def start_compare(job_ids: list[int]) -> None:
+    """Compare's callback (Gallery, History): the page's runs show these results side by side until the dialog is
+    closed, so a live redraw of the page keeps it open. Pressed in a part of the page, that part's own rerun hands
+    over to a page run (``hand_over``)."""
+    session().comparing = job_ids
+    session().opening = True
+
+
+def draw_compare() -> None:
+    """In a page's run: the results Compare was pressed on, while its dialog is open."""
+    if session().comparing:
+        open_compare(session().comparing)
+
+
 def _closed() -> None:
-    """The dialog was dismissed: the Gallery stops drawing it again on its page runs."""
-    session().gallery_comparing = None
+    """The dialog was dismissed: the page stops drawing it again on its runs."""
+    session().comparing = None
 
 
 def _open(job_id: int) -> None:
     """Full size on a compared result: its large view replaces Compare."""
-    session().gallery_comparing = None
+    session().comparing = None
     open_in_page(job_id)
 
 

@@ -23,7 +23,7 @@ from rivya.studio import Studio
 from rivya.tasklog import Job
 from rivya.thumbnails import CARD, CELL, data_uri, shown_thumbnail, thumbnail_bytes
 from ui.access import auth_configured, key_owner
-from ui.compare import open_compare
+from ui.compare import start_compare
 from ui.downloads import zip_download
 from ui.figures import Figure, figure_row
 from ui.history_watch import stamp_rows
@@ -60,9 +60,10 @@ def balance_row(studio: Studio, person: Person | None) -> None:
     """
     settings = studio.settings
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
-    slot = row.empty()  # filled once the button below has had its say (a press forgets the kept balance first)
-    if row.button("Refresh balance", icon=":material/refresh:", key="history:refresh"):
-        studio.forget_balance(key_owner())
+    slot = row.empty()  # the figures, beside the button, filled once the balance has been read
+    # A callback: its press runs before the balance is read, in whatever run follows it (ui/live.py).
+    row.button("Refresh balance", icon=":material/refresh:", key="history:refresh", on_click=studio.forget_balance,
+               args=(key_owner(),))
     try:
         credits = credits_text(studio.balance(key_owner()))
         now = datetime.now(viewer_timezone())  # after the answer: the time it was read
@@ -407,9 +408,9 @@ def selection_actions(jobs: list[Job]) -> None:
     results = [j for j in jobs if j.status == JobStatus.SUCCEEDED and j.media_paths]
     comparable = COMPARE_MIN <= len(jobs) <= COMPARE_MAX and len(results) == len(jobs)
     with st.container(horizontal=True, vertical_alignment="center"):  # no gap where a button is absent
-        if st.button("Compare", key="history:compare", icon=":material/compare:", disabled=not comparable,
-                     help=f"Select {COMPARE_MIN} to {COMPARE_MAX} finished results to see them side by side."):
-            open_compare([j.id for j in jobs])
+        st.button("Compare", key="history:compare", icon=":material/compare:", disabled=not comparable,
+                  help=f"Select {COMPARE_MIN} to {COMPARE_MAX} finished results to see them side by side.",
+                  on_click=start_compare, args=([j.id for j in jobs],))
         zip_download(results, key="history:zip")
         skipped = len(jobs) - len(results)
         st.caption(f"{len(jobs):,} selected" + (f"; {skipped:,} without a saved result" if skipped else ""))
@@ -425,7 +426,11 @@ def stuck_jobs(studio: Studio) -> None:
             + ". The app keeps checking them, even with no page open.",
             icon=":material/hourglass_top:",
         )
-        if row.button("Check now", key="history:recheck", icon=":material/sync:"):
-            studio.jobs.recheck()
-            st.toast("Checking every running job now.")
+        row.button("Check now", key="history:recheck", icon=":material/sync:", on_click=_recheck, args=(studio,))
+
+
+def _recheck(studio: Studio) -> None:
+    """Check now's callback: every running job is looked at again now."""
+    studio.jobs.recheck()
+    st.toast("Checking every running job now.")
 

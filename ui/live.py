@@ -54,12 +54,9 @@ RETRY_MAX_MS = 60_000
 # Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
 LIVE_SECONDS = 3.0
 WAKE_KEY = "livewake"
-# The page's own hidden button (drawn by ``connect``, outside every part): pressed, it runs the whole page. The script
-# presses it when a person's press may have gone with a wake's (see ``_SCRIPT``).
-RUN_KEY = "liverun"
 # The wake buttons are never seen (nor read aloud): only the page's script presses them. Drawn by the frame
 # (studio_app.py) with the other page-wide style, one element for both.
-WAKE_STYLE = f"<style>[class*='st-key-{WAKE_KEY}-'], .st-key-{RUN_KEY} {{ display: none !important; }}</style>"
+WAKE_STYLE = f"<style>[class*='st-key-{WAKE_KEY}-'] {{ display: none !important; }}</style>"
 
 
 def timer(seconds: float) -> float:
@@ -96,10 +93,38 @@ def live_fragment(body: Callable[[], None], *, name: str, fallback: float,
     reached turns the page to its outage notice instead of a traceback. ``name`` is unique on the page."""
 
     def run() -> None:
+        if _input_from_outside():
+            st.rerun()  # the whole page, from what the server holds (the press's callback has run)
         wake_button(name, fallback)
         body()
 
     return st.fragment(outage_guard()(run), run_every=timer(safety))
+
+
+def _input_from_outside() -> bool:
+    """Whether this part's own run (a wake's, a timer's) also carries a person's input to a widget outside it.
+
+    On a busy page a person's press or key can go in the same batch as a wake's press, and Streamlit then runs only
+    the woken part: the press's callback runs, the page that would show its effect does not. The part then runs the
+    page (``st.rerun()``), from the values the server holds, so nothing the callbacks set is undone by the browser's
+    older ones. A press is therefore always handled by its callback (a trigger read in the page's body would be gone
+    by that page run).
+
+    Streamlit keeps no public record of which widgets changed in a run: this reads its session state as its own
+    callback dispatch does (``SessionState._call_callbacks``). On a Streamlit without these, every such run runs the
+    page: slower, never a lost press.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None or not ctx.fragment_ids_this_run:
+        return False  # a run of the whole page draws everything anyway
+    try:
+        state = ctx.session_state._state
+        widgets = state._new_widget_state
+        return any(state._widget_changed(wid) for wid in widgets  # the widgets this run's request carried
+                   if (meta := widgets.widget_metadata.get(wid)) is not None
+                   and meta.fragment_id not in ctx.fragment_ids_this_run and WAKE_KEY not in wid)
+    except AttributeError:
+        return True
 
 
 def live_section(draw: Callable[[], None], *, name: str = "home", every: float = LIVE_SECONDS) -> None:
@@ -129,8 +154,7 @@ def connect(studio: Studio) -> None:
         drawn = None
     settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
                            "gestureMs": GESTURE_MS, "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY,
-                           "run": RUN_KEY, "drawn": drawn}).replace("<", "\\u003c")
-    st.button("Run the page", key=RUN_KEY)
+                           "drawn": drawn}).replace("<", "\\u003c")
     st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
 
 
@@ -143,11 +167,11 @@ def disconnect(studio: Studio) -> None:
 
 
 # The page's script. ``window.rivyaLive`` holds its state across the page's runs; ``wakes`` counts the wakes (read
-# by the benchmark), ``reruns`` the page runs it asked for after a person's press went with a wake's. A wake presses
-# every wake button on the page; while the feed fails, each button is pressed at the pace its key carries.
+# by the benchmark). A wake presses every wake button on the page; while the feed fails, each button is pressed at the
+# pace its key carries.
 _SCRIPT = """(() => {
   const s = SETTINGS;
-  const L = window.rivyaLive || (window.rivyaLive = {wakes: 0, changes: 0, reruns: 0, feed: "starting", last: {}});
+  const L = window.rivyaLive || (window.rivyaLive = {wakes: 0, changes: 0, feed: "starting", last: {}});
   L.pass = s.pass;
   if (L.running) return;
   L.running = true;
@@ -165,13 +189,18 @@ _SCRIPT = """(() => {
   const calm = () => L.ranSinceGesture || performance.now() - L.gesture > s.gestureMs;
   const idle = () => (state() ?? "notRunning") === "notRunning" && calm();
   if (!L.watching) {
-    L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true; L.runs = 0;
+    L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true;
     const gesture = (e) => { if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; } };
     document.addEventListener("pointerdown", gesture, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
     document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
-    new MutationObserver(() => { if (state() === "running") { L.ranSinceGesture = true; L.runs += 1; } })
+    new MutationObserver(() => { if (state() === "running") L.ranSinceGesture = true; })
       .observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+    // A wake's press stops where Streamlit's own handlers are (React's root): beyond it, the page takes a click as
+    // one outside any open popover (Rename's, a card's More), and would close it under the person's hand.
+    document.getElementById("root")?.addEventListener("click", (e) => {
+      if (!e.isTrusted && e.target.closest?.(`[class*="st-key-${s.key}-"]`)) e.stopPropagation();
+    });
   }
   const whenIdle = async () => { while (!idle()) await sleep(50); };
   // Streamlit sends the presses it holds when its own zero-delay timer fires, as one batch for one fragment only: a
@@ -179,24 +208,13 @@ _SCRIPT = """(() => {
   // timer set once the previous press was made, which fires after that press's batch has gone (timers set up front
   // would all come due at once on a busy page).
   // A person's press or key that the browser handles before that timer (input goes first on a busy page) goes in the
-  // same batch, and so reruns only the woken part: the press's callback runs, but not the page. A timer set just
-  // after the press fires just after Streamlit's: a gesture seen by then makes the page run again once that run has
-  // ended (a page run asked for sooner would cut it short before the callback ran, and the press would be lost). A
-  // gesture that came after the batch had gone costs one page run more.
-  const runPage = async (runs) => {
-    const end = Date.now() + s.gestureMs;
-    while (!(L.runs > runs && state() === "notRunning") && Date.now() < end) await sleep(50);
-    L.reruns += 1;
-    document.querySelector(`.st-key-${s.run} button`)?.click();
-  };
+  // same batch, which runs only the woken part: that part then runs the page (``_input_from_outside``).
   let turn = Promise.resolve();
   const pressOne = (b) => (turn = turn.then(async () => {
     if (!b.isConnected) return;  // its page has gone
     if (!calm()) { again(); return; }
     L.last[keyOf(b)] = Date.now();
-    const at = performance.now(), runs = L.runs;
     b.click();
-    setTimeout(() => { if (L.gesture > at) runPage(runs); });
     await sleep(20);
   }).catch(() => {}));  // one press that failed does not stop the others
   const press = (list) => Promise.all(list.map(pressOne));

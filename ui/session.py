@@ -83,10 +83,10 @@ class Session:
     linked: int | None = None  # the id the address named when the dialog was last opened from it
     tag_error: str | None = None  # what was wrong with a tag just typed: said once
     opening: bool = False  # Open was pressed in a fragment or a dialog: its own rerun hands over to a page run
+    comparing: list[int] | None = None  # set by Compare (Gallery, History): the ids shown side by side until closed
     # -- the Gallery page
     gallery_pages: int = 1  # how many pages "Load more" has shown
     gallery_picked: list[int] = field(default_factory=list)  # ids picked for Compare, in the order they were picked
-    gallery_comparing: list[int] | None = None  # set by Compare: the ids shown side by side until it is closed
     gallery_filter: GalleryFilter | None = None  # the filters the grid last ran with: the large view's previous / next
     # (log change counter, ids shown) as the grid last drew them: the live watcher reruns the page when they differ
     gallery_drawn: tuple[tuple[int, int, int], tuple[int, ...]] | None = None
