@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -28,50 +30,54 @@ from benchmarks.pages import gallery_scenario, history_scenario, seed_history
 from rivya.sandbox import Sandbox
 from tests.browser_support import CHROMIUM_ARGS, StreamlitServer, chromium_path, sandbox_env
 
-STEPS = {
-    "history": {"warm": "warm visit", "filter": "filter (type, Enter)", "switch": "Home → History via the sidebar"},
-    "gallery": {"warm": "warm visit", "more": "Load more", "search": "search (type, Enter)",
-                "switch": "Home → Gallery via the sidebar"},
+
+@dataclass(frozen=True)
+class PageSteps:
+    """One page's comparison: the steps timed (key: its words), the log's size by default, how a log is seeded (in a
+    folder, of n jobs; returns how many its search matches) and the scenario that times the steps on a server."""
+
+    steps: dict[str, str]
+    rows: int
+    seed: Callable[[Path, int], int]
+    scenario: Callable[[StreamlitServer, int, int], Scenario]
+
+
+PAGES = {
+    "history": PageSteps({"warm": "warm visit", "filter": "filter (type, Enter)",
+                          "switch": "Home → History via the sidebar"}, 100_000, seed_history, history_scenario),
+    "gallery": PageSteps({"warm": "warm visit", "more": "Load more", "search": "search (type, Enter)",
+                          "switch": "Home → Gallery via the sidebar"}, 10_000, gallery_bench.seed,
+                         lambda server, _rows, matches: gallery_scenario(server, matches)),
 }
-
-
-def seeded(page: str, folder: Path, rows: int) -> int:
-    """A log of ``rows`` for ``page`` in ``folder``; how many its search matches."""
-    return seed_history(folder, rows) if page == "history" else gallery_bench.seed(folder, rows)
-
-
-def scenario(page: str, server: StreamlitServer, rows: int, matches: int) -> Scenario:
-    """``page``'s steps on ``server`` (``benchmarks.pages``'s scenario for it)."""
-    return history_scenario(server, rows, matches) if page == "history" else gallery_scenario(server, matches)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", type=Path, help="the other checkout (a folder holding its app.py)")
     parser.add_argument("--reps", type=int, default=12, help="repetitions (pairs), after one uncounted")
-    parser.add_argument("--page", choices=tuple(STEPS), default="history", help="the page whose steps are timed")
+    parser.add_argument("--page", choices=tuple(PAGES), default="history", help="the page whose steps are timed")
     parser.add_argument("--rows", type=int, help="jobs in each log (History 100,000, the Gallery 10,000)")
     args = parser.parse_args()
-    base = args.base.resolve()
+    base, bench = args.base.resolve(), PAGES[args.page]
     if not (base / "app.py").is_file():
         parser.error(f"{base} holds no app.py")
     with (tempfile.TemporaryDirectory() as mine, tempfile.TemporaryDirectory() as theirs, Sandbox() as sandbox,
           sync_playwright() as p):
-        rows = args.rows or (100_000 if args.page == "history" else 10_000)
-        matches = seeded(args.page, Path(mine), rows)
-        seeded(args.page, Path(theirs), rows)
+        rows = args.rows or bench.rows
+        matches = bench.seed(Path(mine), rows)
+        bench.seed(Path(theirs), rows)
         here = StreamlitServer(sandbox_env(sandbox, Path(mine)))
         there = StreamlitServer({**sandbox_env(sandbox, Path(theirs)), "PYTHONPATH": str(base)}, script=base / "app.py")
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
-            pairs = served_in_turns(browser, [here, there], [scenario(args.page, here, rows, matches),
-                                                             scenario(args.page, there, rows, matches)], args.reps)
+            pairs = served_in_turns(browser, [here, there], [bench.scenario(here, rows, matches),
+                                                             bench.scenario(there, rows, matches)], args.reps)
         finally:
             browser.close()
     name = args.page.capitalize()
     print(f"\n{args.reps} pairs, order rotated; {name} at {rows:,} jobs; the reference is {base}.\n")
     print(table([row(pairs, f"{name}, {words}", step, step, "the other checkout's")
-                 for step, words in STEPS[args.page].items()]))
+                 for step, words in bench.steps.items()]))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from ui.compare import draw_compare, start_compare
 from ui.downloads import zip_download
 from ui.gallery_watch import follow_gallery
 from ui.large_view import hand_over, open_in_page
+from ui.live import read_on_change
 from ui.outage import log_unreachable
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
@@ -197,7 +198,9 @@ def _selection_bar(count: str) -> None:
     bar.button("Compare", key="gallery:compare", icon=":material/compare:", disabled=not ready, type="primary",
                on_click=start_compare, args=(list(picked),))
     with bar:
-        zip_download(studio.log.many(picked), key="gallery:zip")
+        # Read again only when the log or the picks changed (the bar runs with every Pick and every live redraw).
+        zip_download(read_on_change(studio.log, "gallery:picked", lambda: studio.log.many(picked), inputs=tuple(picked)),
+                     key="gallery:zip")
     bar.button("Clear", key="gallery:clear", on_click=_clear_picks, icon=":material/close:",
                help="Untick every picked result")
 
