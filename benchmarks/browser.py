@@ -135,7 +135,7 @@ def fresh(browser: Browser) -> Iterator[BrowserContext]:
 
 
 def reference_server(name: str, env: dict[str, str] | None = None) -> StreamlitServer:
-    """Reference app ``name`` ("a" to "e") served like the Studio (same Streamlit, same config, same flags)."""
+    """Reference app ``name`` ("a" to "f") served like the Studio (same Streamlit, same config, same flags)."""
     return StreamlitServer(env or {}, script=REFERENCE / f"{name}.py")
 
 

@@ -9,7 +9,8 @@ Groups (``--only`` picks some), each with its own servers, stopped before the ne
   Home -> Gallery through the sidebar; each against (b)'s first visit, warm visit, filter (twice) and switch (the
   issue's target), and against the same steps of (d), the least picture grid (the floor for pictures), all three
   served and timed in turns in one run;
-- ``jobs``: the Image and Video pages with 4 running jobs each, warm visit and its server run, against (b)'s;
+- ``jobs``: the Image and Video pages with 4 running jobs each, warm visit and its server run, against (b)'s, and the
+  warm visit against the same page of (f), their parts drawn the plain way (the floor for them), in the same turns;
 - ``scale``: History and Gallery first visits at ``--big`` (default 1M) vs ``--small`` (default 1k) logged jobs;
 - ``floor``: reference apps (a) and (c), first and warm visits, against (b): what Streamlit's own pieces cost.
 
@@ -46,7 +47,6 @@ from benchmarks.browser import (
     Step,
     act,
     fresh,
-    interleaved,
     reference_server,
     row,
     served_in_turns,
@@ -303,16 +303,21 @@ def group_gallery(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) 
 def group_jobs(browser: Browser, args: argparse.Namespace) -> list[Row]:
     timing = Timing(image_queued=1.0, image_processing=3600.0, video_queued=1.0, video_processing=3600.0)
     with tempfile.TemporaryDirectory() as folder, Sandbox(timing=timing) as sandbox:
-        studio, floor = StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b")
+        studio, floor, plain = (StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b"),
+                                reference_server("f"))
         try:
             start_jobs(studio, browser, Path(folder))
-            pairs = interleaved(browser, jobs_scenario(studio), warm_floor_scenario(floor), args.reps)
-        finally:
-            studio.stop()
-            floor.stop()
+        except BaseException:
+            for server in (studio, floor, plain):
+                server.stop()
+            raise
+        pairs = served_in_turns(browser, [studio, floor, plain],
+                                [jobs_scenario(studio), warm_floor_scenario(floor), jobs_scenario(plain)], args.reps)
     rows = []
     for path, title in (("image", "Image"), ("video", "Video")):
-        rows.append(row(pairs, f"{title} page, {RUNNING} running jobs, warm visit", path, "warm", "(b) warm visit"))
+        figure = f"{title} page, {RUNNING} running jobs, warm visit"
+        rows.append(row(pairs, figure, path, "warm", "(b) warm visit"))  # the issue's target
+        rows.append(row(pairs, figure, path, path, "(f) warm visit", second=True))  # the page's parts, the plain way
         rows.append(row(pairs, f"{title} page, {RUNNING} running jobs, server run", path, "warm", "(b) server run",
                         server_run=True))
     return rows
