@@ -16,9 +16,10 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from benchmarks.reference.studio_frame import run_frame
+
 ROWS_SHOWN = 50
 LOG_ENV = "FLOOR_LOG"  # the seeded log's file (``benchmarks.history.seed_sqlite``), read once per process
-PAGES = ("Imagine Studio", "Image", "Video", "Explore", "Gallery", "History & credits")
 PLACEHOLDER = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='56' height='56'>"
                "<rect width='56' height='56' fill='%23eee'/></svg>")
 
@@ -109,23 +110,5 @@ def _history(table: pd.DataFrame) -> None:
         jobs_part(table)
 
 
-def other(title: str) -> Callable[[], None]:
-    def draw() -> None:
-        st.title(title, anchor=False)
-        st.write("History is on the last page.")
-
-    draw.__name__ = title.lower().replace(" ", "_").replace("&", "and")
-    return draw
-
-
 def run(jobs: Callable[[str], pd.DataFrame]) -> None:
-    st.set_page_config(page_title="Reference (e)", layout="wide")
-    pages = [st.Page(other(t), title=t, url_path=t.lower().replace(" ", "-"), default=n == 0)
-             for n, t in enumerate(PAGES[:-1])]
-    pages.append(st.Page(history(jobs), title=PAGES[-1], url_path="history"))
-    current = st.navigation(pages, position="sidebar")
-    with st.sidebar:
-        st.toggle("Sound and notification when a job ends")
-        with st.popover("Use my own API key", icon=":material/key:", width="stretch"):
-            st.text_input("Rivya API key", type="password")
-    current.run()
+    run_frame("Reference (e)", {"History & credits": ("history", history(jobs))})

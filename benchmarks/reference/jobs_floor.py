@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-PAGES = ("Imagine Studio", "Image", "Video", "Explore", "Gallery", "History & credits")
+from benchmarks.reference.studio_frame import run_frame
+
 RUNNING = 4
 SETTINGS: dict[str, list[tuple[str, list[str]]]] = {  # each page's settings, as radios
     "Image": [("Aspect ratio", ["1:1", "2:3", "3:2", "16:9", "9:16"])],
@@ -63,23 +64,5 @@ def studio_page(title: str) -> Callable[[], None]:
     return draw
 
 
-def other(title: str) -> Callable[[], None]:
-    def draw() -> None:
-        st.title(title, anchor=False)
-        st.write("The Image and Video pages are the second and third.")
-
-    draw.__name__ = title.lower().replace(" ", "_").replace("&", "and")
-    return draw
-
-
 def run() -> None:
-    st.set_page_config(page_title="Reference (f)", layout="wide")
-    pages = [st.Page(studio_page(t) if t in SETTINGS else other(t), title=t,
-                     url_path=t.lower().replace(" ", "-").replace("&", "and"), default=n == 0)
-             for n, t in enumerate(PAGES)]
-    current = st.navigation(pages, position="sidebar")
-    with st.sidebar:
-        st.toggle("Sound and notification when a job ends")
-        with st.popover("Use my own API key", icon=":material/key:", width="stretch"):
-            st.text_input("Rivya API key", type="password")
-    current.run()
+    run_frame("Reference (f)", {title: (title.lower(), studio_page(title)) for title in SETTINGS})
