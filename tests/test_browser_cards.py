@@ -217,6 +217,23 @@ def test_a_wake_leaves_an_open_popover_open(
         expect(new_name).to_have_value("Half typed")
 
 
+def test_only_a_press_on_a_control_holds_the_pages_updates_back(
+    browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest,
+) -> None:
+    """A wake waits for the run a person's press starts (``ui/live.py``'s gesture rule). A click on words or on empty
+    space starts none, so it must not count: the page's updates would wait ``GESTURE_MS`` for a run that never comes."""
+    with new_page(browser, request) as page:
+        open_page(page, f"{app.url}/image")
+        expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
+        page.wait_for_function("() => window.rivyaLive && window.rivyaLive.watching")
+        before = page.evaluate("() => window.rivyaLive.gesture")  # when the last press that counts was made
+        page.locator("h1").first.click()
+        page.get_by_text("Model: Grok Imagine").click()
+        assert page.evaluate("() => window.rivyaLive.gesture") == before
+        page.get_by_text("Quality mode").click()  # a control's label: its press counts
+        assert page.evaluate("() => window.rivyaLive.gesture") > before
+
+
 def test_a_wake_on_a_busy_page_reaches_every_live_part(
     browser: Browser, app: StreamlitServer, request: pytest.FixtureRequest,
 ) -> None:

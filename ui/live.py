@@ -49,6 +49,12 @@ LEAST_TIMER_SECONDS = 0.0
 WAKE_GAP_MS = 1000
 # A wake waits for a run to follow a person's press or key, or this long after it (a gesture that starts no run).
 GESTURE_MS = 10_000
+# What a person's press can send from (``_SCRIPT``'s gesture rule): Streamlit's controls, their labels, links, the
+# tables' canvas, and the ARIA roles of its lists, tabs, sliders and calendars.
+CONTROLS = ", ".join(["button", "a", "input", "textarea", "select", "label", "summary", "canvas", "[contenteditable]",
+                      *(f"[role={role}]" for role in ("button", "option", "tab", "slider", "checkbox", "radio", "switch",
+                                                      "combobox", "listbox", "gridcell", "menuitem", "link",
+                                                      "spinbutton", "textbox"))])
 RETRY_MS = 2000
 RETRY_MAX_MS = 60_000
 # Home's Recent results (fallback pace): the promise is 5 s from the log recording a job's new state.
@@ -154,7 +160,7 @@ def connect(studio: Studio) -> None:
         drawn = None
     settings = json.dumps({"url": LIVE_PATH, "header": PASS_HEADER, "pass": session().live_pass, "gap": WAKE_GAP_MS,
                            "gestureMs": GESTURE_MS, "retry": RETRY_MS, "retryMax": RETRY_MAX_MS, "key": WAKE_KEY,
-                           "drawn": drawn}).replace("<", "\\u003c")
+                           "drawn": drawn, "controls": CONTROLS}).replace("<", "\\u003c")
     st.html(f"<script>{_SCRIPT.replace('SETTINGS', settings)}</script>", unsafe_allow_javascript=True, width="content")
 
 
@@ -191,7 +197,9 @@ _SCRIPT = """(() => {
   if (!L.watching) {
     L.watching = true; L.gesture = -Infinity; L.ranSinceGesture = true;
     const gesture = (e) => { if (e.isTrusted) { L.gesture = performance.now(); L.ranSinceGesture = false; } };
-    document.addEventListener("pointerdown", gesture, true);
+    // Only a press on something that can send (a control, a label, a link, the table): a click on words, on empty space
+    // or on a scroll bar starts no run, and would hold the page's updates back for GESTURE_MS.
+    document.addEventListener("pointerdown", (e) => { if (e.target.closest?.(s.controls)) gesture(e); }, true);
     // Only keys that send something (a typed character stays in its box until the box is left or Enter pressed).
     document.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === "Tab") gesture(e); }, true);
     new MutationObserver(() => { if (state() === "running") L.ranSinceGesture = true; })
