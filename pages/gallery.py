@@ -50,6 +50,7 @@ STYLE = f"""<style>
 [data-testid="stLayoutWrapper"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"] > .st-key-gallery-bar) {{
   display: contents !important; }}
 [data-testid="stElementContainer"]:has(.gallery-style) {{ display: none; }}
+.st-key-gallery-text {{ min-width: min(100%, 16rem); }}
 .st-key-gallery-bar {{ background: #fff; padding: 0.35rem 0; border-bottom: 1px solid rgb(49 51 63 / 0.12); }}
 </style><span class="gallery-style"></span>"""
 
@@ -108,7 +109,8 @@ def _filters(person: str) -> None:
     with st.container(border=True):
         models = gallery.result_models(log)
         # An empty Gallery has no model to pick: no "Model" label over nothing, and the search box has the row.
-        row = st.container(horizontal=True, vertical_alignment="bottom")  # wraps on a phone
+        # Wraps on a phone: the search box keeps a width to type in (STYLE), and the models go under it.
+        row = st.container(horizontal=True, vertical_alignment="bottom")
         row.text_input("Search prompts or tags", key="gallery:text", on_change=_reset_pages,
                        placeholder="e.g. lighthouse, or a tag")
         if models:

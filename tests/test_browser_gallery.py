@@ -299,6 +299,28 @@ def test_phone_grid_is_two_a_row_and_the_selection_bar_stays_in_view(
     phone.close()
 
 
+def test_on_a_phone_the_search_box_keeps_its_width_beside_one_model(
+    browser: Browser, sandbox: Sandbox, tmp_path: Path,
+) -> None:
+    """With one model's results its single pill fits beside the search box on a phone, which then shrank to a third
+    of the screen; the box keeps a width to type in and the pill goes under it."""
+    log = TaskLog(tmp_path / "tasklog.sqlite3")
+    add_result(log, tmp_path / "media", "a lighthouse on a cliff at dawn", model="grok-imagine", days_ago=0, real=True)
+    log.close()
+    server = start(sandbox, tmp_path)
+    try:
+        phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        page = phone.new_page()
+        page.goto(f"{server.url}/gallery")
+        expect(page.get_by_role("button", name="Grok Imagine", exact=True)).to_be_visible(timeout=30_000)
+        settled(page)
+        search = page.get_by_label("Search prompts or tags").bounding_box()
+        assert search["width"] >= 0.7 * PHONE["width"], search
+        phone.close()
+    finally:
+        server.stop()
+
+
 TILES = b"studio.gallery_tiles"  # in every message that draws a page of tiles: the element's name
 
 
