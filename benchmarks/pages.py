@@ -303,14 +303,16 @@ def group_gallery(browser: Browser, sandbox: Sandbox, args: argparse.Namespace) 
 def group_jobs(browser: Browser, args: argparse.Namespace) -> list[Row]:
     timing = Timing(image_queued=1.0, image_processing=3600.0, video_queued=1.0, video_processing=3600.0)
     with tempfile.TemporaryDirectory() as folder, Sandbox(timing=timing) as sandbox:
-        studio, floor, plain = (StreamlitServer(sandbox_env(sandbox, Path(folder))), reference_server("b"),
-                                reference_server("f"))
+        servers: list[StreamlitServer] = []
         try:
-            start_jobs(studio, browser, Path(folder))
+            servers += [StreamlitServer(sandbox_env(sandbox, Path(folder)))]
+            servers += [reference_server("b"), reference_server("f")]
+            start_jobs(servers[0], browser, Path(folder))
         except BaseException:
-            for server in (studio, floor, plain):
+            for server in servers:
                 server.stop()
             raise
+        studio, floor, plain = servers
         pairs = served_in_turns(browser, [studio, floor, plain],
                                 [jobs_scenario(studio), warm_floor_scenario(floor), jobs_scenario(plain)], args.reps)
     rows = []

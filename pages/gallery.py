@@ -20,8 +20,8 @@ from ui.access import current_person, page_access
 from ui.compare import draw_compare, start_compare
 from ui.downloads import zip_download
 from ui.gallery_watch import follow_gallery
-from ui.large_view import hand_over, open_in_page
-from ui.live import read_on_change
+from ui.large_view import open_link
+from ui.live import hand_over, read_on_change
 from ui.outage import log_unreachable
 from ui.session import session
 from ui.text import days_note, local_time, md_escape, shorten
@@ -92,7 +92,7 @@ def _presses(person: str, presses: list[Press]) -> None:
             stars.set_star(studio.log, job_id, person, on)
     full = [job_id for job_id, tool, _ in presses if tool == FULL]
     if full:
-        open_in_page(full[-1])
+        open_link(full[-1])
         return  # the grid's run hands over to a page run (hand_over)
     st.rerun(RESULTS)
 
@@ -198,7 +198,7 @@ def _selection_bar(count: str) -> None:
     if not picked:  # the hint says what a Pick brings: Compare, the ZIP and Clear come with the first
         return
     bar.button("Compare", key="gallery:compare", icon=":material/compare:", disabled=not ready, type="primary",
-               on_click=start_compare, args=(list(picked),))
+               on_click=start_compare, args=(list(picked), "gallery"))
     with bar:
         # Read again only when the log or the picks changed (the bar runs with every Pick and every live redraw).
         zip_download(read_on_change(studio.log, "gallery:picked", lambda: studio.log.many(picked), inputs=tuple(picked)),
@@ -286,7 +286,7 @@ def gallery_page() -> None:
     # Markdown, not st.html: its code comes with the page, while st.html's loads on first use, and until it has the
     # grid has no layout (a new visitor saw one column of tiles). Its empty box is hidden (STYLE: .gallery-style).
     st.markdown(STYLE, unsafe_allow_html=True)
-    draw_compare()
+    draw_compare("gallery")
     person = star_owner(current_person())
     _filters(person)
     _results(person)

@@ -23,7 +23,7 @@ from ui.history import (
 )
 from ui.history_watch import follow_history, start_history
 from ui.jobs_view import CardMode, job_card
-from ui.large_view import hand_over
+from ui.live import hand_over
 from ui.outage import log_unreachable
 from ui.session import session
 
@@ -41,7 +41,7 @@ def history_page(studio: Studio) -> None:
     top = st.container()
     _history(studio, person)
     follow_history(studio)
-    draw_compare()
+    draw_compare("history")
     with top:  # filled last: the balance may wait for Rivya's answer, and the table need not wait with it
         balance_row(studio, person)
 

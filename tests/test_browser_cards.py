@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, WebSocket, expect
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from rivya.sandbox import Sandbox, Timing
 from rivya.tasklog import TaskLog
@@ -100,6 +101,17 @@ def _reruns_sent(frames: list[bytes | str]) -> list[tuple[str, set[str]]]:
                 pressed = {w.id.split("-", 2)[-1] for w in rerun.widget_states.widgets if w.trigger_value}
                 reruns.append((rerun.fragment_id, pressed))
     return reruns
+
+
+def _runs_finished(frames: list[bytes | str]) -> int:
+    """How many script runs (of the page or of a part) the server has said are finished."""
+    finished = 0
+    for frame in frames:
+        if isinstance(frame, bytes):
+            message = ForwardMsg()
+            message.ParseFromString(frame)
+            finished += message.WhichOneof("type") == "script_finished"
+    return finished
 
 
 def _wakes_sent(frames: list[bytes | str]) -> list[set[str]]:
@@ -197,8 +209,14 @@ def test_a_wake_leaves_an_open_popover_open(
     """A wake presses a hidden button by script; a click the page sees outside an open popover closes it, so the
     person typing a preset's new name while jobs run would lose the box at every change of the log."""
     sent: list[bytes | str] = []
+    received: list[bytes | str] = []
+
+    def listen(ws: WebSocket) -> None:
+        ws.on("framesent", lambda frame: sent.append(frame))
+        ws.on("framereceived", lambda frame: received.append(frame))
+
     with new_page(browser, request) as page:
-        page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+        page.on("websocket", listen)
         open_page(page, f"{app.url}/video")
         page.get_by_text("Prompt library").click()
         page.get_by_role("tab", name="Presets").click()
@@ -207,11 +225,15 @@ def test_a_wake_leaves_an_open_popover_open(
         new_name.fill("Half typed")
         expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
         sent.clear()
+        finished = _runs_finished(received)
         page.evaluate("() => window.rivyaLive.wake()")
         deadline = time.monotonic() + 20  # bounds the wait for the press to go out; passing does not wait for it
         while not _wakes_sent(sent) and time.monotonic() < deadline:
             page.wait_for_timeout(100)
         assert _wakes_sent(sent), "the wake sent nothing"
+        while _runs_finished(received) == finished and time.monotonic() < deadline:  # the woken part's run, drawn
+            page.wait_for_timeout(100)
+        assert _runs_finished(received) > finished, "the woken part's run never finished"
         expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
         expect(new_name).to_be_visible()
         expect(new_name).to_have_value("Half typed")

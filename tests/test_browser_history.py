@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -17,6 +18,7 @@ from rivya.tasklog import TaskLog
 
 from .browser_support import StreamlitServer, new_page, open_page, served_app
 from .conftest import image_bytes
+from .test_gallery import add_result
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -160,3 +162,41 @@ def test_a_new_search_clears_the_tables_selection_in_the_browser_too(browser: Br
         expect(page.get_by_text(one)).to_be_visible(timeout=WAIT)
         expect(selected).to_have_count(0, timeout=WAIT)
         expect(page.get_by_test_id("stException")).to_have_count(0, timeout=WAIT)
+
+
+def test_full_size_and_compare_on_history_open_their_dialogs_one_at_a_time(
+    browser: Browser, tmp_path: Path, request: pytest.FixtureRequest,
+) -> None:
+    """The selected job's Full size and Compare are pressed in the jobs part (a fragment), whose own rerun draws no
+    dialog: each hands over to a run of the page, which draws it (Full size only changed the address before). Closing
+    the large view takes it out of the address, so Compare then shows alone (Streamlit draws one dialog a run)."""
+    log = TaskLog(tmp_path / "tasklog.sqlite3")
+    for n, prompt in enumerate(("a heron at dawn", "a heron at dusk")):
+        add_result(log, tmp_path / "media", prompt, model="grok-imagine", days_ago=1 - n, real=True,
+                   params={"aspect_ratio": "1:1"})
+    log.close()
+    with Sandbox() as sandbox, served_app(sandbox, tmp_path) as server, \
+            new_page(browser, request, viewport=LAPTOP) as page:
+        open_page(page, f"{server.url}/history")
+        grid = page.get_by_test_id("stDataFrame")
+        expect(grid.locator("td").filter(has_text="a heron at dusk")).to_have_count(1, timeout=WAIT)
+        box = grid.bounding_box()
+        assert box is not None
+        row_height = 56  # ui.history's picture rows, below the 35 px header
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + row_height / 2)  # the newest row's tick box
+        expect(page.get_by_role("heading", name="Selected job")).to_be_visible(timeout=WAIT)
+        page.get_by_role("button", name="Full size").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text("a heron at dusk").first).to_be_visible(timeout=WAIT)
+        assert "job=" in page.url
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0, timeout=WAIT)
+        grid.scroll_into_view_if_needed()  # the page scrolled to the card
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + row_height * 1.5)  # the second row too
+        expect(page.get_by_text("2 selected")).to_be_visible(timeout=WAIT)
+        page.get_by_role("button", name="Compare").click()
+        expect(dialog.get_by_role("heading", name="Compare")).to_be_visible(timeout=WAIT)
+        expect(dialog).to_have_count(1)
+        expect(page.get_by_test_id("stException")).to_have_count(0)

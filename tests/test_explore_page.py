@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from rivya.constants import MAX_GRID_JOBS
+from rivya.presets import list_presets
 from rivya.sandbox import Sandbox
 from ui.services import get_studio
 
@@ -84,3 +85,21 @@ def test_a_press_while_the_log_is_gone_sends_nothing_and_the_page_keeps_its_fram
     shutil.move(aside, path)
     at.run()
     assert not at.exception and not at.button(key=GO).disabled
+
+
+def test_a_cell_saved_as_preset_is_said_once_and_listed_for_its_model(app_sandbox: Sandbox) -> None:
+    """Save as preset acts in its callback (a run of the page that follows a wake keeps it: ui/live.py), and its
+    words show once."""
+    at = open_page(PAGE)
+    at.text_area(key=f"explore:{PROMPT}").input("a {red|blue} kettle to keep").run()
+    at.button(key=GO).click().run()
+    at.selectbox(key=next(s.key for s in at.selectbox if s.label == "Cell")).set_value(1)
+    at.text_input(key=next(t.key for t in at.text_input if t.label == "Preset name")).input("Blue kettle")
+    next(b for b in at.button if b.label == "Save as preset").click().run()
+    assert at.success[0].value.startswith("Saved “Blue kettle”. It is listed under Presets on the") and not at.exception
+    saved = [p for p in list_presets(get_studio().log, "grok-imagine") if p.name == "Blue kettle"]
+    assert [p.prompt for p in saved] == ["a blue kettle to keep"]
+    at.run()
+    assert not at.success  # said once
+    next(b for b in at.button if b.label == "Save as preset").click().run()  # the same name again: refused in words
+    assert at.error and not at.success and not at.exception

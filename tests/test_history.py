@@ -183,7 +183,9 @@ def test_running_jobs_are_announced(seeded: Sandbox) -> None:
     at = open_page("pages/history.py")
     assert any("1 job(s) still running" in i.value for i in at.info)
     at.button(key="history:recheck").click().run()
-    assert not at.exception
+    assert [t.value for t in at.toast] == ["Checking every running job now."] and not at.exception
+    at.run()
+    assert not at.toast  # said once
 
 
 def test_empty_log_says_so(point_app) -> None:

@@ -130,7 +130,7 @@ def result_download(job: Job, *, key: str) -> None:
 
 def full_size_button(job_id: int, *, key: str, on_click: Callable[[int], None] | None = None) -> None:
     """"Full size": the result in the large view, through its ``?job=`` link. ``on_click`` replaces the opener
-    inside a fragment or a dialog (``ui.large_view.open_in_page``), whose own rerun does not draw the large view."""
+    (Compare's, which closes its dialog first)."""
     from ui.large_view import open_link  # the large view draws this row too: imported when used, not at import
 
     st.button("Full size", key=key, icon=":material/open_in_full:", on_click=on_click or open_link, args=(job_id,),

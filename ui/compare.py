@@ -15,7 +15,8 @@ from rivya.people import star_owner
 from rivya.sniffing import is_video
 from ui.access import current_person
 from ui.actions import full_size_button, star_button
-from ui.large_view import hand_over, open_in_page
+from ui.large_view import close_large_view, open_link
+from ui.live import hand_over
 from ui.pictures import show_result_image
 from ui.services import current_studio
 from ui.session import session
@@ -42,18 +43,20 @@ def _size(path: Path | None) -> tuple[int, int]:
     return result_image_size(path) or (0, 0)
 
 
-def start_compare(job_ids: list[int]) -> None:
+def start_compare(job_ids: list[int], page: str) -> None:
     """Compare's callback (Gallery, History): the page's runs show these results side by side until the dialog is
     closed, so a live redraw of the page keeps it open. Pressed in a part of the page, that part's own rerun hands
     over to a page run (``hand_over``)."""
-    session().comparing = job_ids
+    close_large_view()  # one dialog at a time: a large view named by the address gives way
+    session().comparing = (page, job_ids)
     session().opening = True
 
 
-def draw_compare() -> None:
-    """In a page's run: the results Compare was pressed on, while its dialog is open."""
-    if session().comparing:
-        open_compare(session().comparing)
+def draw_compare(page: str) -> None:
+    """In ``page``'s run: the results Compare was pressed on there, while its dialog is open (a Compare left open on
+    another page, by the browser's Back, is not carried here)."""
+    if session().comparing is not None and session().comparing[0] == page:
+        open_compare(session().comparing[1])
 
 
 def _closed() -> None:
@@ -64,7 +67,7 @@ def _closed() -> None:
 def _open(job_id: int) -> None:
     """Full size on a compared result: its large view replaces Compare."""
     session().comparing = None
-    open_in_page(job_id)
+    open_link(job_id)
 
 
 @st.dialog("Compare", width="large", on_dismiss=_closed)

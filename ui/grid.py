@@ -17,7 +17,7 @@ from rivya.tasklog import Job
 from ui.access import current_person
 from ui.downloads import zip_download
 from ui.jobs_view import CardFacts, CardMode, job_card, read_facts
-from ui.live import live_fragment
+from ui.live import hand_over, live_fragment
 from ui.outage import outage_guard
 from ui.services import current_studio
 from ui.session import session
@@ -49,6 +49,7 @@ def grid_view(grid_id: str, *, key_prefix: str) -> None:
     _heading(record)
 
     def cells() -> None:
+        hand_over()  # Full size on a cell: the large view is drawn by a page run
         if session().goto_page:
             st.rerun()  # "Use these settings" on a cell: the page run switches page
         fresh = get_grid(current_studio().log, grid_id) or record
@@ -128,17 +129,32 @@ def _save_preset(record: GridRecord, key_prefix: str) -> None:
     """Save one cell's prompt and settings as a preset of the team's (the Image or Video page's Presets)."""
     plan = record.plan
     labels = [plan.cell_label(cell) for cell in plan.cells]
+    form = f"{key_prefix}:preset:{record.id}"
     with st.expander("Save a cell as preset"):
-        with st.form(key=f"{key_prefix}:preset:{record.id}", border=False):
-            index = st.selectbox("Cell", range(len(labels)), format_func=lambda i: labels[i])
-            name = st.text_input("Preset name", max_chars=None, placeholder="e.g. Kettle, blue, wide")
-            saved = st.form_submit_button("Save as preset", icon=":material/bookmark_add:")
-        if saved:
-            cell = plan.cells[index]
-            try:
-                preset = save_preset(current_studio().log, name, plan.model, cell.prompt, cell.params, current_person())
-            except PresetError as exc:
-                st.error(str(exc), icon=":material/edit:")
+        with st.form(key=form, border=False):
+            st.selectbox("Cell", range(len(labels)), format_func=lambda i: labels[i], key=f"{form}:cell")
+            st.text_input("Preset name", placeholder="e.g. Kettle, blue, wide", key=f"{form}:name")
+            # A callback: the press is acted on whatever run follows it (ui/live.py), and said once by the next.
+            st.form_submit_button("Save as preset", icon=":material/bookmark_add:", on_click=_save_cell,
+                                  args=(record, form))
+        said = session().grid_saved
+        if said is not None and said[0] == form:
+            session().grid_saved = None
+            if said[1]:
+                st.success(said[2], icon=":material/bookmark:")
             else:
-                st.success(f"Saved “{preset.name}”. It is listed under Presets on the "
-                           f"{display_name(plan.model)} form.", icon=":material/bookmark:")
+                st.error(said[2], icon=":material/edit:")
+
+
+def _save_cell(record: GridRecord, form: str) -> None:
+    """Save as preset's callback: the chosen cell's prompt and settings under the name typed."""
+    plan = record.plan
+    cell = plan.cells[st.session_state[f"{form}:cell"]]
+    try:
+        preset = save_preset(current_studio().log, st.session_state[f"{form}:name"], plan.model, cell.prompt,
+                             cell.params, current_person())
+    except PresetError as exc:
+        session().grid_saved = (form, False, str(exc))
+    else:
+        session().grid_saved = (form, True, f"Saved “{preset.name}”. It is listed under Presets on the "
+                                            f"{display_name(plan.model)} form.")

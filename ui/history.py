@@ -27,6 +27,7 @@ from ui.compare import start_compare
 from ui.downloads import zip_download
 from ui.figures import Figure, figure_row
 from ui.history_watch import stamp_rows
+from ui.session import session
 from ui.text import credits_text, days_note, md_escape, seconds, viewer_timezone
 
 PAGE_SIZE = 100
@@ -410,13 +411,16 @@ def selection_actions(jobs: list[Job]) -> None:
     with st.container(horizontal=True, vertical_alignment="center"):  # no gap where a button is absent
         st.button("Compare", key="history:compare", icon=":material/compare:", disabled=not comparable,
                   help=f"Select {COMPARE_MIN} to {COMPARE_MAX} finished results to see them side by side.",
-                  on_click=start_compare, args=([j.id for j in jobs],))
+                  on_click=start_compare, args=([j.id for j in jobs], "history"))
         zip_download(results, key="history:zip")
         skipped = len(jobs) - len(results)
         st.caption(f"{len(jobs):,} selected" + (f"; {skipped:,} without a saved result" if skipped else ""))
 
 
 def stuck_jobs(studio: Studio) -> None:
+    if session().rechecked:
+        session().rechecked = False
+        st.toast("Checking every running job now.")
     running, stuck = studio.ledger.running(stuck_after=STUCK_AFTER_SECONDS)
     if running:
         row = st.container(horizontal=True, vertical_alignment="center")
@@ -430,7 +434,8 @@ def stuck_jobs(studio: Studio) -> None:
 
 
 def _recheck(studio: Studio) -> None:
-    """Check now's callback: every running job is looked at again now."""
+    """Check now's callback: every running job is looked at again now; the page run says so (a toast sent by a run of
+    one part, then followed by a page run, is dropped by Streamlit's front end)."""
     studio.jobs.recheck()
-    st.toast("Checking every running job now.")
+    session().rechecked = True
 

@@ -51,23 +51,14 @@ def link_to(job_id: int) -> str:
 
 
 def open_link(job_id: int) -> None:
-    """Button callback: show ``job_id`` in the large view (and put it in the address, so it can be shared)."""
+    """Button callback: show ``job_id`` in the large view (and put it in the address, so it can be shared).
+
+    The large view is drawn by a page run (``open_from_link``). Pressed in a part of a page or in another dialog,
+    whose own rerun does not draw it, that rerun hands over to a page run (``ui.live.hand_over``).
+    """
     st.query_params[LINK_PARAM] = str(job_id)
     session().shown = job_id
-
-
-def open_in_page(job_id: int) -> None:
-    """Open's callback inside a fragment or another dialog (the Gallery's grid, Compare): their own rerun does not
-    draw the large view, so it hands over to a page run (``hand_over``), which does (``open_from_link``)."""
-    open_link(job_id)
     session().opening = True
-
-
-def hand_over() -> None:
-    """Call first in a fragment or dialog that offers ``open_in_page``: after such a press, run the whole page."""
-    if session().opening:
-        session().opening = False
-        st.rerun()
 
 
 def _tags_key(job_id: int | None) -> str:
@@ -75,8 +66,8 @@ def _tags_key(job_id: int | None) -> str:
     return widget_key("large", f"tags:{job_id}")
 
 
-def _closed() -> None:
-    """The dialog was dismissed: forget the result it showed and take it out of the address."""
+def close_large_view() -> None:
+    """The dialog was dismissed, or another opens: forget the result it showed and take it out of the address."""
     st.query_params.pop(LINK_PARAM, None)
     shown, session().shown = session().shown, None
     st.session_state.pop(_tags_key(shown), None)
@@ -93,6 +84,7 @@ def open_from_link() -> None:
 
     ``studio_app.py`` calls it on every page, before the page runs.
     """
+    session().opening = False  # this page run draws what an Open asked for: no part of it need hand over
     raw = st.query_params.get(LINK_PARAM)
     if raw is None:
         return
@@ -240,7 +232,7 @@ def _steps(job: Job) -> None:
                help="The older result; from the oldest, the newest (right arrow key)")
 
 
-@st.dialog("Result", width="large", on_dismiss=_closed)
+@st.dialog("Result", width="large", on_dismiss=close_large_view)
 @outage_guard()  # the dialog's own reruns run outside the page's frame (ui/outage.py)
 def show_large(job_id: int) -> None:
     """The result at full size with its prompt, settings, cost, maker, lineage, star, tags and actions."""

@@ -47,7 +47,8 @@ LEAST_TIMER_SECONDS = 0.0
 # running job: a busy log would otherwise rerun every part several times a second), and after a failed wait tries the
 # feed again after RETRY_MS, doubling up to RETRY_MAX_MS, waking the parts at their fallback paces meanwhile.
 WAKE_GAP_MS = 1000
-# A wake waits for a run to follow a person's press or key, or this long after it (a gesture that starts no run).
+# A wake waits for a run to follow a person's press on a control (``CONTROLS``) or key, or this long after it (a
+# gesture that starts no run).
 GESTURE_MS = 10_000
 # What a person's press can send from (``_SCRIPT``'s gesture rule): Streamlit's controls, their labels, links, the
 # tables' canvas, and the ARIA roles of its lists, tabs, sliders and calendars.
@@ -101,10 +102,19 @@ def live_fragment(body: Callable[[], None], *, name: str, fallback: float,
     def run() -> None:
         if _input_from_outside():
             st.rerun()  # the whole page, from what the server holds (the press's callback has run)
+        hand_over()  # a Full size pressed on a card of this part
         wake_button(name, fallback)
         body()
 
     return st.fragment(outage_guard()(run), run_every=timer(safety))
+
+
+def hand_over() -> None:
+    """Call first in a part of a page or a dialog whose presses may open a dialog drawn by page runs (the large view,
+    Compare): after such a press (``session().opening``), run the whole page."""
+    if session().opening:
+        session().opening = False
+        st.rerun()
 
 
 def _input_from_outside() -> bool:
@@ -129,7 +139,7 @@ def _input_from_outside() -> bool:
         return any(state._widget_changed(wid) for wid in widgets  # the widgets this run's request carried
                    if (meta := widgets.widget_metadata.get(wid)) is not None
                    and meta.fragment_id not in ctx.fragment_ids_this_run and WAKE_KEY not in wid)
-    except AttributeError:
+    except (AttributeError, KeyError, TypeError):  # another Streamlit's session state
         return True
 
 

@@ -83,13 +83,17 @@ class Session:
     linked: int | None = None  # the id the address named when the dialog was last opened from it
     tag_error: str | None = None  # what was wrong with a tag just typed: said once
     opening: bool = False  # Open was pressed in a fragment or a dialog: its own rerun hands over to a page run
-    comparing: list[int] | None = None  # set by Compare (Gallery, History): the ids shown side by side until closed
+    rechecked: bool = False  # History's Check now was pressed: its page run says so
+    # set by Compare (Gallery, History): its page and the ids shown side by side, until the dialog is closed
+    comparing: tuple[str, list[int]] | None = None
     # -- the Gallery page
     gallery_pages: int = 1  # how many pages "Load more" has shown
     gallery_picked: list[int] = field(default_factory=list)  # ids picked for Compare, in the order they were picked
     gallery_filter: GalleryFilter | None = None  # the filters the grid last ran with: the large view's previous / next
     # (log change counter, ids shown) as the grid last drew them: the live watcher reruns the page when they differ
     gallery_drawn: tuple[tuple[int, int, int], tuple[int, ...]] | None = None
+    # -- Explore's grids (ui/grid.py)
+    grid_saved: tuple[str, bool, str] | None = None  # an Explore grid's Save as preset: (its form, saved, words), said once
     # -- widget values kept while their page is not shown (ui/form.py ``remembered``)
     kept: dict[str, Any] = field(default_factory=dict)
     # -- what live parts of pages read last (ui/live.py): key -> ((the log's change counter, inputs), what was read)

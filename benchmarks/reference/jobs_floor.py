@@ -23,7 +23,7 @@ SETTINGS: dict[str, list[tuple[str, list[str]]]] = {  # each page's settings, as
 }
 
 
-@st.fragment(run_every=10)
+@st.fragment(run_every=4)  # the Studio's panel refreshes its running cards every 4 s
 def running(page: str) -> None:
     """The running jobs' cards, redrawn on a timer (their time and progress move)."""
     for n in range(RUNNING, 0, -1):

@@ -22,8 +22,8 @@ def _other(title: str) -> Callable[[], None]:
 
 
 def run_frame(page_title: str, drawn: dict[str, tuple[str, Callable[[], None]]]) -> None:
-    """Serve the six pages, those named in ``drawn`` (title: its url path, its page) drawn as given, the first the
-    default; then the sidebar's toggle and popover."""
+    """Serve the six pages, those named in ``drawn`` (title: its url path, its page) drawn as given, the first of the
+    six ("Imagine Studio") the default; then the sidebar's toggle and popover."""
     st.set_page_config(page_title=page_title, layout="wide")
     pages = []
     for n, title in enumerate(PAGES):
