@@ -305,8 +305,9 @@ def group_jobs(browser: Browser, args: argparse.Namespace) -> list[Row]:
     with tempfile.TemporaryDirectory() as folder, Sandbox(timing=timing) as sandbox:
         servers: list[StreamlitServer] = []
         try:
-            servers += [StreamlitServer(sandbox_env(sandbox, Path(folder)))]
-            servers += [reference_server("b"), reference_server("f")]
+            servers.append(StreamlitServer(sandbox_env(sandbox, Path(folder))))  # each kept as it starts: stopped below
+            servers.append(reference_server("b"))
+            servers.append(reference_server("f"))
             start_jobs(servers[0], browser, Path(folder))
         except BaseException:
             for server in servers:

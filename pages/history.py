@@ -25,7 +25,6 @@ from ui.history_watch import follow_history, start_history
 from ui.jobs_view import CardMode, job_card
 from ui.live import hand_over
 from ui.outage import log_unreachable
-from ui.session import session
 
 studio = page_access()  # first, whatever started this script: nothing is drawn before the password
 
@@ -73,9 +72,7 @@ def _history(studio: Studio, person: Person | None) -> None:
 def _jobs(studio: Studio, person: Person | None) -> None:
     """Filters, table and the selected job: a fragment, so a filter, a page or a selection reruns this part only
     (the figures above do not change with them, and each of their reruns costs a query and a redraw)."""
-    hand_over()  # Compare, Full size: their dialogs are drawn by a page run
-    if session().goto_page:
-        st.rerun()  # "Use these settings" or Animate on the selected job: the page run switches page
+    hand_over()  # Compare, Full size, Use these settings, Animate on the selected job: the page run acts on them
     jobs = job_filters(studio, person)
     matching = studio.ledger.count(jobs)
     # The buttons first, on the left: the table's own toolbar appears top right on hover and would cover them (on a

@@ -142,15 +142,22 @@ def _press_with_a_wake(page: Page, sent: list[bytes | str], press: Callable[[], 
             setTimeout(() => window.rivyaLive.wake());
         }""")
     press()
-    deadline = time.monotonic() + 20  # bounds the wait for the request to go out; passing does not wait for it
-    while time.monotonic() < deadline:
-        reruns = _reruns_sent(sent)
-        together = [n for n, (part, pressed) in enumerate(reruns)
-                    if part and any("livewake-" not in k for k in pressed)]
-        if together:
-            return together[0]
+
+    def together() -> list[int]:
+        return [n for n, (part, pressed) in enumerate(_reruns_sent(sent))
+                if part and any("livewake-" not in k for k in pressed)]
+
+    assert _wait_for(page, lambda: bool(together())), f"the key did not go with the wake's press: {_reruns_sent(sent)}"
+    return together()[0]
+
+
+def _wait_for(page: Page, check: Callable[[], bool], seconds: float = 20) -> bool:
+    """Let the page's frames come in (Playwright hands them over while the page waits) until ``check()`` holds or
+    ``seconds`` have passed; whether it holds. The time bounds the wait; passing does not wait for it."""
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
         page.wait_for_timeout(100)
-    raise AssertionError(f"the key did not go with the wake's press: {_reruns_sent(sent)}")
+    return check()
 
 
 def test_a_press_that_goes_with_a_wake_still_runs_the_page(
@@ -227,13 +234,8 @@ def test_a_wake_leaves_an_open_popover_open(
         sent.clear()
         finished = _runs_finished(received)
         page.evaluate("() => window.rivyaLive.wake()")
-        deadline = time.monotonic() + 20  # bounds the wait for the press to go out; passing does not wait for it
-        while not _wakes_sent(sent) and time.monotonic() < deadline:
-            page.wait_for_timeout(100)
-        assert _wakes_sent(sent), "the wake sent nothing"
-        while _runs_finished(received) == finished and time.monotonic() < deadline:  # the woken part's run, drawn
-            page.wait_for_timeout(100)
-        assert _runs_finished(received) > finished, "the woken part's run never finished"
+        assert _wait_for(page, lambda: bool(_wakes_sent(sent))), "the wake sent nothing"
+        assert _wait_for(page, lambda: _runs_finished(received) > finished), "the woken part's run never finished"
         expect(page.locator("[data-test-script-state=notRunning]")).to_have_count(1)
         expect(new_name).to_be_visible()
         expect(new_name).to_have_value("Half typed")
@@ -280,9 +282,7 @@ def test_a_wake_on_a_busy_page_reaches_every_live_part(
             while (performance.now() < end) {}
             await woken;
         }""")
-        deadline = time.monotonic() + 20  # bounds the wait for the requests to go out; passing does not wait for it
-        while set().union(*_wakes_sent(sent)) != parts and time.monotonic() < deadline:
-            page.wait_for_timeout(100)
+        _wait_for(page, lambda: set().union(*_wakes_sent(sent)) == parts)  # the asserts below say what came
         presses = _wakes_sent(sent)
         assert all(len(pressed) <= 1 for pressed in presses), presses
         assert set().union(*presses) == parts, presses

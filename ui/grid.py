@@ -49,9 +49,7 @@ def grid_view(grid_id: str, *, key_prefix: str) -> None:
     _heading(record)
 
     def cells() -> None:
-        hand_over()  # Full size on a cell: the large view is drawn by a page run
-        if session().goto_page:
-            st.rerun()  # "Use these settings" on a cell: the page run switches page
+        hand_over()  # Full size or Use these settings on a cell: the page run opens the large view or the page
         fresh = get_grid(current_studio().log, grid_id) or record
         if running and all(job is not None and job.is_done and not job.awaits_media for job in fresh.jobs):
             st.rerun()  # every cell settled: one page run draws the finished grid and stops the refreshes

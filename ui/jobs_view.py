@@ -579,8 +579,6 @@ def _live_part(studio: Studio, plan: PanelPlan, model: str, key_prefix: str, lim
     the plan no longer holds (a job settled, or the pace should change)."""
 
     def live() -> None:
-        if session().goto_page:
-            st.rerun()  # "Use these settings" on a live card: the page run switches page
         # One counter read while the log is unchanged; the rows again only when it moved (ui/live.py).
         current = read_on_change(studio.log, key_prefix, lambda: _load(studio.log, model, plan.watched, limit),
                                  inputs=(plan.watched, limit))

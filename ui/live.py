@@ -102,7 +102,7 @@ def live_fragment(body: Callable[[], None], *, name: str, fallback: float,
     def run() -> None:
         if _input_from_outside():
             st.rerun()  # the whole page, from what the server holds (the press's callback has run)
-        hand_over()  # a Full size pressed on a card of this part
+        hand_over()  # a card of this part: Full size, Use these settings, Animate
         wake_button(name, fallback)
         body()
 
@@ -110,8 +110,13 @@ def live_fragment(body: Callable[[], None], *, name: str, fallback: float,
 
 
 def hand_over() -> None:
-    """Call first in a part of a page or a dialog whose presses may open a dialog drawn by page runs (the large view,
-    Compare): after such a press (``session().opening``), run the whole page."""
+    """Call first in a part of a page or a dialog whose presses need a page run: one that opens a dialog drawn by page
+    runs (the large view, Compare: ``session().opening``) or names a page to open (Use these settings, Animate:
+    ``session().goto_page``, which the page run takes). After such a press, run the whole page (from a part's own
+    run: a page run takes the page to open itself, wherever its parts are drawn)."""
+    ctx = get_script_run_ctx()
+    if session().goto_page and ctx is not None and ctx.fragment_ids_this_run:
+        st.rerun()
     if session().opening:
         session().opening = False
         st.rerun()
